@@ -1,0 +1,284 @@
+"""The ``siemrelay`` command line.
+
+Exit codes: 0 success, 1 runtime failure, 2 configuration or start-up error (a
+user's mistake: one paragraph, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from agent import __version__
+
+DEFAULT_CONFIG = os.environ.get("SIEMRELAY_CONFIG", "/etc/siemrelay/siemrelay.yaml")
+EXIT_CONFIG = 2
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                   help=f"configuration file (default: $SIEMRELAY_CONFIG or {DEFAULT_CONFIG})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="siemrelay", description="Collect security events, normalise them, forward them reliably.")
+    parser.add_argument("--version", action="version", version=f"siemrelay {__version__}")
+    parser.add_argument("--log-format", choices=["auto", "text", "json"], default=None,
+                        help="log format (default: agent.log_format; auto = text on a terminal, JSON otherwise)")
+    parser.add_argument("--log-level", choices=["trace", "debug", "info", "warning", "error"], default=None,
+                        help="log level (default: agent.log_level)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the agent until SIGTERM/SIGINT")
+    _add_config(p)
+    p.add_argument("--reset-spool", action="store_true",
+                   help="if the spool database cannot be read, move it aside and start with an empty one")
+
+    p = sub.add_parser("validate", help="check a configuration exactly as start-up does; exit 2 if invalid")
+    _add_config(p)
+    p.add_argument("--healthcheck", action="store_true", help="also probe every sink's destination")
+
+    p = sub.add_parser("plugins", help="list plugins and every source, decoder and sink type with its options")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("describe", help="show one type's options as a table and an example block")
+    p.add_argument("kind", choices=["source", "decoder", "sink", "in", "out"])
+    p.add_argument("type_name")
+
+    p = sub.add_parser("dlq", help="list, show, replay or purge dead letters")
+    _add_config(p)
+    p.add_argument("action", choices=["list", "show", "replay", "purge"])
+    p.add_argument("ids", nargs="*", type=int, help="dead-letter ids (default: all matching --sink)")
+    p.add_argument("--sink", help="only this sink's dead letters")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = sub.add_parser("deliveries", help="show a sink's recent delivery attempts")
+    _add_config(p)
+    p.add_argument("sink")
+    p.add_argument("--limit", type=int, default=20)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_CONFIG
+    from agent.logging import Redactor, setup_logging
+
+    redactor = Redactor()
+    setup_logging(args.log_level or "info", args.log_format or "auto", redactor)
+    handler = globals()[f"cmd_{args.command}"]
+    try:
+        return int(handler(args, redactor) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(args: argparse.Namespace, redactor: Any, *, quiet: bool = False) -> tuple[Any, Any] | int:
+    from agent.build import validate_config
+    from agent.config import load_config
+    from agent.errors import ConfigError
+    from agent.plugins import load_plugins
+
+    plugins = load_plugins()
+    try:
+        loaded = load_config(args.config)
+        redactor.add(loaded.secrets)
+        cfg = validate_config(loaded, plugins)
+        redactor.add(cfg.secrets)
+    except ConfigError as exc:
+        print(f"siemrelay: {redactor(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    return cfg, plugins
+
+
+def cmd_run(args: argparse.Namespace, redactor: Any) -> int:
+    from loguru import logger
+
+    from agent.errors import ConfigError
+    from agent.logging import setup_logging
+    from agent.runtime import StartupError, Supervisor
+
+    loaded = _load(args, redactor)
+    if isinstance(loaded, int):
+        return loaded
+    cfg, plugins = loaded
+    setup_logging(args.log_level or cfg.agent["log_level"], args.log_format or cfg.agent["log_format"], redactor)
+    for f in plugins.failures:
+        logger.warning("plugin {} ({}) is disabled: {}", f.plugin, f.origin, f.error)
+    sup = Supervisor(cfg, plugins, redactor, reset_spool=args.reset_spool)
+    sup.install_signal_handlers()
+    try:
+        sup.start()
+    except (StartupError, ConfigError) as exc:
+        print(f"siemrelay: {redactor(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    sup.run_forever()
+    leftovers = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if leftovers:
+        logger.error("threads still running after shutdown ({}); exiting anyway", ", ".join(t.name for t in leftovers))
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, redactor: Any) -> int:
+    from agent.build import build_sinks, build_sources
+    from agent.errors import ConfigError
+
+    loaded = _load(args, redactor)
+    if isinstance(loaded, int):
+        return loaded
+    cfg, plugins = loaded
+    try:
+        sinks = build_sinks(cfg, redactor)
+        sources = build_sources(cfg, plugins, redactor)
+    except ConfigError as exc:
+        print(f"siemrelay: {redactor(str(exc))}", file=sys.stderr)
+        return EXIT_CONFIG
+    problems = _check_state_dir(cfg.state_dir)
+    if problems:
+        print(f"siemrelay: {problems}", file=sys.stderr)
+        return EXIT_CONFIG
+    status = 0
+    print(f"√ {cfg.loaded.path}: {len(sources)} sources, {len(sinks)} sinks, {len(cfg.routes)} routes")
+    for f in plugins.failures:
+        print(f"~ plugin {f.plugin} ({f.origin}) is disabled: {f.error}")
+    if args.healthcheck:
+        for name, sink in sinks.items():
+            try:
+                outcome = sink.healthcheck()
+            except Exception as exc:
+                from agent.delivery import Delivery
+
+                outcome = Delivery.retry(f"health check raised {type(exc).__name__}: {exc}")
+            mark = "√" if outcome.ok else "x"
+            print(f"{mark} sink {name} ({sink.type_name}): {redactor(outcome.reason) or 'ok'}")
+            if not outcome.ok:
+                status = 1
+    for sink in sinks.values():
+        try:
+            sink.close()
+        except Exception:
+            pass
+    return status
+
+
+def _check_state_dir(path: Path) -> str:
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        return f"state directory {path} is not writable by this user ({probe} is not writable)"
+    if probe.exists() and not probe.is_dir():
+        return f"state directory {path}: {probe} is not a directory"
+    return ""
+
+
+def cmd_plugins(args: argparse.Namespace, redactor: Any) -> int:
+    from agent.docs import plugins_json, plugins_text
+    from agent.plugins import load_plugins
+
+    plugins = load_plugins()
+    if args.json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(plugins_json(plugins), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(plugins_text(plugins))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace, redactor: Any) -> int:
+    from agent.docs import describe_type
+    from agent.plugins import load_plugins
+
+    kind = {"in": "source", "out": "sink"}.get(args.kind, args.kind)
+    plugins = load_plugins()
+    ct = plugins.registry.get(kind, args.type_name)
+    if ct is None:
+        known = ", ".join(plugins.registry.names(kind))
+        print(f"siemrelay: unknown {kind} type {args.type_name!r} (known: {known})", file=sys.stderr)
+        return EXIT_CONFIG
+    sys.stdout.write(describe_type(ct))
+    return 0
+
+
+def _open_spool(args: argparse.Namespace, redactor: Any) -> Any:
+    from agent.spool import Spool, SpoolError
+
+    loaded = _load(args, redactor)
+    if isinstance(loaded, int):
+        return loaded
+    cfg, _ = loaded
+    spool = Spool(cfg.state_dir)
+    try:
+        spool.open([n for n, (_, c) in cfg.sinks.items() if c.get("enabled", True)])
+    except SpoolError as exc:
+        print(f"siemrelay: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return spool
+
+
+def cmd_dlq(args: argparse.Namespace, redactor: Any) -> int:
+    import datetime as dt
+
+    spool = _open_spool(args, redactor)
+    if isinstance(spool, int):
+        return spool
+    try:
+        ids = args.ids or None
+        if args.action == "list":
+            rows = spool.dead_letters(args.sink, args.limit, ids)
+            print(f"{'ID':>6}  {'SINK':<16} {'EVENT':<34} {'ATTEMPTS':>8}  {'CREATED':<20} REASON")
+            for r in rows:
+                when = dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+                print(f"{r.id:>6}  {(r.sink or '(decode:' + (r.input or '?') + ')'):<16} {(r.event_id or '-'):<34} "
+                      f"{r.attempts:>8}  {when:<20} {redactor(r.reason)}")
+        elif args.action == "show":
+            for r in spool.dead_letters(args.sink, args.limit, ids):
+                print(f"--- dead letter {r.id} sink={r.sink} input={r.input} attempts={r.attempts}")
+                print(f"reason: {redactor(r.reason)}")
+                if r.last_error:
+                    print(f"last error: {redactor(r.last_error)}")
+                print(r.data.decode("utf-8", "replace"))
+        elif args.action == "replay":
+            n = spool.requeue_dead_letters(ids, args.sink)
+            print(f"replayed {n} dead letters onto their sinks' queues")
+        elif args.action == "purge":
+            if ids is None and args.sink is None:
+                print("siemrelay: purge needs ids or --sink (refusing to delete every dead letter)", file=sys.stderr)
+                return EXIT_CONFIG
+            n = spool.purge_dead_letters(ids, args.sink)
+            print(f"purged {n} dead letters")
+    finally:
+        spool.close()
+    return 0
+
+
+def cmd_deliveries(args: argparse.Namespace, redactor: Any) -> int:
+    import datetime as dt
+
+    spool = _open_spool(args, redactor)
+    if isinstance(spool, int):
+        return spool
+    try:
+        if args.sink not in spool.sinks:
+            print(f"siemrelay: no sink named {args.sink!r} (configured: {', '.join(sorted(spool.sinks))})", file=sys.stderr)
+            return EXIT_CONFIG
+        print(f"{'TIME':<24} {'EVENTS':>6} {'ATTEMPT':>7} {'STATUS':<7} {'CODE':>5} {'MS':>8}  ERROR")
+        for r in spool.deliveries(args.sink, args.limit):
+            when = dt.datetime.fromtimestamp(r["time"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            print(f"{when:<24} {r['batch_size']:>6} {r['attempt']:>7} {r['status']:<7} {r['code'] or '':>5} "
+                  f"{r['latency_ms']:>8.1f}  {redactor(r['error'] or '')}")
+    finally:
+        spool.close()
+    return 0

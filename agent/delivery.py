@@ -1,0 +1,112 @@
+"""Outcomes of a delivery attempt, and the one rule HTTP sinks share to classify them.
+
+Sinks never raise for a remote failure: they return a :class:`Delivery`, and the
+delivery worker decides what happens next (ack, retry with backoff, dead-letter).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time as _time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable
+
+__all__ = ["Status", "Delivery", "classify_http", "parse_retry_after"]
+
+
+class Status(str, Enum):
+    """What became of a batch: delivered, worth retrying, or refused for good."""
+
+    OK = "ok"
+    RETRY = "retry"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The outcome of one ``Sink.send`` call.
+
+    :ivar status: :class:`Status`.
+    :ivar reason: short human text (never a secret), e.g. ``"HTTP 503: server busy"``.
+    :ivar retry_after: seconds the peer asked us to wait (``Retry-After``), if any.
+    :ivar code: protocol status code when there is one (HTTP status, HEC code).
+    :ivar open_circuit: the peer said something that retrying will not fix soon
+        (e.g. a bad token): the worker opens the circuit at once.
+    :ivar rejected_index: for REJECT of a batch, the index of the offending event
+        when the peer said which one (HEC's ``invalid-event-number``).
+    """
+
+    status: Status
+    reason: str = ""
+    retry_after: float | None = None
+    code: int | None = None
+    open_circuit: bool = False
+    rejected_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    @classmethod
+    def success(cls, reason: str = "", code: int | None = None) -> "Delivery":
+        return cls(Status.OK, reason, code=code)
+
+    @classmethod
+    def retry(cls, reason: str, retry_after: float | None = None, code: int | None = None) -> "Delivery":
+        return cls(Status.RETRY, reason, retry_after=retry_after, code=code)
+
+    @classmethod
+    def reject(cls, reason: str, code: int | None = None, *, open_circuit: bool = False,
+               rejected_index: int | None = None) -> "Delivery":
+        return cls(Status.REJECT, reason, code=code, open_circuit=open_circuit,
+                   rejected_index=rejected_index)
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = _time.time) -> float | None:
+    """Parse an HTTP ``Retry-After`` value: delta-seconds or an HTTP-date.
+
+    :returns: seconds to wait (never negative), or ``None`` when absent or unreadable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def classify_http(response: Any = None, error: BaseException | None = None) -> Delivery:
+    """Classify an HTTP response (or the exception raised instead) as an outcome.
+
+    2xx → OK; 408, 425, 429 and 5xx, connection errors and timeouts → RETRY with the
+    peer's ``Retry-After``; any other status → REJECT (retrying will not help).
+    """
+    if error is not None:
+        name = type(error).__name__
+        return Delivery.retry(f"{name}: {_short(str(error))}")
+    code = int(response.status_code)
+    reason = f"HTTP {code}"
+    text = _short(getattr(response, "text", "") or "")
+    if text:
+        reason = f"{reason}: {text}"
+    if 200 <= code < 300:
+        return Delivery.success(reason, code=code)
+    if code in (408, 425, 429) or code >= 500:
+        return Delivery.retry(reason, parse_retry_after(response.headers.get("Retry-After")), code=code)
+    return Delivery.reject(reason, code=code)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,159 @@
+"""Build the plugin manager and collect component types from every plugin.
+
+Built-ins are listed in :data:`DEFAULT_PLUGINS` and registered by import, exactly as a
+third-party module found through the ``siemrelay`` entry-point group is: no back door.
+A plugin that fails to import, or whose hook raises, is recorded in
+:attr:`PluginSet.failures` and skipped; the agent refuses to start only when a
+configured component needs a type that plugin would have provided.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from agent import hookspecs
+from agent.registry import ComponentRegistry, Kind, RegistryError
+
+__all__ = ["DEFAULT_PLUGINS", "PluginFailure", "PluginInfo", "PluginSet", "build_plugin_manager", "load_plugins"]
+
+def builtin_plugin_modules() -> tuple[str, ...]:
+    """Every package under ``plugins/`` (``plugins.in_http``, ``plugins.out_cef``, ...), sorted.
+
+    Built-ins are found by listing the package rather than by a hand-kept tuple, so a
+    new built-in plugin is a new folder and nothing else.
+    """
+    import pkgutil
+
+    import plugins
+
+    return tuple(sorted(f"plugins.{m.name}" for m in pkgutil.iter_modules(plugins.__path__) if m.ispkg))
+
+
+DEFAULT_PLUGINS: tuple[str, ...] = builtin_plugin_modules()
+
+_HOOKS: tuple[tuple[str, Kind], ...] = (
+    ("register_sources", "source"),
+    ("register_decoders", "decoder"),
+    ("register_sinks", "sink"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    """A plugin that could not be used, and why (shown by ``siemrelay plugins``)."""
+
+    plugin: str
+    origin: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A loaded plugin: its name, where it came from, and its distribution version."""
+
+    name: str
+    origin: str  # "builtin" or "entry point <dist>"
+    version: str
+    module: str
+
+
+@dataclass(slots=True)
+class PluginSet:
+    """The plugin manager with what it loaded: types, plugin infos and failures."""
+
+    pm: pluggy.PluginManager
+    registry: ComponentRegistry
+    plugins: list[PluginInfo] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def build_plugin_manager() -> pluggy.PluginManager:
+    """Return a plugin manager that knows siemrelay's hook specifications."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT_PLUGINS,
+                 allow: Iterable[str] | None = None, block: Iterable[str] = (),
+                 extra: Iterable[tuple[str, Any]] = ()) -> PluginSet:
+    """Register the built-ins and the entry-point plugins, then collect their types.
+
+    :param entry_points: load third-party plugins from the ``siemrelay`` group.
+    :param allow: only these plugin names (default: ``SIEMRELAY_LOAD_PLUGINS``, or all).
+    :param block: never these (plus ``SIEMRELAY_DISABLED_PLUGINS``).
+    :param extra: ``(name, module_or_object)`` pairs registered directly (tests).
+    """
+    pm = build_plugin_manager()
+    allowed = set(allow) if allow is not None else (set(_env_list("SIEMRELAY_LOAD_PLUGINS") or []) or None)
+    blocked = set(block) | set(_env_list("SIEMRELAY_DISABLED_PLUGINS") or [])
+    result = PluginSet(pm=pm, registry=ComponentRegistry())
+
+    def wanted(name: str) -> bool:
+        if name in blocked:
+            pm.set_blocked(name)
+            return False
+        return allowed is None or name in allowed
+
+    from agent import __version__
+
+    for modname in builtins:
+        if not wanted(modname):
+            continue
+        try:
+            module = importlib.import_module(modname)
+            pm.register(module, name=modname)
+            result.plugins.append(PluginInfo(modname, "builtin", __version__, modname))
+        except Exception as exc:  # a broken plugin disables itself, not the agent
+            result.failures.append(PluginFailure(modname, "builtin", f"{type(exc).__name__}: {exc}"))
+
+    if entry_points:
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            if not wanted(ep.name) or pm.get_plugin(ep.name) is not None:
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else ""
+            origin = f"entry point of {dist}"
+            try:
+                obj = ep.load()
+                pm.register(obj, name=ep.name)
+                result.plugins.append(PluginInfo(ep.name, origin, version, ep.value))
+            except Exception as exc:
+                result.failures.append(PluginFailure(ep.name, origin, f"{type(exc).__name__}: {exc}"))
+
+    for name, obj in extra:
+        pm.register(obj, name=name)
+        result.plugins.append(PluginInfo(name, "direct", "", getattr(obj, "__name__", repr(obj))))
+
+    pm.check_pending()
+    if os.environ.get("SIEMRELAY_TRACE_PLUGINS"):
+        from loguru import logger
+
+        pm.trace.root.setwriter(lambda msg: logger.debug("plugin trace: {}", msg.rstrip()))
+        pm.enable_tracing()
+
+    versions = {p.name: p.version for p in result.plugins}
+    for hook_name, kind in _HOOKS:
+        caller = getattr(pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            register = result.registry.registrar(kind, impl.plugin_name, versions.get(impl.plugin_name, ""))
+            try:
+                impl.function(register=register)
+            except RegistryError as exc:
+                result.failures.append(PluginFailure(impl.plugin_name, hook_name, str(exc)))
+            except Exception as exc:
+                result.failures.append(PluginFailure(impl.plugin_name, hook_name, f"{type(exc).__name__} in {hook_name}: {exc}"))
+    return result

@@ -1,0 +1,178 @@
+"""The supervisor: owns start and stop order, signals and reload.
+
+Start: open the spool → start one worker per sink → start sources.
+Stop (SIGTERM/SIGINT): stop sources (no new input) → workers drain their queues until
+the shutdown deadline → close sinks → close the spool. A second signal forces exit;
+the spool is crash-safe, so even then nothing acknowledged is lost.
+Signal handlers only set flags; the main thread acts on them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+from loguru import logger
+
+from agent.build import AgentConfig, build_sinks, build_sources, validate_config
+from agent.config import load_config
+from agent.errors import ConfigError
+from agent.intake import DedupWindow, Intake
+from agent.logging import Redactor
+from agent.plugins import PluginSet
+from agent.sinks import Sink
+from agent.sources import Source
+from agent.spool import Spool
+from agent.worker import SinkWorker
+
+__all__ = ["Supervisor", "StartupError"]
+
+
+class StartupError(Exception):
+    """The agent cannot start (port in use, spool unreadable); the message says why."""
+
+
+class Supervisor:
+    """Runs one agent from a validated configuration."""
+
+    def __init__(self, cfg: AgentConfig, plugins: PluginSet, redactor: Redactor, *, reset_spool: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.cfg = cfg
+        self.plugins = plugins
+        self.redactor = redactor
+        self.reset_spool = reset_spool
+        self.clock = clock
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.stopping = threading.Event()
+        self._signals = 0
+        spool_cfg = cfg.agent["spool"]
+        self.spool = Spool(cfg.state_dir, max_bytes=spool_cfg["max_bytes"], resume_ratio=spool_cfg["resume_ratio"],
+                           sync=spool_cfg["sync"], max_batch_events=spool_cfg["max_batch_events"])
+        self.sinks: dict[str, Sink] = {}
+        self.workers: dict[str, SinkWorker] = {}
+        self.sources: dict[str, Source] = {}
+        self.intake: Intake | None = None
+        self.log = logger.bind(component="agent")
+
+    # ----------------------------------------------------------------- start
+    def start(self) -> None:
+        """Open the spool, start workers and sources; raise StartupError if any cannot start."""
+        self.sinks = build_sinks(self.cfg, self.redactor)
+        try:
+            from agent.spool import SpoolError
+
+            notes = self.spool.open(self.sinks.keys(), reset=self.reset_spool)
+        except SpoolError as exc:
+            raise StartupError(str(exc)) from None
+        for note in notes:
+            self.log.warning(note)
+        dd = self.cfg.agent["dedup"]
+        self.intake = Intake(self.spool, self.cfg.router, logger.bind(component="intake"),
+                             DedupWindow(float(dd["window_s"]), int(dd["max_ids"])))
+        for name, sink in self.sinks.items():
+            _, conf = self.cfg.sinks[name]
+            try:
+                sink.open()
+            except Exception as exc:
+                self.log.warning("sink {} could not open yet ({}); its worker will keep retrying", name, self.redactor(str(exc)))
+            worker = SinkWorker(sink, self.spool, conf, logger.bind(component="sink", name=name))
+            self.workers[name] = worker
+            worker.start()
+        self.sources = build_sources(self.cfg, self.plugins, self.redactor, submit=self.intake.submit, stopping=self.stopping)
+        for name, source in self.sources.items():
+            try:
+                source.start()
+            except OSError as exc:
+                self.shutdown()
+                raise StartupError(f"source {name!r} ({source.type_name}) cannot start: {exc.strerror or exc}") from None
+            except Exception as exc:
+                self.shutdown()
+                raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
+        self.plugins.pm.hook.startup(agent=self)
+        self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}",
+                      len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir)
+
+    # ----------------------------------------------------------------- signals
+    def install_signal_handlers(self) -> None:
+        """Install handlers (main thread only): TERM/INT stop, a second forces exit, HUP reloads."""
+
+        def on_stop(signum: int, _frame: Any) -> None:
+            self._signals += 1
+            if self._signals > 1:
+                os.write(2, b"second signal: forcing exit (the spool is crash-safe)\n")
+                os._exit(1)
+            self.stop_requested.set()
+
+        def on_hup(_signum: int, _frame: Any) -> None:
+            self.reload_requested.set()
+            self.stop_requested.set()  # wake the main loop; run() tells the two apart
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def run_forever(self) -> None:
+        """Block until a stop is requested, handling reloads meanwhile; then shut down."""
+        while True:
+            self.stop_requested.wait()
+            if self.reload_requested.is_set() and self._signals == 0:
+                self.reload_requested.clear()
+                self.stop_requested.clear()
+                self.reload()
+                continue
+            break
+        self.shutdown()
+
+    def reload(self) -> bool:
+        """Re-read the configuration; apply new routes, keep the old config if invalid."""
+        self.log.info("reloading configuration from {}", self.cfg.loaded.path)
+        try:
+            loaded = load_config(self.cfg.loaded.path)
+            new = validate_config(loaded, self.plugins)
+        except ConfigError as exc:
+            self.log.error("reload refused, the running configuration is kept: {}", exc)
+            return False
+        if set(new.sinks) != set(self.cfg.sinks) or new.sources != self.cfg.sources or new.sinks != self.cfg.sinks:
+            self.log.warning("reload: changes to sources or sinks take effect at the next restart; routes were reloaded")
+        self.redactor.add(new.secrets)
+        assert self.intake is not None
+        self.intake.set_router(new.router)
+        self.cfg.routes, self.cfg.router = new.routes, new.router
+        self.log.info("reload done: {} routes", len(new.routes))
+        return True
+
+    # ----------------------------------------------------------------- stop
+    def shutdown(self) -> None:
+        """Stop sources, drain workers until the deadline, close sinks and the spool."""
+        if self.stopping.is_set() and not self.workers and not self.sources:
+            return
+        self.stopping.set()
+        self.log.info("stopping: sources first, then draining sinks")
+        for name, source in list(self.sources.items()):
+            try:
+                source.stop()
+            except Exception as exc:
+                self.log.error("source {} did not stop cleanly: {}", name, exc)
+        self.sources = {}
+        deadline = self.clock() + float(self.cfg.agent["shutdown_timeout_s"])
+        for worker in self.workers.values():
+            worker.stop(deadline)
+        for name, worker in self.workers.items():
+            if not worker.join(max(0.1, deadline - self.clock() + 1.0)):
+                self.log.error("sink {} did not finish in time; its in-flight batch stays in the spool", name)
+        for name, sink in self.sinks.items():
+            try:
+                sink.close()
+            except Exception as exc:
+                self.log.error("sink {} did not close cleanly: {}", name, exc)
+        self.workers = {}
+        self.spool.close()
+        try:
+            self.plugins.pm.hook.shutdown(agent=self)
+        except Exception as exc:
+            self.log.error("a plugin's shutdown hook failed: {}", exc)
+        self.log.info("stopped")

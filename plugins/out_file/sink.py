@@ -1,0 +1,76 @@
+"""The ``file`` sink: append JSON lines, rotate by size, fsync before acknowledging."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from agent.delivery import Delivery
+from agent.sinks import Sink, SinkContext, SpooledEvent
+from plugins.out_file.config import CONFIG_SCHEMA
+from plugins.out_file.encoder import encode_native
+
+
+class FileSink(Sink):
+    type_name = "file"
+    description = "Append events as JSON lines to a file, with size-based rotation."
+    CONFIG_SCHEMA = CONFIG_SCHEMA
+    DEFAULTS = {"batch": {"max_events": 2000, "max_wait_s": 0.05}, "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0}}
+    SECRET_KEYS = frozenset()
+
+    def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
+        super().__init__(name, config, ctx)
+        self.path = Path(config["path"])
+        self.rotate_bytes = int(config["rotate_bytes"])
+        self.keep = int(config["keep"])
+        self.fsync = bool(config["fsync"])
+        self._fd: int | None = None
+        self._size = 0
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._size = os.fstat(self._fd).st_size
+
+    def _rotate(self) -> None:
+        self.close()
+        oldest = self.path.with_name(f"{self.path.name}.{self.keep}")
+        if oldest.exists():
+            oldest.unlink()
+        for i in range(self.keep - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i}")
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        if self.path.exists():
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._open()
+
+    def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
+        if not batch:
+            return Delivery.success("nothing to write")
+        data = encode_native(batch)
+        try:
+            if self._fd is None:
+                self._open()
+            if self.rotate_bytes and self._size and self._size + len(data) > self.rotate_bytes:
+                self._rotate()
+            assert self._fd is not None
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            self._size += len(data)
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as exc:
+            self.close()
+            return Delivery.retry(f"cannot write {self.path}: {exc.strerror or exc}")
+        return Delivery.success(f"{len(batch)} events written")
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            finally:
+                self._fd = None

@@ -1,0 +1,160 @@
+"""Shared fixtures: free loopback ports, config files, events, and agent subprocesses.
+
+Fixtures that start processes always stop them, so no test leaves a process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from agent.plugins import load_plugins
+from agent.testing import FakeClock, make_event
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pick_port(family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> int:
+    """A port free on loopback right now (bind to 0, read it, close)."""
+    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    with socket.socket(family, kind) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def free_port() -> Callable[..., int]:
+    return pick_port
+
+
+@pytest.fixture
+def plugin_set() -> Any:
+    return load_plugins(entry_points=False)
+
+
+@pytest.fixture
+def event_factory() -> Callable[..., Any]:
+    return make_event
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a YAML config (dedented) into tmp_path and return its path."""
+
+    def write(text: str, name: str = "siemrelay.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> Any:
+    """Poll ``predicate`` until truthy; fail the test with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    def connects() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    wait_for(connects, timeout, what=f"{host}:{port} to accept connections")
+
+
+class AgentProcess:
+    """``python -m agent run -c CONFIG`` as a subprocess, logs captured to a file."""
+
+    def __init__(self, config: Path, workdir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.env = {**os.environ, **(env or {})}
+        self.env.setdefault("PYTHONPATH", str(ROOT))
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / f"agent-{int(time.time() * 1000)}.log"
+
+    def start(self) -> "AgentProcess":
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "agent", "--log-format", "json", "run", "-c", str(self.config), *self.args],
+                                     cwd=self.workdir, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        return self
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self) -> None:
+        self.kill()
+        if hasattr(self, "_log"):
+            self._log.close()
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
+    """Factory of agent subprocesses; every one is killed at teardown."""
+    made: list[AgentProcess] = []
+
+    def make(config: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> AgentProcess:
+        ap = AgentProcess(config, tmp_path, env, args)
+        made.append(ap)
+        return ap.start()
+
+    yield make
+    for ap in made:
+        ap.close()
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m agent ARGS`` and capture its output."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
