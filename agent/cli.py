@@ -7,6 +7,7 @@ user's mistake: one paragraph, no traceback).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import threading
@@ -14,6 +15,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from agent import __version__
+
+#: Modules that add subcommands: each has ``add_parsers(subparsers, add_config)`` that
+#: calls ``subparsers.add_parser(...)`` and sets ``handler=cmd_function`` via
+#: ``set_defaults``; a handler is ``cmd(args, redactor) -> int``.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 DEFAULT_CONFIG = os.environ.get("SIEMRELAY_CONFIG", "/etc/siemrelay/siemrelay.yaml")
 EXIT_CONFIG = 2
@@ -60,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("sink")
     p.add_argument("--limit", type=int, default=20)
+
+    for modname in COMMAND_MODULES:
+        importlib.import_module(modname).add_parsers(sub, _add_config)
     return parser
 
 
@@ -73,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     redactor = Redactor()
     setup_logging(args.log_level or "info", args.log_format or "auto", redactor)
-    handler = globals()[f"cmd_{args.command}"]
+    handler = getattr(args, "handler", None) or globals()[f"cmd_{args.command}"]
     try:
         return int(handler(args, redactor) or 0)
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ import orjson
 from agent.model import Event
 from agent.records import RawRecord
 
-__all__ = ["Decoder", "DecodeError", "PLUGIN_API_VERSION", "parse_json"]
+__all__ = ["Decoder", "DecodeError", "PartialDecodeError", "PLUGIN_API_VERSION", "parse_json"]
 
 #: Version of the plugin API (hooks and the Source/Decoder/Sink contracts). A plugin
 #: class declares the version it was written for in ``api_version``; the registry
@@ -26,6 +26,20 @@ PLUGIN_API_VERSION = 1
 
 class DecodeError(ValueError):
     """A record that its decoder cannot turn into events; the message is the reason."""
+
+
+class PartialDecodeError(DecodeError):
+    """Some items of a record decoded, others did not (e.g. an array with one bad item).
+
+    The good ``events`` are spooled and acknowledged; the record's raw bytes go to the
+    dead-letter store with every reason in ``failures``, so nothing is lost and a
+    sender that retries on non-2xx does not duplicate the good items.
+    """
+
+    def __init__(self, events: list["Event"], failures: list[str]) -> None:
+        self.events = events
+        self.failures = failures
+        super().__init__("; ".join(failures))
 
 
 def parse_json(data: bytes) -> Any:

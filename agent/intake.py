@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from agent.decoders import DecodeError
+from agent.decoders import DecodeError, PartialDecodeError
 from agent.records import RawRecord
 from agent.routing import Router
 from agent.sources import Submitted, SubmitStatus
@@ -116,6 +116,11 @@ class Intake:
         for index, rec in enumerate(records):
             try:
                 events = rec.decoder.decode(rec)
+            except PartialDecodeError as exc:
+                reason = f"{rec.decoder.type_name}: {exc}"
+                failed.append((index, reason))
+                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                events = exc.events
             except DecodeError as exc:
                 reason = f"{rec.decoder.type_name}: {exc}"
                 failed.append((index, reason))

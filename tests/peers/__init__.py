@@ -1,0 +1,1 @@
+"""Real peers for tests (syslog-ng, ...), started on free loopback ports and always stopped."""

@@ -1,0 +1,93 @@
+"""Run a real syslog-ng (Debian's ``syslog-ng-core``) with a test's configuration.
+
+The caller gives the body of the configuration (sources, destinations, log paths);
+this adds the version line and options, starts syslog-ng in the foreground with its
+own persist file, pid file and control socket in a temporary directory, waits until
+it listens, and stops it (SIGTERM, then SIGKILL) so no process outlives the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterable
+
+SYSLOG_NG = shutil.which("syslog-ng") or "/usr/sbin/syslog-ng"
+
+
+def syslog_ng_version() -> str:
+    out = subprocess.run([SYSLOG_NG, "--version"], capture_output=True, text=True, timeout=10).stdout
+    for line in out.splitlines():
+        if line.startswith("Config version:"):
+            return line.split(":", 1)[1].strip()
+    return "3.35"
+
+
+class SyslogNg:
+    """One syslog-ng process; use as a context manager or call start()/stop()."""
+
+    def __init__(self, body: str, workdir: Path, wait_ports: Iterable[tuple[str, int]] = ()) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.body = body
+        self.wait_ports = list(wait_ports)
+        self.conf = self.workdir / "syslog-ng.conf"
+        self.log = self.workdir / "syslog-ng.out"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> "SyslogNg":
+        self.conf.write_text(
+            f"@version: {syslog_ng_version()}\n"
+            "options { chain_hostnames(no); keep_hostname(yes); use_dns(no); use_fqdn(no); stats_freq(0); "
+            "log_msg_size(1048576); flush_lines(0); time_reopen(1); };\n" + self.body, encoding="utf-8")
+        args = [SYSLOG_NG, "--foreground", "--no-caps", f"--cfgfile={self.conf}",
+                f"--persist-file={self.workdir / 'syslog-ng.persist'}", f"--pidfile={self.workdir / 'syslog-ng.pid'}",
+                f"--control={self.workdir / 'syslog-ng.ctl'}", "--stderr"]
+        check = subprocess.run(args[:2] + ["--syntax-only"] + args[2:4], capture_output=True, text=True, timeout=30)
+        if check.returncode != 0:
+            raise RuntimeError(f"syslog-ng rejected the test configuration:\n{check.stderr}\n{self.conf.read_text()}")
+        self._out = open(self.log, "wb")
+        self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        for host, port in self.wait_ports:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"syslog-ng exited with {self.proc.returncode}:\n{self.log.read_text(errors='replace')}")
+                try:
+                    with socket.create_connection((host, port), timeout=0.2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise RuntimeError(f"syslog-ng did not listen on {host}:{port}:\n{self.log.read_text(errors='replace')}")
+                    time.sleep(0.05)
+        if not self.wait_ports:
+            time.sleep(0.5)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"syslog-ng exited with {self.proc.returncode}:\n{self.log.read_text(errors='replace')}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        if hasattr(self, "_out"):
+            self._out.close()
+
+    def __enter__(self) -> "SyslogNg":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
