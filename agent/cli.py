@@ -118,6 +118,10 @@ def cmd_run(args: argparse.Namespace, redactor: Any) -> int:
     if isinstance(loaded, int):
         return loaded
     cfg, plugins = loaded
+    problem = _check_state_dir(cfg.state_dir)
+    if problem:
+        print(f"siemrelay: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     setup_logging(args.log_level or cfg.agent["log_level"], args.log_format or cfg.agent["log_format"], redactor)
     for f in plugins.failures:
         logger.warning("plugin {} ({}) is disabled: {}", f.plugin, f.origin, f.error)
