@@ -210,10 +210,11 @@ def _looks_numeric(text: str) -> bool:
 
 def format_time(dt: datetime) -> str:
     """Format a datetime as ISO 8601 UTC with ``Z`` and milliseconds when non-zero."""
-    dt = dt.astimezone(timezone.utc)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if dt.tzinfo is not timezone.utc:
+        dt = dt.astimezone(timezone.utc)
+    if dt.microsecond >= 1000:
+        return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
+    return dt.isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def content_id(source: str, payload: object) -> str:
