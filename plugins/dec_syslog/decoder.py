@@ -1,0 +1,162 @@
+"""Syslog → Event: RFC 5424 and RFC 3164 messages, CEF carried in syslog, never a drop.
+
+A message that parses in neither format still becomes an event: its text is the
+title, ``origin.flags`` holds ``parse_error`` and ``origin.parse_error`` the reason,
+so a SOC sees malformed senders instead of silently losing their messages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from agent.decoders import Decoder
+from agent.model import Event, Severity, content_id, score_from_severity
+from agent.records import RawRecord
+from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
+from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog
+
+#: syslog severity (0 emerg … 7 debug) → OCSF severity id
+SYSLOG_TO_OCSF = (Severity.CRITICAL, Severity.CRITICAL, Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM,
+                  Severity.LOW, Severity.INFO, Severity.INFO)
+TITLE_CHARS = 256
+_CEF_WORDS = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH, "very-high": Severity.CRITICAL,
+              "very high": Severity.CRITICAL, "unknown": Severity.UNKNOWN}
+
+
+def _load_cef() -> tuple[Callable[[str], dict[str, Any]], Callable[[str], int]] | None:
+    """The CEF parser of the ``cef`` decoder plugin, if it is installed (imported lazily)."""
+    try:
+        from plugins.dec_cef.parser import find_cef, parse_cef
+    except ImportError:
+        return None
+    return parse_cef, find_cef
+
+
+def cef_severity(value: str) -> Severity:
+    """CEF severity (0-10 or Low/Medium/High/Very-High) → OCSF: 0-3 low, 4-6 medium, 7-8 high, 9-10 critical."""
+    text = str(value).strip().lower()
+    if text in _CEF_WORDS:
+        return _CEF_WORDS[text]
+    try:
+        n = float(text)
+    except ValueError:
+        return Severity.UNKNOWN
+    if n >= 9:
+        return Severity.CRITICAL
+    if n >= 7:
+        return Severity.HIGH
+    if n >= 4:
+        return Severity.MEDIUM
+    return Severity.LOW
+
+
+def _title(text: str) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= TITLE_CHARS else line[:TITLE_CHARS - 1] + "…"
+
+
+class SyslogDecoder(Decoder):
+    """One syslog message per record (the source strips the transport framing)."""
+
+    type_name = "syslog"
+    description = "Syslog messages: RFC 5424 with structured data, RFC 3164/BSD, CEF inside syslog; unparseable text is kept, flagged."
+    CONFIG_SCHEMA = CONFIG_SCHEMA
+    check_config = staticmethod(check_config)
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.source = config.get("source", "syslog")
+        self.event_type = config.get("event_type", "log")
+        self.tz = ZoneInfo(config.get("timezone", "UTC"))
+        self.cef = _load_cef() if config.get("cef", True) else None
+
+    def decode(self, record: RawRecord) -> list[Event]:
+        data = record.data
+        flags: list[str] = []
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", "replace")
+            flags.append("invalid_utf8")
+        try:
+            msg = parse_syslog(text, record.received_at, self.tz)
+        except SyslogParseError as exc:
+            return [self._unparsed(record, text, str(exc), flags)]
+        if self.cef is not None and "CEF:" in msg.message:
+            event = self._cef_event(record, msg, flags)
+            if event is not None:
+                return [event]
+        return [self._event(record, msg, flags)]
+
+    def _origin(self, record: RawRecord, flags: list[str], **extra: Any) -> dict[str, Any] | None:
+        if not flags and not extra:
+            return None  # intake puts the record's origin on the event (shared, no copy)
+        origin = dict(record.origin)
+        if flags:
+            origin["flags"] = list(record.origin.get("flags") or ()) + flags
+        origin.update(extra)
+        return origin
+
+    def _event(self, record: RawRecord, msg: SyslogMessage, flags: list[str]) -> Event:
+        sev = SYSLOG_TO_OCSF[msg.severity]
+        text = msg.message
+        title = _title(text)
+        return Event(
+            id=content_id(self.source, record.data), time=msg.timestamp or record.received_at,
+            received_at=record.received_at, source=self.source, type=self.event_type,
+            vendor_type=msg.msgid or msg.app_name or SEVERITIES[msg.severity],
+            severity_id=int(sev), score=score_from_severity(sev), title=title,
+            description=text if text.strip() != title else "",
+            asset={"host": msg.hostname} if msg.hostname else None,
+            origin=self._origin(record, flags), raw=msg.header())
+
+    def _cef_event(self, record: RawRecord, msg: SyslogMessage, flags: list[str]) -> Event | None:
+        assert self.cef is not None
+        parse_cef, find_cef = self.cef
+        start = find_cef(msg.message)
+        if start < 0:
+            return None
+        try:
+            cef = parse_cef(msg.message[start:])
+        except ValueError as exc:
+            # CEF-looking but malformed: keep it as plain syslog, flagged with why
+            flags.append("cef_error")
+            event = self._event(record, msg, flags)
+            event.origin = self._origin(record, flags, parse_error=f"CEF: {exc}")
+            return event
+        ext: dict[str, str] = cef.get("extensions") or {}
+        sev = cef_severity(cef.get("severity", ""))
+        asset: dict[str, Any] = {}
+        host = ext.get("dhost") or ext.get("shost") or msg.hostname
+        if host:
+            asset["host"] = host
+        ip = ext.get("dst") or ext.get("src")
+        if ip:
+            asset["ip"] = ip
+        when = _cef_time(ext.get("rt")) or msg.timestamp or record.received_at
+        name = cef.get("name", "")
+        raw = {"syslog": {k: v for k, v in msg.header().items() if k != "message"}, "cef": cef}
+        return Event(
+            id=ext.get("externalId") or content_id("cef", record.data), time=when, received_at=record.received_at,
+            source=(cef.get("device_vendor") or "cef").strip().lower().replace(" ", "_") or "cef",
+            type="alert", vendor_type=cef.get("signature_id", ""), severity_id=int(sev), score=score_from_severity(sev),
+            title=_title(name) or _title(msg.message), description=ext.get("msg", ""),
+            asset=asset or None, origin=self._origin(record, flags), raw=raw)
+
+    def _unparsed(self, record: RawRecord, text: str, reason: str, flags: list[str]) -> Event:
+        flags.append("parse_error")
+        return Event(
+            id=content_id(self.source, record.data), time=record.received_at, received_at=record.received_at,
+            source=self.source, type=self.event_type, vendor_type="", severity_id=int(Severity.UNKNOWN), score=0,
+            title=_title(text), description="", origin=self._origin(record, flags, parse_error=reason),
+            raw={"format": "unparsed", "message": text})
+
+
+def _cef_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from agent.model import parse_time
+
+    return parse_time(value)

@@ -1,0 +1,129 @@
+"""The syslog decoder: RFC 5424 with structured data, RFC 3164, CEF inside, and never a drop."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.model import Severity
+from agent.records import RawRecord
+from plugins.dec_syslog.config import check_config
+from plugins.dec_syslog.decoder import SyslogDecoder, cef_severity
+from plugins.dec_syslog.parser import SyslogParseError, parse_syslog
+
+RECEIVED = datetime(2025, 1, 15, 15, 0, 0, tzinfo=timezone.utc)
+RFC5424_EXAMPLE = ('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 '
+                   '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"]'
+                   '[examplePriority@32473 class="high"] \ufeffAn application event log entry...')
+
+
+def decoder(**options: object) -> SyslogDecoder:
+    return SyslogDecoder({"source": "syslog", "event_type": "log", "timezone": "UTC", "cef": True, **options})
+
+
+def decode(data: bytes | str, **options: object) -> list:
+    raw = data.encode() if isinstance(data, str) else data
+    rec = RawRecord(raw, decoder(**options), {"input": "sl", "peer": "127.0.0.1"}, RECEIVED)
+    return rec.decoder.decode(rec)
+
+
+def test_rfc5424_header_structured_data_and_bom_are_parsed() -> None:
+    [ev] = decode(RFC5424_EXAMPLE)
+    assert ev.time == datetime(2003, 10, 11, 22, 14, 15, 3000, tzinfo=timezone.utc)
+    assert ev.title == "An application event log entry..."
+    assert ev.asset == {"host": "mymachine.example.com"}
+    assert ev.vendor_type == "ID47"
+    assert ev.severity_id == Severity.LOW  # notice
+    assert ev.raw["facility"] == "local4" and ev.raw["app_name"] == "evntslog" and "procid" not in ev.raw
+    assert ev.raw["structured_data"] == {"exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
+                                         "examplePriority@32473": {"class": "high"}}
+    assert ev.origin is None  # nothing to flag: intake attaches the record's origin
+
+
+def test_rfc5424_escapes_repeated_params_nil_values_and_offsets() -> None:
+    m = parse_syslog('<13>1 2025-01-15T14:30:00.5+02:00 - - - - [x@1 a="q\\"u\\\\o\\]te" a="2" b=""] body', RECEIVED)
+    assert m.structured_data == {"x@1": {"a": ['q"u\\o]te', "2"], "b": ""}}
+    assert m.hostname == m.app_name == m.procid == m.msgid == ""
+    assert m.timestamp == datetime(2025, 1, 15, 12, 30, 0, 500000, tzinfo=timezone.utc)
+    assert m.message == "body"
+    assert parse_syslog("<13>1 - - - - - -", RECEIVED).timestamp is None
+
+
+def test_rfc3164_with_and_without_hostname_pri_and_year() -> None:
+    m = parse_syslog("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick", RECEIVED)
+    assert (m.format, m.facility, m.severity, m.hostname, m.app_name) == ("rfc3164", 4, 2, "mymachine", "su")
+    assert m.timestamp.year == 2024  # October seen in January is last year's
+    m = parse_syslog("<13>Jan  5 14:30:00 sshd[123]: Accepted password for root", RECEIVED)
+    assert (m.hostname, m.app_name, m.procid, m.message) == ("", "sshd", "123", "Accepted password for root")
+    m = parse_syslog("Jan 15 14:30:00 web1 nginx: GET /", RECEIVED)  # a line from /var/log/syslog
+    assert (m.has_pri, m.facility, m.severity, m.hostname, m.timestamp.year) == (False, 1, 5, "web1", 2025)
+    m = parse_syslog("<13>2025-01-15T14:30:00.123+01:00 host app: iso", RECEIVED)
+    assert m.timestamp == datetime(2025, 1, 15, 13, 30, 0, 123000, tzinfo=timezone.utc) and m.app_name == "app"
+
+
+def test_rfc3164_timezone_option() -> None:
+    [ev] = decode("<13>Jan 15 14:30:00 h app: x", timezone="Europe/Paris")
+    assert ev.time == datetime(2025, 1, 15, 13, 30, tzinfo=timezone.utc)
+    assert check_config({"timezone": "Europe/Paris"}) == []
+    assert "unknown time zone" in check_config({"timezone": "Mars/Olympus"})[0]
+
+
+def test_syslog_severity_maps_to_ocsf() -> None:
+    sev = [decode(f"<{8 + s}>1 - h a - - - m")[0].severity_id for s in range(8)]
+    assert sev == [5, 5, 5, 4, 3, 2, 1, 1]
+
+
+def test_unparseable_message_becomes_a_flagged_event_not_a_drop() -> None:
+    [ev] = decode("this is not syslog at all")
+    assert ev.origin["flags"] == ["parse_error"] and "no <PRI>" in ev.origin["parse_error"]
+    assert ev.origin["input"] == "sl" and ev.title == "this is not syslog at all"
+    assert ev.raw == {"format": "unparsed", "message": "this is not syslog at all"}
+    for bad in ("<999>1 - - - - - - x", '<13>1 2025-01-15T14:30:00Z h a p m [x@1 a="open', "<13>1 notatime h a p m - x"):
+        [ev] = decode(bad)
+        assert "parse_error" in ev.origin["flags"], bad
+
+
+def test_invalid_utf8_is_replaced_and_flagged() -> None:
+    [ev] = decode(b"<13>1 - h app - - - caf\xe9 au lait")
+    assert ev.title == "caf\ufffd au lait" and ev.origin["flags"] == ["invalid_utf8"]
+
+
+def test_cef_in_syslog_is_handed_to_the_cef_parser() -> None:
+    [ev] = decode("<13>1 2025-01-15T14:30:00Z fw1 CEF - - - CEF:0|Acme|IDS|1.0|100|Port scan|8|src=10.0.0.1 dst=10.0.0.2 dhost=web1 msg=many ports")
+    assert (ev.source, ev.type, ev.vendor_type, ev.title, ev.severity_id) == ("acme", "alert", "100", "Port scan", Severity.HIGH)
+    assert ev.asset == {"host": "web1", "ip": "10.0.0.2"} and ev.description == "many ports"
+    assert ev.raw["cef"]["extensions"]["src"] == "10.0.0.1" and ev.raw["syslog"]["hostname"] == "fw1"
+    [ev] = decode("<13>Jan 15 14:30:00 fw1 CEF:0|Acme|IDS|1.0|7|Login|Very-High|")
+    assert ev.severity_id == Severity.CRITICAL and ev.title == "Login"
+
+
+def test_malformed_cef_stays_a_syslog_event_flagged() -> None:
+    [ev] = decode("<13>1 - fw1 app - - - CEF:0|only|three")
+    assert ev.source == "syslog" and ev.origin["flags"] == ["cef_error"] and ev.origin["parse_error"].startswith("CEF:")
+    [ev] = decode("<13>1 - fw1 app - - - CEF:0|Acme|IDS|1.0|100|Port scan|8|", cef=False)
+    assert ev.source == "syslog" and ev.title.startswith("CEF:0")
+
+
+def test_cef_severity_bands() -> None:
+    assert [cef_severity(s) for s in ("0", "3", "4", "6", "7", "8", "9", "10", "Low", "x")] == [2, 2, 3, 3, 4, 4, 5, 5, 2, 0]
+
+
+def test_parser_refuses_empty_and_bad_pri() -> None:
+    for text in ("", "   ", "<x>hello", "<1000>Jan 15 14:30:00 h a: m"):
+        try:
+            parse_syslog(text, RECEIVED)
+        except SyslogParseError as exc:
+            assert str(exc)
+        else:
+            raise AssertionError(f"{text!r} parsed")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_give_exactly_one_event(data: bytes) -> None:
+    events = decode(b"<13>1 " + data) + decode(b"<13>" + data) + decode(data or b"x")
+    assert len(events) == 3
+    for ev in events:
+        ev.to_json()
