@@ -1,0 +1,44 @@
+"""Options of the ``nats`` sink: connection, subject, stream and payload form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugins.out_nats.options import CONNECTION_SCHEMA, NAME_RE, STREAM_SCHEMA, connection_checks, stream_checks
+
+#: A subject: dot-separated tokens without white space or wildcards; {field} placeholders allowed.
+SUBJECT_RE = r"^(?:[^\s.*>{}]+|\{[A-Za-z0-9_.]+\})+(?:\.(?:[^\s.*>{}]+|\{[A-Za-z0-9_.]+\})+)*$"
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    **CONNECTION_SCHEMA,
+    "subject": {"type": "string", "required": True, "empty": False, "regex": SUBJECT_RE,
+                "meta": {"description": "Subject each event is published to; {field} placeholders take the event's value "
+                                        "(e.g. siem.events.{source}.{severity}), other characters become '_'."}},
+    "stream": {"type": "string", "nullable": True, "default": None, "regex": NAME_RE,
+               "meta": {"description": "Stream expected to store the subject: publishes are refused if another stream "
+                                       "would (Nats-Expected-Stream); required with create_stream."}},
+    "create_stream": STREAM_SCHEMA,
+    "msg_id": {"type": "boolean", "default": True,
+               "meta": {"description": "Send the event id as Nats-Msg-Id so the server drops a re-published event "
+                                       "within the stream's duplicate window."}},
+    "schema": {"type": "string", "default": "native", "allowed": ["native", "ocsf"],
+               "meta": {"description": "Payload form: native (siemrelay's Event JSON, what a relay's json decoder reads) "
+                                       "or ocsf (OCSF JSON, for other consumers of the stream)."}},
+    "headers": {"type": "dict", "default": {}, "keysrules": {"type": "string", "regex": r"^[!-9;-~]+$"},
+                "valuesrules": {"type": "string", "regex": r"^[^\r\n]*$"},
+                "meta": {"description": "Extra NATS headers added to every message."}},
+}
+
+
+def check_config(config: dict[str, Any]) -> list[str]:
+    """Checks across keys: authentication, TLS files, stream creation, OCSF support."""
+    problems = connection_checks(config) + stream_checks(config)
+    if config.get("schema") == "ocsf":
+        from plugins.out_nats.encoder import ocsf_available
+
+        if not ocsf_available():
+            problems.append("schema: ocsf needs OCSF rendering (agent.render or agent.ocsf), which this installation lacks")
+    for key in config.get("headers") or {}:
+        if key.lower().startswith("nats-"):
+            problems.append(f"headers: {key} is reserved for the NATS server and the msg_id option")
+    return problems

@@ -1,0 +1,157 @@
+"""The ``nats`` sink: publish each event to JetStream and wait for every publish ack.
+
+A batch is OK only when JetStream acknowledged every message of it (stored, or
+recognised as a duplicate of a stored one by its ``Nats-Msg-Id``). Anything less is
+RETRY of the whole batch: the messages that were stored are dropped by the server as
+duplicates when the batch is sent again, so a retry never duplicates events within
+the stream's duplicate window. The worker owns retries and the circuit breaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Sequence
+
+from agent.delivery import Delivery
+from agent.sinks import Sink, SinkContext, SpooledEvent
+from plugins.out_nats.config import CONFIG_SCHEMA, check_config
+from plugins.out_nats.connection import ConnectFailed, NatsConnection
+from plugins.out_nats.encoder import EncodeError, Message, SubjectTemplate, encode_batch, make_renderer
+from plugins.out_nats.options import SECRET_KEYS, default_subjects
+
+# JetStream error codes (nats-server's errors.json) that retrying cannot fix.
+_ERR_STREAM_MISMATCH = 10060  # Nats-Expected-Stream names another stream
+_ERR_MSG_TOO_BIG = 10054  # larger than the stream's max_msg_size
+
+
+class NatsSink(Sink):
+    type_name = "nats"
+    description = "Publish events (native or OCSF JSON) to a NATS JetStream subject, de-duplicated by event id."
+    CONFIG_SCHEMA = CONFIG_SCHEMA
+    DEFAULTS = {"batch": {"max_events": 500, "max_wait_s": 0.05},
+                "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0},
+                "circuit_breaker": {"cooldown_s": 10.0}}
+    SECRET_KEYS = SECRET_KEYS
+    check_config = staticmethod(check_config)
+
+    def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
+        super().__init__(name, config, ctx)
+        self.subject = SubjectTemplate(config["subject"])
+        self.stream: str | None = config.get("stream")
+        self.create_stream: dict[str, Any] | None = config.get("create_stream")
+        self.schema = config["schema"]
+        self.msg_id = bool(config["msg_id"])
+        self.extra_headers = dict(config.get("headers") or {})
+        self.ack_timeout = float(config.get("retry", {}).get("timeout_s", 10.0))
+        self.render = make_renderer(self.schema)
+        self.conn = NatsConnection(config, name, ctx.logger, ctx.redact)
+        self._stream_ready = self.create_stream is None
+        self.duplicates = 0  # publishes the server recognised as already stored
+
+    # ----------------------------------------------------------------- connection
+    def _ensure(self) -> Delivery | None:
+        """Connect (and create the stream) if needed; an outcome when that failed."""
+        try:
+            self.conn.connect()
+            if not self._stream_ready:
+                assert self.stream is not None
+                self.conn.ensure_stream(self.stream, self.create_stream, self.config["subject"], self.ack_timeout)
+                self._stream_ready = True
+        except ConnectFailed as exc:
+            if exc.fatal:
+                return Delivery.reject(exc.reason, open_circuit=True)
+            return _retry(exc.reason, "connection")
+        return None
+
+    # ----------------------------------------------------------------- send
+    def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
+        if not batch:
+            return Delivery.success("nothing to publish")
+        try:
+            messages = encode_batch(batch, self.subject, self.render, schema=self.schema, msg_id=self.msg_id,
+                                    stream=self.stream, extra_headers=self.extra_headers)
+        except EncodeError as exc:
+            return Delivery.reject(f"event {exc.index} cannot be encoded: {exc.reason}", rejected_index=exc.index)
+        failed = self._ensure()
+        if failed is not None:
+            return failed
+        limit = int(getattr(self.conn.nc, "max_payload", 0) or 0)
+        for i, m in enumerate(messages):
+            if limit and len(m.data) > limit:
+                return Delivery.reject(f"event of {len(m.data)} bytes exceeds the server's max_payload of {limit}",
+                                       rejected_index=i)
+        try:
+            results = self.conn.call(self._publish(messages), self.ack_timeout + 5.0)
+        except TimeoutError:
+            return _retry(f"no publish acks within {self.ack_timeout:g}s", "timeout")
+        except RuntimeError as exc:
+            return _retry(str(exc), "connection")
+        return self._classify(results, len(batch))
+
+    async def _publish(self, messages: list[Message]) -> list[Any]:
+        js = self.conn.js
+        # One request per message, all in flight at once: NATS keeps a connection's
+        # publishes in order, so the stream stores the batch in spool order.
+        return await asyncio.gather(*(js.publish(m.subject, m.data, timeout=self.ack_timeout, headers=m.headers)
+                                      for m in messages), return_exceptions=True)
+
+    def _classify(self, results: list[Any], count: int) -> Delivery:
+        import nats.errors
+        import nats.js.errors
+
+        duplicates = 0
+        for i, r in enumerate(results):
+            if not isinstance(r, BaseException):
+                duplicates += bool(getattr(r, "duplicate", False))
+                continue
+            if isinstance(r, nats.js.errors.NoStreamResponseError):
+                return Delivery.retry(f"no JetStream stream stores subject {self.config['subject']} "
+                                      "(create it, or configure create_stream)")
+            if isinstance(r, nats.js.errors.APIError) and not isinstance(r, nats.js.errors.ServiceUnavailableError):
+                desc = r.description or "JetStream error"
+                if r.err_code == _ERR_MSG_TOO_BIG:
+                    return Delivery.reject(f"JetStream refused event {i}: {desc}", code=r.code, rejected_index=i)
+                if r.err_code == _ERR_STREAM_MISMATCH:
+                    return Delivery.reject(f"JetStream: {desc} (stream: {self.stream})", code=r.code, open_circuit=True)
+                return _retry(f"JetStream: {desc} (error {r.err_code or r.code})")
+            if isinstance(r, (asyncio.TimeoutError, nats.errors.TimeoutError)):
+                stored = sum(1 for x in results if not isinstance(x, BaseException))
+                return _retry(f"{count - stored} of {count} publishes not acknowledged within {self.ack_timeout:g}s",
+                              "timeout")
+            return _retry(self.ctx.redact(f"{type(r).__name__}: {r}"), "connection")
+        self.duplicates += duplicates
+        note = f" ({duplicates} already stored)" if duplicates else ""
+        return Delivery.success(f"{count} events stored by JetStream{note}")
+
+    # ----------------------------------------------------------------- probes
+    def healthcheck(self) -> Delivery:
+        """Connect and look up the stream that stores our subject."""
+        failed = self._ensure()
+        if failed is not None:
+            return failed
+        subject = (default_subjects(self.config["subject"]) or [self.config["subject"]])[0]
+
+        async def probe() -> str:
+            if self.stream:
+                info = await self.conn.js.stream_info(self.stream)
+                return f"stream {self.stream}: {info.state.messages} messages"
+            name = await self.conn.js.find_stream_name_by_subject(subject)
+            return f"stream {name} stores {subject}"
+
+        try:
+            return Delivery.success(self.conn.call(probe(), self.ack_timeout))
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+            desc = getattr(exc, "description", None) or str(exc) or type(exc).__name__
+            return Delivery.retry(self.ctx.redact(f"JetStream: {desc}"))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+
+def _retry(reason: str, kind: str | None = None) -> Delivery:
+    """RETRY carrying the transport error kind (``connection``/``timeout``) that ``retry.retry_on`` matches."""
+    try:
+        return Delivery.retry(reason, error_kind=kind)  # type: ignore[call-arg]
+    except TypeError:  # a core without error kinds retries every RETRY
+        return Delivery.retry(reason)

@@ -1,0 +1,196 @@
+"""Run real ``nats-server`` processes (Debian's package) with JetStream for tests.
+
+:class:`NatsServer` is one server; :class:`NatsCluster` is three of them routed to
+each other on loopback, so a stream with three replicas survives one node being
+killed. Every server gets its own free ports (client, cluster, monitoring) and its
+own JetStream store under the test's temporary directory, and is always stopped
+(SIGTERM, then SIGKILL), so no process outlives the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Sequence
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+__all__ = ["NATS_SERVER", "NatsServer", "NatsCluster", "nats_server_version"]
+
+
+def nats_server_version() -> str:
+    """The installed server's version (``2.9.10``), or ``""`` when it is missing."""
+    try:
+        out = subprocess.run([NATS_SERVER, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return ""
+    return out.strip().rsplit("v", 1)[-1]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=1.0) as resp:  # noqa: S310 - loopback only
+        return json.loads(resp.read())
+
+
+class NatsServer:
+    """One ``nats-server -js`` process; ``start()``/``stop()`` or a context manager.
+
+    :param workdir: directory for the configuration, the JetStream store and the log.
+    :param name: the server name (unique in a cluster).
+    :param extra: configuration text appended as is (authorization, tls, ...).
+    """
+
+    def __init__(self, workdir: Path, name: str = "n1", *, port: int | None = None, cluster_port: int | None = None,
+                 routes: Sequence[int] = (), cluster_name: str = "siemrelay-test", extra: str = "") -> None:
+        self.workdir = Path(workdir) / name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.port = port or _free_port()
+        self.http_port = _free_port()
+        self.cluster_port = cluster_port
+        self.routes = list(routes)
+        self.cluster_name = cluster_name
+        self.extra = extra
+        self.conf = self.workdir / "nats.conf"
+        self.log = self.workdir / "nats.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def _config(self) -> str:
+        store = self.workdir / "jetstream"
+        text = (f'server_name: "{self.name}"\nlisten: "127.0.0.1:{self.port}"\nhttp: "127.0.0.1:{self.http_port}"\n'
+                f'jetstream {{\n  store_dir: "{store}"\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}}\n')
+        if self.cluster_port:
+            routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes if p != self.cluster_port)
+            text += (f'cluster {{\n  name: "{self.cluster_name}"\n  listen: "127.0.0.1:{self.cluster_port}"\n'
+                     f'  routes: [{routes}]\n}}\n')
+        return text + self.extra
+
+    def start(self, timeout: float = 15.0, wait_ready: bool = True) -> "NatsServer":
+        self.conf.write_text(self._config(), encoding="utf-8")
+        self._out = open(self.log, "ab")
+        self.proc = subprocess.Popen([NATS_SERVER, "-c", str(self.conf)], stdout=self._out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self._listening():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"nats-server {self.name} did not listen on {self.port}:\n{self.output()}")
+            time.sleep(0.05)
+        if wait_ready:
+            self.wait_jetstream(max(1.0, deadline - time.monotonic()))
+        return self
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"nats-server {self.name} exited with {self.proc.returncode}:\n{self.output()}")
+
+    def jetstream_ready(self) -> bool:
+        """True when ``/healthz`` says JetStream is current (in a cluster: has a meta leader)."""
+        try:
+            return _get_json(f"http://127.0.0.1:{self.http_port}/healthz").get("status") == "ok"
+        except (OSError, ValueError):
+            return False
+
+    def wait_jetstream(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.jetstream_ready():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nats-server {self.name}: JetStream not ready after {timeout}s:\n{self.output()}")
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: the node dies mid-stream, as in a crash."""
+        if self.alive:
+            assert self.proc is not None
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.alive:
+            assert self.proc is not None
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        if hasattr(self, "_out"):
+            self._out.close()
+            del self._out
+
+    def __enter__(self) -> "NatsServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class NatsCluster:
+    """Three JetStream servers routed to each other on loopback."""
+
+    def __init__(self, workdir: Path, size: int = 3, cluster_name: str = "siemrelay-test") -> None:
+        cluster_ports = [_free_port() for _ in range(size)]
+        self.nodes = [NatsServer(workdir, f"n{i + 1}", cluster_port=cp, routes=cluster_ports, cluster_name=cluster_name)
+                      for i, cp in enumerate(cluster_ports)]
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    def start(self, timeout: float = 30.0) -> "NatsCluster":
+        try:
+            for node in self.nodes:
+                node.start(timeout, wait_ready=False)
+            deadline = time.monotonic() + timeout
+            for node in self.nodes:
+                node.wait_jetstream(max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> "NatsCluster":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
