@@ -1,0 +1,12 @@
+"""Options of the ``escape`` decoder."""
+
+RESOURCES = ("issues", "assets", "scans", "profiles", "locations", "integrations")
+
+CONFIG_SCHEMA = {
+    "resources": {"type": "list", "default": list(RESOURCES), "schema": {"type": "string", "allowed": list(RESOURCES)},
+                  "meta": {"description": "Root arrays of the export that become events (one per item); the others "
+                                          "are read, checked and skipped."}},
+    "max_items": {"type": "integer", "default": 10000, "min": 1,
+                  "meta": {"description": "Most resources one export may carry; a bigger export is refused whole "
+                                          "(dead-lettered) rather than flooding the spool."}},
+}
