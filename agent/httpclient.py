@@ -1,0 +1,118 @@
+"""One HTTP client per sink: a ``requests.Session`` with the sink's TLS and timeouts.
+
+Every HTTP sink (``splunk_hec``, ``slack``, ``teams``, ``webhook``) talks through an
+:class:`HttpClient`, so TLS (``tls: {ca_file, cert_file, key_file, verify,
+server_name, min_version}``), the User-Agent, connection reuse and the rule that turns
+a response into a :class:`~agent.delivery.Delivery` are the same for all of them.
+Reasons never carry the URL: webhook URLs embed their key, and requests' exception
+texts quote the path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from agent import __version__
+from agent.delivery import Delivery, classify_http
+from agent.tls import client_context
+
+__all__ = ["HttpClient", "USER_AGENT", "url_check"]
+
+USER_AGENT = f"siemrelay/{__version__}"
+_URL_IN_TEXT = re.compile(r"(url: |https?://)\S+")
+
+
+class _TLSAdapter(HTTPAdapter):
+    """An adapter whose pools use our SSL context (CA, client cert, min version) and SNI name."""
+
+    def __init__(self, ssl_context: Any, server_name: str | None, **kwargs: Any) -> None:
+        self._ssl_context = ssl_context
+        self._server_name = server_name
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._ssl_context
+        if self._server_name:
+            kwargs["server_hostname"] = self._server_name
+            kwargs["assert_hostname"] = self._server_name
+        super().init_poolmanager(*args, **kwargs)
+
+
+class HttpClient:
+    """A session bound to one sink's settings.
+
+    :param tls: the sink's validated ``tls`` block.
+    :param timeout_s: connect and read timeout of one request (the worker's
+        ``retry.timeout_s``).
+    :param redact: the agent's redactor, applied to every reason text.
+    :param secret_url: the URL itself is a secret (Slack, Teams, most webhooks):
+        reasons name only its scheme and host.
+    """
+
+    def __init__(self, *, tls: Mapping[str, Any] | None = None, timeout_s: float = 10.0,
+                 headers: Mapping[str, str] | None = None, redact: Callable[[str], str] = lambda t: t,
+                 pool_size: int = 4) -> None:
+        tls = dict(tls or {})
+        self.timeout = (min(timeout_s, 10.0), timeout_s)
+        self.redact = redact
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers.update(dict(headers or {}))
+        self.session.trust_env = False  # no proxy or netrc surprises; sinks say where they send
+        context = client_context(tls)
+        self.session.verify = bool(tls.get("verify", True))
+        adapter = _TLSAdapter(context, tls.get("server_name"), pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0))
+
+    def request(self, method: str, url: str, **kwargs: Any) -> tuple[requests.Response | None, BaseException | None]:
+        """Send one request; return ``(response, None)`` or ``(None, error)``; never raises for I/O."""
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("allow_redirects", False)
+        try:
+            return self.session.request(method, url, **kwargs), None
+        except (requests.RequestException, OSError, ValueError) as exc:
+            return None, exc
+
+    def post(self, url: str, data: bytes, headers: Mapping[str, str] | None = None) -> Delivery:
+        """POST ``data`` and classify the answer (2xx OK; 408/425/429/5xx/network RETRY; else REJECT)."""
+        response, error = self.request("POST", url, data=data, headers=dict(headers or {}))
+        return self.classify(response, error, url)
+
+    def classify(self, response: requests.Response | None, error: BaseException | None, url: str) -> Delivery:
+        """:func:`classify_http` with the reason cleaned of URLs and secrets."""
+        outcome = classify_http(response, error)
+        reason = self.clean(outcome.reason, url)
+        if reason == outcome.reason:
+            return outcome
+        return Delivery(outcome.status, reason, outcome.retry_after, outcome.code, outcome.open_circuit, outcome.rejected_index)
+
+    def clean(self, text: str, url: str = "") -> str:
+        """Remove the URL (path and query may hold a key) and known secrets from ``text``."""
+        if url:
+            parts = urlsplit(url)
+            if parts.path and parts.path != "/":
+                text = text.replace(parts.path, "/***")
+            text = text.replace(url, f"{parts.scheme}://{parts.netloc}/***")
+        text = _URL_IN_TEXT.sub(lambda m: m.group(1) + "***" if m.group(1) == "url: " else _host_only(m.group(0)), text)
+        return self.redact(text)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _host_only(url: str) -> str:
+    parts = urlsplit(url.rstrip(")'\",."))
+    return f"{parts.scheme}://{parts.netloc}/***"
+
+
+def url_check(field: str, value: str, error: Callable[[str, str], None]) -> None:
+    """cerberus ``check_with`` for HTTP(S) URLs (names the field, never echoes the URL)."""
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        error(field, "expected an http:// or https:// URL")

@@ -1,0 +1,9 @@
+"""Built-in sink ``cef``: ArcSight CEF / QRadar LEEF over syslog or to a file."""
+
+from agent.hookspecs import hookimpl
+from plugins.out_cef.sink import CefSink
+
+
+@hookimpl
+def register_sinks(register):  # type: ignore[no-untyped-def]
+    register(CefSink)

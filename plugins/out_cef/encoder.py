@@ -1,0 +1,157 @@
+"""Pure encoder of the ``cef`` sink: native events → CEF 0 or LEEF 2.0 text.
+
+CEF: ``CEF:0|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension``.
+Escaping follows the CEF specification: in the header ``\\`` and ``|`` are escaped with
+a backslash (line breaks become spaces, they are not allowed there); in extension
+values ``\\`` and ``=`` are escaped and CR/LF are written ``\\r``/``\\n``. Field lengths
+are cut to the specification's limits. The extension mapping is documented in
+docs/sinks.md and is a contract: SIEM parsers are configured against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from agent.render import epoch_ms, lookup
+
+__all__ = ["CefFormat", "cef_severity", "escape_header", "escape_value", "extensions", "encode_cef", "encode_leef"]
+
+#: (key, event path, label key, label, length limit) in the order written.
+CEF_FIELDS: tuple[tuple[str, str, str, str, int], ...] = (
+    ("externalId", "id", "", "", 40),
+    ("cat", "vendor_type", "", "", 1023),
+    ("cs1", "finding.id", "cs1Label", "Finding ID", 4000),
+    ("cs2", "finding.category", "cs2Label", "Category", 4000),
+    ("cs3", "repository.name", "cs3Label", "Repository", 4000),
+    ("cs4", "asset.name", "cs4Label", "Asset", 4000),
+    ("cs5", "source", "cs5Label", "Source", 4000),
+    ("cs6", "links.vendor", "cs6Label", "Vendor URL", 4000),
+    ("cn1", "score", "cn1Label", "Score", 20),
+    ("cfp1", "finding.cvss", "cfp1Label", "CVSS", 20),
+    ("dhost", "asset.host", "", "", 1023),
+    ("dst", "asset.ip", "", "", 15),
+    ("request", "finding.url", "", "", 1023),
+    ("msg", "description", "", "", 1023),
+)
+
+_SEVERITY_OF_ID = {0: 0, 1: 1, 2: 3, 3: 5, 4: 8, 5: 10}
+
+
+class CefFormat:
+    """The constant header part of one sink, escaped once."""
+
+    __slots__ = ("vendor", "product", "version", "prefix", "leef_prefix")
+
+    def __init__(self, vendor: str, product: str, version: str) -> None:
+        self.vendor, self.product, self.version = vendor, product, version
+        self.prefix = (f"CEF:0|{escape_header(vendor, 63)}|{escape_header(product, 63)}|"
+                       f"{escape_header(version, 31)}|")
+        self.leef_prefix = f"LEEF:2.0|{_leef_header(vendor)}|{_leef_header(product)}|{_leef_header(version)}|"
+
+
+def cef_severity(doc: Mapping[str, Any]) -> int:
+    """0-10 from the 0-100 score (rounded); from the severity id when there is no score."""
+    score = doc.get("score")
+    if isinstance(score, (int, float)) and not isinstance(score, bool) and score > 0:
+        return max(0, min(10, int(score / 10 + 0.5)))
+    sid = doc.get("severity_id")
+    return _SEVERITY_OF_ID.get(sid if isinstance(sid, int) else 0, 0)
+
+
+def escape_header(value: Any, limit: int) -> str:
+    """A header field: cut to ``limit`` characters, then ``\\`` and ``|`` escaped."""
+    text = _text(value)[:limit]
+    if "\\" in text or "|" in text:
+        text = text.replace("\\", "\\\\").replace("|", "\\|")
+    if "\n" in text or "\r" in text:
+        text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    return text
+
+
+def escape_value(value: str) -> str:
+    """An extension value: ``\\`` → ``\\\\``, ``=`` → ``\\=``, CR → ``\\r``, LF → ``\\n``."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "=" in value:
+        value = value.replace("=", "\\=")
+    if "\r" in value:
+        value = value.replace("\r", "\\r")
+    if "\n" in value:
+        value = value.replace("\n", "\\n")
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def extensions(doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tuple[str, str]]:
+    """The (key, raw value) pairs of an event, in order, values cut to their limits."""
+    out: list[tuple[str, str]] = []
+    rt = epoch_ms(doc.get("time"))
+    if rt is not None:
+        out.append(("rt", str(rt)))
+    for key, path, label_key, label, limit in CEF_FIELDS:
+        value = doc.get(path) if "." not in path else lookup(doc, path)
+        if key == "request" and not value:
+            value = lookup(doc, "asset.url")
+        if value is None or value == "" or isinstance(value, (dict, list)):
+            continue
+        if key in ("cn1", "cfp1") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            continue
+        if key == "dst" and (not isinstance(value, str) or value.count(".") != 3):
+            continue
+        text = _text(value)
+        if key == "msg" and msg_limit is not None:
+            limit = min(limit, msg_limit)
+        out.append((key, text[:limit]))
+        if label_key:
+            out.append((label_key, label))
+    return out
+
+
+def encode_cef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> str:
+    """The CEF text of one event (no syslog header)."""
+    header = (f"{fmt.prefix}{escape_header(doc.get('type') or 'event', 1023)}|"
+              f"{escape_header(doc.get('title') or doc.get('type') or '', 512)}|{cef_severity(doc)}|")
+    return header + " ".join(f"{k}={escape_value(v)}" for k, v in extensions(doc, msg_limit))
+
+
+#: LEEF 2.0 attribute names for the CEF keys (QRadar's predefined keys where there is one).
+_LEEF_KEYS = {"externalId": "externalId", "cat": "vendorType", "cs1": "findingId", "cs2": "category",
+              "cs3": "repository", "cs4": "asset", "cs5": "source", "cs6": "vendorUrl", "cn1": "score",
+              "cfp1": "cvss", "dhost": "dstHostName", "dst": "dst", "request": "url", "msg": "description"}
+
+
+def _leef_header(value: Any) -> str:
+    return _text(value).replace("|", "/").replace("\t", " ").replace("\r", " ").replace("\n", " ")[:255]
+
+
+def _leef_value(value: str) -> str:
+    if "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return value
+
+
+def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> str:
+    """The LEEF 2.0 text of one event, tab-delimited (declared as ``x09`` in the header).
+
+    LEEF has no escape mechanism: tabs and line breaks in values become spaces.
+    """
+    parts = [f"{fmt.leef_prefix}{_leef_header(doc.get('type') or 'event')}|x09|"]
+    attrs = [f"sev={max(1, cef_severity(doc))}", f"cat={_leef_value(_text(doc.get('type')))}",
+             f"title={_leef_value(_text(doc.get('title')))[:512]}"]
+    for key, value in extensions(doc, msg_limit):
+        if key == "rt":
+            attrs.append(f"devTime={value}")  # epoch milliseconds, which QRadar reads without devTimeFormat
+            continue
+        name = _LEEF_KEYS.get(key)
+        if name:
+            attrs.append(f"{name}={_leef_value(value)}")
+    return parts[0] + "\t".join(attrs)

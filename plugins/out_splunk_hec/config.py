@@ -1,0 +1,55 @@
+"""Options of the ``splunk_hec`` sink (Splunk HTTP Event Collector, JSON event endpoint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.httpclient import url_check
+from agent.render import SCHEMA_RULES
+from agent.tls import TLS_SCHEMA, tls_check
+
+__all__ = ["CONFIG_SCHEMA", "check_config"]
+
+
+def _d(text: str) -> dict[str, str]:
+    return {"description": text}
+
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "url": {"type": "string", "required": True, "check_with": url_check,
+            "meta": _d("HEC base URL (https://splunk.example.com:8088) or the full /services/collector/event URL.")},
+    "token": {"type": "string", "required": True, "empty": False,
+              "meta": _d("HEC token, sent as 'Authorization: Splunk <token>'; normally ${SPLUNK_HEC_TOKEN}. Never logged.")},
+    "index": {"type": "string", "nullable": True, "default": None,
+              "meta": _d("Target index; default the token's default index; {field} placeholders take it from the event.")},
+    "source": {"type": "string", "default": "siemrelay",
+               "meta": _d("source of each event; {field} placeholders take it from the event (e.g. {source}).")},
+    "sourcetype": {"type": "string", "default": "_json",
+                   "meta": _d("sourcetype of each event (_json gives Splunk's automatic JSON field extraction).")},
+    "host": {"type": "string", "nullable": True, "default": None,
+             "meta": _d("host of each event; default this machine's name; {field} placeholders allowed (e.g. {asset.host}).")},
+    "schema": SCHEMA_RULES,
+    "gzip": {"type": "boolean", "default": True, "meta": _d("Compress request bodies (Content-Encoding: gzip).")},
+    "gzip_level": {"type": "integer", "default": 1, "min": 1, "max": 9,
+                   "meta": _d("zlib level: 1 is fastest and already shrinks JSON about 5x; 9 is smallest.")},
+    "ack": {"type": "dict", "default": {}, "meta": _d("Indexer acknowledgement (the token must have it enabled)."), "schema": {
+        "enabled": {"type": "boolean", "default": False,
+                    "meta": _d("Count a batch as delivered only once /services/collector/ack says it was indexed.")},
+        "timeout_s": {"type": "number", "default": 60.0, "min": 1,
+                      "meta": _d("How long to poll for the acknowledgement before the batch is sent again.")},
+        "poll_interval_s": {"type": "number", "default": 1.0, "min": 0.01,
+                            "meta": _d("Longest pause between two polls (polling starts faster and backs off to this).")},
+    }},
+    "healthcheck_on_start": {"type": "boolean", "default": True,
+                             "meta": _d("Probe /services/collector/health when the sink opens and log the result.")},
+    "tls": TLS_SCHEMA,
+}
+
+
+def check_config(config: dict[str, Any]) -> list[str]:
+    """Cross-field checks of a ``splunk_hec`` section."""
+    problems = tls_check(config.get("tls") or {}, server=False)
+    url = config.get("url") or ""
+    if url.startswith("http://") and not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        problems.append("url uses plain http: the HEC token would cross the network in clear text; use https://")
+    return problems

@@ -1,0 +1,9 @@
+"""Built-in sink ``syslog``: RFC 5424 over TCP, TLS, UDP or a file."""
+
+from agent.hookspecs import hookimpl
+from plugins.out_syslog.sink import SyslogSink
+
+
+@hookimpl
+def register_sinks(register):  # type: ignore[no-untyped-def]
+    register(SyslogSink)

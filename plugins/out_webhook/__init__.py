@@ -1,0 +1,9 @@
+"""Built-in sink ``webhook``: generic JSON POST with optional HMAC signature."""
+
+from agent.hookspecs import hookimpl
+from plugins.out_webhook.sink import WebhookSink
+
+
+@hookimpl
+def register_sinks(register):  # type: ignore[no-untyped-def]
+    register(WebhookSink)
