@@ -19,7 +19,7 @@ from agent import __version__
 #: Modules that add subcommands: each has ``add_parsers(subparsers, add_config)`` that
 #: calls ``subparsers.add_parser(...)`` and sets ``handler=cmd_function`` via
 #: ``set_defaults``; a handler is ``cmd(args, redactor) -> int``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("agent.routetest",)
 
 DEFAULT_CONFIG = os.environ.get("SIEMRELAY_CONFIG", "/etc/siemrelay/siemrelay.yaml")
 EXIT_CONFIG = 2
@@ -55,17 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["source", "decoder", "sink", "in", "out"])
     p.add_argument("type_name")
 
-    p = sub.add_parser("dlq", help="list, show, replay or purge dead letters")
-    _add_config(p)
-    p.add_argument("action", choices=["list", "show", "replay", "purge"])
-    p.add_argument("ids", nargs="*", type=int, help="dead-letter ids (default: all matching --sink)")
-    p.add_argument("--sink", help="only this sink's dead letters")
-    p.add_argument("--limit", type=int, default=50)
+    from agent.cli_delivery import add_deliveries_parser, add_dlq_parser, add_sinks_parser
 
-    p = sub.add_parser("deliveries", help="show a sink's recent delivery attempts")
-    _add_config(p)
-    p.add_argument("sink")
-    p.add_argument("--limit", type=int, default=20)
+    add_dlq_parser(sub, _add_config)
+    add_deliveries_parser(sub, _add_config)
+    add_sinks_parser(sub, _add_config)
 
     for modname in COMMAND_MODULES:
         importlib.import_module(modname).add_parsers(sub, _add_config)
@@ -225,73 +219,24 @@ def cmd_describe(args: argparse.Namespace, redactor: Any) -> int:
     return 0
 
 
-def _open_spool(args: argparse.Namespace, redactor: Any) -> Any:
-    from agent.spool import Spool, SpoolError
+def _delivery_command(name: str, args: argparse.Namespace, redactor: Any) -> int:
+    """dlq, deliveries and sinks need only the state directory from the configuration."""
+    from agent import cli_delivery
 
     loaded = _load(args, redactor)
     if isinstance(loaded, int):
         return loaded
     cfg, _ = loaded
-    spool = Spool(cfg.state_dir)
-    try:
-        spool.open([n for n, (_, c) in cfg.sinks.items() if c.get("enabled", True)])
-    except SpoolError as exc:
-        print(f"siemrelay: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    return spool
+    return int(getattr(cli_delivery, f"cmd_{name}")(args, redactor, cfg.state_dir))
 
 
 def cmd_dlq(args: argparse.Namespace, redactor: Any) -> int:
-    import datetime as dt
-
-    spool = _open_spool(args, redactor)
-    if isinstance(spool, int):
-        return spool
-    try:
-        ids = args.ids or None
-        if args.action == "list":
-            rows = spool.dead_letters(args.sink, args.limit, ids)
-            print(f"{'ID':>6}  {'SINK':<16} {'EVENT':<34} {'ATTEMPTS':>8}  {'CREATED':<20} REASON")
-            for r in rows:
-                when = dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-                print(f"{r.id:>6}  {(r.sink or '(decode:' + (r.input or '?') + ')'):<16} {(r.event_id or '-'):<34} "
-                      f"{r.attempts:>8}  {when:<20} {redactor(r.reason)}")
-        elif args.action == "show":
-            for r in spool.dead_letters(args.sink, args.limit, ids):
-                print(f"--- dead letter {r.id} sink={r.sink} input={r.input} attempts={r.attempts}")
-                print(f"reason: {redactor(r.reason)}")
-                if r.last_error:
-                    print(f"last error: {redactor(r.last_error)}")
-                print(r.data.decode("utf-8", "replace"))
-        elif args.action == "replay":
-            n = spool.requeue_dead_letters(ids, args.sink)
-            print(f"replayed {n} dead letters onto their sinks' queues")
-        elif args.action == "purge":
-            if ids is None and args.sink is None:
-                print("siemrelay: purge needs ids or --sink (refusing to delete every dead letter)", file=sys.stderr)
-                return EXIT_CONFIG
-            n = spool.purge_dead_letters(ids, args.sink)
-            print(f"purged {n} dead letters")
-    finally:
-        spool.close()
-    return 0
+    return _delivery_command("dlq", args, redactor)
 
 
 def cmd_deliveries(args: argparse.Namespace, redactor: Any) -> int:
-    import datetime as dt
+    return _delivery_command("deliveries", args, redactor)
 
-    spool = _open_spool(args, redactor)
-    if isinstance(spool, int):
-        return spool
-    try:
-        if args.sink not in spool.sinks:
-            print(f"siemrelay: no sink named {args.sink!r} (configured: {', '.join(sorted(spool.sinks))})", file=sys.stderr)
-            return EXIT_CONFIG
-        print(f"{'TIME':<24} {'EVENTS':>6} {'ATTEMPT':>7} {'STATUS':<7} {'CODE':>5} {'MS':>8}  ERROR")
-        for r in spool.deliveries(args.sink, args.limit):
-            when = dt.datetime.fromtimestamp(r["time"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-            print(f"{when:<24} {r['batch_size']:>6} {r['attempt']:>7} {r['status']:<7} {r['code'] or '':>5} "
-                  f"{r['latency_ms']:>8.1f}  {redactor(r['error'] or '')}")
-    finally:
-        spool.close()
-    return 0
+
+def cmd_sinks(args: argparse.Namespace, redactor: Any) -> int:
+    return _delivery_command("sinks", args, redactor)

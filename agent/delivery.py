@@ -35,6 +35,8 @@ class Delivery:
         (e.g. a bad token): the worker opens the circuit at once.
     :ivar rejected_index: for REJECT of a batch, the index of the offending event
         when the peer said which one (HEC's ``invalid-event-number``).
+    :ivar error_kind: for a failure without a status code, ``"connection"`` or
+        ``"timeout"``: a sink's ``retry.retry_on`` list decides on these names.
     """
 
     status: Status
@@ -43,6 +45,7 @@ class Delivery:
     code: int | None = None
     open_circuit: bool = False
     rejected_index: int | None = None
+    error_kind: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -53,8 +56,9 @@ class Delivery:
         return cls(Status.OK, reason, code=code)
 
     @classmethod
-    def retry(cls, reason: str, retry_after: float | None = None, code: int | None = None) -> "Delivery":
-        return cls(Status.RETRY, reason, retry_after=retry_after, code=code)
+    def retry(cls, reason: str, retry_after: float | None = None, code: int | None = None,
+              error_kind: str | None = None) -> "Delivery":
+        return cls(Status.RETRY, reason, retry_after=retry_after, code=code, error_kind=error_kind)
 
     @classmethod
     def reject(cls, reason: str, code: int | None = None, *, open_circuit: bool = False,
@@ -94,7 +98,8 @@ def classify_http(response: Any = None, error: BaseException | None = None) -> D
     """
     if error is not None:
         name = type(error).__name__
-        return Delivery.retry(f"{name}: {_short(str(error))}")
+        kind = "timeout" if isinstance(error, TimeoutError) or "Timeout" in name else "connection"
+        return Delivery.retry(f"{name}: {_short(str(error))}", error_kind=kind)
     code = int(response.status_code)
     reason = f"HTTP {code}"
     text = _short(getattr(response, "text", "") or "")

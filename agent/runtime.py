@@ -51,7 +51,9 @@ class Supervisor:
         self._signals = 0
         spool_cfg = cfg.agent["spool"]
         self.spool = Spool(cfg.state_dir, max_bytes=spool_cfg["max_bytes"], resume_ratio=spool_cfg["resume_ratio"],
-                           sync=spool_cfg["sync"], max_batch_events=spool_cfg["max_batch_events"])
+                           sync=spool_cfg["sync"], max_batch_events=spool_cfg["max_batch_events"],
+                           history_rows=spool_cfg.get("history_max_rows", 10000),
+                           history_max_age_s=spool_cfg.get("history_max_age_s", 7 * 86400))
         self.sinks: dict[str, Sink] = {}
         self.workers: dict[str, SinkWorker] = {}
         self.sources: dict[str, Source] = {}
@@ -70,6 +72,7 @@ class Supervisor:
             raise StartupError(str(exc)) from None
         for note in notes:
             self.log.warning(note)
+        self.spool.set_control_handler(lambda action, name: action == "enable" and self.reenable(name or ""))
         dd = self.cfg.agent["dedup"]
         self.intake = Intake(self.spool, self.cfg.router, logger.bind(component="intake"),
                              DedupWindow(float(dd["window_s"]), int(dd["max_ids"])))
@@ -95,6 +98,15 @@ class Supervisor:
         self.plugins.pm.hook.startup(agent=self)
         self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}",
                       len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir)
+
+    def reenable(self, name: str) -> bool:
+        """Re-enable a sink (CLI ``siemrelay sinks enable``, admin API): close its circuit,
+        reset its failure counter and retry its head batch now. False if unknown."""
+        worker = self.workers.get(name)
+        if worker is None:
+            return False
+        worker.reenable()
+        return True
 
     # ----------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:

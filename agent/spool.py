@@ -1,26 +1,30 @@
 """The durable spool: per-sink FIFO queues, dead letters and delivery history in SQLite.
 
-Layout (one database, ``<state_dir>/spool.db``, WAL mode):
+Layout (one database, ``<state_dir>/spool.db``, WAL mode; tables in :mod:`agent.spool_db`):
 
 - ``events(seq, mask, size, data)``: each event's native JSON **once**, however many
   sinks it fans out to. ``mask`` has one bit per destination sink.
-- ``sinks(name, bit, cursor)``: each sink's queue is "events with my bit and
-  ``seq > cursor``"; acknowledging a batch advances the cursor. Rows whose seq is at
-  or below every sink's cursor are deleted (garbage collection).
-- ``dead_letters``: events a sink refused or that ran out of retries, and records
-  that could not be decoded (``sink`` is NULL), with reason, attempts and raw bytes.
-- ``deliveries``: one row per delivery attempt, kept by count.
+- ``sinks(name, bit, cursor, ...)``: each sink's queue is "events with my bit and
+  ``seq > cursor``"; acknowledging a batch advances the cursor. A row is deleted as
+  soon as every sink it was for has passed it, so a sink that is down for a week holds
+  only its own undelivered rows on disk. The sink's retry state (attempts of the batch
+  at the head of its queue, consecutive failures) is kept here too, so a restart does
+  not hand a poison batch a fresh retry budget.
+- ``dead_letters``, ``deliveries`` (history, pruned by count per sink and by age),
+  ``control`` (requests from the CLI while the agent runs).
 
 All writes go through one writer thread that takes every request waiting, runs them
 in one transaction and commits once (group commit), then wakes the callers. A
 source's ``append`` returns only after that commit, which is what makes its
 acknowledgement safe. Readers (one per sink worker) use their own connections.
+
+Quota: :attr:`Spool.pending_bytes` is the size of the rows still owed to at least one
+sink. At ``max_bytes`` (high water mark) appends are refused (sources push back);
+they are accepted again once it drops to ``resume_ratio * max_bytes`` (low mark).
 """
 
 from __future__ import annotations
 
-import collections
-import os
 import queue
 import sqlite3
 import threading
@@ -29,30 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from agent import spool_db as db
 from agent.sinks import SpooledEvent
+from agent.spool_admin import DeadLetter, SinkState, SpoolViews
+from agent.spool_db import MAX_SINKS, SpoolError
 
-__all__ = ["Spool", "SpoolError", "SpoolFull", "SpoolClosed", "SpoolReader", "DeadLetter", "MAX_SINKS"]
-
-MAX_SINKS = 63
-SCHEMA_VERSION = 1
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sinks (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, cursor INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, mask INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY, sink TEXT, input TEXT, event_id TEXT, data BLOB NOT NULL, reason TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL, last_attempt REAL, last_error TEXT, created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY, sink TEXT NOT NULL, time REAL NOT NULL, batch_size INTEGER NOT NULL, event_ids TEXT NOT NULL,
-    status TEXT NOT NULL, code INTEGER, success INTEGER NOT NULL, attempt INTEGER NOT NULL, latency_ms REAL NOT NULL, error TEXT);
-CREATE INDEX IF NOT EXISTS deliveries_sink ON deliveries (sink, id);
-"""
-
-
-class SpoolError(Exception):
-    """The spool cannot be used (unreadable, corrupt, not writable)."""
+__all__ = ["Spool", "SpoolError", "SpoolFull", "SpoolClosed", "SpoolReader", "DeadLetter", "SinkState", "MAX_SINKS"]
 
 
 class SpoolFull(Exception):
@@ -61,23 +47,6 @@ class SpoolFull(Exception):
 
 class SpoolClosed(Exception):
     """The spool is shutting down and takes no more writes."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One dead-letter entry as the CLI and admin API show it."""
-
-    id: int
-    sink: str | None
-    input: str | None
-    event_id: str | None
-    data: bytes
-    reason: str
-    attempts: int
-    first_attempt: float | None
-    last_attempt: float | None
-    last_error: str | None
-    created: float
 
 
 @dataclass(slots=True)
@@ -89,40 +58,36 @@ class _Request:
     error: BaseException | None = None
 
 
-def _connect(path: Path, sync: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
-class Spool:
+class Spool(SpoolViews):
     """The durable queues of one agent. Construct, :meth:`open`, use, :meth:`close`."""
 
     def __init__(self, state_dir: Path | str, *, max_bytes: int = 1 << 30, resume_ratio: float = 0.9,
                  sync: str = "full", max_batch_events: int = 4096, history_rows: int = 10000,
+                 history_max_age_s: float = 7 * 86400, control_poll_s: float = 1.0,
                  clock: Callable[[], float] = time.time) -> None:
-        self.dir = Path(state_dir)
-        self.path = self.dir / "spool.db"
+        super().__init__(Path(state_dir), sync)
         self.max_bytes = max_bytes
         self.resume_bytes = int(max_bytes * resume_ratio)
-        self.sync = sync
         self.max_batch_events = max_batch_events
         self.history_rows = history_rows
+        self.history_max_age_s = history_max_age_s
+        self.control_poll_s = control_poll_s
         self.clock = clock
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        self._lock = db.SpoolLock(self.dir)
         self._closed = threading.Event()
         self._cond = threading.Condition()  # notified after commits that add events or free space
         self._bits: dict[str, int] = {}
         self._cursors: dict[str, int] = {}
+        self._states: dict[str, SinkState] = {}
         self._next_seq = 1
         self._pending_bytes = 0
-        self._chunks: collections.deque[tuple[int, int]] = collections.deque()  # (last seq, bytes)
         self._full = False
-        self._history_count = 0
+        self._history_counts: dict[str, int] = {}
+        self._history_pruned_at = 0.0
+        self._control_handler: Callable[[str, str | None], bool] | None = None
 
     # ----------------------------------------------------------------- lifecycle
     def open(self, sinks: Iterable[str], *, reset: bool = False) -> list[str]:
@@ -132,54 +97,50 @@ class Spool:
         events moved to dead letters (reason ``sink removed from configuration``),
         so nothing is lost and ``siemrelay dlq replay`` can bring them back.
 
-        :param reset: move an unreadable database aside (``spool.db.corrupt-<time>``)
-            and start empty instead of refusing.
+        :param reset: move an unreadable database aside (``spool.db.corrupt-<time>``,
+            kept, never deleted) and start empty instead of refusing.
         :returns: messages worth logging (sinks removed, database moved aside).
-        :raises SpoolError: the directory is not writable or the database is corrupt.
+        :raises SpoolError: the directory is not writable, another agent uses this
+            spool, or the database is corrupt.
         """
         notes: list[str] = []
+        self._check_dir()
+        if not self._lock.acquire():
+            raise SpoolError(f"another siemrelay process (pid {self._lock.holder()}) is using the spool in {self.dir}; "
+                             "one agent per state directory")
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SpoolError(f"cannot create state directory {self.dir}: {exc.strerror}") from None
-        if not os.access(self.dir, os.W_OK | os.X_OK):
-            raise SpoolError(f"state directory {self.dir} is not writable by this user")
-        try:
-            conn = self._open_checked()
-        except SpoolError:
-            if not reset:
-                raise
-            aside = self.path.with_name(f"spool.db.corrupt-{int(self.clock())}")
-            self.path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                side = self.path.with_name("spool.db" + suffix)
-                if side.exists():
-                    side.rename(aside.with_name(aside.name + suffix))
-            notes.append(f"the unreadable spool was moved aside to {aside}; starting with an empty spool")
-            conn = self._open_checked()
-        self._conn = conn
-        notes.extend(self._load_state(list(sinks)))
+            try:
+                conn = db.open_checked(self.path, self.sync)
+            except SpoolError:
+                if not reset:
+                    raise
+                notes.append(self._move_aside())
+                conn = db.open_checked(self.path, self.sync)
+            self._conn = conn
+            notes.extend(self._load_state(list(sinks)))
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._lock.release()
+            raise
         self._writer = threading.Thread(target=self._write_loop, name="spool-writer")
         self._writer.start()
         return notes
 
-    def _open_checked(self) -> sqlite3.Connection:
-        try:
-            conn = _connect(self.path, self.sync)
-            conn.executescript(_DDL)
-            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                conn.close()
-                raise SpoolError(f"spool {self.path} has schema version {row[0]}, this siemrelay needs {SCHEMA_VERSION}")
-            conn.execute("SELECT count(*) FROM sinks").fetchone()
-            conn.execute("SELECT max(seq) FROM events").fetchone()
-            return conn
-        except sqlite3.DatabaseError as exc:
-            raise SpoolError(
-                f"the spool database {self.path} cannot be read ({exc}); it was left untouched. "
-                "Start with --reset-spool to move it aside and begin with an empty spool") from None
+    def _move_aside(self) -> str:
+        stamp = int(self.clock())
+        aside = self.path.with_name(f"spool.db.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"spool.db.corrupt-{stamp}.{n}")
+            n += 1
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name("spool.db" + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+        return f"the unreadable spool was moved aside to {aside} (kept for inspection); starting with an empty spool"
 
     def _load_state(self, configured: list[str]) -> list[str]:
         conn = self._conn
@@ -187,18 +148,20 @@ class Spool:
         notes: list[str] = []
         if len(configured) > MAX_SINKS:
             raise SpoolError(f"at most {MAX_SINKS} sinks are supported, {len(configured)} are configured")
-        max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        rows = conn.execute("SELECT name, bit, cursor FROM sinks").fetchall()
-        max_cursor = max((r[2] for r in rows), default=0)
-        self._next_seq = max(max_seq, max_cursor) + 1
+        self._next_seq = db.next_seq(conn)
+        rows = conn.execute("SELECT name, bit, cursor, retry_seq, attempts, first_attempt, last_attempt, last_error, failures "
+                            "FROM sinks").fetchall()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for name, bit, cursor in rows:
+            for name, bit, cursor, *state in rows:
                 if name in configured:
                     self._bits[name] = bit
                     self._cursors[name] = cursor
+                    self._states[name] = SinkState(*state)
                     continue
                 moved = self._dead_letter_rest(conn, name, bit, cursor, "sink removed from configuration")
+                conn.execute("UPDATE events SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
+                conn.execute("DELETE FROM events WHERE mask = 0")
                 conn.execute("DELETE FROM sinks WHERE name=?", (name,))
                 if moved:
                     notes.append(f"sink {name!r} is no longer configured: its {moved} undelivered events were moved to dead letters")
@@ -209,27 +172,29 @@ class Spool:
                     bit = next(free)
                     self._bits[name] = bit
                     self._cursors[name] = self._next_seq - 1
-                    conn.execute("INSERT INTO sinks VALUES (?, ?, ?)", (name, bit, self._next_seq - 1))
+                    self._states[name] = SinkState()
+                    conn.execute("INSERT INTO sinks (name, bit, cursor) VALUES (?, ?, ?)", (name, bit, self._next_seq - 1))
+                    conn.execute("UPDATE events SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
+            if self._cursors:
+                floor = min(self._cursors.values())
+                conn.execute("DELETE FROM events WHERE seq <= ?", (floor,))
+                db.gc_range(conn, floor, max(self._cursors.values()), self._cursors, self._bits)
+            conn.execute("DELETE FROM events WHERE mask = 0")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._history_count = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
-        floor = self._gc_floor()
-        conn.execute("DELETE FROM events WHERE seq <= ?", (floor,))
-        for last, size in conn.execute("SELECT seq, size FROM events ORDER BY seq"):
-            self._chunks.append((last, size))
-            self._pending_bytes += size
+        self._history_counts = dict(conn.execute("SELECT sink, count(*) FROM deliveries GROUP BY sink").fetchall())
+        self._pending_bytes = int(conn.execute("SELECT coalesce(sum(size), 0) FROM events").fetchone()[0])
         self._full = self._pending_bytes >= self.max_bytes
         return notes
 
     def _dead_letter_rest(self, conn: sqlite3.Connection, sink: str, bit: int, cursor: int, reason: str) -> int:
-        now = self.clock()
         cur = conn.execute(
             "INSERT INTO dead_letters (sink, input, event_id, data, reason, attempts, created) "
             "SELECT ?, NULL, json_extract(data, '$.id'), data, ?, 0, ? FROM events WHERE seq > ? AND (mask >> ?) & 1",
-            (sink, reason, now, cursor, bit))
-        return cur.rowcount
+            (sink, reason, self.clock(), cursor, bit))
+        return int(cur.rowcount)
 
     def close(self) -> None:
         """Finish queued writes, stop the writer thread and close the database. Idempotent."""
@@ -246,6 +211,7 @@ class Spool:
                 pass
             self._conn.close()
             self._conn = None
+        self._lock.release()
         with self._cond:
             self._cond.notify_all()
 
@@ -253,7 +219,11 @@ class Spool:
     def closed(self) -> bool:
         return self._closed.is_set()
 
-    # ----------------------------------------------------------------- queries
+    def set_control_handler(self, handler: Callable[[str, str | None], bool]) -> None:
+        """``handler(action, sink) -> bool`` runs CLI requests that concern workers (``enable``)."""
+        self._control_handler = handler
+
+    # ----------------------------------------------------------------- state
     @property
     def sinks(self) -> dict[str, int]:
         """Configured sink names and their bit."""
@@ -262,13 +232,22 @@ class Spool:
     def bit_of(self, sink: str) -> int:
         return self._bits[sink]
 
+    def cursor(self, sink: str) -> int:
+        """Position up to which ``sink`` has acknowledged (or dead-lettered) its events."""
+        return self._cursors[sink]
+
+    def sink_state(self, sink: str) -> SinkState:
+        """The persisted retry state of ``sink`` as of the last commit."""
+        return self._states.get(sink) or SinkState()
+
     @property
     def pending_bytes(self) -> int:
-        """Bytes of events not yet acknowledged by every sink they go to."""
+        """Bytes of events still owed to at least one sink (what the quota counts)."""
         return self._pending_bytes
 
     @property
     def is_full(self) -> bool:
+        """Above the high water mark, and not yet back under the low one."""
         return self._full
 
     def wait_for_space(self, timeout: float) -> bool:
@@ -320,36 +299,60 @@ class Spool:
             return 0
         return int(self._call("append", list(events), list(errors)))
 
-    def ack(self, sink: str, position: int) -> None:
-        """Advance ``sink``'s cursor to ``position`` (its batch was delivered)."""
-        self._call("ack", sink, position)
+    def ack(self, sink: str, position: int, *, dead: Sequence[tuple[SpooledEvent, str]] = (),
+            failures: int | None = 0) -> None:
+        """Advance ``sink``'s cursor to ``position`` (its batch was delivered) and clear its retry state.
+
+        :param dead: events of the range that were not sent (flood control), kept as
+            dead letters with their reason in the same transaction.
+        :param failures: the circuit's consecutive failures to persist (``None``: unchanged).
+        """
+        self._call("ack", sink, position, list(dead), failures)
 
     def dead_letter(self, sink: str, batch: Sequence[SpooledEvent], position: int, reason: str, attempts: int,
-                    first_attempt: float | None, last_attempt: float | None, last_error: str | None) -> None:
-        """Copy ``batch`` to dead letters for ``sink`` and advance its cursor, in one transaction."""
-        self._call("dead_letter", sink, list(batch), position, reason, attempts, first_attempt, last_attempt, last_error)
+                    first_attempt: float | None, last_attempt: float | None, last_error: str | None,
+                    failures: int | None = None, also: Sequence[tuple[SpooledEvent, str]] = ()) -> None:
+        """Copy ``batch`` to dead letters for ``sink`` and advance its cursor, in one transaction.
+
+        :param also: other events of the range to dead-letter with their own reason (flood control).
+        """
+        self._call("dead_letter", sink, list(batch), position, reason, attempts, first_attempt, last_attempt, last_error,
+                   failures, list(also))
+
+    def save_sink_state(self, sink: str, state: SinkState) -> None:
+        """Persist ``sink``'s retry state (not waited for: it rides the next group commit)."""
+        self._call("state", sink, state, wait=False)
 
     def record_delivery(self, sink: str, when: float, event_ids: Sequence[str], status: str, code: int | None,
-                        success: bool, attempt: int, latency_ms: float, error: str | None) -> None:
+                        success: bool, attempt: int, latency_ms: float, error: str | None, batch_size: int | None = None) -> None:
         """Add a delivery-history row (not waited for: it rides the next group commit)."""
-        ids = ",".join(event_ids[:50]) + (",…" if len(event_ids) > 50 else "")
-        self._call("history", (sink, when, len(event_ids), ids, status, code, int(success), attempt, latency_ms, error), wait=False)
+        size = len(event_ids) if batch_size is None else batch_size
+        ids = ",".join(event_ids[:50]) + (",…" if size > 50 else "")
+        self._call("history", (sink, when, size, ids, status, code, int(success), attempt, latency_ms, error), wait=False)
 
     def requeue_dead_letters(self, ids: Sequence[int] | None, sink: str | None) -> int:
-        """Put dead letters back on their sink's queue (replay); returns how many."""
+        """Put dead letters back at the end of their sink's queue (replay); returns how many."""
         return int(self._call("requeue", list(ids) if ids is not None else None, sink))
 
     def purge_dead_letters(self, ids: Sequence[int] | None, sink: str | None) -> int:
         """Delete dead letters; returns how many."""
         return int(self._call("purge", list(ids) if ids is not None else None, sink))
 
+    def flush(self) -> None:
+        """Return once every request queued before this call is committed."""
+        self._call("noop")
+
     # ----------------------------------------------------------------- writer thread
     def _write_loop(self) -> None:
         conn = self._conn
         assert conn is not None
         stop = False
+        next_poll = time.monotonic()
         while not stop:
-            first = self._requests.get()
+            try:
+                first = self._requests.get(timeout=max(0.01, next_poll - time.monotonic()))
+            except queue.Empty:
+                first = _Request("control", ())
             if first is None:
                 break
             batch = [first]
@@ -365,8 +368,11 @@ class Spool:
                 batch.append(nxt)
                 if nxt.kind == "append":
                     n_events += len(nxt.args[0])
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self.control_poll_s
+                if first.kind != "control":
+                    batch.append(_Request("control", ()))
             self._run_transaction(conn, batch)
-        # drain what arrived after the stop marker
         leftovers: list[_Request] = []
         while True:
             try:
@@ -379,54 +385,31 @@ class Spool:
             self._run_transaction(conn, leftovers)
 
     def _run_transaction(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
-        appended = 0
-        freed = False
-        chunks: list[tuple[int, int]] = []
-        saved = (self._next_seq, dict(self._cursors), self._history_count)
+        saved = (self._next_seq, dict(self._cursors), dict(self._states), dict(self._history_counts), self._pending_bytes)
+        enables: list[str | None] = []
+        added = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
             for req in batch:
-                if req.kind == "append":
-                    req.result, chunk = self._do_append(conn, *req.args)
-                    appended += req.result
-                    if chunk is not None:
-                        chunks.append(chunk)
-                elif req.kind == "ack":
-                    self._do_ack(conn, *req.args)
-                    freed = True
-                elif req.kind == "dead_letter":
-                    self._do_dead_letter(conn, *req.args)
-                    freed = True
-                elif req.kind == "history":
-                    self._do_history(conn, *req.args)
-                elif req.kind == "requeue":
-                    req.result, chunk = self._do_requeue(conn, *req.args)
-                    if chunk is not None:
-                        chunks.append(chunk)
-                    appended += req.result
-                elif req.kind == "purge":
-                    req.result = self._do_purge(conn, *req.args)
-            if freed:
-                freed_bytes = self._gc(conn)
-            else:
-                freed_bytes = 0
+                handler = getattr(self, f"_do_{req.kind}")
+                req.result = handler(conn, *req.args)
+                if req.kind in ("append", "requeue"):
+                    added += req.result
+                elif req.kind == "control":
+                    enables.extend(req.result)
+            self._prune_history(conn)
             conn.execute("COMMIT")
         except BaseException as exc:  # the whole group fails together; callers see the error
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            self._next_seq, self._cursors, self._history_count = saved[0], saved[1], saved[2]
+            self._next_seq, self._cursors, self._states, self._history_counts, self._pending_bytes = saved
             err: BaseException = SpoolError(f"spool write failed: {exc}") if isinstance(exc, sqlite3.Error) else exc
             for req in batch:
                 req.error = err
                 req.done.set()
             return
-        for chunk in chunks:
-            self._chunks.append(chunk)
-            self._pending_bytes += chunk[1]
-        if freed_bytes:
-            self._pending_bytes -= freed_bytes
         was_full = self._full
         if self._pending_bytes >= self.max_bytes:
             self._full = True
@@ -434,13 +417,18 @@ class Spool:
             self._full = False
         for req in batch:
             req.done.set()
-        if appended or (was_full and not self._full) or freed:
+        for sink in enables:
+            if self._control_handler is not None:
+                self._control_handler("enable", sink)
+        if added or (was_full and not self._full) or any(r.kind in ("ack", "dead_letter") for r in batch):
             with self._cond:
                 self._cond.notify_all()
 
+    def _do_noop(self, conn: sqlite3.Connection) -> None:
+        return None
+
     def _do_append(self, conn: sqlite3.Connection, events: list[tuple[int, bytes]],
-                   errors: list[tuple[str, str | None, bytes, str]]) -> tuple[int, tuple[int, int] | None]:
-        chunk = None
+                   errors: list[tuple[str, str | None, bytes, str]]) -> int:
         if events:
             seq = self._next_seq
             rows = []
@@ -452,112 +440,104 @@ class Spool:
                 seq += 1
             conn.executemany("INSERT INTO events (seq, mask, size, data) VALUES (?, ?, ?, ?)", rows)
             self._next_seq = seq
-            chunk = (seq - 1, size)
+            self._pending_bytes += size
         if errors:
             now = self.clock()
             conn.executemany(
                 "INSERT INTO dead_letters (sink, input, event_id, data, reason, attempts, created) VALUES (NULL, ?, ?, ?, ?, 0, ?)",
                 [(inp, eid, raw, reason, now) for inp, eid, raw, reason in errors])
-        return len(events), chunk
+        return len(events)
 
-    def _do_ack(self, conn: sqlite3.Connection, sink: str, position: int) -> None:
-        if position > self._cursors.get(sink, 0):
-            conn.execute("UPDATE sinks SET cursor=? WHERE name=?", (position, sink))
+    def _advance(self, conn: sqlite3.Connection, sink: str, position: int, failures: int | None) -> None:
+        old = self._cursors.get(sink, 0)
+        state = self._states.get(sink) or SinkState()
+        fails = state.failures if failures is None else failures
+        self._states[sink] = SinkState(failures=fails)
+        if position > old:
             self._cursors[sink] = position
+        conn.execute("UPDATE sinks SET cursor=?, retry_seq=NULL, attempts=0, first_attempt=NULL, last_attempt=NULL, "
+                     "last_error=NULL, failures=? WHERE name=?", (self._cursors[sink], fails, sink))
+        if position > old:
+            self._pending_bytes -= db.gc_range(conn, old, position, self._cursors, self._bits)
 
-    def _do_dead_letter(self, conn: sqlite3.Connection, sink: str, batch: list[SpooledEvent], position: int, reason: str,
-                        attempts: int, first: float | None, last: float | None, last_error: str | None) -> None:
-        now = self.clock()
+    def _insert_dead(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.executemany(
             "INSERT INTO dead_letters (sink, input, event_id, data, reason, attempts, first_attempt, last_attempt, last_error, created) "
-            "VALUES (?, NULL, json_extract(?, '$.id'), ?, ?, ?, ?, ?, ?, ?)",
-            [(sink, ev.data, ev.data, reason, attempts, first, last, last_error, now) for ev in batch])
-        self._do_ack(conn, sink, position)
+            "VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _do_ack(self, conn: sqlite3.Connection, sink: str, position: int, dead: list[tuple[SpooledEvent, str]],
+                failures: int | None) -> None:
+        if dead:
+            now = self.clock()
+            self._insert_dead(conn, [(sink, db.event_id_of(ev.data), ev.data, reason, 0, None, None, None, now) for ev, reason in dead])
+        self._advance(conn, sink, position, failures)
+
+    def _do_dead_letter(self, conn: sqlite3.Connection, sink: str, batch: list[SpooledEvent], position: int, reason: str,
+                        attempts: int, first: float | None, last: float | None, last_error: str | None,
+                        failures: int | None, also: list[tuple[SpooledEvent, str]]) -> None:
+        now = self.clock()
+        self._insert_dead(conn, [(sink, db.event_id_of(ev.data), ev.data, reason, attempts, first, last, last_error, now)
+                                 for ev in batch])
+        self._do_ack(conn, sink, position, also, failures)
+
+    def _do_state(self, conn: sqlite3.Connection, sink: str, state: SinkState) -> None:
+        self._states[sink] = state
+        conn.execute("UPDATE sinks SET retry_seq=?, attempts=?, first_attempt=?, last_attempt=?, last_error=?, failures=? "
+                     "WHERE name=?", (state.retry_seq, state.attempts, state.first_attempt, state.last_attempt,
+                                      state.last_error, state.failures, sink))
 
     def _do_history(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
         conn.execute("INSERT INTO deliveries (sink, time, batch_size, event_ids, status, code, success, attempt, latency_ms, error) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-        self._history_count += 1
-        if self._history_count > self.history_rows * 1.1:
-            conn.execute("DELETE FROM deliveries WHERE id <= (SELECT max(id) FROM deliveries) - ?", (self.history_rows,))
-            self._history_count = self.history_rows
+        sink = row[0]
+        self._history_counts[sink] = self._history_counts.get(sink, 0) + 1
 
-    def _select_dead(self, ids: list[int] | None, sink: str | None) -> tuple[str, list[Any]]:
-        where, params = [], []
-        if ids is not None:
-            where.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
-            params.extend(ids)
-        if sink is not None:
-            where.append("sink = ?")
-            params.append(sink)
-        return (" WHERE " + " AND ".join(where)) if where else "", params
+    def _prune_history(self, conn: sqlite3.Connection) -> None:
+        for sink, count in list(self._history_counts.items()):
+            if count > self.history_rows * 1.1 + 10:
+                conn.execute("DELETE FROM deliveries WHERE sink=? AND id < (SELECT id FROM deliveries WHERE sink=? "
+                             "ORDER BY id DESC LIMIT 1 OFFSET ?)", (sink, sink, self.history_rows - 1))
+                self._history_counts[sink] = self.history_rows
+        now = self.clock()
+        if now - self._history_pruned_at >= 60.0:
+            self._history_pruned_at = now
+            if conn.execute("DELETE FROM deliveries WHERE time < ?", (now - self.history_max_age_s,)).rowcount:
+                self._history_counts = dict(conn.execute("SELECT sink, count(*) FROM deliveries GROUP BY sink").fetchall())
 
-    def _do_requeue(self, conn: sqlite3.Connection, ids: list[int] | None, sink: str | None) -> tuple[int, tuple[int, int] | None]:
-        clause, params = self._select_dead(ids, sink)
-        rows = conn.execute(f"SELECT id, sink, data FROM dead_letters{clause} ORDER BY id", params).fetchall()
-        events, done = [], []
-        for rid, target, data in rows:
-            if target is None or target not in self._bits:
-                continue  # decode errors and removed sinks have no queue to return to
-            events.append((1 << self._bits[target], data))
-            done.append(rid)
-        n, chunk = self._do_append(conn, events, [])
-        conn.executemany("DELETE FROM dead_letters WHERE id=?", [(r,) for r in done])
-        return n, chunk
+    def _do_requeue(self, conn: sqlite3.Connection, ids: list[int] | None, sink: str | None) -> int:
+        n, size, self._next_seq = db.requeue(conn, ids, sink, self._bits, self._next_seq)
+        self._pending_bytes += size
+        return n
 
     def _do_purge(self, conn: sqlite3.Connection, ids: list[int] | None, sink: str | None) -> int:
-        clause, params = self._select_dead(ids, sink)
-        return conn.execute(f"DELETE FROM dead_letters{clause}", params).rowcount
+        return db.purge(conn, ids, sink)
 
-    def _gc_floor(self) -> int:
-        return min(self._cursors.values(), default=self._next_seq - 1)
-
-    def _gc(self, conn: sqlite3.Connection) -> int:
-        floor = self._gc_floor()
-        freed = 0
-        last = None
-        while self._chunks and self._chunks[0][0] <= floor:
-            last, size = self._chunks.popleft()
-            freed += size
-        if last is not None:
-            conn.execute("DELETE FROM events WHERE seq <= ?", (last,))
-        return freed
-
-    # ----------------------------------------------------------------- read-only views
-    def _ro(self) -> sqlite3.Connection:
-        return _connect(self.path, self.sync)
-
-    def queue_depth(self, sink: str) -> int:
-        """Events waiting for ``sink``."""
-        with self._ro_conn() as conn:
-            return int(conn.execute("SELECT count(*) FROM events WHERE seq > ? AND (mask >> ?) & 1",
-                                    (self._cursors.get(sink, 0), self._bits[sink])).fetchone()[0])
-
-    def dead_letters(self, sink: str | None = None, limit: int = 100, ids: Sequence[int] | None = None) -> list[DeadLetter]:
-        clause, params = self._select_dead(list(ids) if ids is not None else None, sink)
-        with self._ro_conn() as conn:
-            rows = conn.execute(f"SELECT id, sink, input, event_id, data, reason, attempts, first_attempt, last_attempt, last_error, created "
-                                f"FROM dead_letters{clause} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
-        return [DeadLetter(*r) for r in rows]
-
-    def deliveries(self, sink: str, limit: int = 50) -> list[dict[str, Any]]:
-        with self._ro_conn() as conn:
-            cur = conn.execute("SELECT * FROM deliveries WHERE sink=? ORDER BY id DESC LIMIT ?", (sink, limit))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    class _RoConn:
-        def __init__(self, spool: "Spool") -> None:
-            self.conn = spool._ro()
-
-        def __enter__(self) -> sqlite3.Connection:
-            return self.conn
-
-        def __exit__(self, *exc: Any) -> None:
-            self.conn.close()
-
-    def _ro_conn(self) -> "Spool._RoConn":
-        return Spool._RoConn(self)
+    def _do_control(self, conn: sqlite3.Connection) -> list[str | None]:
+        """Run the CLI's pending requests (replay, purge, enable) inside this transaction."""
+        enables: list[str | None] = []
+        now = self.clock()
+        rows = conn.execute("SELECT id, action, sink, ids FROM control WHERE done IS NULL ORDER BY id").fetchall()
+        for rid, action, sink, ids_text in rows:
+            ids = [int(x) for x in ids_text.split(",") if x] if ids_text is not None else None
+            result, error = 0, None
+            if action == "replay":
+                result = self._do_requeue(conn, ids, sink)
+            elif action == "purge":
+                result = self._do_purge(conn, ids, sink)
+            elif action == "enable":
+                if sink in self._bits:
+                    state = self._states.get(sink) or SinkState()
+                    self._do_state(conn, sink, SinkState(state.retry_seq, state.attempts, state.first_attempt,
+                                                         state.last_attempt, state.last_error, 0))
+                    enables.append(sink)
+                    result = 1
+                else:
+                    error = f"no sink named {sink!r} in the running agent"
+            else:
+                error = f"unknown action {action!r}"
+            conn.execute("UPDATE control SET done=?, result=?, error=? WHERE id=?", (now, result, error, rid))
+        conn.execute("DELETE FROM control WHERE done IS NOT NULL AND done < ?", (now - 86400,))
+        return enables
 
 
 class SpoolReader:
@@ -565,7 +545,7 @@ class SpoolReader:
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
-        self.conn = _connect(spool.path, spool.sync)
+        self.conn = db.connect(spool.path, spool.sync)
 
     def read(self, sink: str, after: int, max_events: int, max_bytes: int) -> tuple[list[SpooledEvent], int]:
         """Read the next events for ``sink`` after position ``after``.

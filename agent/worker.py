@@ -1,18 +1,22 @@
 """The delivery worker: one thread per sink, from its spool queue to its destination.
 
-Loop: read a batch (by count, bytes and age) → ``sink.send`` → classify:
+Loop: read a batch (by count, bytes and age) → flood control → ``sink.send`` →
+classify the outcome under the sink's ``retry.retry_on``:
 
-- OK: acknowledge (the spool advances the sink's cursor).
-- RETRY: wait (backoff, or the peer's ``Retry-After``) and try the same batch again,
-  until the policy is exhausted; then dead-letter it with the last error.
-- REJECT: a batch of several events is split in halves and each half is sent on its
-  own, so one poison event is isolated and the rest delivered; a single rejected
+- OK: acknowledge (the spool advances the sink's cursor; nothing is re-sent to a sink
+  that acknowledged, whatever other sinks of a fan-out do).
+- RETRY: wait (backoff, or the peer's ``Retry-After``) and send the same batch again,
+  until the policy is exhausted; then dead-letter it with the last error. While the
+  circuit is open the sink is down, not the batch: events stay queued and the batch
+  waits for a half-open probe instead of burning through dead letters.
+- DEAD: a batch of several events is split (at the index the peer named, else in
+  halves) so one poison event is isolated and the rest delivered; a single refused
   event is dead-lettered with the reason.
 
 Order is kept: the worker never moves past a batch until it is acknowledged or
-dead-lettered. The circuit breaker and the rate limit gate every attempt. A plugin
-that raises is treated as a retryable failure and logged (the sink is "failing"),
-never as a reason to drop events or stop the agent.
+dead-lettered. The head batch's attempt count and the circuit's failure count are
+persisted in the spool, so a restart resumes them. A plugin that raises is treated as
+a retryable failure and logged, never as a reason to drop events or stop the agent.
 """
 
 from __future__ import annotations
@@ -20,18 +24,22 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from agent.delivery import Delivery, Status
-from agent.retry import CircuitBreaker, RetryPolicy, TokenBucket
+from agent.delivery import Delivery
+from agent.flood import FloodControl
+from agent.retry import CircuitBreaker, RetryPolicy, TokenBucket, Verdict, classify
 from agent.sinks import Sink, SpooledEvent
-from agent.spool import Spool, SpoolClosed, SpoolError
+from agent.spool import SinkState, Spool, SpoolClosed, SpoolError
+from agent.spool_db import event_id_of
 
 if TYPE_CHECKING:
     from loguru import Logger
 
 __all__ = ["SinkWorker", "WorkerStats"]
+
+Work = list[tuple[list[SpooledEvent], int]]
 
 
 @dataclass(slots=True)
@@ -42,10 +50,12 @@ class WorkerStats:
     batches_sent: int = 0
     retries: int = 0
     dead_lettered: int = 0
+    suppressed: int = 0
     failures: int = 0
     last_error: str = ""
     last_success: float = 0.0
-    latency_ms: list[float] = field(default_factory=list)
+    last_latency_ms: float = 0.0
+    next_attempt_in_s: float = 0.0
 
 
 class SinkWorker:
@@ -53,7 +63,8 @@ class SinkWorker:
 
     def __init__(self, sink: Sink, spool: Spool, config: dict[str, Any], logger: "Logger", *,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, sleep: Callable[[float], None] | None = None) -> None:
+        """:param sleep: replaces the interruptible wait (tests pass a fake clock's ``sleep``)."""
         self.sink = sink
         self.name = sink.name
         self.spool = spool
@@ -61,29 +72,40 @@ class SinkWorker:
         self.clock = clock
         self.wall = wall
         self.rng = rng or random.Random()
+        self._sleep = sleep
         batch = config.get("batch", {})
-        self.max_events = int(batch.get("max_events", 500))
-        self.max_bytes = int(batch.get("max_bytes", 1 << 20))
-        self.max_wait_s = float(batch.get("max_wait_s", 0.2))
         self.policy = RetryPolicy.from_config(config.get("retry", {}))
-        cb = config.get("circuit_breaker", {})
-        self.circuit = CircuitBreaker(int(cb.get("failure_threshold", 5)), float(cb.get("cooldown_s", 30.0)), clock)
         rl = config.get("rate_limit", {})
         self.bucket = TokenBucket(float(rl.get("per_second", 0)), int(rl.get("burst", 1)), clock)
+        self.rate_events = rl.get("unit", "requests") == "events" and self.bucket.limited
+        self.max_events = int(batch.get("max_events", 500))
+        if self.rate_events:
+            self.max_events = min(self.max_events, int(self.bucket.capacity))
+        self.max_bytes = int(batch.get("max_bytes", 1 << 20))
+        self.max_wait_s = float(batch.get("max_wait_s", 0.2))
+        self.flood = FloodControl(config.get("flood", {}), self.name, wall=wall, monotonic=clock)
+        state = spool.sink_state(self.name)
+        cb = config.get("circuit_breaker", {})
+        self.circuit = CircuitBreaker(int(cb.get("failure_threshold", 5)), float(cb.get("cooldown_s", 30.0)), clock,
+                                      failures=state.failures)
+        self._resume = state if state.retry_seq is not None else None
         self.stats = WorkerStats()
         self._wake = threading.Event()  # set to interrupt a wait (stop, re-enable)
         self._stop = threading.Event()
+        self._reenable = threading.Event()
+        self._drain_only = False
+        self._suppressed: list[tuple[SpooledEvent, str]] = []
         self._deadline: float | None = None  # monotonic time by which a draining worker must end
         self._thread: threading.Thread | None = None
-        self._cursor = spool._cursors.get(self.name, 0)
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"sink-{self.name}")
         self._thread.start()
 
-    def stop(self, deadline: float) -> None:
-        """Ask the worker to drain what is queued until ``deadline`` (monotonic), then end."""
+    def stop(self, deadline: float | None) -> None:
+        """Deliver what is queued until ``deadline`` (monotonic), then end; the batch in
+        flight then stays in the spool, unacknowledged, and is sent after the restart."""
         self._deadline = deadline
         self._stop.set()
         self._wake.set()
@@ -95,33 +117,64 @@ class SinkWorker:
         return not self._thread.is_alive()
 
     def reenable(self) -> None:
-        """Close the circuit and reset its failure counter; wake the worker."""
-        self.circuit.reset()
+        """Close the circuit, reset its failure counter, and retry the head batch now.
+
+        Safe from any thread (CLI control requests, the admin API): the worker thread
+        applies it at its next step.
+        """
+        self._reenable.set()
         self._wake.set()
+
+    def run_until_idle(self) -> None:
+        """Deliver everything queued in the calling thread, then return (tests, tools)."""
+        self._drain_only = True
+        self._run()
 
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def status(self) -> dict[str, Any]:
+        """A snapshot for the admin API and ``siemrelay top``."""
+        s = self.stats
+        return {"name": self.name, "type": self.sink.type_name, "circuit": self.circuit.state,
+                "healthy": not self.circuit.is_open, "consecutive_failures": self.circuit.failures,
+                "events_sent": s.events_sent, "batches_sent": s.batches_sent, "retries": s.retries,
+                "dead_lettered": s.dead_lettered, "suppressed": s.suppressed, "last_error": s.last_error,
+                "last_success": s.last_success, "last_latency_ms": s.last_latency_ms,
+                "next_attempt_in_s": s.next_attempt_in_s, "alive": self.alive}
+
     # ----------------------------------------------------------------- loop
     def _past_deadline(self) -> bool:
-        return self._stop.is_set() and (self._deadline is None or self.clock() >= self._deadline)
+        return self._stop.is_set() and self._deadline is not None and self.clock() >= self._deadline
 
     def _wait(self, seconds: float) -> bool:
         """Wait up to ``seconds``; return False if the worker must end now."""
         if self._stop.is_set() and self._deadline is not None:
             seconds = min(seconds, max(0.0, self._deadline - self.clock()))
+        self.stats.next_attempt_in_s = seconds
         if seconds > 0:
-            self._wake.wait(seconds)
+            if self._sleep is not None:
+                self._sleep(seconds)
+            else:
+                self._wake.wait(seconds)
         self._wake.clear()
+        self.stats.next_attempt_in_s = 0.0
         return not self._past_deadline()
+
+    def _apply_reenable(self) -> None:
+        if self._reenable.is_set():
+            self._reenable.clear()
+            self.circuit.reset()
+            self.log.info("sink {} re-enabled: circuit closed, failure counter reset", self.name)
 
     def _run(self) -> None:
         reader = self.spool.reader()
-        position = self._cursor
-        idle_position_acked = position
+        position = self.spool.cursor(self.name)
+        acked = position
         try:
             while not self._past_deadline():
+                self._apply_reenable()
                 try:
                     batch, end = self._collect(reader, position)
                 except SpoolError as exc:
@@ -130,17 +183,18 @@ class SinkWorker:
                         break
                     continue
                 if not batch:
-                    if self._stop.is_set():
+                    if self._stop.is_set() or self._drain_only:
+                        if end > acked:
+                            self.spool.ack(self.name, end, failures=None)
                         break  # drained
-                    if end > idle_position_acked + 10000:
-                        self.spool.ack(self.name, end)  # let GC pass events that were not for us
-                        idle_position_acked = end
+                    if end > acked + 10000:
+                        self.spool.ack(self.name, end, failures=None)  # move past events that were not for us
+                        acked = end
                     position = end
                     continue
                 if not self._deliver(batch, end):
-                    break  # deadline reached with the batch still unacknowledged: it stays spooled
-                position = end
-                idle_position_acked = end
+                    break  # stopped with the batch unacknowledged: it stays spooled
+                position = acked = end
         except SpoolClosed:
             pass
         except Exception:  # a bug in the worker itself: log loudly, the batch stays spooled
@@ -152,12 +206,13 @@ class SinkWorker:
         """Read up to a full batch, waiting at most ``max_wait_s`` for a partial one to fill."""
         batch, end = reader.read(self.name, position, self.max_events, self.max_bytes)
         if not batch:
-            if not self._stop.is_set():
+            if not self._stop.is_set() and not self._drain_only:
                 self.spool.wait_for_events(0.5)
             return batch, end
         started = self.clock()
         size = sum(len(e.data) for e in batch)
-        while len(batch) < self.max_events and size < self.max_bytes and not self._stop.is_set():
+        while (len(batch) < self.max_events and size < self.max_bytes and not self._stop.is_set()
+               and not self._drain_only):
             remaining = self.max_wait_s - (self.clock() - started)
             if remaining <= 0:
                 break
@@ -169,71 +224,98 @@ class SinkWorker:
 
     def _deliver(self, batch: list[SpooledEvent], end: int) -> bool:
         """Deliver ``batch`` (covering positions up to ``end``); False if stopped first."""
-        work: list[tuple[list[SpooledEvent], int]] = [(batch, end)]
+        flood = self.flood.apply(batch)
+        dead = flood.suppressed
+        self.stats.suppressed += len(dead)
+        if flood.summaries:
+            self.log.warning("sink {}: flood control cut {} events and sent {} summary event(s) instead",
+                             self.name, len(flood.suppressed), flood.summaries)
+        if not flood.batch:
+            self.spool.ack(self.name, end, dead=dead, failures=None)
+            return True
+        self._suppressed = dead
+        work: Work = [(flood.batch, end)]
         while work:
             part, part_end = work.pop(0)
             result = self._attempt_until_done(part, part_end)
             if result is None:
                 return False
-            if isinstance(result, list):  # split after a REJECT
+            if isinstance(result, list):  # split after a refusal
                 work[:0] = result
         return True
 
-    def _attempt_until_done(self, batch: list[SpooledEvent], end: int) -> Any:
-        attempts = 0
-        first_attempt: float | None = None
+    def _take_suppressed(self, position: int) -> list[tuple[SpooledEvent, str]]:
+        """Flood-control cuts up to ``position``: dead-lettered with the ack that covers them."""
+        mine = [d for d in self._suppressed if d[0].seq <= position]
+        if mine:
+            self._suppressed = [d for d in self._suppressed if d[0].seq > position]
+        return mine
+
+    def _attempt_until_done(self, batch: list[SpooledEvent], end: int) -> bool | Work | None:
+        attempts, first_attempt = 0, None
+        if self._resume is not None and batch[0].seq == self._resume.retry_seq:
+            attempts, first_attempt = self._resume.attempts, self._resume.first_attempt
+            self.log.info("sink {}: resuming the retries of a batch after {} attempts", self.name, attempts)
+        self._resume = None
         while True:
-            gate = max(self.circuit.wait_time(), self.bucket.wait_time())
+            self._apply_reenable()
+            need = float(len(batch)) if self.rate_events else 1.0
+            gate = max(self.circuit.wait_time(), self.bucket.wait_time(need))
             if gate > 0:
                 if not self._wait(gate):
                     return None
                 continue
             if self._past_deadline():
                 return None
-            self.bucket.take()
+            self.bucket.take(need)
             attempts += 1
             now = self.wall()
             first_attempt = first_attempt or now
             started = self.clock()
             outcome = self._send(batch)
             latency_ms = (self.clock() - started) * 1000.0
-            self._record(batch, outcome, attempts, now, latency_ms)
-            if outcome.status is Status.OK:
+            verdict = classify(outcome, self.policy.retry_on)
+            self._record(batch, outcome, verdict, attempts, now, latency_ms)
+            if verdict == Verdict.OK:
                 self.circuit.record_success()
-                self.spool.ack(self.name, end)
+                self.spool.ack(self.name, end, dead=self._take_suppressed(end), failures=0)
                 self.stats.events_sent += len(batch)
                 self.stats.batches_sent += 1
                 self.stats.last_success = now
                 return True
             self.stats.failures += 1
             self.stats.last_error = outcome.reason
-            if outcome.status is Status.REJECT:
-                if outcome.open_circuit:
-                    self.circuit.record_failure(force_open=True)
-                    self.log.error("sink {} refused our credentials or configuration ({}); circuit opened, events stay queued",
-                                   self.name, outcome.reason)
-                    if not self._wait(0):
-                        return None
-                    continue
+            if outcome.open_circuit:
+                self.circuit.record_failure(force_open=True)
+                self.log.error("sink {} refused our credentials or configuration ({}); circuit opened, events stay queued",
+                               self.name, outcome.reason)
+                self._save(batch, attempts, first_attempt, now, outcome.reason)
+                continue
+            if verdict == Verdict.DEAD:
                 if len(batch) > 1:
                     return self._split(batch, end, outcome)
                 self._dead_letter(batch, end, f"rejected: {outcome.reason}", attempts, first_attempt, now, outcome.reason)
                 return True
-            # RETRY
-            if self.circuit.record_failure():
-                self.log.warning("sink {}: {} consecutive failures, circuit open for {:.0f}s (last: {})",
-                                 self.name, self.circuit.failures, self.circuit.cooldown_s, outcome.reason)
-            if self.policy.exhausted(attempts):
-                self._dead_letter(batch, end, f"retries exhausted after {attempts} attempts", attempts, first_attempt, now, outcome.reason)
+            was_open = self.circuit.is_open
+            if self.circuit.record_failure() and not was_open:
+                self.log.warning("sink {} is unhealthy: {} consecutive failures, circuit open for {:.0f}s (last: {}); "
+                                 "events keep spooling", self.name, self.circuit.failures, self.circuit.cooldown_s, outcome.reason)
+            if self.policy.exhausted(attempts) and not self.circuit.is_open:
+                self._dead_letter(batch, end, f"retries exhausted after {attempts} attempts", attempts, first_attempt, now,
+                                  outcome.reason)
                 return True
             delay = self.policy.delay(attempts, self.rng, outcome.retry_after)
             self.stats.retries += 1
-            self.log.warning("sink {}: delivery of {} events failed ({}); attempt {} , retrying in {:.2f}s",
+            self._save(batch, attempts, first_attempt, now, outcome.reason)
+            self.log.warning("sink {}: delivery of {} events failed ({}); attempt {}, retrying in {:.2f}s",
                              self.name, len(batch), outcome.reason, attempts, delay)
             if not self._wait(delay):
                 return None
 
-    def _split(self, batch: list[SpooledEvent], end: int, outcome: Delivery) -> list[tuple[list[SpooledEvent], int]]:
+    def _save(self, batch: list[SpooledEvent], attempts: int, first: float | None, last: float, error: str) -> None:
+        self.spool.save_sink_state(self.name, SinkState(batch[0].seq, attempts, first, last, error, self.circuit.failures))
+
+    def _split(self, batch: list[SpooledEvent], end: int, outcome: Delivery) -> Work:
         idx = outcome.rejected_index
         if idx is not None and 0 <= idx < len(batch):
             parts = [batch[:idx], batch[idx:idx + 1], batch[idx + 1:]]
@@ -241,11 +323,9 @@ class SinkWorker:
             mid = len(batch) // 2
             parts = [batch[:mid], batch[mid:]]
         parts = [p for p in parts if p]
-        out = []
-        for i, p in enumerate(parts):
-            out.append((p, end if i == len(parts) - 1 else p[-1].seq))
-        self.log.info("sink {} rejected a batch of {} ({}); splitting it to isolate the bad event", self.name, len(batch), outcome.reason)
-        return out
+        self.log.info("sink {} refused a batch of {} ({}); splitting it to isolate the bad event",
+                      self.name, len(batch), outcome.reason)
+        return [(p, end if i == len(parts) - 1 else p[-1].seq) for i, p in enumerate(parts)]
 
     def _send(self, batch: list[SpooledEvent]) -> Delivery:
         try:
@@ -258,27 +338,21 @@ class SinkWorker:
                                               self.name, self.sink.type_name)
             return Delivery.retry(f"plugin error: {type(exc).__name__}: {self.sink.ctx.redact(str(exc))}")
 
-    def _record(self, batch: list[SpooledEvent], outcome: Delivery, attempt: int, when: float, latency_ms: float) -> None:
-        lat = self.stats.latency_ms
-        lat.append(latency_ms)
-        if len(lat) > 1000:
-            del lat[:500]
-        ids = []
-        for e in batch[:50]:
-            data = e.data
-            i = data.find(b'"id":"')
-            if i >= 0:
-                j = data.find(b'"', i + 6)
-                ids.append(data[i + 6:j].decode("utf-8", "replace"))
+    def _record(self, batch: list[SpooledEvent], outcome: Delivery, verdict: str, attempt: int, when: float,
+                latency_ms: float) -> None:
+        self.stats.last_latency_ms = latency_ms
+        ids = [event_id_of(e.data) for e in batch[:50]]
+        status = "reject" if verdict == Verdict.DEAD else outcome.status.value
         try:
-            self.spool.record_delivery(self.name, when, ids + (["…"] * max(0, len(batch) - 50)), outcome.status.value,
-                                       outcome.code, outcome.ok, attempt, latency_ms, None if outcome.ok else outcome.reason)
+            self.spool.record_delivery(self.name, when, ids, status, outcome.code, outcome.ok, attempt, latency_ms,
+                                       None if outcome.ok else outcome.reason, batch_size=len(batch))
         except SpoolClosed:
             pass
 
-    def _dead_letter(self, batch: list[SpooledEvent], end: int, reason: str, attempts: int,
-                     first: float | None, last: float | None, last_error: str) -> None:
-        self.spool.dead_letter(self.name, batch, end, reason, attempts, first, last, last_error)
+    def _dead_letter(self, batch: list[SpooledEvent], end: int, reason: str, attempts: int, first: float | None,
+                     last: float | None, last_error: str) -> None:
+        self.spool.dead_letter(self.name, batch, end, reason, attempts, first, last, last_error,
+                               failures=self.circuit.failures, also=self._take_suppressed(end))
         self.stats.dead_lettered += len(batch)
         self.log.error("sink {}: {} events moved to dead letters ({}); see `siemrelay dlq list --sink {}`",
                        self.name, len(batch), reason, self.name)

@@ -1,0 +1,225 @@
+"""The spool's SQLite schema, migrations, lock and the operations shared by the agent
+and the offline CLI (``siemrelay dlq replay`` while no agent runs).
+
+Kept apart from :mod:`agent.spool` so the CLI can open a spool without starting a
+writer thread, and so every statement that touches the tables lives in one place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = ["SCHEMA_VERSION", "MAX_SINKS", "SpoolError", "connect", "open_checked", "SpoolLock", "select_dead",
+           "requeue", "purge", "gc_range", "next_seq", "event_id_of"]
+
+MAX_SINKS = 63
+SCHEMA_VERSION = 2
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sinks (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, cursor INTEGER NOT NULL,
+    retry_seq INTEGER, attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL, last_attempt REAL, last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, mask INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, sink TEXT, input TEXT, event_id TEXT, data BLOB NOT NULL, reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL, last_attempt REAL, last_error TEXT, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS dead_letters_sink ON dead_letters (sink, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY, sink TEXT NOT NULL, time REAL NOT NULL, batch_size INTEGER NOT NULL, event_ids TEXT NOT NULL,
+    status TEXT NOT NULL, code INTEGER, success INTEGER NOT NULL, attempt INTEGER NOT NULL, latency_ms REAL NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS deliveries_sink ON deliveries (sink, id);
+CREATE INDEX IF NOT EXISTS deliveries_time ON deliveries (time);
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, sink TEXT, ids TEXT, created REAL NOT NULL,
+    done REAL, result INTEGER, error TEXT);
+"""
+
+# version 1 → 2: persisted retry state per sink, the control table, the history time index
+_MIGRATE_1 = [
+    "ALTER TABLE sinks ADD COLUMN retry_seq INTEGER",
+    "ALTER TABLE sinks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE sinks ADD COLUMN first_attempt REAL",
+    "ALTER TABLE sinks ADD COLUMN last_attempt REAL",
+    "ALTER TABLE sinks ADD COLUMN last_error TEXT",
+    "ALTER TABLE sinks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
+]
+
+
+class SpoolError(Exception):
+    """The spool cannot be used (unreadable, corrupt, locked, not writable)."""
+
+
+def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, busy timeout."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def open_checked(path: Path, sync: str = "full") -> sqlite3.Connection:
+    """Open the database, create or migrate its tables, and prove it is readable.
+
+    :raises SpoolError: not an SQLite database, corrupt, or from a newer siemrelay.
+        The file is never modified or deleted in that case.
+    """
+    conn: sqlite3.Connection | None = None
+    try:
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    raise sqlite3.DatabaseError("file is not a database")
+        conn = connect(path, sync)
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if has_meta else None
+        if row is not None and int(row[0]) > SCHEMA_VERSION:
+            conn.close()
+            raise SpoolError(f"spool {path} has schema version {row[0]}, this siemrelay knows up to {SCHEMA_VERSION}; "
+                             "use the siemrelay version that wrote it")
+        if row is not None and int(row[0]) == 1:
+            conn.execute("BEGIN IMMEDIATE")
+            for stmt in _MIGRATE_1:
+                conn.execute(stmt)
+            conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        conn.executescript(_DDL)
+        if row is None:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("SELECT count(*) FROM sinks").fetchone()
+        conn.execute("SELECT max(seq) FROM events").fetchone()
+        return conn
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        if conn is not None:
+            conn.close()
+        raise SpoolError(
+            f"the spool database {path} cannot be read ({exc}); it was left untouched. "
+            "Start with --reset-spool to move it aside (it is kept, never deleted) and begin with an empty spool") from None
+
+
+class SpoolLock:
+    """An exclusive ``flock`` on ``spool.lock``: one agent per spool, and the CLI knows
+    whether an agent is running (then it asks the agent instead of writing itself).
+
+    The kernel releases the lock when the process dies, even by SIGKILL.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "spool.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+
+def event_id_of(data: bytes) -> str:
+    """The ``id`` of a native-JSON event without parsing it (it is always the first key)."""
+    i = data.find(b'"id":"')
+    if i < 0:
+        return ""
+    j = data.find(b'"', i + 6)
+    return data[i + 6:j].decode("utf-8", "replace")
+
+
+def select_dead(ids: Sequence[int] | None, sink: str | None) -> tuple[str, list[Any]]:
+    """WHERE clause choosing dead letters by ids and/or sink (neither: all)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if ids is not None:
+        where.append(f"id IN ({','.join('?' * len(ids))})" if ids else "0")
+        params.extend(ids)
+    if sink is not None:
+        where.append("sink = ?")
+        params.append(sink)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def next_seq(conn: sqlite3.Connection) -> int:
+    """The next free event sequence number (above every row and every cursor)."""
+    max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    max_cursor = conn.execute("SELECT coalesce(max(cursor), 0) FROM sinks").fetchone()[0]
+    return int(max(max_seq, max_cursor)) + 1
+
+
+def requeue(conn: sqlite3.Connection, ids: Sequence[int] | None, sink: str | None, bits: Mapping[str, int],
+            seq: int) -> tuple[int, int, int]:
+    """Move dead letters back onto their sink's queue (at its end), inside the caller's transaction.
+
+    Decode errors (no sink) and dead letters of sinks no longer configured stay put.
+
+    :returns: ``(events requeued, their bytes, next free seq)``.
+    """
+    clause, params = select_dead(ids, sink)
+    rows = conn.execute(f"SELECT id, sink, data FROM dead_letters{clause} ORDER BY id", params).fetchall()
+    out, done, size = [], [], 0
+    for rid, target, data in rows:
+        if target is None or target not in bits:
+            continue
+        out.append((seq, 1 << bits[target], len(data), data))
+        size += len(data)
+        seq += 1
+        done.append((rid,))
+    conn.executemany("INSERT INTO events (seq, mask, size, data) VALUES (?, ?, ?, ?)", out)
+    conn.executemany("DELETE FROM dead_letters WHERE id=?", done)
+    return len(out), size, seq
+
+
+def purge(conn: sqlite3.Connection, ids: Sequence[int] | None, sink: str | None) -> int:
+    clause, params = select_dead(ids, sink)
+    return int(conn.execute(f"DELETE FROM dead_letters{clause}", params).rowcount)
+
+
+def gc_range(conn: sqlite3.Connection, lo: int, hi: int, cursors: Mapping[str, int], bits: Mapping[str, int]) -> int:
+    """Delete the rows in ``(lo, hi]`` that no sink still owes; return their bytes.
+
+    A row may go once every sink whose bit it carries has a cursor at or past it. The
+    range is cut at every cursor inside it; in each piece the sinks still owing rows
+    are those whose cursor lies at or below the piece, so one indexed range statement
+    per piece suffices. Called for the range a sink's cursor just moved over, so each
+    row is examined once per sink it was sent to, and a sink that is down for days
+    holds back only its own rows, never everyone else's.
+    """
+    if hi <= lo:
+        return 0
+    bounds = [lo, *sorted({c for c in cursors.values() if lo < c < hi}), hi]
+    freed = 0
+    for a, b in zip(bounds, bounds[1:]):
+        owing = 0
+        for name, c in cursors.items():
+            if c <= a:
+                owing |= 1 << bits[name]
+        if owing:
+            where, params = "seq > ? AND seq <= ? AND (mask & ?) = 0", (a, b, owing)
+        else:
+            where, params = "seq > ? AND seq <= ?", (a, b)
+        freed += int(conn.execute(f"SELECT coalesce(sum(size), 0) FROM events WHERE {where}", params).fetchone()[0])
+        conn.execute(f"DELETE FROM events WHERE {where}", params)
+    return freed
