@@ -1,25 +1,108 @@
 """Options of the ``http`` source."""
 
-from agent.net import ADDRESS_RULES
+from __future__ import annotations
 
-PATH_SCHEMA = {
-    "decoder": {"type": ["string", "dict"], "default": "json",
-                "meta": {"description": "Decoder for bodies posted to this path (a type name, a named decoder, or {type: ..., options})."}},
+from typing import Any
+
+from agent.net import ADDRESS_RULES
+from agent.tls import TLS_SCHEMA, tls_check
+
+
+def _d(text: str) -> dict[str, str]:
+    return {"description": text}
+
+
+SECRET_RULES = {"type": ["string", "list"], "schema": {"type": "string"}, "nullable": True, "default": None}
+
+AUTH_SCHEMA: dict[str, Any] = {
+    "hmac": {"type": "dict", "nullable": True, "default": None, "meta": _d(
+        "HMAC-SHA256 of the raw body, hex, in a header (Detectify: X-Detectify-Signature; pentest platform: X-Webhook-Signature)."),
+        "schema": {
+            "header": {"type": "string", "default": "X-Webhook-Signature", "meta": _d("Header that carries the signature.")},
+            "secret": {**SECRET_RULES, "required": True, "nullable": False,
+                       "meta": _d("Shared secret; a list accepts any of several (rotation).")},
+            "prefix": {"type": "string", "default": "sha256=",
+                       "meta": _d("Prefix before the hex digest; accepted with or without it.")},
+            "signed": {"type": "string", "default": "body", "allowed": ["body", "timestamp.body"],
+                       "meta": _d("What is signed: the body, or '<timestamp header value>.<body>' (needs auth.timestamp).")},
+        }},
+    "bearer": {**SECRET_RULES, "meta": _d("Required 'Authorization: Bearer <token>'; a list accepts any of several.")},
+    "header": {"type": "dict", "nullable": True, "default": None, "meta": _d(
+        "A custom header that must carry a secret (ZeroPath's custom headers, e.g. X-Api-Key)."), "schema": {
+            "name": {"type": "string", "required": True, "meta": _d("Header name.")},
+            "value": {**SECRET_RULES, "required": True, "nullable": False, "meta": _d("Expected value (secret).")},
+        }},
+    "query_secret": {**SECRET_RULES, "meta": _d("Required query parameter value, ZeroPath inbound style (?secret=...).")},
+    "query_param": {"type": "string", "default": "secret", "meta": _d("Name of the query parameter of query_secret.")},
+    "timestamp": {"type": "dict", "nullable": True, "default": None, "meta": _d(
+        "A header with the send time (epoch seconds or ISO 8601); requests outside the skew are refused (replays)."), "schema": {
+            "header": {"type": "string", "default": "X-Webhook-Timestamp", "meta": _d("Header that carries the time.")},
+            "max_skew_s": {"type": "number", "default": 300, "min": 1, "meta": _d("Largest accepted difference from now.")},
+        }},
 }
 
-CONFIG_SCHEMA = {
+PATH_SCHEMA: dict[str, Any] = {
+    "decoder": {"type": ["string", "dict"], "default": "json",
+                "meta": _d("Decoder for bodies posted to this path (escape, detectify, zeropath, pentest, json, ndjson, auto, ...).")},
+    "auth": {"type": "dict", "default": {}, "schema": AUTH_SCHEMA,
+             "meta": _d("Checks a request must pass (all that are set); none set means open.")},
+    "content_types": {"type": "list", "default": [], "schema": {"type": "string"},
+                      "meta": _d("Accepted Content-Types (*/* for any); empty: JSON, NDJSON and text/plain. No header is accepted.")},
+    "dedup": {"type": "boolean", "nullable": True, "default": None,
+              "meta": _d("Override the source's dedup for this path.")},
+}
+
+HEC_SCHEMA: dict[str, Any] = {
+    "enabled": {"type": "boolean", "default": False, "meta": _d("Serve /services/collector/event and /services/collector/raw.")},
+    "token": {**SECRET_RULES, "meta": _d("Token(s) accepted in 'Authorization: Splunk <token>'; required when enabled.")},
+    "decoder": {"type": ["string", "dict"], "default": "json", "meta": _d("Decoder of each HEC envelope's `event`.")},
+    "raw_decoder": {"type": ["string", "dict"], "default": "raw", "meta": _d("Decoder of each line posted to /raw.")},
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "default": "127.0.0.1:8080",
-                "meta": {"description": "Listen address, host:port ([::1]:8080 for IPv6)."}},
+                "meta": _d("Listen address, host:port ([::1]:8080 for IPv6).")},
     "paths": {"type": "dict", "default": {"/events": {"decoder": "json"}},
               "keysrules": {"type": "string", "regex": "^/.*"},
               "valuesrules": {"type": "dict", "schema": PATH_SCHEMA},
-              "meta": {"description": "URL paths that accept POSTs, each with its decoder."}},
+              "meta": _d("URL paths that accept POSTs, each with its decoder and authentication.")},
+    "hec": {"type": "dict", "default": {}, "schema": HEC_SCHEMA, "meta": _d("Splunk HEC-compatible intake.")},
+    "tls": {**TLS_SCHEMA, "meta": _d("HTTPS: cert_file and key_file; with ca_file, client certificates are required.")},
     "max_body_bytes": {"type": "integer", "default": 10 * 1024 * 1024, "min": 1,
-                       "meta": {"description": "Larger bodies are refused with 413 without being read."}},
+                       "meta": _d("Larger bodies are refused with 413 without being read.")},
+    "max_connections": {"type": "integer", "default": 1024, "min": 1,
+                        "meta": _d("Most open connections; further ones get 503 and are closed.")},
+    "read_timeout_s": {"type": "number", "default": 10.0, "min": 0.1,
+                       "meta": _d("A request must arrive whole within this time once it started (slow clients get 408).")},
+    "idle_timeout_s": {"type": "number", "default": 60.0, "min": 0.1,
+                       "meta": _d("A keep-alive connection with no request for this long is closed.")},
+    "response_timeout_s": {"type": "number", "default": 9.0, "min": 0.1, "max": 9.5,
+                           "meta": _d("Longest wait for the spool before answering 503; every 2xx comes within it.")},
     "submit_timeout_s": {"type": "number", "default": 2.0, "min": 0, "max": 9,
-                         "meta": {"description": "How long a request waits for spool space before it is answered 503."}},
+                         "meta": _d("How long a request waits for spool space before it is answered 503.")},
     "retry_after_s": {"type": "integer", "default": 5, "min": 1,
-                      "meta": {"description": "Retry-After sent with 503 when the spool is full."}},
+                      "meta": _d("Retry-After sent with 503 when the spool is full.")},
+    "workers": {"type": "integer", "default": 32, "min": 1, "max": 1024,
+                "meta": _d("Requests handed to the spool at once (their commits are grouped).")},
     "dedup": {"type": "boolean", "default": True,
-              "meta": {"description": "Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s."}},
+              "meta": _d("Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s.")},
 }
+
+
+def check_config(config: dict[str, Any]) -> list[str]:
+    """Cross-field checks: TLS files, HMAC over a timestamp that is not configured, HEC without a token."""
+    problems: list[str] = []
+    tls = config.get("tls") or {}
+    if tls.get("enabled") or tls.get("cert_file"):
+        problems += tls_check(tls, server=True)
+    for path, spec in (config.get("paths") or {}).items():
+        auth = spec.get("auth") or {}
+        h = auth.get("hmac")
+        if h and h.get("signed") == "timestamp.body" and not auth.get("timestamp"):
+            problems.append(f"paths.{path}.auth.hmac.signed is timestamp.body but auth.timestamp is not set")
+        if path.startswith("/services/collector") and (config.get("hec") or {}).get("enabled"):
+            problems.append(f"paths.{path} collides with the HEC endpoints (hec.enabled)")
+    hec = config.get("hec") or {}
+    if hec.get("enabled") and not hec.get("token"):
+        problems.append("hec.token is required when hec.enabled is true")
+    return problems

@@ -1,128 +1,284 @@
-"""The ``http`` source: every 2xx means the posted events are durably spooled."""
+"""The ``http`` source: webhooks in, and every 2xx means the events are durably spooled.
+
+An asyncio loop in one thread parses HTTP (see :mod:`plugins.in_http.protocol`);
+the blocking ``submit`` runs on a small thread pool, so concurrent requests reach the
+spool together and share its group commit (one fsync for many webhooks). The answer
+is written only when ``submit`` returns: ACCEPTED → 2xx, FULL → 503 with
+Retry-After, and never later than ``response_timeout_s`` (a sender that times out
+and retries is de-duplicated by event id).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from typing import Any
-
-import orjson
 
 from agent.decoders import Decoder
 from agent.model import utcnow
 from agent.net import family_of, parse_address
-from agent.sources import Source, SourceContext, SubmitStatus
-from plugins.in_http.config import CONFIG_SCHEMA
+from agent.records import RawRecord
+from agent.sources import Source, SourceContext, Submitted, SubmitStatus
+from agent.tls import server_context
+from plugins.in_http.auth import Authenticator
+from plugins.in_http.config import CONFIG_SCHEMA, check_config
+from plugins.in_http.hec import HEC_OK, HecError, hec_answer, split_envelopes
+from plugins.in_http.protocol import HttpProtocol, Request, Response, ServerState, json_response
+
+DEFAULT_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
+                 "application/x-jsonlines", "text/plain", "application/cloudevents+json")
+HEC_EVENT = ("/services/collector", "/services/collector/event", "/services/collector/event/1.0")
+HEC_RAW = ("/services/collector/raw", "/services/collector/raw/1.0")
+HEC_HEALTH = ("/services/collector/health", "/services/collector/health/1.0")
+LOG_PER_SECOND = 20
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
+class _Route:
+    __slots__ = ("path", "decoder", "auth", "types", "dedup", "kind")
+
+    def __init__(self, path: str, decoder: Decoder | None, auth: Authenticator | None, types: tuple[str, ...] | None,
+                 dedup: bool, kind: str) -> None:
+        self.path, self.decoder, self.auth, self.types, self.dedup, self.kind = path, decoder, auth, types, dedup, kind
 
 
 class HttpSource(Source):
     type_name = "http"
-    description = "HTTP listener for webhooks: POST JSON objects, arrays or NDJSON to configured paths."
+    description = "HTTP(S) webhook listener: per-path decoders and authentication (HMAC, bearer, header, query secret), Splunk HEC intake."
     CONFIG_SCHEMA = CONFIG_SCHEMA
+    SECRET_KEYS = Source.SECRET_KEYS | {"query_secret", "token"}
+    check_config = staticmethod(check_config)
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
         super().__init__(name, config, ctx)
         self.host, self.port = parse_address(config["address"])
-        self.decoders: dict[str, Decoder] = {
-            path: ctx.build_decoder(spec.get("decoder", "json")) for path, spec in config["paths"].items()}
+        self.clock = time.time
         self.max_body = int(config["max_body_bytes"])
         self.submit_timeout = float(config["submit_timeout_s"])
-        self.retry_after = int(config["retry_after_s"])
-        self.dedup = bool(config["dedup"])
-        self._server: _Server | None = None
+        self.response_timeout = float(config["response_timeout_s"])
+        self.retry_after = str(int(config["retry_after_s"]))
+        dedup = bool(config["dedup"])
+        self.routes: dict[str, _Route] = {}
+        for path, spec in config["paths"].items():
+            types = tuple(t.lower() for t in spec.get("content_types") or DEFAULT_TYPES)
+            auth = Authenticator(spec.get("auth") or {}, lambda: self.clock())
+            self.routes[path.rstrip("/") or "/"] = _Route(
+                path, ctx.build_decoder(spec.get("decoder", "json")), auth, None if "*/*" in types else types,
+                dedup if spec.get("dedup") is None else bool(spec["dedup"]), "path")
+        hec = config.get("hec") or {}
+        if hec.get("enabled"):
+            tokens = hec["token"] if isinstance(hec["token"], list) else [hec["token"]]
+            auth = Authenticator({"header": {"name": "Authorization", "value": [f"Splunk {t}" for t in tokens]}}, self.clock)
+            ev_dec, raw_dec = ctx.build_decoder(hec["decoder"]), ctx.build_decoder(hec["raw_decoder"])
+            for p in HEC_EVENT:
+                self.routes[p] = _Route(p, ev_dec, auth, None, dedup, "hec_event")
+            for p in HEC_RAW:
+                self.routes[p] = _Route(p, raw_dec, auth, None, dedup, "hec_raw")
+            for p in HEC_HEALTH:
+                self.routes[p] = _Route(p, None, None, None, False, "hec_health")
+        tls = config.get("tls") or {}
+        self.ssl_context = server_context(tls) if tls.get("enabled") or tls.get("cert_file") else None
+        self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "events": 0, "duplicates": 0}
+        self._state = ServerState(self.precheck, self.handle, max_body=self.max_body,
+                                  max_connections=int(config["max_connections"]),
+                                  read_timeout=float(config["read_timeout_s"]), idle_timeout=float(config["idle_timeout_s"]),
+                                  on_refusal=self._refused)
+        self._pool = concurrent.futures.ThreadPoolExecutor(int(config["workers"]), thread_name_prefix=f"source-{name}")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
+        self._log_window = (0, 0)  # (second, lines logged in it)
+        self._suppressed = 0
 
     @property
     def bound_port(self) -> int:
-        return self._server.server_address[1] if self._server else self.port
+        return self._server.sockets[0].getsockname()[1] if self._server else self.port
 
+    # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        source = self
-
-        class Handler(_Handler):
-            src = source
-
-        _Server.address_family = family_of(self.host)
-        self._server = _Server((self.host, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"source-{self.name}")
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._server = loop.run_until_complete(loop.create_server(
+                lambda: HttpProtocol(self._state), self.host, self.port, family=family_of(self.host), reuse_address=True,
+                ssl=self.ssl_context, ssl_handshake_timeout=float(self.config["read_timeout_s"]) if self.ssl_context else None,
+                backlog=1024))
+        except OSError:
+            loop.close()
+            self._loop = None
+            raise
+        self._thread = threading.Thread(target=loop.run_forever, name=f"source-{self.name}", daemon=True)
         self._thread.start()
-        self.ctx.logger.info("listening on http://{}:{}{}", self.host, self.bound_port, ", ".join(self.decoders))
+        scheme = "https" if self.ssl_context else "http"
+        open_paths = [r.path for r in self.routes.values() if r.kind == "path" and r.auth is not None and r.auth.open]
+        self.ctx.logger.info("listening on {}://{}:{} for {}", scheme, self.host, self.bound_port,
+                             ", ".join(sorted({r.path for r in self.routes.values() if r.kind != "hec_health"})))
+        if open_paths and self.host not in ("127.0.0.1", "::1", "localhost"):
+            self.ctx.logger.warning("paths {} accept unauthenticated POSTs on {}; set auth: for each", ", ".join(open_paths), self.host)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            for conn in list(self._state.connections):
+                if not conn.busy:
+                    conn.close()
+            deadline = time.monotonic() + self.response_timeout
+            while any(c.busy for c in self._state.connections) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # let in-flight requests get their answer
+            for conn in list(self._state.connections):
+                conn.close()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(self.response_timeout + 2)
+        loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(5)
             self._thread = None
+        self._pool.shutdown(wait=True)
+        loop.close()
+        self._server = None
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "siemrelay"
-    sys_version = ""
-    src: HttpSource
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        pass
-
-    def _reply(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None, close: bool = False) -> None:
-        data = orjson.dumps(body) + b"\n"
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path.split("?")[0] in self.src.decoders:
-            self._reply(405, {"error": "use POST"}, {"Allow": "POST"})
+    # ----------------------------------------------------------------- refusals
+    def _refused(self, req: Request | None, peer: str, status: int, reason: str) -> None:
+        """Count and log a refusal: path, peer, status and reason; never the body or a secret."""
+        key = f"refused_{status}"
+        self.stats[key] = self.stats.get(key, 0) + 1
+        now = int(self.clock())
+        second, n = self._log_window
+        if second != now:
+            if self._suppressed:
+                self.ctx.logger.warning("{} more refusals not logged in the last second", self._suppressed)
+                self._suppressed = 0
+            second, n = now, 0
+        if n >= LOG_PER_SECOND:
+            self._suppressed += 1
         else:
-            self._reply(404, {"error": "unknown path"})
+            n += 1
+            path = req.path if req is not None else "-"
+            self.ctx.logger.warning("refused {} {} from {}: {} {}", req.method if req else "-", self.ctx.redact(path), peer,
+                                    status, self.ctx.redact(reason))
+        self._log_window = (second, n)
 
-    do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815
+    # ----------------------------------------------------------------- app
+    def _route(self, path: str) -> _Route | None:
+        return self.routes.get(path) or self.routes.get(path.rstrip("/") or "/")
 
-    def do_POST(self) -> None:  # noqa: N802
-        src = self.src
-        path = self.path.split("?", 1)[0]
-        decoder = src.decoders.get(path)
-        if decoder is None:
-            self._reply(404, {"error": "unknown path"}, close=True)
-            return
-        length_header = self.headers.get("Content-Length")
-        if length_header is None or not length_header.isdigit():
-            self._reply(411, {"error": "Content-Length required"}, close=True)
-            return
-        length = int(length_header)
-        if length > src.max_body:
-            src.ctx.logger.warning("refused a {}-byte body from {} (max_body_bytes is {})", length, self.client_address[0], src.max_body)
-            self._reply(413, {"error": f"body too large (limit {src.max_body} bytes)"}, close=True)
-            return
-        body = self.rfile.read(length)
-        if len(body) < length:
-            self.close_connection = True
-            return
-        record = src.make_record(body, decoder, {"path": path, "peer": self.client_address[0]}, utcnow())
-        result = src.ctx.submit([record], timeout=src.submit_timeout, dedup=src.dedup)
-        if result.status is SubmitStatus.ACCEPTED:
-            if result.errors and not result.events and not result.duplicates:
-                self._reply(400, {"error": result.errors[0][1]})
-                return
-            self._reply(200, {"status": "ok", "accepted": result.events, "duplicates": result.duplicates,
-                              "errors": [r for _, r in result.errors]})
-            return
-        self._reply(503, {"error": "spool full, retry later" if result.status is SubmitStatus.FULL else "shutting down"},
-                    {"Retry-After": str(src.retry_after)})
+    def precheck(self, req: Request) -> Response | None:
+        """Decide from the head alone, before the body is read."""
+        self.stats["requests"] += 1
+        route = self._route(req.path)
+        if route is None:
+            return self._refuse(req, 404, "unknown path")
+        if route.kind == "hec_health":
+            return None if req.method in ("GET", "HEAD") else self._refuse(req, 405, "use GET", {"Allow": "GET"})
+        if req.method != "POST":
+            return self._refuse(req, 405, "use POST", {"Allow": "POST"})
+        if req.content_length is None and not req.chunked:
+            return self._refuse(req, 411, "Content-Length required")
+        if (req.content_length or 0) > self.max_body:
+            return self._refuse(req, 413, f"body too large (limit {self.max_body} bytes)")
+        if route.types is not None:
+            ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            if ctype and ctype not in route.types and not (ctype.startswith("application/") and ctype.endswith("+json")):
+                return self._refuse(req, 415, f"unsupported content type {ctype[:60]}; expected one of {', '.join(route.types)}")
+        auth = route.auth
+        if auth is not None and not auth.hmac_secrets and not auth.open:  # header-only checks: refuse before reading
+            reason = auth.check(req.headers, req.query, b"")
+            if reason is not None:
+                return self._unauthorized(req, route, reason)
+        return None
+
+    def _refuse(self, req: Request, status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+        self._refused(req, req.peer, status, reason)
+        route = self._route(req.path)
+        if route is not None and route.kind.startswith("hec"):
+            return json_response(status, hec_answer(reason, 6 if status < 500 else 9), headers)
+        return json_response(status, {"error": reason}, headers)
+
+    def _unauthorized(self, req: Request, route: _Route, reason: str) -> Response:
+        self._refused(req, req.peer, 401, reason)
+        if route.kind.startswith("hec"):
+            return json_response(401, hec_answer("Invalid authorization", 3))
+        return json_response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"} if route.auth and route.auth.bearer else None)
+
+    async def handle(self, req: Request) -> Response:
+        route = self._route(req.path)
+        assert route is not None
+        if route.kind == "hec_health":
+            return json_response(200, hec_answer("HEC is healthy", 17))
+        if route.auth is not None and route.auth.hmac_secrets:
+            reason = route.auth.check(req.headers, req.query, req.body)
+            if reason is not None:
+                return self._unauthorized(req, route, reason)
+        received = utcnow()
+        origin = {"input": self.name, "path": route.path, "peer": req.peer}
+        assert route.decoder is not None
+        if route.kind == "hec_event":
+            try:
+                envelopes = split_envelopes(req.body)
+            except HecError as exc:
+                self._refused(req, req.peer, 400, f"HEC: {exc}")
+                extra = {"invalid-event-number": exc.index} if exc.index is not None else {}
+                return json_response(400, hec_answer(str(exc), exc.code, **extra))
+            records = [self._hec_record(ev, meta, route.decoder, origin, received) for ev, meta in envelopes]
+        elif route.kind == "hec_raw":
+            records = [RawRecord(line, route.decoder, origin, received) for line in req.body.splitlines() if line.strip()]
+            if not records:
+                return json_response(400, hec_answer("No data", 5))
+        else:
+            if not req.body.strip():
+                self._refused(req, req.peer, 400, "empty body")
+                return json_response(400, {"error": "empty body"})
+            records = [RawRecord(req.body, route.decoder, origin, received)]
+        loop = asyncio.get_running_loop()
+        try:
+            result: Submitted = await asyncio.wait_for(
+                loop.run_in_executor(self._pool, self._submit, records, route.dedup), self.response_timeout)
+        except asyncio.TimeoutError:
+            self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
+            return self._busy(route, "spool is slow, retry later")
+        if result.status is not SubmitStatus.ACCEPTED:
+            text = "spool full, retry later" if result.status is SubmitStatus.FULL else "shutting down"
+            self._refused(req, req.peer, 503, text)
+            return self._busy(route, text)
+        return self._answer(req, route, records, result)
+
+    def _submit(self, records: list[RawRecord], dedup: bool) -> Submitted:
+        return self.ctx.submit(records, timeout=self.submit_timeout, dedup=dedup)
+
+    def _busy(self, route: _Route, text: str) -> Response:
+        headers = {"Retry-After": self.retry_after}
+        if route.kind.startswith("hec"):
+            return json_response(503, hec_answer("Server is busy", 9), headers)
+        return json_response(503, {"error": text}, headers)
+
+    def _answer(self, req: Request, route: _Route, records: list[RawRecord], result: Submitted) -> Response:
+        errors = [reason for _, reason in result.errors]
+        if errors and not result.events and not result.duplicates and len(result.errors) == len(records):
+            # nothing usable: the sender should fix it (the body is in the dead-letter store)
+            self._refused(req, req.peer, 400, errors[0])
+            if route.kind.startswith("hec"):
+                return json_response(400, hec_answer("Invalid data format", 6, detail=errors[0]))
+            return json_response(400, {"error": errors[0], "errors": errors[:20]})
+        self.stats["accepted"] += 1
+        self.stats["events"] += result.events
+        self.stats["duplicates"] += result.duplicates
+        if route.kind.startswith("hec"):
+            return json_response(200, HEC_OK)
+        body: dict[str, Any] = {"status": "ok", "accepted": result.events, "duplicates": result.duplicates}
+        if errors:
+            body["errors"] = errors[:20]
+        return json_response(200, body)
+
+    def _hec_record(self, event: Any, meta: dict[str, Any], decoder: Decoder, origin: dict[str, Any], received: Any) -> RawRecord:
+        import orjson
+
+        o = {**origin, "hec": meta} if meta else origin
+        if isinstance(event, str):
+            return RawRecord(event.encode("utf-8"), decoder, o, received)
+        return RawRecord(orjson.dumps(event), decoder, o, received, parsed=event)

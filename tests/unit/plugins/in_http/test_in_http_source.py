@@ -1,0 +1,267 @@
+"""The http source against real clients: keep-alive, chunked, limits, slow clients, TLS, HEC, backpressure."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+from loguru import logger
+
+from agent.decoders import DecodeError
+from agent.sources import SourceContext, Submitted, SubmitStatus
+from plugins.in_http.source import HttpSource
+from tests.conftest import wait_for
+
+
+class Collector:
+    """Stands in for the intake: decodes records like it does; can be full or slow."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.full = False
+        self.delay = 0.0
+        self.calls = 0
+
+    def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.full:
+            return Submitted(SubmitStatus.FULL, retry_after=5)
+        errors, n = [], 0
+        for i, r in enumerate(records):
+            try:
+                evs = r.decoder.decode(r)
+            except DecodeError as exc:
+                errors.append((i, f"{r.decoder.type_name}: {exc}"))
+                continue
+            for ev in evs:
+                ev.origin = ev.origin or r.origin
+            self.events.extend(evs)
+            n += len(evs)
+        return Submitted(SubmitStatus.ACCEPTED, events=n, errors=errors)
+
+
+SECRET = "det-secret-1"
+TOKEN = "hec-token-1"
+
+
+@pytest.fixture
+def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any]:
+    made: list[HttpSource] = []
+
+    def make(**options: Any) -> tuple[HttpSource, Collector, str]:
+        col = Collector()
+        cfg = {"address": f"127.0.0.1:{free_port()}", "max_body_bytes": 4096, "max_connections": 64, "read_timeout_s": 5.0,
+               "idle_timeout_s": 30.0, "response_timeout_s": 5.0, "submit_timeout_s": 1.0, "retry_after_s": 7, "workers": 4,
+               "dedup": True, "tls": {}, "hec": {"enabled": False},
+               "paths": {"/events": {"decoder": "json", "auth": {}, "content_types": [], "dedup": None},
+                         "/det": {"decoder": "json", "content_types": [], "dedup": None,
+                                  "auth": {"hmac": {"header": "X-Detectify-Signature", "secret": SECRET, "prefix": "sha256=",
+                                                    "signed": "body"}}},
+                         "/zp": {"decoder": "json", "content_types": [], "dedup": None,
+                                 "auth": {"query_secret": "zp-secret", "query_param": "secret"}}},
+               **options}
+
+        def build_decoder(spec: Any) -> Any:
+            return plugin_set.registry.get("decoder", spec).cls({})
+
+        ctx = SourceContext(name="web", logger=logger, state_dir=tmp_path / "s", submit=col.submit, build_decoder=build_decoder)
+        src = HttpSource("web", cfg, ctx)
+        src.start()
+        made.append(src)
+        scheme = "https" if cfg["tls"] else "http"
+        return src, col, f"{scheme}://127.0.0.1:{src.bound_port}"
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+def raw_exchange(port: int, data: bytes, wait: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+
+def test_post_json_keep_alive_and_pipelining(make_source: Any) -> None:
+    src, col, url = make_source()
+    with requests.Session() as s:
+        for i in range(3):
+            r = s.post(url + "/events", json={"id": f"e{i}", "title": f"t{i}"})
+            assert r.status_code == 200 and r.json() == {"status": "ok", "accepted": 1, "duplicates": 0}
+    assert [e.title for e in col.events] == ["t0", "t1", "t2"]
+    body = b'{"id":"p1"}'
+    req = b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n" + body
+    out = raw_exchange(src.bound_port, req + req.replace(b"p1", b"p2").replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
+    assert out.count(b"HTTP/1.1 200 OK") == 2 and out.endswith(b'"duplicates":0}\n')
+
+
+def test_chunked_body_is_accepted(make_source: Any) -> None:
+    src, col, url = make_source()
+    r = requests.post(url + "/events", data=iter([b'{"id":"c1",', b'"title":"chunked"}']), headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and col.events[0].title == "chunked"
+
+
+def test_redelivery_of_the_same_event_id_is_answered_2xx(make_source: Any) -> None:
+    src, col, url = make_source()
+    calls = []
+    orig = col.submit
+    col.submit = lambda recs, timeout=None, dedup=False: calls.append(dedup) or orig(recs, timeout, dedup)  # type: ignore[method-assign]
+    src.ctx.submit = col.submit
+    assert requests.post(url + "/events", json={"id": "same"}).status_code == 200
+    assert calls == [True]  # the intake's dedup window is asked to drop redeliveries
+
+
+def test_refusals_have_the_right_status_and_a_short_json_error(make_source: Any) -> None:
+    src, col, url = make_source()
+    r = requests.post(url + "/events", data=b'{"id": 1,,}', headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "column 10" in r.json()["error"]
+    r = requests.post(url + "/events", data="a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and "content type" in r.json()["error"]
+    assert requests.post(url + "/nope", json={}).status_code == 404
+    r = requests.get(url + "/events")
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"
+    r = requests.post(url + "/events", data=b"x" * 5000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "4096" in r.json()["error"]
+    assert src.stats["refused_400"] == 1 and src.stats["refused_415"] == 1 and src.stats["refused_413"] == 1
+    assert col.events == []
+
+
+def test_oversized_body_is_refused_before_it_is_sent(make_source: Any) -> None:
+    src, col, url = make_source()
+    head = b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 900000000\r\nExpect: 100-continue\r\n\r\n"
+    out = raw_exchange(src.bound_port, head)  # no body sent at all: the answer comes from the head
+    assert out.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in out
+
+
+def test_signatures_checked_in_constant_time_and_401_says_nothing_more(make_source: Any) -> None:
+    src, col, url = make_source()
+    body = b'{"id":"d1","title":"signed"}'
+    good = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    hdr = {"Content-Type": "application/json"}
+    assert requests.post(url + "/det", data=body, headers={**hdr, "X-Detectify-Signature": good}).status_code == 200
+    for bad in ({"X-Detectify-Signature": "sha256=" + "0" * 64}, {}):
+        r = requests.post(url + "/det", data=body, headers={**hdr, **bad})
+        assert r.status_code == 401 and r.json() == {"error": "unauthorized"}
+    assert requests.post(url + "/zp?secret=zp-secret", json={"id": "z"}).status_code == 200
+    assert requests.post(url + "/zp?secret=nope", json={"id": "z2"}).status_code == 401
+    assert [e.title for e in col.events] == ["signed", ""] and src.stats["refused_401"] == 3
+
+
+def test_refusals_are_logged_without_body_or_secret(make_source: Any) -> None:
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{message}")
+    try:
+        src, col, url = make_source()
+        requests.post(url + "/zp?secret=zp-secret-wrong", data=b'{"password":"hunter2"}', headers={"Content-Type": "text/csv"})
+        requests.post(url + "/det", data=b'{"password":"hunter2"}', headers={"X-Detectify-Signature": "ab"})
+    finally:
+        logger.remove(sink)
+    text = "".join(lines)
+    assert "415" in text and "401" in text and "hunter2" not in text and "zp-secret" not in text
+
+
+def test_slow_client_gets_408_and_does_not_block_others(make_source: Any) -> None:
+    src, col, url = make_source(read_timeout_s=0.6)
+    got: list[bytes] = []
+
+    def slow() -> None:
+        with socket.create_connection(("127.0.0.1", src.bound_port), timeout=5) as s:
+            try:
+                for ch in b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}":
+                    s.sendall(bytes([ch]))
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            got.append(s.recv(4096))
+
+    t = threading.Thread(target=slow)
+    t.start()
+    assert requests.post(url + "/events", json={"id": "fast"}, timeout=5).status_code == 200
+    t.join(10)
+    assert got and got[0].startswith(b"HTTP/1.1 408 ") and src.stats["refused_408"] == 1
+
+
+def test_connection_limit(make_source: Any) -> None:
+    src, col, url = make_source(max_connections=2)
+    held = [socket.create_connection(("127.0.0.1", src.bound_port)) for _ in range(2)]
+    try:
+        wait_for(lambda: len(src._state.connections) == 2, what="two connections")
+        out = raw_exchange(src.bound_port, b"")
+        assert out.startswith(b"HTTP/1.1 503 ")
+    finally:
+        for s in held:
+            s.close()
+    wait_for(lambda: requests.post(url + "/events", json={"id": "after"}).status_code == 200, what="service after the limit")
+
+
+def test_full_spool_answers_503_with_retry_after(make_source: Any) -> None:
+    src, col, url = make_source()
+    col.full = True
+    r = requests.post(url + "/events", json={"id": "x"})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "7"
+
+
+def test_answer_comes_within_the_response_timeout_even_if_the_spool_hangs(make_source: Any) -> None:
+    src, col, url = make_source(response_timeout_s=0.3)
+    col.delay = 1.0
+    r = requests.post(url + "/events", json={"id": "slow"}, timeout=5)
+    assert r.status_code == 503 and "Retry-After" in r.headers
+
+
+def test_splunk_hec_event_raw_and_health(make_source: Any) -> None:
+    src, col, url = make_source(hec={"enabled": True, "token": TOKEN, "decoder": "json", "raw_decoder": "syslog"})
+    auth = {"Authorization": f"Splunk {TOKEN}"}
+    body = '{"event": {"id": "h1", "title": "from hec"}, "host": "web1", "sourcetype": "x"}\n{"event": {"id": "h2"}}'
+    r = requests.post(url + "/services/collector/event", data=body, headers=auth)
+    assert r.status_code == 200 and r.json() == {"text": "Success", "code": 0}
+    assert col.events[0].title == "from hec" and col.events[0].origin["hec"] == {"host": "web1", "sourcetype": "x"}
+    r = requests.post(url + "/services/collector/raw", data="<13>1 - h a - - - raw one\n<13>1 - h a - - - raw two\n", headers=auth)
+    assert r.status_code == 200 and [e.title for e in col.events[2:]] == ["raw one", "raw two"]
+    r = requests.post(url + "/services/collector/event", data='{"event": "x"}', headers={"Authorization": "Splunk wrong"})
+    assert r.status_code == 401 and r.json()["code"] == 3
+    r = requests.post(url + "/services/collector/event", data='{"host": "x"}', headers=auth)
+    assert r.status_code == 400 and r.json()["code"] == 12
+    assert requests.get(url + "/services/collector/health").json()["code"] == 17
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: Any) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("pki")
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, timeout=30)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ca", "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"))
+    for name in ("server", "client"):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.csr"))
+        (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.pem"), "-CAkey", str(d / "ca.key"), "-CAcreateserial",
+            "-days", "2", "-extfile", str(d / "ext"), "-out", str(d / f"{name}.pem"))
+    return {"dir": str(d)}
+
+
+def test_https_with_client_certificate_verification(make_source: Any, certs: dict[str, str]) -> None:
+    d = certs["dir"]
+    src, col, url = make_source(tls={"enabled": True, "cert_file": f"{d}/server.pem", "key_file": f"{d}/server.key",
+                                     "ca_file": f"{d}/ca.pem", "verify": True, "min_version": "1.2"})
+    r = requests.post(url + "/events", json={"id": "tls1"}, verify=f"{d}/ca.pem", cert=(f"{d}/client.pem", f"{d}/client.key"))
+    assert r.status_code == 200
+    with pytest.raises(requests.exceptions.RequestException):
+        requests.post(url + "/events", json={"id": "tls2"}, verify=f"{d}/ca.pem", timeout=5)
+    assert [e.id for e in col.events] == ["tls1"]
