@@ -186,18 +186,35 @@ class NatsConnection:
 
         nc = nats.NATS()
         self.last_error = ""
+        refused = asyncio.Event()
+
+        async def on_error(exc: Exception) -> None:
+            await self._on_error(exc)
+            if _is_auth_error(exc) and not nc.is_connected:
+                refused.set()  # the server will refuse us at every attempt: say so now
+
+        attempt = asyncio.ensure_future(nc.connect(**opts, error_cb=on_error, disconnected_cb=self._on_disconnected,
+                                                   reconnected_cb=self._on_reconnected))
+        waiter = asyncio.ensure_future(refused.wait())
         try:
-            await asyncio.wait_for(nc.connect(**opts, error_cb=self._on_error, disconnected_cb=self._on_disconnected,
-                                              reconnected_cb=self._on_reconnected), budget)
-        except (asyncio.TimeoutError, Exception) as exc:
+            done, _ = await asyncio.wait({attempt, waiter}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        failure: BaseException | None = None
+        if attempt in done and not attempt.cancelled():
+            failure = attempt.exception()
+        else:
+            attempt.cancel()
+            await asyncio.gather(attempt, return_exceptions=True)
+            failure = asyncio.TimeoutError()
+        if failure is not None or not nc.is_connected:
             try:
                 await nc.close()
             except Exception:  # noqa: BLE001
                 pass
-            last = self.last_error or f"{type(exc).__name__}: {exc}"
-            fatal = "authorization" in last.lower() or "authentication" in last.lower() or isinstance(
-                exc, (nats.errors.AuthorizationError, nats.errors.InvalidUserCredentialsError))
-            raise ConnectFailed(f"cannot connect to {', '.join(self.servers)}: {self.redact(last)}", fatal) from None
+            last = self.last_error or f"{type(failure).__name__}: {failure}"
+            fatal = refused.is_set() or _is_auth_error(failure)
+            raise ConnectFailed(f"cannot connect to {', '.join(self.servers)}: {self.redact(last)}", fatal)
         return nc, nc.jetstream(timeout=float(self.config["connect_timeout_s"]))
 
     def ensure_stream(self, stream: str, spec: dict[str, Any] | None, subject: str | None, timeout: float) -> None:
@@ -251,3 +268,20 @@ class NatsConnection:
                 except Exception:  # noqa: BLE001 - closing anyway
                     pass
             self.loop.stop(timeout)
+
+
+def _is_auth_error(exc: BaseException | None) -> bool:
+    """The server refused our credentials, or we refused its certificate: retrying the
+    same configuration at once will not help, so the caller opens its circuit."""
+    if exc is None:
+        return False
+    import ssl
+
+    import nats.errors
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True
+    if isinstance(exc, (nats.errors.AuthorizationError, nats.errors.InvalidUserCredentialsError)):
+        return True
+    text = str(exc).lower()
+    return "authorization violation" in text or "authentication" in text

@@ -9,6 +9,7 @@ own JetStream store under the test's temporary directory, and is always stopped
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -18,11 +19,13 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Awaitable, Callable, Iterator, Sequence
+
+import pytest
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
-__all__ = ["NATS_SERVER", "NatsServer", "NatsCluster", "nats_server_version"]
+__all__ = ["NATS_SERVER", "NatsServer", "NatsCluster", "nats_server_version", "js_run", "nats_server", "nats_cluster"]
 
 
 def nats_server_version() -> str:
@@ -194,3 +197,42 @@ class NatsCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def js_run(servers: str | Sequence[str], fn: Callable[[Any, Any], Awaitable[Any]], timeout: float = 20.0,
+           **connect: Any) -> Any:
+    """Connect a throw-away client, run ``await fn(js, nc)``, close, return its result.
+
+    For tests that look at what a stream holds, or prepare one, from ordinary code.
+    """
+    import nats
+
+    async def main() -> Any:
+        nc = await nats.connect(servers if isinstance(servers, str) else list(servers), connect_timeout=2,
+                                max_reconnect_attempts=5, reconnect_time_wait=0.2, **connect)
+        try:
+            return await fn(nc.jetstream(timeout=5), nc)
+        finally:
+            await nc.close()
+
+    return asyncio.run(asyncio.wait_for(main(), timeout))
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """One JetStream server on a free loopback port, stopped at teardown."""
+    server = NatsServer(tmp_path / "nats").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    """Three JetStream servers routed on loopback, stopped at teardown."""
+    cluster = NatsCluster(tmp_path / "nats").start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
