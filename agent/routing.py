@@ -1,143 +1,320 @@
-"""Routes: ordered rules compiled once into predicates; an event may fan out to many sinks.
+"""Routes: ordered YAML rules compiled once into predicates; an event may fan out to many sinks.
 
-Routing is a pure function of (event, rules). This module holds the minimal language
-of the core: ``when`` on ``type`` (exact, glob or a list), ``source`` and a severity
-threshold; ``continue``; a route named ``default`` for what matched nothing.
+Routing is a pure function of (event, rules). Routes are tried in order; the first
+that matches wins unless it says ``continue: true``; a route named ``default`` takes
+what matched nothing. A route's ``transforms`` apply to its own sinks only, so the
+decision is a :class:`Plan`: groups of sinks, each with the transform (or none) that
+makes the variant those sinks receive.
+
+Speed: conditions on low-cardinality fields (source, type, vendor_type, severity,
+score, repository and organisation names) are evaluated once per distinct
+combination of those values and memoised; only conditions on other fields (a regex on
+the title, a field of ``raw``) run per event. The condition language lives in
+:mod:`agent.conditions`, transforms in :mod:`agent.transforms`.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
+import difflib
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
+import orjson
+
+from agent.conditions import FEATURES, Cond, CondCompiler, parse_threshold
 from agent.config import SourceMap
 from agent.errors import Problem
-from agent.model import Event, Severity, severity_from_name
+from agent.model import Event
+from agent.transforms import Transform, TransformCompiler
 
-__all__ = ["Route", "Router", "compile_routes", "parse_threshold"]
+__all__ = ["Route", "Router", "Plan", "Verdict", "compile_routes", "parse_threshold"]
 
 Predicate = Callable[[Event], bool]
+Branch = tuple["Transform | None", tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """One compiled route. ``index`` is its position in the merged ``routes:`` list."""
+
     name: str
     predicate: Predicate
     to: tuple[str, ...]
     cont: bool = False
+    transform: Transform | None = None
+    cond: Cond | None = None
+    index: int = -1
+    where: tuple[str, int] = ("", 0)
+    enabled: bool = True
 
 
-_OPS = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
-        "<": lambda a, b: a < b, "==": lambda a, b: a == b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
-_THRESHOLD = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)?\s*([A-Za-z]+|\d)\s*$")
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Where one event goes: the routes that matched and the sinks of each variant.
 
-
-def parse_threshold(text: Any) -> Callable[[int], bool]:
-    """Parse ``">= high"``, ``"critical"`` (exact) or ``3`` into a test on a severity id.
-
-    :raises ValueError: for anything else, with what was expected.
+    :ivar routes: names of the matched routes (``("default",)`` for the default route);
+        empty when nothing matched and there is no default (the event is *unrouted*).
+    :ivar branches: ``(transform or None, sinks)`` per variant; ``None`` is the event as is.
+    :ivar sinks: every sink, in route order (before any ``drop`` transform).
     """
-    if isinstance(text, int) and not isinstance(text, bool):
-        text = str(text)
-    if not isinstance(text, str):
-        raise ValueError(f"expected a severity such as \">= high\", found {type(text).__name__}")
-    m = _THRESHOLD.match(text)
-    if not m:
-        raise ValueError(f"expected a severity such as \">= high\" or \"critical\", found {text!r}")
-    op, name = m.group(1) or "==", m.group(2)
-    sev = severity_from_name(name)
-    if sev is Severity.UNKNOWN and name.lower() not in ("unknown", "0"):
-        raise ValueError(f"unknown severity {name!r} (expected one of unknown, info, low, medium, high, critical)")
-    cmp = _OPS[op]
-    value = int(sev)
-    return lambda sid: cmp(sid, value)
+
+    routes: tuple[str, ...]
+    branches: tuple[Branch, ...]
+    sinks: tuple[str, ...]
+    may_drop: bool = False
 
 
-def _string_matcher(spec: Any, what: str) -> Callable[[str], bool]:
-    items = spec if isinstance(spec, list) else [spec]
-    if not all(isinstance(i, str) for i in items):
-        raise ValueError(f"{what}: expected a string, a glob or a list of them")
-    exact = {i for i in items if not any(c in i for c in "*?[")}
-    globs = [re.compile(fnmatch.translate(i)) for i in items if i not in exact]
-    if "*" in items:
-        return lambda value: True
-    if not globs:
-        return exact.__contains__
-    return lambda value: value in exact or any(g.match(value) for g in globs)
+NO_MATCH = Plan((), (), ())
 
 
-def _compile_when(when: dict[str, Any]) -> Predicate:
-    tests: list[Predicate] = []
-    for key, spec in when.items():
-        if key in ("type", "source", "vendor_type"):
-            m = _string_matcher(spec, key)
-            tests.append(lambda ev, m=m, key=key: m(getattr(ev, key)))
-        elif key == "severity":
-            t = parse_threshold(spec)
-            tests.append(lambda ev, t=t: t(ev.severity_id))
-        else:
-            raise ValueError(f"unknown condition {key!r} (this build knows: type, vendor_type, source, severity)")
-    if not tests:
-        return lambda ev: True
-    if len(tests) == 1:
-        return tests[0]
-    return lambda ev: all(t(ev) for t in tests)
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What ``route --explain`` says about one route."""
+
+    name: str
+    status: str  # matched | failed | shadowed | not-evaluated | disabled | default-used | default-unused
+    reason: str
+    to: tuple[str, ...]
+    transform: str = ""
+    where: tuple[str, int] = ("", 0)
 
 
 class Router:
     """Apply compiled routes: first match wins unless ``continue``; ``default`` catches the rest."""
 
-    def __init__(self, routes: Sequence[Route], default: Route | None = None) -> None:
+    def __init__(self, routes: Sequence[Route], default: Route | None = None, *, disabled: Sequence[Route] = (),
+                 warnings: Sequence[Problem] = (), cache_size: int = 65536) -> None:
         self.routes = tuple(routes)
         self.default = default
+        self.disabled = tuple(disabled)
+        self.warnings = list(warnings)
+        self.cache_size = cache_size
+        self._cache: dict[Any, Plan | tuple[tuple[Route, Predicate | None], ...]] = {}
+        self._plans: dict[tuple[int, ...], Plan] = {}  # by ids of matched routes
+        self._entries = [self._split(r) for r in self.routes]
+        feats = sorted({f for _, key, _ in self._entries if key is not None for f in (key.features or ())})
+        top = [f for f in feats if "." not in f]
+        extra = [FEATURES[f] for f in feats if "." in f]
+        self.features = tuple(feats)
+        if not feats:
+            self._key: Callable[[Event], Any] = lambda ev: None
+        elif not extra:
+            self._key = attrgetter(*top)
+        else:
+            head = attrgetter(*top) if top else (lambda ev: None)
+            self._key = lambda ev: (head(ev), *[g(ev) for g in extra])
+
+    @staticmethod
+    def _split(route: Route) -> tuple[Route, Cond | None, Predicate | None]:
+        """Split a route's condition into a memoisable part and a per-event residual."""
+        cond = route.cond
+        if cond is None:
+            return route, None, route.predicate
+        if cond.features is not None:
+            return route, cond, None
+        if cond.kind == "all":
+            keyed = [c for c in cond.children if c.features is not None and not c.always]
+            rest = [c.test for c in cond.children if c.features is None]
+            if keyed:
+                kt = [c.test for c in keyed]
+                key = Cond(cond.desc, (lambda ev: all(t(ev) for t in kt)) if len(kt) > 1 else kt[0],
+                           features=frozenset().union(*[c.features or () for c in keyed]))
+                residual = (lambda ev: all(t(ev) for t in rest)) if len(rest) > 1 else rest[0]
+                return route, key, residual
+        return route, None, cond.test
+
+    # ----------------------------------------------------------------- hot path
+    def plan(self, event: Event) -> Plan:
+        """Return where ``event`` goes (memoised on the features the rules read)."""
+        try:
+            key = self._key(event)
+            hit = self._cache.get(key)
+        except TypeError:  # an unhashable value where a name belongs: decide without the cache
+            return self._resolve(self._candidates(event), event)
+        if hit is None:
+            cands = self._candidates(event)
+            if all(res is None for _, res in cands):
+                hit = self._resolve(cands, event)
+            else:
+                hit = cands
+            if len(self._cache) >= self.cache_size:
+                self._cache.clear()
+            self._cache[key] = hit
+        if isinstance(hit, Plan):
+            return hit
+        return self._resolve(hit, event)
+
+    def _candidates(self, event: Event) -> tuple[tuple[Route, Predicate | None], ...]:
+        return tuple((r, res) for r, key, res in self._entries if key is None or key.test(event))
+
+    def _resolve(self, cands: Sequence[tuple[Route, Predicate | None]], event: Event) -> Plan:
+        matched: list[Route] = []
+        for route, residual in cands:
+            if residual is None or residual(event):
+                matched.append(route)
+                if not route.cont:
+                    break
+        return self._plan_of(tuple(matched))
+
+    def _plan_of(self, matched: tuple[Route, ...]) -> Plan:
+        ids = tuple(map(id, matched))  # routes live as long as the router
+        plan = self._plans.get(ids)
+        if plan is not None:
+            return plan
+        if not matched:
+            if self.default is None:
+                return NO_MATCH
+            matched = (self.default,)
+        groups: dict[Transform | None, list[str]] = {}
+        order: list[str] = []
+        for r in matched:
+            for s in r.to:
+                if s not in order:
+                    order.append(s)
+                    groups.setdefault(r.transform, []).append(s)
+        branches = tuple((t, tuple(s)) for t, s in groups.items())
+        plan = Plan(tuple(r.name for r in matched), branches, tuple(order),
+                    any(t is not None and t.may_drop for t in groups))
+        self._plans[ids] = plan
+        return plan
+
+    def dispatch(self, event: Event) -> list[tuple[Event, tuple[str, ...]]]:
+        """Return each variant of ``event`` with the sinks that receive it (drops removed)."""
+        out: list[tuple[Event, tuple[str, ...]]] = []
+        for transform, sinks in self.plan(event).branches:
+            variant = event if transform is None else transform(event)
+            if variant is not None:
+                out.append((variant, sinks))
+        return out
 
     def route(self, event: Event) -> tuple[str, ...]:
-        """Return the sink names ``event`` goes to, in route order, without duplicates."""
-        out: list[str] = []
-        matched = False
-        for r in self.routes:
-            if r.predicate(event):
-                matched = True
-                for s in r.to:
-                    if s not in out:
-                        out.append(s)
+        """Return the sink names ``event`` reaches, in route order, without duplicates."""
+        plan = self.plan(event)
+        if not plan.may_drop:
+            return plan.sinks
+        kept = {s for _, sinks in self.dispatch(event) for s in sinks}
+        return tuple(s for s in plan.sinks if s in kept)
+
+    # ----------------------------------------------------------------- explain
+    def explain(self, event: Event) -> list[Verdict]:
+        """Evaluate every route without the cache and say why each matched or not."""
+        out: list[Verdict] = []
+        stopped_by = ""
+        any_match = False
+        everything = sorted([*self.routes, *self.disabled], key=lambda r: r.index)
+        for r in everything:
+            desc = r.transform.desc if r.transform else ""
+            if not r.enabled:
+                out.append(Verdict(r.name, "disabled", "enabled: false", r.to, desc, r.where))
+                continue
+            ok = r.predicate(event)
+            cond = r.cond
+            why = "" if ok or cond is None else cond.why_not(event)
+            if stopped_by:
+                status = "shadowed" if ok else "not-evaluated"
+                reason = (f"would match, but route {stopped_by!r} matched first and does not continue" if ok
+                          else f"not reached (route {stopped_by!r} matched first); {why}")
+            elif ok:
+                any_match = True
+                status, reason = "matched", ("matched; continue: true" if r.cont else "matched")
                 if not r.cont:
-                    break
-        if not matched and self.default is not None:
-            return self.default.to
-        return tuple(out)
+                    stopped_by = r.name
+            else:
+                status, reason = "failed", why
+            out.append(Verdict(r.name, status, reason, r.to, desc, r.where))
+        if self.default is not None:
+            d = self.default
+            desc = d.transform.desc if d.transform else ""
+            if any_match:
+                out.append(Verdict(d.name, "default-unused", "not used: another route matched", d.to, desc, d.where))
+            else:
+                out.append(Verdict(d.name, "default-used", "no other route matched", d.to, desc, d.where))
+        return out
+
+
+def _shadow_warnings(routes: list[Route], default: Route | None, raw: dict[int, Any]) -> list[Problem]:
+    out: list[Problem] = []
+    seen: dict[bytes, Route] = {}
+    catch_all: Route | None = None
+    for r in routes:
+        def warn(msg: str) -> None:
+            out.append(Problem(r.where[0], r.where[1], f"routes[{r.index}]", msg))
+
+        if catch_all is not None:
+            warn(f"route {r.name!r} is never reached: route {catch_all.name!r} "
+                 f"({catch_all.where[0]}:{catch_all.where[1]}) before it matches every event and does not continue")
+            continue
+        key = orjson.dumps(raw.get(r.index) or {}, option=orjson.OPT_SORT_KEYS, default=str)
+        twin = seen.get(key)
+        if twin is not None:
+            warn(f"route {r.name!r} is never reached: route {twin.name!r} ({twin.where[0]}:{twin.where[1]}) "
+                 f"has the same conditions and does not continue")
+        if r.cont:
+            continue
+        if r.cond is not None and r.cond.always:
+            catch_all = r
+        seen.setdefault(key, r)
+    if default is not None and raw.get(default.index):
+        out.append(Problem(default.where[0], default.where[1], f"routes[{default.index}].when",
+                           "route 'default' takes every event no other route matched; its 'when' is ignored"))
+    if default is not None and catch_all is not None:
+        out.append(Problem(default.where[0], default.where[1], f"routes[{default.index}]",
+                           f"route 'default' is never used: route {catch_all.name!r} matches every event"))
+    return out
 
 
 def compile_routes(routes: list[dict[str, Any]], sinks: set[str], smap: SourceMap, problems: list[Problem],
-                   disabled_sinks: set[str] = frozenset()) -> Router:  # type: ignore[assignment]
-    """Compile validated route dicts; every problem names the file, line and route."""
+                   disabled_sinks: set[str] = frozenset(), warnings: list[Problem] | None = None) -> Router:  # type: ignore[assignment]
+    """Compile validated route dicts; every problem names the file, line and route.
+
+    :param sinks: enabled sink names; a route may also name a disabled sink (it gets nothing).
+    :param warnings: receives shadowed-route warnings (also kept in ``Router.warnings``).
+    """
+    errors: list[tuple[tuple[Any, ...], str]] = []
+    conds = CondCompiler(errors)
+    transforms = TransformCompiler(errors)
     compiled: list[Route] = []
+    disabled: list[Route] = []
     default: Route | None = None
+    names: dict[str, int] = {}
+    raw_when: dict[int, Any] = {}
+    found: list[Problem] = []
     for i, r in enumerate(routes):
-        if not r.get("enabled", True):
-            continue
-        name = r["name"]
-        for j, target in enumerate(r.get("to", [])):
+        name = str(r.get("name", f"#{i}"))
+        base = ("routes", i)
+        where = smap.where(base)
+        if name in names and not name.startswith("#"):
+            first = smap.where(("routes", names[name]))
+            found.append(smap.problem(base + ("name",), f"route {name!r} is already defined at {first[0]}:{first[1]}"))
+        names.setdefault(name, i)
+        for j, target in enumerate(r.get("to") or []):
             if target not in sinks and target not in disabled_sinks:
-                hint = ""
-                import difflib
-                close = difflib.get_close_matches(target, sorted(sinks), n=1)
-                if close:
-                    hint = f"; did you mean {close[0]!r}?"
-                problems.append(smap.problem(("routes", i, "to", j), f"route {name!r} sends to sink {target!r}, which is not defined{hint}"))
-        to = tuple(t for t in r.get("to", []) if t in sinks)
-        try:
-            pred = _compile_when(r.get("when") or {})
-        except ValueError as exc:
-            problems.append(smap.problem(("routes", i, "when"), f"route {name!r}: {exc}"))
-            continue
-        route = Route(name, pred, to, bool(r.get("continue")))
-        if name == "default":
+                close = difflib.get_close_matches(target, sorted(sinks | set(disabled_sinks)), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else (f" (defined sinks: {', '.join(sorted(sinks))})" if sinks else "")
+                found.append(smap.problem(base + ("to", j), f"route {name!r} sends to sink {target!r}, which is not defined{hint}"))
+        del errors[:]
+        cond = conds.compile(r.get("when") or {}, ())
+        for rel, msg in errors:
+            found.append(smap.problem(base + ("when",) + rel, f"route {name!r}: {msg}"))
+        del errors[:]
+        transform = transforms.compile(r.get("transforms"), ())
+        for rel, msg in errors:
+            found.append(smap.problem(base + ("transforms",) + rel, f"route {name!r}: {msg}"))
+        to = tuple(dict.fromkeys(t for t in (r.get("to") or []) if t in sinks))
+        enabled = bool(r.get("enabled", True))
+        route = Route(name, cond.test, to, bool(r.get("continue")), transform, cond, i, where, enabled)
+        raw_when[i] = r.get("when") or {}
+        if not enabled:
+            disabled.append(route)
+        elif name == "default":
             if default is not None:
-                problems.append(smap.problem(("routes", i, "name"), "there can be only one route named 'default'"))
+                found.append(smap.problem(base + ("name",), "there can be only one route named 'default'"))
             default = route
         else:
             compiled.append(route)
-    return Router(compiled, default)
+    problems.extend(found)
+    notes = _shadow_warnings(compiled, default, raw_when)
+    if warnings is not None:
+        warnings.extend(notes)
+    return Router(compiled, default, disabled=disabled, warnings=notes)
