@@ -57,7 +57,7 @@ class Endpoint:
     :ivar port: the receiver's port (or a closed one, for the refused case).
     :ivar path: a file path inside a fresh temporary directory.
     :ivar workdir: that directory (for CA files, state, ...).
-    :ivar secret: a canary value; put it in every secret key of the config.
+    :ivar secret: a canary (32 letters and digits); put it in every secret key of the config.
     """
 
     transport: str
@@ -111,7 +111,7 @@ class SinkHarness:
         self.cls = sink_class
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.secret = "cnry" + _secrets.token_hex(10)
+        self.secret = "cnry" + _secrets.token_hex(14)  # 32 letters and digits, like most API keys
         self.transport = transport_of(sink_class)
         self.opted_in = callable(getattr(sink_class, "conformance_config", None))
         self.logs = CapturedLogs().start()
@@ -126,8 +126,7 @@ class SinkHarness:
     @property
     def http(self) -> HTTPReceiver:
         if self._http is None:
-            ok = getattr(self.cls, "conformance_ok_reply", None) or Reply(200, {"status": "ok"})
-            self._http = HTTPReceiver(default=ok).start()
+            self._http = HTTPReceiver(default=self.ok_reply).start()
         return self._http
 
     @property
@@ -135,6 +134,16 @@ class SinkHarness:
         if self._tcp is None:
             self._tcp = TCPReceiver().start()
         return self._tcp
+
+    @property
+    def ok_reply(self) -> Reply:
+        """The answer meaning success: the class's ``conformance_ok_reply`` (a Reply or its fields as a dict)."""
+        declared = getattr(self.cls, "conformance_ok_reply", None)
+        if isinstance(declared, Reply):
+            return declared
+        if isinstance(declared, dict):
+            return Reply(**declared)
+        return Reply(200, {"status": "ok"})
 
     def endpoint(self, *, closed: bool = False) -> Endpoint:
         """An endpoint on the live receiver for this transport, or on a closed port."""

@@ -249,7 +249,7 @@ def check_timeout(h: "SinkHarness") -> None:
 
     h.require_opt_in()
     h.require_transport("http")
-    ok = getattr(h.cls, "conformance_ok_reply", None) or Reply(200, {"status": "ok"})
+    ok = h.ok_reply
     h.http.reply_always(Reply(ok.status, ok.body, ok.headers, stall=True, stall_s=5.0))
     sink = _instance(h)
     try:
@@ -320,7 +320,7 @@ def check_secrets(h: "SinkHarness") -> None:
     except Exception as exc:
         h.texts.append(str(exc))
     if h.opted_in and h.transport == "http":
-        for reply in (Reply(400, echo=True), Reply(500, {"error": "conformance"}), Reply(200, {"status": "ok"})):
+        for reply in (Reply(400, echo=True), Reply(500, {"error": "conformance"}), h.ok_reply):
             h.http.reply_always(reply)
             h.send(sink, spooled(sample_events()[:1]))
     if h.opted_in and h.transport in ("http", "tcp"):

@@ -1,0 +1,8 @@
+"""siemrelay's sink conformance suite, run against this plugin: one subclass, no code."""
+
+from agent.pytest_plugin import SinkConformance
+from siemrelay_pagerduty.sink import PagerDutySink
+
+
+class TestPagerDutyConformance(SinkConformance):
+    sink_class = PagerDutySink
