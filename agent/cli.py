@@ -157,6 +157,8 @@ def cmd_validate(args: argparse.Namespace, redactor: Any) -> int:
     print(f"√ {cfg.loaded.path}: {len(sources)} sources, {len(sinks)} sinks, {len(cfg.routes)} routes")
     for f in plugins.failures:
         print(f"~ plugin {f.plugin} ({f.origin}) is disabled: {f.error}")
+    for w in getattr(cfg.router, "warnings", ()):
+        print(f"~ {w}")
     if args.healthcheck:
         for name, sink in sinks.items():
             try:

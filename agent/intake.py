@@ -62,7 +62,8 @@ class IntakeStats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_input: dict[str, dict[str, int]] = collections.defaultdict(
-            lambda: {"records": 0, "events": 0, "decode_errors": 0, "duplicates": 0, "unrouted": 0, "refused_full": 0})
+            lambda: {"records": 0, "events": 0, "decode_errors": 0, "duplicates": 0, "unrouted": 0, "refused_full": 0,
+                     "dropped": 0})
 
     def add(self, name: str, **counts: int) -> None:
         with self.lock:
@@ -110,8 +111,10 @@ class Intake:
         ids: list[str] = []
         duplicates = unrouted = 0
         check_dup = dedup and self.dedup is not None and self.dedup.enabled
-        route = self.router.route
+        plan_of = self.router.plan  # one router per batch: a reload never splits a batch
         bits = self._bits
+        masks: dict[tuple[str, ...], int] = {}
+        spooled = dropped = 0
         batch_ids: set[str] = set()
         for index, rec in enumerate(records):
             try:
@@ -143,13 +146,26 @@ class Intake:
                         continue
                     batch_ids.add(ev.id)
                     ids.append(ev.id)
-                mask = 0
-                for sink in route(ev):
-                    mask |= bits.get(sink, 0)
-                if not mask:
+                # Route once; serialise once per variant (one, unless a route's transforms
+                # change what its own sinks receive). Each sink is in exactly one variant.
+                plan = plan_of(ev)
+                if not plan.routes:
                     unrouted += 1
                     continue
-                rows.append((mask, ev.to_json()))
+                n_rows = len(rows)
+                for transform, sinks in plan.branches:
+                    mask = masks.get(sinks)
+                    if mask is None:
+                        mask = masks[sinks] = sum(bits.get(s, 0) for s in set(sinks))
+                    if not mask:
+                        continue
+                    variant = ev if transform is None else transform(ev)
+                    if variant is not None:
+                        rows.append((mask, variant.to_json()))
+                if len(rows) > n_rows:
+                    spooled += 1
+                else:
+                    dropped += 1
         try:
             self.spool.append(rows, errors)
         except SpoolFull:
@@ -162,10 +178,10 @@ class Intake:
         if ids:
             self.dedup.remember(ids)  # type: ignore[union-attr]
         name = records[0].origin.get("input", "?") if records else "?"
-        self.stats.add(name, records=len(records), events=len(rows), decode_errors=len(failed),
-                       duplicates=duplicates, unrouted=unrouted)
+        self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
+                       duplicates=duplicates, unrouted=unrouted, dropped=dropped)
         if unrouted and name not in self._unrouted_warned:
             self._unrouted_warned.add(name)
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
                              "(add a route named 'default' to keep them)", name)
-        return Submitted(SubmitStatus.ACCEPTED, events=len(rows), errors=failed, duplicates=duplicates)
+        return Submitted(SubmitStatus.ACCEPTED, events=spooled, errors=failed, duplicates=duplicates)

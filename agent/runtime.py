@@ -95,6 +95,8 @@ class Supervisor:
             except Exception as exc:
                 self.shutdown()
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
+        for warning in getattr(self.cfg.router, "warnings", ()):
+            self.log.warning("route warning: {}", warning)
         self.plugins.pm.hook.startup(agent=self)
         self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}",
                       len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir)
@@ -140,22 +142,53 @@ class Supervisor:
         self.shutdown()
 
     def reload(self) -> bool:
-        """Re-read the configuration; apply new routes, keep the old config if invalid."""
+        """Re-read the configuration and swap in the new rules; keep the old ones if invalid.
+
+        Only routes change at run time. A batch of records is routed entirely by the old
+        or entirely by the new rules (intake takes the router once per batch) and what
+        is already spooled stays queued, so nothing in flight is lost or duplicated. A
+        route that names a sink which is not running (a sink added since start) refuses
+        the reload: adding a sink takes a restart.
+        """
         self.log.info("reloading configuration from {}", self.cfg.loaded.path)
         try:
             loaded = load_config(self.cfg.loaded.path)
+            self.redactor.add(loaded.secrets)
             new = validate_config(loaded, self.plugins)
+            router = self._router_for_running_sinks(new)
         except ConfigError as exc:
-            self.log.error("reload refused, the running configuration is kept: {}", exc)
+            for problem in exc.problems:
+                self.log.error("reload refused: {}", problem)
+            self.log.error("reload refused ({} problems); the running rules are kept", len(exc.problems))
             return False
-        if set(new.sinks) != set(self.cfg.sinks) or new.sources != self.cfg.sources or new.sinks != self.cfg.sinks:
+        if new.sources != self.cfg.sources or new.sinks != self.cfg.sinks:
             self.log.warning("reload: changes to sources or sinks take effect at the next restart; routes were reloaded")
         self.redactor.add(new.secrets)
+        for warning in router.warnings:
+            self.log.warning("route warning: {}", warning)
         assert self.intake is not None
-        self.intake.set_router(new.router)
-        self.cfg.routes, self.cfg.router = new.routes, new.router
-        self.log.info("reload done: {} routes", len(new.routes))
+        self.intake.set_router(router)
+        self.cfg.routes, self.cfg.router = new.routes, router
+        self.log.info("reload done: {} routes from {} files", len(new.routes), len(loaded.files))
         return True
+
+    def _router_for_running_sinks(self, new: AgentConfig) -> Any:
+        """Compile ``new``'s routes against the sinks that are running now."""
+        from agent.errors import Problem
+        from agent.routing import compile_routes
+
+        running = set(self.sinks) if self.sinks else {n for n, (_, c) in self.cfg.sinks.items() if c.get("enabled", True)}
+        wanted = {n for n, (_, c) in new.sinks.items() if c.get("enabled", True)}
+        problems: list[Problem] = []
+        for i, r in enumerate(new.routes):
+            for j, target in enumerate(r.get("to") or []):
+                if target in wanted and target not in running:
+                    problems.append(new.smap.problem(("routes", i, "to", j), f"route {r['name']!r} sends to sink "
+                                                     f"{target!r}, which is not running: adding a sink takes a restart"))
+        router = compile_routes(new.routes, running & wanted, new.smap, problems, (set(new.sinks) | running) - wanted)
+        if problems:
+            raise ConfigError(problems)
+        return router
 
     # ----------------------------------------------------------------- stop
     def shutdown(self) -> None:

@@ -152,11 +152,22 @@ SINK_CORE_SCHEMA: dict[str, Any] = {
 }
 
 ROUTE_SCHEMA: dict[str, Any] = {
-    "name": {"type": "string", "required": True, "empty": False, "meta": _d("Route name, shown in logs and explanations.")},
-    "when": {"type": "dict", "default": {}, "meta": _d("Conditions on the event; empty matches everything.")},
+    "name": {"type": "string", "required": True, "empty": False,
+             "meta": _d("Route name, unique across all rule files; shown in logs, `siemrelay route --explain` and test "
+                        "reports. The route named `default` takes every event no other route matched.")},
+    "description": {"type": "string", "default": "", "meta": _d("Free text for the humans who own the rule.")},
+    "when": {"type": "dict", "default": {}, "nullable": True,
+             "meta": _d("Conditions on the event, all of which must hold; empty matches everything. Shortcuts: type, "
+                        "vendor_type, source (globs), severity (\">= high\"), score (\">= 70\", \"40..69\"), repository, "
+                        "asset, organization (name globs), tags; combinators all, any, not; any field by dotted path with "
+                        "eq, ne, in, not_in, glob, regex, exists, contains, <, <=, >, >=. See docs/routing.md.")},
     "to": {"type": "list", "default": [], "schema": {"type": "string"}, "meta": _d("Sinks that receive matching events.")},
-    "continue": {"type": "boolean", "default": False, "meta": _d("Keep evaluating later routes after this one matched.")},
-    "enabled": {"type": "boolean", "default": True, "meta": _d("false switches the route off.")},
+    "continue": {"type": "boolean", "default": False,
+                 "meta": _d("Keep evaluating later routes after this one matched (first match wins otherwise).")},
+    "enabled": {"type": "boolean", "default": True, "meta": _d("false switches the route off (it is still validated).")},
+    "transforms": {"type": "list", "default": [], "schema": {"type": "dict"},
+                   "meta": _d("Ordered steps applied to what this route's sinks receive, and only to them: drop, set, tag, "
+                              "redact, rename.")},
 }
 
 TOP_SCHEMA: dict[str, Any] = {
