@@ -1,0 +1,266 @@
+"""Read-only views of a running agent, shared by the admin API, metrics, status page and ``top``.
+
+Every view is computed from the supervisor's live objects (workers' stats, intake
+counters, circuit breakers) plus a few read-only queries on the spool database
+(queue depth, oldest queued event, dead-letter counts), so the API, ``/metrics``
+and the page can never disagree with each other.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+__all__ = ["AgentView", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_views", "source_views",
+           "iso", "event_types", "redact_config"]
+
+
+class AgentView(Protocol):
+    """What the admin side reads from :class:`agent.runtime.Supervisor` (attributes only)."""
+
+    cfg: Any
+    plugins: Any
+    redactor: Callable[[str], str]
+    spool: Any
+    sinks: dict[str, Any]
+    workers: dict[str, Any]
+    sources: dict[str, Any]
+    intake: Any
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds → ISO 8601 UTC with ``Z`` (``None`` stays ``None``)."""
+    if not ts:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RateTracker:
+    """Per-key rates (per second) over a sliding window, from samples of monotonically growing counters.
+
+    A sampler thread feeds it once a second; readers get the average over the last
+    ``window_s`` seconds, which is what ``vector top`` shows and what a person
+    reading the page expects ("events/s right now", not since start-up).
+    """
+
+    def __init__(self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._samples: dict[str, collections.deque[tuple[float, float]]] = {}
+
+    def sample(self, values: dict[str, float]) -> None:
+        now = self.clock()
+        with self._lock:
+            for key, value in values.items():
+                dq = self._samples.setdefault(key, collections.deque())
+                if dq and value < dq[-1][1]:
+                    dq.clear()  # counter reset (sink rebuilt): start over rather than go negative
+                dq.append((now, value))
+                while len(dq) > 2 and now - dq[1][0] >= self.window_s:
+                    dq.popleft()
+
+    def rate(self, key: str) -> float:
+        with self._lock:
+            dq = self._samples.get(key)
+            if not dq or len(dq) < 2:
+                return 0.0
+            (t0, v0), (t1, v1) = dq[0], dq[-1]
+        return (v1 - v0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class SpoolSnapshot:
+    """Queue depth and oldest queued event per sink, and dead-letter counts, at one instant."""
+
+    def __init__(self) -> None:
+        self.depth: dict[str, int] = {}
+        self.oldest_age_s: dict[str, float] = {}
+        self.dead_by_sink: dict[str, int] = {}
+        self.dead_by_input: dict[str, int] = {}
+
+    @property
+    def dead_total(self) -> int:
+        return sum(self.dead_by_sink.values()) + sum(self.dead_by_input.values())
+
+
+def _parse_iso(text: Any) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def spool_snapshot(path: Path, now: float | None = None) -> SpoolSnapshot:
+    """Query the spool database read-only on a short-lived connection.
+
+    The spool's writer thread keeps its own connection; WAL mode lets this reader
+    run next to it without blocking a commit.
+    """
+    snap = SpoolSnapshot()
+    if not Path(path).exists():
+        return snap
+    now = time.time() if now is None else now
+    conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA query_only=1")
+        rows = conn.execute(
+            "SELECT s.name, "
+            " (SELECT count(*) FROM events e WHERE e.seq > s.cursor AND (e.mask >> s.bit) & 1), "
+            " (SELECT json_extract(e.data, '$.received_at') FROM events e WHERE e.seq > s.cursor AND (e.mask >> s.bit) & 1 "
+            "  ORDER BY e.seq LIMIT 1) FROM sinks s").fetchall()
+        for name, depth, oldest in rows:
+            snap.depth[name] = int(depth)
+            ts = _parse_iso(oldest)
+            snap.oldest_age_s[name] = max(0.0, now - ts) if ts is not None and depth else 0.0
+        for sink, inp, n in conn.execute("SELECT sink, input, count(*) FROM dead_letters GROUP BY sink, input"):
+            if sink is not None:
+                snap.dead_by_sink[sink] = snap.dead_by_sink.get(sink, 0) + int(n)
+            else:
+                key = inp or "?"
+                snap.dead_by_input[key] = snap.dead_by_input.get(key, 0) + int(n)
+    except sqlite3.Error:
+        pass  # a locked or half-created database: report what we have
+    finally:
+        conn.close()
+    return snap
+
+
+def redact_config(value: Any, secret_keys: Iterable[str], key: str = "") -> Any:
+    """A copy of a config section with secret values replaced by ``***`` (API answers)."""
+    keys = frozenset(secret_keys)
+    if isinstance(value, dict):
+        return {k: redact_config(v, keys, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_config(v, keys, key) for v in value]
+    if key in keys and isinstance(value, str) and value:
+        return "***"
+    return value
+
+
+def _sink_state(worker: Any, enabled: bool) -> str:
+    if not enabled:
+        return "disabled"
+    if worker is None or not worker.alive:
+        return "stopped"
+    circuit = worker.circuit.state
+    if circuit == "open":
+        return "circuit_open"
+    if circuit == "half_open":
+        return "half_open"
+    return "retrying" if worker.circuit.failures else "ok"
+
+
+def sink_views(agent: AgentView, snap: SpoolSnapshot, rates: RateTracker, *, detail: bool = False) -> list[dict[str, Any]]:
+    """One dict per configured sink (disabled ones included), in configuration order."""
+    redact = agent.redactor
+    workers = dict(agent.workers)
+    out: list[dict[str, Any]] = []
+    for name, (ct, conf) in list(agent.cfg.sinks.items()):
+        enabled = bool(conf.get("enabled", True))
+        w = workers.get(name)
+        st = w.stats if w is not None else None
+        view: dict[str, Any] = {
+            "name": name, "type": ct.name, "enabled": enabled, "state": _sink_state(w, enabled),
+            "circuit": w.circuit.state if w is not None else "closed",
+            "consecutive_failures": w.circuit.failures if w is not None else 0,
+            "queue_depth": snap.depth.get(name, 0),
+            "oldest_age_s": round(snap.oldest_age_s.get(name, 0.0), 3),
+            "events_sent": st.events_sent if st else 0, "batches_sent": st.batches_sent if st else 0,
+            "failures": st.failures if st else 0, "retries": st.retries if st else 0,
+            "dead_lettered": st.dead_lettered if st else 0,
+            "dead_letters_stored": snap.dead_by_sink.get(name, 0),
+            "rate_per_s": round(rates.rate(f"sink:{name}"), 2),
+            "last_error": redact(st.last_error) if st and st.last_error else None,
+            "last_success": iso(st.last_success) if st else None,
+            "last_latency_ms": round(st.last_latency_ms, 3) if st and st.last_success else None,
+        }
+        if detail:
+            secret = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password", "url"}
+            view["description"] = ct.description
+            view["plugin"] = ct.plugin
+            view["config"] = redact_config(conf, secret)
+        out.append(view)
+    return out
+
+
+def source_views(agent: AgentView, rates: RateTracker) -> list[dict[str, Any]]:
+    """One dict per configured source with intake counters and its current rate."""
+    stats = getattr(agent.intake, "stats", None)
+    by_input: dict[str, dict[str, int]] = {}
+    if stats is not None:
+        with stats.lock:
+            by_input = {k: dict(v) for k, v in stats.by_input.items()}
+    running = dict(agent.sources)
+    out = []
+    for name, (ct, conf) in list(agent.cfg.sources.items()):
+        c = by_input.get(name, {})
+        out.append({
+            "name": name, "type": ct.name, "enabled": bool(conf.get("enabled", True)), "running": name in running,
+            "records": c.get("records", 0), "events": c.get("events", 0), "decode_errors": c.get("decode_errors", 0),
+            "duplicates": c.get("duplicates", 0), "unrouted": c.get("unrouted", 0), "refused_full": c.get("refused_full", 0),
+            "rate_per_s": round(rates.rate(f"source:{name}"), 2),
+        })
+    return out
+
+
+def counters_for_rates(agent: AgentView) -> dict[str, float]:
+    """The counters the sampler thread feeds to :class:`RateTracker`."""
+    values: dict[str, float] = {}
+    for name, w in list(agent.workers.items()):
+        values[f"sink:{name}"] = float(w.stats.events_sent)
+    stats = getattr(agent.intake, "stats", None)
+    if stats is not None:
+        with stats.lock:
+            for name, c in stats.by_input.items():
+                values[f"source:{name}"] = float(c.get("events", 0))
+    return values
+
+
+def event_types(agent: AgentView) -> list[dict[str, str]]:
+    """The normalised event types the decoders produce, with a description each.
+
+    The normalisation table (``agent.normalize``) is imported lazily so the admin
+    API works before it exists; decoder classes may also declare ``EVENT_TYPES``.
+    """
+    found: dict[str, str] = {}
+
+    def absorb(table: Any) -> None:
+        if isinstance(table, dict):
+            for k, v in table.items():
+                if isinstance(v, dict):
+                    v = v.get("description") or v.get("desc") or ""
+                found.setdefault(str(k), str(v or ""))
+        elif isinstance(table, (list, tuple, set, frozenset)):
+            for item in table:
+                if isinstance(item, (tuple, list)) and item:
+                    found.setdefault(str(item[0]), str(item[1]) if len(item) > 1 else "")
+                elif isinstance(item, str):
+                    found.setdefault(item, "")
+
+    try:
+        import importlib
+
+        norm = importlib.import_module("agent.normalize")
+        for attr in ("EVENT_TYPES", "NORMALIZED_TYPES", "NORMALISED_TYPES", "TYPES"):
+            if hasattr(norm, attr):
+                absorb(getattr(norm, attr))
+                break
+        else:
+            fn = getattr(norm, "event_types", None)
+            if callable(fn):
+                absorb(fn())
+    except Exception:
+        pass  # not written yet, or broken: fall back to what the decoders declare
+    registry = getattr(agent.plugins, "registry", None)
+    if registry is not None:
+        for ct in registry:
+            if ct.kind == "decoder":
+                absorb(getattr(ct.cls, "EVENT_TYPES", None))
+    return [{"type": k, "description": v} for k, v in sorted(found.items())]
