@@ -1,1 +1,10 @@
-"""Built-in CEF decoder (``cef``); the parser lives in :mod:`plugins.dec_cef.parser`."""
+"""Built-in decoder ``cef``: CEF lines, bare or behind a syslog header; the parser lives in
+:mod:`plugins.dec_cef.parser` so the ``syslog`` decoder can share it."""
+
+from agent.hookspecs import hookimpl
+from plugins.dec_cef.decoder import CefDecoder
+
+
+@hookimpl
+def register_decoders(register):  # type: ignore[no-untyped-def]
+    register(CefDecoder)

@@ -1,11 +1,19 @@
-"""Generic JSON → Event: native events pass through, other objects are mapped by field names."""
+"""Generic JSON → Event: native events pass through, other objects are mapped by a field map.
+
+The field map (``fields``) names, for each Event field or group place (``asset.host``,
+``finding.cve``, ``links.vendor``), the dotted path in the payload that fills it;
+unmapped fields are guessed from common names. ``type_map`` turns the payload's own
+type values into normalised types. An array with some non-object items yields the
+good items and reports the others (:class:`~agent.decoders.PartialDecodeError`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent.decoders import Decoder, DecodeError, parse_json
-from agent.model import (Event, parse_time, score_from_severity, severity_from_name, severity_from_score, content_id)
+from agent.decoders import Decoder, DecodeError, PartialDecodeError, parse_json
+from agent.model import Event, parse_time, score_from_severity, severity_from_name, severity_from_score
+from agent.normalize import canonical, opt_str, severity_of_cvss, severity_of_score, stable_id
 from agent.records import RawRecord
 from plugins.dec_json.config import CONFIG_SCHEMA
 
@@ -47,6 +55,9 @@ class JsonDecoder(Decoder):
         self.fields: dict[str, str] = dict(config.get("fields") or {})
         self.default_source = config.get("source", "json")
         self.default_type = config.get("event_type", "log")
+        self.type_map: dict[str, str] = dict(config.get("type_map") or {})
+        self.scale = config.get("severity_scale", "auto")
+        self.group_fields = [(k.split(".", 1)[0], k.split(".", 1)[1], v) for k, v in self.fields.items() if "." in k]
 
     def decode(self, record: RawRecord) -> list[Event]:
         try:
@@ -75,10 +86,21 @@ class JsonDecoder(Decoder):
         if isinstance(payload, list):
             if len(payload) > MAX_ITEMS:
                 raise DecodeError(f"array of {len(payload)} items is over the limit of {MAX_ITEMS}")
-            bad = [i for i, item in enumerate(payload) if not isinstance(item, dict)]
-            if bad:
-                raise DecodeError(f"array item {bad[0]} is a {type(payload[bad[0]]).__name__}, expected an object")
-            return [self.map(item, record) for item in payload]
+            events: list[Event] = []
+            failures: list[str] = []
+            for i, item in enumerate(payload):
+                if not isinstance(item, dict):
+                    failures.append(f"array item {i} is a {type(item).__name__}, expected an object")
+                    continue
+                try:
+                    events.append(self.map(item, record))
+                except DecodeError as exc:
+                    failures.append(f"array item {i}: {exc}")
+            if failures:
+                if events:
+                    raise PartialDecodeError(events, failures)
+                raise DecodeError("; ".join(failures))
+            return events
         raise DecodeError(f"expected a JSON object or an array of objects, found {type(payload).__name__}")
 
     def _get(self, obj: dict[str, Any], field: str) -> Any:
@@ -92,6 +114,7 @@ class JsonDecoder(Decoder):
 
     def map(self, obj: dict[str, Any], record: RawRecord) -> Event:
         """Map one object to an Event (native form if it is one, else by field names)."""
+        canon = canonical(obj)  # refuses what could not be stored (too deep, > 64-bit integers)
         if not self.fields and all(k in obj for k in _NATIVE) and "received_at" in obj:
             try:
                 return Event.from_dict(obj)
@@ -100,32 +123,62 @@ class JsonDecoder(Decoder):
         source = self._get(obj, "source")
         source = source if isinstance(source, str) and source else self.default_source
         ident = self._get(obj, "id")
-        ident = str(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else content_id(source, obj)
+        ident = str(ident) if isinstance(ident, (str, int)) and not isinstance(ident, bool) and str(ident) else stable_id(source, canon)
         time = parse_time(self._get(obj, "time")) or record.received_at
         vtype = self._get(obj, "type")
         vtype = str(vtype) if isinstance(vtype, (str, int)) and not isinstance(vtype, bool) else ""
-        sev_raw = self._get(obj, "severity")
-        score_raw = self._get(obj, "score")
-        if isinstance(sev_raw, (int, float)) and not isinstance(sev_raw, bool) and sev_raw > 5:
-            severity = severity_from_score(sev_raw)
+        explicit_vtype = self.fields.get("vendor_type")
+        if explicit_vtype:
+            vt = _dig(obj, explicit_vtype)
+            vendor_type = opt_str(vt)
+        else:
+            vendor_type = vtype
+        if vtype in self.type_map:
+            etype = self.type_map[vtype]
+        elif "." in vtype:
+            etype = vtype
+        else:
+            etype = self.default_type
+        severity, score = self._severity(self._get(obj, "severity"), self._get(obj, "score"))
+        title = self._get(obj, "title")
+        desc = self._get(obj, "description")
+        groups: dict[str, dict[str, Any]] = {}
+        for group, place, path in self.group_fields:
+            value = _dig(obj, path)
+            if value is None or value == "":
+                continue
+            if group == "links":
+                value = opt_str(value)
+                if not value:
+                    continue
+            groups.setdefault(group, {})[place] = value
+        tags_raw = _dig(obj, self.fields["tags"]) if "tags" in self.fields else None
+        tags = [opt_str(t) for t in tags_raw if opt_str(t)] if isinstance(tags_raw, list) else (
+            [opt_str(tags_raw)] if opt_str(tags_raw) else [])
+        return Event(
+            id=ident, time=time, received_at=record.received_at, source=source,
+            type=etype, vendor_type=vendor_type,
+            severity_id=int(severity), score=score,
+            title=title if isinstance(title, str) else opt_str(title),
+            description=desc if isinstance(desc, str) else opt_str(desc),
+            tags=tags, raw=obj, **groups,
+        )
+
+    def _severity(self, sev_raw: Any, score_raw: Any) -> tuple[int, int]:
+        """(OCSF severity, 0-100 score) under the configured ``severity_scale``."""
+        numeric = isinstance(sev_raw, (int, float)) and not isinstance(sev_raw, bool)
+        if numeric and self.scale == "cvss":
+            severity, score = severity_of_cvss(sev_raw)
+        elif numeric and (self.scale == "score" or (self.scale == "auto" and sev_raw > 5)):
+            severity, score = severity_of_score(sev_raw)
         else:
             severity = severity_from_name(sev_raw)
+            score = score_from_severity(severity)
         if isinstance(score_raw, (int, float)) and not isinstance(score_raw, bool) and 0 <= score_raw <= 100:
             score = int(round(score_raw))
             if severity == 0:
                 severity = severity_from_score(score)
-        else:
-            score = score_from_severity(severity)
-        title = self._get(obj, "title")
-        desc = self._get(obj, "description")
-        return Event(
-            id=ident, time=time, received_at=record.received_at, source=source,
-            type=vtype if "." in vtype else self.default_type, vendor_type=vtype,
-            severity_id=int(severity), score=score,
-            title=title if isinstance(title, str) else ("" if title is None else str(title)),
-            description=desc if isinstance(desc, str) else ("" if desc is None else str(desc)),
-            raw=obj,
-        )
+        return int(severity), score
 
 
 class NdjsonDecoder(JsonDecoder):

@@ -1,0 +1,9 @@
+"""Built-in decoder ``raw``: plain text lines, optionally picked apart by a regular expression."""
+
+from agent.hookspecs import hookimpl
+from plugins.dec_raw.decoder import RawDecoder
+
+
+@hookimpl
+def register_decoders(register):  # type: ignore[no-untyped-def]
+    register(RawDecoder)
