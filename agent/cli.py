@@ -19,7 +19,7 @@ from agent import __version__
 #: Modules that add subcommands: each has ``add_parsers(subparsers, add_config)`` that
 #: calls ``subparsers.add_parser(...)`` and sets ``handler=cmd_function`` via
 #: ``set_defaults``; a handler is ``cmd(args, redactor) -> int``.
-COMMAND_MODULES: tuple[str, ...] = ("agent.routetest",)
+COMMAND_MODULES: tuple[str, ...] = ("agent.routetest", "agent.ops_cli")
 
 DEFAULT_CONFIG = os.environ.get("SIEMRELAY_CONFIG", "/etc/siemrelay/siemrelay.yaml")
 EXIT_CONFIG = 2
@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(p)
     p.add_argument("--healthcheck", action="store_true", help="also probe every sink's destination")
 
-    p = sub.add_parser("plugins", help="list plugins and every source, decoder and sink type with its options")
+    p = sub.add_parser("plugins", help="list plugins (version, origin, what they provide, failures) and every type with its options")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--brief", action="store_true", help="types without their options")
 
     p = sub.add_parser("describe", help="show one type's options as a table and an example block")
     p.add_argument("kind", choices=["source", "decoder", "sink", "in", "out"])
@@ -59,10 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dlq_parser(sub, _add_config)
     add_deliveries_parser(sub, _add_config)
-    add_sinks_parser(sub, _add_config)
 
     for modname in COMMAND_MODULES:
         importlib.import_module(modname).add_parsers(sub, _add_config)
+    if "sinks" not in sub.choices:  # an admin-API `sinks` command, when present, takes precedence
+        add_sinks_parser(sub, _add_config)
     return parser
 
 
@@ -202,7 +204,7 @@ def cmd_plugins(args: argparse.Namespace, redactor: Any) -> int:
 
         sys.stdout.write(orjson.dumps(plugins_json(plugins), option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(plugins_text(plugins))
+        sys.stdout.write(plugins_text(plugins, options=not args.brief))
     return 0
 
 
@@ -217,7 +219,7 @@ def cmd_describe(args: argparse.Namespace, redactor: Any) -> int:
         known = ", ".join(plugins.registry.names(kind))
         print(f"siemrelay: unknown {kind} type {args.type_name!r} (known: {known})", file=sys.stderr)
         return EXIT_CONFIG
-    sys.stdout.write(describe_type(ct))
+    sys.stdout.write(describe_type(ct, plugins))
     return 0
 
 
