@@ -143,8 +143,9 @@ class NatsSource(Source):
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 continue
             backoff = 0.5
-            if msgs:
-                self._handle(msgs)
+            if msgs and not self._handle(msgs):
+                break
+        self._release()
         self.ctx.logger.info("NATS {}: stopped ({messages} messages, {acked} acknowledged, {naked} handed back, "
                              "{duplicates} duplicate events)", self.name, **self.counts)
 
@@ -160,12 +161,15 @@ class NatsSource(Source):
         except (asyncio.TimeoutError, nats.errors.TimeoutError, nats.js.errors.FetchTimeoutError):
             return []
 
-    def _handle(self, msgs: list[Any]) -> None:
-        """Submit one pulled batch and acknowledge it only once it is spooled."""
+    def _handle(self, msgs: list[Any]) -> bool:
+        """Submit one pulled batch and acknowledge it only once it is spooled.
+
+        :returns: False when the agent is stopping (pull no more).
+        """
         self.counts["messages"] += len(msgs)
         if self._stopping():
             self._settle(msgs, ack=False, delay=0)
-            return
+            return False
         received = utcnow()
         records = [self.make_record(m.data, self.decoder, {"subject": m.subject}, received) for m in msgs]
         result = self.ctx.submit(records, timeout=self.submit_timeout, dedup=self.dedup)
@@ -173,15 +177,41 @@ class NatsSource(Source):
             self.counts["duplicates"] += result.duplicates
             self.counts["decode_errors"] += len(result.errors)
             self._settle(msgs, ack=True)
-            return
+            return True
         if result.status is SubmitStatus.FULL:
             delay = max(self.nak_delay, result.retry_after or 0.0)
             self.ctx.logger.warning("spool full: {} messages handed back to the pool, pulling again in {:.0f}s",
                                     len(msgs), delay)
             self._settle(msgs, ack=False, delay=delay)
             self._stop.wait(delay)
-            return
+            return True
         self._settle(msgs, ack=False, delay=0)  # CLOSED: stopping; let another relay take them now
+        return False
+
+    def _release(self) -> None:
+        """On the way out: hand back messages delivered to us but not yet pulled from the
+        client's buffer (a pull request can outlive the fetch that made it), then leave."""
+        sub, self._sub = self._sub, None
+        if sub is None or self.conn.nc is None:
+            return
+
+        async def run() -> int:
+            queue = getattr(getattr(sub, "_sub", None), "_pending_queue", None)
+            count = 0
+            while queue is not None and not queue.empty():
+                m = queue.get_nowait()
+                if m.headers and m.headers.get("Status"):
+                    continue  # a pull request's status line, not a message
+                await m.nak()
+                count += 1
+            await sub.unsubscribe()
+            await self.conn.nc.flush(timeout=self.op_timeout)
+            return count
+
+        try:
+            self.counts["naked"] += self.conn.call(run(), self.op_timeout + 1.0)
+        except Exception:  # noqa: BLE001 - unacknowledged messages are redelivered after ack_wait_s anyway
+            pass
 
     def _settle(self, msgs: list[Any], *, ack: bool, delay: float = 0.0) -> None:
         """Ack (or nak with ``delay``) every message, then flush so the server has them.

@@ -136,10 +136,11 @@ class NatsConnection:
         return self.loop.call(coro, timeout)
 
     # ----------------------------------------------------------------- callbacks
-    def _note(self, text: str, level: str = "warning") -> None:
+    def _note(self, text: str, level: str = "warning", error: bool = True) -> None:
         """Log a connection event, at most once per 30 s for the same text (reconnect loops)."""
         text = self.redact(text)
-        self.last_error = text
+        if error:
+            self.last_error = text
         prev, when = self._last_logged
         now = time.monotonic()
         if text != prev or now - when > 30.0:
@@ -151,11 +152,11 @@ class NatsConnection:
 
     async def _on_disconnected(self) -> None:
         if not self._closing:
-            self._note("disconnected; reconnecting")
+            self._note("disconnected; reconnecting", error=False)
 
     async def _on_reconnected(self) -> None:
         url = self.nc.connected_url.geturl() if self.nc and self.nc.connected_url else "?"
-        self._note(f"reconnected to {display_url(url)}", "info")
+        self._note(f"reconnected to {display_url(url)}", "info", error=False)
 
     # ----------------------------------------------------------------- lifecycle
     def connect(self) -> None:

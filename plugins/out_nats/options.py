@@ -64,7 +64,8 @@ STREAM_SCHEMA: dict[str, Any] = {
                      "meta": _d("Copies kept on different servers; 3 survives the loss of one server.")},
         "duplicate_window_s": {"type": "number", "default": 120.0, "min": 0,
                                "meta": _d("The server drops a message whose Nats-Msg-Id (the event id) it stored within "
-                                          "this many seconds: an edge retrying a batch does not duplicate events.")},
+                                          "this many seconds: an edge retrying a batch does not duplicate events "
+                                          "(at most max_age_s).")},
         "max_age_s": {"type": "number", "default": 0, "min": 0,
                       "meta": _d("Messages older than this are discarded (0: kept until another limit applies).")},
         "max_bytes": {"type": "integer", "default": -1, "min": -1,
@@ -183,12 +184,14 @@ def stream_config(name: str, spec: dict[str, Any], subject: str | None = None) -
     from nats.js import api
 
     subjects = list(spec.get("subjects") or default_subjects(subject))
+    max_age = float(spec.get("max_age_s") or 0)
+    window = float(spec.get("duplicate_window_s", 120.0))
     return api.StreamConfig(
         name=name,
         subjects=subjects,
         num_replicas=int(spec.get("replicas", 1)),
-        duplicate_window=float(spec.get("duplicate_window_s", 120.0)),
-        max_age=float(spec.get("max_age_s") or 0),
+        duplicate_window=min(window, max_age) if max_age else window,
+        max_age=max_age,
         max_bytes=int(spec.get("max_bytes", -1)),
         max_msgs=int(spec.get("max_msgs", -1)),
         max_msg_size=int(spec.get("max_msg_bytes", -1)),
