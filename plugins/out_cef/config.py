@@ -7,7 +7,7 @@ from typing import Any
 from agent import __version__
 from agent.net import ADDRESS_RULES
 from agent.tls import TLS_SCHEMA
-from plugins.out_syslog.config import socket_checks
+from plugins.out_syslog.config import optional_address, socket_checks
 from plugins.out_syslog.header import FACILITIES
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
@@ -18,7 +18,7 @@ def _d(text: str) -> dict[str, str]:
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    "address": {**ADDRESS_RULES, "nullable": True, "default": None,
+    "address": {**ADDRESS_RULES, "check_with": optional_address, "nullable": True, "default": None,
                 "meta": _d("Collector (ArcSight SmartConnector, QRadar) as host:port; required unless transport is file.")},
     "transport": {"type": "string", "default": "tcp", "allowed": ["tcp", "udp", "tls", "file"],
                   "meta": _d("tcp, udp (one message per datagram), tls, or file (one message per line at path).")},

@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.net import ADDRESS_RULES
+from agent.net import ADDRESS_RULES, address_check
 from agent.render import SCHEMA_RULES
 from agent.tls import TLS_SCHEMA, tls_check
 from plugins.out_syslog.header import FACILITIES
 
-__all__ = ["CONFIG_SCHEMA", "DEFAULT_SD_FIELDS", "check_config", "socket_checks"]
+__all__ = ["CONFIG_SCHEMA", "DEFAULT_SD_FIELDS", "check_config", "socket_checks", "optional_address"]
+
+
+def optional_address(field: str, value: Any, error: Any) -> None:
+    """``host:port`` check that lets an unset address through (transport: file needs none)."""
+    if value is not None:
+        address_check(field, value, error)
 
 
 def _d(text: str) -> dict[str, str]:
@@ -28,7 +34,7 @@ _SD_NAME = re.compile(r'^[!#-<>-\\^-~]{1,32}$')  # PRINTUSASCII except '=', ' ',
 _SD_ID = re.compile(r'^[!#-<>-\\^-~]{1,32}$')
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    "address": {**ADDRESS_RULES, "nullable": True, "default": None,
+    "address": {**ADDRESS_RULES, "check_with": optional_address, "nullable": True, "default": None,
                 "meta": _d("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file.")},
     "transport": {"type": "string", "default": "tcp", "allowed": ["tcp", "udp", "tls", "file"],
                   "meta": _d("tcp (RFC 6587), udp (RFC 5426, one message per datagram), tls (RFC 5425) or file (one message per line at path).")},
