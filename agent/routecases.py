@@ -24,7 +24,7 @@ from agent.conditions import OPERATORS
 from agent.config import SourceMap, load_yaml_text
 from agent.decoders import Decoder, DecodeError
 from agent.errors import ConfigError, Problem
-from agent.model import Event, format_time
+from agent.model import Event, format_time, score_from_severity
 from agent.records import RawRecord
 from agent.routing import Router
 
@@ -165,6 +165,8 @@ def build_input(inp: dict[str, Any], base_dir: Path, decoders: Callable[[Any], D
             raise ValueError(f"input.event: expected a mapping, found {type(ev).__name__}")
         data = {"id": f"{label}-event", "time": _T0, "source": "test", "type": "log", **_plain(ev)}
         event = Event.from_dict(data)
+        if "score" not in ev:  # as decoders do: a severity without a score gets its representative score
+            event.score = score_from_severity(event.severity_id)
         if event.origin is None:
             event.origin = origin
         return [event]
@@ -306,7 +308,8 @@ def _check_event(out: Outcome, ev: Event, exp: dict[str, Any], router: Router, t
                             f"got [{', '.join(reached)}]")
     if "routes" in exp and list(exp["routes"]) != list(plan.routes):
         out.failures.append(f"{tag}expected routes {list(exp['routes'])}, matched {list(plan.routes)}")
-    targets = exp.get("to") or exp.get("only_to") or reached
+    # fields are checked on what the expected sinks received, else on every sink reached
+    targets = [s for s in exp.get("to") or exp.get("only_to") or () if s in received] or reached
     for path, value in (exp.get("fields") or {}).items():
         for s in targets:
             if s in received and (msg := check_field(received[s], str(path), value)):
