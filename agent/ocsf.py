@@ -90,8 +90,8 @@ def _s(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2**53 < value < 2**53:
+        return None  # NaN fails the comparison too; OCSF integers must stay JSON-safe
     return int(value)
 
 
@@ -243,7 +243,7 @@ def _scan(event: Event, out: dict[str, Any]) -> tuple[int, str]:
         if ms is not None:
             out[dst] = ms
     duration = scan.get("duration_s")
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration >= 0:
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and 0 <= duration < 2**43:
         out["duration"] = int(duration * 1000)
     counts = scan.get("counts") if isinstance(scan.get("counts"), dict) else {}
     total = _int(counts.get("total"))
@@ -279,7 +279,8 @@ def _entity(event: Event, out: dict[str, Any]) -> tuple[int, str]:
         if user:
             out["actor"] = {"user": user}
     verb = _verb(event)
-    return _ENTITY_ACTIVITY.get(verb, (99, verb or "Other"))
+    found = _ENTITY_ACTIVITY.get(verb) or _ENTITY_ACTIVITY.get(verb.rsplit("_", 1)[-1])  # profile_changed → changed
+    return found or (99, verb or "Other")
 
 
 def _inventory(event: Event, out: dict[str, Any]) -> tuple[int, str]:

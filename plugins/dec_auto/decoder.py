@@ -115,7 +115,7 @@ class AutoDecoder(Decoder):
         first = data.lstrip()[:4096].split(b"\n", 1)[0].decode("utf-8", "replace")
         if find_cef(first) >= 0 and ("syslog" not in self.decoders or first.startswith("CEF:")):
             return "cef"
-        if first.startswith("<") and first[1:2].isdigit() and "syslog" in self.decoders:
+        if first[:1] == "<" and first[1:2] in tuple("0123456789") and "syslog" in self.decoders:
             return "syslog"
         if find_cef(first) >= 0:
             return "cef"
@@ -127,4 +127,11 @@ class AutoDecoder(Decoder):
         kind, payload = self.choose(record)
         if payload is not None and record.parsed is None:
             record = dataclasses.replace(record, parsed=payload)
-        return self.decoders[kind].decode(record)
+        if kind != "syslog":
+            return self.decoders[kind].decode(record)
+        try:  # another plugin's decoder: its bugs become this record's reason, not an escape
+            return self.decoders[kind].decode(record)
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise DecodeError(f"syslog decoder failed: {type(exc).__name__}: {exc}") from None

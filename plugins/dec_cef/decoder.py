@@ -55,7 +55,7 @@ def cef_time(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) < 20:
         n = int(text)
         return parse_time(n if n > 10**11 else n)  # ArcSight sends ms; a small number is seconds
     dt = parse_time(text)

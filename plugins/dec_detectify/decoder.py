@@ -145,6 +145,8 @@ class DetectifyDecoder(Decoder):
             for src, dst in _COUNTS:
                 n = _number(payload, src, "$")
                 if n is not None:
+                    if not 0 <= n < 2**53:
+                        raise DecodeError(f"$.{src} must be a count (0 or more), found {n}")
                     counts[dst] = int(n)
             if counts:
                 counts["total"] = sum(counts.values())

@@ -68,7 +68,8 @@ def asset_group(asset: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
                 out["ip"] = ips[0]
             ports = []
             for p in opt_list(sub, "ports", f"{where}.host"):
-                if isinstance(p, dict) and isinstance(p.get("port"), (int, float)) and not isinstance(p.get("port"), bool):
+                if isinstance(p, dict) and isinstance(p.get("port"), (int, float)) and not isinstance(p.get("port"), bool) \
+                        and 0 <= p["port"] <= 65535:
                     ports.append({"port": int(p["port"]), "protocols": _strings(p.get("protocols") or [])
                                   if isinstance(p.get("protocols"), list) else []})
             _put(detail, "ports", ports)
@@ -183,7 +184,8 @@ def target_group(target: dict[str, Any], where: str) -> dict[str, Any]:
             _put(out, "return_type", opt_str(sub.get("returnType")))
         else:
             _put(out, "url", opt_str(sub.get("url")))
-            if isinstance(sub.get("visits"), (int, float)) and not isinstance(sub.get("visits"), bool):
+            if isinstance(sub.get("visits"), (int, float)) and not isinstance(sub.get("visits"), bool) \
+                    and 0 <= sub["visits"] < 2**53:
                 out["visits"] = int(sub["visits"])
         if isinstance(sub.get("parameters"), dict) and sub["parameters"]:
             out["parameters"] = sorted(str(k) for k in sub["parameters"])

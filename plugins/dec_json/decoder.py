@@ -36,7 +36,7 @@ def _dig(obj: Any, path: str) -> Any:
     for step in path.split("."):
         if isinstance(obj, dict):
             obj = obj.get(step)
-        elif isinstance(obj, list) and step.isdigit() and int(step) < len(obj):
+        elif isinstance(obj, list) and step.isdecimal() and len(step) < 10 and int(step) < len(obj):
             obj = obj[int(step)]
         else:
             return None

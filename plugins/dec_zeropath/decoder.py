@@ -178,7 +178,7 @@ class ZeroPathDecoder(Decoder):
         pr = {k: v for k, v in (("id", opt_str(meta.get("prId"))), ("url", opt_str(meta.get("prUrl")))) if v}
         number = meta.get("prNumber")
         if isinstance(number, (int, str)) and not isinstance(number, bool) and str(number):
-            pr["number"] = int(number) if isinstance(number, int) or str(number).isdigit() else str(number)
+            pr["number"] = number if isinstance(number, int) else int(number) if number.isdecimal() and len(number) < 19 else number
         if pr:
             out["pull_request"] = pr
         return out
@@ -189,7 +189,7 @@ class ZeroPathDecoder(Decoder):
                                                   ("status", opt_str(scan.get("status"))),
                                                   ("url", opt_str(scan.get("url")))) if v}
         minutes = scan.get("duration_minutes")
-        if isinstance(minutes, (int, float)) and not isinstance(minutes, bool):
+        if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and 0 <= minutes <= 10**9:
             out["duration_s"] = int(minutes * 60)
         summary = scan.get("vulnerability_summary")
         if isinstance(summary, dict):
