@@ -105,8 +105,8 @@ class NatsSink(Sink):
                 duplicates += bool(getattr(r, "duplicate", False))
                 continue
             if isinstance(r, nats.js.errors.NoStreamResponseError):
-                return Delivery.retry(f"no JetStream stream stores subject {self.config['subject']} "
-                                      "(create it, or configure create_stream)")
+                return _retry(f"no JetStream stream answered on {self.config['subject']} (the stream is missing, "
+                              "or electing a leader; create it or configure create_stream)")
             if isinstance(r, nats.js.errors.APIError) and not isinstance(r, nats.js.errors.ServiceUnavailableError):
                 desc = r.description or "JetStream error"
                 if r.err_code == _ERR_MSG_TOO_BIG:
