@@ -56,7 +56,7 @@ def lookup(doc: Mapping[str, Any], path: str, default: Any = None) -> Any:
     """Return the value at a dotted path of a native-form dict (``asset.name``)."""
     value: Any = doc
     for step in path.split("."):
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
             if step not in value:
                 return default
             value = value[step]

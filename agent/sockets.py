@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import ssl
 from pathlib import Path
@@ -83,6 +84,9 @@ class Writer:
         if sock is None or self.transport in ("udp", "file"):
             return False
         try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False  # nothing pending: the connection is as good as TCP can tell
             if isinstance(sock, ssl.SSLSocket):
                 sock.setblocking(False)
                 try:
@@ -90,10 +94,10 @@ class Writer:
                 finally:
                     sock.settimeout(self.timeout_s)
             else:
-                data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                data = sock.recv(1, socket.MSG_PEEK)
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError, InterruptedError):
             return False
-        except OSError:
+        except (OSError, ValueError):
             return True
         # A syslog collector never talks back: any byte or EOF means the session is over.
         return data == b"" or self.transport == "tls"
