@@ -85,6 +85,9 @@ class Intake:
         self.retry_after_s = retry_after_s
         self._bits = {name: 1 << bit for name, bit in spool.sinks.items()}
         self._unrouted_warned: set[str] = set()
+        #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
+        #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
+        self.taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]] = []
 
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
@@ -180,6 +183,9 @@ class Intake:
         name = records[0].origin.get("input", "?") if records else "?"
         self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
                        duplicates=duplicates, unrouted=unrouted, dropped=dropped)
+        if self.taps and rows:
+            for tap in tuple(self.taps):
+                tap(name, rows)
         if unrouted and name not in self._unrouted_warned:
             self._unrouted_warned.add(name)
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "

@@ -27,6 +27,9 @@ from agent.sinks import Sink
 from agent.sources import Source
 from agent.spool import Spool
 from agent.worker import SinkWorker
+from agent.admin import lifecycle
+from agent.notify import Notifier
+from agent.reload import GatedSubmit, SubmitGate, apply_reload
 
 __all__ = ["Supervisor", "StartupError"]
 
@@ -59,6 +62,14 @@ class Supervisor:
         self.sources: dict[str, Source] = {}
         self.intake: Intake | None = None
         self.log = logger.bind(component="agent")
+        # operations (agent/admin/lifecycle.py): sd_notify, watchdog, admin API, taps, reload gate
+        self.notifier = Notifier.from_environ()
+        self.taps: list[Any] = []
+        self.admin: Any = None
+        self.watchdog: Any = None
+        self.reload_counts = {"ok": 0, "failed": 0}
+        self.gate = SubmitGate()
+        self.submit = GatedSubmit(self, self.gate)
 
     # ----------------------------------------------------------------- start
     def start(self) -> None:
@@ -76,6 +87,7 @@ class Supervisor:
         dd = self.cfg.agent["dedup"]
         self.intake = Intake(self.spool, self.cfg.router, logger.bind(component="intake"),
                              DedupWindow(float(dd["window_s"]), int(dd["max_ids"])))
+        self.intake.taps = self.taps
         for name, sink in self.sinks.items():
             _, conf = self.cfg.sinks[name]
             try:
@@ -85,7 +97,7 @@ class Supervisor:
             worker = SinkWorker(sink, self.spool, conf, logger.bind(component="sink", name=name))
             self.workers[name] = worker
             worker.start()
-        self.sources = build_sources(self.cfg, self.plugins, self.redactor, submit=self.intake.submit, stopping=self.stopping)
+        self.sources = build_sources(self.cfg, self.plugins, self.redactor, submit=self.submit, stopping=self.stopping)
         for name, source in self.sources.items():
             try:
                 source.start()
@@ -98,6 +110,12 @@ class Supervisor:
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
         self.plugins.pm.hook.startup(agent=self)
+        try:
+            lifecycle.started(self)
+        except (OSError, ValueError) as exc:
+            self.shutdown()
+            raise StartupError(f"admin API cannot listen on {self.cfg.agent['admin']['address']}: "
+                               f"{getattr(exc, 'strerror', None) or exc}") from None
         self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}",
                       len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir)
 
@@ -142,35 +160,34 @@ class Supervisor:
         self.shutdown()
 
     def reload(self) -> bool:
-        """Re-read the configuration and swap in the new rules; keep the old ones if invalid.
+        """Re-read the configuration and apply all of it; keep the old one if invalid.
 
-        Only routes change at run time. A batch of records is routed entirely by the old
-        or entirely by the new rules (intake takes the router once per batch) and what
-        is already spooled stays queued, so nothing in flight is lost or duplicated. A
-        route that names a sink which is not running (a sink added since start) refuses
-        the reload: adding a sink takes a restart.
+        Routes, sources and sinks may be added, removed or changed: ``agent/reload.py``
+        validates and constructs everything first, then restarts only what changed,
+        without losing spooled events. A batch of records is routed entirely by the old
+        or entirely by the new rules (intake takes the router once per batch).
         """
         self.log.info("reloading configuration from {}", self.cfg.loaded.path)
+        lifecycle.reloading(self)
         try:
             loaded = load_config(self.cfg.loaded.path)
             self.redactor.add(loaded.secrets)
             new = validate_config(loaded, self.plugins)
-            router = self._router_for_running_sinks(new)
         except ConfigError as exc:
             for problem in exc.problems:
                 self.log.error("reload refused: {}", problem)
-            self.log.error("reload refused ({} problems); the running rules are kept", len(exc.problems))
+            self.log.error("reload refused ({} problems); the running configuration is kept", len(exc.problems))
+            lifecycle.reloaded(self, False)
             return False
-        if new.sources != self.cfg.sources or new.sinks != self.cfg.sinks:
-            self.log.warning("reload: changes to sources or sinks take effect at the next restart; routes were reloaded")
-        self.redactor.add(new.secrets)
-        for warning in router.warnings:
+        for warning in getattr(new.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
-        assert self.intake is not None
-        self.intake.set_router(router)
-        self.cfg.routes, self.cfg.router = new.routes, router
-        self.log.info("reload done: {} routes from {} files", len(new.routes), len(loaded.files))
-        return True
+        try:
+            ok = apply_reload(self, new)
+        except Exception as exc:  # a bug or a disk failure mid-reload: say so loudly, keep running
+            self.log.opt(exception=exc).critical("reload failed half-way; restart the agent to apply the configuration")
+            ok = False
+        lifecycle.reloaded(self, ok)
+        return ok
 
     def _router_for_running_sinks(self, new: AgentConfig) -> Any:
         """Compile ``new``'s routes against the sinks that are running now."""
@@ -196,6 +213,7 @@ class Supervisor:
         if self.stopping.is_set() and not self.workers and not self.sources:
             return
         self.stopping.set()
+        lifecycle.stopping(self)
         self.log.info("stopping: sources first, then draining sinks")
         for name, source in list(self.sources.items()):
             try:
@@ -220,4 +238,5 @@ class Supervisor:
             self.plugins.pm.hook.shutdown(agent=self)
         except Exception as exc:
             self.log.error("a plugin's shutdown hook failed: {}", exc)
+        lifecycle.stopped(self)
         self.log.info("stopped")

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import cerberus
 
+from agent.admin.config import ADMIN_SCHEMA
 from agent.config import Path_t, SourceMap
 from agent.errors import Problem
 
@@ -61,6 +62,7 @@ AGENT_SCHEMA: dict[str, Any] = {
         "max_ids": {"type": "integer", "default": 200000, "min": 0,
                     "meta": _d("Most ids remembered (oldest forgotten first).")},
     }},
+    "admin": ADMIN_SCHEMA,
 }
 
 SOURCE_CORE_SCHEMA: dict[str, Any] = {

@@ -223,10 +223,10 @@ class AdminApi:
         if not isinstance(body, dict) or set(body) - {"ids", "sink"}:
             raise ApiError(400, "the body may only have 'ids' (list of integers) and 'sink' (string)")
         ids, sink = body.get("ids"), body.get("sink")
-        if ids is not None and (not isinstance(ids, list) or len(ids) > 10000
-                                or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in ids)):
+        if "ids" in body and (not isinstance(ids, list) or len(ids) > 10000
+                              or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 1 for i in ids)):
             raise ApiError(400, "'ids' must be a list of positive integers (at most 10000)")
-        if sink is not None:
+        if "sink" in body:
             if not isinstance(sink, str):
                 raise ApiError(400, "'sink' must be a string")
             self._sink(sink)

@@ -124,8 +124,10 @@ def openapi_document() -> dict[str, Any]:
             "properties": {"sources": {"type": "array", "items": _ref("Source")}}}, "Sources.")}, tag="sources")},
         "/api/v1/event-types": {"get": _op("Normalised event types the decoders produce.", {"200": _json({
             "type": "object", "required": ["event_types"], "properties": {"event_types": {"type": "array", "items": {
-                "type": "object", "required": ["type", "description"], "properties": {
-                    "type": {"type": "string"}, "description": {"type": "string"}}}}}}, "Types.")})},
+                "type": "object", "required": ["type", "description", "vendor_types"], "properties": {
+                    "type": {"type": "string"}, "description": {"type": "string"},
+                    "vendor_types": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                                     "description": "Vendor → the vendor's own event types that map to this type."}}}}}}, "Types.")})},
         "/api/v1/dlq": {"get": _op("Dead letters, newest first.", {"200": _json({"type": "object", "required": ["dead_letters"], "properties": {
             "dead_letters": {"type": "array", "items": _ref("DeadLetter")}}}, "Dead letters.")},
             params=[{"name": "sink", "in": "query", "required": False, "schema": {"type": "string"},

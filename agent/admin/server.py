@@ -293,4 +293,10 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = do_GET  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (``QUERY``, made-up ones) gets 401/404/405 like the rest, not 501."""
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)

@@ -223,44 +223,81 @@ def counters_for_rates(agent: AgentView) -> dict[str, float]:
     return values
 
 
-def event_types(agent: AgentView) -> list[dict[str, str]]:
-    """The normalised event types the decoders produce, with a description each.
+#: What each normalised type means (the vendors' own words vary; these do not).
+TYPE_DESCRIPTIONS = {
+    "finding.new": "A new finding (vulnerability, issue, CVE) was discovered.",
+    "finding.updated": "A finding changed.",
+    "finding.status_changed": "A finding's triage status changed (reviewed, ignored, false positive).",
+    "finding.resolved": "A finding was fixed or closed.",
+    "finding.reopened": "A resolved finding came back.",
+    "finding.verified": "A finding was verified with a working proof of concept.",
+    "finding.retested": "A retest of findings completed.",
+    "scan.scheduled": "A scan was scheduled.",
+    "scan.started": "A scan started.",
+    "scan.running": "A scan is running.",
+    "scan.completed": "A scan finished.",
+    "scan.failed": "A scan failed.",
+    "scan.cancelled": "A scan was cancelled.",
+    "scan.long_running": "A scan has been running for unusually long.",
+    "scan.updated": "A scan changed.",
+    "asset.added": "An asset (domain, repository, host) was added.",
+    "asset.changed": "An asset or the attack surface changed.",
+    "asset.removed": "An asset was removed.",
+    "report.ready": "A report was generated and can be downloaded.",
+    "engagement.phase_changed": "A testing phase started or completed.",
+    "engagement.completed": "An engagement finished.",
+    "engagement.signed": "The client signed the authorisation.",
+    "monitor.alert": "Continuous monitoring raised an alert.",
+    "pr.blocked": "A pull request was blocked by findings.",
+    "pr.merged_with_issues": "A pull request was merged with open findings.",
+    "pr.patch_denied": "A proposed patch pull request was denied.",
+    "audit.api_call": "An audit-log entry (API call) from the vendor.",
+    "automation.triggered": "An inbound automation webhook fired.",
+    "agent.test": "A test event sent by `siemrelay send-test` or the admin API.",
+}
 
-    The normalisation table (``agent.normalize``) is imported lazily so the admin
-    API works before it exists; decoder classes may also declare ``EVENT_TYPES``.
+
+def event_types(agent: AgentView) -> list[dict[str, Any]]:
+    """The normalised event types the decoders produce, what they mean, and their vendor origins.
+
+    The normalisation table (``agent.normalize.TYPE_TABLE``: vendor → vendor type →
+    normalised type) is imported lazily so the admin API works without it; decoder
+    classes may also declare ``EVENT_TYPES`` (type → description).
     """
-    found: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
 
-    def absorb(table: Any) -> None:
-        if isinstance(table, dict):
-            for k, v in table.items():
-                if isinstance(v, dict):
-                    v = v.get("description") or v.get("desc") or ""
-                found.setdefault(str(k), str(v or ""))
-        elif isinstance(table, (list, tuple, set, frozenset)):
-            for item in table:
-                if isinstance(item, (tuple, list)) and item:
-                    found.setdefault(str(item[0]), str(item[1]) if len(item) > 1 else "")
-                elif isinstance(item, str):
-                    found.setdefault(item, "")
+    def add(type_name: str, description: str = "", vendor: str | None = None, vendor_type: str | None = None) -> None:
+        entry = found.setdefault(type_name, {"type": type_name, "description": "", "vendor_types": {}})
+        if description and not entry["description"]:
+            entry["description"] = description
+        if vendor is not None and vendor_type is not None:
+            entry["vendor_types"].setdefault(vendor, []).append(vendor_type)
 
     try:
         import importlib
 
-        norm = importlib.import_module("agent.normalize")
-        for attr in ("EVENT_TYPES", "NORMALIZED_TYPES", "NORMALISED_TYPES", "TYPES"):
-            if hasattr(norm, attr):
-                absorb(getattr(norm, attr))
-                break
-        else:
-            fn = getattr(norm, "event_types", None)
-            if callable(fn):
-                absorb(fn())
+        table = getattr(importlib.import_module("agent.normalize"), "TYPE_TABLE", None)
+        if isinstance(table, dict):
+            for vendor, mapping in table.items():
+                if isinstance(mapping, dict):
+                    for vendor_type, type_name in mapping.items():
+                        add(str(type_name), vendor=str(vendor), vendor_type=str(vendor_type))
     except Exception:
-        pass  # not written yet, or broken: fall back to what the decoders declare
+        pass  # not there, or broken: fall back to what the decoders declare
     registry = getattr(agent.plugins, "registry", None)
     if registry is not None:
         for ct in registry:
-            if ct.kind == "decoder":
-                absorb(getattr(ct.cls, "EVENT_TYPES", None))
-    return [{"type": k, "description": v} for k, v in sorted(found.items())]
+            declared = getattr(ct.cls, "EVENT_TYPES", None) if ct.kind == "decoder" else None
+            if isinstance(declared, dict):
+                for k, v in declared.items():
+                    add(str(k), str(v or ""))
+            elif isinstance(declared, (list, tuple, set, frozenset)):
+                for k in declared:
+                    add(str(k))
+    add("agent.test")
+    for entry in found.values():
+        entry["description"] = entry["description"] or TYPE_DESCRIPTIONS.get(entry["type"], "")
+        if not entry["description"]:
+            origins = ", ".join(f"{v} {'/'.join(ts)}" for v, ts in sorted(entry["vendor_types"].items()))
+            entry["description"] = f"Normalised from {origins}." if origins else ""
+    return [found[k] for k in sorted(found)]
