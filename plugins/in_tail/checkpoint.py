@@ -1,33 +1,51 @@
 """Offsets of followed files, kept in the source's state directory.
 
-Keyed by file identity (device, inode) with the path it was last seen at. Written
-atomically (temp file + rename) after each batch the spool accepted; losing the
-latest write (crash) only means that batch is read again (at-least-once).
+Keyed by file identity: device and inode, plus a fingerprint (hash of the first
+bytes, with their length) so that a new file reusing a deleted file's inode is not
+mistaken for it. Written atomically (temp file + rename) after each batch the
+spool accepted; losing the latest write (crash) only means that batch is read
+again (at-least-once), never that anything is skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+__all__ = ["Checkpoints", "fingerprint", "FINGERPRINT_BYTES"]
+
+FINGERPRINT_BYTES = 256
+
+
+def fingerprint(fd: int, length: int = FINGERPRINT_BYTES) -> tuple[str, int]:
+    """Hash of the first ``length`` bytes (fewer if the file is shorter) and how many were hashed."""
+    head = os.pread(fd, length, 0)
+    if not head:
+        return "", 0
+    return hashlib.blake2b(head, digest_size=8).hexdigest(), len(head)
+
 
 class Checkpoints:
+    """``dev:ino`` → ``{path, offset, fp, fp_len}``."""
+
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "checkpoints.json"
         self.data: dict[str, dict[str, Any]] = {}
+        self.dirty = False
         try:
             raw = orjson.loads(self.path.read_bytes())
             if isinstance(raw, dict):
-                self.data = {k: v for k, v in raw.items() if isinstance(v, dict)}
+                self.data = {k: v for k, v in raw.items() if isinstance(v, dict) and isinstance(v.get("offset"), int)}
         except FileNotFoundError:
             pass
         except (OSError, orjson.JSONDecodeError):
             aside = self.path.with_suffix(".corrupt")
             try:
-                self.path.rename(aside)
+                self.path.rename(aside)  # kept for a human; starting over re-reads, which loses nothing
             except OSError:
                 pass
 
@@ -38,14 +56,19 @@ class Checkpoints:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.data.get(key)
 
-    def set(self, key: str, path: str, offset: int, fingerprint: str) -> None:
-        self.data[key] = {"path": path, "offset": offset, "fp": fingerprint}
+    def set(self, key: str, path: str, offset: int, fp: str, fp_len: int) -> None:
+        self.data[key] = {"path": path, "offset": offset, "fp": fp, "fp_len": fp_len}
+        self.dirty = True
 
     def drop(self, key: str) -> None:
-        self.data.pop(key, None)
+        if self.data.pop(key, None) is not None:
+            self.dirty = True
 
     def save(self) -> None:
+        if not self.dirty:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(self.data))
         os.replace(tmp, self.path)
+        self.dirty = False

@@ -1,18 +1,52 @@
 """Options of the ``file`` source."""
 
-CONFIG_SCHEMA = {
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def _d(text: str) -> dict[str, str]:
+    return {"description": text}
+
+
+CONFIG_SCHEMA: dict[str, Any] = {
     "paths": {"type": "list", "required": True, "minlength": 1, "schema": {"type": "string"},
-              "meta": {"description": "Files to follow, as globs (new matching files are picked up while running)."}},
+              "meta": _d("Files to follow, as globs (new matching files are picked up while running).")},
     "exclude": {"type": "list", "default": [], "schema": {"type": "string"},
-                "meta": {"description": "Globs of files not to follow."}},
+                "meta": _d("Globs of files not to follow (e.g. *.gz).")},
     "read_from": {"type": "string", "default": "beginning", "allowed": ["beginning", "end"],
-                  "meta": {"description": "Where to start in a file seen for the first time."}},
+                  "meta": _d("Where to start in a file seen for the first time at start-up (files that appear later are read whole).")},
     "decoder": {"type": ["string", "dict"], "default": "json",
-                "meta": {"description": "Decoder applied to each line."}},
+                "meta": _d("Decoder applied to each line (json, cef, syslog, raw, or a vendor decoder).")},
     "max_line_bytes": {"type": "integer", "default": 1024 * 1024, "min": 64,
-                       "meta": {"description": "Longer lines are truncated to this size and flagged `truncated`."}},
+                       "meta": _d("Longer lines are truncated to this size, flagged `truncated` and counted.")},
+    "partial_flush_s": {"type": "number", "default": 5.0, "min": 0,
+                        "meta": _d("A last line without its newline is held until completed, or emitted after it stayed unchanged this long (0: hold until completed).")},
+    "rotate_wait_s": {"type": "number", "default": 5.0, "min": 0,
+                      "meta": _d("A rotated or deleted file is read to its end and kept open this long after it last grew.")},
+    "multiline": {"type": "dict", "default": {}, "meta": _d("Join continuation lines (stack traces) to the line that starts the record."),
+                  "schema": {
+                      "start_pattern": {"type": "string", "nullable": True, "default": None,
+                                        "meta": _d("Regular expression matching the first line of a record; unset disables joining.")},
+                      "max_lines": {"type": "integer", "default": 500, "min": 1,
+                                    "meta": _d("Most lines in one record; a longer group is cut into several.")},
+                      "flush_s": {"type": "number", "default": 2.0, "min": 0,
+                                  "meta": _d("The last group is emitted once the file did not grow for this long.")},
+                  }},
     "poll_interval_s": {"type": "number", "default": 0.25, "min": 0.01,
-                        "meta": {"description": "How often files are checked for new data, rotation and new matches."}},
+                        "meta": _d("How often files are checked for new data, rotation and new matches.")},
     "batch_lines": {"type": "integer", "default": 2000, "min": 1,
-                    "meta": {"description": "Most lines submitted (and checkpointed) at once."}},
+                    "meta": _d("Most lines submitted (and checkpointed) at once.")},
 }
+
+
+def check_config(config: dict[str, Any]) -> list[str]:
+    """A start pattern that does not compile is named at validation time."""
+    pattern = (config.get("multiline") or {}).get("start_pattern")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return [f"multiline.start_pattern: not a valid regular expression: {exc}"]
+    return []

@@ -1,29 +1,34 @@
 """The ``file`` source: follow files, submit lines in batches, checkpoint after the spool commits.
 
-Rotation by rename is followed: the old file (same inode, open descriptor) is read
-to its end before it is let go, then the new file at the path is read from its start.
-Truncation (copytruncate) is detected by the size dropping below the offset, and the
-file is read again from 0. A file whose first bytes differ from the recorded
-fingerprint is a new file that reuses an old inode and is read from the start.
+Rotation by rename (and deletion): the old file stays open, is read to its end, and
+is let go ``rotate_wait_s`` after it last grew; the new file at the path is read from
+its start. Copytruncate: a size below the offset, or first bytes that no longer
+match the fingerprint, mean the file was truncated; the copy (a file in the same
+directory with the old fingerprint) is read from the old offset to its end, so the
+lines written between the last read and the copy are not lost, then the truncated
+file is read from 0. At start-up, a checkpointed file that was rotated while the
+agent was down is found again by its inode in the same directory and finished.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import glob
-import hashlib
 import os
+import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from agent.decoders import Decoder
 from agent.model import utcnow
+from agent.records import RawRecord
 from agent.sources import Source, SourceContext, SubmitStatus
-from plugins.in_tail.checkpoint import Checkpoints
-from plugins.in_tail.config import CONFIG_SCHEMA
+from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints, fingerprint
+from plugins.in_tail.config import CONFIG_SCHEMA, check_config
+from plugins.in_tail.lines import Piece, group_multiline, split_lines
 
-FINGERPRINT_BYTES = 256
 READ_CHUNK = 1 << 20
 
 
@@ -33,20 +38,19 @@ class _File:
     key: str
     fd: int
     offset: int
-    fingerprint: str
+    fp: str
+    fp_len: int
     skipping: bool = False  # inside an over-long line whose head was already emitted
-    rotated: bool = False  # the path now names another file; read this one to EOF and drop it
-
-
-def _fingerprint(fd: int) -> str:
-    head = os.pread(fd, FINGERPRINT_BYTES, 0)
-    return hashlib.sha1(head).hexdigest()[:16] if len(head) >= 16 else ""
+    rotated: bool = False  # the path no longer names this file: read it to its end, then let go
+    grew_at: float = 0.0  # monotonic time the file last grew (rotate_wait, flush timers)
+    seen_size: int = -1
 
 
 class TailSource(Source):
     type_name = "file"
     description = "Follow files matching globs, line by line, with checkpoints that survive restarts and rotation."
     CONFIG_SCHEMA = CONFIG_SCHEMA
+    check_config = staticmethod(check_config)
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
         super().__init__(name, config, ctx)
@@ -57,7 +61,15 @@ class TailSource(Source):
         self.max_line = int(config["max_line_bytes"])
         self.poll = float(config["poll_interval_s"])
         self.batch_lines = int(config["batch_lines"])
+        self.partial_flush = float(config["partial_flush_s"])
+        self.rotate_wait = float(config["rotate_wait_s"])
+        ml = config.get("multiline") or {}
+        self.start_re = re.compile(ml["start_pattern"].encode()) if ml.get("start_pattern") else None
+        self.ml_max = int(ml.get("max_lines", 500))
+        self.ml_flush = float(ml.get("flush_s", 2.0))
+        self.clock = time.monotonic
         self.files: dict[str, _File] = {}  # by identity key
+        self.stats = {"lines": 0, "bytes": 0, "truncated": 0, "invalid_utf8": 0, "rotations": 0, "truncations": 0}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.checkpoints: Checkpoints | None = None
@@ -65,7 +77,7 @@ class TailSource(Source):
     def start(self) -> None:
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = Checkpoints(self.ctx.state_dir)
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.name}")
+        self._thread = threading.Thread(target=self._run, name=f"source-{self.name}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -82,130 +94,243 @@ class TailSource(Source):
         found: set[str] = set()
         for pattern in self.patterns:
             for p in glob.glob(pattern):
-                if os.path.isfile(p) and not any(fnmatch.fnmatch(p, ex) for ex in self.exclude):
+                if not any(fnmatch.fnmatch(p, ex) for ex in self.exclude) and os.path.isfile(p):
                     found.add(p)
         return sorted(found)
+
+    def _open(self, path: str, key: str, offset: int | None, rotated: bool = False) -> _File | None:
+        """Open ``path`` and decide where to start: checkpoint (if the fingerprint agrees), start or end."""
+        assert self.checkpoints is not None
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            self.ctx.logger.warning("cannot open {}: {}", path, exc.strerror)
+            return None
+        if self.checkpoints.get(key) is not None and offset is None:
+            saved = self.checkpoints.get(key) or {}
+            fp, fp_len = fingerprint(fd, int(saved.get("fp_len") or FINGERPRINT_BYTES))
+            if saved.get("fp") == fp and fp_len == saved.get("fp_len"):
+                offset = int(saved["offset"])
+            else:
+                offset = 0  # same inode, other content: a new file
+        fp, fp_len = fingerprint(fd)
+        f = _File(path, key, fd, offset or 0, fp, fp_len, rotated=rotated, grew_at=self.clock())
+        self.files[key] = f
+        self.ctx.logger.info("following {} from offset {}{}", path, f.offset, " (rotated)" if rotated else "")
+        return f
 
     def _discover(self, first: bool) -> None:
         assert self.checkpoints is not None
         by_path = {f.path: f for f in self.files.values() if not f.rotated}
+        for f in by_path.values():  # moved away or deleted: finish it
+            try:
+                st = os.stat(f.path)
+                gone = Checkpoints.key(st) != f.key
+            except OSError:
+                gone = True
+            if gone:
+                f.rotated = True
+                f.grew_at = self.clock()
+                self.stats["rotations"] += 1
+                self.ctx.logger.info("{} was rotated or deleted; reading it to its end", f.path)
         for path in self._matches():
             try:
                 st = os.stat(path)
             except OSError:
                 continue
             key = Checkpoints.key(st)
-            current = by_path.get(path)
-            if current is not None and current.key == key:
-                continue
-            if current is not None:
-                current.rotated = True  # renamed away: finish it, then let it go
             if key in self.files:
                 continue
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError as exc:
-                self.ctx.logger.warning("cannot open {}: {}", path, exc.strerror)
+            if self.checkpoints.get(key) is None and self._is_copy_of_truncated(path):
+                continue  # copytruncate's copy: the truncated file's reader opens it at its offset
+            start = None
+            if first and self.read_from == "end" and self.checkpoints.get(key) is None:
+                start = st.st_size
+            self._open(path, key, start)
+        if first:
+            self._recover_rotated()
+
+    def _is_copy_of_truncated(self, path: str) -> bool:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            for g in self.files.values():
+                if g.rotated or not g.fp_len or fingerprint(fd, g.fp_len) != (g.fp, g.fp_len):
+                    continue
+                size = os.fstat(g.fd).st_size
+                if size < g.offset or fingerprint(g.fd, g.fp_len) != (g.fp, g.fp_len):
+                    return True
+        finally:
+            os.close(fd)
+        return False
+
+    def _recover_rotated(self) -> None:
+        """Finish files rotated while the agent was down; forget checkpoints of files gone for good."""
+        assert self.checkpoints is not None
+        for key, saved in list(self.checkpoints.data.items()):
+            if key in self.files:
                 continue
-            fp = _fingerprint(fd)
-            saved = self.checkpoints.get(key)
-            if saved is not None and (not saved.get("fp") or not fp or saved.get("fp") == fp):
-                offset = int(saved.get("offset", 0))
-            elif saved is None and first and self.read_from == "end":
-                offset = os.fstat(fd).st_size
-            else:
-                offset = 0
-            self.files[key] = _File(path, key, fd, offset, fp)
-            self.ctx.logger.info("following {} from offset {}", path, offset)
+            directory = os.path.dirname(saved.get("path", "")) or "."
+            ino = int(key.split(":")[1])
+            found = None
+            try:
+                for entry in os.scandir(directory):
+                    if entry.inode() == ino and entry.is_file():
+                        found = entry.path
+                        break
+            except OSError:
+                pass
+            if found is None or self._open(found, key, None, rotated=True) is None:
+                self.checkpoints.drop(key)
+        self.checkpoints.save()
 
     # ----------------------------------------------------------------- reading
     def _run(self) -> None:
         first = True
+        last_scan = 0.0
         while not self._stop.is_set():
-            try:
-                self._discover(first)
-            except Exception as exc:
-                self.ctx.logger.error("file discovery failed: {}", exc)
-            first = False
+            now = self.clock()
+            if first or now - last_scan >= self.poll:
+                try:
+                    self._discover(first)
+                except Exception as exc:
+                    self.ctx.logger.error("file discovery failed: {}", exc)
+                first = False
+                last_scan = now
             busy = False
             for f in list(self.files.values()):
                 if self._stop.is_set():
                     break
-                busy |= self._read(f)
+                try:
+                    busy |= self._read(f)
+                except OSError as exc:
+                    self.ctx.logger.warning("reading {} failed: {}", f.path, exc.strerror or exc)
             if not busy:
                 self._stop.wait(self.poll)
 
+    def _check_truncated(self, f: _File, size: int) -> None:
+        head_changed = False
+        if f.fp_len and size >= f.fp_len:
+            fp, _ = fingerprint(f.fd, f.fp_len)
+            head_changed = fp != f.fp
+        if size >= f.offset and not head_changed:
+            if f.fp_len < FINGERPRINT_BYTES and size > f.fp_len:
+                f.fp, f.fp_len = fingerprint(f.fd)  # the file grew past its fingerprint: widen it
+            return
+        self.stats["truncations"] += 1
+        self.ctx.logger.warning("{} was truncated (copytruncate?); reading it again from the start", f.path)
+        self._follow_copy(f)
+        f.offset, f.skipping = 0, False
+        f.fp, f.fp_len = fingerprint(f.fd)
+        self._save(f)
+
+    def _follow_copy(self, f: _File) -> None:
+        """Find the copy of a truncated file (same fingerprint, another inode) and read it from the old offset."""
+        directory = os.path.dirname(f.path) or "."
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                if not entry.is_file() or f"{entry.stat().st_dev}:{entry.inode()}" in self.files or entry.stat().st_size < f.offset:
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY)
+            except OSError:
+                continue
+            fp, fp_len = fingerprint(fd, f.fp_len)
+            os.close(fd)
+            if fp == f.fp and fp_len == f.fp_len:
+                st = os.stat(entry.path)
+                self.ctx.logger.info("reading the copy {} of {} from offset {}", entry.path, f.path, f.offset)
+                self._open(entry.path, Checkpoints.key(st), f.offset, rotated=True)
+                return
+
     def _read(self, f: _File) -> bool:
         """Read and submit what is new in ``f``; True if anything was consumed."""
-        try:
-            size = os.fstat(f.fd).st_size
-        except OSError:
-            return False
-        if size < f.offset:
-            self.ctx.logger.warning("{} was truncated (size {} < offset {}); reading it again from the start", f.path, size, f.offset)
-            f.offset = 0
-            f.skipping = False
-        if size == f.offset:
-            if f.rotated:
+        size = os.fstat(f.fd).st_size
+        now = self.clock()
+        if size != f.seen_size:
+            f.seen_size, f.grew_at = size, now
+        if not f.rotated:
+            self._check_truncated(f, size)
+        if size <= f.offset:
+            if f.rotated and now - f.grew_at >= self.rotate_wait:
                 self._release(f)
             return False
+        quiet = now - f.grew_at
+        final = f.rotated and quiet >= self.rotate_wait
         chunk = os.pread(f.fd, READ_CHUNK, f.offset)
-        if not chunk:
+        at_eof = f.offset + len(chunk) >= size
+        take_tail = at_eof and (final or (self.partial_flush > 0 and quiet >= self.partial_flush))
+        pieces, consumed, skipping = split_lines(chunk, self.max_line, f.skipping, take_tail)
+        if self.start_re is not None:
+            flush = at_eof and (final or quiet >= self.ml_flush)
+            grouped = group_multiline(pieces, self.start_re, self.ml_max, flush)
+            if pieces and (not grouped or grouped[-1].end < pieces[-1].end):
+                consumed = grouped[-1].end if grouped else 0  # the last group may still grow: read it again later
+                skipping = False
+            pieces = grouped
+        if not consumed:
             return False
-        lines = chunk.split(b"\n")
-        rest = lines.pop()
-        tail_is_line = False
-        if len(rest) >= max(self.max_line, READ_CHUNK // 2) or (f.rotated and rest and size == f.offset + len(chunk)):
-            tail_is_line = True  # an endless line, or the last unterminated line of a rotated file
-        received = utcnow()
-        records = []
-        ends = []
-        consumed = 0
-        items = [(line, True) for line in lines]
-        if tail_is_line:
-            items.append((rest, False))
-        for line, terminated in items:
-            consumed += len(line) + (1 if terminated else 0)
-            if f.skipping:  # the rest of an over-long line already emitted truncated
-                f.skipping = not terminated
-                if records:
-                    ends[-1] = consumed
-                continue
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line.strip():
-                if records:
-                    ends[-1] = consumed
-                continue
-            origin: dict[str, Any] = {"file": f.path}
-            if len(line) > self.max_line:
-                line = line[: self.max_line]
-                origin["flags"] = ["truncated"]
-                if not terminated and not f.rotated:
-                    f.skipping = True
-            records.append(self.make_record(line, self.decoder, origin, received))
-            ends.append(consumed)
+        start = f.offset
+        records = self._records(f, pieces)
         if not records:
-            if consumed:
-                self._advance(f, f.offset + consumed)
-            return consumed > 0
-        start_offset = f.offset
-        pos = 0
-        while pos < len(records) and not self._stop.is_set():
-            part = records[pos: pos + self.batch_lines]
-            result = self.ctx.submit(part, timeout=1.0)
+            f.skipping = skipping
+            self._advance(f, start + consumed)
+            return True
+        for i in range(0, len(records), self.batch_lines):
+            if self._stop.is_set():
+                return False
+            part = records[i:i + self.batch_lines]
+            result = self.ctx.submit([r for r, _ in part], timeout=1.0)
             if result.status is not SubmitStatus.ACCEPTED:
-                return False  # spool full or stopping: keep the offset, read again later (backpressure)
-            pos += len(part)
-            self._advance(f, start_offset + (ends[pos - 1] if pos < len(records) else consumed))
+                return False  # spool full or stopping: the offset stays, the rest is read again (backpressure)
+            last = i + len(part) >= len(records)
+            if last:
+                f.skipping = skipping
+            self._advance(f, start + (consumed if last else part[-1][1]))
         return True
 
+    def _records(self, f: _File, pieces: list[Piece]) -> list[tuple[RawRecord, int]]:
+        received = utcnow()
+        base = {"input": self.name, "file": f.path}
+        dec = self.decoder
+        out = []
+        nbytes = 0
+        for p in pieces:
+            data = p.data
+            if not data:
+                continue
+            origin = base
+            flags = None
+            if p.truncated:
+                flags = ["truncated"]
+                self.stats["truncated"] += 1
+            if not data.isascii():
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError:
+                    data = data.decode("utf-8", "replace").encode("utf-8")
+                    flags = (flags or []) + ["invalid_utf8"]
+                    self.stats["invalid_utf8"] += 1
+            if flags:
+                origin = {**base, "flags": flags}
+            nbytes += len(data)
+            out.append((RawRecord(data, dec, origin, received), p.end))
+        self.stats["lines"] += len(out)
+        self.stats["bytes"] += nbytes
+        return out
+
     def _advance(self, f: _File, new_offset: int) -> None:
-        assert self.checkpoints is not None
         f.offset = new_offset
-        if not f.fingerprint:
-            f.fingerprint = _fingerprint(f.fd)
-        self.checkpoints.set(f.key, f.path, f.offset, f.fingerprint)
+        self._save(f)
+
+    def _save(self, f: _File) -> None:
+        assert self.checkpoints is not None
+        self.checkpoints.set(f.key, f.path, f.offset, f.fp, f.fp_len)
         self.checkpoints.save()
 
     def _release(self, f: _File) -> None:
@@ -214,4 +339,4 @@ class TailSource(Source):
         del self.files[f.key]
         self.checkpoints.drop(f.key)
         self.checkpoints.save()
-        self.ctx.logger.info("finished rotated file {} (inode {})", f.path, f.key)
+        self.ctx.logger.info("finished rotated file {} at offset {}", f.path, f.offset)

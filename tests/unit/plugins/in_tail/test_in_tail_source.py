@@ -1,0 +1,230 @@
+"""The file source: discovery, framing, checkpoints, rotation of both kinds, deletion, backpressure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from loguru import logger
+
+from agent.sources import SourceContext, Submitted, SubmitStatus
+from plugins.in_tail.source import TailSource
+from tests.conftest import wait_for
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self.full = False
+        self.lock = threading.Lock()
+
+    def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
+        if self.full:
+            time.sleep(0.01)
+            return Submitted(SubmitStatus.FULL, retry_after=1)
+        with self.lock:
+            self.records.extend(records)
+        return Submitted(SubmitStatus.ACCEPTED, events=len(records))
+
+    def lines(self) -> list[str]:
+        with self.lock:
+            return [r.data.decode() for r in self.records]
+
+
+@pytest.fixture
+def tail(plugin_set: Any, tmp_path: Path) -> Iterator[Any]:
+    made: list[TailSource] = []
+
+    def make(col: Collector | None = None, **options: Any) -> tuple[TailSource, Collector]:
+        col = col or Collector()
+        cfg = {"paths": [str(tmp_path / "logs" / "*.log")], "exclude": [], "read_from": "beginning", "decoder": "json",
+               "max_line_bytes": 1024, "partial_flush_s": 0, "rotate_wait_s": 0.3, "poll_interval_s": 0.02,
+               "batch_lines": 100, "multiline": {}, **options}
+        ctx = SourceContext(name="t", logger=logger, state_dir=tmp_path / "state", submit=col.submit,
+                            build_decoder=lambda spec: plugin_set.registry.get("decoder", spec).cls({}))
+        src = TailSource("t", cfg, ctx)
+        src.start()
+        made.append(src)
+        return src, col
+
+    (tmp_path / "logs").mkdir()
+    yield make
+    for s in made:
+        s.stop()
+
+
+def write(path: Path, text: str | bytes, mode: str = "ab") -> None:
+    with open(path, mode) as fh:
+        fh.write(text.encode() if isinstance(text, str) else text)
+
+
+def test_globs_exclude_new_files_crlf_and_partial_lines(tail: Any, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    write(logs / "a.log", "a1\r\na2\n")
+    write(logs / "skip.log", "nope\n")
+    src, col = tail(exclude=["*/skip.log"])
+    wait_for(lambda: col.lines() == ["a1", "a2"], what="a.log")
+    write(logs / "b.log", "b1\n")  # appears while running
+    wait_for(lambda: "b1" in col.lines(), what="the new file")
+    write(logs / "a.log", "a3 partial")
+    time.sleep(0.2)
+    assert "a3 partial" not in col.lines()  # held until completed
+    write(logs / "a.log", " done\n")
+    wait_for(lambda: "a3 partial done" in col.lines(), what="the completed line")
+    assert "nope" not in col.lines()
+
+
+def test_partial_line_is_flushed_after_partial_flush_s(tail: Any, tmp_path: Path) -> None:
+    write(tmp_path / "logs" / "a.log", "x1\nno newline")
+    src, col = tail(partial_flush_s=0.3)
+    wait_for(lambda: col.lines() == ["x1", "no newline"], what="the flushed partial line")
+
+
+def test_read_from_end_only_for_files_present_at_start(tail: Any, tmp_path: Path) -> None:
+    write(tmp_path / "logs" / "old.log", "old\n")
+    src, col = tail(read_from="end")
+    wait_for(lambda: "old.log" in str([f.path for f in src.files.values()]), what="the file to be followed")
+    write(tmp_path / "logs" / "old.log", "new\n")
+    write(tmp_path / "logs" / "later.log", "later1\n")
+    wait_for(lambda: sorted(col.lines()) == ["later1", "new"], what="new lines only")
+
+
+def test_long_lines_truncated_and_invalid_utf8_flagged(tail: Any, tmp_path: Path) -> None:
+    write(tmp_path / "logs" / "a.log", b"z" * 3000 + b"\ncaf\xe9\nok\n")
+    src, col = tail()
+    wait_for(lambda: len(col.records) == 3, what="three records")
+    long, bad, ok = col.records
+    assert len(long.data) == 1024 and long.origin["flags"] == ["truncated"]
+    assert bad.data == "caf\ufffd".encode() and bad.origin["flags"] == ["invalid_utf8"]
+    assert "flags" not in ok.origin and src.stats["truncated"] == 1 and src.stats["invalid_utf8"] == 1
+
+
+def test_multiline_joins_stack_traces(tail: Any, tmp_path: Path) -> None:
+    write(tmp_path / "logs" / "a.log", "2025-01-15 ERROR boom\n  at a()\n  at b()\n2025-01-15 INFO next\n")
+    src, col = tail(multiline={"start_pattern": r"^\d{4}-\d\d-\d\d ", "max_lines": 50, "flush_s": 0.3})
+    wait_for(lambda: len(col.lines()) == 2, what="two joined records")
+    assert col.lines() == ["2025-01-15 ERROR boom\n  at a()\n  at b()", "2025-01-15 INFO next"]
+
+
+def test_restart_resumes_at_the_checkpoint_without_skipping_or_rereading(tail: Any, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "a.log"
+    write(log, "".join(f"l{i}\n" for i in range(500)))
+    src, col = tail()
+    wait_for(lambda: len(col.records) == 500, what="first 500")
+    src.stop()
+    write(log, "".join(f"l{i}\n" for i in range(500, 700)))
+    src2, col2 = tail()
+    wait_for(lambda: len(col2.records) == 200, what="the 200 new lines")
+    time.sleep(0.1)
+    assert col2.lines() == [f"l{i}" for i in range(500, 700)]
+
+
+def test_full_spool_does_not_advance_the_checkpoint(tail: Any, tmp_path: Path) -> None:
+    write(tmp_path / "logs" / "a.log", "one\ntwo\n")
+    col = Collector()
+    col.full = True
+    src, _ = tail(col)
+    time.sleep(0.2)
+    assert col.records == [] and all(f.offset == 0 for f in src.files.values())
+    col.full = False
+    wait_for(lambda: col.lines() == ["one", "two"], what="lines after the spool drained")
+
+
+def test_reused_inode_with_other_content_is_read_from_the_start(tail: Any, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "a.log"
+    write(log, "first file line\n")
+    src, col = tail()
+    wait_for(lambda: len(col.records) == 1, what="first file")
+    src.stop()
+    st = os.stat(log)
+    log.write_bytes(b"X\n")  # same inode, truncated and rewritten: the fingerprint differs
+    assert os.stat(log).st_ino == st.st_ino
+    src2, col2 = tail()
+    wait_for(lambda: col2.lines() == ["X"], what="the rewritten file from offset 0")
+
+
+def _writer(path: Path, n: int, rotate: Any, every: int) -> None:
+    fh = open(path, "ab", buffering=0)
+    for i in range(n):
+        fh.write(f"line {i:06d}\n".encode())
+        if i and i % every == 0:
+            fh = rotate(fh)
+    fh.close()
+
+
+def test_rename_rotation_while_writing_at_full_speed_loses_nothing(tail: Any, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "app.log"
+    count = [0]
+    src: Any = None
+
+    def rotate(fh: Any) -> Any:
+        # the next rotation waits until the source saw this one (a polling tailer cannot see two
+        # rotations inside one poll); the writer never pauses between the rename and its writes
+        wait_for(lambda: src.stats["rotations"] == count[0], what="the previous rotation to be seen")
+        count[0] += 1
+        os.rename(log, tmp_path / "logs" / f"app.log.{count[0]}")  # not matched by *.log
+        for j in range(300):  # a writer that has not reopened yet keeps writing to the old file
+            fh.write(f"late {count[0]} {j:04d}\n".encode())
+        fh.close()
+        return open(log, "ab", buffering=0)
+
+    write(log, "")
+    src, col = tail()
+    _writer(log, 20000, rotate, 4000)
+    want = sorted([f"line {i:06d}" for i in range(20000)] + [f"late {r} {j:04d}" for r in range(1, 5) for j in range(300)])
+    wait_for(lambda: len(col.records) >= len(want), timeout=30, what="every line")
+    assert sorted(col.lines()) == want and src.stats["rotations"] == 4
+    wait_for(lambda: len(src.files) == 1, what="the rotated files to be let go")
+
+
+def test_copytruncate_while_writing_loses_nothing_that_was_in_a_file(tail: Any, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "app.log"
+    copies: list[Path] = []
+    src: Any = None
+
+    def rotate(fh: Any) -> Any:
+        wait_for(lambda: src.stats["truncations"] == len(copies), what="the previous truncation to be seen")
+        dst = tmp_path / "logs" / f"app.log.{len(copies) + 1}"
+        shutil.copyfile(log, dst)  # logrotate's copytruncate: copy, then truncate in place
+        os.truncate(log, 0)
+        copies.append(dst)
+        return fh
+
+    write(log, "")
+    src, col = tail()
+    _writer(log, 20000, rotate, 5000)
+    on_disk: set[str] = set()
+    for p in [log, *copies]:
+        on_disk |= set(p.read_text().splitlines())
+    wait_for(lambda: set(col.lines()) >= on_disk, timeout=30, what="every line that reached a file")
+    assert src.stats["truncations"] == 3 and len(on_disk) > 19000
+
+
+def test_deleted_file_is_read_to_its_end_then_let_go(tail: Any, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "a.log"
+    write(log, "d1\n")
+    src, col = tail()
+    wait_for(lambda: col.lines() == ["d1"], what="first line")
+    with open(log, "ab") as fh:
+        os.unlink(log)
+        fh.write(b"d2 after unlink\n")
+    wait_for(lambda: col.lines() == ["d1", "d2 after unlink"], what="the line written after deletion")
+    wait_for(lambda: not src.files, what="the deleted file to be released")
+
+
+def test_file_rotated_while_stopped_is_finished_after_restart(tail: Any, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "app.log"
+    write(log, "r1\n")
+    src, col = tail()
+    wait_for(lambda: col.lines() == ["r1"], what="first line")
+    src.stop()
+    write(log, "r2 before rotation\n")
+    os.rename(log, tmp_path / "logs" / "app.log.1")
+    write(log, "n1 new file\n")
+    src2, col2 = tail()
+    wait_for(lambda: sorted(col2.lines()) == ["n1 new file", "r2 before rotation"], what="the rest of the old file and the new one")
