@@ -26,7 +26,7 @@ import secrets as _secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from agent.conformance_checks import (ConformanceError, NotApplicable, check_close_idempotent, check_connection_refused,
                                       check_declaration, check_defaults_validate, check_common_defaults,
@@ -39,7 +39,7 @@ from agent.schema import SINK_CORE_SCHEMA, compose_sink_schema, validate_section
 from agent.sinks import Sink
 from agent.testing import CapturedLogs, make_sink_context
 
-__all__ = ["Endpoint", "SinkHarness", "ConformanceError", "NotApplicable", "CHECKS", "run_conformance",
+__all__ = ["Endpoint", "SinkHarness", "ConformanceError", "NotApplicable", "CHECKS", "STATIC_CHECKS", "run_conformance",
            "transport_of", "TIMEOUT_S"]
 
 #: ``retry.timeout_s`` the suite configures (the smallest the core schema allows, at
@@ -319,10 +319,17 @@ CHECKS: tuple[tuple[str, Callable[[SinkHarness], None]], ...] = (
 )
 
 
-def run_conformance(sink_class: type[Sink], workdir: Path | str) -> dict[str, str]:
-    """Run every check; return ``{check: "ok" | "n/a: why" | "FAILED: why"}``."""
+#: The checks that need neither an instance nor a network (schema and declarations).
+STATIC_CHECKS = ("declaration", "keys_documented", "defaults_validate", "common_block_defaults")
+
+
+def run_conformance(sink_class: type[Sink], workdir: Path | str, only: Iterable[str] | None = None) -> dict[str, str]:
+    """Run every check (or those named in ``only``); return ``{check: "ok" | "n/a: why" | "FAILED: why"}``."""
+    wanted = set(only) if only is not None else None
     results: dict[str, str] = {}
     for name, check in CHECKS:
+        if wanted is not None and name not in wanted:
+            continue
         harness = SinkHarness(sink_class, Path(workdir) / name)
         try:
             check(harness)

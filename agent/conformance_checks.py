@@ -250,7 +250,7 @@ def check_timeout(h: "SinkHarness") -> None:
     h.require_opt_in()
     h.require_transport("http")
     ok = h.ok_reply
-    h.http.reply_always(Reply(ok.status, ok.body, ok.headers, stall=True, stall_s=5.0))
+    h.http.reply_always(Reply(ok.status, ok.body, ok.headers, stall=True, stall_s=3 * TIMEOUT_S))
     sink = _instance(h)
     try:
         outcome = h.send(sink, spooled(sample_events()[:1]))
