@@ -6,10 +6,11 @@ what matched nothing. A route's ``transforms`` apply to its own sinks only, so t
 decision is a :class:`Plan`: groups of sinks, each with the transform (or none) that
 makes the variant those sinks receive.
 
-Speed: conditions on low-cardinality fields (source, type, vendor_type, severity,
-score, repository and organisation names) are evaluated once per distinct
-combination of those values and memoised; only conditions on other fields (a regex on
-the title, a field of ``raw``) run per event. The condition language lives in
+Speed: each route is a bit. Conditions on a *feature* (source, type, vendor_type,
+severity, score, repository and organisation names) are evaluated once per distinct
+value of that feature and memoised as a mask of routes; an event's candidates are
+the AND of its features' masks, and only the other conditions of those candidates (a
+regex on the title, a field of ``raw``) run per event. The condition language lives in
 :mod:`agent.conditions`, transforms in :mod:`agent.transforms`.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 import orjson
@@ -66,6 +66,7 @@ class Plan:
 
 
 NO_MATCH = Plan((), (), ())
+_UNHASHABLE = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,84 +85,96 @@ class Router:
     """Apply compiled routes: first match wins unless ``continue``; ``default`` catches the rest."""
 
     def __init__(self, routes: Sequence[Route], default: Route | None = None, *, disabled: Sequence[Route] = (),
-                 warnings: Sequence[Problem] = (), cache_size: int = 65536) -> None:
+                 warnings: Sequence[Problem] = (), cache_size: int = 16384) -> None:
         self.routes = tuple(routes)
         self.default = default
         self.disabled = tuple(disabled)
         self.warnings = list(warnings)
         self.cache_size = cache_size
-        self._cache: dict[Any, Plan | tuple[tuple[Route, Predicate | None], ...]] = {}
-        self._plans: dict[tuple[int, ...], Plan] = {}  # by ids of matched routes
-        self._entries = [self._split(r) for r in self.routes]
-        feats = sorted({f for _, key, _ in self._entries if key is not None for f in (key.features or ())})
-        top = [f for f in feats if "." not in f]
-        extra = [FEATURES[f] for f in feats if "." in f]
-        self.features = tuple(feats)
-        if not feats:
-            self._key: Callable[[Event], Any] = lambda ev: None
-        elif not extra:
-            self._key = attrgetter(*top)
-        else:
-            head = attrgetter(*top) if top else (lambda ev: None)
-            self._key = lambda ev: (head(ev), *[g(ev) for g in extra])
+        self._plans: dict[int, Plan] = {}  # by bitmask of matched routes
+        self._entries: list[tuple[Route, Predicate | None]] = []
+        tests: dict[str, list[tuple[int, Predicate]]] = {}
+        for i, route in enumerate(self.routes):
+            singles, residual = self._split(route)
+            self._entries.append((route, residual))
+            for feature, test in singles:
+                tests.setdefault(feature, []).append((1 << i, test))
+        self._all = (1 << len(self.routes)) - 1
+        # per feature: (getter, memo of value -> mask, tests, mask of routes that do not read it)
+        self._index = [(FEATURES[f], {}, tuple(t), self._all & ~sum({b for b, _ in t}))
+                       for f, t in sorted(tests.items())]
+        self.features = tuple(sorted(tests))
 
     @staticmethod
-    def _split(route: Route) -> tuple[Route, Cond | None, Predicate | None]:
-        """Split a route's condition into a memoisable part and a per-event residual."""
+    def _split(route: Route) -> tuple[list[tuple[str, Predicate]], Predicate | None]:
+        """Split a route's condition into single-feature tests (indexed) and a per-event residual."""
         cond = route.cond
         if cond is None:
-            return route, None, route.predicate
-        if cond.features is not None:
-            return route, cond, None
-        if cond.kind == "all":
-            keyed = [c for c in cond.children if c.features is not None and not c.always]
-            rest = [c.test for c in cond.children if c.features is None]
-            if keyed:
-                kt = [c.test for c in keyed]
-                key = Cond(cond.desc, (lambda ev: all(t(ev) for t in kt)) if len(kt) > 1 else kt[0],
-                           features=frozenset().union(*[c.features or () for c in keyed]))
-                residual = (lambda ev: all(t(ev) for t in rest)) if len(rest) > 1 else rest[0]
-                return route, key, residual
-        return route, None, cond.test
+            return [], route.predicate
+        conjuncts: list[Cond] = []
+        stack = [cond]
+        while stack:
+            c = stack.pop(0)
+            if c.kind == "all" and c.children:
+                stack[:0] = list(c.children)
+            elif not c.always:
+                conjuncts.append(c)
+        singles = [(next(iter(c.features)), c.test) for c in conjuncts if c.features is not None and len(c.features) == 1]
+        rest = [c.test for c in conjuncts if c.features is None or len(c.features) != 1]
+        if not rest:
+            return singles, None
+        if len(rest) == 1:
+            return singles, rest[0]
+        return singles, lambda ev: all(t(ev) for t in rest)
 
     # ----------------------------------------------------------------- hot path
     def plan(self, event: Event) -> Plan:
-        """Return where ``event`` goes (memoised on the features the rules read)."""
-        try:
-            key = self._key(event)
-            hit = self._cache.get(key)
-        except TypeError:  # an unhashable value where a name belongs: decide without the cache
-            return self._resolve(self._candidates(event), event)
-        if hit is None:
-            cands = self._candidates(event)
-            if all(res is None for _, res in cands):
-                hit = self._resolve(cands, event)
-            else:
-                hit = cands
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
-            self._cache[key] = hit
-        if isinstance(hit, Plan):
-            return hit
-        return self._resolve(hit, event)
+        """Return where ``event`` goes.
 
-    def _candidates(self, event: Event) -> tuple[tuple[Route, Predicate | None], ...]:
-        return tuple((r, res) for r, key, res in self._entries if key is None or key.test(event))
-
-    def _resolve(self, cands: Sequence[tuple[Route, Predicate | None]], event: Event) -> Plan:
-        matched: list[Route] = []
-        for route, residual in cands:
+        Each route is a bit. For each feature the rules read (source, type, severity,
+        ...), a memo maps the event's value to the mask of routes whose conditions on
+        that feature hold; ANDing those masks leaves the candidates, and only their
+        other conditions (a regex on the title, a field of ``raw``) run per event.
+        """
+        mask = self._all
+        for get, memo, tests, free in self._index:
+            value = get(event)
+            try:
+                bits = memo.get(value)
+            except TypeError:  # an unhashable value where a name belongs: not memoised
+                bits = None
+                value = _UNHASHABLE
+            if bits is None:
+                bits = free
+                for bit, test in tests:
+                    if test(event):
+                        bits |= bit
+                if value is not _UNHASHABLE:
+                    if len(memo) >= self.cache_size:
+                        memo.clear()
+                    memo[value] = bits
+            mask &= bits
+            if not mask:
+                break
+        matched = 0
+        entries = self._entries
+        while mask:
+            low = mask & -mask
+            route, residual = entries[low.bit_length() - 1]
             if residual is None or residual(event):
-                matched.append(route)
+                matched |= low
                 if not route.cont:
                     break
-        return self._plan_of(tuple(matched))
+            mask ^= low
+        plan = self._plans.get(matched)
+        if plan is None:
+            if len(self._plans) >= self.cache_size:
+                self._plans.clear()
+            plan = self._plan_of(matched)
+        return plan
 
-    def _plan_of(self, matched: tuple[Route, ...]) -> Plan:
-        ids = tuple(map(id, matched))  # routes live as long as the router
-        plan = self._plans.get(ids)
-        if plan is not None:
-            return plan
+    def _plan_of(self, matched_bits: int) -> Plan:
+        matched = tuple(r for i, (r, _) in enumerate(self._entries) if matched_bits >> i & 1)
         if not matched:
             if self.default is None:
                 return NO_MATCH
@@ -176,7 +189,7 @@ class Router:
         branches = tuple((t, tuple(s)) for t, s in groups.items())
         plan = Plan(tuple(r.name for r in matched), branches, tuple(order),
                     any(t is not None and t.may_drop for t in groups))
-        self._plans[ids] = plan
+        self._plans[matched_bits] = plan
         return plan
 
     def dispatch(self, event: Event) -> list[tuple[Event, tuple[str, ...]]]:

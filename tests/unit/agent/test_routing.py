@@ -157,12 +157,12 @@ def test_memoised_decisions_still_honour_per_event_conditions() -> None:
           - name: default
             to: [archive]
     """)
-    for _ in range(3):  # same features every time: the cached candidates, not a cached answer
+    for _ in range(3):  # same features every time: memoised candidates, not a memoised answer
         assert r.route(make_event(type="finding.new", title="SQL injection")) == ("slack",)
         assert r.route(make_event(type="finding.new", title="XSS")) == ("archive",)
 
 
-def test_unhashable_feature_value_is_routed_without_the_cache() -> None:
+def test_unhashable_feature_value_is_routed_without_the_memo() -> None:
     r = rules("""
         routes:
           - name: backend
@@ -185,7 +185,7 @@ def test_cache_is_bounded() -> None:
     r.cache_size = 8
     for score in range(100):
         assert r.route(make_event(score=score)) == (("siem",) if score >= 50 else ())
-    assert len(r._cache) <= 8
+    assert all(len(memo) <= 8 for _, memo, _, _ in r._index)
 
 
 RULESET = """
