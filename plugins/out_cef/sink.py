@@ -56,6 +56,11 @@ class CefSink(Sink):
     SECRET_KEYS = frozenset()
     check_config = staticmethod(check_config)
 
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: CEF over TCP to its receiver."""
+        return {"address": endpoint.address, "transport": "tcp"}
+
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
         self.format = CefFormat(config["device_vendor"], config["device_product"], config["device_version"])

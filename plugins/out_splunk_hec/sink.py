@@ -40,6 +40,12 @@ class SplunkHecSink(Sink):
                 "circuit_breaker": {"failure_threshold": 5, "cooldown_s": 30.0}}
     SECRET_KEYS = frozenset({"token"})
     check_config = staticmethod(check_config)
+    conformance_ok_reply = {"status": 200, "body": {"text": "Success", "code": 0}}
+
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: its receiver as the collector, the canary as token."""
+        return {"url": endpoint.url, "token": endpoint.secret, "healthcheck_on_start": False}
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)

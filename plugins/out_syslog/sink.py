@@ -32,6 +32,11 @@ class SyslogSink(Sink):
     SECRET_KEYS = frozenset()
     check_config = staticmethod(check_config)
 
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: RFC 5424 over TCP to its receiver."""
+        return {"address": endpoint.address, "transport": "tcp"}
+
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
         transport = config["transport"]

@@ -24,6 +24,11 @@ class TeamsSink(Sink):
     SECRET_KEYS = frozenset({"url"})
     check_config = staticmethod(check_config)
 
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: a webhook URL whose path is the canary secret."""
+        return {"url": f"{endpoint.url.rstrip('/')}/webhookb2/{endpoint.secret}"}
+
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
         apply_digest_batching(config, BATCH_DEFAULTS)

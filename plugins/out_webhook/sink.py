@@ -24,6 +24,11 @@ class WebhookSink(Sink):
                              "api-key", "X-Auth-Token", "x-auth-token"})
     check_config = staticmethod(check_config)
 
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: signed with the canary secret."""
+        return {"url": endpoint.url, "hmac": {"secret": endpoint.secret}}
+
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
         check_config(config)
