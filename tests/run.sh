@@ -29,6 +29,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' -r tests/requirements.txt
+# the example third-party plugin, installed like a user's plugin (found through its entry point)
+.venv/bin/python -m pip install -q --disable-pip-version-check ./examples/siemrelay-pagerduty
 
 set +e
 .venv/bin/python -m pytest "$@"
@@ -38,4 +40,10 @@ if [ "$rc" -eq 5 ]; then
   echo "tests/run.sh: no tests ran" >&2
   exit 1
 fi
+# the example plugin's own test suite (it uses siemrelay's pytest plugin and conformance suite)
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider examples/siemrelay-pagerduty/tests
+erc=$?
+set -e
+[ "$rc" -ne 0 ] || rc=$erc
 exit "$rc"
