@@ -26,6 +26,11 @@ _LEGACY_FLOOR = {"event_finding_high": Severity.HIGH, "event_finding_medium": Se
 _COUNTS = (("critical_findings", "critical"), ("medium_findings", "medium"), ("notice_findings", "info"))
 
 
+def _kind(value: Any) -> str:
+    return "null" if value is None else {dict: "an object", list: "an array", bool: "a boolean", int: "a number",
+                                         float: "a number"}.get(type(value), type(value).__name__)
+
+
 def _host(asset: str) -> str:
     text = asset.split("://", 1)[-1].split("/", 1)[0]
     return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
@@ -68,7 +73,9 @@ class DetectifyDecoder(Decoder):
         raise DecodeError("not a Detectify webhook: neither event_type (current) nor a legacy type event_* is present")
 
     def _current(self, payload: dict[str, Any], record: RawRecord) -> Event:
-        kind = req_str(payload, "event_type", "$")
+        kind = payload["event_type"]
+        if not isinstance(kind, str) or not kind:
+            raise DecodeError(f"$.event_type must be a string, found {'an empty string' if kind == '' else _kind(kind)}")
         canon = canonical(payload)
         etype = normalize_type(SOURCE, kind)
         finding_in = req_obj(payload, "finding", "$") if etype.startswith("finding.") else opt_obj(payload, "finding", "$")

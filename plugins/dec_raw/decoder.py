@@ -3,7 +3,8 @@
 The line is the event: its text is the title (cut at ``max_title_chars``), the
 description and ``raw``. An optional regular expression with named groups (``time``,
 ``severity``, ``host``, ``title``, ``id``, ``type``) lifts fields out of known line
-formats. The id is a content hash of the line, so identical lines share an id:
+formats; a captured severity may be a severity word, a number, or a log level
+(``ERROR`` → high, ``WARNING`` → medium, ``NOTICE`` → low, ``DEBUG`` → info). The id is a content hash of the line, so identical lines share an id:
 do not turn on de-duplication for a source whose lines legitimately repeat.
 """
 
@@ -13,12 +14,16 @@ import re
 from typing import Any
 
 from agent.decoders import Decoder, DecodeError
-from agent.model import Event, content_id, parse_time, score_from_severity, severity_from_name
+from agent.model import Event, Severity, content_id, parse_time, score_from_severity, severity_from_name
 from agent.normalize import severity_of_any
 from agent.records import RawRecord
 from plugins.dec_raw.config import CONFIG_SCHEMA, check_config
 
 MAX_LINES = 100000
+#: log-level words (syslog's and common loggers') → OCSF severity, tried after the severity words
+LOG_LEVELS = {"emerg": Severity.CRITICAL, "emergency": Severity.CRITICAL, "alert": Severity.CRITICAL,
+              "crit": Severity.CRITICAL, "err": Severity.HIGH, "error": Severity.HIGH, "warn": Severity.MEDIUM,
+              "warning": Severity.MEDIUM, "notice": Severity.LOW, "debug": Severity.INFO, "trace": Severity.INFO}
 
 
 class RawDecoder(Decoder):
@@ -71,8 +76,11 @@ class RawDecoder(Decoder):
         score = score_from_severity(sev)
         if "severity" in fields:
             found, found_score = severity_of_any(fields["severity"])
+            level = LOG_LEVELS.get(fields["severity"].strip().lower())
             if found:
                 sev, score = found, found_score
+            elif level is not None:
+                sev, score = level, score_from_severity(level)
         title = fields.get("title") or line.strip()
         if len(title) > self.max_title:
             title = title[: self.max_title - 1] + "…"
