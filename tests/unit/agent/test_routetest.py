@@ -204,3 +204,12 @@ def test_route_command_from_stdin_with_a_decoder(write_config: Callable[..., Pat
     assert b"routes: default" in proc.stdout and b"sinks:  archive" in proc.stdout
     bad = run_cli("route", "-c", str(config), str(tmp_path / "missing.json"), cwd=tmp_path)
     assert bad.returncode == 2 and "missing.json" in bad.stderr
+
+
+def test_shipped_example_rules_pass_their_route_tests(capsys: Any, tmp_path: Path) -> None:
+    """conf/routes.d/*.yaml are merged into the default configuration; conf/routing-tests.yaml tests them."""
+    junit = tmp_path / "junit.xml"
+    code, out, err = cli(capsys, "test", "-c", str(ROOT / "conf" / "siemrelay.yaml"), "--junit", str(junit))
+    assert code == 0, out + err
+    assert " 0 failed" in out and "~ warning" not in err
+    assert int(ET.parse(junit).getroot().get("tests") or 0) >= 5
