@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Sequence
 
+import orjson
+
 from agent.delivery import Delivery
 from agent.sinks import Sink, SinkContext, SpooledEvent
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
@@ -47,6 +49,9 @@ class NatsSink(Sink):
         self.conn = NatsConnection(config, name, ctx.logger, ctx.redact)
         self._stream_ready = self.create_stream is None
         self.duplicates = 0  # publishes the server recognised as already stored
+        self._inbox: tuple[Any, str] | None = None  # (connection, reply subject prefix)
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._seq = 0
 
     # ----------------------------------------------------------------- connection
     def _ensure(self) -> Delivery | None:
@@ -89,11 +94,59 @@ class NatsSink(Sink):
         return self._classify(results, len(batch))
 
     async def _publish(self, messages: list[Message]) -> list[Any]:
-        js = self.conn.js
-        # One request per message, all in flight at once: NATS keeps a connection's
-        # publishes in order, so the stream stores the batch in spool order.
-        return await asyncio.gather(*(js.publish(m.subject, m.data, timeout=self.ack_timeout, headers=m.headers)
-                                      for m in messages), return_exceptions=True)
+        """Publish every message with a reply subject on one subscription of ours and
+        wait once for all the acks (a request per message would arm a timer each).
+
+        NATS keeps a connection's publishes in order, so the stream stores the batch
+        in spool order. Returns, per message, a ``PubAck`` or the exception it got.
+        """
+        nc = self.conn.nc
+        inbox = await self._reply_inbox(nc)
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = []
+        for m in messages:
+            self._seq += 1
+            reply = f"{inbox}.{self._seq}"
+            fut = loop.create_future()
+            self._waiting[reply] = fut
+            futures.append(fut)
+            await nc.publish(m.subject, m.data, reply=reply, headers=m.headers)
+        try:
+            await asyncio.wait(futures, timeout=self.ack_timeout)
+        finally:
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(asyncio.TimeoutError())
+            self._waiting.clear()
+        return [f.exception() or f.result() for f in futures]
+
+    async def _reply_inbox(self, nc: Any) -> str:
+        """The wildcard inbox publish acks come back on, one per connection."""
+        if self._inbox is not None and self._inbox[0] is nc:
+            return self._inbox[1]
+        from nats.js import api
+        import nats.js.errors
+
+        prefix = nc.new_inbox()
+
+        async def on_ack(msg: Any) -> None:
+            fut = self._waiting.get(msg.subject)
+            if fut is None or fut.done():
+                return
+            if msg.headers and msg.headers.get("Status") == "503":
+                fut.set_exception(nats.js.errors.NoStreamResponseError())
+                return
+            try:
+                resp = orjson.loads(msg.data)
+                if "error" in resp:
+                    nats.js.errors.APIError.from_error(resp["error"])  # raises the matching error
+                fut.set_result(api.PubAck.from_response(resp))
+            except Exception as exc:  # noqa: BLE001 - handed to the classifier
+                fut.set_exception(exc)
+
+        await nc.subscribe(f"{prefix}.*", cb=on_ack)
+        self._inbox = (nc, prefix)
+        return prefix
 
     def _classify(self, results: list[Any], count: int) -> Delivery:
         import nats.errors
