@@ -69,12 +69,16 @@ class NatsSink(Sink):
         return None
 
     # ----------------------------------------------------------------- send
+    def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[Message]:
+        """The pure encoder with this sink's settings: one message per event."""
+        return encode_batch(batch, self.subject, self.render, schema=self.schema, msg_id=self.msg_id,
+                            stream=self.stream, extra_headers=self.extra_headers)
+
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to publish")
         try:
-            messages = encode_batch(batch, self.subject, self.render, schema=self.schema, msg_id=self.msg_id,
-                                    stream=self.stream, extra_headers=self.extra_headers)
+            messages = self.encode_batch(batch)
         except EncodeError as exc:
             return Delivery.reject(f"event {exc.index} cannot be encoded: {exc.reason}", rejected_index=exc.index)
         failed = self._ensure()
