@@ -52,17 +52,23 @@ class SyslogMessage:
     message: str = ""
     version: int = 0
     has_pri: bool = True
+    ts_text: str = ""  # the timestamp as the sender wrote it (RFC 5424 only)
 
     def header(self) -> dict[str, Any]:
         """The parsed fields as a JSON-friendly dict (what the event's ``raw`` keeps)."""
-        out: dict[str, Any] = {"format": self.format, "facility": FACILITIES[self.facility] if self.facility < 24 else self.facility,
+        out: dict[str, Any] = {"format": self.format,
+                               "facility": FACILITIES[self.facility] if self.facility < 24 else self.facility,
                                "severity": SEVERITIES[self.severity]}
         if self.timestamp is not None:
-            out["timestamp"] = self.timestamp.isoformat()
-        for key in ("hostname", "app_name", "procid", "msgid"):
-            value = getattr(self, key)
-            if value:
-                out[key] = value
+            out["timestamp"] = self.ts_text or self.timestamp.isoformat()
+        if self.hostname:
+            out["hostname"] = self.hostname
+        if self.app_name:
+            out["app_name"] = self.app_name
+        if self.procid:
+            out["procid"] = self.procid
+        if self.msgid:
+            out["msgid"] = self.msgid
         if self.structured_data:
             out["structured_data"] = self.structured_data
         out["message"] = self.message
@@ -135,7 +141,7 @@ def _parse_5424(text: str, m: re.Match[str]) -> SyslogMessage:
     if msg.startswith("\ufeff"):
         msg = msg[1:]
     return SyslogMessage("rfc5424", facility, severity, timestamp, _nil(m.group(4)), _nil(m.group(5)),
-                         _nil(m.group(6)), _nil(m.group(7)), sd, msg, version)
+                         _nil(m.group(6)), _nil(m.group(7)), sd, msg, version, True, ts_text if timestamp else "")
 
 
 def _parse_sd(text: str, pos: int) -> tuple[dict[str, dict[str, Any]], int]:

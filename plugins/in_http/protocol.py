@@ -71,6 +71,7 @@ class ServerState:
         self.idle_timeout = idle_timeout
         self.on_refusal = on_refusal
         self.connections: set["HttpProtocol"] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # requests being handled (awaited at shutdown)
         self._date = ""
         self._date_at = 0.0
 
@@ -183,7 +184,9 @@ class HttpProtocol(asyncio.Protocol):
             if self.timer is not None:
                 self.timer.cancel()
                 self.timer = None
-            asyncio.get_running_loop().create_task(self._run(req))
+            task = asyncio.get_running_loop().create_task(self._run(req))
+            self.s.tasks.add(task)
+            task.add_done_callback(self.s.tasks.discard)
 
     def _refuse(self, req: Request | None, status: int, reason: str) -> None:
         self.s.on_refusal(req, self.peer, status, reason)

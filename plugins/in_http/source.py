@@ -128,11 +128,12 @@ class HttpSource(Source):
             for conn in list(self._state.connections):
                 if not conn.busy:
                     conn.close()
-            deadline = time.monotonic() + self.response_timeout
-            while any(c.busy for c in self._state.connections) and time.monotonic() < deadline:
-                await asyncio.sleep(0.02)  # let in-flight requests get their answer
+            if self._state.tasks:  # let in-flight requests get their answer
+                await asyncio.wait(list(self._state.tasks), timeout=self.response_timeout)
             for conn in list(self._state.connections):
                 conn.close()
+            for task in list(self._state.tasks):
+                task.cancel()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(self.response_timeout + 2)
         loop.call_soon_threadsafe(loop.stop)
