@@ -127,3 +127,41 @@ def test_validate_command_prints_route_warnings(write_config: Callable[..., Path
     out = run_cli("validate", "-c", str(main), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "~ " in out.stdout and "route 'late' is never reached" in out.stdout
+
+
+def test_every_yaml_example_in_the_routing_docs_compiles() -> None:
+    """docs/routing.md shows an example per operator and transform; each must be valid."""
+    import re
+
+    import yaml
+
+    from agent.conditions import OPERATORS, CondCompiler
+    from agent.transforms import STEPS, TransformCompiler
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "routing.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert len(blocks) >= 6
+    errors: list = []  # type: ignore[type-arg]
+    for block in blocks:
+        doc = yaml.safe_load(block)
+        for route in doc.get("routes", []) if isinstance(doc, dict) else []:
+            CondCompiler(errors).compile(route.get("when") or {})
+            TransformCompiler(errors).compile(route.get("transforms"), ())
+        if isinstance(doc, dict) and "when" in doc:
+            CondCompiler(errors).compile(doc["when"])
+    # the operator and transform tables: | `op` | argument | `example` | meaning |
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 4 and cells[1].strip("`") in (*OPERATORS, *STEPS) and cells[3].startswith("`"):
+            example = yaml.safe_load(cells[3].strip("`"))
+            if cells[1].strip("`") in STEPS:
+                TransformCompiler(errors).compile([example] if isinstance(example, dict) else example, ())
+            else:
+                CondCompiler(errors).compile(example)
+    assert not errors, errors
+    tables = "\n".join(line for line in text.splitlines() if line.startswith("| `"))
+    for op in OPERATORS:
+        assert f"| `{op}`" in tables or f"`{op}` |" in tables or f" `{op}` " in tables, op
+    for step in STEPS:
+        assert f"| `{step}` |" in tables, step
