@@ -22,6 +22,11 @@ class StdoutSink(Sink):
     DEFAULTS = {"batch": {"max_wait_s": 0.05}}
     SECRET_KEYS = frozenset()
 
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: no options are needed."""
+        return {}
+
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext, stream: BinaryIO | None = None) -> None:
         super().__init__(name, config, ctx)
         self.stream = stream or sys.stdout.buffer
