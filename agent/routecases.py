@@ -139,6 +139,7 @@ def _check_case(item: Any, at: tuple[Any, ...], smap: SourceMap, sinks: set[str]
                 problems.append(smap.problem(where + (key,), "expected {FIELD: VALUE, ...}"))
     if len(problems) > before:
         return None
+    assert isinstance(name, str) and isinstance(inp, dict)
     return Case(name, file, line, inp, expect, path.parent)
 
 

@@ -146,7 +146,7 @@ def junit_xml(results: list[tuple[Any, float]], elapsed: float) -> bytes:
         suite.set("tests", str(len(cases)))
         suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
         suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _read_events(args: argparse.Namespace, decoders: Callable[[Any], Any]) -> list[Any]:

@@ -101,7 +101,8 @@ class Router:
                 tests.setdefault(feature, []).append((1 << i, test))
         self._all = (1 << len(self.routes)) - 1
         # per feature: (getter, memo of value -> mask, tests, mask of routes that do not read it)
-        self._index = [(FEATURES[f], {}, tuple(t), self._all & ~sum({b for b, _ in t}))
+        self._index: list[tuple[Callable[[Event], Any], dict[Any, int], tuple[tuple[int, Predicate], ...], int]] = [
+            (FEATURES[f], {}, tuple(t), self._all & ~sum({b for b, _ in t}))
                        for f, t in sorted(tests.items())]
         self.features = tuple(sorted(tests))
 

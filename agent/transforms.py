@@ -84,6 +84,16 @@ def _render(template: str) -> Callable[[Event], str] | None:
     return render
 
 
+def _step(action: Callable[[Event], Any]) -> Step:
+    """Wrap an action that edits the event into a step that keeps it."""
+
+    def step(ev: Event) -> bool:
+        action(ev)
+        return True
+
+    return step
+
+
 def _set_nested(ev: Event, head: str, steps: list[str], value: Any) -> None:
     root = getattr(ev, head)
     root = dict(root) if isinstance(root, dict) else {}
@@ -204,8 +214,8 @@ class TransformCompiler:
         render = _render(value) if isinstance(value, str) else None
         if steps:
             if render is not None:
-                return lambda ev: _set_nested(ev, head, steps, render(ev)) or True
-            return lambda ev: _set_nested(ev, head, steps, value) or True
+                return _step(lambda ev: _set_nested(ev, head, steps, render(ev)))
+            return _step(lambda ev: _set_nested(ev, head, steps, value))
         if head in _FIXED:
             self._err(path, f"set: {head} cannot be changed (the id is the de-duplication key; times are facts)")
             return None
@@ -214,31 +224,31 @@ class TransformCompiler:
                 self._err(path, f"set: {head} expects a non-empty string, found {value!r}")
                 return None
             if render is not None:
-                return lambda ev: setattr(ev, head, render(ev)) or True
-            return lambda ev: setattr(ev, head, value) or True
+                return _step(lambda ev: setattr(ev, head, render(ev)))
+            return _step(lambda ev: setattr(ev, head, value))
         if head in ("severity", "severity_id"):
             if isinstance(value, bool) or not isinstance(value, (str, int)) or (
                     severity_from_name(value) is Severity.UNKNOWN and str(value).lower() not in ("unknown", "0")):
                 self._err(path, f"set: {head} expects a severity (info, low, medium, high, critical), found {value!r}")
                 return None
             sid = int(severity_from_name(value))
-            return lambda ev: setattr(ev, "severity_id", sid) or True
+            return _step(lambda ev: setattr(ev, "severity_id", sid))
         if head == "score":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
                 self._err(path, f"set: score expects a number from 0 to 100, found {value!r}")
                 return None
             score = int(round(value))
-            return lambda ev: setattr(ev, "score", score) or True
+            return _step(lambda ev: setattr(ev, "score", score))
         if head == "tags":
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 self._err(path, f"set: tags expects a list of strings, found {value!r}")
                 return None
             tags = list(value)
-            return lambda ev: setattr(ev, "tags", list(tags)) or True
+            return _step(lambda ev: setattr(ev, "tags", list(tags)))
         if head in GROUPS and not isinstance(value, dict):
             self._err(path, f"set: {head} expects a mapping, found {value!r}")
             return None
-        return lambda ev: setattr(ev, head, value) or True
+        return _step(lambda ev: setattr(ev, head, value))
 
     def _tag(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
         items = [arg] if isinstance(arg, str) else arg
@@ -292,7 +302,7 @@ class TransformCompiler:
     def _redact_one(head: str, steps: list[str], mask: str | None) -> Step:
         if steps:
             if mask is None:
-                return lambda ev: _del_nested(ev, head, steps) or True
+                return _step(lambda ev: _del_nested(ev, head, steps))
 
             def masked(ev: Event) -> bool:
                 if _lookup(ev, head, steps)[0]:
@@ -301,9 +311,14 @@ class TransformCompiler:
 
             return masked
         if mask is not None:
-            return lambda ev: (getattr(ev, head) in (None, "") or setattr(ev, head, mask)) or True
+            def mask_top(ev: Event) -> bool:
+                if getattr(ev, head) not in (None, ""):
+                    setattr(ev, head, mask)
+                return True
+
+            return mask_top
         empty = _REMOVABLE[head]
-        return lambda ev: setattr(ev, head, [] if head == "tags" else empty) or True
+        return _step(lambda ev: setattr(ev, head, [] if head == "tags" else empty))
 
     def _rename(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
         if not isinstance(arg, dict) or not arg:
