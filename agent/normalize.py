@@ -216,6 +216,8 @@ def stable_id(source: str, canon: bytes) -> str:
 
 def opt_str(value: object) -> str:
     """A scalar as text (``""`` for None, objects and arrays): fields humans read."""
+    if type(value) is str:  # the common case first: this runs dozens of times per event
+        return value  # type: ignore[return-value]
     if value is None or isinstance(value, (dict, list)):
         return ""
     if isinstance(value, str):
@@ -231,8 +233,8 @@ def opt_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
     :raises DecodeError: present with another type (an array where an object belongs).
     """
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is dict:
+        return value
     if not isinstance(value, dict):
         raise DecodeError(f"{where}.{key} must be an object, found {_kind(value)}")
     return value
@@ -265,6 +267,8 @@ def req_str(obj: dict[str, Any], key: str, where: str) -> str:
     :raises DecodeError: missing, empty, or not a scalar.
     """
     value = obj.get(key)
+    if type(value) is str and value:
+        return value
     if value is None or value == "":
         raise DecodeError(f"{where}.{key} is required and missing")
     if isinstance(value, str):

@@ -35,6 +35,9 @@ _CEF_START = re.compile(r"(?:^|(?<=[\s>:]))CEF:\d")
 
 def _split_header(body: str) -> tuple[list[str], str]:
     """Split ``body`` (after ``CEF:``) into 7 unescaped header fields and the rest."""
+    head = body.split("|", 7)
+    if len(head) == 8 and "\\" not in body[: len(body) - len(head[7])]:  # no escapes in the header: the fast path
+        return head[:7], head[7]
     fields: list[str] = []
     buf: list[str] = []
     i, n = 0, len(body)

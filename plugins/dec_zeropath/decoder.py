@@ -12,10 +12,11 @@ rule of :mod:`agent.normalize` (``8.2`` is CVSS, ``82`` a 0-100 score).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from agent.decoders import Decoder, DecodeError
-from agent.model import Event, Severity
+from agent.model import Event, Severity, parse_time
 from agent.normalize import (canonical, first_time, normalize_type, opt_obj, opt_str, req_obj, req_str,
                              severity_of_any, severity_of_score, stable_id)
 from agent.records import RawRecord
@@ -69,7 +70,8 @@ class ZeroPathDecoder(Decoder):
             raise DecodeError(f"a ZeroPath webhook is a JSON object, found {type(payload).__name__}")
         return [self.map(payload, record)]
 
-    def _check(self, payload: dict[str, Any], sourcetype: str, event: dict[str, Any]) -> None:
+    def _check(self, payload: dict[str, Any], sourcetype: str, event: dict[str, Any]) -> datetime:
+        """Check the envelope and the type's required fields; return ``event.timestamp`` parsed."""
         if not isinstance(payload.get("time"), (int, float)) or isinstance(payload.get("time"), bool):
             if "time" not in payload:
                 raise DecodeError("time is required and missing (Unix epoch seconds)")
@@ -77,7 +79,8 @@ class ZeroPathDecoder(Decoder):
         req_str(payload, "host", "$")
         req_str(payload, "source", "$")
         stamp = req_str(event, "timestamp", "event")
-        if first_time(stamp) is None:
+        when = parse_time(stamp)
+        if when is None:
             raise DecodeError(f"event.timestamp is not an ISO 8601 date-time: {stamp[:40]!r}")
         req_obj(event, "organization", "event")
         for name, fields in NESTED_REQUIRED.items():
@@ -92,13 +95,13 @@ class ZeroPathDecoder(Decoder):
         reason = missing_for(sourcetype, event)
         if reason:
             raise DecodeError(reason)
+        return when
 
     def map(self, payload: dict[str, Any], record: RawRecord) -> Event:
         """Map one envelope to an Event (checking it first when ``strict``)."""
         sourcetype = req_str(payload, "sourcetype", "$")
         event = req_obj(payload, "event", "$")
-        if self.strict:
-            self._check(payload, sourcetype, event)
+        when = self._check(payload, sourcetype, event) if self.strict else None
         canon = canonical(payload)
         org = opt_obj(event, "organization", "event") or {}
         repo = opt_obj(event, "repository", "event") or {}
@@ -146,7 +149,8 @@ class ZeroPathDecoder(Decoder):
         title = self._title(sourcetype, vuln, meta, audit, repository)
         description = error or _first(vuln, "description", "generatedDescription", "summary") or \
             _first(meta, "message", "reason", "description")
-        time = first_time(audit.get("timestamp") if audit else None, event.get("timestamp"), payload.get("time"))
+        time = (first_time(audit.get("timestamp")) if audit else None) or when or \
+            first_time(event.get("timestamp"), payload.get("time"))
         return Event(
             id=stable_id(SOURCE, canon), time=time or record.received_at, received_at=record.received_at,
             source=SOURCE, type=etype, vendor_type=sourcetype,
