@@ -3,10 +3,9 @@ letters, poison-event isolation, circuit breaker, re-enable, persisted attempts.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from loguru import logger
