@@ -16,13 +16,13 @@ features, which is what makes 100 rules cost one dict lookup per event.
 from __future__ import annotations
 
 import difflib
-import fnmatch
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
 from agent.model import GROUPS, Event, Severity, parse_time, severity_from_name
+from agent.thresholds import (CMP, SCORE, globber, is_number, kind, parse_severity_threshold, parse_threshold,
+                              severity_id)
 
 __all__ = ["Cond", "CondCompiler", "OPERATORS", "SHORTCUTS", "parse_threshold", "FEATURES", "MISSING"]
 
@@ -135,72 +135,6 @@ def _union(children: list[Cond]) -> frozenset[str] | None:
     return frozenset(out)
 
 
-_THRESHOLD = re.compile(r"^\s*(>=|<=|==|!=|>|<|=)?\s*([A-Za-z]+|\d)\s*$")
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b,
-    "==": lambda a, b: a == b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
-
-
-def _severity_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"expected a severity name (unknown, info, low, medium, high, critical), found {_kind(value)}")
-    sev = severity_from_name(value)
-    if sev is Severity.UNKNOWN and str(value).strip().lower() not in ("unknown", "0"):
-        raise ValueError(f"unknown severity {value!r} (expected one of unknown, info, low, medium, high, critical)")
-    return int(sev)
-
-
-def parse_threshold(text: Any) -> Callable[[int], bool]:
-    """Parse ``">= high"``, ``"critical"`` (exact) or ``3`` into a test on a severity id.
-
-    :raises ValueError: for anything else, with what was expected.
-    """
-    op, sid = _parse_severity_threshold(text)
-    cmp = _CMP[op]
-    return lambda value: cmp(value, sid)
-
-
-def _parse_severity_threshold(text: Any) -> tuple[str, int]:
-    if isinstance(text, int) and not isinstance(text, bool):
-        text = str(text)
-    if not isinstance(text, str):
-        raise ValueError(f"expected a severity such as \">= high\", found {_kind(text)}")
-    m = _THRESHOLD.match(text)
-    if not m:
-        raise ValueError(f"expected a severity such as \">= high\" or \"critical\", found {text!r}")
-    return m.group(1) or "==", _severity_id(m.group(2))
-
-
-_SCORE = re.compile(r"^\s*(?:(>=|<=|==|!=|>|<|=)\s*(-?\d+(?:\.\d+)?)|(-?\d+(?:\.\d+)?)\s*(?:\.\.|-)\s*(-?\d+(?:\.\d+)?))\s*$")
-
-
-def _kind(value: Any) -> str:
-    name = {"str": "string", "int": "integer", "float": "number", "bool": "true/false", "dict": "mapping",
-            "list": "list", "NoneType": "nothing"}.get(type(value).__name__, type(value).__name__)
-    return name if isinstance(value, (dict, list)) or value is None else f"{name} {value!r}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _globber(spec: Any, what: str) -> tuple[Callable[[Any], bool], bool]:
-    """A matcher of strings against globs; returns (matcher, matches-everything)."""
-    items = spec if isinstance(spec, list) else [spec]
-    if not items or not all(isinstance(i, str) for i in items):
-        raise ValueError(f"{what}: expected a string, a glob or a list of them, found {_kind(spec)}")
-    if "*" in items:
-        return (lambda value: True), True
-    exact = frozenset(i for i in items if not any(c in i for c in "*?["))
-    globs = [re.compile(fnmatch.translate(i)).match for i in items if i not in exact]
-    if not globs:
-        return (lambda value: value in exact), False
-    if len(globs) == 1 and not exact:
-        g = globs[0]
-        return (lambda value: isinstance(value, str) and g(value) is not None), False
-    return (lambda value: value in exact or (isinstance(value, str) and any(g(value) for g in globs))), False
-
-
 class CondCompiler:
     """Compiles ``when:`` mappings; problems go to ``errors`` as (key path, message)."""
 
@@ -212,7 +146,7 @@ class CondCompiler:
         if when is None:
             when = {}
         if not isinstance(when, dict):
-            self.errors.append((path, f"expected a mapping of conditions, found {_kind(when)}"))
+            self.errors.append((path, f"expected a mapping of conditions, found {kind(when)}"))
             return _never()
         children = [self._key(str(k), v, path + (k,)) for k, v in when.items()]
         return _all(children, " and ".join(c.desc for c in children))
@@ -240,7 +174,7 @@ class CondCompiler:
             if key == "score":
                 return self._score(value)
             if key == "tags":
-                m, _ = _globber(value, "tags")
+                m, _ = globber(value, "tags")
                 return Cond(f"tags has {value!r}", lambda ev: any(m(t) for t in ev.tags), actual=lambda ev: ev.tags,
                             features=None)
             get = self._getter(key)
@@ -252,7 +186,7 @@ class CondCompiler:
 
     def _combine(self, key: str, value: Any, path: tuple[Any, ...]) -> Cond:
         if not isinstance(value, list) or not value:
-            raise ValueError(f"'{key}' expects a non-empty list of conditions, found {_kind(value)}")
+            raise ValueError(f"'{key}' expects a non-empty list of conditions, found {kind(value)}")
         kids = [self.compile(v, path + (i,)) for i, v in enumerate(value)]
         if key == "all":
             return _all(kids, "all(" + "; ".join(k.desc for k in kids) + ")") if len(kids) > 1 else kids[0]
@@ -282,7 +216,7 @@ class CondCompiler:
 
     def _glob_field(self, path: str, key: str, value: Any) -> Cond:
         get = self._getter(path)
-        m, always = _globber(value, key)
+        m, always = globber(value, key)
         shown = value if isinstance(value, str) else value
         return Cond(f"{key} matches {shown!r}", lambda ev: m(get(ev)), actual=get,
                     features=frozenset({_FEATURE_OF_PATH[path]}) if path in _FEATURE_OF_PATH else None, always=always)
@@ -291,10 +225,10 @@ class CondCompiler:
         feats = frozenset({"severity_id"})
         actual: Getter = lambda ev: severity_from_name(ev.severity_id).label  # noqa: E731
         if isinstance(value, list):
-            ids = frozenset(_severity_id(v) for v in value)
+            ids = frozenset(severity_id(v) for v in value)
             return Cond(f"severity in {value!r}", lambda ev: ev.severity_id in ids, actual=actual, features=feats)
-        op, sid = _parse_severity_threshold(value)
-        cmp = _CMP[op]
+        op, sid = parse_severity_threshold(value)
+        cmp = CMP[op]
         op = "==" if op == "=" else op
         label = Severity(sid).label
         return Cond(f"severity {op} {label}", lambda ev: cmp(ev.severity_id, sid), actual=actual, features=feats,
@@ -303,15 +237,15 @@ class CondCompiler:
     def _score(self, value: Any) -> Cond:
         feats = frozenset({"score"})
         get: Getter = lambda ev: ev.score  # noqa: E731
-        if _is_number(value):
+        if is_number(value):
             return Cond(f"score == {value}", lambda ev: ev.score == value, actual=get, features=feats)
-        m = _SCORE.match(value) if isinstance(value, str) else None
+        m = SCORE.match(value) if isinstance(value, str) else None
         if not m:
             raise ValueError(f"score: expected a number, a threshold such as \">= 70\" or a range such as "
-                             f"\"40..69\", found {_kind(value)}")
+                             f"\"40..69\", found {kind(value)}")
         if m.group(1):
             op, n = m.group(1), float(m.group(2))
-            cmp = _CMP[op]
+            cmp = CMP[op]
             return Cond(f"score {op} {m.group(2)}", lambda ev: cmp(ev.score, n), actual=get, features=feats)
         lo, hi = float(m.group(3)), float(m.group(4))
         if lo > hi:
@@ -336,13 +270,13 @@ class CondCompiler:
         get: Getter = lambda ev: ev.severity_id  # noqa: E731
         try:
             if op in ("eq", "ne", "<", "<=", ">", ">="):
-                sid = _severity_id(arg)
+                sid = severity_id(arg)
                 c = self._op("severity", get, op, sid, path)
                 return Cond(f"severity {op} {Severity(sid).label}", c.test, actual=actual, features=frozenset({"severity_id"}))
             if op in ("in", "not_in"):
                 if not isinstance(arg, list):
-                    raise ValueError(f"severity: '{op}' expects a list of severities, found {_kind(arg)}")
-                c = self._op("severity", get, op, [_severity_id(a) for a in arg], path)
+                    raise ValueError(f"severity: '{op}' expects a list of severities, found {kind(arg)}")
+                c = self._op("severity", get, op, [severity_id(a) for a in arg], path)
                 return Cond(f"severity {op} {arg!r}", c.test, actual=actual, features=frozenset({"severity_id"}))
         except ValueError as exc:
             return self._fail(path, f"severity: {exc}" if not str(exc).startswith("severity") else str(exc))
@@ -360,10 +294,10 @@ class CondCompiler:
         if field in ("time", "received_at") and op in ("eq", "ne", "<", "<=", ">", ">="):
             when = parse_time(arg) if not isinstance(arg, (datetime, bool)) else None
             if when is None:
-                return self._fail(path, f"{field}: '{op}' expects an ISO 8601 time, found {_kind(arg)}")
+                return self._fail(path, f"{field}: '{op}' expects an ISO 8601 time, found {kind(arg)}")
             arg = when
-        if field == "score" and op in ("eq", "ne", "<", "<=", ">", ">=") and not _is_number(arg):
-            return self._fail(path, f"score: '{op}' expects a number (0-100), found {_kind(arg)}")
+        if field == "score" and op in ("eq", "ne", "<", "<=", ">", ">=") and not is_number(arg):
+            return self._fail(path, f"score: '{op}' expects a number (0-100), found {kind(arg)}")
         try:
             test = build_op(get, op, arg)
         except ValueError as exc:

@@ -13,12 +13,14 @@ mappings are copied on write, so the other variants (and the original) are untou
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any, Callable
 
 import orjson
 
 from agent.conditions import CondCompiler, Errors
+from agent.eventpaths import copy_event, del_nested, lookup, set_nested
+from agent.eventpaths import render as compile_template
+from agent.eventpaths import step as keep
 from agent.model import GROUPS, Event, Severity, severity_from_name
 
 __all__ = ["Transform", "TransformCompiler", "STEPS", "copy_event"]
@@ -32,13 +34,7 @@ _STRINGS = frozenset({"title", "description", "type", "vendor_type", "source"})
 _REMOVABLE = {"title": "", "description": "", "vendor_type": "", "tags": None, "raw": None,
               **{g: None for g in GROUPS}}
 _FIXED = frozenset({"id", "time", "received_at"})
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
 _KNOWN_HEADS = frozenset({*_FIELDS, "severity"})
-
-
-def copy_event(ev: Event) -> Event:
-    """Return a shallow copy: same nested objects, which transforms copy on write."""
-    return Event(*[getattr(ev, f) for f in _FIELDS])
 
 
 class Transform:
@@ -53,81 +49,13 @@ class Transform:
 
     def __call__(self, ev: Event) -> Event | None:
         out = copy_event(ev)
-        for step in self.steps:
-            if not step(out):
+        for stage in self.steps:
+            if not stage(out):
                 return None
         return out
 
     def __repr__(self) -> str:
         return f"Transform({self.desc})"
-
-
-def _render(template: str) -> Callable[[Event], str] | None:
-    """Compile ``"[{{ source }}] {{ title }}"``; ``None`` when the text has no placeholder."""
-    parts = _TEMPLATE.split(template)
-    if len(parts) == 1:
-        return None
-    literals, paths = parts[0::2], parts[1::2]
-
-    def text(value: Any) -> str:
-        if value is None:
-            return ""
-        return value if isinstance(value, str) else orjson.dumps(value).decode() if isinstance(value, (dict, list)) else str(value)
-
-    def render(ev: Event) -> str:
-        out = [literals[0]]
-        for path, lit in zip(paths, literals[1:]):
-            out.append(text(ev.get(path)))
-            out.append(lit)
-        return "".join(out)
-
-    return render
-
-
-def _step(action: Callable[[Event], Any]) -> Step:
-    """Wrap an action that edits the event into a step that keeps it."""
-
-    def step(ev: Event) -> bool:
-        action(ev)
-        return True
-
-    return step
-
-
-def _set_nested(ev: Event, head: str, steps: list[str], value: Any) -> None:
-    root = getattr(ev, head)
-    root = dict(root) if isinstance(root, dict) else {}
-    cur = root
-    for s in steps[:-1]:
-        nxt = cur.get(s)
-        nxt = dict(nxt) if isinstance(nxt, dict) else {}
-        cur[s] = nxt
-        cur = nxt
-    cur[steps[-1]] = value
-    setattr(ev, head, root)
-
-
-def _lookup(ev: Event, head: str, steps: list[str]) -> tuple[bool, Any]:
-    cur = getattr(ev, head)
-    for s in steps:
-        if not isinstance(cur, dict) or s not in cur:
-            return False, None
-        cur = cur[s]
-    return True, cur
-
-
-def _del_nested(ev: Event, head: str, steps: list[str]) -> bool:
-    found, _ = _lookup(ev, head, steps)
-    if not found:
-        return False
-    root = dict(getattr(ev, head))
-    cur = root
-    for s in steps[:-1]:
-        cur[s] = dict(cur[s])
-        cur = cur[s]
-    del cur[steps[-1]]
-    setattr(ev, head, root)
-    return True
 
 
 class TransformCompiler:
@@ -211,11 +139,11 @@ class TransformCompiler:
         if where is None:
             return None
         head, steps = where
-        render = _render(value) if isinstance(value, str) else None
+        render = compile_template(value) if isinstance(value, str) else None
         if steps:
             if render is not None:
-                return _step(lambda ev: _set_nested(ev, head, steps, render(ev)))
-            return _step(lambda ev: _set_nested(ev, head, steps, value))
+                return keep(lambda ev: set_nested(ev, head, steps, render(ev)))
+            return keep(lambda ev: set_nested(ev, head, steps, value))
         if head in _FIXED:
             self._err(path, f"set: {head} cannot be changed (the id is the de-duplication key; times are facts)")
             return None
@@ -224,38 +152,38 @@ class TransformCompiler:
                 self._err(path, f"set: {head} expects a non-empty string, found {value!r}")
                 return None
             if render is not None:
-                return _step(lambda ev: setattr(ev, head, render(ev)))
-            return _step(lambda ev: setattr(ev, head, value))
+                return keep(lambda ev: setattr(ev, head, render(ev)))
+            return keep(lambda ev: setattr(ev, head, value))
         if head in ("severity", "severity_id"):
             if isinstance(value, bool) or not isinstance(value, (str, int)) or (
                     severity_from_name(value) is Severity.UNKNOWN and str(value).lower() not in ("unknown", "0")):
                 self._err(path, f"set: {head} expects a severity (info, low, medium, high, critical), found {value!r}")
                 return None
             sid = int(severity_from_name(value))
-            return _step(lambda ev: setattr(ev, "severity_id", sid))
+            return keep(lambda ev: setattr(ev, "severity_id", sid))
         if head == "score":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
                 self._err(path, f"set: score expects a number from 0 to 100, found {value!r}")
                 return None
             score = int(round(value))
-            return _step(lambda ev: setattr(ev, "score", score))
+            return keep(lambda ev: setattr(ev, "score", score))
         if head == "tags":
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 self._err(path, f"set: tags expects a list of strings, found {value!r}")
                 return None
             tags = list(value)
-            return _step(lambda ev: setattr(ev, "tags", list(tags)))
+            return keep(lambda ev: setattr(ev, "tags", list(tags)))
         if head in GROUPS and not isinstance(value, dict):
             self._err(path, f"set: {head} expects a mapping, found {value!r}")
             return None
-        return _step(lambda ev: setattr(ev, head, value))
+        return keep(lambda ev: setattr(ev, head, value))
 
     def _tag(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
         items = [arg] if isinstance(arg, str) else arg
         if not isinstance(items, list) or not items or not all(isinstance(t, str) and t for t in items):
             self._err(path, f"tag: expected a tag or a list of tags, found {arg!r}")
             return None
-        renders = [(_render(t), t) for t in items]
+        renders = [(compile_template(t), t) for t in items]
 
         def tag(ev: Event) -> bool:
             tags = list(ev.tags)
@@ -302,11 +230,11 @@ class TransformCompiler:
     def _redact_one(head: str, steps: list[str], mask: str | None) -> Step:
         if steps:
             if mask is None:
-                return _step(lambda ev: _del_nested(ev, head, steps))
+                return keep(lambda ev: del_nested(ev, head, steps))
 
             def masked(ev: Event) -> bool:
-                if _lookup(ev, head, steps)[0]:
-                    _set_nested(ev, head, steps, mask)
+                if lookup(ev, head, steps)[0]:
+                    set_nested(ev, head, steps, mask)
                 return True
 
             return masked
@@ -318,7 +246,7 @@ class TransformCompiler:
 
             return mask_top
         empty = _REMOVABLE[head]
-        return _step(lambda ev: setattr(ev, head, [] if head == "tags" else empty))
+        return keep(lambda ev: setattr(ev, head, [] if head == "tags" else empty))
 
     def _rename(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
         if not isinstance(arg, dict) or not arg:
@@ -341,10 +269,10 @@ class TransformCompiler:
     @staticmethod
     def _move(h1: str, s1: list[str], h2: str, s2: list[str]) -> Step:
         def move(ev: Event) -> bool:
-            found, value = _lookup(ev, h1, s1)
+            found, value = lookup(ev, h1, s1)
             if found:
-                _del_nested(ev, h1, s1)
-                _set_nested(ev, h2, s2, value)
+                del_nested(ev, h1, s1)
+                set_nested(ev, h2, s2, value)
             return True
 
         return move
