@@ -8,13 +8,14 @@ the mappings along its path and leaves every other nested object shared.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Callable
 
 import orjson
 
-from agent.model import Event
+from agent.model import Event, format_time
 
-__all__ = ["copy_event", "render", "set_nested", "lookup", "del_nested", "step"]
+__all__ = ["copy_event", "render", "placeholders", "set_nested", "lookup", "del_nested", "step"]
 
 _FIELDS = tuple(Event.__dataclass_fields__)
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
@@ -27,6 +28,11 @@ def copy_event(ev: Event) -> Event:
 
 
 
+def placeholders(template: str) -> list[str]:
+    """Return the field paths a template refers to (``{{ repository.name }}``)."""
+    return _TEMPLATE.findall(template)
+
+
 def render(template: str) -> Callable[[Event], str] | None:
     """Compile ``"[{{ source }}] {{ title }}"``; ``None`` when the text has no placeholder."""
     parts = _TEMPLATE.split(template)
@@ -37,7 +43,13 @@ def render(template: str) -> Callable[[Event], str] | None:
     def text(value: Any) -> str:
         if value is None:
             return ""
-        return value if isinstance(value, str) else orjson.dumps(value).decode() if isinstance(value, (dict, list)) else str(value)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, datetime):
+            return format_time(value)
+        if isinstance(value, (dict, list)):
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+        return str(value)
 
     def render(ev: Event) -> str:
         out = [literals[0]]

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import orjson
 
 from agent.conditions import CondCompiler, Errors
-from agent.eventpaths import copy_event, del_nested, lookup, set_nested
+from agent.eventpaths import copy_event, del_nested, lookup, placeholders, set_nested
 from agent.eventpaths import render as compile_template
 from agent.eventpaths import step as keep
 from agent.model import GROUPS, Event, Severity, severity_from_name
@@ -119,6 +119,12 @@ class TransformCompiler:
             return None
         return head, steps
 
+    def _placeholders_ok(self, text: str, path: tuple[Any, ...], verb: str) -> bool:
+        bad = [p for p in placeholders(text) if p.split(".")[0] not in _KNOWN_HEADS]
+        if bad:
+            self._err(path, f"{verb}: the placeholder {{{{ {bad[0]} }}}} does not name an event field")
+        return not bad
+
     def _drop(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
         if arg is False:
             return []
@@ -139,6 +145,8 @@ class TransformCompiler:
         if where is None:
             return None
         head, steps = where
+        if isinstance(value, str) and not self._placeholders_ok(value, path, "set"):
+            return None
         render = compile_template(value) if isinstance(value, str) else None
         if steps:
             if render is not None:
@@ -182,6 +190,8 @@ class TransformCompiler:
         items = [arg] if isinstance(arg, str) else arg
         if not isinstance(items, list) or not items or not all(isinstance(t, str) and t for t in items):
             self._err(path, f"tag: expected a tag or a list of tags, found {arg!r}")
+            return None
+        if not all(self._placeholders_ok(t, path, "tag") for t in items):
             return None
         renders = [(compile_template(t), t) for t in items]
 

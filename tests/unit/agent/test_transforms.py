@@ -116,6 +116,8 @@ def test_output_is_valid_native_json() -> None:
     ([{"set": {"asset": "x"}}], "asset expects a mapping"),
     ([{"set": {"tags": "x"}}], "tags expects a list of strings"),
     ([{"tag": []}], "expected a tag or a list of tags"),
+    ([{"tag": "team-{{ repo.name }}"}], "the placeholder {{ repo.name }} does not name an event field"),
+    ([{"set": {"title": "{{ titel }}"}}], "the placeholder {{ titel }} does not name an event field"),
     ([{"rename": {"title": "raw.title"}}], "both paths must name a field inside a mapping"),
     ([{"drop": {"serverity": "low"}}], "did you mean 'severity'"),
 ])
