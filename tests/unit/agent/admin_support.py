@@ -32,6 +32,7 @@ class Receiver:
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
+        self.error_body = b"no"  # what a failing answer says (tests put hostile text here)
         self.bodies: list[bytes] = []
         recv = self
 
@@ -46,10 +47,11 @@ class Receiver:
                 code = recv.status
                 if code < 300:
                     recv.bodies.append(body)
+                reply = recv.error_body if code >= 300 else b"ok"
                 self.send_response(code)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(b"no" if code >= 300 else b"ok")
+                self.wfile.write(reply)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
