@@ -125,7 +125,7 @@ def test_relay_and_nats_node_killed_mid_stream_lose_nothing(tmp_path: Path, nats
     for b in range(BATCHES):
         if b == BATCHES // 3:
             # both relays are working on the stream before anything is killed
-            wait_for(lambda: ids_in(out_a) and ids_in(out_b), timeout=30, what="both relays delivering")
+            wait_for(lambda: ids_in(out_a) and ids_in(out_b), timeout=60, what="both relays delivering")
             relay_a.kill()  # SIGKILL: whatever it pulled and did not acknowledge is redelivered
             stream_leader(nats_cluster).kill()
         batch = [{"id": f"evt-{b}-{i}", "title": f"finding {b}/{i}", "severity": "high", "source": "scanner"}
