@@ -11,6 +11,7 @@ memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -95,6 +96,10 @@ class SpoolViews:
             return fn(conn)
         finally:
             conn.close()
+
+    def _ro_conn(self) -> "contextlib.closing[sqlite3.Connection]":
+        """A short-lived connection for ad-hoc queries (tests, tools), closed on exit."""
+        return contextlib.closing(db.connect(self.path, self.sync))
 
     def queue_depth(self, sink: str) -> int:
         """Events waiting for ``sink``."""

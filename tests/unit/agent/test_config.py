@@ -118,7 +118,7 @@ def test_defaults_are_filled_everywhere(write_config, plugin_set):
     path = write_config("sinks:\n  out: {type: file, path: /tmp/x}\nroutes:\n  - {name: default, to: [out]}\n")
     cfg = validate_config(load_config(path, env={}), plugin_set)
     _, out = cfg.sinks["out"]
-    assert out["retry"]["max_attempts"] == 0 and out["retry"]["jitter"] == "full"
+    assert out["retry"]["max_attempts"] == -1 and out["retry"]["jitter"] == "full"  # -1: unlimited
     assert out["batch"]["max_events"] == 2000  # the file sink's own default overrides the core's 500
     assert out["rotate_bytes"] == 100 * 1024 * 1024
     assert cfg.agent["spool"]["sync"] == "full"
