@@ -17,7 +17,7 @@ class Redactor:
     """Replace known secrets, and URL credentials and query secrets, with ``***``."""
 
     _URL_SECRET = re.compile(r"(?i)((?:token|secret|key|sig|signature|password|code)=)[^&\s\"']+")
-    _URL_USERINFO = re.compile(r"(?i)(https?://)[^/\s:@]+:[^/\s@]+@")
+    _URL_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
     _WEBHOOK_PATH = re.compile(r"(?i)(https://(?:hooks\.slack\.com/services|[\w.-]*webhook\.office\.com/webhookb2|[\w.-]*logic\.azure\.com[^\s]*?/workflows)/)[^\s\"']+")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
