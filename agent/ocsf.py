@@ -20,6 +20,7 @@ The rendering is a pure function of the event.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from datetime import datetime
@@ -89,6 +90,18 @@ def _s(value: Any) -> str | None:
     return str(value)
 
 
+def _ip(value: Any) -> str | None:
+    """An IP address OCSF's ``ip_t`` accepts, else ``None`` (a host name is not an IP)."""
+    text = _s(value)
+    if not text:
+        return None
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    return text.strip()
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2**53 < value < 2**53:
         return None  # NaN fails the comparison too; OCSF integers must stay JSON-safe
@@ -144,7 +157,7 @@ def _resources(event: Event) -> list[dict[str, Any]]:
     if name or _s(asset.get("id")):
         res: dict[str, Any] = {k: v for k, v in (("uid", _s(asset.get("id"))), ("name", name),
                                                   ("type", _s(asset.get("type"))), ("hostname", _s(asset.get("host"))),
-                                                  ("ip", _s(asset.get("ip")))) if v}
+                                                  ("ip", _ip(asset.get("ip")))) if v}
         out.append(res)
     repo = _group(event, "repository")
     rname = _s(repo.get("name")) or _s(repo.get("url"))
@@ -286,9 +299,14 @@ def _entity(event: Event, out: dict[str, Any]) -> tuple[int, str]:
 def _inventory(event: Event, out: dict[str, Any]) -> tuple[int, str]:
     asset = _group(event, "asset")
     device: dict[str, Any] = {"type_id": 0, "type": "Unknown"}
-    for src, dst in (("id", "uid"), ("name", "name"), ("host", "hostname"), ("hostname", "hostname"), ("ip", "ip")):
+    for src, dst in (("id", "uid"), ("name", "name"), ("host", "hostname"), ("hostname", "hostname")):
         if _s(asset.get(src)) and dst not in device:
-            device[dst] = str(asset[src])
+            device[dst] = _s(asset[src])
+    ip = _ip(asset.get("ip"))
+    if ip:
+        device["ip"] = ip
+    if len(device) == 2:  # OCSF wants at least one identifier: the host or IP made us pick this class
+        device["name"] = _s(asset.get("ip")) or event.title or event.id
     out["device"] = device
     return 1, "Log"
 

@@ -191,3 +191,12 @@ def test_any_event_renders_valid_ocsf(etype: str, severity: int, title: str, ass
     out = to_ocsf(ev)
     assert validate(out) == [], out
     orjson.dumps(out)
+
+
+@pytest.mark.parametrize("ip", ["0", "not-an-ip", "10.0.0.300", "fe80::1%eth0", "192.0.2.7"])
+def test_only_real_ip_addresses_go_to_ip_fields(ip: str) -> None:
+    for etype in ("finding.new", "asset.changed"):
+        out = to_ocsf(make_event(type=etype, asset={"name": "n", "ip": ip}))
+        assert validate(out) == []
+        placed = out.get("device", {}).get("ip") or (out.get("resources") or [{}])[0].get("ip")
+        assert placed == (ip if ip in ("fe80::1%eth0", "192.0.2.7") else None)
