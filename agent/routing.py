@@ -93,21 +93,25 @@ class Router:
         self.cache_size = cache_size
         self._plans: dict[int, Plan] = {}  # by bitmask of matched routes
         self._entries: list[tuple[Route, Predicate | None]] = []
-        tests: dict[str, list[tuple[int, Predicate]]] = {}
+        # per feature, per distinct condition (routes often share one): the routes' bits
+        tests: dict[str, dict[str, list[Any]]] = {}
+        readers: dict[str, int] = {}
         for i, route in enumerate(self.routes):
             singles, residual = self._split(route)
             self._entries.append((route, residual))
-            for feature, test in singles:
-                tests.setdefault(feature, []).append((1 << i, test))
+            for feature, desc, test in singles:
+                slot = tests.setdefault(feature, {}).setdefault(desc, [0, test])
+                slot[0] |= 1 << i
+                readers[feature] = readers.get(feature, 0) | 1 << i
         self._all = (1 << len(self.routes)) - 1
-        # per feature: (getter, memo of value -> mask, tests, mask of routes that do not read it)
+        # per feature: (getter, memo of value -> mask, (bits, test) per condition, routes that do not read it)
         self._index: list[tuple[Callable[[Event], Any], dict[Any, int], tuple[tuple[int, Predicate], ...], int]] = [
-            (FEATURES[f], {}, tuple(t), self._all & ~sum({b for b, _ in t}))
-                       for f, t in sorted(tests.items())]
+            (FEATURES[f], {}, tuple((bits, test) for bits, test in by_desc.values()), self._all & ~readers[f])
+            for f, by_desc in sorted(tests.items())]
         self.features = tuple(sorted(tests))
 
     @staticmethod
-    def _split(route: Route) -> tuple[list[tuple[str, Predicate]], Predicate | None]:
+    def _split(route: Route) -> tuple[list[tuple[str, str, Predicate]], Predicate | None]:
         """Split a route's condition into single-feature tests (indexed) and a per-event residual."""
         cond = route.cond
         if cond is None:
@@ -120,7 +124,8 @@ class Router:
                 stack[:0] = list(c.children)
             elif not c.always:
                 conjuncts.append(c)
-        singles = [(next(iter(c.features)), c.test) for c in conjuncts if c.features is not None and len(c.features) == 1]
+        singles = [(next(iter(c.features)), c.desc, c.test) for c in conjuncts
+                   if c.features is not None and len(c.features) == 1]
         rest = [c.test for c in conjuncts if c.features is None or len(c.features) != 1]
         if not rest:
             return singles, None
