@@ -189,24 +189,6 @@ class Supervisor:
         lifecycle.reloaded(self, ok)
         return ok
 
-    def _router_for_running_sinks(self, new: AgentConfig) -> Any:
-        """Compile ``new``'s routes against the sinks that are running now."""
-        from agent.errors import Problem
-        from agent.routing import compile_routes
-
-        running = set(self.sinks) if self.sinks else {n for n, (_, c) in self.cfg.sinks.items() if c.get("enabled", True)}
-        wanted = {n for n, (_, c) in new.sinks.items() if c.get("enabled", True)}
-        problems: list[Problem] = []
-        for i, r in enumerate(new.routes):
-            for j, target in enumerate(r.get("to") or []):
-                if target in wanted and target not in running:
-                    problems.append(new.smap.problem(("routes", i, "to", j), f"route {r['name']!r} sends to sink "
-                                                     f"{target!r}, which is not running: adding a sink takes a restart"))
-        router = compile_routes(new.routes, running & wanted, new.smap, problems, (set(new.sinks) | running) - wanted)
-        if problems:
-            raise ConfigError(problems)
-        return router
-
     # ----------------------------------------------------------------- stop
     def shutdown(self) -> None:
         """Stop sources, drain workers until the deadline, close sinks and the spool."""
