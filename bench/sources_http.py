@@ -56,7 +56,7 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
     ap.add_argument("--cpu", type=int, default=-1, help="pin the agent side to this CPU (-1: no pinning)")
     args = ap.parse_args()

@@ -20,9 +20,10 @@ from agent.decoders import Decoder
 from agent.model import utcnow
 from agent.net import family_of, parse_address
 from agent.records import RawRecord
-from agent.sources import Source, SourceContext, Submitted, SubmitStatus
+from agent.sources import Source, SourceContext, SubmitStatus
 from agent.tls import server_context
 from plugins.in_http.auth import Authenticator
+from plugins.in_http.batcher import Batcher, Outcome, TrackingDecoder
 from plugins.in_http.config import CONFIG_SCHEMA, check_config
 from plugins.in_http.hec import HEC_OK, HecError, hec_answer, split_envelopes
 from plugins.in_http.protocol import HttpProtocol, Request, Response, ServerState, json_response
@@ -64,13 +65,14 @@ class HttpSource(Source):
             types = tuple(t.lower() for t in spec.get("content_types") or DEFAULT_TYPES)
             auth = Authenticator(spec.get("auth") or {}, lambda: self.clock())
             self.routes[path.rstrip("/") or "/"] = _Route(
-                path, ctx.build_decoder(spec.get("decoder", "json")), auth, None if "*/*" in types else types,
+                path, TrackingDecoder(ctx.build_decoder(spec.get("decoder", "json"))), auth, None if "*/*" in types else types,
                 dedup if spec.get("dedup") is None else bool(spec["dedup"]), "path")
         hec = config.get("hec") or {}
         if hec.get("enabled"):
             tokens = hec["token"] if isinstance(hec["token"], list) else [hec["token"]]
             auth = Authenticator({"header": {"name": "Authorization", "value": [f"Splunk {t}" for t in tokens]}}, self.clock)
-            ev_dec, raw_dec = ctx.build_decoder(hec["decoder"]), ctx.build_decoder(hec["raw_decoder"])
+            ev_dec = TrackingDecoder(ctx.build_decoder(hec["decoder"]))
+            raw_dec = TrackingDecoder(ctx.build_decoder(hec["raw_decoder"]))
             for p in HEC_EVENT:
                 self.routes[p] = _Route(p, ev_dec, auth, None, dedup, "hec_event")
             for p in HEC_RAW:
@@ -85,6 +87,7 @@ class HttpSource(Source):
                                   read_timeout=float(config["read_timeout_s"]), idle_timeout=float(config["idle_timeout_s"]),
                                   on_refusal=self._refused)
         self._pool = concurrent.futures.ThreadPoolExecutor(int(config["workers"]), thread_name_prefix=f"source-{name}")
+        self._batcher = Batcher(self._submit, self._pool, int(config["workers"]), self.submit_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -236,21 +239,19 @@ class HttpSource(Source):
                 self._refused(req, req.peer, 400, "empty body")
                 return json_response(400, {"error": "empty body"})
             records = [RawRecord(req.body, route.decoder, origin, received)]
-        loop = asyncio.get_running_loop()
         try:
-            result: Submitted = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, self._submit, records, route.dedup), self.response_timeout)
+            outcome: Outcome = await asyncio.wait_for(self._batcher.add(records, route.dedup), self.response_timeout)
         except asyncio.TimeoutError:
             self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
             return self._busy(route, "spool is slow, retry later")
-        if result.status is not SubmitStatus.ACCEPTED:
-            text = "spool full, retry later" if result.status is SubmitStatus.FULL else "shutting down"
+        if outcome.status is not SubmitStatus.ACCEPTED:
+            text = "spool full, retry later" if outcome.status is SubmitStatus.FULL else "shutting down"
             self._refused(req, req.peer, 503, text)
             return self._busy(route, text)
-        return self._answer(req, route, records, result)
+        return self._answer(req, route, outcome)
 
-    def _submit(self, records: list[RawRecord], dedup: bool) -> Submitted:
-        return self.ctx.submit(records, timeout=self.submit_timeout, dedup=dedup)
+    def _submit(self, records: list[RawRecord], timeout: float | None = None, dedup: bool = False) -> Any:
+        return self.ctx.submit(records, timeout=timeout, dedup=dedup)
 
     def _busy(self, route: _Route, text: str) -> Response:
         headers = {"Retry-After": self.retry_after}
@@ -258,20 +259,22 @@ class HttpSource(Source):
             return json_response(503, hec_answer("Server is busy", 9), headers)
         return json_response(503, {"error": text}, headers)
 
-    def _answer(self, req: Request, route: _Route, records: list[RawRecord], result: Submitted) -> Response:
-        errors = [reason for _, reason in result.errors]
-        if errors and not result.events and not result.duplicates and len(result.errors) == len(records):
+    def _answer(self, req: Request, route: _Route, outcome: Outcome) -> Response:
+        errors = outcome.errors
+        if outcome.failed_all:
             # nothing usable: the sender should fix it (the body is in the dead-letter store)
             self._refused(req, req.peer, 400, errors[0])
             if route.kind.startswith("hec"):
                 return json_response(400, hec_answer("Invalid data format", 6, detail=errors[0]))
             return json_response(400, {"error": errors[0], "errors": errors[:20]})
         self.stats["accepted"] += 1
-        self.stats["events"] += result.events
-        self.stats["duplicates"] += result.duplicates
+        self.stats["events"] += outcome.events
         if route.kind.startswith("hec"):
             return json_response(200, HEC_OK)
-        body: dict[str, Any] = {"status": "ok", "accepted": result.events, "duplicates": result.duplicates}
+        body: dict[str, Any] = {"status": "ok", "accepted": outcome.events}
+        if outcome.duplicates is not None:
+            body["duplicates"] = outcome.duplicates
+            self.stats["duplicates"] += outcome.duplicates
         if errors:
             body["errors"] = errors[:20]
         return json_response(200, body)

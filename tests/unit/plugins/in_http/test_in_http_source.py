@@ -265,3 +265,24 @@ def test_https_with_client_certificate_verification(make_source: Any, certs: dic
     with pytest.raises(requests.exceptions.RequestException):
         requests.post(url + "/events", json={"id": "tls2"}, verify=f"{d}/ca.pem", timeout=5)
     assert [e.id for e in col.events] == ["tls1"]
+
+
+def test_concurrent_requests_share_a_commit_and_each_gets_its_own_answer(make_source: Any) -> None:
+    src, col, url = make_source(workers=1)
+    col.delay = 0.3  # the first batch holds the spool; the others gather behind it
+    answers: dict[int, requests.Response] = {}
+
+    def post(i: int) -> None:
+        body = b'{"id": 1,,}' if i == 3 else b'{"id": "c%d", "title": "t%d"}' % (i, i)
+        answers[i] = requests.post(url + "/events", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert col.calls < 8  # batched: fewer spool commits than requests
+    assert answers[3].status_code == 400 and "malformed JSON" in answers[3].json()["error"]
+    for i in (0, 1, 2, 4, 5, 6, 7):
+        assert answers[i].status_code == 200 and answers[i].json()["accepted"] == 1
+    assert sorted(e.title for e in col.events) == sorted(f"t{i}" for i in range(8) if i != 3)
