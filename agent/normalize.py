@@ -32,7 +32,7 @@ from agent.model import (Severity, content_id, parse_time, score_from_cvss, scor
 
 __all__ = ["TYPE_TABLE", "normalize_type", "severity_of_name", "severity_of_cvss", "severity_of_score",
            "severity_of_number", "severity_of_detectify", "first_time", "canonical", "stable_id",
-           "opt_str", "opt_obj", "opt_list", "req_obj", "req_str", "MAX_DEPTH"]
+           "opt_str", "opt_obj", "opt_list", "obj_or_empty", "req_obj", "req_str", "MAX_DEPTH"]
 
 #: vendor (Event.source) → vendor type → normalised dotted type. Escape has no event
 #: types: its keys are ``<resource>:<status>`` (``issue:OPEN``) or ``<resource>``.
@@ -225,6 +225,11 @@ def opt_str(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def obj_or_empty(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else ``{}``: for optional details read leniently."""
+    return value if isinstance(value, dict) else {}
 
 
 def opt_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:

@@ -102,6 +102,11 @@ def _ip(value: Any) -> str | None:
     return text.strip()
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else an empty one (groups are vendor-shaped)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2**53 < value < 2**53:
         return None  # NaN fails the comparison too; OCSF integers must stay JSON-safe
@@ -196,7 +201,7 @@ def _vulnerability(event: Event, finding: dict[str, Any]) -> dict[str, Any]:
     refs = [str(r) for r in finding.get("references") or () if _s(r)] if isinstance(finding.get("references"), list) else []
     if refs:
         vuln["references"] = refs
-    loc = finding.get("location") if isinstance(finding.get("location"), dict) else {}
+    loc = _obj(finding.get("location"))
     path = _s(loc.get("file"))
     if path:
         code: dict[str, Any] = {"file": {"name": posixpath.basename(path) or path, "path": path, "type_id": 1}}
@@ -204,9 +209,9 @@ def _vulnerability(event: Event, finding: dict[str, Any]) -> dict[str, Any]:
         if line is not None:
             code["start_line"] = line
         vuln["affected_code"] = [code]
-    pkg = finding.get("package") if isinstance(finding.get("package"), dict) else {}
+    pkg = _obj(finding.get("package"))
     if _s(pkg.get("name")) and _s(pkg.get("version")):
-        entry = {"name": str(pkg["name"]), "version": str(pkg["version"])}
+        entry: dict[str, Any] = {"name": str(pkg["name"]), "version": str(pkg["version"])}
         if _s(pkg.get("fixed_version")):
             entry["fixed_in_version"] = str(pkg["fixed_version"])
         vuln["affected_packages"] = [entry]
@@ -258,7 +263,7 @@ def _scan(event: Event, out: dict[str, Any]) -> tuple[int, str]:
     duration = scan.get("duration_s")
     if isinstance(duration, (int, float)) and not isinstance(duration, bool) and 0 <= duration < 2**43:
         out["duration"] = int(duration * 1000)
-    counts = scan.get("counts") if isinstance(scan.get("counts"), dict) else {}
+    counts = _obj(scan.get("counts"))
     total = _int(counts.get("total"))
     if total is not None:
         out["num_detections"] = total

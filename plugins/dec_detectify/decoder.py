@@ -45,7 +45,7 @@ def _number(obj: dict[str, Any], key: str, where: str) -> float | None:
     try:
         return float(value)
     except ValueError:
-        raise DecodeError(f"{where}.{key} must be a number, found {value[:40]!r}") from None
+        raise DecodeError(f"{where}.{key} must be a number, found {str(value)[:40]!r}") from None
 
 
 class DetectifyDecoder(Decoder):

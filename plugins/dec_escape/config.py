@@ -1,8 +1,10 @@
 """Options of the ``escape`` decoder."""
 
+from typing import Any
+
 RESOURCES = ("issues", "assets", "scans", "profiles", "locations", "integrations")
 
-CONFIG_SCHEMA = {
+CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "resources": {"type": "list", "default": list(RESOURCES), "schema": {"type": "string", "allowed": list(RESOURCES)},
                   "meta": {"description": "Root arrays of the export that become events (one per item); the others "
                                           "are read, checked and skipped."}},

@@ -50,7 +50,7 @@ def asset_group(asset: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
     for key, src in (("id", "id"), ("name", "name"), ("type", "type"), ("class", "class"), ("uri", "uri"),
                      ("created_at", "createdAt")):
         _put(out, key, opt_str(asset.get(src)))
-    repository = None
+    repository: dict[str, Any] | None = None
     details: dict[str, Any] = {}
     for part in ASSET_PARTS:
         sub = opt_obj(asset, part, where)
@@ -196,7 +196,7 @@ def target_group(target: dict[str, Any], where: str) -> dict[str, Any]:
 def location_of(targets: list[dict[str, Any]]) -> dict[str, Any]:
     """The first target, condensed into ``finding.location`` (route, file, resolver or URL)."""
     for t in targets:
-        loc = {k: t[k] for k in ("method", "route", "file", "language", "resolver", "parent", "url") if k in t}
+        loc: dict[str, Any] = {k: t[k] for k in ("method", "route", "file", "language", "resolver", "parent", "url") if k in t}
         if loc:
             return loc
     return {}

@@ -1,6 +1,8 @@
 """Options of the ``raw`` decoder."""
 
-CONFIG_SCHEMA = {
+from typing import Any
+
+CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "source": {"type": "string", "default": "raw",
                "meta": {"description": "Value of the events' `source` (name the application that writes the lines)."}},
     "event_type": {"type": "string", "default": "log",

@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.decoders import Decoder, DecodeError
 from agent.model import Event, Severity, parse_time
-from agent.normalize import (canonical, first_time, normalize_type, opt_obj, opt_str, req_obj, req_str,
+from agent.normalize import (canonical, first_time, normalize_type, obj_or_empty, opt_obj, opt_str, req_obj, req_str,
                              severity_of_any, severity_of_score, stable_id)
 from agent.records import RawRecord
 from plugins.dec_zeropath.config import CONFIG_SCHEMA
@@ -111,7 +111,8 @@ class ZeroPathDecoder(Decoder):
         audit = opt_obj(event, "audit_log", "event") or {}
         error = opt_str(event.get("error"))
 
-        organization = {k: v for k, v in (("id", opt_str(org.get("id"))), ("name", opt_str(org.get("name")))) if v}
+        organization: dict[str, Any] = {k: v for k, v in (("id", opt_str(org.get("id"))),
+                                                          ("name", opt_str(org.get("name")))) if v}
         repository = self._repository(repo, meta)
         scan = self._scan(scan_in, meta, error)
         finding = self._finding(vuln, meta) if (vuln or sourcetype in _META_FINDINGS) else None
@@ -124,18 +125,20 @@ class ZeroPathDecoder(Decoder):
             sev = _LOW
         else:
             sev = _INFO
-        asset = None
+        asset: dict[str, Any] | None = None
         if audit:
-            caller = audit.get("caller") if isinstance(audit.get("caller"), dict) else {}
+            caller = obj_or_empty(audit.get("caller"))
             actor = {k: v for k, v in (("id", opt_str(caller.get("id"))), ("email", opt_str(caller.get("email")))) if v}
             if actor:
                 organization["actor"] = actor
-            asset = {"type": "api_endpoint", "name": opt_str(audit.get("endpoint"))}
+            endpoint: dict[str, Any] = {"type": "api_endpoint", "name": opt_str(audit.get("endpoint"))}
             args = audit.get("arguments")
             if isinstance(args, dict) and args:
-                asset["arguments"] = sorted(str(k) for k in args)
+                endpoint["arguments"] = sorted(str(k) for k in args)
+            asset = endpoint
         elif sourcetype == "REPO_ADDED" and repository:
-            asset = {"type": "repository", **{k: repository[k] for k in ("id", "name", "url") if k in repository}}
+            asset = {"type": "repository"}
+            asset.update((k, repository[k]) for k in ("id", "name", "url") if k in repository)
 
         links: dict[str, str] = {}
         for name, value in (("scan", scan.get("url") if scan else ""), ("pull_request", meta.get("prUrl")),
@@ -173,13 +176,13 @@ class ZeroPathDecoder(Decoder):
 
     @staticmethod
     def _repository(repo: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in (("id", opt_str(repo.get("id"))), ("name", opt_str(repo.get("name"))),
+        out: dict[str, Any] = {k: v for k, v in (("id", opt_str(repo.get("id"))), ("name", opt_str(repo.get("name"))),
                                  ("url", _first(repo, "url", "repositoryUrl")), ("branch", _first(repo, "branch")))
                if v}
         target = opt_str(meta.get("targetBranch"))
         if target:
             out["target_branch"] = target
-        pr = {k: v for k, v in (("id", opt_str(meta.get("prId"))), ("url", opt_str(meta.get("prUrl")))) if v}
+        pr: dict[str, Any] = {k: v for k, v in (("id", opt_str(meta.get("prId"))), ("url", opt_str(meta.get("prUrl")))) if v}
         number = meta.get("prNumber")
         if isinstance(number, (int, str)) and not isinstance(number, bool) and str(number):
             pr["number"] = number if isinstance(number, int) else int(number) if number.isdecimal() and len(number) < 19 else number
@@ -197,7 +200,7 @@ class ZeroPathDecoder(Decoder):
             out["duration_s"] = int(minutes * 60)
         summary = scan.get("vulnerability_summary")
         if isinstance(summary, dict):
-            by = summary.get("by_severity") if isinstance(summary.get("by_severity"), dict) else {}
+            by = obj_or_empty(summary.get("by_severity"))
             counts = {k: int(by[k]) for k in _SEV_NAMES if isinstance(by.get(k), int) and not isinstance(by.get(k), bool)}
             if isinstance(summary.get("total"), int) and not isinstance(summary.get("total"), bool):
                 counts["total"] = summary["total"]
@@ -246,7 +249,7 @@ class ZeroPathDecoder(Decoder):
             out["cvss"] = float(cvss)
         elif isinstance(sev, float) and 0 <= sev <= 10:
             out["cvss"] = sev  # the ambiguous-number rule: a decimal ≤ 10 is CVSS
-        pkg = vuln.get("package") if isinstance(vuln.get("package"), dict) else {}
+        pkg = obj_or_empty(vuln.get("package"))
         name = _first(pkg, "name") or _first(vuln, "packageName", "dependency")
         if name:
             out["package"] = {"name": name, **({"version": v} if (v := _first(pkg, "version") or
