@@ -278,7 +278,11 @@ class Spool(SpoolViews, SpoolOps):
         req = _Request(kind, args)
         self._requests.put(req)
         if not wait:
-            return None
+            return req
+        return self._result(req)
+
+    @staticmethod
+    def _result(req: _Request) -> Any:
         req.done.wait()
         if req.error is not None:
             raise req.error
@@ -301,14 +305,20 @@ class Spool(SpoolViews, SpoolOps):
         return int(self._call("append", list(events), list(errors)))
 
     def ack(self, sink: str, position: int, *, dead: Sequence[tuple[SpooledEvent, str]] = (),
-            failures: int | None = 0) -> None:
+            failures: int | None = 0, wait: bool = True) -> Callable[[], None]:
         """Advance ``sink``'s cursor to ``position`` (its batch was delivered) and clear its retry state.
 
         :param dead: events of the range that were not sent (flood control), kept as
             dead letters with their reason in the same transaction.
         :param failures: the circuit's consecutive failures to persist (``None``: unchanged).
+        :param wait: return after the commit; with ``False`` return at once and hand back
+            a callable that waits for the commit (and raises its error), so a worker can
+            send its next batch while this acknowledgement is written.
         """
-        self._call("ack", sink, position, list(dead), failures)
+        req = self._call("ack", sink, position, list(dead), failures, wait=wait)
+        if not wait:
+            return lambda: self._result(req)
+        return lambda: None
 
     def dead_letter(self, sink: str, batch: Sequence[SpooledEvent], position: int, reason: str, attempts: int,
                     first_attempt: float | None, last_attempt: float | None, last_error: str | None,

@@ -95,6 +95,7 @@ class SinkWorker:
         self._reenable = threading.Event()
         self._drain_only = False
         self._suppressed: list[tuple[SpooledEvent, str]] = []
+        self._ack_pending: Callable[[], None] | None = None
         self._deadline: float | None = None  # monotonic time by which a draining worker must end
         self._thread: threading.Thread | None = None
 
@@ -195,12 +196,19 @@ class SinkWorker:
                 if not self._deliver(batch, end):
                     break  # stopped with the batch unacknowledged: it stays spooled
                 position = acked = end
+            self._settle_ack()
         except SpoolClosed:
             pass
         except Exception:  # a bug in the worker itself: log loudly, the batch stays spooled
             self.log.exception("delivery worker crashed; undelivered events stay in the spool")
         finally:
             reader.close()
+
+    def _settle_ack(self) -> None:
+        """Wait for the previous acknowledgement's commit (one in flight at a time)."""
+        pending, self._ack_pending = self._ack_pending, None
+        if pending is not None:
+            pending()
 
     def _collect(self, reader: Any, position: int) -> tuple[list[SpooledEvent], int]:
         """Read up to a full batch, waiting at most ``max_wait_s`` for a partial one to fill."""
@@ -278,7 +286,9 @@ class SinkWorker:
             self._record(batch, outcome, verdict, attempts, now, latency_ms)
             if verdict == Verdict.OK:
                 self.circuit.record_success()
-                self.spool.ack(self.name, end, dead=self._take_suppressed(end), failures=0)
+                self._settle_ack()
+                # the commit overlaps the next batch's send; a crash before it re-sends this batch (at-least-once)
+                self._ack_pending = self.spool.ack(self.name, end, dead=self._take_suppressed(end), failures=0, wait=False)
                 self.stats.events_sent += len(batch)
                 self.stats.batches_sent += 1
                 self.stats.last_success = now
