@@ -76,13 +76,11 @@ Handler = Callable[[Request, dict[str, str]], Response]
 class AdminApi:
     """The handlers, bound to one running agent."""
 
-    def __init__(self, agent: AgentView, rates: RateTracker, registry: Any, *, started_at: float,
-                 extra: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(self, agent: AgentView, rates: RateTracker, registry: Any, *, started_at: float) -> None:
         self.agent = agent
         self.rates = rates
         self.registry = registry
         self.started_at = started_at
-        self.extra = extra or (lambda: {})
         s = r"(?P<name>[^/]+)"
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = [
             ("GET", re.compile(r"/"), self.page, False),
@@ -118,7 +116,7 @@ class AdminApi:
         found = self.agent.cfg.sinks.get(name)
         if found is None:
             raise ApiError(404, f"no sink named {name!r}")
-        return found
+        return found  # type: ignore[no-any-return]
 
     def status_doc(self) -> dict[str, Any]:
         agent = self.agent

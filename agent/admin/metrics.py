@@ -164,13 +164,3 @@ class AgentCollector(Collector):
 def render_metrics(registry: CollectorRegistry) -> bytes:
     """The exposition text for ``registry``."""
     return generate_latest(registry)
-
-
-def build_registry(agent: AgentView, extra: Any = None) -> CollectorRegistry:
-    """A fresh registry with the agent collector (one per admin server)."""
-    reg = CollectorRegistry(auto_describe=False)
-    reg.register(AgentCollector(agent, LatencyHistograms(), extra))
-    return reg
-
-
-__all__ += ["build_registry"]

@@ -111,7 +111,7 @@ class AdminServer:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(AgentCollector(self.agent, self.histograms, self._extra_metrics))
         self.histograms.update(self.agent.spool.path)  # count only this run's attempts
-        self.api = AdminApi(self.agent, self.rates, registry, started_at=time.monotonic(), extra=self._extra_metrics)
+        self.api = AdminApi(self.agent, self.rates, registry, started_at=time.monotonic())
         tls_ctx = None
         tls_cfg = self.config.get("tls") or {}
         if tls_cfg.get("enabled") or tls_cfg.get("cert_file"):
@@ -200,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(413 if length.isdigit() else 400, f"body too large or bad Content-Length (limit {MAX_BODY} bytes)")
                 return
             body = self.rfile.read(int(length))
-        role = role_of(self.headers, srv.tokens)
+        role = role_of({"Authorization": self.headers.get("Authorization") or ""}, srv.tokens)
         if role is None:
             self._error(401, "missing or wrong token: send 'Authorization: Bearer TOKEN'",
                         {"WWW-Authenticate": 'Basic realm="siemrelay admin", charset="UTF-8"'})
@@ -218,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(403, "this action needs the admin token; the read-only token may only look")
             return
         try:
-            resp = handler(Request(self.command, path, query, body, role), params)  # type: ignore[arg-type, operator]
+            resp = handler(Request(self.command, path, query, body, role), params)  # type: ignore[arg-type]
         except ApiError as exc:
             self._error(exc.status, exc.message)
             return

@@ -101,3 +101,16 @@ def test_ops_commands_against_a_running_agent(tmp_path: Path, agent_process):  #
 
     gone = run_cli("send-test", "archive", "-c", str(config))
     assert gone.returncode == 1 and "cannot reach the admin API" in gone.stderr
+
+
+@pytest.mark.e2e
+def test_admin_address_in_use_is_a_clear_startup_error(tmp_path: Path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        config = _config(tmp_path, busy.getsockname()[1], pick_port())
+        res = run_cli("run", "-c", str(config), cwd=tmp_path, timeout=60)
+    assert res.returncode == 2
+    assert "admin API cannot listen on 127.0.0.1:" in res.stderr and "in use" in res.stderr
