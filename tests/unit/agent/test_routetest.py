@@ -84,6 +84,12 @@ def setup(write_config: Callable[..., Path]) -> Callable[..., Path]:
     return with_tests
 
 
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() configures loguru on the captured stderr; keep the process-wide handlers as they are."""
+    monkeypatch.setattr("agent.logging.setup_logging", lambda *args, **kwargs: None)
+
+
 def cli(capsys: Any, *args: str) -> tuple[int, str, str]:
     code = main(["--log-format", "text", *args])
     out = capsys.readouterr()
