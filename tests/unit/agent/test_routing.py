@@ -248,3 +248,6 @@ def test_memoised_routing_equals_plain_evaluation(evs: list[Any]) -> None:
     router = rules(RULESET)
     for ev in evs:
         assert router.route(ev) == _reference(router, ev)
+        # --explain tells the same story as the router
+        told = [v.name for v in router.explain(ev) if v.status in ("matched", "default-used")]
+        assert told == list(router.plan(ev).routes)
