@@ -27,6 +27,7 @@ from agent.records import RawRecord
 from agent.sources import Source, SourceContext, SubmitStatus
 from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints, fingerprint
 from plugins.in_tail.config import CONFIG_SCHEMA, check_config
+from plugins.in_tail.files import find_copy, find_inode, same_head
 from plugins.in_tail.lines import Piece, group_multiline, split_lines
 
 READ_CHUNK = 1 << 20
@@ -156,15 +157,10 @@ class TailSource(Source):
         except OSError:
             return False
         try:
-            for g in self.files.values():
-                if g.rotated or not g.fp_len or fingerprint(fd, g.fp_len) != (g.fp, g.fp_len):
-                    continue
-                size = os.fstat(g.fd).st_size
-                if size < g.offset or fingerprint(g.fd, g.fp_len) != (g.fp, g.fp_len):
-                    return True
+            return any(not g.rotated and same_head(fd, g.fp, g.fp_len)
+                       and (os.fstat(g.fd).st_size < g.offset or not same_head(g.fd, g.fp, g.fp_len)) for g in self.files.values())
         finally:
             os.close(fd)
-        return False
 
     def _recover_rotated(self) -> None:
         """Finish files rotated while the agent was down; forget checkpoints of files gone for good."""
@@ -172,16 +168,7 @@ class TailSource(Source):
         for key, saved in list(self.checkpoints.data.items()):
             if key in self.files:
                 continue
-            directory = os.path.dirname(saved.get("path", "")) or "."
-            ino = int(key.split(":")[1])
-            found = None
-            try:
-                for entry in os.scandir(directory):
-                    if entry.inode() == ino and entry.is_file():
-                        found = entry.path
-                        break
-            except OSError:
-                pass
+            found = find_inode(os.path.dirname(saved.get("path", "")), int(key.split(":")[1]))
             if found is None or self._open(found, key, None, rotated=True) is None:
                 self.checkpoints.drop(key)
         self.checkpoints.save()
@@ -228,25 +215,10 @@ class TailSource(Source):
 
     def _follow_copy(self, f: _File) -> None:
         """Find the copy of a truncated file (same fingerprint, another inode) and read it from the old offset."""
-        directory = os.path.dirname(f.path) or "."
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            return
-        for entry in entries:
-            try:
-                if not entry.is_file() or f"{entry.stat().st_dev}:{entry.inode()}" in self.files or entry.stat().st_size < f.offset:
-                    continue
-                fd = os.open(entry.path, os.O_RDONLY)
-            except OSError:
-                continue
-            fp, fp_len = fingerprint(fd, f.fp_len)
-            os.close(fd)
-            if fp == f.fp and fp_len == f.fp_len:
-                st = os.stat(entry.path)
-                self.ctx.logger.info("reading the copy {} of {} from offset {}", entry.path, f.path, f.offset)
-                self._open(entry.path, Checkpoints.key(st), f.offset, rotated=True)
-                return
+        found = find_copy(os.path.dirname(f.path), f.fp, f.fp_len, f.offset, set(self.files))
+        if found is not None:
+            self.ctx.logger.info("reading the copy {} of {} from offset {}", found, f.path, f.offset)
+            self._open(found, Checkpoints.key(os.stat(found)), f.offset, rotated=True)
 
     def _read(self, f: _File) -> bool:
         """Read and submit what is new in ``f``; True if anything was consumed."""
