@@ -180,3 +180,19 @@ def test_tls_with_client_certificates(make_source: Any, certs: dict[str, str]) -
                 s.recv(10)
     wait_for(lambda: src.stats["tls_failures"] == 1, what="the refused handshake to be counted")
     assert col.titles() == ["over TLS ok"]
+
+
+def test_a_client_sending_one_byte_at_a_time_does_not_hold_up_others(make_source: Any) -> None:
+    src, col = make_source(idle_timeout_s=2.0)
+    slow = socket.create_connection(("127.0.0.1", src.bound_port))
+    msg = b"26 <13>1 - h a - - - slowly"
+    try:
+        for i, byte in enumerate(msg):
+            slow.sendall(bytes([byte]))
+            if i == 5:  # meanwhile another sender is served at once
+                logger_cmd(src.bound_port, "--tcp", "--octet-count", "--rfc5424", "fast one")
+                wait_for(lambda: col.titles() == ["fast one"], what="the fast client's message")
+            time.sleep(0.02)
+        wait_for(lambda: col.titles() == ["fast one", "slowly"], what="the slow message, complete")
+    finally:
+        slow.close()
