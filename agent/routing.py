@@ -142,42 +142,59 @@ class Router:
         that feature hold; ANDing those masks leaves the candidates, and only their
         other conditions (a regex on the title, a field of ``raw``) run per event.
         """
-        mask = self._all
-        for get, memo, tests, free in self._index:
-            value = get(event)
-            try:
-                bits = memo.get(value)
-            except TypeError:  # an unhashable value where a name belongs: not memoised
-                bits = None
-                value = _UNHASHABLE
-            if bits is None:
-                bits = free
-                for bit, test in tests:
-                    if test(event):
-                        bits |= bit
-                if value is not _UNHASHABLE:
-                    if len(memo) >= self.cache_size:
-                        memo.clear()
-                    memo[value] = bits
-            mask &= bits
-            if not mask:
-                break
-        matched = 0
-        entries = self._entries
-        while mask:
-            low = mask & -mask
-            route, residual = entries[low.bit_length() - 1]
-            if residual is None or residual(event):
-                matched |= low
-                if not route.cont:
+        try:
+            mask = self._all
+            for get, memo, tests, free in self._index:
+                value = get(event)
+                try:
+                    bits = memo.get(value)
+                except TypeError:  # an unhashable value where a name belongs: not memoised
+                    bits = None
+                    value = _UNHASHABLE
+                if bits is None:
+                    bits = free
+                    for bit, test in tests:
+                        if test(event):
+                            bits |= bit
+                    if value is not _UNHASHABLE:
+                        if len(memo) >= self.cache_size:
+                            memo.clear()
+                        memo[value] = bits
+                mask &= bits
+                if not mask:
                     break
-            mask ^= low
+            matched = 0
+            entries = self._entries
+            while mask:
+                low = mask & -mask
+                route, residual = entries[low.bit_length() - 1]
+                if residual is None or residual(event):
+                    matched |= low
+                    if not route.cont:
+                        break
+                mask ^= low
+        except Exception:  # a value of a type no rule expects (a decoder bug): that test does not match
+            matched = self._careful(event)
         plan = self._plans.get(matched)
         if plan is None:
             if len(self._plans) >= self.cache_size:
                 self._plans.clear()
             plan = self._plan_of(matched)
         return plan
+
+    def _careful(self, event: Event) -> int:
+        """Evaluate route by route, taking a condition that raises as not matching."""
+        matched = 0
+        for i, (route, _) in enumerate(self._entries):
+            try:
+                ok = route.predicate(event)
+            except Exception:
+                ok = False
+            if ok:
+                matched |= 1 << i
+                if not route.cont:
+                    break
+        return matched
 
     def _plan_of(self, matched_bits: int) -> Plan:
         matched = tuple(r for i, (r, _) in enumerate(self._entries) if matched_bits >> i & 1)
@@ -227,9 +244,11 @@ class Router:
             if not r.enabled:
                 out.append(Verdict(r.name, "disabled", "enabled: false", r.to, desc, r.where))
                 continue
-            ok = r.predicate(event)
-            cond = r.cond
-            why = "" if ok or cond is None else cond.why_not(event)
+            try:
+                ok = r.predicate(event)
+                why = "" if ok or r.cond is None else r.cond.why_not(event)
+            except Exception as exc:  # see plan(): a field of a type no rule expects
+                ok, why = False, f"a condition could not be evaluated ({type(exc).__name__}: {exc}); taken as not matching"
             if stopped_by:
                 status = "shadowed" if ok else "not-evaluated"
                 reason = (f"would match, but route {stopped_by!r} matched first and does not continue" if ok

@@ -74,8 +74,8 @@ def globber(spec: Any, what: str) -> tuple[Callable[[Any], bool], bool]:
     exact = frozenset(i for i in items if not any(c in i for c in "*?["))
     globs = [re.compile(fnmatch.translate(i)).match for i in items if i not in exact]
     if not globs:
-        return (lambda value: value in exact), False
+        return (lambda value: isinstance(value, str) and value in exact), False
     if len(globs) == 1 and not exact:
         g = globs[0]
         return (lambda value: isinstance(value, str) and g(value) is not None), False
-    return (lambda value: value in exact or (isinstance(value, str) and any(g(value) for g in globs))), False
+    return (lambda value: isinstance(value, str) and (value in exact or any(g(value) for g in globs))), False

@@ -172,6 +172,14 @@ def test_unhashable_feature_value_is_routed_without_the_memo() -> None:
             to: [archive]
     """)
     assert r.route(make_event(repository={"name": ["odd", "list"]})) == ("archive",)
+    exact = rules("""
+        routes:
+          - name: named
+            when: {repository: [backend-api], organization: Acme, tags: pci}
+            to: [siem]
+    """)
+    odd = make_event(repository={"name": {"a": 1}}, organization={"name": ["Acme"]}, tags=[["pci"]])
+    assert exact.route(odd) == ()
     assert r.route(make_event(repository={"name": "backend-api"})) == ("siem",)
 
 
@@ -251,3 +259,21 @@ def test_memoised_routing_equals_plain_evaluation(evs: list[Any]) -> None:
         # --explain tells the same story as the router
         told = [v.name for v in router.explain(ev) if v.status in ("matched", "default-used")]
         assert told == list(router.plan(ev).routes)
+
+
+def test_a_field_of_an_unexpected_type_does_not_match_and_does_not_raise() -> None:
+    r = rules("""
+        routes:
+          - name: scored
+            when: {score: ">= 50"}
+            to: [siem]
+          - name: sev
+            when: {severity: ">= high"}
+            to: [slack]
+          - name: default
+            to: [archive]
+    """)
+    assert r.route(make_event(score="high", severity="critical")) == ("slack",)  # a third-party decoder's bug
+    assert r.route(make_event(score=60)) == ("siem",)
+    verdict = r.explain(make_event(score="high", severity="critical"))[0]
+    assert verdict.status == "failed" and "could not be evaluated (TypeError" in verdict.reason
