@@ -19,7 +19,7 @@ AUTH_SCHEMA: dict[str, Any] = {
         "HMAC-SHA256 of the raw body, hex, in a header (Detectify: X-Detectify-Signature; pentest platform: X-Webhook-Signature)."),
         "schema": {
             "header": {"type": "string", "default": "X-Webhook-Signature", "meta": _d("Header that carries the signature.")},
-            "secret": {**SECRET_RULES, "required": True, "nullable": False,
+            "secret": {"type": ["string", "list"], "schema": {"type": "string"}, "required": True, "empty": False,
                        "meta": _d("Shared secret; a list accepts any of several (rotation).")},
             "prefix": {"type": "string", "default": "sha256=",
                        "meta": _d("Prefix before the hex digest; accepted with or without it.")},
@@ -30,7 +30,8 @@ AUTH_SCHEMA: dict[str, Any] = {
     "header": {"type": "dict", "nullable": True, "default": None, "meta": _d(
         "A custom header that must carry a secret (ZeroPath's custom headers, e.g. X-Api-Key)."), "schema": {
             "name": {"type": "string", "required": True, "meta": _d("Header name.")},
-            "value": {**SECRET_RULES, "required": True, "nullable": False, "meta": _d("Expected value (secret).")},
+            "value": {"type": ["string", "list"], "schema": {"type": "string"}, "required": True, "empty": False,
+                      "meta": _d("Expected value (secret); a list accepts any of several.")},
         }},
     "query_secret": {**SECRET_RULES, "meta": _d("Required query parameter value, ZeroPath inbound style (?secret=...).")},
     "query_param": {"type": "string", "default": "secret", "meta": _d("Name of the query parameter of query_secret.")},

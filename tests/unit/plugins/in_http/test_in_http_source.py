@@ -286,3 +286,9 @@ def test_concurrent_requests_share_a_commit_and_each_gets_its_own_answer(make_so
     for i in (0, 1, 2, 4, 5, 6, 7):
         assert answers[i].status_code == 200 and answers[i].json()["accepted"] == 1
     assert sorted(e.title for e in col.events) == sorted(f"t{i}" for i in range(8) if i != 3)
+
+
+def test_ipv6_listener(make_source: Any, free_port: Any) -> None:
+    src, col, _ = make_source(address=f"[::1]:{free_port(socket.AF_INET6)}")
+    r = requests.post(f"http://[::1]:{src.bound_port}/events", json={"id": "v6"})
+    assert r.status_code == 200 and col.events[0].origin["peer"] == "::1"

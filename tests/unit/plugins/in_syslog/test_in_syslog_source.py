@@ -196,3 +196,15 @@ def test_a_client_sending_one_byte_at_a_time_does_not_hold_up_others(make_source
         wait_for(lambda: col.titles() == ["fast one", "slowly"], what="the slow message, complete")
     finally:
         slow.close()
+
+
+def test_ipv6_listeners(make_source: Any, free_port: Any) -> None:
+    src, col = make_source(address=f"[::1]:{free_port(socket.AF_INET6)}")
+    with socket.create_connection(("::1", src.bound_port)) as s:
+        s.sendall(b"<13>1 - h a - - - over ipv6\n")
+    wait_for(lambda: col.titles() == ["over ipv6"], what="the IPv6 message")
+    assert col.events[0].origin["peer"] == "::1"
+    udp, ucol = make_source(transport="udp", address=f"[::1]:{free_port(socket.AF_INET6, socket.SOCK_DGRAM)}")
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.sendto(b"<13>1 - h a - - - udp over ipv6", ("::1", udp.bound_port))
+    wait_for(lambda: ucol.titles() == ["udp over ipv6"], what="the IPv6 datagram")
