@@ -196,7 +196,7 @@ class TransformCompiler:
         renders = [(compile_template(t), t) for t in items]
 
         def tag(ev: Event) -> bool:
-            tags = list(ev.tags)
+            tags = list(ev.tags or ())
             for render, literal in renders:
                 t = render(ev) if render is not None else literal
                 if t and t not in tags:
