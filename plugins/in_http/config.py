@@ -51,6 +51,8 @@ PATH_SCHEMA: dict[str, Any] = {
                       "meta": _d("Accepted Content-Types (*/* for any); empty: JSON, NDJSON and text/plain. No header is accepted.")},
     "dedup": {"type": "boolean", "nullable": True, "default": None,
               "meta": _d("Override the source's dedup for this path.")},
+    "keep_headers": {"type": "list", "default": [], "schema": {"type": "string"},
+                     "meta": _d("Request headers copied to origin.headers (e.g. a delivery id); authentication headers are never kept.")},
 }
 
 HEC_SCHEMA: dict[str, Any] = {

@@ -37,11 +37,22 @@ LOG_PER_SECOND = 20
 
 
 class _Route:
-    __slots__ = ("path", "decoder", "auth", "types", "dedup", "kind")
+    __slots__ = ("path", "decoder", "auth", "types", "dedup", "kind", "keep")
 
     def __init__(self, path: str, decoder: Decoder | None, auth: Authenticator | None, types: tuple[str, ...] | None,
-                 dedup: bool, kind: str) -> None:
+                 dedup: bool, kind: str, keep: tuple[str, ...] = ()) -> None:
         self.path, self.decoder, self.auth, self.types, self.dedup, self.kind = path, decoder, auth, types, dedup, kind
+        self.keep = keep
+
+
+def _kept_headers(spec: dict[str, Any]) -> tuple[str, ...]:
+    """Header names to copy to ``origin.headers``, minus any that carry a secret."""
+    auth = spec.get("auth") or {}
+    secret = {"authorization", "cookie", "proxy-authorization"}
+    for block, key in (("hmac", "header"), ("header", "name")):
+        if auth.get(block):
+            secret.add(str(auth[block].get(key, "")).lower())
+    return tuple(h.lower() for h in spec.get("keep_headers") or () if h.lower() not in secret)
 
 
 class HttpSource(Source):
@@ -66,7 +77,7 @@ class HttpSource(Source):
             auth = Authenticator(spec.get("auth") or {}, lambda: self.clock())
             self.routes[path.rstrip("/") or "/"] = _Route(
                 path, TrackingDecoder(ctx.build_decoder(spec.get("decoder", "json"))), auth, None if "*/*" in types else types,
-                dedup if spec.get("dedup") is None else bool(spec["dedup"]), "path")
+                dedup if spec.get("dedup") is None else bool(spec["dedup"]), "path", _kept_headers(spec))
         hec = config.get("hec") or {}
         if hec.get("enabled"):
             tokens = hec["token"] if isinstance(hec["token"], list) else [hec["token"]]
@@ -220,7 +231,11 @@ class HttpSource(Source):
             if reason is not None:
                 return self._unauthorized(req, route, reason)
         received = utcnow()
-        origin = {"input": self.name, "path": route.path, "peer": req.peer}
+        origin: dict[str, Any] = {"input": self.name, "path": route.path, "peer": req.peer}
+        if route.keep:
+            kept = {h: req.headers[h] for h in route.keep if h in req.headers}
+            if kept:
+                origin["headers"] = kept
         assert route.decoder is not None
         if route.kind == "hec_event":
             try:

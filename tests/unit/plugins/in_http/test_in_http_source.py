@@ -65,6 +65,7 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
                "dedup": True, "tls": {}, "hec": {"enabled": False},
                "paths": {"/events": {"decoder": "json", "auth": {}, "content_types": [], "dedup": None},
                          "/det": {"decoder": "json", "content_types": [], "dedup": None,
+                                  "keep_headers": ["X-Delivery-Id", "X-Detectify-Signature"],
                                   "auth": {"hmac": {"header": "X-Detectify-Signature", "secret": SECRET, "prefix": "sha256=",
                                                     "signed": "body"}}},
                          "/zp": {"decoder": "json", "content_types": [], "dedup": None,
@@ -157,7 +158,9 @@ def test_signatures_checked_in_constant_time_and_401_says_nothing_more(make_sour
     body = b'{"id":"d1","title":"signed"}'
     good = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     hdr = {"Content-Type": "application/json"}
-    assert requests.post(url + "/det", data=body, headers={**hdr, "X-Detectify-Signature": good}).status_code == 200
+    r = requests.post(url + "/det", data=body, headers={**hdr, "X-Detectify-Signature": good, "X-Delivery-Id": "dlv-1"})
+    assert r.status_code == 200
+    assert col.events[0].origin["headers"] == {"x-delivery-id": "dlv-1"}  # the signature header is never kept
     for bad in ({"X-Detectify-Signature": "sha256=" + "0" * 64}, {}):
         r = requests.post(url + "/det", data=body, headers={**hdr, **bad})
         assert r.status_code == 401 and r.json() == {"error": "unauthorized"}
