@@ -13,7 +13,9 @@ and transforms, and a default route. Events are drawn from realistic pools. Figu
   evaluated again for (nearly) every event: the floor;
 - ``unique_features``: a fresh router and a distinct repository name per event;
 - ``plan+serialise``: plan, transforms and one ``to_json`` per variant, the whole
-  routing share of intake's hot path.
+  routing share of intake's hot path;
+- ``redact_fan_out``: the same for "Slack without raw, SIEM and archive with it":
+  high and critical events become two stored variants, the rest one.
 """
 
 from __future__ import annotations
@@ -125,6 +127,21 @@ def main() -> None:
     def serialise_only(ev: Event) -> bytes:
         return ev.to_json()
 
+    redacting = compile_routes([
+        {"name": "chat", "when": {"severity": ">= high"}, "to": ["slack"], "continue": True, "enabled": True,
+         "transforms": [{"redact": ["raw"]}, {"tag": "paged"}]},
+        {"name": "siem", "when": {}, "to": ["siem", "archive"], "continue": False, "enabled": True},
+    ], set(SINKS), SourceMap(default_file="bench"), problems)
+
+    def redact_fan_out(ev: Event) -> int:
+        rows = 0
+        for transform, _sinks in redacting.plan(ev).branches:
+            variant = ev if transform is None else transform(ev)
+            if variant is not None:
+                variant.to_json()
+                rows += 1
+        return rows
+
     rate(router.plan, pool, len(pool))  # warm the memo
     figures = {
         "rules": args.rules,
@@ -134,6 +151,8 @@ def main() -> None:
         "unique_features_events_per_s": rate(Router(router.routes, router.default).plan, unique, len(unique)),
         "plan_and_serialise_events_per_s": rate(plan_and_serialise, pool, args.events),
         "serialise_only_events_per_s": rate(serialise_only, pool, args.events),
+        "redact_fan_out_events_per_s": rate(redact_fan_out, pool, args.events),
+        "redact_fan_out_rows_per_event": sum(redact_fan_out(e) for e in pool) / len(pool),
         "memo_entries": sum(len(memo) for _, memo, _, _ in router._index),
         "variants_per_event": sum(len(router.plan(e).branches) for e in pool) / len(pool),
     }
