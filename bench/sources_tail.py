@@ -4,7 +4,7 @@
 Writes N JSON lines (~800 bytes, finding-shaped) to a file, starts
 bench/sources_harness.py pinned to one CPU (file source → json decoder → routing →
 SQLite spool, no sink worker), and reports lines/s from the first committed batch to
-the last. Usage: python bench/sources_tail.py [--lines 300000] [--sync full|normal]
+the last. Usage: python bench/sources_tail.py [--lines 300000] [--sync full|normal] [--shape finding|small]
 """
 
 from __future__ import annotations
@@ -32,17 +32,25 @@ def line(i: int) -> bytes:
     }).encode() + b"\n"
 
 
+def small_line(i: int) -> bytes:
+    return json.dumps({"id": f"s-{i:09d}", "timestamp": "2025-01-15T14:30:00Z", "severity": "info",
+                       "message": f"user alice logged in from 10.0.{i % 256}.{i % 200}"}).encode() + b"\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=300000)
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
     ap.add_argument("--cpu", type=int, default=0)
+    ap.add_argument("--shape", choices=["finding", "small"], default="finding",
+                    help="finding: ~600-byte finding-shaped JSON; small: ~130-byte log line")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "in").mkdir()
         with open(work / "in" / "bench.jsonl", "wb") as fh:
-            fh.write(b"".join(line(i) for i in range(args.lines)))
+            make = line if args.shape == "finding" else small_line
+            fh.write(b"".join(make(i) for i in range(args.lines)))
         size = (work / "in" / "bench.jsonl").stat().st_size
         (work / "c.yaml").write_text(f"""
 agent: {{state_dir: {work}/state, spool: {{sync: {args.sync}, max_bytes: {4 << 30}}}, dedup: {{window_s: 0}}}}
@@ -72,7 +80,7 @@ routes:
             proc.wait(30)
         assert t0 is not None and t1 is not None
         rate = (args.lines - first) / (t1 - t0)
-        print(json.dumps({"bench": "sources_tail", "lines": args.lines, "bytes": size, "sync": args.sync,
+        print(json.dumps({"bench": "sources_tail", "shape": args.shape, "lines": args.lines, "bytes": size, "sync": args.sync,
                           "lines_per_s": round(rate), "mb_per_s": round(size / args.lines * rate / 1e6, 1)}))
     return 0
 
