@@ -1,8 +1,12 @@
 """Options of the ``syslog`` decoder."""
 
-CONFIG_SCHEMA = {
+from __future__ import annotations
+
+from typing import Any
+
+CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "source": {"type": "string", "default": "syslog",
-               "meta": {"description": "Value of the event's `source` for syslog messages (CEF messages take `cef`)."}},
+               "meta": {"description": "Value of the event's `source` for syslog messages (a CEF message takes its device vendor, lower-cased)."}},
     "event_type": {"type": "string", "default": "log",
                    "meta": {"description": "Normalised type of syslog events (CEF messages take `alert`)."}},
     "timezone": {"type": "string", "default": "UTC",

@@ -68,8 +68,8 @@ class Authenticator:
             if not _any_equal(b"Bearer " + token.strip().encode("utf-8", "replace"), self.bearer) or scheme.lower() != "bearer":
                 return "bearer token missing or wrong"
         if self.header_values:
-            got = headers.get(self.header_name)
-            if got is None or not _any_equal(got.encode("utf-8", "replace"), self.header_values):
+            value = headers.get(self.header_name)
+            if value is None or not _any_equal(value.encode("utf-8", "replace"), self.header_values):
                 return f"header {self.header_name} missing or wrong"
         if self.query_secrets:
             values = parse_qs(query, keep_blank_values=True).get(self.query_param, [""])

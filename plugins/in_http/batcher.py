@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -82,13 +83,13 @@ class Batcher:
                 items, self.pending[dedup] = self.pending[dedup], []
                 self.inflight += 1
                 job = loop.run_in_executor(self.pool, self._run, items, dedup)
-                job.add_done_callback(lambda j, items=items: self._done(j, items))
+                job.add_done_callback(functools.partial(self._done, items=items))
 
     def _run(self, items: list[tuple[list[RawRecord], Any]], dedup: bool) -> Submitted:
         records = [r for recs, _ in items for r in recs]
         return self.submit(records, timeout=self.timeout, dedup=dedup)
 
-    def _done(self, job: asyncio.Future[Submitted], items: list[tuple[list[RawRecord], asyncio.Future[Outcome]]]) -> None:
+    def _done(self, job: asyncio.Future[Submitted], *, items: list[tuple[list[RawRecord], asyncio.Future[Outcome]]]) -> None:
         self.inflight -= 1
         try:
             result = job.result()

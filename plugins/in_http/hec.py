@@ -66,7 +66,8 @@ def _concatenated(body: bytes) -> list[Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise HecError("Invalid data format", 6) from None
-    items, pos, n = [], 0, len(text)
+    items: list[Any] = []
+    pos, n = 0, len(text)
     while True:
         while pos < n and text[pos] in " \t\r\n":
             pos += 1

@@ -268,7 +268,7 @@ class TailSource(Source):
 
     def _records(self, f: _File, pieces: list[Piece]) -> list[tuple[RawRecord, int]]:
         received = utcnow()
-        base = {"input": self.name, "file": f.path}
+        base: dict[str, Any] = {"input": self.name, "file": f.path}
         dec = self.decoder
         out = []
         nbytes = 0
