@@ -60,6 +60,9 @@ HEC_SCHEMA: dict[str, Any] = {
     "token": {**SECRET_RULES, "meta": _d("Token(s) accepted in 'Authorization: Splunk <token>'; required when enabled.")},
     "decoder": {"type": ["string", "dict"], "default": "json", "meta": _d("Decoder of each HEC envelope's `event`.")},
     "raw_decoder": {"type": ["string", "dict"], "default": "raw", "meta": _d("Decoder of each line posted to /raw.")},
+    "dedup": {"type": "boolean", "default": False,
+              "meta": _d("De-duplicate HEC events by id; off by default because log lines without an id are identified by "
+                         "their content, and two identical log lines are two events.")},
 }
 
 CONFIG_SCHEMA: dict[str, Any] = {

@@ -84,10 +84,11 @@ class HttpSource(Source):
             auth = Authenticator({"header": {"name": "Authorization", "value": [f"Splunk {t}" for t in tokens]}}, self.clock)
             ev_dec = TrackingDecoder(ctx.build_decoder(hec["decoder"]))
             raw_dec = TrackingDecoder(ctx.build_decoder(hec["raw_decoder"]))
+            hec_dedup = bool(hec.get("dedup", False))
             for p in HEC_EVENT:
-                self.routes[p] = _Route(p, ev_dec, auth, None, dedup, "hec_event")
+                self.routes[p] = _Route(p, ev_dec, auth, None, hec_dedup, "hec_event")
             for p in HEC_RAW:
-                self.routes[p] = _Route(p, raw_dec, auth, None, dedup, "hec_raw")
+                self.routes[p] = _Route(p, raw_dec, auth, None, hec_dedup, "hec_raw")
             for p in HEC_HEALTH:
                 self.routes[p] = _Route(p, None, None, None, False, "hec_health")
         tls = config.get("tls") or {}

@@ -12,7 +12,7 @@ def _d(text: str) -> dict[str, str]:
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "paths": {"type": "list", "required": True, "minlength": 1, "schema": {"type": "string"},
-              "meta": _d("Files to follow, as globs (new matching files are picked up while running).")},
+              "meta": _d("Files to follow, as globs (** matches directories at any depth; new matching files are picked up while running).")},
     "exclude": {"type": "list", "default": [], "schema": {"type": "string"},
                 "meta": _d("Globs of files not to follow (e.g. *.gz).")},
     "read_from": {"type": "string", "default": "beginning", "allowed": ["beginning", "end"],

@@ -94,7 +94,7 @@ class TailSource(Source):
     def _matches(self) -> list[str]:
         found: set[str] = set()
         for pattern in self.patterns:
-            for p in glob.glob(pattern):
+            for p in glob.glob(pattern, recursive=True):
                 if not any(fnmatch.fnmatch(p, ex) for ex in self.exclude) and os.path.isfile(p):
                     found.add(p)
         return sorted(found)

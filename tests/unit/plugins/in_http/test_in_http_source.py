@@ -237,8 +237,13 @@ def test_splunk_hec_event_raw_and_health(make_source: Any) -> None:
     r = requests.post(url + "/services/collector/event", data=body, headers=auth)
     assert r.status_code == 200 and r.json() == {"text": "Success", "code": 0}
     assert col.events[0].title == "from hec" and col.events[0].origin["hec"] == {"host": "web1", "sourcetype": "x"}
-    r = requests.post(url + "/services/collector/raw", data="<13>1 - h a - - - raw one\n<13>1 - h a - - - raw two\n", headers=auth)
-    assert r.status_code == 200 and [e.title for e in col.events[2:]] == ["raw one", "raw two"]
+    calls: list[bool] = []
+    orig = src.ctx.submit
+    src.ctx.submit = lambda recs, timeout=None, dedup=False: calls.append(dedup) or orig(recs, timeout, dedup)
+    line = "<13>1 - h a - - - same line twice\n"
+    r = requests.post(url + "/services/collector/raw", data="<13>1 - h a - - - raw one\n" + line + line, headers=auth)
+    assert r.status_code == 200 and [e.title for e in col.events[2:]] == ["raw one", "same line twice", "same line twice"]
+    assert calls == [False]  # identical log lines are two events: no de-duplication on HEC by default
     r = requests.post(url + "/services/collector/event", data='{"event": "x"}', headers={"Authorization": "Splunk wrong"})
     assert r.status_code == 401 and r.json()["code"] == 3
     r = requests.post(url + "/services/collector/event", data='{"host": "x"}', headers=auth)

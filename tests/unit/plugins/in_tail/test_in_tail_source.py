@@ -230,3 +230,12 @@ def test_file_rotated_while_stopped_is_finished_after_restart(tail: Any, tmp_pat
     write(log, "n1 new file\n")
     src2, col2 = tail()
     wait_for(lambda: sorted(col2.lines()) == ["n1 new file", "r2 before rotation"], what="the rest of the old file and the new one")
+
+
+def test_double_star_matches_directories_at_any_depth(tail: Any, tmp_path: Path) -> None:
+    deep = tmp_path / "logs" / "a" / "b"
+    deep.mkdir(parents=True)
+    write(deep / "x.log", "deep\n")
+    write(tmp_path / "logs" / "top.log", "top\n")
+    src, col = tail(paths=[str(tmp_path / "logs" / "**" / "*.log")])
+    wait_for(lambda: sorted(col.lines()) == ["deep", "top"], what="files at every depth")
