@@ -72,6 +72,7 @@ class TailSource(Source):
         self.files: dict[str, _File] = {}  # by identity key
         self.stats = {"lines": 0, "bytes": 0, "truncated": 0, "invalid_utf8": 0, "rotations": 0, "truncations": 0}
         self._stop = threading.Event()
+        self._unreadable: set[str] = set()
         self._thread: threading.Thread | None = None
         self.checkpoints: Checkpoints | None = None
 
@@ -105,8 +106,11 @@ class TailSource(Source):
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
-            self.ctx.logger.warning("cannot open {}: {}", path, exc.strerror)
+            if path not in self._unreadable:  # once per path, not at every poll
+                self._unreadable.add(path)
+                self.ctx.logger.warning("cannot open {}: {} (will keep trying)", path, exc.strerror)
             return None
+        self._unreadable.discard(path)
         if self.checkpoints.get(key) is not None and offset is None:
             saved = self.checkpoints.get(key) or {}
             fp, fp_len = fingerprint(fd, int(saved.get("fp_len") or FINGERPRINT_BYTES))

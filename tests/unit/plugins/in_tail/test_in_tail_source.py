@@ -239,3 +239,27 @@ def test_double_star_matches_directories_at_any_depth(tail: Any, tmp_path: Path)
     write(tmp_path / "logs" / "top.log", "top\n")
     src, col = tail(paths=[str(tmp_path / "logs" / "**" / "*.log")])
     wait_for(lambda: sorted(col.lines()) == ["deep", "top"], what="files at every depth")
+
+
+def test_unreadable_file_is_reported_once_and_read_when_it_becomes_readable(tail: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    blocked = str(tmp_path / "logs" / "b.log")
+    write(tmp_path / "logs" / "b.log", "later readable\n")
+    real_open = os.open
+
+    def fake_open(path: Any, flags: int, *a: Any) -> int:
+        if str(path) == blocked:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *a)
+
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{message}")
+    try:
+        monkeypatch.setattr(os, "open", fake_open)
+        src, col = tail()
+        time.sleep(0.3)  # ~15 polls of a file that cannot be opened
+        assert col.lines() == []
+        monkeypatch.setattr(os, "open", real_open)
+        wait_for(lambda: "later readable" in col.lines(), what="the file once readable")
+    finally:
+        logger.remove(sink)
+    assert sum("cannot open" in line for line in lines) == 1
