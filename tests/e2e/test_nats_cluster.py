@@ -9,6 +9,7 @@ events it had spooled (and acknowledged to JetStream) are delivered too.
 from __future__ import annotations
 
 import json
+import time
 import signal
 from pathlib import Path
 from typing import Any
@@ -122,18 +123,30 @@ def test_relay_and_nats_node_killed_mid_stream_lose_nothing(tmp_path: Path, nats
     out_a, out_b = tmp_path / "relay_a" / "out.jsonl", tmp_path / "relay_b" / "out.jsonl"
     sent: list[str] = []
     session = requests.Session()
-    for b in range(BATCHES):
-        if b == BATCHES // 3:
-            # both relays are working on the stream before anything is killed
-            wait_for(lambda: ids_in(out_a) and ids_in(out_b), timeout=60, what="both relays delivering")
-            relay_a.kill()  # SIGKILL: whatever it pulled and did not acknowledge is redelivered
-            stream_leader(nats_cluster).kill()
+    def send(b: int) -> None:
         batch = [{"id": f"evt-{b}-{i}", "title": f"finding {b}/{i}", "severity": "high", "source": "scanner"}
                  for i in range(PER_BATCH)]
         resp = session.post(f"http://127.0.0.1:{port}/events", data="\n".join(json.dumps(e) for e in batch), timeout=30)
         assert resp.status_code == 200, resp.text
         assert resp.json()["accepted"] == PER_BATCH
         sent.extend(e["id"] for e in batch)
+
+    b = 0
+    # Both relays must be working on the stream before anything is killed. Which relay's
+    # pull wins a message is up to the server, so keep the stream fed (bounded) until
+    # each relay has delivered something.
+    deadline = time.monotonic() + 60
+    while b < BATCHES // 3 or not (ids_in(out_a) and ids_in(out_b)):
+        assert time.monotonic() < deadline, "timed out waiting for both relays to deliver"
+        send(b)
+        b += 1
+        if b >= BATCHES // 3:
+            time.sleep(0.2)
+    relay_a.kill()  # SIGKILL: whatever it pulled and did not acknowledge is redelivered
+    stream_leader(nats_cluster).kill()
+    kill_index = len(sent)
+    for b in range(b, b + BATCHES - BATCHES // 3):
+        send(b)
 
     wait_for(lambda: len(set(ids_in(out_a, out_b))) >= len(sent) * 0.5, timeout=60,
              what="the surviving relay to take over")
@@ -143,7 +156,7 @@ def test_relay_and_nats_node_killed_mid_stream_lose_nothing(tmp_path: Path, nats
 
     delivered = ids_in(out_a, out_b)
     assert set(delivered) == set(sent)  # nothing lost, nothing invented
-    after_kill = set(sent[len(sent) // 3:])
+    after_kill = set(sent[kill_index:])
     assert after_kill & set(ids_in(out_b))  # the surviving relay carried on through the node's death
     for proc in (edge, relay_a, relay_b):
         assert proc.stop(signal.SIGTERM) == 0, proc.log[-3000:]
