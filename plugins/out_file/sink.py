@@ -51,10 +51,15 @@ class FileSink(Sink):
             os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         self._open()
 
+    @staticmethod
+    def encode_batch(batch: Sequence[SpooledEvent]) -> bytes:
+        """The pure encoder: the native JSON lines this sink writes for ``batch``."""
+        return encode_native(batch)
+
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to write")
-        data = encode_native(batch)
+        data = self.encode_batch(batch)
         try:
             if self._fd is None:
                 self._open()

@@ -36,6 +36,17 @@ class NatsSink(Sink):
     SECRET_KEYS = SECRET_KEYS
     check_config = staticmethod(check_config)
 
+    #: The conformance suite has no NATS server to drive, so it runs only the checks
+    #: that need none; the outcome classification is tested against a real nats-server
+    #: in tests/unit/plugins/out_nats/.
+    conformance_transport = "external"
+
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: a server that is never contacted, and a canary token."""
+        return {"url": f"nats://{endpoint.address}", "subject": "siemrelay.conformance", "token": endpoint.secret,
+                "connect_timeout_s": 0.2, "reconnect_wait_s": 0.05}
+
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
         self.subject = SubjectTemplate(config["subject"])

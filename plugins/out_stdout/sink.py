@@ -31,9 +31,14 @@ class StdoutSink(Sink):
         super().__init__(name, config, ctx)
         self.stream = stream or sys.stdout.buffer
 
+    @staticmethod
+    def encode_batch(batch: Sequence[SpooledEvent]) -> bytes:
+        """The pure encoder: the native JSON lines this sink writes for ``batch``."""
+        return encode_native(batch)
+
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         try:
-            self.stream.write(encode_native(batch))
+            self.stream.write(self.encode_batch(batch))
             self.stream.flush()
         except (OSError, ValueError) as exc:
             return Delivery.retry(f"cannot write to stdout: {exc}")
