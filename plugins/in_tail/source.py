@@ -210,12 +210,12 @@ class TailSource(Source):
             if f.fp_len < FINGERPRINT_BYTES and size > f.fp_len:
                 f.fp, f.fp_len = fingerprint(f.fd)  # the file grew past its fingerprint: widen it
             return
-        self.stats["truncations"] += 1
         self.ctx.logger.warning("{} was truncated (copytruncate?); reading it again from the start", f.path)
         self._follow_copy(f)
         f.offset, f.skipping = 0, False
         f.fp, f.fp_len = fingerprint(f.fd)
         self._save(f)
+        self.stats["truncations"] += 1
 
     def _follow_copy(self, f: _File) -> None:
         """Find the copy of a truncated file (same fingerprint, another inode) and read it from the old offset."""

@@ -148,6 +148,15 @@ def test_reused_inode_with_other_content_is_read_from_the_start(tail: Any, tmp_p
     wait_for(lambda: col2.lines() == ["X"], what="the rewritten file from offset 0")
 
 
+def following(src: Any, path: Path) -> bool:
+    """Whether the source follows the file now at ``path`` (not only its rotated predecessor)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return any(not f.rotated and f.key == f"{st.st_dev}:{st.st_ino}" for f in list(src.files.values()))
+
+
 def _writer(path: Path, n: int, rotate: Any, every: int) -> None:
     fh = open(path, "ab", buffering=0)
     for i in range(n):
@@ -165,7 +174,7 @@ def test_rename_rotation_while_writing_at_full_speed_loses_nothing(tail: Any, tm
     def rotate(fh: Any) -> Any:
         # the next rotation waits until the source saw this one (a polling tailer cannot see two
         # rotations inside one poll); the writer never pauses between the rename and its writes
-        wait_for(lambda: src.stats["rotations"] == count[0], what="the previous rotation to be seen")
+        wait_for(lambda: src.stats["rotations"] == count[0] and following(src, log), what="the previous rotation to be seen")
         count[0] += 1
         os.rename(log, tmp_path / "logs" / f"app.log.{count[0]}")  # not matched by *.log
         for j in range(300):  # a writer that has not reopened yet keeps writing to the old file
@@ -190,7 +199,8 @@ def test_copytruncate_while_writing_loses_nothing_that_was_in_a_file(tail: Any, 
     def rotate(fh: Any) -> Any:
         # a polling tailer must have seen the file's content once before it is truncated (it cannot
         # know that a copy made within one poll interval is related), and each truncation before the next
-        wait_for(lambda: col.records and src.stats["truncations"] == len(copies), what="the previous truncation to be seen")
+        wait_for(lambda: src.stats["truncations"] == len(copies) and any(
+            f.path == str(log) and f.offset > 0 for f in list(src.files.values())), what="the previous truncation to be seen")
         dst = tmp_path / "logs" / f"app.log.{len(copies) + 1}"
         shutil.copyfile(log, dst)  # logrotate's copytruncate: copy, then truncate in place
         os.truncate(log, 0)
