@@ -103,7 +103,7 @@ def severity_from_name(name: object) -> Severity:
         found = _SEVERITY_ALIASES.get(key)
         if found is not None:
             return found
-        if key.isdigit():
+        if key.isascii() and key.isdigit():
             return severity_from_name(int(key))
     return Severity.UNKNOWN
 
@@ -205,7 +205,8 @@ def parse_time(value: object) -> datetime | None:
 
 def _looks_numeric(text: str) -> bool:
     t = text.lstrip("+-")
-    return bool(t) and t.replace(".", "", 1).isdigit()
+    t = t.replace(".", "", 1)
+    return bool(t) and t.isascii() and t.isdigit()
 
 
 def format_time(dt: datetime) -> str:
@@ -392,7 +393,7 @@ class Event:
                 if step not in value:
                     return default
                 value = value[step]
-            elif isinstance(value, list) and step.lstrip("-").isdigit():
+            elif isinstance(value, list) and step.lstrip("-").isascii() and step.lstrip("-").isdigit():
                 idx = int(step)
                 if not -len(value) <= idx < len(value):
                     return default

@@ -22,7 +22,7 @@ def parse_address(text: str) -> tuple[str, int]:
         host, _, port = text.rpartition(":")
         if ":" in host:
             raise ValueError(f"write IPv6 addresses in brackets ([::1]:8080), found {text!r}")
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise ValueError(f"port must be a number from 0 to 65535, found {port!r} in {text!r}")
     return host or "0.0.0.0", int(port)
 

@@ -98,10 +98,10 @@ def watchdog_interval(environ: Mapping[str, str] | None = None, pid: int | None 
     """
     env = os.environ if environ is None else environ
     usec = env.get("WATCHDOG_USEC", "")
-    if not usec.isdigit() or int(usec) == 0:
+    if not (usec.isascii() and usec.isdigit()) or int(usec) == 0:
         return None
     wpid = env.get("WATCHDOG_PID", "")
-    if wpid and wpid.isdigit() and int(wpid) != (os.getpid() if pid is None else pid):
+    if wpid and wpid.isascii() and wpid.isdigit() and int(wpid) != (os.getpid() if pid is None else pid):
         return None
     return int(usec) / 1_000_000 / 2
 

@@ -60,7 +60,7 @@ def lookup(doc: Mapping[str, Any], path: str, default: Any = None) -> Any:
             if step not in value:
                 return default
             value = value[step]
-        elif isinstance(value, list) and step.lstrip("-").isdigit() and -len(value) <= int(step) < len(value):
+        elif isinstance(value, list) and step.lstrip("-").isascii() and step.lstrip("-").isdigit() and -len(value) <= int(step) < len(value):
             value = value[int(step)]
         else:
             return default

@@ -208,7 +208,7 @@ def _dig(doc: Any, path: str) -> Any:
     for step in path.split("."):
         if isinstance(doc, dict) and step in doc:
             doc = doc[step]
-        elif isinstance(doc, list) and step.lstrip("-").isdigit() and -len(doc) <= int(step) < len(doc):
+        elif isinstance(doc, list) and step.lstrip("-").isascii() and step.lstrip("-").isdigit() and -len(doc) <= int(step) < len(doc):
             doc = doc[int(step)]
         else:
             return _ABSENT

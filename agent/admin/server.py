@@ -195,9 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         body = b""
         if length:
-            if not length.isdigit() or int(length) > MAX_BODY:
+            if not (length.isascii() and length.isdigit()) or int(length) > MAX_BODY:
                 self.close_connection = True
-                self._error(413 if length.isdigit() else 400, f"body too large or bad Content-Length (limit {MAX_BODY} bytes)")
+                self._error(413 if length.isascii() and length.isdigit() else 400, f"body too large or bad Content-Length (limit {MAX_BODY} bytes)")
                 return
             body = self.rfile.read(int(length))
         role = role_of({"Authorization": self.headers.get("Authorization") or ""}, srv.tokens)

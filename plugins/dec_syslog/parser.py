@@ -99,7 +99,7 @@ def parse_syslog(text: str, received: datetime, tz: tzinfo = timezone.utc) -> Sy
         if m is not None:
             return _parse_5424(text, m)
         end = text.find(">", 1, 5)
-        if end < 0 or not text[1:end].isdigit():
+        if end < 0 or not (text[1:end].isascii() and text[1:end].isdigit()):
             raise SyslogParseError("the message starts with '<' but has no valid <PRI> (e.g. <13>)")
         facility, severity = _pri(text[1:end])
         return _parse_3164(text[end + 1:], facility, severity, received, tz, True)

@@ -225,7 +225,7 @@ class HttpProtocol(asyncio.Protocol):
         else:
             cl = headers.get("content-length")
             if cl is not None:
-                if not cl.isdigit():
+                if not (cl.isascii() and cl.isdigit()):
                     self._refuse(req, 400, "invalid Content-Length")
                     return False
                 req.content_length = int(cl)

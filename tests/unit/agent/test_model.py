@@ -110,3 +110,10 @@ def test_get_dotted_paths():
     assert ev.get("severity_id") == 4
     assert ev.get("asset.missing", "dflt") == "dflt"
     assert ev.get("nonsense.path") is None
+
+
+@pytest.mark.parametrize("text", ["²", "1²", "٣", "1.²"])
+def test_unicode_digits_are_not_numbers(text):
+    # str.isdigit() accepts them, int() and float() do not: nothing may raise
+    assert severity_from_name(text) is Severity.UNKNOWN
+    assert parse_time(text) is None

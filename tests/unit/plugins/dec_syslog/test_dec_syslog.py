@@ -127,3 +127,16 @@ def test_any_bytes_give_exactly_one_event(data: bytes) -> None:
     assert len(events) == 3
     for ev in events:
         ev.to_json()
+
+
+def test_unicode_digits_in_pri_are_a_parse_error_not_a_crash():
+    # '²' passes str.isdigit() but not int(): the parser must say why, and the decoder keep the line
+    for text in ("<1²>hello", "<²>x"):
+        try:
+            parse_syslog(text, RECEIVED)
+        except SyslogParseError as exc:
+            assert "PRI" in str(exc)
+        else:
+            raise AssertionError("a PRI of unicode digits parsed")
+        (ev,) = decode(text)
+        assert "parse_error" in ev.origin["flags"]
