@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace, redactor: Any) -> int:
 
     from agent.errors import ConfigError
     from agent.logging import setup_logging
-    from agent.runtime import StartupError, Supervisor
+    from agent.runtime import StartupError, Supervisor, tune_garbage_collector
 
     loaded = _load(args, redactor)
     if isinstance(loaded, int):
@@ -121,6 +121,7 @@ def cmd_run(args: argparse.Namespace, redactor: Any) -> int:
     setup_logging(args.log_level or cfg.agent["log_level"], args.log_format or cfg.agent["log_format"], redactor)
     for f in plugins.failures:
         logger.warning("plugin {} ({}) is disabled: {}", f.plugin, f.origin, f.error)
+    tune_garbage_collector()
     sup = Supervisor(cfg, plugins, redactor, reset_spool=args.reset_spool)
     sup.install_signal_handlers()
     try:

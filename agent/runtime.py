@@ -34,6 +34,23 @@ from agent.reload import GatedSubmit, SubmitGate, apply_reload
 __all__ = ["Supervisor", "StartupError"]
 
 
+def tune_garbage_collector(gen0_threshold: int = 50_000) -> None:
+    """Make the cyclic garbage collector cheap for a long-running event pipeline.
+
+    Every event allocates a few dozen short-lived dicts and lists; with CPython's
+    default gen-0 threshold (700) the collector runs every few events and, measured on
+    the json decoder, takes about half of the decoding time. Nearly all of that garbage
+    is freed by reference counting anyway (the hot path makes no cycles), so collecting
+    rarely costs little memory. ``gc.freeze()`` moves everything built at start-up
+    (modules, configuration, plugins) out of the collector's sight for good.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(gen0_threshold, 50, 100)
+
+
 class StartupError(Exception):
     """The agent cannot start (port in use, spool unreadable); the message says why."""
 

@@ -30,6 +30,7 @@ from agent.build import build_sources, validate_config  # noqa: E402
 from agent.config import load_config  # noqa: E402
 from agent.intake import DedupWindow, Intake  # noqa: E402
 from agent.plugins import load_plugins  # noqa: E402
+from agent.runtime import tune_garbage_collector  # noqa: E402
 from agent.spool import Spool  # noqa: E402
 
 
@@ -51,6 +52,7 @@ def main() -> int:
     dd = cfg.agent["dedup"]
     intake = Intake(spool, cfg.router, logger, DedupWindow(float(dd["window_s"]), int(dd["max_ids"])))
     sources = build_sources(cfg, plugins, lambda s: s, submit=intake.submit)
+    tune_garbage_collector()  # as `siemrelay run` does
     for s in sources.values():
         s.start()
     stop = threading.Event()

@@ -115,7 +115,8 @@ class JsonDecoder(Decoder):
     def map(self, obj: dict[str, Any], record: RawRecord) -> Event:
         """Map one object to an Event (native form if it is one, else by field names)."""
         canon = canonical(obj)  # refuses what could not be stored (too deep, > 64-bit integers)
-        if not self.fields and all(k in obj for k in _NATIVE) and "received_at" in obj:
+        # "received_at" first: only siemrelay's own JSON has it, so other payloads stop here
+        if "received_at" in obj and not self.fields and all(k in obj for k in _NATIVE):
             try:
                 return Event.from_dict(obj)
             except ValueError:
