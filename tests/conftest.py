@@ -158,3 +158,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run ``python -m agent ARGS`` and capture its output."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of a peer the test command installs; a missing one fails the test, never skips it."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: the test command (bash tests/run.sh) installs Debian's {package}")
+    return path

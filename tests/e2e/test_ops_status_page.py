@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import pick_port, wait_for, wait_for_port
+from tests.conftest import pick_port, require_tool, wait_for, wait_for_port
 from tests.unit.agent.admin_support import Receiver
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -57,7 +57,8 @@ class _Text(HTMLParser):
 
 
 def _dump_dom(url: str, profile: Path) -> str:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    chromium = CHROMIUM or require_tool("chromium", "chromium")
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--dump-dom", url]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
@@ -66,7 +67,6 @@ def _dump_dom(url: str, profile: Path) -> str:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package: chromium)")
 def test_status_page_shows_sinks_sources_and_dead_letters(tmp_path: Path, agent_process):  # type: ignore[no-untyped-def]
     receiver = Receiver(503)
     receiver.error_body = HOSTILE.encode()

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_tool
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="installing a .deb needs root"),
-    pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed"),
-]
+@pytest.fixture(autouse=True)
+def _needs_root_and_dpkg() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("installing a .deb needs root: run the test command (bash tests/run.sh) as root")
+    require_tool("dpkg-deb", "dpkg")
 
 
 def _run(*cmd: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_tool
 
 UNIT = ROOT / "packaging" / "systemd" / "siemrelay.service"
 ANALYZE = shutil.which("systemd-analyze")
-pytestmark = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed (Debian package: systemd)")
+
+
+@pytest.fixture(autouse=True)
+def _needs_systemd_analyze() -> None:
+    require_tool("systemd-analyze", "systemd")
 
 
 def _settings(text: str) -> dict[str, list[str]]:
