@@ -33,8 +33,12 @@ def placeholders(template: str) -> list[str]:
     return _TEMPLATE.findall(template)
 
 
-def render(template: str) -> Callable[[Event], str] | None:
-    """Compile ``"[{{ source }}] {{ title }}"``; ``None`` when the text has no placeholder."""
+def render(template: str, *, require_all: bool = False) -> Callable[[Event], str | None] | None:
+    """Compile ``"[{{ source }}] {{ title }}"``; ``None`` when the text has no placeholder.
+
+    :param require_all: the compiled function returns ``None`` when a placeholder's field
+        is missing or empty (a tag ``repo:`` with no repository name means nothing).
+    """
     parts = _TEMPLATE.split(template)
     if len(parts) == 1:
         return None
@@ -51,10 +55,13 @@ def render(template: str) -> Callable[[Event], str] | None:
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
         return str(value)
 
-    def render(ev: Event) -> str:
+    def render(ev: Event) -> str | None:
         out = [literals[0]]
         for path, lit in zip(paths, literals[1:]):
-            out.append(text(ev.get(path)))
+            value = text(ev.get(path))
+            if require_all and not value:
+                return None
+            out.append(value)
             out.append(lit)
         return "".join(out)
 

@@ -193,7 +193,7 @@ class TransformCompiler:
             return None
         if not all(self._placeholders_ok(t, path, "tag") for t in items):
             return None
-        renders = [(compile_template(t), t) for t in items]
+        renders = [(compile_template(t, require_all=True), t) for t in items]  # no "repo:" for an event without one
 
         def tag(ev: Event) -> bool:
             tags = list(ev.tags or ())

@@ -65,6 +65,12 @@ def test_tag_adds_once_and_keeps_existing() -> None:
     assert out is not None and out.tags == ["pci", "paged", "repo-backend-api"]
 
 
+def test_tag_with_a_missing_field_is_left_out() -> None:
+    ev = make_event(tags=["pci"])  # no repository
+    out = compile_ok([{"tag": ["urgent", "repo:{{ repository.name }}"]}])(ev)
+    assert out is not None and out.tags == ["pci", "urgent"]
+
+
 def test_redact_removes_or_masks() -> None:
     out = compile_ok([{"redact": ["raw"]}])(sample())
     assert out is not None and out.to_dict()["raw"] is None
