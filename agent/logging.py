@@ -83,7 +83,11 @@ def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | N
         logger.add(stream, level=level.upper(), backtrace=False, diagnose=False, colorize=stream.isatty(),
                    format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
                           "<cyan>{extra[component]}</cyan>{extra[name_]} {message}")
-        logger.configure(extra={"component": "agent", "name_": ""}, patcher=lambda r: (patch(r), _name(r)))
+        def patch_text(record: Any) -> None:
+            patch(record)
+            _name(record)
+
+        logger.configure(extra={"component": "agent", "name_": ""}, patcher=patch_text)
 
 
 def _name(record: Any) -> None:

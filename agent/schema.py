@@ -222,7 +222,7 @@ def compose_source_schema(plugin_schema: dict[str, Any]) -> dict[str, Any]:
     return with_nested_defaults(schema)
 
 
-class _Validator(cerberus.Validator):
+class _Validator(cerberus.Validator):  # type: ignore[misc]  # cerberus ships no type hints
     """cerberus with the ``meta`` rule accepted everywhere (descriptions live there)."""
 
 
