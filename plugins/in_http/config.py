@@ -12,14 +12,17 @@ def _d(text: str) -> dict[str, str]:
     return {"description": text}
 
 
-SECRET_RULES = {"type": ["string", "list"], "schema": {"type": "string"}, "nullable": True, "default": None}
+# A secret that is set must not be empty: `bearer: ""` (or `${TOKEN:-}` with TOKEN unset)
+# would otherwise leave the path open without a word.
+SECRET_ITEM = {"type": "string", "empty": False}
+SECRET_RULES = {"type": ["string", "list"], "schema": SECRET_ITEM, "empty": False, "nullable": True, "default": None}
 
 AUTH_SCHEMA: dict[str, Any] = {
     "hmac": {"type": "dict", "nullable": True, "default": None, "meta": _d(
         "HMAC-SHA256 of the raw body, hex, in a header (Detectify: X-Detectify-Signature; pentest platform: X-Webhook-Signature)."),
         "schema": {
             "header": {"type": "string", "default": "X-Webhook-Signature", "meta": _d("Header that carries the signature.")},
-            "secret": {"type": ["string", "list"], "schema": {"type": "string"}, "required": True, "empty": False,
+            "secret": {"type": ["string", "list"], "schema": SECRET_ITEM, "required": True, "empty": False,
                        "meta": _d("Shared secret; a list accepts any of several (rotation).")},
             "prefix": {"type": "string", "default": "sha256=",
                        "meta": _d("Prefix before the hex digest; accepted with or without it.")},
@@ -30,7 +33,7 @@ AUTH_SCHEMA: dict[str, Any] = {
     "header": {"type": "dict", "nullable": True, "default": None, "meta": _d(
         "A custom header that must carry a secret (ZeroPath's custom headers, e.g. X-Api-Key)."), "schema": {
             "name": {"type": "string", "required": True, "meta": _d("Header name.")},
-            "value": {"type": ["string", "list"], "schema": {"type": "string"}, "required": True, "empty": False,
+            "value": {"type": ["string", "list"], "schema": SECRET_ITEM, "required": True, "empty": False,
                       "meta": _d("Expected value (secret); a list accepts any of several.")},
         }},
     "query_secret": {**SECRET_RULES, "meta": _d("Required query parameter value, ZeroPath inbound style (?secret=...).")},
