@@ -42,8 +42,10 @@ def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: boo
             keep = max(0, keep - max(1, len(line) - max_bytes))
     if len(line) > max_bytes:
         line = truncate_utf8(line, max_bytes)
-        while line.endswith(b"\\") and not line.endswith(b"\\\\"):
-            line = line[:-1]  # never end on half an escape sequence
+        # never end on half an escape sequence: an odd run of trailing backslashes
+        # ends with a lone escape character (an even run is escaped backslashes)
+        if (len(line) - len(line.rstrip(b"\\"))) % 2:
+            line = line[:-1]
     return line
 
 

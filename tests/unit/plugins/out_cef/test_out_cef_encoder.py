@@ -66,6 +66,21 @@ def test_udp_limit_shortens_msg_first() -> None:
     assert len(line) <= 900 and b"cs1=keep-me" in line and b"msg=word" in line
 
 
+def test_cut_never_leaves_half_an_escape() -> None:
+    """A hard cut inside a run of escaped backslashes must not end on a lone escape character."""
+    from plugins.dec_cef.parser import parse_cef
+
+    doc = make_event(description="d", title="t", finding={"id": "\\" * 800}).to_dict()
+    for max_bytes in range(480, 560):
+        line = build_line(doc, FMT, header="none", leef=False, facility=16, hostname="h", app_name="a",
+                          max_bytes=max_bytes)
+        assert len(line) <= max_bytes
+        trailing = len(line) - len(line.rstrip(b"\\"))
+        assert trailing % 2 == 0, (max_bytes, trailing)
+        value = parse_cef(line.decode("utf-8"))["extensions"]["cs1"]
+        assert value and set(value) == {"\\"}
+
+
 def test_sink_frames_lf_by_default_and_octet_on_request() -> None:
     lf = make_sink(CefSink, {"address": "127.0.0.1:1", "header": "none"})
     octet = make_sink(CefSink, {"address": "127.0.0.1:1", "header": "none", "framing": "octet"})
