@@ -57,7 +57,9 @@ def _time_context(doc: Mapping[str, Any]) -> str:
     ms = epoch_ms(iso)
     if ms is None:
         return escape_mrkdwn(iso)
-    return f"<!date^{ms // 1000}^{{date_short_pretty}} {{time}} UTC|{escape_mrkdwn(iso)}>"
+    # Slack renders the date token in each reader's own time zone, so it carries no
+    # zone label; the fallback text is the ISO time with its Z (UTC).
+    return f"<!date^{ms // 1000}^{{date_short_pretty}} {{time}}|{escape_mrkdwn(iso)}>"
 
 
 def _field(title: str, value: str) -> dict[str, Any]:

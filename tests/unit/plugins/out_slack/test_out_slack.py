@@ -44,7 +44,10 @@ def test_single_event_message() -> None:
     assert fields == ["*Severity*\nCritical (95)", "*Type*\nfinding.new", "*Source*\ntest", "*Asset*\nshop"]
     assert payload["blocks"][2]["text"]["text"] == "x &lt; y &amp; z &gt; w"
     assert payload["blocks"][3]["elements"][0]["url"] == "https://vendor.example/f/1"
-    assert "<!date^1736951400^" in payload["blocks"][4]["elements"][0]["text"]
+    context = payload["blocks"][4]["elements"][0]["text"]
+    # Slack shows {time} in the reader's time zone: no "UTC" label on it; the fallback is the ISO time
+    assert context.startswith("<!date^1736951400^{date_short_pretty} {time}|2025-01-15T14:30:00")
+    assert "UTC" not in context
     assert payload["text"] == "[CRITICAL] SQL injection (test)"
     assert len(blocks) == 5
 
