@@ -98,7 +98,7 @@ class HttpClient:
             parts = urlsplit(url)
             if parts.path and parts.path != "/":
                 text = text.replace(parts.path, "/***")
-            text = text.replace(url, f"{parts.scheme}://{parts.netloc}/***")
+            text = text.replace(url, f"{parts.scheme}://{_netloc(parts)}/***")
         text = _URL_IN_TEXT.sub(lambda m: m.group(1) + "***" if m.group(1) == "url: " else _host_only(m.group(0)), text)
         return self.redact(text)
 
@@ -106,9 +106,15 @@ class HttpClient:
         self.session.close()
 
 
+def _netloc(parts: Any) -> str:
+    """host[:port] without the ``user:password@`` a URL may carry."""
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return netloc if "@" not in parts.netloc else f"***@{netloc}"
+
+
 def _host_only(url: str) -> str:
     parts = urlsplit(url.rstrip(")'\",."))
-    return f"{parts.scheme}://{parts.netloc}/***"
+    return f"{parts.scheme}://{_netloc(parts)}/***"
 
 
 def url_check(field: str, value: str, error: Callable[[str, str], None]) -> None:

@@ -87,6 +87,20 @@ def test_outcomes_and_redaction(srv: HttpCapture) -> None:
     assert "url" in WebhookSink.SECRET_KEYS and "secret" in WebhookSink.SECRET_KEYS
 
 
+def test_reasons_never_carry_url_credentials(srv: HttpCapture) -> None:
+    """A peer (or an exception) quoting the URL must not put its user:password into a reason."""
+    url = srv.url.replace("http://", "http://bob:hunter2pw@") + "/hook"
+    sink = make_sink(WebhookSink, {"url": url})  # identity redactor: the sink's own cleaning is tested
+    try:
+        srv.script.append((422, {}, f"rejected {url} and http://eve:s3cretpw@other.example/x".encode()))
+        bad = sink.send(spooled([make_event()]))
+    finally:
+        sink.close()
+    assert bad.status is Status.REJECT and "rejected" in bad.reason
+    assert "hunter2pw" not in bad.reason and "s3cretpw" not in bad.reason and "bob" not in bad.reason
+    assert "***@127.0.0.1" in bad.reason
+
+
 def test_ocsf_schema(srv: HttpCapture) -> None:
     sink = make_sink(WebhookSink, {"url": srv.url, "format": "object", "schema": "ocsf"})
     try:
