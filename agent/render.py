@@ -23,7 +23,7 @@ SCHEMAS = ("native", "ocsf")
 #: The ``schema`` key as every JSON sink declares it.
 SCHEMA_RULES: dict[str, Any] = {
     "type": "string", "default": "native", "allowed": list(SCHEMAS),
-    "meta": {"description": "JSON form of each event: native (siemrelay's Event JSON) or ocsf (OCSF 1.x Vulnerability/Detection Finding)."},
+    "meta": {"description": "JSON form of each event: native (siemrelay's Event JSON) or ocsf (OCSF 1.4: Vulnerability Finding 2002, Scan Activity 6007, Entity Management 3004, Inventory Info 5001, by event type)."},
 }
 
 
