@@ -104,22 +104,26 @@ class SyslogSource(Source):
 
     # ----------------------------------------------------------------- submit
     def _submit(self, records: list[RawRecord]) -> bool:
-        """Hand ``records`` to the spool, waiting while it is full; False when stopping."""
-        while not self._stop.is_set():
+        """Hand ``records`` to the spool, waiting while it is full; False when stopping.
+
+        Tried at least once even while the source stops: what was already read from a
+        socket (the last frames, a connection's cut frame) still reaches the spool,
+        which stays open until the sources have stopped.
+        """
+        while True:
             result = self.ctx.submit(records, timeout=1.0)
             if result.status is SubmitStatus.ACCEPTED:
                 if self._full_warned:
                     self._full_warned = False
                     self.ctx.logger.info("spool has room again; reading resumed")
                 return True
-            if result.status is SubmitStatus.CLOSED:
+            if result.status is SubmitStatus.CLOSED or self._stop.is_set():
                 return False
             self.stats["paused_full"] += 1
             if not self._full_warned:
                 self._full_warned = True
                 self.ctx.logger.warning("spool is full: reading is paused until it drains (TCP senders are held back, "
                                         "UDP datagrams beyond the socket buffer are dropped by the kernel)")
-        return False
 
     def _records(self, frames: list[Frame], origin: dict[str, Any]) -> list[RawRecord]:
         now = utcnow()

@@ -208,3 +208,14 @@ def test_ipv6_listeners(make_source: Any, free_port: Any) -> None:
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
         s.sendto(b"<13>1 - h a - - - udp over ipv6", ("::1", udp.bound_port))
     wait_for(lambda: ucol.titles() == ["udp over ipv6"], what="the IPv6 datagram")
+
+
+def test_stopping_hands_the_frame_a_connected_client_was_cutting_to_the_spool(make_source: Any) -> None:
+    src, col = make_source()
+    with socket.create_connection(("127.0.0.1", src.bound_port)) as s:
+        s.sendall(b"23 <13>1 - h a - - - whole" + b"99 <13>1 - h a - - - cut when the agent stops")
+        wait_for(lambda: "whole" in col.titles(), what="the complete message")
+        src.stop()  # the spool is still open while sources stop (the agent stops sources first)
+    titles = col.titles()
+    assert titles == ["whole", "cut when the agent stops"]
+    assert col.events[1].origin["flags"] == ["incomplete"]
