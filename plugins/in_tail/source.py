@@ -264,6 +264,7 @@ class TailSource(Source):
             result = self.ctx.submit([r for r, _ in part], timeout=1.0)
             if result.status is not SubmitStatus.ACCEPTED:
                 return False  # spool full or stopping: the offset stays, the rest is read again (backpressure)
+            self._count(part)
             last = i + len(part) >= len(records)
             if last:
                 f.skipping = skipping
@@ -275,7 +276,6 @@ class TailSource(Source):
         base: dict[str, Any] = {"input": self.name, "file": f.path}
         dec = self.decoder
         out = []
-        nbytes = 0
         for p in pieces:
             data = p.data
             if not data:
@@ -284,21 +284,27 @@ class TailSource(Source):
             flags = None
             if p.truncated:
                 flags = ["truncated"]
-                self.stats["truncated"] += 1
             if not data.isascii():
                 try:
                     data.decode("utf-8")
                 except UnicodeDecodeError:
                     data = data.decode("utf-8", "replace").encode("utf-8")
                     flags = (flags or []) + ["invalid_utf8"]
-                    self.stats["invalid_utf8"] += 1
             if flags:
                 origin = {**base, "flags": flags}
-            nbytes += len(data)
             out.append((RawRecord(data, dec, origin, received), p.end))
-        self.stats["lines"] += len(out)
-        self.stats["bytes"] += nbytes
         return out
+
+    def _count(self, part: list[tuple[RawRecord, int]]) -> None:
+        """Count lines the spool accepted (a batch refused while it is full is read, and counted, again later)."""
+        stats = self.stats
+        stats["lines"] += len(part)
+        for r, _ in part:
+            stats["bytes"] += len(r.data)
+            flags = r.origin.get("flags")
+            if flags:
+                for flag in flags:
+                    stats[flag] += 1
 
     def _advance(self, f: _File, new_offset: int) -> None:
         f.offset = new_offset

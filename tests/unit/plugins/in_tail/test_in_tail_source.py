@@ -21,10 +21,12 @@ class Collector:
     def __init__(self) -> None:
         self.records: list[Any] = []
         self.full = False
+        self.refused = 0
         self.lock = threading.Lock()
 
     def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
         if self.full:
+            self.refused += 1
             time.sleep(0.01)
             return Submitted(SubmitStatus.FULL, retry_after=1)
         with self.lock:
@@ -133,6 +135,19 @@ def test_full_spool_does_not_advance_the_checkpoint(tail: Any, tmp_path: Path) -
     assert col.records == [] and all(f.offset == 0 for f in src.files.values())
     col.full = False
     wait_for(lambda: col.lines() == ["one", "two"], what="lines after the spool drained")
+
+
+def test_lines_refused_by_a_full_spool_are_counted_once_when_accepted(tail: Any, tmp_path: Path) -> None:
+    col = Collector()
+    col.full = True
+    write(tmp_path / "logs" / "a.log", b"ok\n" + b"x" * 2000 + b"\n" + b"bad \xff\n")
+    src, _ = tail(col, max_line_bytes=1000)
+    wait_for(lambda: col.refused >= 3, what="the spool refusing the lines a few times")
+    assert src.stats["lines"] == 0 and src.stats["truncated"] == 0 and src.stats["invalid_utf8"] == 0
+    col.full = False
+    wait_for(lambda: len(col.lines()) == 3, what="the lines after the spool drained")
+    assert {k: src.stats[k] for k in ("lines", "bytes", "truncated", "invalid_utf8")} == {
+        "lines": 3, "bytes": 2 + 1000 + len("bad \ufffd".encode()), "truncated": 1, "invalid_utf8": 1}
 
 
 def test_reused_inode_with_other_content_is_read_from_the_start(tail: Any, tmp_path: Path) -> None:
