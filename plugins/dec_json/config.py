@@ -20,7 +20,8 @@ CONFIG_SCHEMA = {
                                          "{NEW_ALERT: finding.new, scan_done: scan.completed}; the original stays in "
                                          "`vendor_type`."}},
     "severity_scale": {"type": "string", "default": "auto", "allowed": ["auto", "name", "cvss", "score"],
-                       "meta": {"description": "How a numeric severity reads: `auto` (0-5 is an OCSF id, above 5 a "
-                                               "0-100 score), `name` (0-5 OCSF id only), `cvss` (0-10), `score` "
-                                               "(0-100); words (`HIGH`, `critical`) work in every scale."}},
+                       "meta": {"description": "How a numeric severity (or numeric string) reads: `auto` (a decimal "
+                                               "of at most 10 such as 7.5 is CVSS, an integer 0-5 an OCSF id, "
+                                               "anything else a 0-100 score), `name` (0-5 OCSF id only), `cvss` "
+                                               "(0-10), `score` (0-100); words (`HIGH`, `critical`) work in every scale."}},
 }

@@ -9,6 +9,7 @@ good items and reports the others (:class:`~agent.decoders.PartialDecodeError`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from agent.decoders import Decoder, DecodeError, PartialDecodeError, parse_json
@@ -167,8 +168,12 @@ class JsonDecoder(Decoder):
 
     def _severity(self, sev_raw: Any, score_raw: Any) -> tuple[int, int]:
         """(OCSF severity, 0-100 score) under the configured ``severity_scale``."""
-        numeric = isinstance(sev_raw, (int, float)) and not isinstance(sev_raw, bool)
+        sev_raw = _number_text(sev_raw)
+        numeric = isinstance(sev_raw, (int, float)) and not isinstance(sev_raw, bool) and math.isfinite(sev_raw)
         if numeric and self.scale == "cvss":
+            severity, score = severity_of_cvss(sev_raw)
+        elif numeric and self.scale == "auto" and isinstance(sev_raw, float) and 0.0 <= sev_raw <= 10.0:
+            # the ambiguous-number rule of agent.normalize: a decimal of at most 10 is a CVSS score
             severity, score = severity_of_cvss(sev_raw)
         elif numeric and (self.scale == "score" or (self.scale == "auto" and sev_raw > 5)):
             severity, score = severity_of_score(sev_raw)
@@ -180,6 +185,17 @@ class JsonDecoder(Decoder):
             if severity == 0:
                 severity = severity_from_score(score)
         return int(severity), score
+
+
+def _number_text(value: Any) -> Any:
+    """A numeric string (``"7.5"``, ``"82"``) as the number it writes; anything else unchanged."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 32:
+        return value
+    text = value.strip()
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return value
 
 
 class NdjsonDecoder(JsonDecoder):

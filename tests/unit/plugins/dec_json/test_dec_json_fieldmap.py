@@ -49,6 +49,12 @@ def test_field_map_with_group_paths_and_type_map() -> None:
     ("auto", 4, (Severity.HIGH, 80)), ("auto", 72, (Severity.HIGH, 72)), ("name", 72, (Severity.UNKNOWN, 0)),
     ("cvss", 4, (Severity.MEDIUM, 40)), ("score", 4, (Severity.INFO, 4)), ("score", "HIGH", (Severity.HIGH, 80)),
     ("cvss", "low", (Severity.LOW, 25)),
+    # the ambiguous-number rule: a decimal of at most 10 is CVSS (7.5 is high, not a score of 8)
+    ("auto", 7.5, (Severity.HIGH, 75)), ("auto", 9.8, (Severity.CRITICAL, 98)), ("auto", 8, (Severity.INFO, 8)),
+    ("auto", 5.0, (Severity.MEDIUM, 50)), ("auto", 5, (Severity.CRITICAL, 95)),
+    # numeric strings read like the numbers they write
+    ("auto", "7.5", (Severity.HIGH, 75)), ("auto", "82", (Severity.HIGH, 82)), ("auto", "4", (Severity.HIGH, 80)),
+    ("cvss", "9.1", (Severity.CRITICAL, 91)), ("score", "35", (Severity.LOW, 35)),
 ])
 def test_severity_scale(scale: str, value: Any, expected: tuple[Severity, int]) -> None:
     [ev] = decode(make(severity_scale=scale), {"severity": value})
