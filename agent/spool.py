@@ -64,8 +64,10 @@ class Spool(SpoolViews, SpoolOps):
 
     def __init__(self, state_dir: Path | str, *, max_bytes: int = 1 << 30, resume_ratio: float = 0.9,
                  sync: str = "full", max_batch_events: int = 4096, history_rows: int = 10000,
-                 history_max_age_s: float = 7 * 86400, control_poll_s: float = 1.0,
+                 history_max_age_s: float = 7 * 86400, control_poll_s: float = 1.0, lock_wait_s: float = 10.0,
                  clock: Callable[[], float] = time.time) -> None:
+        """:param lock_wait_s: how long :meth:`open` waits for a ``siemrelay dlq``/``sinks``
+            command that holds the spool's lock for one short transaction."""
         super().__init__(Path(state_dir), sync)
         self.max_bytes = max_bytes
         self.resume_bytes = int(max_bytes * resume_ratio)
@@ -73,6 +75,7 @@ class Spool(SpoolViews, SpoolOps):
         self.history_rows = history_rows
         self.history_max_age_s = history_max_age_s
         self.control_poll_s = control_poll_s
+        self.lock_wait_s = lock_wait_s
         self.clock = clock
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -106,7 +109,7 @@ class Spool(SpoolViews, SpoolOps):
         """
         notes: list[str] = []
         self._check_dir()
-        if not self._lock.acquire():
+        if not self._acquire_lock():
             raise SpoolError(f"another siemrelay process (pid {self._lock.holder()}) is using the spool in {self.dir}; "
                              "one agent per state directory")
         try:
@@ -128,6 +131,15 @@ class Spool(SpoolViews, SpoolOps):
         self._writer = threading.Thread(target=self._write_loop, name="spool-writer")
         self._writer.start()
         return notes
+
+    def _acquire_lock(self) -> bool:
+        """Take the spool's lock, waiting out a CLI command's short transaction (not another agent)."""
+        deadline = time.monotonic() + self.lock_wait_s
+        while not self._lock.acquire():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _move_aside(self) -> str:
         stamp = int(self.clock())

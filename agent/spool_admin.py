@@ -3,7 +3,7 @@
 :class:`SpoolViews` answers questions (dead letters, delivery history, queue depths)
 on short-lived connections, so it is safe next to a running agent (WAL readers never
 block the writer). :class:`SpoolAdmin` also changes things (replay, purge, re-enable):
-when no agent runs it takes the spool's lock and writes itself; when an agent runs it
+when no agent runs it takes the spool's lock for that one transaction and writes itself; when an agent runs it
 queues the request in the ``control`` table and waits for the agent's writer to apply
 it, because only that writer knows the sequence numbers and the quota it keeps in
 memory.
@@ -153,15 +153,20 @@ class SpoolAdmin(SpoolViews):
         self.clock = clock
         self._lock = db.SpoolLock(self.dir)
         self._owner = False
+        self._ran_by_agent: bool | None = None
         self._conn: sqlite3.Connection | None = None
 
     def open(self) -> "SpoolAdmin":
-        """Check the database is readable; take the lock if no agent holds it.
+        """Check the database is readable.
+
+        The spool's lock is not taken here: reads need none, and a CLI that held it
+        for its whole run (``siemrelay sinks list`` from a monitoring job) would make
+        an agent starting at that moment wait for it. :meth:`replay`, :meth:`purge`
+        and :meth:`enable` take it only for their own transaction when no agent runs.
 
         :raises SpoolError: unreadable or corrupt (the file is left untouched).
         """
         self._check_dir()
-        self._owner = self._lock.acquire()
         try:
             self._conn = db.open_checked(self.path, self.sync)
         except BaseException:
@@ -171,7 +176,13 @@ class SpoolAdmin(SpoolViews):
 
     @property
     def agent_running(self) -> bool:
-        return not self._owner
+        """Whether an agent held the spool at the last change (or, before any, now)."""
+        if self._ran_by_agent is None:
+            if self._lock.acquire():
+                self._lock.release()
+                return False
+            return True
+        return self._ran_by_agent
 
     def close(self) -> None:
         if self._conn is not None:
@@ -205,8 +216,14 @@ class SpoolAdmin(SpoolViews):
     def _change(self, action: str, sink: str | None, ids: Sequence[int] | None) -> int:
         conn = self._conn
         assert conn is not None, "open() first"
+        self._owner = self._lock.acquire()
+        self._ran_by_agent = not self._owner
         if self._owner:
-            return self._apply_offline(conn, action, sink, ids)
+            try:
+                return self._apply_offline(conn, action, sink, ids)
+            finally:
+                self._lock.release()
+                self._owner = False
         ids_text = None if ids is None else ",".join(str(int(i)) for i in ids)
         rid = conn.execute("INSERT INTO control (action, sink, ids, created) VALUES (?, ?, ?, ?)",
                            (action, sink, ids_text, self.clock())).lastrowid

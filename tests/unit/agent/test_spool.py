@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -227,7 +228,7 @@ def test_a_second_agent_on_the_same_spool_is_refused(tmp_path):
     first.open(["a"])
     try:
         with pytest.raises(SpoolError, match="another siemrelay process"):
-            Spool(tmp_path).open(["a"])
+            Spool(tmp_path, lock_wait_s=0).open(["a"])
     finally:
         first.close()
     again = Spool(tmp_path)
@@ -313,6 +314,88 @@ def test_admin_changes_directly_when_no_agent_runs(tmp_path):
     sp.open(["a"])
     try:
         assert sp.queue_depth("a") == 1 and sp.pending_bytes == _stored_bytes(sp)
+    finally:
+        sp.close()
+
+
+def test_a_cli_reading_the_spool_does_not_keep_the_agent_from_starting(tmp_path):
+    first = Spool(tmp_path)
+    first.open(["a"])
+    first.close()
+    with SpoolAdmin(tmp_path) as admin:  # e.g. `siemrelay sinks list` from a monitoring job
+        assert admin.sink_rows()[0].name == "a"
+        sp = Spool(tmp_path, lock_wait_s=0)
+        sp.open(["a"])  # refused before: the CLI held the lock for its whole run
+        try:
+            assert admin.agent_running
+        finally:
+            sp.close()
+
+
+def test_an_agent_starting_during_an_offline_cli_change_waits_for_it(tmp_path):
+    sp = Spool(tmp_path)
+    sp.open(["a"])
+    sp.append([(1, _ev(1))])
+    sp.dead_letter("a", [SpooledEvent(1, _ev(1))], 1, "r", 1, 1.0, 1.0, "e")
+    sp.close()
+    with SpoolAdmin(tmp_path) as admin:
+        admin._lock.acquire()  # the CLI is inside its transaction
+        opened: list[Spool] = []
+        agent = Spool(tmp_path, lock_wait_s=30)
+        starter = threading.Thread(target=lambda: (agent.open(["a"]), opened.append(agent)))
+        starter.start()
+        assert opened == []
+        assert admin._apply_offline(admin._conn, "replay", "a", None) == 1
+        admin._lock.release()
+        starter.join(30)
+    try:
+        assert opened == [agent] and agent.queue_depth("a") == 1 and agent.pending_bytes == _stored_bytes(agent)
+    finally:
+        agent.close()
+
+
+def test_replay_while_the_agent_appends_keeps_sequence_numbers_unique_and_ordered(tmp_path):
+    sp = Spool(tmp_path, control_poll_s=0.01)
+    sp.open(["a", "b"])
+    try:
+        sp.append([(0b11, _ev(i)) for i in range(200)])
+        sp.dead_letter("a", [SpooledEvent(i + 1, _ev(i)) for i in range(200)], 200, "r", 1, 1.0, 1.0, "e")
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def producer() -> None:
+            n = 1000
+            while not stop.is_set():
+                try:
+                    sp.append([(0b10, _ev(n + i)) for i in range(20)])
+                except BaseException as exc:  # a seq collision fails the group commit
+                    errors.append(exc)
+                    return
+                n += 20
+
+        t = threading.Thread(target=producer)
+        t.start()
+        try:
+            replayed = 0
+            with SpoolAdmin(tmp_path, wait_s=10) as admin:  # the CLI, as `siemrelay dlq replay` runs it
+                dead = [d.id for d in admin.dead_letters("a", 1000)]
+                for chunk in (dead[:50], dead[50:120], dead[120:]):
+                    replayed += admin.replay(chunk, None)
+                assert admin.agent_running
+        finally:
+            stop.set()
+            t.join(10)
+        assert errors == [] and replayed == 200
+        sp.flush()
+        reader = sp.reader()
+        got_a, _ = reader.read("a", sp.cursor("a"), 10_000, 1 << 30)
+        got_b, _ = reader.read("b", sp.cursor("b"), 100_000, 1 << 30)
+        reader.close()
+        seqs = [e.seq for e in got_a]
+        assert sorted(seqs) == seqs and len(set(seqs)) == 200 and min(seqs) > 200  # new positions at the end
+        assert sorted(e.data for e in got_a) == sorted(_ev(i) for i in range(200))
+        assert all(e.seq not in set(seqs) for e in got_b if e.data not in {_ev(i) for i in range(200)})
+        assert sp.pending_bytes == _stored_bytes(sp)
     finally:
         sp.close()
 
