@@ -69,6 +69,19 @@ class Checkpoints:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(self.data))
+        # fsync before the rename: after a power loss the file is the old or the new
+        # checkpoint, never an empty one (which would read as "no checkpoint" and make
+        # read_from: end skip what was written meanwhile)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, orjson.dumps(self.data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
         self.dirty = False
