@@ -346,6 +346,12 @@ class Spool(SpoolViews, SpoolOps):
         """Persist ``sink``'s retry state (not waited for: it rides the next group commit)."""
         self._call("state", sink, state, wait=False)
 
+    def reset_failures(self, sink: str) -> None:
+        """Persist a re-enabled sink's failure counter as zero, keeping its head batch's
+        attempts (not waited for: it rides the next group commit, after the worker's
+        own earlier state writes)."""
+        self._call("reset_failures", sink, wait=False)
+
     def record_delivery(self, sink: str, when: float, event_ids: Sequence[str], status: str, code: int | None,
                         success: bool, attempt: int, latency_ms: float, error: str | None, batch_size: int | None = None) -> None:
         """Add a delivery-history row (not waited for: it rides the next group commit)."""

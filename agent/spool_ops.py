@@ -98,6 +98,12 @@ class SpoolOps:
                      "WHERE name=?", (state.retry_seq, state.attempts, state.first_attempt, state.last_attempt,
                                       state.last_error, state.failures, sink))
 
+    def _do_reset_failures(self, conn: sqlite3.Connection, sink: str) -> None:
+        if sink in self._bits:
+            st = self._states.get(sink) or SinkState()
+            self._do_state(conn, sink, SinkState(st.retry_seq, st.attempts, st.first_attempt, st.last_attempt,
+                                                 st.last_error, 0))
+
     def _do_history(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
         conn.execute("INSERT INTO deliveries (sink, time, batch_size, event_ids, status, code, success, attempt, latency_ms, error) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)

@@ -121,10 +121,15 @@ class SinkWorker:
         """Close the circuit, reset its failure counter, and retry the head batch now.
 
         Safe from any thread (CLI control requests, the admin API): the worker thread
-        applies it at its next step.
+        applies it at its next step. The reset failure counter is persisted at once, so
+        a restart before that step does not bring back the old count (an open circuit).
         """
         self._reenable.set()
         self._wake.set()
+        try:
+            self.spool.reset_failures(self.name)
+        except SpoolClosed:
+            pass
 
     def run_until_idle(self) -> None:
         """Deliver everything queued in the calling thread, then return (tests, tools)."""

@@ -184,6 +184,28 @@ def test_reenable_closes_the_circuit_and_retries_now(spool, fake_clock):
     assert w.circuit.failures == 0 and sp.sink_state("a").failures == 0
 
 
+def test_reenable_is_persisted_even_if_the_agent_stops_before_the_next_attempt(spool, fake_clock):
+    sp = spool()
+    fill(sp, 1)
+    sink = ScriptedSink("a", default=E503())
+    w = worker(sp, sink, fake_clock, retry={"initial_backoff_s": 1}, circuit_breaker={"failure_threshold": 2, "cooldown_s": 3600})
+
+    def sleep(seconds: float) -> None:
+        if seconds > 1000:  # the admin API re-enables during the cool-down, then the agent is stopped
+            w.reenable()
+            w.stop(deadline=fake_clock())
+        else:
+            fake_clock.advance(seconds)
+
+    w._sleep = sleep
+    w.run_until_idle()
+    assert len(sink.calls) == 2 and sp.queue_depth("a") == 1
+    sp.flush()
+    assert sp.sink_state("a").failures == 0 and sp.sink_state("a").attempts == 2  # the batch keeps its attempts
+    again = worker(sp, ScriptedSink("a", default=E503()), fake_clock, circuit_breaker={"failure_threshold": 2})
+    assert again.circuit.failures == 0 and not again.circuit.is_open
+
+
 def test_attempts_survive_a_restart(spool, fake_clock):
     sp = spool()
     fill(sp, 1)
