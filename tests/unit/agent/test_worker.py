@@ -97,7 +97,7 @@ def test_zeropath_policy_exhausts_into_a_dead_letter(spool, fake_clock):
     fill(sp, 1)
     sink = ScriptedSink("a", default=E503())
     w = worker(sp, sink, fake_clock, retry={"max_attempts": 6, "initial_backoff_s": 30, "multiplier": 2, "max_backoff_s": 960},
-               circuit_breaker={"failure_threshold": 100})
+               circuit_breaker={"failure_threshold": 1000})  # as docs/delivery.md's ZeroPath example
     start = fake_clock()
     w.run_until_idle()
     assert fake_clock.sleeps == [30, 60, 120, 240, 480, 960] and len(sink.calls) == 7
@@ -105,6 +105,25 @@ def test_zeropath_policy_exhausts_into_a_dead_letter(spool, fake_clock):
     assert dead.reason == "retries exhausted after 7 attempts" and dead.attempts == 7
     assert (dead.first_attempt, dead.last_attempt) == (start, start + 1890) and dead.last_error == "HTTP 503: busy"
     assert dead.event_id == "e0" and sp.queue_depth("a") == 0
+
+
+def test_zeropath_schedule_under_the_default_circuit_keeps_the_batch_queued(spool, fake_clock):
+    """Why the documented ZeroPath example raises failure_threshold: with the default (5)
+    the circuit opens before the budget runs out, and an open circuit never dead-letters."""
+    sp = spool()
+    fill(sp, 1)
+    sink = ScriptedSink("a", default=E503())
+    w = worker(sp, sink, fake_clock, retry={"max_attempts": 6, "initial_backoff_s": 30, "multiplier": 2, "max_backoff_s": 960})
+
+    def sleep(seconds: float) -> None:
+        fake_clock.sleep(seconds)
+        if len(fake_clock.sleeps) == 10:
+            w.stop(deadline=fake_clock())
+
+    w._sleep = sleep
+    w.run_until_idle()
+    assert fake_clock.sleeps == [30, 60, 120, 240, 480, 960, 960, 960, 960, 960] and len(sink.calls) == 10
+    assert sp.dead_letters("a") == [] and sp.queue_depth("a") == 1 and w.circuit.is_open
 
 
 def test_permanent_refusal_goes_straight_to_dead_letters(spool, fake_clock):
