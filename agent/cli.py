@@ -33,10 +33,7 @@ def _add_config(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="siemrelay", description="Collect security events, normalise them, forward them reliably.")
     parser.add_argument("--version", action="version", version=f"siemrelay {__version__}")
-    parser.add_argument("--log-format", choices=["auto", "text", "json"], default=None,
-                        help="log format (default: agent.log_format; auto = text on a terminal, JSON otherwise)")
-    parser.add_argument("--log-level", choices=["trace", "debug", "info", "warning", "error"], default=None,
-                        help="log level (default: agent.log_level)")
+    _add_log_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the agent until SIGTERM/SIGINT")
@@ -65,7 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(modname).add_parsers(sub, _add_config)
     if "sinks" not in sub.choices:  # an admin-API `sinks` command, when present, takes precedence
         add_sinks_parser(sub, _add_config)
+    # `siemrelay run -c FILE --log-format json` as well as `siemrelay --log-format json run ...`;
+    # SUPPRESS keeps a value given before the command when none is given after it
+    for command_parser in _command_parsers(sub):
+        _add_log_options(command_parser, default=argparse.SUPPRESS)
     return parser
+
+
+def _command_parsers(sub: Any) -> list[argparse.ArgumentParser]:
+    """Every (sub)command parser under ``sub``, nested ones (``dlq list``) included, once each."""
+    found: list[argparse.ArgumentParser] = []
+    for p in sub.choices.values():
+        if any(p is q for q in found):
+            continue  # an alias
+        found.append(p)
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found.extend(q for q in _command_parsers(action) if not any(q is r for r in found))
+    return found
+
+
+def _add_log_options(p: argparse.ArgumentParser, *, default: Any) -> None:
+    p.add_argument("--log-format", choices=["auto", "text", "json"], default=default,
+                   help="log format (default: agent.log_format; auto = text on a terminal, JSON otherwise)")
+    p.add_argument("--log-level", choices=["trace", "debug", "info", "warning", "error"], default=default,
+                   help="log level (default: agent.log_level)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,7 +42,7 @@ class Redactor:
         return text
 
 
-def _json_sink(stream: TextIO) -> Any:
+def _json_sink(stream: TextIO, redact: Redactor) -> Any:
     def write(message: Any) -> None:
         rec = message.record
         out: dict[str, Any] = {
@@ -54,7 +54,9 @@ def _json_sink(stream: TextIO) -> Any:
             out[k] = v
         if rec["exception"] is not None:
             exc = rec["exception"]
-            out["error"] = f"{exc.type.__name__}: {exc.value}" if exc.type else ""
+            # an exception's text is not a log message: it passes the redactor here
+            # (a requests error quotes the whole URL, webhook secret path included)
+            out["error"] = redact(f"{exc.type.__name__}: {exc.value}") if exc.type else ""
         stream.write(orjson.dumps(out, default=str).decode() + "\n")
         stream.flush()
 
@@ -78,9 +80,14 @@ def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | N
 
     logger.configure(patcher=patch)
     if fmt == "json":
-        logger.add(_json_sink(stream), level=level.upper(), backtrace=False, diagnose=False)
+        logger.add(_json_sink(stream, redact), level=level.upper(), backtrace=False, diagnose=False)
     else:
-        logger.add(stream, level=level.upper(), backtrace=False, diagnose=False, colorize=stream.isatty(),
+        def write_text(message: Any) -> None:
+            # the formatted line with its traceback, if any: exception texts are redacted too
+            stream.write(redact(str(message)))
+            stream.flush()
+
+        logger.add(write_text, level=level.upper(), backtrace=False, diagnose=False, colorize=stream.isatty(),
                    format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
                           "<cyan>{extra[component]}</cyan>{extra[name_]} {message}")
         def patch_text(record: Any) -> None:

@@ -20,7 +20,7 @@ import pluggy
 from agent import hookspecs
 from agent.registry import ComponentRegistry, Kind, RegistryError
 
-__all__ = ["DEFAULT_PLUGINS", "PluginFailure", "PluginInfo", "PluginSet", "build_plugin_manager", "load_plugins"]
+__all__ = ["DEFAULT_PLUGINS", "call_hook_each", "PluginFailure", "PluginInfo", "PluginSet", "build_plugin_manager", "load_plugins"]
 
 def builtin_plugin_modules() -> tuple[str, ...]:
     """Every package under ``plugins/`` (``plugins.in_http``, ``plugins.out_cef``, ...), sorted.
@@ -87,6 +87,33 @@ def build_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
+def _register_checked(pm: pluggy.PluginManager, obj: Any, name: str) -> None:
+    """Register ``obj``; a hook implementation that matches no hookspec (a misspelt
+    ``register_sink``) unregisters it and raises, so it is reported as that plugin's
+    failure instead of ``check_pending`` failing the whole agent."""
+    pm.register(obj, name=name)
+    unknown = sorted({caller.name for caller in pm.get_hookcallers(obj) or ()
+                      if not caller.has_spec() and any(impl.plugin is obj and not impl.optionalhook
+                                                       for impl in caller.get_hookimpls())})
+    if unknown:
+        pm.unregister(obj, name=name)
+        known = ", ".join(sorted(n for n, f in vars(hookspecs).items() if hasattr(f, f"{hookspecs.PROJECT}_spec")))
+        raise ValueError(f"unknown hook {', '.join(repr(u) for u in unknown)} (hooks are: {known})")
+
+
+def call_hook_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, BaseException]]:
+    """Call every plugin's implementation of ``hook_name`` on its own, so one that raises
+    neither stops the others nor the caller; return ``(plugin name, exception)`` for those
+    that raised."""
+    failed: list[tuple[str, BaseException]] = []
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):  # pluggy's call order
+        try:
+            impl.function(*[kwargs[a] for a in impl.argnames])
+        except Exception as exc:
+            failed.append((impl.plugin_name, exc))
+    return failed
+
+
 def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT_PLUGINS,
                  allow: Iterable[str] | None = None, block: Iterable[str] = (),
                  extra: Iterable[tuple[str, Any]] = ()) -> PluginSet:
@@ -115,7 +142,7 @@ def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT
             continue
         try:
             module = importlib.import_module(modname)
-            pm.register(module, name=modname)
+            _register_checked(pm, module, modname)
             result.plugins.append(PluginInfo(modname, "builtin", __version__, modname))
         except Exception as exc:  # a broken plugin disables itself, not the agent
             result.failures.append(PluginFailure(modname, "builtin", f"{type(exc).__name__}: {exc}"))
@@ -129,13 +156,17 @@ def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT
             origin = f"entry point of {dist}"
             try:
                 obj = ep.load()
-                pm.register(obj, name=ep.name)
+                _register_checked(pm, obj, ep.name)
                 result.plugins.append(PluginInfo(ep.name, origin, version, ep.value))
             except Exception as exc:
                 result.failures.append(PluginFailure(ep.name, origin, f"{type(exc).__name__}: {exc}"))
 
     for name, obj in extra:
-        pm.register(obj, name=name)
+        try:
+            _register_checked(pm, obj, name)
+        except Exception as exc:
+            result.failures.append(PluginFailure(name, "direct", f"{type(exc).__name__}: {exc}"))
+            continue
         result.plugins.append(PluginInfo(name, "direct", "", getattr(obj, "__name__", repr(obj))))
 
     pm.check_pending()

@@ -22,7 +22,7 @@ from agent.config import load_config
 from agent.errors import ConfigError
 from agent.intake import DedupWindow, Intake
 from agent.logging import Redactor
-from agent.plugins import PluginSet
+from agent.plugins import PluginSet, call_hook_each
 from agent.sinks import Sink
 from agent.sources import Source
 from agent.spool import Spool
@@ -126,7 +126,9 @@ class Supervisor:
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
-        self.plugins.pm.hook.startup(agent=self)
+        for plugin, exc in call_hook_each(self.plugins.pm, "startup", agent=self):
+            self.log.error("plugin {}'s startup hook failed ({}: {}); the agent keeps running without that hook",
+                           plugin, type(exc).__name__, self.redactor(str(exc)))
         try:
             lifecycle.started(self)
         except (OSError, ValueError) as exc:
@@ -233,9 +235,7 @@ class Supervisor:
                 self.log.error("sink {} did not close cleanly: {}", name, exc)
         self.workers = {}
         self.spool.close()
-        try:
-            self.plugins.pm.hook.shutdown(agent=self)
-        except Exception as exc:
-            self.log.error("a plugin's shutdown hook failed: {}", exc)
+        for plugin, exc in call_hook_each(self.plugins.pm, "shutdown", agent=self):
+            self.log.error("plugin {}'s shutdown hook failed: {}: {}", plugin, type(exc).__name__, self.redactor(str(exc)))
         lifecycle.stopped(self)
         self.log.info("stopped")

@@ -60,3 +60,24 @@ def test_every_example_config_validates(tmp_path: Path):
     for f in files:
         res = run_cli("validate", "-c", str(f), cwd=tmp_path, env={"SIEMRELAY_EXAMPLE_SECRET": "example-secret-value"})
         assert res.returncode == 0, f"{f.name}: {res.stderr}"
+
+
+def test_log_options_are_accepted_before_and_after_the_command():
+    from agent.cli import build_parser
+
+    parser = build_parser()
+    after = parser.parse_args(["run", "-c", "x.yaml", "--log-format", "json", "--log-level", "debug"])
+    assert (after.command, after.log_format, after.log_level) == ("run", "json", "debug")
+    before = parser.parse_args(["--log-format", "text", "validate", "-c", "x.yaml"])
+    assert (before.log_format, before.log_level) == ("text", None)  # not reset by the command's parser
+    nested = parser.parse_args(["dlq", "list", "--log-format", "json"])
+    assert nested.log_format == "json"
+
+
+def test_validate_takes_log_format_after_the_command(tmp_path: Path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"agent: {{state_dir: {tmp_path / 'state'}}}\nsinks: {{out: {{type: stdout}}}}\n"
+                   "routes: [{name: default, to: [out]}]\n")
+    res = run_cli("validate", "-c", str(cfg), "--log-format", "json")
+    assert res.returncode == 0, res.stderr
+    assert "0 sources, 1 sinks, 1 routes" in res.stdout

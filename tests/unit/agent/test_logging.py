@@ -34,3 +34,27 @@ def test_json_logs_are_redacted_and_structured():
     line = orjson.loads(stream.getvalue().splitlines()[-1])
     assert line["level"] == "warning" and line["component"] == "sink" and line["name"] == "siem"
     assert "hunter2" not in line["message"] and "***" in line["message"]
+
+
+def _log_exception(fmt: str) -> str:
+    stream = io.StringIO()
+    setup_logging("info", fmt, Redactor(["hunter2-password"]), stream=stream)
+    try:
+        raise ConnectionError("POST https://hooks.slack.com/services/T0/B0/xyz refused; login hunter2-password")
+    except ConnectionError as exc:
+        logger.bind(component="sink", name="chat").opt(exception=exc).error("send failed")
+    finally:
+        setup_logging("info", "text", Redactor(), stream=io.StringIO())
+    return stream.getvalue()
+
+
+def test_exception_texts_are_redacted_in_json_logs():
+    line = orjson.loads(_log_exception("json").splitlines()[-1])
+    assert line["error"].startswith("ConnectionError: POST https://hooks.slack.com/services/***")
+    assert "T0/B0/xyz" not in line["error"] and "hunter2" not in line["error"]
+
+
+def test_exception_texts_are_redacted_in_text_logs():
+    text = _log_exception("text")
+    assert "send failed" in text and "ConnectionError: POST https://hooks.slack.com/services/***" in text
+    assert "T0/B0/xyz" not in text and "hunter2" not in text
