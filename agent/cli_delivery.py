@@ -78,6 +78,12 @@ def cmd_dlq(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
         ids = args.ids or None
         if args.action in ("list", "show"):
             rows = admin.dead_letters(args.sink, args.limit, ids)
+            missing = sorted(set(ids or ()) - {r.id for r in rows})
+            if missing and len(rows) < args.limit:
+                print(f"siemrelay: no dead letter with id {', '.join(map(str, missing))}"
+                      f"{' for sink ' + repr(args.sink) if args.sink else ''} (see `siemrelay dlq list`)", file=sys.stderr)
+                if not rows:
+                    return 1
             if args.json:
                 _dump([{"id": r.id, "sink": r.sink, "input": r.input, "event_id": r.event_id, "reason": redactor(r.reason),
                         "attempts": r.attempts, "first_attempt": r.first_attempt, "last_attempt": r.last_attempt,

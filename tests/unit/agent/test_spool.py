@@ -355,7 +355,7 @@ def test_an_agent_starting_during_an_offline_cli_change_waits_for_it(tmp_path):
 
 
 def test_replay_while_the_agent_appends_keeps_sequence_numbers_unique_and_ordered(tmp_path):
-    sp = Spool(tmp_path, control_poll_s=0.01)
+    sp = Spool(tmp_path, control_poll_s=0.01, sync="normal")
     sp.open(["a", "b"])
     try:
         sp.append([(0b11, _ev(i)) for i in range(200)])
@@ -372,6 +372,7 @@ def test_replay_while_the_agent_appends_keeps_sequence_numbers_unique_and_ordere
                     errors.append(exc)
                     return
                 n += 20
+                time.sleep(0.001)
 
         t = threading.Thread(target=producer)
         t.start()
@@ -452,3 +453,28 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path):
         assert cursor + len(ids) >= last
     finally:
         sp.close()
+
+
+def test_dlq_show_of_an_unknown_id_says_so_and_fails(tmp_path, capsys):
+    import argparse
+
+    from agent.cli_delivery import cmd_dlq
+
+    sp = Spool(tmp_path)
+    sp.open(["a"])
+    sp.append([(1, _ev(1))])
+    sp.dead_letter("a", [SpooledEvent(1, _ev(1))], 1, "r", 1, 1.0, 1.0, "e")
+    sp.close()
+    with SpoolAdmin(tmp_path) as admin:
+        [dead] = admin.dead_letters()
+
+    def run(*ids: int) -> int:
+        ns = argparse.Namespace(action="show", ids=list(ids), sink=None, all=False, limit=50, json=False)
+        return cmd_dlq(ns, lambda text: text, tmp_path)
+
+    assert run(dead.id + 1) == 1
+    assert f"no dead letter with id {dead.id + 1}" in capsys.readouterr().err
+    assert run(dead.id, dead.id + 1) == 0  # the known one is shown, the unknown one named
+    out = capsys.readouterr()
+    assert f"dead letter {dead.id}:" in out.out and f"no dead letter with id {dead.id + 1}" in out.err
+
