@@ -217,3 +217,70 @@ def test_embedded_default_config_runs_without_external_services(tmp_path, agent_
     assert agent.stop() == 0
     ev = orjson.loads(out.read_bytes().splitlines()[0])
     assert ev["raw"] == orjson.loads(seed.read_bytes())
+
+
+def _stuck_sink_config(tmp_path: Path, port: int, peer_port: int, shutdown_timeout_s: float) -> Path:
+    """A webhook sink whose peer accepts the connection and never answers."""
+    path = tmp_path / "stuck.yaml"
+    path.write_text(f"""
+agent:
+  state_dir: {tmp_path}/state
+  shutdown_timeout_s: {shutdown_timeout_s}
+sources:
+  web: {{type: http, address: "127.0.0.1:{port}"}}
+sinks:
+  hook:
+    type: webhook
+    url: http://127.0.0.1:{peer_port}/in
+    retry: {{timeout_s: 30}}
+routes:
+  - name: default
+    to: [hook]
+""")
+    return path
+
+
+def _silent_peer() -> tuple[object, list]:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list = []
+
+    def accept() -> None:
+        try:
+            while True:
+                accepted.append(server.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server, accepted
+
+
+@pytest.mark.parametrize("second_signal", [False, True])
+def test_stop_with_a_stuck_sink_exits_and_a_second_signal_forces_exit(tmp_path, agent_process, second_signal):
+    server, accepted = _silent_peer()
+    try:
+        port = pick_port()
+        # with a long drain the first signal alone would wait; the second one must cut it short
+        cfg = _stuck_sink_config(tmp_path, port, server.getsockname()[1], 60 if second_signal else 1)
+        agent = agent_process(cfg)
+        wait_for_port(port)
+        assert requests.post(f"http://127.0.0.1:{port}/events", json={"id": "in-flight"}, timeout=5).status_code == 200
+        wait_for(lambda: accepted, timeout=10, what="the sink to connect to its silent peer")
+        agent.send_signal(signal.SIGTERM)
+        if second_signal:
+            wait_for(lambda: "stopping: sources first" in agent.log, timeout=10, what="the drain to begin")
+            agent.send_signal(signal.SIGINT)
+            assert agent.wait(20) == 1
+            assert "second signal: forcing exit" in agent.log
+        else:
+            assert agent.wait(20) == 0
+            assert "did not finish in time; its in-flight batch stays in the spool" in agent.log
+        assert "Traceback" not in agent.log
+    finally:
+        server.close()
+        for conn in accepted:
+            conn.close()
