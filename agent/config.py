@@ -77,7 +77,7 @@ def load_yaml_text(text: str, filename: str) -> tuple[Any, SourceMap]:
         if node is None:
             return None, smap
         problems: list[Problem] = []
-        value = _build(loader, node, (), smap, filename, problems)
+        value = _build(loader, node, (), smap, filename, problems, _Walk())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -94,9 +94,44 @@ def load_yaml_text(text: str, filename: str) -> tuple[Any, SourceMap]:
     return value, smap
 
 
+class _Walk:
+    """What one document's walk has seen: the alias chain being expanded (a node that
+    contains itself, ``a: &x [*x]``, is an error rather than a RecursionError) and how
+    many values aliases expanded to (a "billion laughs" document is refused)."""
+
+    MAX_VALUES = 200_000
+
+    def __init__(self) -> None:
+        self.active: set[int] = set()
+        self.values = 0
+        self.too_big = False
+
+
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_t, smap: SourceMap,
-           filename: str, problems: list[Problem]) -> Any:
+           filename: str, problems: list[Problem], walk: _Walk) -> Any:
     smap.marks.setdefault(path, (filename, node.start_mark.line + 1))
+    walk.values += 1
+    if walk.values > walk.MAX_VALUES:
+        if not walk.too_big:
+            walk.too_big = True
+            problems.append(Problem(filename, node.start_mark.line + 1, _d(path),
+                                    f"the document expands to more than {walk.MAX_VALUES} values (through aliases?)"))
+        return None
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if id(node) in walk.active:
+            problems.append(Problem(filename, node.start_mark.line + 1, _d(path),
+                                    "an alias refers to a value that contains it (recursive YAML anchor)"))
+            return None
+        walk.active.add(id(node))
+        try:
+            return _build_collection(loader, node, path, smap, filename, problems, walk)
+        finally:
+            walk.active.discard(id(node))
+    return loader.construct_object(node, deep=True)
+
+
+def _build_collection(loader: yaml.SafeLoader, node: yaml.Node, path: Path_t, smap: SourceMap,
+                      filename: str, problems: list[Problem], walk: _Walk) -> Any:
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
@@ -109,11 +144,9 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_t, smap: SourceM
                 problems.append(Problem(filename, knode.start_mark.line + 1, _d(path + (key,)), "duplicate key (an earlier line sets it too)"))
                 continue
             smap.marks[path + (key,)] = (filename, knode.start_mark.line + 1)
-            out[key] = _build(loader, vnode, path + (key,), smap, filename, problems)
+            out[key] = _build(loader, vnode, path + (key,), smap, filename, problems, walk)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, path + (i,), smap, filename, problems) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return [_build(loader, item, path + (i,), smap, filename, problems, walk) for i, item in enumerate(node.value)]
 
 
 def _d(path: Path_t) -> str:

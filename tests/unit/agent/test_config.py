@@ -32,6 +32,26 @@ def test_duplicate_keys_are_errors():
     assert err.value.problems[0].line == 3
 
 
+@pytest.mark.parametrize("text,where", [
+    ("agent: &x [*x]\n", "agent[0]"),
+    ("sinks: &x {a: {b: *x}}\n", "sinks.a.b"),
+])
+def test_a_recursive_anchor_is_an_error_not_a_crash(text, where):
+    with pytest.raises(ConfigError) as err:
+        load_yaml_text(text, "loop.yaml")
+    [p] = err.value.problems
+    assert (p.file, p.line, p.path) == ("loop.yaml", 1, where) and "recursive YAML anchor" in p.message
+
+
+def test_alias_expansion_is_bounded():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]  # 10**9 values
+    with pytest.raises(ConfigError, match="expands to more than"):
+        load_yaml_text("\n".join(lines) + "\n", "laughs.yaml")
+    data, _ = load_yaml_text("base: &b {type: stdout}\nsinks: {x: *b, y: *b}\n", "ok.yaml")
+    assert data["sinks"] == {"x": {"type": "stdout"}, "y": {"type": "stdout"}}  # plain aliases still work
+
+
 def test_env_interpolation_with_defaults_and_escape(write_config):
     path = write_config("""
         sinks:
