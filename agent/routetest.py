@@ -119,7 +119,11 @@ def cmd_test(args: argparse.Namespace, redactor: Any) -> int:
     passed = len(results) - failed - errors
     print(f"\n{passed} passed, {failed} failed" + (f", {errors} errors" if errors else "") + f" in {elapsed:.2f}s")
     if args.junit:
-        Path(args.junit).write_bytes(junit_xml(results, elapsed))
+        try:
+            Path(args.junit).write_bytes(junit_xml(results, elapsed))
+        except OSError as exc:
+            print(f"siemrelay: cannot write the JUnit report {args.junit}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_CONFIG
     return 0 if not failed and not errors else EXIT_FAILED
 
 
@@ -181,7 +185,12 @@ def cmd_route(args: argparse.Namespace, redactor: Any) -> int:
     cfg, decoders = setup
     try:
         events = _read_events(args, decoders)
-    except (OSError, ValueError, DecodeError, ConfigError) as exc:
+    except ConfigError as exc:
+        # the decoder named on the command line, not a line of the configuration file
+        what = f"--decoder {args.decoder}" if args.decoder is not None else args.event
+        print(f"siemrelay: {what}: {'; '.join(p.message for p in exc.problems)}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (OSError, ValueError, DecodeError) as exc:
         msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"siemrelay: {args.event}: {msg}", file=sys.stderr)
         return EXIT_CONFIG

@@ -107,6 +107,14 @@ def test_passing_suite_exits_zero_and_writes_junit(setup: Callable[..., Path], c
     assert [tc.get("name") for tc in root.iter("testcase")][1] == "a scan goes to the archive only"
 
 
+def test_unwritable_junit_path_is_a_one_line_error(setup: Callable[..., Path], capsys: Any, tmp_path: Path) -> None:
+    config = setup(PASSING)
+    junit = tmp_path / "no-such-dir" / "report.xml"
+    code, out, err = cli(capsys, "test", "-c", str(config), str(tmp_path / "cases.yaml"), "--junit", str(junit))
+    assert code == 2 and "ok    " in out  # the results are still shown
+    assert err.strip() == f"siemrelay: cannot write the JUnit report {junit}: No such file or directory"
+
+
 def test_failing_case_exits_one_with_a_readable_diff(setup: Callable[..., Path], capsys: Any, tmp_path: Path) -> None:
     config = setup(FAILING)
     junit = tmp_path / "report.xml"
@@ -219,3 +227,14 @@ def test_shipped_example_rules_pass_their_route_tests(capsys: Any, tmp_path: Pat
     assert code == 0, out + err
     assert " 0 failed" in out and "~ warning" not in err
     assert int(ET.parse(junit).getroot().get("tests") or 0) >= 5
+
+
+def test_route_with_an_unknown_decoder_blames_the_option_not_the_config(setup: Callable[..., Path], capsys: Any,
+                                                                         tmp_path: Path) -> None:
+    config = setup(PASSING)
+    event = tmp_path / "payload.json"
+    event.write_text('{"title": "x"}')
+    code, out, err = cli(capsys, "route", "-c", str(config), "--decoder", "nope", str(event))
+    assert code == 2 and out == ""
+    assert err.startswith("siemrelay: --decoder nope: unknown decoder type 'nope' (known: ")
+    assert str(config) not in err
