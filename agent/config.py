@@ -300,11 +300,16 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 
     agent_section = merged.get("agent") if isinstance(merged.get("agent"), dict) else {}
     routes_dir = agent_section.get("routes_dir", "routes.d") if isinstance(agent_section, dict) else "routes.d"
+    if isinstance(routes_dir, str) and "${" in routes_dir:  # read before the rest is interpolated
+        routes_dir = interpolate(routes_dir, env, smap, ("agent", "routes_dir"), problems, set())
     if isinstance(routes_dir, str) and routes_dir:
         rdir = Path(routes_dir) if os.path.isabs(routes_dir) else main.parent / routes_dir
         if rdir.is_dir():
             for f in sorted([*rdir.glob("*.yaml"), *rdir.glob("*.yml")], key=lambda f: f.name):
                 merge(f, ("routes",))
+        elif "routes_dir" in agent_section:  # the default may be absent; a directory the user named may not
+            problems.append(smap.problem(("agent", "routes_dir"), f"routes directory {rdir} "
+                                         + ("is not a directory" if rdir.exists() else "not found")))
     if problems:
         raise ConfigError(problems)
 

@@ -150,3 +150,18 @@ def test_secret_values_never_appear_in_errors(write_config, plugin_set):
     with pytest.raises(ConfigError) as err:
         validate_config(load_config(path, env={}), plugin_set)
     assert "hunter2" not in str(err.value)
+
+
+def test_a_routes_dir_that_was_named_must_exist_and_may_use_variables(tmp_path: Path, write_config):
+    (tmp_path / "team-routes").mkdir()
+    (tmp_path / "team-routes" / "10.yaml").write_text("routes:\n  - {name: from-dir, to: [out]}\n")
+    base = "sinks: {out: {type: stdout}}\nagent:\n  routes_dir: "
+    path = write_config(base + "${ROUTES:-team-routes}\n")
+    assert [r["name"] for r in load_config(path, env={}).data.get("routes", [])] == ["from-dir"]
+    path = write_config(base + "route.d\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    [p] = err.value.problems
+    assert p.path == "agent.routes_dir" and p.line == 3 and p.message.endswith("route.d not found")
+    path = write_config("sinks: {out: {type: stdout}}\n")  # the default routes.d may be absent
+    assert load_config(path, env={}).data.get("routes", []) == []
