@@ -307,7 +307,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         if rdir.is_dir():
             for f in sorted([*rdir.glob("*.yaml"), *rdir.glob("*.yml")], key=lambda f: f.name):
                 merge(f, ("routes",))
-        elif "routes_dir" in agent_section:  # the default may be absent; a directory the user named may not
+        elif isinstance(agent_section, dict) and "routes_dir" in agent_section:  # a directory the user named must exist
             problems.append(smap.problem(("agent", "routes_dir"), f"routes directory {rdir} "
                                          + ("is not a directory" if rdir.exists() else "not found")))
     if problems:

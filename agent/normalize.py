@@ -217,7 +217,7 @@ def stable_id(source: str, canon: bytes) -> str:
 def opt_str(value: object) -> str:
     """A scalar as text (``""`` for None, objects and arrays): fields humans read."""
     if type(value) is str:  # the common case first: this runs dozens of times per event
-        return value  # type: ignore[return-value]
+        return value
     if value is None or isinstance(value, (dict, list)):
         return ""
     if isinstance(value, str):

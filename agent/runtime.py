@@ -126,9 +126,9 @@ class Supervisor:
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
-        for plugin, exc in call_hook_each(self.plugins.pm, "startup", agent=self):
+        for plugin, failure in call_hook_each(self.plugins.pm, "startup", agent=self):
             self.log.error("plugin {}'s startup hook failed ({}: {}); the agent keeps running without that hook",
-                           plugin, type(exc).__name__, self.redactor(str(exc)))
+                           plugin, type(failure).__name__, self.redactor(str(failure)))
         try:
             lifecycle.started(self)
         except (OSError, ValueError) as exc:
@@ -235,7 +235,8 @@ class Supervisor:
                 self.log.error("sink {} did not close cleanly: {}", name, exc)
         self.workers = {}
         self.spool.close()
-        for plugin, exc in call_hook_each(self.plugins.pm, "shutdown", agent=self):
-            self.log.error("plugin {}'s shutdown hook failed: {}: {}", plugin, type(exc).__name__, self.redactor(str(exc)))
+        for plugin, failure in call_hook_each(self.plugins.pm, "shutdown", agent=self):
+            self.log.error("plugin {}'s shutdown hook failed: {}: {}", plugin, type(failure).__name__,
+                           self.redactor(str(failure)))
         lifecycle.stopped(self)
         self.log.info("stopped")

@@ -216,6 +216,7 @@ def gc_range(conn: sqlite3.Connection, lo: int, hi: int, cursors: Mapping[str, i
         for name, c in cursors.items():
             if c <= a:
                 owing |= 1 << bits[name]
+        params: tuple[int, ...]
         if owing:
             where, params = "seq > ? AND seq <= ? AND (mask & ?) = 0", (a, b, owing)
         else:
