@@ -188,10 +188,12 @@ class NatsConnection:
         nc = nats.NATS()
         self.last_error = ""
         refused = asyncio.Event()
+        refusal: list[str] = []  # the server's refusal, kept: the connection reset that follows it is not the reason
 
         async def on_error(exc: Exception) -> None:
             await self._on_error(exc)
             if _is_auth_error(exc) and not nc.is_connected:
+                refusal.append(self.last_error)
                 refused.set()  # the server will refuse us at every attempt: say so now
 
         attempt = asyncio.ensure_future(nc.connect(**opts, error_cb=on_error, disconnected_cb=self._on_disconnected,
@@ -213,7 +215,7 @@ class NatsConnection:
                 await nc.close()
             except Exception:  # noqa: BLE001
                 pass
-            last = self.last_error or f"{type(failure).__name__}: {failure}"
+            last = (refusal[0] if refusal else self.last_error) or f"{type(failure).__name__}: {failure}"
             fatal = refused.is_set() or _is_auth_error(failure)
             raise ConnectFailed(f"cannot connect to {', '.join(self.servers)}: {self.redact(last)}", fatal)
         return nc, nc.jetstream(timeout=float(self.config["connect_timeout_s"]))

@@ -25,7 +25,8 @@ import pytest
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
-__all__ = ["NATS_SERVER", "NatsServer", "NatsCluster", "nats_server_version", "js_run", "nats_server", "nats_cluster"]
+__all__ = ["NATS_SERVER", "NatsServer", "NatsCluster", "nats_server_version", "js_run", "nats_server", "nats_cluster",
+           "OperatorAuth"]
 
 
 def nats_server_version() -> str:
@@ -216,6 +217,71 @@ def js_run(servers: str | Sequence[str], fn: Callable[[Any, Any], Awaitable[Any]
             await nc.close()
 
     return asyncio.run(asyncio.wait_for(main(), timeout))
+
+
+class OperatorAuth:
+    """Decentralised (operator mode) authentication made offline, as ``nsc`` would.
+
+    An operator, a system account, an account with JetStream enabled and a user, each
+    with its own NKey; the JWTs are signed here with the ``nkeys`` package (ed25519,
+    ``alg: ed25519-nkey``). :attr:`config` is the server configuration text (memory
+    resolver preloaded with both accounts); :meth:`creds` writes a ``.creds`` file for a
+    user of the trusted account, or (``trusted=False``) of an account the operator never
+    signed, which the server refuses.
+    """
+
+    _LIMITS = {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": True, "conn": -1,
+               "leaf": -1}
+
+    def __init__(self) -> None:
+        import nkeys
+
+        self._nkeys = nkeys
+        self.operator = self._keypair(nkeys.PREFIX_BYTE_OPERATOR)
+        self.system = self._keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+        self.account = self._keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+        op_kp, sys_pub, acc_pub = self.operator[1], self.system[2], self.account[2]
+        self.operator_jwt = self._jwt(op_kp, self.operator[2], "siemrelay-test",
+                                      {"type": "operator", "version": 2, "system_account": sys_pub})
+        sys_jwt = self._jwt(op_kp, sys_pub, "SYS", {"limits": self._LIMITS, "type": "account", "version": 2})
+        js_limits = {**self._LIMITS, "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
+        acc_jwt = self._jwt(op_kp, acc_pub, "EVENTS", {"limits": js_limits, "type": "account", "version": 2})
+        self.config = (f'operator: "{self.operator_jwt}"\nsystem_account: {sys_pub}\nresolver: MEMORY\n'
+                       f'resolver_preload: {{\n  {sys_pub}: "{sys_jwt}"\n  {acc_pub}: "{acc_jwt}"\n}}\n')
+
+    def _keypair(self, prefix: int) -> tuple[bytes, Any, str]:
+        seed = self._nkeys.encode_seed(os.urandom(32), prefix)
+        kp = self._nkeys.from_seed(seed)
+        return seed, kp, kp.public_key.decode()
+
+    @staticmethod
+    def _jwt(signer: Any, subject: str, name: str, nats_claims: dict[str, Any]) -> str:
+        import base64
+        import hashlib
+
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        claims: dict[str, Any] = {"iat": int(time.time()), "iss": signer.public_key.decode(), "name": name,
+                                  "sub": subject, "nats": nats_claims}
+        digest = hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).digest()
+        claims["jti"] = base64.b32encode(digest).decode().rstrip("=")
+        header = b64(json.dumps({"typ": "JWT", "alg": "ed25519-nkey"}).encode())
+        payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+        return f"{header}.{payload}.{b64(signer.sign(f'{header}.{payload}'.encode()))}"
+
+    def creds(self, path: Path, trusted: bool = True) -> str:
+        """Write a user's credentials file (user JWT and NKey seed) to ``path``; return the user's seed."""
+        issuer = self.account if trusted else self._keypair(self._nkeys.PREFIX_BYTE_ACCOUNT)
+        seed, _, public = self._keypair(self._nkeys.PREFIX_BYTE_USER)
+        user_jwt = self._jwt(issuer[1], public, "relay", {"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+                                                           "type": "user", "version": 2})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n"
+                        f"-----BEGIN USER NKEY SEED-----\n{seed.decode()}\n------END USER NKEY SEED------\n",
+                        encoding="utf-8")
+        path.chmod(0o600)
+        return seed.decode()
 
 
 @pytest.fixture

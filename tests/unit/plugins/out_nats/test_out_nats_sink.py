@@ -20,7 +20,7 @@ from agent.testing import make_event, spooled
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.sink import NatsSink
 from tests.conftest import pick_port, wait_for
-from tests.peers.nats import NatsServer, js_run, nats_server  # noqa: F401 - fixture
+from tests.peers.nats import NatsServer, OperatorAuth, js_run, nats_server  # noqa: F401 - fixture
 
 TOKEN = "s3cret-token-value"
 
@@ -170,13 +170,21 @@ def _nkey_user(tmp_path: Path) -> tuple[str, str]:
     return str(path), nkeys.from_seed(seed).public_key.decode()
 
 
-@pytest.mark.parametrize("method", ["token", "user", "nkey"])
+@pytest.mark.parametrize("method", ["token", "user", "nkey", "creds"])
 def test_credentials_are_used_and_never_shown(make_sink: Any, tmp_path: Path, method: str) -> None:
+    secrets = [TOKEN, "wrong-token-value", "wrong-password"]
     if method == "token":
         auth, good, bad = f'authorization {{ token: "{TOKEN}" }}', {"token": TOKEN}, {"token": "wrong-token-value"}
     elif method == "user":
         auth = f'authorization {{ users: [{{user: relay, password: "{TOKEN}"}}] }}'
         good, bad = {"user": "relay", "password": TOKEN}, {"user": "relay", "password": "wrong-password"}
+    elif method == "creds":  # operator mode: JWTs signed offline, a memory resolver, a .creds file per user
+        operator = OperatorAuth()
+        good_seed = operator.creds(tmp_path / "relay.creds")
+        bad_seed = operator.creds(tmp_path / "stranger.creds", trusted=False)
+        secrets += [good_seed, bad_seed]
+        auth, good, bad = operator.config, {"creds_file": str(tmp_path / "relay.creds")}, \
+            {"creds_file": str(tmp_path / "stranger.creds")}
     else:
         seed_file, public = _nkey_user(tmp_path)
         other_file, _ = _nkey_user(tmp_path / "other")
@@ -185,16 +193,26 @@ def test_credentials_are_used_and_never_shown(make_sink: Any, tmp_path: Path, me
     server = NatsServer(tmp_path / "auth", extra=auth).start()
     try:
         sink, logs = make_sink(url=server.url, subject="siem.events", stream="EVENTS", create_stream={}, **good)
-        assert sink.send(spooled([make_event()])).ok
-        assert TOKEN not in repr(sink) and TOKEN not in logs.text
+        sent = sink.send(spooled([make_event(id="authenticated-1")]))
+        assert sent.ok, sent.reason
+        assert [m.headers["Nats-Msg-Id"] for m in stream_messages(server.url, "EVENTS", **_client_auth(good))] == \
+            ["authenticated-1"]
+        assert not any(s in repr(sink) or s in logs.text for s in secrets)
         wrong, wrong_logs = make_sink(url=server.url, subject="siem.events", stream="EVENTS", **bad)
         outcome = wrong.send(spooled([make_event()]))
         assert outcome.status is Status.REJECT and outcome.open_circuit, outcome
         assert "uthorization" in outcome.reason
-        for secret in (TOKEN, "wrong-token-value", "wrong-password"):
+        for secret in secrets:
             assert secret not in outcome.reason and secret not in wrong_logs.text
     finally:
         server.stop()
+
+
+def _client_auth(section: dict[str, Any]) -> dict[str, Any]:
+    """nats.connect() arguments for the same credentials as a sink section."""
+    return {arg: section[key] for key, arg in (("token", "token"), ("user", "user"), ("password", "password"),
+                                                ("nkey_seed_file", "nkeys_seed"), ("creds_file", "user_credentials"))
+            if key in section}
 
 
 def _cert(tmp_path: Path) -> tuple[str, str]:
