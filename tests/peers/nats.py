@@ -62,6 +62,7 @@ class NatsServer:
         self.workdir = Path(workdir) / name
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
+        self._own_port = port is None  # picked here, so it may be picked again if another process took it
         self.port = port or _free_port()
         self.http_port = _free_port()
         self.cluster_port = cluster_port
@@ -87,7 +88,27 @@ class NatsServer:
         return text + self.extra
 
     def start(self, timeout: float = 15.0, wait_ready: bool = True) -> "NatsServer":
+        """Start and wait until it listens (and JetStream is ready).
+
+        A free port is only free until someone binds it: when another process took one
+        of the ports picked here between picking and binding, fresh ones are picked.
+        """
+        for attempt in range(3):
+            try:
+                return self._start(timeout, wait_ready)
+            except RuntimeError as exc:
+                self.stop()
+                if attempt == 2 or "address already in use" not in str(exc).lower():
+                    raise
+                self.http_port = _free_port()
+                if self._own_port:
+                    self.port = _free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float, wait_ready: bool) -> "NatsServer":
         self.conf.write_text(self._config(), encoding="utf-8")
+        if self.log.exists():
+            self.log.rename(self.log.with_suffix(f".{int(time.time() * 1000)}.log"))  # output() shows this run only
         self._out = open(self.log, "ab")
         self.proc = subprocess.Popen([NATS_SERVER, "-c", str(self.conf)], stdout=self._out, stderr=subprocess.STDOUT,
                                      start_new_session=True)

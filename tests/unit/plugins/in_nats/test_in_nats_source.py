@@ -72,7 +72,7 @@ def make_source(tmp_path: Path) -> Iterator[Callable[..., tuple[NatsSource, Inta
     def make(start: bool = True, **doc: Any) -> tuple[NatsSource, Intake, Logs]:
         doc.setdefault("stream", "EVENTS")
         doc.setdefault("fetch_wait_s", 0.2)
-        doc.setdefault("connect_timeout_s", 0.5)
+        doc.setdefault("connect_timeout_s", 5)  # a loaded machine may take a while to connect
         v = cerberus.Validator(compose_source_schema(CONFIG_SCHEMA), allow_unknown=False)
         assert v.validate({"type": "nats", **doc}), v.errors
         config = dict(v.document)
@@ -168,19 +168,23 @@ def test_undecodable_messages_are_acknowledged_once_dead_lettered(make_source: A
 def test_two_relays_on_one_durable_split_the_stream(make_source: Any, nats_server: NatsServer) -> None:
     publish(nats_server.url, events(300))
     a, ia, _ = make_source(url=nats_server.url, fetch_batch=10, durable="pool")
+    ia.gate.clear()  # relay a holds its first batch: whatever the machine's speed, b must find work
+    wait_for(lambda: ack_pending(nats_server.url, "pool") > 0, timeout=30, what="relay a's first batch")
     b, ib, _ = make_source(url=nats_server.url, fetch_batch=10, durable="pool")
-    wait_for(lambda: ia.count() + ib.count() >= 300, timeout=20, what="all 300 events")
+    wait_for(lambda: ib.count() > 0, timeout=30, what="relay b to take messages from the shared consumer")
+    ia.gate.set()
+    wait_for(lambda: ia.count() + ib.count() >= 300, timeout=30, what="all 300 events")
     assert ia.count() > 0 and ib.count() > 0
-    assert sorted(ia.ids + ib.ids) == sorted(f"e-{i}" for i in range(300))
+    assert sorted(ia.ids + ib.ids) == sorted(f"e-{i}" for i in range(300))  # each message to one relay
 
 
 def test_max_ack_pending_bounds_what_is_in_flight(make_source: Any, nats_server: NatsServer) -> None:
     publish(nats_server.url, events(30))
     src, intake, _ = make_source(url=nats_server.url, fetch_batch=50, max_ack_pending=5)
     intake.gate.clear()  # the spool is slow: the first batch is held
-    wait_for(lambda: ack_pending(nats_server.url) > 0, what="a batch in flight")
+    wait_for(lambda: ack_pending(nats_server.url) == 5, timeout=30, what="a batch of max_ack_pending in flight")
     info = consumer(nats_server.url)
-    assert info.config.max_ack_pending == 5 and info.num_ack_pending == 5
+    assert info.config.max_ack_pending == 5 and info.num_ack_pending == 5 and intake.count() == 0
     intake.gate.set()
     wait_for(lambda: intake.count() == 30, what="all events once the spool keeps up")
     assert max(n for n, _ in intake.calls) <= 5
@@ -223,7 +227,8 @@ def test_an_existing_consumer_with_other_settings_is_used_and_reported(make_sour
 
 def test_the_source_waits_for_the_cluster_and_creates_the_stream(make_source: Any, tmp_path: Path) -> None:
     port = pick_port()
-    src, intake, logs = make_source(url=f"nats://127.0.0.1:{port}", create_stream={"subjects": ["siem.>"], "max_age_s": 60})
+    src, intake, logs = make_source(url=f"nats://127.0.0.1:{port}", create_stream={"subjects": ["siem.>"], "max_age_s": 60},
+                                    connect_timeout_s=0.5)  # nothing listens yet: short attempts keep the test fast
     wait_for(lambda: "retrying" in logs.text, what="a logged connection failure")
     server = NatsServer(tmp_path / "late", port=port).start()
     try:
