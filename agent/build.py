@@ -134,7 +134,10 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
             routes.append({"name": f"#{i}", "when": {}, "to": [], "enabled": False})
     enabled_sinks = {n for n, (_, c) in sinks.items() if c.get("enabled", True)}
     disabled = set(sinks) - enabled_sinks
-    router = compile_routes(routes, enabled_sinks, smap, problems, disabled)
+    # a sink whose own section is invalid is still defined: its problem is already
+    # reported, and routes naming it must not add "sink ... is not defined"
+    broken = {n for n in (top["sinks"] or {}) if isinstance(n, str)} - set(sinks)
+    router = compile_routes(routes, enabled_sinks, smap, problems, disabled | broken)
     if problems:
         raise ConfigError(problems)
     return AgentConfig(loaded=loaded, agent=agent, sources=sources, sinks=sinks, decoders=decoders,

@@ -133,7 +133,7 @@ def check_declaration(h: "SinkHarness") -> None:
         problems.append("description must be one non-empty line (shown by `siemrelay plugins`)")
     if getattr(cls, "api_version", None) != PLUGIN_API_VERSION:
         problems.append(f"api_version is {getattr(cls, 'api_version', None)!r}; this siemrelay speaks {PLUGIN_API_VERSION}")
-    keys = getattr(cls, "SECRET_KEYS", frozenset())
+    keys: Any = getattr(cls, "SECRET_KEYS", frozenset())
     if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
         problems.append("SECRET_KEYS must be a set of key names, e.g. frozenset({'token'})")
     if not isinstance(getattr(cls, "CONFIG_SCHEMA", None), dict):
@@ -278,7 +278,7 @@ def check_http_status(h: "SinkHarness", code: int) -> None:
 
 
 def check_healthcheck(h: "SinkHarness") -> None:
-    endpoints = [None]
+    endpoints: list[Any] = [None]
     if h.opted_in and h.transport in ("http", "tcp"):
         endpoints.append(h.endpoint(closed=True))
     for endpoint in endpoints:

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import yaml
 
 from agent.plugins import PluginInfo, PluginSet
-from agent.registry import ComponentType
+from agent.registry import ComponentType, Kind
 from agent.schema import AGENT_SCHEMA, SINK_CORE_SCHEMA, compose_sink_schema, compose_source_schema
 
 __all__ = ["schema_rows", "plugins_text", "plugins_json", "describe_type", "reference_markdown", "effective_schema",
@@ -109,8 +109,8 @@ def plugins_text(plugins: PluginSet, *, options: bool = True) -> str:
     for kind in ("source", "decoder", "sink"):
         out.append("")
         out.append(f"{kind.capitalize()} types:")
-        for name in plugins.registry.names(kind):  # type: ignore[arg-type]
-            ct = plugins.registry.get(kind, name)  # type: ignore[arg-type]
+        for name in plugins.registry.names(kind):
+            ct = plugins.registry.get(kind, name)
             assert ct is not None
             out.append(f"  {name}  ({ct.plugin}) {ct.description}")
             if not options:
@@ -216,10 +216,11 @@ def reference_markdown(plugins: PluginSet) -> str:
            "Generated from the schemas by `python -m agent.docs > docs/configuration.md`; a test fails when it is stale.", "",
            "## `agent`", ""] + _table(AGENT_SCHEMA)
     out += ["", "## Keys every sink has", ""] + _table(SINK_CORE_SCHEMA)
-    for kind, title in (("source", "Sources"), ("decoder", "Decoders"), ("sink", "Sinks")):
+    sections: tuple[tuple[Kind, str], ...] = (("source", "Sources"), ("decoder", "Decoders"), ("sink", "Sinks"))
+    for kind, title in sections:
         out += ["", f"## {title}"]
-        for name in plugins.registry.names(kind):  # type: ignore[arg-type]
-            ct = plugins.registry.get(kind, name)  # type: ignore[arg-type]
+        for name in plugins.registry.names(kind):
+            ct = plugins.registry.get(kind, name)
             assert ct is not None
             out += ["", f"### {kind} `{name}`", "", ct.description, ""]
             schema = dict(ct.schema) if kind != "sink" else compose_sink_schema(ct.schema, getattr(ct.cls, "DEFAULTS", {}))

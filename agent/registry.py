@@ -79,5 +79,5 @@ class ComponentRegistry:
 
     def __iter__(self) -> Iterator[ComponentType]:
         for kind in ("source", "decoder", "sink"):
-            for name in sorted(self._types[kind]):  # type: ignore[index]
-                yield self._types[kind][name]  # type: ignore[index]
+            for name in sorted(self._types[kind]):
+                yield self._types[kind][name]

@@ -165,3 +165,10 @@ def test_a_routes_dir_that_was_named_must_exist_and_may_use_variables(tmp_path: 
     assert p.path == "agent.routes_dir" and p.line == 3 and p.message.endswith("route.d not found")
     path = write_config("sinks: {out: {type: stdout}}\n")  # the default routes.d may be absent
     assert load_config(path, env={}).data.get("routes", []) == []
+
+
+def test_a_route_to_a_sink_with_an_invalid_section_reports_only_the_sink(write_config, plugin_set):
+    path = write_config("sinks:\n  t: {type: nosuchtype}\nroutes:\n  - {name: all, to: [t]}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_config(load_config(path, env={}), plugin_set)
+    assert [p.path for p in err.value.problems] == ["sinks.t.type"]
