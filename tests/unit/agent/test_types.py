@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 from tests.conftest import ROOT
 
 
