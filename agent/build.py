@@ -241,8 +241,9 @@ def build_sources(cfg: AgentConfig, plugins: PluginSet, redact: Callable[[str], 
         if not conf.get("enabled", True):
             continue
 
-        def build_decoder(spec: Any, _name: str = name, _key: str = "decoder") -> Decoder:
-            return factory(spec, ("sources", _name, _key))
+        def build_decoder(spec: Any, key: str | tuple[Any, ...] = "decoder", _name: str = name) -> Decoder:
+            # key: where the spec sits in this source's section, so an error names that line
+            return factory(spec, ("sources", _name) + (key if isinstance(key, tuple) else (key,)))
 
         ctx = SourceContext(name=name, logger=logger.bind(component="source", name=name),
                             state_dir=cfg.state_dir / "sources" / name, submit=submit or _refuse,

@@ -66,8 +66,9 @@ class SourceContext:
     :ivar state_dir: a directory for this source's own state (checkpoints).
     :ivar submit: ``submit(records, timeout=None) -> Submitted``; blocks until the
         events are committed (or refused). ``timeout`` bounds the wait for capacity.
-    :ivar build_decoder: ``build_decoder(spec) -> Decoder`` from a decoder name or
-        ``{type: NAME, ...options}``; raises ``ConfigError`` for a bad spec.
+    :ivar build_decoder: ``build_decoder(spec, key="decoder") -> Decoder`` from a decoder
+        name or ``{type: NAME, ...options}``; ``key`` (a name or a tuple path inside the
+        source's section) is where the spec sits, so a ``ConfigError`` names that line.
     :ivar stopping: set when the agent is shutting down.
     :ivar redact: returns a text with every known secret replaced by ``***``.
     """

@@ -59,12 +59,7 @@ _UNREADABLE = re.compile(r"^[\w.]+: cannot read (\S+)$")
 
 # README snippets are not edited here; a wrong one is an expected failure until fixed.
 # Keyed by (file, a line of the snippet) rather than by line number, which moves.
-README_XFAIL: dict[tuple[str, str], str] = {
-    ("README.md", "sources: {NAME: {type: http|file|syslog|nats, ...}}"):
-        "a schematic, not a configuration: unknown source type 'http|file|syslog|nats', unknown sink type "
-        "'file|stdout|...|nats', route '...' sends to sinks 'SINK' and '...' that are not defined, "
-        "unknown condition '...'",
-}
+README_XFAIL: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

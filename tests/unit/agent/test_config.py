@@ -172,3 +172,23 @@ def test_a_route_to_a_sink_with_an_invalid_section_reports_only_the_sink(write_c
     with pytest.raises(ConfigError) as err:
         validate_config(load_config(path, env={}), plugin_set)
     assert [p.path for p in err.value.problems] == ["sinks.t.type"]
+
+
+def test_a_bad_decoder_is_reported_where_it_is_written(write_config, plugin_set):
+    from agent.build import build_sources
+
+    path = write_config("""
+        sources:
+          scanners:
+            type: http
+            address: "127.0.0.1:0"
+            paths:
+              /hooks/zeropath:
+                decoder: zeropth
+    """)
+    cfg = validate_config(load_config(path, env={}), plugin_set)
+    with pytest.raises(ConfigError) as err:
+        build_sources(cfg, plugin_set, lambda text: text)
+    (problem,) = err.value.problems
+    assert problem.path == "sources.scanners.paths./hooks/zeropath.decoder" and problem.line == 8
+    assert "did you mean 'zeropath'" in problem.message

@@ -72,7 +72,7 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
                                  "auth": {"query_secret": "zp-secret", "query_param": "secret"}}},
                **options}
 
-        def build_decoder(spec: Any) -> Any:
+        def build_decoder(spec: Any, key: Any = "decoder") -> Any:
             return plugin_set.registry.get("decoder", spec).cls({})
 
         ctx = SourceContext(name="web", logger=logger, state_dir=tmp_path / "s", submit=col.submit, build_decoder=build_decoder)

@@ -58,7 +58,7 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
                "max_connections": 64, "idle_timeout_s": 30.0, "handshake_timeout_s": 5.0, "batch_max_messages": 1000,
                "receive_buffer_bytes": 0, **options}
 
-        def build_decoder(spec: Any) -> Any:
+        def build_decoder(spec: Any, key: Any = "decoder") -> Any:
             return plugin_set.registry.get("decoder", spec).cls({})
 
         ctx = SourceContext(name="sl", logger=logger, state_dir=tmp_path / "state", submit=col.submit, build_decoder=build_decoder)
