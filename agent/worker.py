@@ -93,6 +93,7 @@ class SinkWorker:
         self._wake = threading.Event()  # set to interrupt a wait (stop, re-enable)
         self._stop = threading.Event()
         self._reenable = threading.Event()
+        self._reenabled = threading.Event()  # set by the worker thread once a re-enable is applied
         self._drain_only = False
         self._suppressed: list[tuple[SpooledEvent, str]] = []
         self._ack_pending: Callable[[], None] | None = None
@@ -124,12 +125,17 @@ class SinkWorker:
         applies it at its next step. The reset failure counter is persisted at once, so
         a restart before that step does not bring back the old count (an open circuit).
         """
+        self._reenabled.clear()
         self._reenable.set()
         self._wake.set()
         try:
             self.spool.reset_failures(self.name)
         except SpoolClosed:
             pass
+        # answer with the state the caller asked for: wait (briefly: the worker may be in
+        # the middle of a send) until the worker thread has applied it
+        if self.alive:
+            self._reenabled.wait(2.0)
 
     def run_until_idle(self) -> None:
         """Deliver everything queued in the calling thread, then return (tests, tools)."""
@@ -172,6 +178,7 @@ class SinkWorker:
         if self._reenable.is_set():
             self._reenable.clear()
             self.circuit.reset()
+            self._reenabled.set()
             self.log.info("sink {} re-enabled: circuit closed, failure counter reset", self.name)
 
     def _run(self) -> None:

@@ -97,7 +97,8 @@ def test_an_open_circuit_is_reported_and_reenabled(agent: LiveAgent, receiver: R
     metrics = agent.get("/metrics").text
     assert 'siemrelay_sink_circuit_state{sink="remote",state="open"} 1.0' in metrics
     receiver.status = 200
-    assert agent.post("/api/v1/sinks/remote/enable").json()["sink"] == "remote"
+    answer = agent.post("/api/v1/sinks/remote/enable").json()
+    assert answer["sink"] == "remote" and answer["circuit"] != "open"  # the state after the re-enable, not before
     wait_for(lambda: any(b"circ-1" in b for b in receiver.bodies), what="delivery after re-enable")
     after = wait_for(lambda: [s for s in agent.get("/api/v1/sinks").json()["sinks"]
                               if s["name"] == "remote" and s["circuit"] == "closed" and s["queue_depth"] == 0], what="drained")
