@@ -178,7 +178,8 @@ def cmd_validate(args: argparse.Namespace, redactor: Any) -> int:
         print(f"siemrelay: {problems}", file=sys.stderr)
         return EXIT_CONFIG
     status = 0
-    print(f"√ {cfg.loaded.path}: {len(sources)} sources, {len(sinks)} sinks, {len(cfg.routes)} routes")
+    print(f"√ {cfg.loaded.path}: {_count(len(sources), 'source')}, {_count(len(sinks), 'sink')}, "
+          f"{_count(len(cfg.routes), 'route')}")
     for f in plugins.failures:
         print(f"~ plugin {f.plugin} ({f.origin}) is disabled: {f.error}")
     for w in getattr(cfg.router, "warnings", ()):
@@ -201,6 +202,10 @@ def cmd_validate(args: argparse.Namespace, redactor: Any) -> int:
         except Exception:
             pass
     return status
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _check_state_dir(path: Path) -> str:

@@ -178,6 +178,8 @@ TOP_SCHEMA: dict[str, Any] = {
     "sinks": {"type": "dict", "default": {}, "meta": _d("Outputs by name.")},
     "routes": {"type": "list", "default": [], "meta": _d("Ordered routing rules.")},
     "decoders": {"type": "dict", "default": {}, "meta": _d("Named decoder configurations that sources refer to by name.")},
+    "include": {"type": "list", "default": [], "schema": {"type": "string"},
+                "meta": _d("More files (paths or globs, relative to this file) whose sources, sinks and routes are merged in.")},
 }
 
 

@@ -135,9 +135,17 @@ class Spool(SpoolViews, SpoolOps):
     def _acquire_lock(self) -> bool:
         """Take the spool's lock, waiting out a CLI command's short transaction (not another agent)."""
         deadline = time.monotonic() + self.lock_wait_s
+        told = False
         while not self._lock.acquire():
             if time.monotonic() >= deadline:
                 return False
+            if not told:
+                told = True
+                from loguru import logger
+
+                logger.bind(component="spool").info(
+                    "the spool in {} is locked by pid {}; waiting up to {:.0f}s (a siemrelay command finishing, "
+                    "or another agent on the same state directory)", self.dir, self._lock.holder(), self.lock_wait_s)
             time.sleep(0.05)
         return True
 

@@ -163,6 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "siemrelay-admin"
     sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version  # not "siemrelay-admin " with the empty sys_version appended
     timeout = 30
     admin: AdminServer
 

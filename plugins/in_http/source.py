@@ -201,7 +201,7 @@ class HttpSource(Source):
         if route.types is not None:
             ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if ctype and ctype not in route.types and not (ctype.startswith("application/") and ctype.endswith("+json")):
-                return self._refuse(req, 415, f"unsupported content type {ctype[:60]}; expected one of {', '.join(route.types)}")
+                return self._refuse(req, 415, f"unsupported content type {ctype[:60]}; expected one of {', '.join(route.types)}, application/*+json")
         auth = route.auth
         if auth is not None and not auth.hmac_secrets and not auth.open:  # header-only checks: refuse before reading
             reason = auth.check(req.headers, req.query, b"")

@@ -80,4 +80,4 @@ def test_validate_takes_log_format_after_the_command(tmp_path: Path):
                    "routes: [{name: default, to: [out]}]\n")
     res = run_cli("validate", "-c", str(cfg), "--log-format", "json")
     assert res.returncode == 0, res.stderr
-    assert "0 sources, 1 sinks, 1 routes" in res.stdout
+    assert "0 sources, 1 sink, 1 route" in res.stdout
