@@ -20,7 +20,7 @@ import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Mapping
+from typing import Any, Mapping, Self
 
 __all__ = ["Reply", "CapturedRequest", "HTTPReceiver", "TCPReceiver"]
 
@@ -138,36 +138,35 @@ class _Server(ThreadingHTTPServer):
     owner: "HTTPReceiver"
 
 
-class HTTPReceiver:
-    """A loopback HTTP server that records requests and answers from a script.
+class _ServedReceiver:
+    """A socketserver on an ephemeral loopback port, served by its own thread.
 
-    ``script(*replies)`` queues answers used in order; once the queue is empty every
-    request gets ``default`` (``200`` unless set with :meth:`reply_always`).
+    Subclasses set ``_server_class``, ``_handler`` and ``_thread_name``, and
+    ``_stopping`` (an Event handlers watch so that stalled or looping ones end).
     """
 
-    def __init__(self, host: str = "127.0.0.1", default: Reply | None = None) -> None:
+    _server_class: type[socketserver.BaseServer]
+    _handler: type[socketserver.BaseRequestHandler]
+    _thread_name: str
+    _stopping: threading.Event
+
+    def __init__(self, host: str) -> None:
         self.host = host
-        self._default = default or Reply(200, {"status": "ok"})
-        self._queue: deque[Reply] = deque()
-        self._requests: list[CapturedRequest] = []
-        self._lock = threading.Condition()
-        self._released = threading.Event()
-        self._server: _Server | None = None
+        self._server: Any = None
         self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------ lifecycle
-    def start(self) -> "HTTPReceiver":
-        server = _Server((self.host, 0), _Handler)
-        server.owner = self
+    def start(self) -> Self:
+        server = self._server_class((self.host, 0), self._handler)
+        server.owner = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="http-receiver", daemon=True)
+                                        name=self._thread_name, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Release stalled requests, stop serving and close the socket (idempotent)."""
-        self._released.set()
+        """Release waiting handlers, stop serving and close the socket (idempotent)."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -176,13 +175,12 @@ class HTTPReceiver:
             self._thread.join(5)
             self._thread = None
 
-    def __enter__(self) -> "HTTPReceiver":
+    def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    # ------------------------------------------------------------ addresses
     @property
     def port(self) -> int:
         assert self._server is not None, "start() the receiver first"
@@ -191,6 +189,27 @@ class HTTPReceiver:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+class HTTPReceiver(_ServedReceiver):
+    """A loopback HTTP server that records requests and answers from a script.
+
+    ``script(*replies)`` queues answers used in order; once the queue is empty every
+    request gets ``default`` (``200`` unless set with :meth:`reply_always`).
+    """
+
+    _server_class = _Server
+    _handler = _Handler
+    _thread_name = "http-receiver"
+
+    def __init__(self, host: str = "127.0.0.1", default: Reply | None = None) -> None:
+        super().__init__(host)
+        self._default = default or Reply(200, {"status": "ok"})
+        self._queue: deque[Reply] = deque()
+        self._requests: list[CapturedRequest] = []
+        self._lock = threading.Condition()
+        self._released = threading.Event()
+        self._stopping = self._released
 
     @property
     def url(self) -> str:
@@ -268,50 +287,19 @@ class _TCPServer(socketserver.ThreadingTCPServer):
     owner: "TCPReceiver"
 
 
-class TCPReceiver:
+class TCPReceiver(_ServedReceiver):
     """A loopback TCP server that records every byte received (all connections)."""
 
+    _server_class = _TCPServer
+    _handler = _TCPHandler
+    _thread_name = "tcp-receiver"
+
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
+        super().__init__(host)
         self._data = bytearray()
         self._cond = threading.Condition()
         self._closed = threading.Event()
-        self._server: _TCPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> "TCPReceiver":
-        server = _TCPServer((self.host, 0), _TCPHandler)
-        server.owner = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="tcp-receiver", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._closed.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    def __enter__(self) -> "TCPReceiver":
-        return self.start() if self._server is None else self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start() the receiver first"
-        return int(self._server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        self._stopping = self._closed
 
     def _add(self, chunk: bytes) -> None:
         with self._cond:
