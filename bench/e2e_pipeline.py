@@ -30,21 +30,9 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from events import finding_line  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def event_line(i: int) -> bytes:
-    return json.dumps({
-        "id": f"bench-{i:09d}", "timestamp": "2025-01-15T14:30:00Z", "type": "finding.new", "severity": "high",
-        "score": 82, "title": f"SQL injection in /api/users parameter id (#{i})",
-        "description": "SQL injection detected in the id parameter of the users endpoint; the parameter is concatenated "
-                       "into a query without escaping. An attacker can read or modify any row of the database.",
-        "asset": {"name": "app.example.com", "type": "web_app", "url": "https://app.example.com/api/users?id=1"},
-        "finding": {"id": f"F-{i}", "category": "injection", "cwe": "CWE-89", "status": "open"},
-        "repository": {"name": "acme/webapp", "branch": "main"},
-        "tags": ["owasp-a03", "pci"],
-    }).encode() + b"\n"
 
 
 def write_config(work: Path, sync: str) -> Path:
@@ -106,7 +94,7 @@ def main() -> int:
     try:
         time.sleep(1.0)
         # 1. throughput
-        payload = b"".join(event_line(i) for i in range(args.events))
+        payload = b"".join(finding_line(i) for i in range(args.events))
         src = work / "in" / "events.jsonl"
         t0 = time.perf_counter()
         with src.open("ab") as f:
@@ -131,7 +119,7 @@ def main() -> int:
             while seen < total:
                 due = min(total, int((time.perf_counter() - start) * args.rate))
                 if due > sent:
-                    f.write(b"".join(event_line(args.events + i) for i in range(sent, due)))
+                    f.write(b"".join(finding_line(args.events + i) for i in range(sent, due)))
                     sent = due
                 chunk = reader.read()
                 if chunk:

@@ -33,19 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.peers.nats import NatsCluster, NatsServer, nats_server_version  # noqa: E402
-
-
-def event_line(i: int) -> bytes:
-    return json.dumps({
-        "id": f"bench-{i:09d}", "timestamp": "2025-01-15T14:30:00Z", "type": "finding.new", "severity": "high",
-        "score": 82, "title": f"SQL injection in /api/users parameter id (#{i})",
-        "description": "SQL injection detected in the id parameter of the users endpoint; the parameter is concatenated "
-                       "into a query without escaping. An attacker can read or modify any row of the database.",
-        "asset": {"name": "app.example.com", "type": "web_app", "url": "https://app.example.com/api/users?id=1"},
-        "finding": {"id": f"F-{i}", "category": "injection", "cwe": "CWE-89", "status": "open"},
-        "repository": {"name": "acme/webapp", "branch": "main"},
-        "tags": ["owasp-a03", "pci"],
-    }).encode() + b"\n"
+from events import finding_line  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 
 def edge_config(work: Path, urls: list[str], replicas: int) -> Path:
@@ -147,7 +135,7 @@ def run(events: int, relays: int, replicas: int) -> dict[str, float]:
             for n in names:
                 procs.append(start(relay_config(work, n, urls, "pool"), work / f"{n}.log"))
             time.sleep(0.5)
-            data = b"".join(event_line(i) for i in range(events))
+            data = b"".join(finding_line(i) for i in range(events))
             (work / "in" / "tmp").write_bytes(data)
             t0 = time.monotonic()
             os.rename(work / "in" / "tmp", work / "in" / "events.jsonl")
@@ -183,7 +171,7 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=1, choices=[1, 3])
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"nats-server {nats_server_version()}; {args.events} events of ~{len(event_line(0))} bytes, "
+          f"nats-server {nats_server_version()}; {args.events} events of ~{len(finding_line(0))} bytes, "
           f"stream replicas {args.replicas}")
     for k in args.relays:
         r = run(args.events, k, args.replicas)

@@ -14,22 +14,10 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from events import finding_line  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 HERE = Path(__file__).resolve().parent
-
-
-def line(i: int) -> bytes:
-    return json.dumps({
-        "id": f"bench-{i:09d}", "timestamp": "2025-01-15T14:30:00Z", "type": "finding.new", "severity": "high",
-        "score": 82, "title": f"SQL injection in /api/users parameter id (#{i})",
-        "description": "SQL injection detected in the id parameter of the users endpoint; the parameter is concatenated "
-                       "into a query without escaping. An attacker can read or modify any row of the database.",
-        "asset": {"name": "app.example.com", "type": "web_app", "url": "https://app.example.com/api/users?id=1"},
-        "finding": {"id": f"F-{i}", "category": "injection", "cwe": "CWE-89", "status": "open"},
-        "tags": ["owasp-a03", "pci"],
-    }).encode() + b"\n"
 
 
 def small_line(i: int) -> bytes:
@@ -49,7 +37,7 @@ def main() -> int:
         work = Path(tmp)
         (work / "in").mkdir()
         with open(work / "in" / "bench.jsonl", "wb") as fh:
-            make = line if args.shape == "finding" else small_line
+            make = finding_line if args.shape == "finding" else small_line
             fh.write(b"".join(make(i) for i in range(args.lines)))
         size = (work / "in" / "bench.jsonl").stat().st_size
         (work / "c.yaml").write_text(f"""
