@@ -23,6 +23,8 @@ from typing import Any, Awaitable, Callable, Iterator, Sequence
 
 import pytest
 
+from tests.peers.process import stop_process_group
+
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 __all__ = ["NATS_SERVER", "NatsServer", "NatsCluster", "nats_server_version", "js_run", "nats_server", "nats_cluster",
@@ -166,15 +168,7 @@ class NatsServer:
     def stop(self) -> None:
         if self.alive:
             assert self.proc is not None
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
+            stop_process_group(self.proc)
         if hasattr(self, "_out"):
             self._out.close()
             del self._out

@@ -8,14 +8,14 @@ it listens, and stops it (SIGTERM, then SIGKILL) so no process outlives the test
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Iterable
+
+from tests.peers.process import stop_process_group
 
 SYSLOG_NG = shutil.which("syslog-ng") or "/usr/sbin/syslog-ng"
 
@@ -74,15 +74,7 @@ class SyslogNg:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
+            stop_process_group(self.proc)
         if hasattr(self, "_out"):
             self._out.close()
 
