@@ -7,35 +7,25 @@ from typing import Any, Sequence
 import orjson
 
 from agent.delivery import Delivery
-from agent.httpclient import HttpClient
-from agent.sinks import Sink, SinkContext, SpooledEvent
-from plugins.out_slack.digest import apply_digest_batching
-from plugins.out_slack.sink import chat_outcome
+from agent.sinks import SpooledEvent
+from plugins.out_slack.chat import ChatWebhookSink, chat_outcome
 from plugins.out_teams.config import BATCH_DEFAULTS, CONFIG_SCHEMA, check_config
 from plugins.out_teams.encoder import encode
 
 
-class TeamsSink(Sink):
+class TeamsSink(ChatWebhookSink):
     type_name = "teams"
     description = "Microsoft Teams webhook (Workflows or legacy connector) with an Adaptive Card; digest mode."
     CONFIG_SCHEMA = CONFIG_SCHEMA
     DEFAULTS = {"batch": dict(BATCH_DEFAULTS), "rate_limit": {"per_second": 1, "burst": 4},
                 "retry": {"initial_backoff_s": 1.0, "max_backoff_s": 300.0, "timeout_s": 15.0}}
-    SECRET_KEYS = frozenset({"url"})
+    BATCH_DEFAULTS = BATCH_DEFAULTS
     check_config = staticmethod(check_config)
 
     @classmethod
     def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
         """For the sink conformance suite: a webhook URL whose path is the canary secret."""
         return {"url": f"{endpoint.url.rstrip('/')}/webhookb2/{endpoint.secret}"}
-
-    def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
-        super().__init__(name, config, ctx)
-        apply_digest_batching(config, BATCH_DEFAULTS)
-        self.url = config["url"]
-        self.max_items = int((config.get("digest") or {}).get("max_items", 10))
-        self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
-                                 headers={"Content-Type": "application/json"}, redact=ctx.redact)
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
         return encode([orjson.loads(e.data) for e in batch], self.max_items)
@@ -48,6 +38,3 @@ class TeamsSink(Sink):
             # legacy connectors answer throttling with HTTP 200 and the real status in the text
             return Delivery.retry("Teams throttled the webhook (HTTP 429 reported in a 200 answer)", code=429)
         return chat_outcome(self.client.classify(response, error, self.url), "Teams")
-
-    def close(self) -> None:
-        self.client.close()

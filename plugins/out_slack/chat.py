@@ -1,0 +1,46 @@
+"""What the two chat sinks (``slack``, ``teams``) share: construction, outcomes, closing.
+
+Both POST one JSON message per batch to an incoming-webhook URL that is itself the
+secret, follow the digest settings for batching, and treat a revoked webhook as a
+reason to open the circuit. They differ in the encoder and in how the service reports
+throttling, which each sink's ``send`` handles.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from agent.delivery import Delivery, Status
+from agent.httpclient import HttpClient
+from agent.sinks import Sink, SinkContext
+from plugins.out_slack.digest import apply_digest_batching
+
+# Webhook errors that mean "this webhook will not work until someone fixes it".
+_GONE = {403, 404, 410}
+
+
+def chat_outcome(outcome: Delivery, what: str) -> Delivery:
+    """A revoked or deleted webhook opens the circuit: the events stay queued, nothing is dropped."""
+    if outcome.status is Status.REJECT and outcome.code in _GONE:
+        return Delivery.reject(f"{outcome.reason}; the {what} webhook was revoked, deleted or archived",
+                               code=outcome.code, open_circuit=True)
+    return outcome
+
+
+class ChatWebhookSink(Sink):
+    """Base of the chat sinks: ``url``, digest batching, one HTTP client per sink."""
+
+    SECRET_KEYS = frozenset({"url"})
+    BATCH_DEFAULTS: ClassVar[dict[str, Any]] = {}
+    CONTENT_TYPE: ClassVar[str] = "application/json"
+
+    def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
+        super().__init__(name, config, ctx)
+        apply_digest_batching(config, self.BATCH_DEFAULTS)
+        self.url = config["url"]
+        self.max_items = int((config.get("digest") or {}).get("max_items", 10))
+        self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
+                                 headers={"Content-Type": self.CONTENT_TYPE}, redact=ctx.redact)
+
+    def close(self) -> None:
+        self.client.close()
