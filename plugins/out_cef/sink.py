@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import orjson
 
-from agent.delivery import Delivery
-from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sinks import SinkContext, SpooledEvent
 from plugins.out_cef.config import CONFIG_SCHEMA, check_config
 from plugins.out_cef.encoder import CefFormat, encode_cef, encode_leef
-from plugins.out_syslog.header import FACILITIES, frame_lf, frame_octet, rfc3164_header, rfc5424_header, truncate_utf8
-from plugins.out_syslog.sink import UDP_DEFAULT_MAX, make_writer
+from plugins.out_syslog.header import FACILITIES, rfc3164_header, rfc5424_header, truncate_utf8
+from plugins.out_syslog.socket_sink import SocketSink
 
 
 def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: bool, facility: int,
@@ -49,19 +48,11 @@ def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: boo
     return line
 
 
-class CefSink(Sink):
+class CefSink(SocketSink):
     type_name = "cef"
     description = "ArcSight CEF or QRadar LEEF 2.0 over syslog (TCP, TLS, UDP) or to a file."
     CONFIG_SCHEMA = CONFIG_SCHEMA
-    DEFAULTS = {"batch": {"max_events": 1000, "max_wait_s": 0.1},
-                "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0}}
-    SECRET_KEYS = frozenset()
     check_config = staticmethod(check_config)
-
-    @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
-        """For the sink conformance suite: CEF over TCP to its receiver."""
-        return {"address": endpoint.address, "transport": "tcp"}
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
@@ -71,34 +62,10 @@ class CefSink(Sink):
         self.facility = FACILITIES[config["facility"]]
         self.hostname = config.get("hostname") or ctx.hostname
         self.app_name = config["app_name"]
-        transport = config["transport"]
-        self.max_bytes = config.get("max_message_bytes") or (UDP_DEFAULT_MAX if transport == "udp" else 0)
-        self.frame: Callable[[bytes], bytes]
-        if transport == "udp":
-            self.frame = lambda m: m
-        elif transport == "file" or config["framing"] == "lf":
-            self.frame = frame_lf
-        else:
-            self.frame = frame_octet
-        self.writer = make_writer(config)
-
-    def open(self) -> None:
-        self.writer.open()
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[bytes]:
         loads, frame = orjson.loads, self.frame
         kw = dict(header=self.header, leef=self.leef, facility=self.facility, hostname=self.hostname,
                   app_name=self.app_name, max_bytes=self.max_bytes)
         fmt = self.format
-        return [frame(build_line(loads(item.data), fmt, **kw)) for item in batch]  # type: ignore[arg-type]
-
-    def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
-        if not batch:
-            return Delivery.success("nothing to send")
-        return self.writer.write(self.encode_batch(batch))
-
-    def healthcheck(self) -> Delivery:
-        return self.writer.check()
-
-    def close(self) -> None:
-        self.writer.close()
+        return [frame(build_line(loads(item.data), fmt, **kw)) for item in batch]

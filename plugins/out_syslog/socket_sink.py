@@ -1,0 +1,68 @@
+"""What the socket sinks (``syslog``, ``cef``) share: framing, size limit and the writer.
+
+Both write one framed message per event over TCP, TLS, UDP or to a file through the
+reconnecting :class:`agent.sockets.Writer`; they differ only in how an event becomes a
+message, which each subclass does in ``encode_batch``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Callable, Sequence
+
+from agent.delivery import Delivery
+from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sockets import Writer
+from plugins.out_syslog.header import frame_lf, frame_octet
+
+UDP_DEFAULT_MAX = 2048  # RFC 5426 §3.2: every receiver SHOULD accept 2048 octets
+
+
+def _unframed(message: bytes) -> bytes:
+    return message
+
+
+class SocketSink(Sink):
+    """Base of the socket sinks: ``transport``, ``framing``, ``max_message_bytes``, the writer."""
+
+    DEFAULTS = {"batch": {"max_events": 1000, "max_wait_s": 0.1},
+                "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0}}
+    SECRET_KEYS = frozenset()
+
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: messages over TCP to its receiver."""
+        return {"address": endpoint.address, "transport": "tcp"}
+
+    def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
+        super().__init__(name, config, ctx)
+        transport = config["transport"]
+        #: the largest message, 0 for no limit (UDP defaults to what every receiver accepts)
+        self.max_bytes: int = config.get("max_message_bytes") or (UDP_DEFAULT_MAX if transport == "udp" else 0)
+        self.frame: Callable[[bytes], bytes]
+        if transport == "udp":
+            self.frame = _unframed  # one datagram is one message
+        elif transport == "file" or config["framing"] == "lf":
+            self.frame = frame_lf
+        else:
+            self.frame = frame_octet  # RFC 6587 octet counting
+        self.writer = Writer(transport, config.get("address"), tls=config.get("tls"), path=config.get("path"),
+                             timeout_s=float(config.get("retry", {}).get("timeout_s", 10.0)))
+
+    @abstractmethod
+    def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[bytes]:
+        """The framed messages for ``batch``; pure."""
+
+    def open(self) -> None:
+        self.writer.open()
+
+    def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
+        if not batch:
+            return Delivery.success("nothing to send")
+        return self.writer.write(self.encode_batch(batch))
+
+    def healthcheck(self) -> Delivery:
+        return self.writer.check()
+
+    def close(self) -> None:
+        self.writer.close()
