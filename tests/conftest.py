@@ -1,4 +1,8 @@
-"""Shared fixtures: free loopback ports, config files, events, and agent subprocesses.
+"""Shared fixtures: free loopback ports, config files and agent subprocesses.
+
+``event_factory``, ``fake_clock``, ``http_receiver``, ``tcp_receiver`` and the sink
+conformance suite come from siemrelay's own pytest plugin (``agent.pytest_plugin``,
+registered through the ``pytest11`` entry point), the same ones plugin authors use.
 
 Fixtures that start processes always stop them, so no test leaves a process behind.
 """
@@ -18,7 +22,6 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from agent.plugins import load_plugins
-from agent.testing import FakeClock, make_event
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,16 +42,6 @@ def free_port() -> Callable[..., int]:
 @pytest.fixture
 def plugin_set() -> Any:
     return load_plugins(entry_points=False)
-
-
-@pytest.fixture
-def event_factory() -> Callable[..., Any]:
-    return make_event
-
-
-@pytest.fixture
-def fake_clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
