@@ -156,6 +156,7 @@ class Intake:
                     unrouted += 1
                     continue
                 n_rows = len(rows)
+                unstorable = False
                 for transform, sinks in plan.branches:
                     mask = masks.get(sinks)
                     if mask is None:
@@ -163,12 +164,22 @@ class Intake:
                     if not mask:
                         continue
                     variant = ev if transform is None else transform(ev)
-                    if variant is not None:
-                        rows.append((mask, variant.to_json()))
+                    if variant is None:
+                        continue
+                    try:
+                        data = variant.to_json()
+                    except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
+                        reason = f"{rec.decoder.type_name}: event {ev.id!r} cannot be stored as JSON: {exc}"
+                        if not failed or failed[-1][0] != index:
+                            failed.append((index, reason))
+                            errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
+                        unstorable = True
+                        continue
+                    rows.append((mask, data))
                 if len(rows) > n_rows:
                     spooled += 1
-                else:
-                    dropped += 1
+                elif not unstorable:
+                    dropped += 1  # every route that matched consumed it (no `to:`, or a drop transform)
         try:
             self.spool.append(rows, errors)
         except SpoolFull:

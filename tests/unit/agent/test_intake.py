@@ -25,6 +25,8 @@ class ListDecoder(Decoder):
         ids = orjson.loads(record.data)
         if "boom" in ids:
             raise RuntimeError("decoder bug")
+        if "unstorable" in ids:
+            return [make_event(id="unstorable", raw={"a set": {1, 2}})]  # orjson cannot serialise a set
         good = [make_event(id=i, type="finding.new" if i.startswith("f") else "scan.completed") for i in ids if i != "bad"]
         if "bad" in ids:
             if good:
@@ -132,3 +134,15 @@ def test_closed_spool_answers_closed(tmp_path):
     spool.open(["siem"])
     spool.close()
     assert Intake(spool, router(), logger).submit([rec("f1")]).status is SubmitStatus.CLOSED
+
+
+def test_an_event_that_cannot_be_serialised_is_dead_lettered_not_raised(spool):
+    intake = Intake(spool, router(), logger)
+    res = intake.submit([rec("s1"), rec("unstorable"), rec("s2")])
+    assert res.accepted and res.events == 2
+    assert [i for i, _ in res.errors] == [1] and "cannot be stored as JSON" in res.errors[0][1]
+    assert queued(spool, "siem") == ["s1", "s2"]
+    (dead,) = spool.dead_letters()
+    assert dead.data == b'["unstorable"]' and dead.event_id == "unstorable"
+    counts = intake.stats.by_input["test"]
+    assert counts["decode_errors"] == 1 and counts["dropped"] == 0
