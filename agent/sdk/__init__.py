@@ -1,0 +1,36 @@
+"""The plugin SDK: the one import surface for siemrelay plugin authors.
+
+Everything a source, decoder or sink plugin needs (the base classes, the outcome a
+sink returns, the event model, the shared HTTP client, TLS and address helpers, the
+JSON renderers and the normalisation helpers) is importable from here. Plugins,
+built-in or third-party, import ``agent.sdk`` and nothing deeper, so the engine's
+internals can move without breaking them.
+"""
+
+from __future__ import annotations
+
+from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
+from agent.delivery import Delivery, Status, classify_http, parse_retry_after
+from agent.hookspecs import hookimpl
+from agent.httpclient import HttpClient, url_check
+from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
+                         severity_from_name, severity_from_score, utcnow)
+from agent.net import ADDRESS_RULES, address_check, family_of, parse_address
+from agent.records import RawRecord
+from agent.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
+from agent.schema import compose_sink_schema
+from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sources import Source, SourceContext, Submitted, SubmitStatus
+from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
+
+__all__ = [
+    "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
+    "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
+    "HttpClient", "url_check",
+    "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
+    "severity_from_name", "severity_from_score", "utcnow",
+    "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",
+    "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "compose_sink_schema",
+    "Sink", "SinkContext", "SpooledEvent", "Source", "SourceContext", "Submitted", "SubmitStatus",
+    "TLS_SCHEMA", "client_context", "server_context", "tls_check",
+]
