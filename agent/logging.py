@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Mapping, TextIO
 
 import orjson
 from loguru import logger
 
-__all__ = ["Redactor", "setup_logging"]
+__all__ = ["Redactor", "setup_logging", "journal_priority", "writes_to_journal"]
+
+#: syslog priorities of loguru's levels, as journald reads them from a ``<N>`` line prefix
+_PRIORITIES = {"TRACE": 7, "DEBUG": 7, "INFO": 6, "SUCCESS": 5, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+
+def journal_priority(level_name: str) -> int:
+    """The syslog priority (0-7) journald files a loguru level under; unknown levels are notices."""
+    return _PRIORITIES.get(level_name.upper(), 5)
+
+
+def writes_to_journal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """True when ``stream`` is the journal stream systemd connected the service to.
+
+    systemd sets ``JOURNAL_STREAM=<device>:<inode>`` for a service whose stdout or
+    stderr goes to the journal; comparing it with the stream's own file (not merely
+    checking that the variable exists) keeps a child that inherited the environment
+    but writes to a terminal or a pipe from getting ``<N>`` prefixes.
+    """
+    env = os.environ if environ is None else environ
+    dev, _, ino = env.get("JOURNAL_STREAM", "").partition(":")
+    if not (dev.isdigit() and ino.isdigit()):
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (st.st_dev, st.st_ino) == (int(dev), int(ino))
 
 
 class Redactor:
@@ -42,7 +70,7 @@ class Redactor:
         return text
 
 
-def _json_sink(stream: TextIO, redact: Redactor) -> Any:
+def _json_sink(stream: TextIO, redact: Redactor, journal: bool) -> Any:
     def write(message: Any) -> None:
         rec = message.record
         out: dict[str, Any] = {
@@ -57,7 +85,8 @@ def _json_sink(stream: TextIO, redact: Redactor) -> Any:
             # an exception's text is not a log message: it passes the redactor here
             # (a requests error quotes the whole URL, webhook secret path included)
             out["error"] = redact(f"{exc.type.__name__}: {exc.value}") if exc.type else ""
-        stream.write(orjson.dumps(out, default=str).decode() + "\n")
+        prefix = f"<{journal_priority(rec['level'].name)}>" if journal else ""
+        stream.write(prefix + orjson.dumps(out, default=str).decode() + "\n")
         stream.flush()
 
     return write
@@ -65,9 +94,15 @@ def _json_sink(stream: TextIO, redact: Redactor) -> Any:
 
 def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | None = None,
                   stream: TextIO | None = None) -> None:
-    """(Re)configure loguru: text on a terminal, JSON lines otherwise, secrets redacted."""
+    """(Re)configure loguru: text on a terminal, JSON lines otherwise, secrets redacted.
+
+    Under systemd, when the stream is the journal, every line starts with its syslog
+    priority (``<4>`` for a warning), so ``journalctl -u siemrelay -p warning`` shows
+    warnings and errors only.
+    """
     stream = stream or sys.stderr
     redact = redactor or Redactor()
+    journal = writes_to_journal(stream)
     logger.remove()
     if fmt == "auto":
         fmt = "text" if stream.isatty() else "json"
@@ -80,11 +115,15 @@ def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | N
 
     logger.configure(patcher=patch)
     if fmt == "json":
-        logger.add(_json_sink(stream, redact), level=level.upper(), backtrace=False, diagnose=False)
+        logger.add(_json_sink(stream, redact, journal), level=level.upper(), backtrace=False, diagnose=False)
     else:
         def write_text(message: Any) -> None:
             # the formatted line with its traceback, if any: exception texts are redacted too
-            stream.write(redact(str(message)))
+            text = redact(str(message))
+            if journal:  # journald reads one entry per line: each line carries the priority
+                prefix = f"<{journal_priority(message.record['level'].name)}>"
+                text = "".join(prefix + line for line in text.splitlines(keepends=True))
+            stream.write(text)
             stream.flush()
 
         logger.add(write_text, level=level.upper(), backtrace=False, diagnose=False, colorize=stream.isatty(),

@@ -4,7 +4,8 @@
 # systemd unit, /etc/siemrelay/siemrelay.yaml and /etc/default/siemrelay as conffiles,
 # and maintainer scripts that create the siemrelay system user and clean up on purge.
 #
-# Usage: packaging/deb/build-deb.sh [--out DIR] [--python /usr/bin/python3]
+# Usage: packaging/deb/build-deb.sh [--out DIR] [--python /usr/bin/python3] [--version DEBIAN_VERSION]
+# (--version overrides the package version, e.g. 0.1.0+local1 to test an upgrade; default: the agent's)
 # Needs: python3-venv, dpkg-dev (dpkg-deb), network access to PyPI (or a pip
 # configuration pointing at a mirror / wheelhouse via PIP_* variables).
 set -euo pipefail
@@ -13,16 +14,18 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/dist"
 python=/usr/bin/python3
+version=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --python) python="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --version) version="$2"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "build-deb.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
-version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/agent/__init__.py")"
+[ -n "$version" ] || version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/agent/__init__.py")"
 [ -n "$version" ] || { echo "build-deb.sh: cannot read __version__ from agent/__init__.py" >&2; exit 1; }
 arch="$(dpkg --print-architecture)"
 pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
@@ -71,7 +74,7 @@ Version: $version
 Architecture: $arch
 Maintainer: siemrelay maintainers <siemrelay@localhost>
 Installed-Size: $size
-Depends: python3 (>= $pyver), python3 (<< $pynext), passwd
+Depends: python3 (>= $pyver), python3 (<< $pynext), passwd, procps
 Section: net
 Priority: optional
 Homepage: https://github.com/siemrelay/siemrelay

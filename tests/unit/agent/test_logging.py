@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 
 import orjson
 from loguru import logger
@@ -58,3 +60,28 @@ def test_exception_texts_are_redacted_in_text_logs():
     text = _log_exception("text")
     assert "send failed" in text and "ConnectionError: POST https://hooks.slack.com/services/***" in text
     assert "T0/B0/xyz" not in text and "hunter2" not in text
+
+
+def test_journal_stream_lines_carry_their_syslog_priority(tmp_path, monkeypatch):
+    """Under systemd the journal files each line by its ``<N>`` prefix (journalctl -p warning)."""
+    path = tmp_path / "journal"
+    with open(path, "w") as stream:
+        st = os.fstat(stream.fileno())
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+        setup_logging("debug", "json", stream=stream)
+        logger.bind(component="t").info("started")
+        logger.bind(component="t").warning("sink down")
+        logger.bind(component="t").error("cannot write")
+    lines = path.read_text().splitlines()
+    assert [line[:3] for line in lines] == ["<6>", "<4>", "<3>"]
+    assert json.loads(lines[1][3:])["message"] == "sink down"
+
+
+def test_no_priority_prefix_when_the_stream_is_not_the_journal(tmp_path, monkeypatch):
+    """A child that inherited JOURNAL_STREAM but writes elsewhere keeps plain JSON lines."""
+    monkeypatch.setenv("JOURNAL_STREAM", "1:2")
+    path = tmp_path / "out"
+    with open(path, "w") as stream:
+        setup_logging("info", "json", stream=stream)
+        logger.bind(component="t").warning("x")
+    assert path.read_text().startswith("{")
