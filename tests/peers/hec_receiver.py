@@ -78,6 +78,7 @@ class HecReceiver:
         self.faults: list[tuple[Any, ...]] = []
         self._stopping = threading.Event()
         self.health_code = 17
+        self.outage: tuple[int, dict[str, str]] | None = None  # (HEC code, headers) answered while set
         self.ack_after_polls = 0
         self._acks: dict[tuple[str, int], int] = {}  # (channel, ackId) → polls seen
         self._next_ack: dict[str, int] = {}
@@ -233,6 +234,8 @@ class HecReceiver:
             return self._reply(h, req, code, {"invalid-event-number": index} if index is not None else None)
         with self._lock:
             fault = self.faults.pop(0) if self.faults else None
+            if fault is None and self.outage is not None:
+                fault = ("hec", self.outage[0], self.outage[1])
         if fault is not None and fault[0] == "http":
             _, status, headers, answer = fault
             req.status = status
