@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from loguru import logger
 
@@ -24,7 +24,21 @@ from agent.spool_admin import DeadLetter
 from agent.testing import FakeClock
 from agent.worker import SinkWorker
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "HookClock"]
+
+
+class HookClock(FakeClock):
+    """A fake clock that runs ``hook`` after each sleep: a test brings a peer up (or
+    fixes it) after the worker has waited a number of times."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook: Callable[[], None] | None = None
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if self.hook is not None:
+            self.hook()
 
 
 class Pipeline:

@@ -22,30 +22,17 @@ import orjson
 import pytest
 
 from agent.model import Event
-from agent.testing import FakeClock, make_event
+from agent.testing import make_event
 from tests.conftest import pick_port
 from tests.peers.hec_receiver import HecReceiver
 from tests.peers.http_capture import HttpCapture
-from tests.peers.pipeline import Pipeline
+from tests.peers.pipeline import HookClock, Pipeline
 
 pytestmark = pytest.mark.e2e
 
 TIMES = 3  # how often a transient fault is played before the peer recovers
 RETRY_AFTER = 7
 _TITLE = re.compile(r"seam-(?:\d{3}|POISON)")
-
-
-class HookClock(FakeClock):
-    """A fake clock that runs ``hook`` after each sleep (to bring a peer up mid-outage)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hook: Callable[[], None] | None = None
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        if self.hook is not None:
-            self.hook()
 
 
 def config(sink_type: str, url: str, extra: str = "") -> str:
