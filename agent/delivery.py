@@ -27,44 +27,75 @@ class Status(str, Enum):
 class Delivery:
     """The outcome of one ``Sink.send`` call.
 
+    A peer can answer in two vocabularies at once: the transport's status (HTTP 503)
+    and its own code inside the body (Splunk HEC code 9 "Server is busy", Slack's
+    ``rate_limited``, a JetStream error code). They are kept apart because they mean
+    different things to different readers: ``retry.retry_on`` patterns (``5xx``,
+    ``429``) are HTTP statuses and only ever see :attr:`http_status`; the vendor's code
+    is for people (reasons, delivery history) and for the sink's own classification.
+
     :ivar status: :class:`Status`.
-    :ivar reason: short human text (never a secret), e.g. ``"HTTP 503: server busy"``.
+    :ivar reason: short human text (never a secret), e.g. ``"HTTP 503: HEC code 9 (Server is busy)"``.
     :ivar retry_after: seconds the peer asked us to wait (``Retry-After``), if any.
-    :ivar code: protocol status code when there is one (HTTP status, HEC code).
+    :ivar http_status: the HTTP status of the answer (or the status a peer reported
+        for the real endpoint, as Teams' legacy connectors do inside a 200), when there
+        is one. This, and nothing else, is what ``retry.retry_on`` matches.
     :ivar open_circuit: the peer said something that retrying will not fix soon
         (e.g. a bad token): the worker opens the circuit at once.
     :ivar rejected_index: for REJECT of a batch, the index of the offending event
         when the peer said which one (HEC's ``invalid-event-number``).
     :ivar error_kind: for a failure without a status code, ``"connection"`` or
         ``"timeout"``: a sink's ``retry.retry_on`` list decides on these names.
+    :ivar vendor_code: the peer's own code for the answer, when it gave one (HEC
+        ``code``, Slack's error string, JetStream ``err_code``). Never matched by
+        ``retry_on``.
     """
 
     status: Status
     reason: str = ""
     retry_after: float | None = None
-    code: int | None = None
+    http_status: int | None = None
     open_circuit: bool = False
     rejected_index: int | None = None
     error_kind: str | None = None
+    vendor_code: int | str | None = None
 
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
 
+    @property
+    def code(self) -> int | None:
+        """The HTTP status (the name sinks written before :attr:`vendor_code` existed read)."""
+        return self.http_status
+
+    def codes(self) -> str:
+        """Both codes for people: ``"HTTP 503, code 9"``, ``"HTTP 429"``, ``"code rate_limited"`` or ``""``."""
+        parts = []
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.vendor_code is not None:
+            parts.append(f"code {self.vendor_code}")
+        return ", ".join(parts)
+
     @classmethod
-    def success(cls, reason: str = "", code: int | None = None) -> "Delivery":
-        return cls(Status.OK, reason, code=code)
+    def success(cls, reason: str = "", code: int | None = None, *, vendor_code: int | str | None = None) -> "Delivery":
+        """Delivered. ``code`` is the HTTP status, ``vendor_code`` the peer's own code."""
+        return cls(Status.OK, reason, http_status=code, vendor_code=vendor_code)
 
     @classmethod
     def retry(cls, reason: str, retry_after: float | None = None, code: int | None = None,
-              error_kind: str | None = None) -> "Delivery":
-        return cls(Status.RETRY, reason, retry_after=retry_after, code=code, error_kind=error_kind)
+              error_kind: str | None = None, *, vendor_code: int | str | None = None) -> "Delivery":
+        """Worth retrying. ``code`` is the HTTP status (what ``retry_on`` matches), ``vendor_code`` the peer's own."""
+        return cls(Status.RETRY, reason, retry_after=retry_after, http_status=code, error_kind=error_kind,
+                   vendor_code=vendor_code)
 
     @classmethod
     def reject(cls, reason: str, code: int | None = None, *, open_circuit: bool = False,
-               rejected_index: int | None = None) -> "Delivery":
-        return cls(Status.REJECT, reason, code=code, open_circuit=open_circuit,
-                   rejected_index=rejected_index)
+               rejected_index: int | None = None, vendor_code: int | str | None = None) -> "Delivery":
+        """Refused for good. ``code`` is the HTTP status, ``vendor_code`` the peer's own code."""
+        return cls(Status.REJECT, reason, http_status=code, open_circuit=open_circuit,
+                   rejected_index=rejected_index, vendor_code=vendor_code)
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = _time.time) -> float | None:

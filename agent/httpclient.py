@@ -10,6 +10,7 @@ texts quote the path.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -90,7 +91,7 @@ class HttpClient:
         reason = self.clean(outcome.reason, url)
         if reason == outcome.reason:
             return outcome
-        return Delivery(outcome.status, reason, outcome.retry_after, outcome.code, outcome.open_circuit, outcome.rejected_index)
+        return dataclasses.replace(outcome, reason=reason)  # keeps every field (error_kind, vendor_code)
 
     def clean(self, text: str, url: str = "") -> str:
         """Remove the URL (path and query may hold a key) and known secrets from ``text``."""

@@ -45,21 +45,26 @@ def classify(outcome: Delivery, retry_on: Iterable[str]) -> str:
     """Map a sink's outcome to :class:`Verdict` under a sink's ``retry_on`` list.
 
     ``retry_on`` can widen what is retried (``404`` while an endpoint is being
-    deployed) or narrow it (drop ``429`` to dead-letter instead of waiting). A status
-    code decides when there is one; otherwise the transport error kind
-    (``connection``, ``timeout``) does. A RETRY with neither (a plugin that raised, a
-    socket sink's own failure) is always retried: an unexplained failure is never a
-    reason to dead-letter events. A REJECT without a code (malformed data, an encoder
-    that refused the event) is always dead-lettered.
+    deployed) or narrow it (drop ``429`` to dead-letter instead of waiting). Its
+    patterns are HTTP statuses, so only the outcome's ``http_status`` is matched,
+    never the vendor's own code (Splunk's HEC code 9 "Server is busy" rides on HTTP
+    503, and must be judged as a 503, not as a status "9"). A status outside 100-599
+    (a plugin that put a vendor code where the HTTP status belongs) is not a status
+    and is ignored. Without a status the transport error kind (``connection``,
+    ``timeout``) decides. A RETRY with neither (a plugin that raised, a socket sink's
+    own failure) is always retried: an unexplained failure is never a reason to
+    dead-letter events. A REJECT without a status (malformed data, an encoder that
+    refused the event) is always dead-lettered.
     """
     if outcome.status is Status.OK:
         return Verdict.OK
     patterns = tuple(retry_on)
-    if outcome.code is not None and not (200 <= outcome.code < 300):
-        return Verdict.RETRY if _matches(outcome.code, patterns) else Verdict.DEAD
+    status = outcome.http_status
+    if status is not None and 100 <= status <= 599 and not (200 <= status < 300):
+        return Verdict.RETRY if _matches(status, patterns) else Verdict.DEAD
     if outcome.status is Status.REJECT:
         return Verdict.DEAD
-    kind = getattr(outcome, "error_kind", None)
+    kind = outcome.error_kind
     if kind in ("connection", "timeout"):
         return Verdict.RETRY if kind in patterns else Verdict.DEAD
     return Verdict.RETRY

@@ -366,8 +366,8 @@ class SinkWorker:
         ids = [event_id_of(e.data) for e in batch[:50]]
         status = "reject" if verdict == Verdict.DEAD else outcome.status.value
         try:
-            self.spool.record_delivery(self.name, when, ids, status, outcome.code, outcome.ok, attempt, latency_ms,
-                                       None if outcome.ok else outcome.reason, batch_size=len(batch))
+            self.spool.record_delivery(self.name, when, ids, status, outcome.http_status, outcome.ok, attempt, latency_ms,
+                                       None if outcome.ok else _history_reason(outcome), batch_size=len(batch))
         except SpoolClosed:
             pass
 
@@ -378,3 +378,17 @@ class SinkWorker:
         self.stats.dead_lettered += len(batch)
         self.log.error("sink {}: {} events moved to dead letters ({}); see `siemrelay dlq list --sink {}`",
                        self.name, len(batch), reason, self.name)
+
+
+def _history_reason(outcome: Delivery) -> str:
+    """The reason as delivery history shows it: with the vendor's code when the text does not name it.
+
+    The history's ``code`` column holds the HTTP status (what ``retry_on`` matched);
+    the peer's own code (HEC 9, Slack ``rate_limited``) is what an operator searches
+    the vendor's documentation for, so it must be visible too.
+    """
+    reason = outcome.reason
+    vendor = outcome.vendor_code
+    if vendor is None or str(vendor) in reason:
+        return reason
+    return f"{reason} (code {vendor})" if reason else f"code {vendor}"

@@ -178,9 +178,11 @@ class NatsSink(Sink):
             if isinstance(r, nats.js.errors.APIError) and not isinstance(r, nats.js.errors.ServiceUnavailableError):
                 desc = r.description or "JetStream error"
                 if r.err_code == _ERR_MSG_TOO_BIG:
-                    return Delivery.reject(f"JetStream refused event {i}: {desc}", code=r.code, rejected_index=i)
+                    return Delivery.reject(f"JetStream refused event {i}: {desc}", code=r.code, rejected_index=i,
+                                           vendor_code=r.err_code)
                 if r.err_code == _ERR_STREAM_MISMATCH:
-                    return Delivery.reject(f"JetStream: {desc} (stream: {self.stream})", code=r.code, open_circuit=True)
+                    return Delivery.reject(f"JetStream: {desc} (stream: {self.stream})", code=r.code, open_circuit=True,
+                                           vendor_code=r.err_code)
                 return _retry(f"JetStream: {desc} (error {r.err_code or r.code})")
             if isinstance(r, (asyncio.TimeoutError, nats.errors.TimeoutError)):
                 stored = sum(1 for x in results if not isinstance(x, BaseException))

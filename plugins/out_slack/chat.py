@@ -8,6 +8,7 @@ throttling, which each sink's ``send`` handles.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from agent.delivery import Delivery, Status
@@ -15,15 +16,23 @@ from agent.httpclient import HttpClient
 from agent.sinks import Sink, SinkContext
 from plugins.out_slack.digest import apply_digest_batching
 
-# Webhook errors that mean "this webhook will not work until someone fixes it".
-_GONE = {403, 404, 410}
+# Webhook errors that mean "this webhook will not work until someone fixes it": the
+# credentials (401), or a webhook revoked (403), deleted (404) or archived (410).
+_GONE = {401, 403, 404, 410}
 
 
-def chat_outcome(outcome: Delivery, what: str) -> Delivery:
-    """A revoked or deleted webhook opens the circuit: the events stay queued, nothing is dropped."""
-    if outcome.status is Status.REJECT and outcome.code in _GONE:
-        return Delivery.reject(f"{outcome.reason}; the {what} webhook was revoked, deleted or archived",
-                               code=outcome.code, open_circuit=True)
+def chat_outcome(outcome: Delivery, what: str, vendor_code: str | None = None) -> Delivery:
+    """Finish a chat sink's outcome: attach the service's own error code, and open the
+    circuit for a revoked or deleted webhook (the events stay queued, nothing is dropped).
+
+    :param vendor_code: the service's error string (Slack's ``rate_limited``,
+        ``no_service``; a Teams workflow's error code), kept apart from the HTTP status.
+    """
+    if vendor_code is not None and not outcome.ok:
+        outcome = dataclasses.replace(outcome, vendor_code=vendor_code)
+    if outcome.status is Status.REJECT and outcome.http_status in _GONE:
+        return dataclasses.replace(outcome, reason=f"{outcome.reason}; the {what} webhook was revoked, deleted or "
+                                                   "archived, or its credentials are wrong", open_circuit=True)
     return outcome
 
 

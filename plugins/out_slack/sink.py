@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import re
+
 import orjson
+import requests
 
 from agent.delivery import Delivery
 from agent.sinks import SpooledEvent
 from plugins.out_slack.chat import ChatWebhookSink, chat_outcome
 from plugins.out_slack.config import BATCH_DEFAULTS, CONFIG_SCHEMA, check_config
 from plugins.out_slack.encoder import encode
+
+_SLACK_ERROR = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
 
 class SlackSink(ChatWebhookSink):
     type_name = "slack"
@@ -33,4 +39,14 @@ class SlackSink(ChatWebhookSink):
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to send")
-        return chat_outcome(self.client.post(self.url, self.encode_batch(batch)), "Slack")
+        response, error = self.client.request("POST", self.url, data=self.encode_batch(batch))
+        return chat_outcome(self.client.classify(response, error, self.url), "Slack", slack_error(response))
+
+
+def slack_error(response: requests.Response | None) -> str | None:
+    """Slack's error string (``rate_limited``, ``invalid_payload``, ``no_service``...): an
+    incoming webhook answers a failure with it as the whole plain-text body."""
+    if response is None or 200 <= response.status_code < 300:
+        return None
+    text = (response.text or "").strip()
+    return text if _SLACK_ERROR.match(text) else None

@@ -41,7 +41,12 @@ _RETRY = {8, 9, 18, 19, 20, 23, 26, 27}
 
 
 def classify_hec(status: int, body: Any, retry_after: str | None) -> Delivery:
-    """Map an HTTP status and the parsed JSON body (or ``None``) to a Delivery."""
+    """Map an HTTP status and the parsed JSON body (or ``None``) to a Delivery.
+
+    The outcome carries the HTTP status as ``http_status`` (what ``retry.retry_on``
+    matches: code 9 rides on a 503, codes 26 and 27 on a 429) and the HEC code as
+    ``vendor_code``; the reason names both.
+    """
     code = body.get("code") if isinstance(body, dict) else None
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(code, int) or isinstance(code, bool):
@@ -49,27 +54,30 @@ def classify_hec(status: int, body: Any, retry_after: str | None) -> Delivery:
     reason = f"HTTP {status}: HEC code {code} ({text or HEC_CODES.get(code, (0, 'unknown'))[1]})"
     wait = parse_retry_after(retry_after)
     if code in _OK and 200 <= status < 300:
-        return Delivery.success(reason, code=code)
+        return Delivery.success(reason, code=status, vendor_code=code)
     if code in _CREDENTIALS:
-        return Delivery.reject(reason + "; check the token", code=code, open_circuit=True)
+        return Delivery.reject(reason + "; check the token", code=status, open_circuit=True, vendor_code=code)
     if code in _CONFIGURATION:
-        return Delivery.reject(reason + "; check the token's settings", code=code, open_circuit=True)
+        return Delivery.reject(reason + "; check the token's settings", code=status, open_circuit=True, vendor_code=code)
     if code in _BAD_DATA:
         index = body.get("invalid-event-number")
         if isinstance(index, bool) or not isinstance(index, int):
             index = None
-        return Delivery.reject(reason if index is None else f"{reason} at event {index}", code=code, rejected_index=index)
+        return Delivery.reject(reason if index is None else f"{reason} at event {index}", code=status,
+                               rejected_index=index, vendor_code=code)
     if code in _RETRY:
-        return Delivery.retry(reason, wait, code=code)
-    return _by_status(status, retry_after, reason)
+        return Delivery.retry(reason, wait, code=status, vendor_code=code)
+    return _by_status(status, retry_after, reason, code)
 
 
-def _by_status(status: int, retry_after: str | None, reason: str | None = None) -> Delivery:
+def _by_status(status: int, retry_after: str | None, reason: str | None = None,
+               vendor_code: int | None = None) -> Delivery:
+    """An answer without a HEC code we know (a proxy, a load balancer): the HTTP status decides."""
     reason = reason or f"HTTP {status}"
     if 200 <= status < 300:
-        return Delivery.success(reason, code=status)
+        return Delivery.success(reason, code=status, vendor_code=vendor_code)
     if status in (408, 425, 429) or status >= 500:
-        return Delivery.retry(reason, parse_retry_after(retry_after), code=status)
+        return Delivery.retry(reason, parse_retry_after(retry_after), code=status, vendor_code=vendor_code)
     if status in (401, 403):
-        return Delivery.reject(reason + "; check the token", code=status, open_circuit=True)
-    return Delivery.reject(reason, code=status)
+        return Delivery.reject(reason + "; check the token", code=status, open_circuit=True, vendor_code=vendor_code)
+    return Delivery.reject(reason, code=status, vendor_code=vendor_code)

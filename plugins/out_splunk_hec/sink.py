@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from typing import Any, Sequence
@@ -145,8 +146,7 @@ class SplunkHecSink(Sink):
             answer = None
         outcome = classify_hec(response.status_code, answer, response.headers.get("Retry-After"))
         if not outcome.ok:
-            outcome = type(outcome)(outcome.status, self.client.clean(outcome.reason, url), outcome.retry_after,
-                                    outcome.code, outcome.open_circuit, outcome.rejected_index)
+            outcome = dataclasses.replace(outcome, reason=self.client.clean(outcome.reason, url))
         return outcome, answer
 
     def healthcheck(self) -> Delivery:

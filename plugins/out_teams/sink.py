@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import re
+
 import orjson
+import requests
 
 from agent.delivery import Delivery
 from agent.sinks import SpooledEvent
@@ -34,7 +37,40 @@ class TeamsSink(ChatWebhookSink):
         if not batch:
             return Delivery.success("nothing to send")
         response, error = self.client.request("POST", self.url, data=self.encode_batch(batch))
-        if response is not None and response.status_code == 200 and "429" in (response.text or "")[:300]:
-            # legacy connectors answer throttling with HTTP 200 and the real status in the text
-            return Delivery.retry("Teams throttled the webhook (HTTP 429 reported in a 200 answer)", code=429)
-        return chat_outcome(self.client.classify(response, error, self.url), "Teams")
+        relayed = relayed_status(response)
+        if relayed is not None:
+            return relayed
+        return chat_outcome(self.client.classify(response, error, self.url), "Teams", workflow_error(response))
+
+
+# "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429"
+_RELAYED = re.compile(r"returned HTTP error (\d{3})")
+
+
+def relayed_status(response: requests.Response | None) -> Delivery | None:
+    """Legacy Office 365 connectors answer HTTP 200 and put the Teams endpoint's real
+    status in the text. That status is the one ``retry_on`` must judge (429 throttled,
+    5xx retried, others refused), so the outcome carries it as ``http_status``."""
+    if response is None or response.status_code != 200:
+        return None
+    found = _RELAYED.search((response.text or "")[:300])
+    if found is None:
+        return None
+    status = int(found.group(1))
+    reason = f"Teams reported HTTP {status} in a 200 answer"
+    if status in (408, 429) or status >= 500:
+        return Delivery.retry(f"{reason} (throttled or unavailable)", code=status)
+    return Delivery.reject(reason, code=status, open_circuit=status in (401, 403, 404, 410))
+
+
+def workflow_error(response: requests.Response | None) -> str | None:
+    """A Power Automate workflow's error code (``{"error": {"code": "..."}}``), if the answer has one."""
+    if response is None or 200 <= response.status_code < 300:
+        return None
+    try:
+        doc = orjson.loads(response.content or b"null")
+    except orjson.JSONDecodeError:
+        return None
+    error = doc.get("error") if isinstance(doc, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) and code else None

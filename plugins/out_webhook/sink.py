@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import orjson
 
-from agent.delivery import Delivery
+from agent.delivery import Delivery, Status
 from agent.httpclient import HttpClient
 from agent.render import render_json
 from agent.sinks import Sink, SinkContext, SpooledEvent
@@ -75,7 +76,17 @@ class WebhookSink(Sink):
                 headers[self.hmac["timestamp_header"]] = ts
             headers[self.hmac["header"]] = signature(secret, data, self.hmac.get("prefix", ""),
                                                      ts if self.hmac.get("sign_timestamp") else None)
-        return self.client.post(self.url, data, headers)
+        return credentials_outcome(self.client.post(self.url, data, headers))
 
     def close(self) -> None:
         self.client.close()
+
+
+def credentials_outcome(outcome: Delivery) -> Delivery:
+    """401 and 403 say our credentials (a header token, the HMAC secret) are wrong: every
+    event would be refused the same way, so open the circuit and keep them queued until
+    an operator fixes it, instead of dead-lettering the whole stream."""
+    if outcome.status is Status.REJECT and outcome.http_status in (401, 403):
+        return dataclasses.replace(outcome, reason=f"{outcome.reason}; check the webhook's credentials",
+                                   open_circuit=True)
+    return outcome

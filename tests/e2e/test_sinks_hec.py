@@ -85,7 +85,8 @@ def test_bad_or_disabled_token_rejects_and_opens_the_circuit(hec: HecReceiver, c
         outcome = sink.send(spooled([make_event()]))
     finally:
         sink.close()
-    assert outcome.status is status and outcome.code == code and outcome.open_circuit is circuit
+    assert outcome.status is status and outcome.vendor_code == code and outcome.open_circuit is circuit
+    assert outcome.http_status == 403
     assert "wrong-token" not in outcome.reason and "off-token" not in outcome.reason
 
 
@@ -94,7 +95,8 @@ def test_busy_and_throttled_are_retried_with_retry_after(hec: HecReceiver) -> No
     try:
         hec.fail_next(9, **{"Retry-After": "7"})
         busy = sink.send(spooled([make_event()]))
-        assert busy.status is Status.RETRY and busy.code == 9 and busy.retry_after == 7
+        assert busy.status is Status.RETRY and busy.retry_after == 7
+        assert (busy.http_status, busy.vendor_code) == (503, 9)
         hec.fail_next(18)
         assert sink.send(spooled([make_event()])).status is Status.RETRY
         assert sink.send(spooled([make_event()])).ok
@@ -111,7 +113,8 @@ def test_malformed_event_is_rejected_with_its_index(hec: HecReceiver) -> None:
         outcome = sink.send(spooled(events))
     finally:
         sink.close()
-    assert outcome.status is Status.REJECT and outcome.code == 7 and outcome.rejected_index == 2
+    assert outcome.status is Status.REJECT and outcome.rejected_index == 2
+    assert (outcome.http_status, outcome.vendor_code) == (400, 7)
     assert not outcome.open_circuit and hec.indexed == []
 
 
@@ -164,11 +167,11 @@ def test_ack_on_a_token_without_ack_opens_the_circuit(hec: HecReceiver) -> None:
 def test_healthcheck(hec: HecReceiver) -> None:
     good, bad = hec_sink(hec), hec_sink(hec, token="nope-token")
     try:
-        assert good.healthcheck().ok and good.healthcheck().code == 17
+        assert good.healthcheck().ok and good.healthcheck().vendor_code == 17
         assert bad.healthcheck().status is Status.REJECT
         hec.health_code = 18
         unhealthy = good.healthcheck()
-        assert unhealthy.status is Status.RETRY and unhealthy.code == 18
+        assert unhealthy.status is Status.RETRY and (unhealthy.http_status, unhealthy.vendor_code) == (503, 18)
     finally:
         good.close()
         bad.close()

@@ -9,6 +9,12 @@ number, ``index`` allowed, ``fields`` flat, metadata strings) and the first bad 
 reported with ``invalid-event-number``. Answers are ``{"text": ..., "code": N}`` with
 the documented HTTP status of each code. Tests can script faults (busy, throttled,
 unhealthy) and slow acknowledgements, and read back every request byte for byte.
+
+Faults answer event requests, in order: a HEC code with its documented HTTP status
+(:meth:`HecReceiver.fail_next`), a bare HTTP answer as a proxy or load balancer in
+front of Splunk would give (:meth:`HecReceiver.fail_next_http`), or a transport fault
+(:meth:`HecReceiver.fail_next_transport`: ``"reset"`` half-way through the request
+body, ``"hang"`` without answering).
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import socket
+import struct
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -34,7 +42,9 @@ CODES: dict[int, tuple[int, str]] = {
     19: (503, "HEC is unhealthy, ack service unavailable"),
     20: (503, "HEC is unhealthy, queues are full, ack service unavailable"),
     21: (400, "Invalid token"), 22: (400, "Token disabled"), 23: (503, "Server is shutting down"),
-    24: (200, "HEC queue is approaching its capacity limit"),
+    24: (200, "HEC queue is approaching its capacity limit"), 25: (200, "HEC ACK is approaching its capacity limit"),
+    26: (429, "HEC queue is at capacity and cannot process any more requests"),
+    27: (429, "HEC ACK channel is at capacity and cannot process any more requests"),
 }
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _META = ("host", "source", "sourcetype", "index")
@@ -56,14 +66,19 @@ class HecReceiver:
     """Run with ``with HecReceiver(port, tokens={...}) as hec:``; ``hec.url`` is the base URL."""
 
     def __init__(self, port: int, *, tokens: dict[str, dict[str, Any]] | None = None, host: str = "127.0.0.1",
-                 indexes: tuple[str, ...] = ("main", "security"), ssl_context: Any = None) -> None:
+                 indexes: tuple[str, ...] = ("main", "security"), ssl_context: Any = None,
+                 max_content_length: int | None = None) -> None:
         # token → {"ack": bool, "disabled": bool}
         self.tokens = tokens if tokens is not None else {"good-token": {"ack": False}}
         self.indexes = set(indexes)
+        self.max_content_length = max_content_length  # limits.conf [http_input] max_content_length: 413 above it
         self.requests: list[Request] = []
         self.indexed: list[dict[str, Any]] = []
-        self.faults: list[tuple[int, dict[str, str]]] = []  # (HEC code, extra headers), consumed in order
+        # consumed in order: ("hec", code, headers) | ("http", status, headers, body) | ("reset",) | ("hang", s)
+        self.faults: list[tuple[Any, ...]] = []
+        self._stopping = threading.Event()
         self.health_code = 17
+        self.outage: tuple[int, dict[str, str]] | None = None  # (HEC code, headers) answered while set
         self.ack_after_polls = 0
         self._acks: dict[tuple[str, int], int] = {}  # (channel, ackId) → polls seen
         self._next_ack: dict[str, int] = {}
@@ -98,6 +113,7 @@ class HecReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
@@ -105,7 +121,19 @@ class HecReceiver:
     def fail_next(self, code: int, **headers: str) -> None:
         """Answer the next event request with HEC ``code`` (e.g. 9 busy) instead of indexing it."""
         with self._lock:
-            self.faults.append((code, headers))
+            self.faults.append(("hec", code, headers))
+
+    def fail_next_http(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        """Answer the next event request with a bare HTTP ``status`` (no HEC code), as a proxy would."""
+        with self._lock:
+            self.faults.append(("http", status, dict(headers or {}), body))
+
+    def fail_next_transport(self, kind: str, seconds: float = 30.0) -> None:
+        """``"reset"``: read half the next event request's body, then reset the connection;
+        ``"hang"``: read it and answer nothing for ``seconds`` (the client times out first)."""
+        assert kind in ("reset", "hang")
+        with self._lock:
+            self.faults.append((kind, seconds))
 
     def wait_indexed(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         with self.changed:
@@ -132,9 +160,33 @@ class HecReceiver:
         h.end_headers()
         h.wfile.write(data)
 
+    def _transport_fault(self, h: BaseHTTPRequestHandler, path: str, length: int) -> bool:
+        """Play a scripted reset or hang on an event request; True when one was played."""
+        if path.rstrip("/") not in ("/services/collector", "/services/collector/event", "/services/collector/event/1.0"):
+            return False
+        with self._lock:
+            if not self.faults or self.faults[0][0] not in ("reset", "hang"):
+                return False
+            kind, seconds = self.faults.pop(0)
+        req = Request("POST", path, {k: v for k, v in h.headers.items()}, b"", status=0)
+        with self.changed:
+            self.requests.append(req)
+            self.changed.notify_all()
+        h.close_connection = True
+        if kind == "reset":
+            h.rfile.read(length // 2)
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()  # RST: the client sees "connection reset" mid-request
+            return True
+        h.rfile.read(length)
+        self._stopping.wait(float(seconds))
+        return True
+
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
         length = int(h.headers.get("Content-Length") or 0)
+        if method == "POST" and self._transport_fault(h, parts.path, length):
+            return
         body = h.rfile.read(length) if length else b""
         req = Request(method, parts.path, {k: v for k, v in h.headers.items()}, body)
         with self.changed:
@@ -160,6 +212,10 @@ class HecReceiver:
             return self._ack(h, req, settings, channel)
         if settings.get("ack") and channel is None:
             return self._reply(h, req, 10)
+        if self.max_content_length is not None and length > self.max_content_length:
+            answer = f"Content-Length of {length} too large (maximum is {self.max_content_length})".encode()
+            with self._lock:
+                self.faults.insert(0, ("http", 413, {}, answer))
         encoding = (h.headers.get("Content-Encoding") or "").lower()
         data = body
         if encoding == "gzip":
@@ -178,10 +234,22 @@ class HecReceiver:
             return self._reply(h, req, code, {"invalid-event-number": index} if index is not None else None)
         with self._lock:
             fault = self.faults.pop(0) if self.faults else None
+            if fault is None and self.outage is not None:
+                fault = ("hec", self.outage[0], self.outage[1])
+        if fault is not None and fault[0] == "http":
+            _, status, headers, answer = fault
+            req.status = status
+            h.send_response(status)
+            h.send_header("Content-Type", "text/plain")
+            h.send_header("Content-Length", str(len(answer)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(answer)
+            return None
         if fault is not None:
-            code, headers = fault
-            status = 429 if headers.pop("_status429", None) else None
-            return self._reply(h, req, code, headers=headers, status=status)
+            _, code, headers = fault
+            return self._reply(h, req, code, headers=dict(headers))
         req.events = events
         extra: dict[str, Any] = {}
         if settings.get("ack"):

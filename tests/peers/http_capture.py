@@ -6,17 +6,20 @@ Script steps, consumed one per request (then ``default`` forever):
 - ``(429, {"Retry-After": "2"})``: a status with headers.
 - ``(429, {"Retry-After": "2"}, b"slow down")``: a status with headers and a body.
 - ``"close"``: read the request, then close the connection without answering.
+- ``"reset"``: read half the request body, then reset the connection (TCP RST).
 - ``("hang", seconds)``: read the request, answer nothing for ``seconds`` (the client's
   timeout should fire first), then close.
 
 A ``reject_if`` predicate answers 400 to any request whose body it matches, which is
-how a poison event is simulated. Every request is recorded with its method, path,
+how a poison event is simulated; ``max_body_bytes`` answers 413 to larger bodies. Every request is recorded with its method, path,
 headers, body, the status given (``None`` when none was) and its arrival time
 (monotonic).
 """
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -57,12 +60,14 @@ class HttpCapture:
     """
 
     def __init__(self, script: Iterable[Step] | int = (), default: Step = 200, host: str = "127.0.0.1",
-                 reject_if: Callable[[bytes], bool] | None = None, port: int = 0) -> None:
+                 reject_if: Callable[[bytes], bool] | None = None, port: int = 0,
+                 max_body_bytes: int | None = None) -> None:
         if isinstance(script, int):
             script, port = (), script
         self.script: list[Step] = list(script)
         self.default = default
         self.reject_if = reject_if
+        self.max_body_bytes = max_body_bytes  # larger bodies get 413 Payload Too Large
         self.requests: list[Captured] = []
         self.lock = threading.Lock()
         self._stopping = threading.Event()
@@ -77,11 +82,25 @@ class HttpCapture:
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
+                with capture.lock:
+                    reset = bool(capture.script) and capture.script[0] == "reset"
+                    if reset:
+                        capture.script.pop(0)
+                        capture.requests.append(Captured(self.command, self.path, dict(self.headers.items()), b"", None,
+                                                         time.monotonic()))
+                if reset:
+                    self.rfile.read(length // 2)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 body = self.rfile.read(length) if length else b""
                 with capture.lock:
                     step = capture.script.pop(0) if capture.script else capture.default
                     if capture.reject_if is not None and capture.reject_if(body):
                         step = 400
+                    if capture.max_body_bytes is not None and len(body) > capture.max_body_bytes:
+                        step = (413, {}, b"payload too large")
                     status, headers, answer = _status_of(step)
                     capture.requests.append(Captured(self.command, self.path, dict(self.headers.items()), body, status,
                                                      time.monotonic()))
@@ -146,7 +165,7 @@ class HttpCapture:
 
 
 def _status_of(step: Step) -> tuple[int | None, dict[str, str], bytes | None]:
-    if step == "close":
+    if step in ("close", "reset"):
         return None, {}, None
     if isinstance(step, tuple):
         if step[0] == "hang":

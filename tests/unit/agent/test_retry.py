@@ -187,3 +187,34 @@ def test_token_bucket_zero_rate_is_unlimited():
     for _ in range(1000):
         bucket.take()
     assert bucket.wait_time() == 0 and not bucket.limited
+
+
+def test_retry_on_matches_the_http_status_never_the_vendor_code():
+    busy = Delivery.retry("HTTP 503: HEC code 9 (Server is busy)", code=503, vendor_code=9)
+    assert (busy.http_status, busy.vendor_code, busy.code) == (503, 9, 503)
+    assert classify(busy, DEFAULT_RETRY_ON) == Verdict.RETRY
+    assert classify(busy, ("9",)) == Verdict.DEAD  # "9" is not a status a pattern can name
+    full = Delivery.retry("HTTP 429: HEC code 26", code=429, vendor_code=26)
+    assert classify(full, DEFAULT_RETRY_ON) == Verdict.RETRY and classify(full, ("5xx",)) == Verdict.DEAD
+    slack = Delivery.retry("HTTP 429: rate_limited", 30.0, code=429, vendor_code="rate_limited")
+    assert slack.codes() == "HTTP 429, code rate_limited" and classify(slack, DEFAULT_RETRY_ON) == Verdict.RETRY
+
+
+def test_a_vendor_code_in_the_status_slot_is_not_read_as_a_status():
+    """A sink written before vendor_code existed may put HEC's 9 where the status goes:
+    it is ignored, and its RETRY is retried instead of dead-lettered."""
+    assert classify(Delivery.retry("busy", code=9), DEFAULT_RETRY_ON) == Verdict.RETRY
+    assert classify(Delivery.reject("bad", code=7), DEFAULT_RETRY_ON) == Verdict.DEAD
+
+
+def test_connection_kind_survives_the_http_client_cleaning_the_reason():
+    from agent.httpclient import HttpClient
+
+    client = HttpClient()
+    try:
+        outcome = client.classify(None, ConnectionError("refused by http://127.0.0.1:1/secret/path"),
+                                  "http://127.0.0.1:1/secret/path")
+    finally:
+        client.close()
+    assert outcome.error_kind == "connection" and "secret" not in outcome.reason
+    assert classify(outcome, ("timeout",)) == Verdict.DEAD  # retry_on without "connection" is honoured

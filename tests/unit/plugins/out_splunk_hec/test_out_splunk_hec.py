@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.delivery import Status
+from agent.retry import DEFAULT_RETRY_ON, Verdict, classify
 from agent.testing import make_event, spooled
 from plugins.out_splunk_hec.encoder import HecFormat, encode_event, hec_time
 from plugins.out_splunk_hec.responses import HEC_CODES, classify_hec
@@ -42,7 +43,9 @@ def test_every_documented_code_has_an_outcome(code: int) -> None:
         assert outcome.status is Status.REJECT and not outcome.open_circuit
     else:
         assert outcome.status is Status.RETRY
-    assert outcome.code == code
+        # what the worker does with it under the default retry_on: retry, never dead letters
+        assert classify(outcome, DEFAULT_RETRY_ON) == Verdict.RETRY
+    assert (outcome.http_status, outcome.vendor_code) == (status, code)
 
 
 def test_retry_after_and_invalid_event_number() -> None:
