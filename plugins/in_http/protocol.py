@@ -40,6 +40,7 @@ import orjson
 __all__ = ["Request", "Response", "HttpProtocol", "ServerState", "json_response", "MAX_HEAD_BYTES"]
 
 MAX_HEAD_BYTES = 32 * 1024
+LINGER_S = 2.0  # how long a refused client's remaining input is drained before the socket closes
 REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required", 413: "Content Too Large",
            415: "Unsupported Media Type", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
@@ -224,7 +225,9 @@ class HttpProtocol(asyncio.Protocol):
                     return
                 raise
             except httptools.HttpParserUpgrade:
-                self._refuse(self.req, 400, "protocol upgrade (Upgrade, CONNECT) is not supported")
+                upgrade = self.queue.pop() if self.queue and isinstance(self.queue[-1], Request) else None
+                # llhttp completes an upgrade request without its body: it must not be handled
+                self._refuse(upgrade, 400, "protocol upgrade (Upgrade, CONNECT) is not supported")
                 return
             except httptools.HttpParserError as exc:
                 self._refuse(self.req, 400, f"malformed request: {exc}")
@@ -380,7 +383,26 @@ class HttpProtocol(asyncio.Protocol):
         parts.append("\r\n")
         self.transport.write("".join(parts).encode("latin-1") + resp.body)
         if resp.close:
-            self.closing = True
-            if self.timer is not None:
-                self.timer.cancel()
-            self.transport.close()
+            self._linger()
+
+    def _linger(self) -> None:
+        """Close after an answer, reading and dropping what the client still sends for a moment.
+
+        Closing a socket with unread input makes the kernel send a reset, which can
+        destroy our answer before the client reads it (RFC 9112 §9.6): so half-close,
+        drain for at most LINGER_S, then close.
+        """
+        transport = self.transport
+        assert transport is not None
+        self.closing = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        if self.paused:
+            self.paused = False
+            transport.resume_reading()
+        transport.write_eof()
+        self.timer = asyncio.get_running_loop().call_later(LINGER_S, transport.close)
