@@ -200,13 +200,18 @@ def test_refused_bodies_are_dead_letters_and_accepted_ones_reach_the_sink(agent:
     for body in refused:
         r = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=10)
         assert r.status_code == 400 and r.json()["error"], body
+    hec = f"http://127.0.0.1:{agent.port}/services/collector"
+    r = requests.post(hec + "/event", data=b'{"event": {"id": "hec-broken"', headers={"Authorization": f"Splunk {TOKEN}"}, timeout=10)
+    assert (r.status_code, r.json()["code"]) == (400, 6)
+    r = requests.post(hec + "/raw", data=b"\n \n", headers={"Authorization": f"Splunk {TOKEN}"}, timeout=10)
+    assert (r.status_code, r.json()["code"]) == (400, 5)
     assert requests.post(url, json={"id": "dl-valid", "title": "kept"}, timeout=10).status_code == 200
     wait_for(lambda: "dl-valid" in agent.sink_ids(), what="the valid event in the sink")
     listing = run_cli("dlq", "list", "--json", "-c", str(agent.config), cwd=agent.config.parent, env={"HEC_TOKEN": TOKEN})
     assert listing.returncode == 0, listing.stderr
     reasons = [d["reason"] for d in json.loads(listing.stdout)]
     assert sum("empty body" in r for r in reasons) >= 2
-    for needle in ("a bare JSON null", "a top-level JSON string", "an HTML page"):
+    for needle in ("a bare JSON null", "a top-level JSON string", "an HTML page", "HEC: Invalid data format", "HEC: No data"):
         assert any(needle in r for r in reasons), (needle, reasons)
 
 
