@@ -220,12 +220,16 @@ class HttpProtocol(asyncio.Protocol):
             in_head = not self.in_body
             try:
                 self.parser.feed_data(piece)
-            except httptools.HttpParserCallbackError:
-                if self.done:  # a callback refused the request and queued the answer
-                    return
-                raise
+            except httptools.HttpParserCallbackError as exc:
+                if not self.done:  # not a refusal: a bug in the application's precheck answers 500, the server goes on
+                    bug = exc.__context__
+                    self._refuse(self.req, 500, f"internal error: {type(bug).__name__}: {bug}")
+                return
             except httptools.HttpParserUpgrade:
-                upgrade = self.queue.pop() if self.queue and isinstance(self.queue[-1], Request) else None
+                last = self.queue[-1] if self.queue else None
+                upgrade = last if isinstance(last, Request) else None
+                if upgrade is not None:
+                    self.queue.pop()
                 # llhttp completes an upgrade request without its body: it must not be handled
                 self._refuse(upgrade, 400, "protocol upgrade (Upgrade, CONNECT) is not supported")
                 return
