@@ -64,6 +64,32 @@ def detect(payload: Any) -> str | None:
     return None
 
 
+_JSON_SCALARS = (b"null", b"true", b"false")
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+def not_an_event(data: bytes) -> str | None:
+    """What a body that only looks like text is, when it is certainly no event; ``None`` otherwise.
+
+    A bare JSON ``null``/``true``/``false`` or a top-level JSON string is a sender's
+    bug (an empty object serialised as null, a double-encoded payload), and an HTML
+    page is a proxy's or login error page: forwarding either as a log line hides the
+    failure from the SOC. Numbers and other text stay log lines.
+    """
+    text = data.strip()
+    if text in _JSON_SCALARS:
+        return f"a bare JSON {text.decode()}"
+    if text[:1] == b'"':
+        try:
+            if isinstance(parse_json(text), str):
+                return "a top-level JSON string"
+        except DecodeError:
+            return None
+    if text.lstrip(b"\xef\xbb\xbf")[:14].lower().startswith(_HTML_STARTS):
+        return "an HTML page"
+    return None
+
+
 class AutoDecoder(Decoder):
     """Picks escape, detectify, zeropath, pentest, json, cef, syslog or raw by the record's shape."""
 
@@ -75,6 +101,7 @@ class AutoDecoder(Decoder):
         super().__init__(config)
         self.reject_json = config.get("unknown_json") == "reject"
         self.reject_text = config.get("unknown_text") == "reject"
+        self.accept_text = config.get("unknown_text") == "accept"
         self.decoders: dict[str, Decoder] = {cls.type_name: cls(_defaults(cls)) for cls in (
             EscapeDecoder, DetectifyDecoder, ZeroPathDecoder, PentestDecoder, JsonDecoder, CefDecoder, RawDecoder)}
         syslog = self._syslog()
@@ -121,6 +148,10 @@ class AutoDecoder(Decoder):
             return "cef"
         if self.reject_text:
             raise DecodeError("text that is neither JSON, CEF nor syslog (unknown_text: reject)")
+        if not self.accept_text:
+            refusal = not_an_event(data)
+            if refusal is not None:
+                raise DecodeError(f"{refusal}, not an event (unknown_text: accept forwards it as a log line)")
         return "raw"
 
     def decode(self, record: RawRecord) -> list[Event]:

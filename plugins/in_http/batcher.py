@@ -20,11 +20,11 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from agent.decoders import Decoder, PartialDecodeError
+from agent.decoders import DecodeError, Decoder, PartialDecodeError
 from agent.records import RawRecord
 from agent.sources import Submitted, SubmitStatus
 
-__all__ = ["Batcher", "Outcome", "TrackingDecoder"]
+__all__ = ["Batcher", "Outcome", "Refusal", "TrackingDecoder"]
 
 
 class TrackingDecoder(Decoder):
@@ -44,6 +44,24 @@ class TrackingDecoder(Decoder):
             raise
         record.meta["events"] = len(events)
         return events
+
+
+class Refusal(Decoder):
+    """A "decoder" that refuses every record with a fixed reason.
+
+    A body the listener refuses on sight (empty, a malformed HEC envelope) still goes
+    through ``submit`` with it, so it lands in the dead-letter store with its bytes and
+    reason like any record a real decoder refused: a refusal never loses the input.
+    """
+
+    type_name = "http"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__({})
+        self.reason = reason
+
+    def decode(self, record: RawRecord) -> list[Any]:
+        raise DecodeError(self.reason)
 
 
 @dataclass(slots=True)

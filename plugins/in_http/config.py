@@ -81,10 +81,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
                        "meta": _d("Larger bodies are refused with 413 without being read.")},
     "max_connections": {"type": "integer", "default": 1024, "min": 1,
                         "meta": _d("Most open connections; further ones get 503 and are closed.")},
+    "max_connections_per_client": {"type": "integer", "default": 64, "min": 1,
+                                   "meta": _d("Most open connections from one peer address; further ones get 429 and are "
+                                              "closed at once, so one client cannot lock the other senders out.")},
     "read_timeout_s": {"type": "number", "default": 10.0, "min": 0.1,
-                       "meta": _d("A request must arrive whole within this time once it started (slow clients get 408).")},
+                       "meta": _d("A request must arrive whole within this time of its first byte, and a new connection "
+                                  "must send its first request within it (slow or idle clients get 408 and are closed).")},
     "idle_timeout_s": {"type": "number", "default": 60.0, "min": 0.1,
-                       "meta": _d("A keep-alive connection with no request for this long is closed.")},
+                       "meta": _d("A keep-alive connection with no request for this long after its last answer is closed.")},
     "response_timeout_s": {"type": "number", "default": 9.0, "min": 0.1, "max": 9.5,
                            "meta": _d("Longest wait for the spool before answering 503; every 2xx comes within it.")},
     "submit_timeout_s": {"type": "number", "default": 2.0, "min": 0, "max": 9,

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["split_envelopes", "HecError", "HEC_OK", "hec_answer"]
+__all__ = ["split_envelopes", "HecError", "HEC_OK", "hec_answer", "hec_auth_refusal"]
 
 HEC_META = ("time", "host", "source", "sourcetype", "index", "fields")
 HEC_OK = {"text": "Success", "code": 0}
@@ -33,6 +33,21 @@ class HecError(ValueError):
 
 def hec_answer(text: str, code: int, **extra: Any) -> dict[str, Any]:
     return {"text": text, "code": code, **extra}
+
+
+def hec_auth_refusal(authorization: str | None) -> tuple[int, dict[str, Any]]:
+    """The status and body Splunk answers for a request whose token was not accepted.
+
+    No ``Authorization`` header: 401, code 2; a header that is not ``Splunk <token>``:
+    401, code 3; a well-formed header with an unknown token: 403, code 4. HEC clients
+    (and Splunk's own forwarders) tell "fix your header" from "fix your token" by it.
+    """
+    if not authorization or not authorization.strip():
+        return 401, hec_answer("Token is required", 2)
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "splunk" or not token.strip():
+        return 401, hec_answer("Invalid authorization", 3)
+    return 403, hec_answer("Invalid token", 4)
 
 
 def split_envelopes(body: bytes) -> list[tuple[Any, dict[str, Any]]]:

@@ -23,9 +23,9 @@ from agent.records import RawRecord
 from agent.sources import Source, SourceContext, SubmitStatus
 from agent.tls import server_context
 from plugins.in_http.auth import Authenticator
-from plugins.in_http.batcher import Batcher, Outcome, TrackingDecoder
+from plugins.in_http.batcher import Batcher, Outcome, Refusal, TrackingDecoder
 from plugins.in_http.config import CONFIG_SCHEMA, check_config
-from plugins.in_http.hec import HEC_OK, HecError, hec_answer, split_envelopes
+from plugins.in_http.hec import HEC_OK, HecError, hec_answer, hec_auth_refusal, split_envelopes
 from plugins.in_http.protocol import HttpProtocol, Request, Response, ServerState, json_response
 
 DEFAULT_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
@@ -96,6 +96,7 @@ class HttpSource(Source):
         self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "events": 0, "duplicates": 0}
         self._state = ServerState(self.precheck, self.handle, max_body=self.max_body,
                                   max_connections=int(config["max_connections"]),
+                                  max_per_client=int(config["max_connections_per_client"]),
                                   read_timeout=float(config["read_timeout_s"]), idle_timeout=float(config["idle_timeout_s"]),
                                   on_refusal=self._refused)
         self._pool = concurrent.futures.ThreadPoolExecutor(int(config["workers"]), thread_name_prefix=f"source-{name}")
@@ -217,9 +218,11 @@ class HttpSource(Source):
         return json_response(status, {"error": reason}, headers)
 
     def _unauthorized(self, req: Request, route: _Route, reason: str) -> Response:
-        self._refused(req, req.peer, 401, reason)
         if route.kind.startswith("hec"):
-            return json_response(401, hec_answer("Invalid authorization", 3))
+            status, answer = hec_auth_refusal(req.headers.get("authorization"))
+            self._refused(req, req.peer, status, reason)
+            return json_response(status, answer)
+        self._refused(req, req.peer, 401, reason)
         return json_response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"} if route.auth and route.auth.bearer else None)
 
     async def handle(self, req: Request) -> Response:
@@ -242,6 +245,9 @@ class HttpSource(Source):
             try:
                 envelopes = split_envelopes(req.body)
             except HecError as exc:
+                busy = await self._dead_letter(req, route, origin, received, f"HEC: {exc}")
+                if busy is not None:
+                    return busy
                 self._refused(req, req.peer, 400, f"HEC: {exc}")
                 extra = {"invalid-event-number": exc.index} if exc.index is not None else {}
                 return json_response(400, hec_answer(str(exc), exc.code, **extra))
@@ -249,12 +255,14 @@ class HttpSource(Source):
         elif route.kind == "hec_raw":
             records = [RawRecord(line, route.decoder, origin, received) for line in req.body.splitlines() if line.strip()]
             if not records:
+                busy = await self._dead_letter(req, route, origin, received, "HEC: No data")
+                if busy is not None:
+                    return busy
+                self._refused(req, req.peer, 400, "HEC: No data")
                 return json_response(400, hec_answer("No data", 5))
         else:
-            if not req.body.strip():
-                self._refused(req, req.peer, 400, "empty body")
-                return json_response(400, {"error": "empty body"})
-            records = [RawRecord(req.body, route.decoder, origin, received)]
+            empty = not req.body.strip()  # refused, but kept as a dead letter like any refused body
+            records = [RawRecord(req.body, Refusal("empty body") if empty else route.decoder, origin, received)]
         try:
             outcome: Outcome = await asyncio.wait_for(self._batcher.add(records, route.dedup), self.response_timeout)
         except asyncio.TimeoutError:
@@ -265,6 +273,21 @@ class HttpSource(Source):
             self._refused(req, req.peer, 503, text)
             return self._busy(route, text)
         return self._answer(req, route, outcome)
+
+    async def _dead_letter(self, req: Request, route: _Route, origin: dict[str, Any], received: Any,
+                           reason: str) -> Response | None:
+        """Keep a body refused on sight in the dead-letter store; ``None`` once it is, else the 503 to answer."""
+        try:
+            outcome = await asyncio.wait_for(self._batcher.add([RawRecord(req.body, Refusal(reason), origin, received)], False),
+                                             self.response_timeout)
+        except asyncio.TimeoutError:
+            self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
+            return self._busy(route, "spool is slow, retry later")
+        if outcome.status is not SubmitStatus.ACCEPTED:
+            text = "spool full, retry later" if outcome.status is SubmitStatus.FULL else "shutting down"
+            self._refused(req, req.peer, 503, text)
+            return self._busy(route, text)
+        return None
 
     def _submit(self, records: list[RawRecord], timeout: float | None = None, dedup: bool = False) -> Any:
         return self.ctx.submit(records, timeout=timeout, dedup=dedup)

@@ -81,3 +81,21 @@ def test_syslog_goes_to_the_syslog_decoder_when_installed(auto: AutoDecoder) -> 
     assert "syslog" in auto.decoders  # the built-in syslog plugin ships with siemrelay
     [ev] = auto.decode(make_record(b"<34>1 2025-01-15T14:30:00Z host app - - - hello", auto))
     assert ev.source == "syslog"
+
+
+@pytest.mark.parametrize("body,what", [
+    (b"null", "a bare JSON null"), (b" true\n", "a bare JSON true"), (b'"a string"', "a top-level JSON string"),
+    (b"<!DOCTYPE html><html><body>502</body></html>", "an HTML page"), (b"\n<HTML><head></head></HTML>", "an HTML page"),
+])
+def test_json_scalars_and_html_pages_are_not_events(auto: AutoDecoder, body: bytes, what: str) -> None:
+    with pytest.raises(DecodeError, match=f"^{what}, not an event"):
+        auto.decode(make_record(body, auto))
+    lenient = AutoDecoder({"unknown_json": "json", "unknown_text": "accept"})
+    [ev] = lenient.decode(make_record(body, lenient))  # today's behaviour, for those who want it
+    assert ev.source == "raw"
+
+
+@pytest.mark.parametrize("body", [b"42", b'"unterminated', b"<?xml version='1.0'?><e/>", b"<b>bold</b> log line"])
+def test_other_text_stays_a_log_line(auto: AutoDecoder, body: bytes) -> None:
+    [ev] = auto.decode(make_record(body, auto))
+    assert ev.source == "raw"

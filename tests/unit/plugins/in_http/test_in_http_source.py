@@ -60,7 +60,8 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
 
     def make(**options: Any) -> tuple[HttpSource, Collector, str]:
         col = Collector()
-        cfg = {"address": f"127.0.0.1:{free_port()}", "max_body_bytes": 4096, "max_connections": 64, "read_timeout_s": 5.0,
+        cfg = {"address": f"127.0.0.1:{free_port()}", "max_body_bytes": 4096, "max_connections": 64, "max_connections_per_client": 64,
+               "read_timeout_s": 5.0,
                "idle_timeout_s": 30.0, "response_timeout_s": 5.0, "submit_timeout_s": 1.0, "retry_after_s": 7, "workers": 4,
                "dedup": True, "tls": {}, "hec": {"enabled": False},
                "paths": {"/events": {"decoder": "json", "auth": {}, "content_types": [], "dedup": None},
@@ -244,8 +245,12 @@ def test_splunk_hec_event_raw_and_health(make_source: Any) -> None:
     r = requests.post(url + "/services/collector/raw", data="<13>1 - h a - - - raw one\n" + line + line, headers=auth)
     assert r.status_code == 200 and [e.title for e in col.events[2:]] == ["raw one", "same line twice", "same line twice"]
     assert calls == [False]  # identical log lines are two events: no de-duplication on HEC by default
-    r = requests.post(url + "/services/collector/event", data='{"event": "x"}', headers={"Authorization": "Splunk wrong"})
-    assert r.status_code == 401 and r.json()["code"] == 3
+    # Splunk's answers: a wrong token is 403 code 4; a missing header 401 code 2; a header not "Splunk <token>" 401 code 3
+    for headers, answer in (({"Authorization": "Splunk wrong"}, (403, {"text": "Invalid token", "code": 4})),
+                            ({}, (401, {"text": "Token is required", "code": 2})),
+                            ({"Authorization": f"Bearer {TOKEN}"}, (401, {"text": "Invalid authorization", "code": 3}))):
+        r = requests.post(url + "/services/collector/event", data='{"event": "x"}', headers=headers)
+        assert (r.status_code, r.json()) == answer
     r = requests.post(url + "/services/collector/event", data='{"host": "x"}', headers=auth)
     assert r.status_code == 400 and r.json()["code"] == 12
     assert requests.get(url + "/services/collector/health").json()["code"] == 17
