@@ -136,7 +136,10 @@ def openapi_document() -> dict[str, Any]:
             params=[{"name": "sink", "in": "query", "required": False, "schema": {"type": "string"},
                      "description": "Only this sink's dead letters."}, _LIMIT], extra={"400": _ERR}, tag="dlq")},
         "/api/v1/dlq/replay": {"post": _op("Put dead letters back on their sinks' queues.", {"200": _json({
-            "type": "object", "required": ["replayed"], "properties": {"replayed": {"type": "integer"}}}, "How many were requeued.")},
+            "type": "object", "required": ["replayed"], "properties": {"replayed": {"type": "integer"}, "not_replayed": {
+                "type": "array", "items": {"type": "object", "required": ["id", "reason"], "properties": {
+                    "id": {"type": "integer"}, "reason": {"type": "string"}}}}}},
+            "How many were requeued, and the named decode dead letters that were kept.")},
             admin=True, extra={"400": _ERR, "404": _ERR}, tag="dlq", body={"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False, "properties": {
                     "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 10000,
