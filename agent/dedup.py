@@ -8,7 +8,7 @@ during every long sink outage. Here each id is reduced to a 64-bit hash kept in
 preallocated arrays: a ring buffer in arrival order (with the time each id was
 remembered) and an open-addressing hash table (linear probing, backward-shift
 deletion) pointing into the ring. Memory is about 40 bytes per ``max_ids`` slot, all
-of it taken at construction.
+of it taken when the first id is remembered.
 
 Two different ids share a 64-bit hash with probability about n²/2⁶⁵ (one in 10⁹
 for a full default window); such an event would be taken for a redelivery.
@@ -39,16 +39,25 @@ class DedupWindow:
         self.max_ids = max_ids
         self.clock = clock
         self._lock = threading.Lock()
-        cap = max(1, max_ids) if self.enabled else 1
-        size = 1 << max(4, (cap + cap // 2).bit_length())  # load factor at most 2/3
-        self._mask = size - 1
-        self._table = array("Q", bytes(8 * size))  # key per slot, 0 = empty
-        self._ring_of = array("q", bytes(8 * size))  # slot → index in the ring
-        self._cap = cap
-        self._keys = array("Q", bytes(8 * cap))  # ring, oldest at _head
-        self._times = array("d", bytes(8 * cap))
+        self._cap = max(1, max_ids)
+        self._mask = 0
+        self._table = array("Q")  # key per slot, 0 = empty (allocated by the first remember)
+        self._ring_of = array("q")  # slot → index in the ring
+        self._keys = array("Q")  # ring, oldest at _head
+        self._times = array("d")
         self._head = 0
         self._count = 0
+
+    def _allocate(self) -> None:
+        """Take the window's whole memory at once, when the first id arrives (an agent
+        whose sources never de-duplicate pays nothing)."""
+        cap = self._cap
+        size = 1 << max(4, (cap + cap // 2).bit_length())  # load factor at most 2/3
+        self._mask = size - 1
+        self._table = array("Q", bytes(8 * size))
+        self._ring_of = array("q", bytes(8 * size))
+        self._keys = array("Q", bytes(8 * cap))
+        self._times = array("d", bytes(8 * cap))
 
     @property
     def enabled(self) -> bool:
@@ -107,7 +116,7 @@ class DedupWindow:
     # ----------------------------------------------------------------- API
     def seen(self, event_id: str) -> bool:
         """Whether ``event_id`` was remembered less than ``window_s`` seconds ago."""
-        if not self.enabled:
+        if not self.enabled or not self._table:
             return False
         with self._lock:
             slot = self._find(_key(event_id))
@@ -126,6 +135,8 @@ class DedupWindow:
             return
         now = self.clock()
         with self._lock:
+            if not self._table:
+                self._allocate()
             for event_id in ids:
                 key = _key(event_id)
                 self._expire(now, 1)
