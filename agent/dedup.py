@@ -7,7 +7,7 @@ was full (tens of megabytes at the default 200,000 ids), which looked like a lea
 during every long sink outage. Here each id is reduced to a 64-bit hash kept in
 preallocated arrays: a ring buffer in arrival order (with the time each id was
 remembered) and an open-addressing hash table (linear probing, backward-shift
-deletion) pointing into the ring. Memory is about 40 bytes per ``max_ids`` slot, all
+deletion) pointing into the ring. Memory is about 60 bytes per ``max_ids`` slot, all
 of it taken when the first id is remembered.
 
 Two different ids share a 64-bit hash with probability about n²/2⁶⁵ (one in 10⁹
