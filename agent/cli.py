@@ -184,6 +184,10 @@ def cmd_validate(args: argparse.Namespace, redactor: Any) -> int:
         print(f"~ plugin {f.plugin} ({f.origin}) is disabled: {f.error}")
     for w in getattr(cfg.router, "warnings", ()):
         print(f"~ {w}")
+    from agent.exposure import exposure_warnings
+
+    for w in exposure_warnings(cfg):
+        print(f"~ {redactor(w)}")
     if args.healthcheck:
         for name, sink in sinks.items():
             try:

@@ -66,6 +66,12 @@ def _open(state_dir: Any) -> SpoolAdmin | int:
         return EXIT_CONFIG
 
 
+def _decode_errors(admin: SpoolAdmin, ids: list[int] | None) -> list[int]:
+    """Ids of the selected dead letters that are decode errors (no sink): replay cannot re-send them."""
+    rows = admin.dead_letters(None, len(ids) if ids else 1_000_000, ids)
+    return sorted(r.id for r in rows if r.sink is None)
+
+
 def _dump(obj: Any) -> None:
     sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -114,9 +120,17 @@ def cmd_dlq(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
             print(f"siemrelay: {args.action} needs dead-letter ids, --sink NAME or --all", file=sys.stderr)
             return EXIT_CONFIG
         if args.action == "replay":
+            undecodable = [] if args.sink else _decode_errors(admin, ids)
             n = admin.replay(ids, args.sink)
             where = "by the running agent" if admin.agent_running else "in the spool (no agent running)"
             print(f"replayed {n} dead letters onto their sinks' queues ({where})")
+            if undecodable:
+                shown = ", ".join(str(i) for i in undecodable[:20]) + (", ..." if len(undecodable) > 20 else "")
+                print(f"siemrelay: {len(undecodable)} dead letters ({shown}) are records that could not be decoded; "
+                      "replay only re-sends events to sinks and cannot decode a record again. They are kept: "
+                      "`siemrelay dlq show ID` prints the raw bytes, to resend to the source once the sender or the "
+                      "decoder is fixed, then `siemrelay dlq purge ID`", file=sys.stderr)
+                return 1
         else:
             n = admin.purge(ids, args.sink)
             print(f"purged {n} dead letters")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from agent.decoders import DecodeError, PartialDecodeError
+from agent.dedup import DedupWindow
 from agent.records import RawRecord
 from agent.routing import Router
 from agent.sources import Submitted, SubmitStatus
@@ -24,36 +24,6 @@ if TYPE_CHECKING:
     from loguru import Logger
 
 __all__ = ["Intake", "DedupWindow", "IntakeStats"]
-
-
-class DedupWindow:
-    """Remembers event ids for ``window_s`` seconds (at most ``max_ids``), thread-safe."""
-
-    def __init__(self, window_s: float, max_ids: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window_s = window_s
-        self.max_ids = max_ids
-        self.clock = clock
-        self._seen: collections.OrderedDict[str, float] = collections.OrderedDict()
-        self._lock = threading.Lock()
-
-    @property
-    def enabled(self) -> bool:
-        return self.window_s > 0 and self.max_ids > 0
-
-    def seen(self, event_id: str) -> bool:
-        with self._lock:
-            t = self._seen.get(event_id)
-            return t is not None and self.clock() - t < self.window_s
-
-    def remember(self, ids: Sequence[str]) -> None:
-        now = self.clock()
-        with self._lock:
-            for i in ids:
-                self._seen[i] = now
-                self._seen.move_to_end(i)
-            cutoff = now - self.window_s
-            while self._seen and (len(self._seen) > self.max_ids or next(iter(self._seen.values())) < cutoff):
-                self._seen.popitem(last=False)
 
 
 class IntakeStats:

@@ -84,7 +84,7 @@ class SpoolViews:
 
     def _check_dir(self) -> None:
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            db.make_private_dir(self.dir)
         except OSError as exc:
             raise SpoolError(f"cannot create state directory {self.dir}: {exc.strerror}") from None
         if not os.access(self.dir, os.W_OK | os.X_OK):

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["SCHEMA_VERSION", "MAX_SINKS", "SpoolError", "connect", "open_checked", "SpoolLock", "select_dead",
-           "requeue", "purge", "gc_range", "next_seq", "event_id_of"]
+           "requeue", "purge", "gc_range", "next_seq", "event_id_of", "make_private_dir", "make_private_file",
+           "DIR_MODE_MAX", "FILE_MODE_MAX"]
+
+#: The widest modes the state directory and the spool's files keep: the spool holds
+#: event bodies and dead letters (findings, tokens a sender leaked, personal data), so
+#: at most the owner's group may read them, whatever the umask the agent started with.
+DIR_MODE_MAX = 0o750
+FILE_MODE_MAX = 0o640
 
 MAX_SINKS = 63
 SCHEMA_VERSION = 2
@@ -54,6 +61,38 @@ class SpoolError(Exception):
     """The spool cannot be used (unreadable, corrupt, locked, not writable)."""
 
 
+def _narrow(path: Path, widest: int) -> None:
+    """Drop the permission bits of ``path`` beyond ``widest`` (only when we own it)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    mode = st.st_mode & 0o7777
+    if mode & ~widest and st.st_uid == os.geteuid():
+        os.chmod(path, mode & widest)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) mode 0700; narrow an existing one to at most 0750.
+
+    :raises OSError: it cannot be created.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _narrow(path, DIR_MODE_MAX)
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists; narrow an existing one to at most 0640.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so creating
+    the database this way before SQLite opens it covers them too.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        _narrow(path, FILE_MODE_MAX)
+
+
 def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, busy timeout."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
@@ -75,6 +114,10 @@ def open_checked(path: Path, sync: str = "full") -> sqlite3.Connection:
             with open(path, "rb") as fh:
                 if fh.read(16) != b"SQLite format 3\x00":
                     raise sqlite3.DatabaseError("file is not a database")
+        for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if existing.exists():
+                _narrow(existing, FILE_MODE_MAX)
+        make_private_file(path)
         conn = connect(path, sync)
         has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if has_meta else None
@@ -94,6 +137,10 @@ def open_checked(path: Path, sync: str = "full") -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sinks").fetchone()
         conn.execute("SELECT max(seq) FROM events").fetchone()
         return conn
+    except PermissionError as exc:
+        if conn is not None:
+            conn.close()
+        raise SpoolError(f"the spool database {path} cannot be opened: {exc.strerror}") from None
     except (sqlite3.DatabaseError, ValueError) as exc:
         if conn is not None:
             conn.close()

@@ -228,5 +228,12 @@ class AdminApi:
             if not isinstance(sink, str):
                 raise ApiError(400, "'sink' must be a string")
             self._sink(sink)
+        undecodable: list[int] = []
+        if ids and sink is None:  # named decode errors are kept, and the answer says so (not a silent 0)
+            undecodable = sorted(d.id for d in self.agent.spool.dead_letters(None, len(ids), ids) if d.sink is None)
         n = self.agent.spool.requeue_dead_letters(ids, sink)
-        return json_response({"replayed": int(n)})
+        answer: dict[str, Any] = {"replayed": int(n)}
+        if undecodable:
+            answer["not_replayed"] = [{"id": i, "reason": "a record that could not be decoded: replay re-sends events "
+                                                          "to sinks and cannot decode it again"} for i in undecodable]
+        return json_response(answer)

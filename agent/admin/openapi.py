@@ -24,7 +24,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 _ERR = {"$ref": "#/components/responses/Error"}
 _AUTH = {"401": {"$ref": "#/components/responses/Unauthorized"}}
-_ADMIN = {**_AUTH, "403": {"$ref": "#/components/responses/Forbidden"}}
+_ADMIN = {**_AUTH, "403": {"$ref": "#/components/responses/Forbidden"},
+          "415": {"$ref": "#/components/responses/NeedsJsonOrBearer"}}
 _SINK_PARAM = {"name": "name", "in": "path", "required": True, "description": "The sink's name in the configuration.",
                "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "required": False, "description": "Most rows returned (newest first).",
@@ -87,7 +88,9 @@ def _op(summary: str, ok: dict[str, Any], *, admin: bool = False, params: list[A
     if body:
         op["requestBody"] = body
     if admin:
-        op["description"] = "Needs the admin token; the read-only token gets 403."
+        op["description"] = ("Needs the admin token; the read-only token gets 403. Refused as cross-site (403) when "
+                             "Origin or Sec-Fetch-Site names a foreign page; needs Authorization: Bearer or "
+                             "Content-Type: application/json (415 otherwise).")
     return op
 
 
@@ -133,7 +136,10 @@ def openapi_document() -> dict[str, Any]:
             params=[{"name": "sink", "in": "query", "required": False, "schema": {"type": "string"},
                      "description": "Only this sink's dead letters."}, _LIMIT], extra={"400": _ERR}, tag="dlq")},
         "/api/v1/dlq/replay": {"post": _op("Put dead letters back on their sinks' queues.", {"200": _json({
-            "type": "object", "required": ["replayed"], "properties": {"replayed": {"type": "integer"}}}, "How many were requeued.")},
+            "type": "object", "required": ["replayed"], "properties": {"replayed": {"type": "integer"}, "not_replayed": {
+                "type": "array", "items": {"type": "object", "required": ["id", "reason"], "properties": {
+                    "id": {"type": "integer"}, "reason": {"type": "string"}}}}}},
+            "How many were requeued, and the named decode dead letters that were kept.")},
             admin=True, extra={"400": _ERR, "404": _ERR}, tag="dlq", body={"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False, "properties": {
                     "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 10000,
@@ -171,7 +177,10 @@ def openapi_document() -> dict[str, Any]:
             "responses": {
                 "Error": _json(_ref("Error"), "Error."),
                 "Unauthorized": _json(_ref("Error"), "Missing or wrong token."),
-                "Forbidden": _json(_ref("Error"), "The read-only token may not change anything."),
+                "Forbidden": _json(_ref("Error"), "The read-only token may not change anything, or the request came "
+                                                  "from a foreign page (Origin, Sec-Fetch-Site)."),
+                "NeedsJsonOrBearer": _json(_ref("Error"), "A state-changing request with Basic credentials and no JSON "
+                                                          "content type (what an HTML form sends)."),
             },
         },
     }

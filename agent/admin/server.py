@@ -2,7 +2,9 @@
 
 Every request needs a token (``Authorization: Bearer``, or HTTP Basic with the
 token as password so a browser can open the status page). A missing or wrong
-token gets 401; the read-only token gets 403 on anything that changes state.
+token gets 401; the read-only token gets 403 on anything that changes state, and a
+state-changing request that may come from a foreign page is refused
+(:mod:`agent.admin.crosssite`).
 The server binds to loopback unless told otherwise, refuses more than
 ``max_connections`` concurrent requests, and never logs a request's credentials.
 """
@@ -19,6 +21,7 @@ from loguru import logger
 
 from agent.admin.api import AdminApi, ApiError, Request, Response, json_response
 from agent.admin.auth import Tokens, load_or_create_token, role_of
+from agent.admin.crosssite import cross_site_refusal
 from agent.admin.metrics import AgentCollector, LatencyHistograms
 from agent.admin.state import AgentView, RateTracker, counters_for_rates
 from agent.admin.tap import TapHub
@@ -92,9 +95,14 @@ class AdminServer:
         return int(self._server.server_address[1]) if self._server else self.port
 
     @property
+    def tls_enabled(self) -> bool:
+        """Whether the server speaks HTTPS (its origin's scheme)."""
+        return self._server is not None and self._server.tls is not None
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        scheme = "https" if self._server is not None and self._server.tls is not None else "http"
+        scheme = "https" if self.tls_enabled else "http"
         return f"{scheme}://{host}:{self.bound_port}"
 
     def start(self) -> None:
@@ -216,6 +224,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._tap(query)
             else:
                 self._error(404, f"no such endpoint: {path}")
+            return
+        refusal = cross_site_refusal(self.command, self.headers, scheme="https" if srv.tls_enabled else "http")
+        if refusal is not None:
+            srv.log.warning("admin API: refused {} {} from {}: {}", self.command, path, self.client_address[0],
+                            refusal.message)
+            self._error(refusal.status, refusal.message)
             return
         if admin_only and role != "admin":
             self._error(403, "this action needs the admin token; the read-only token may only look")
