@@ -70,8 +70,13 @@ def _param_text(value: Any) -> str:
     return expand("{v}", {"v": value})
 
 
-def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tuple[str, str], ...] = ()) -> str:
-    """``[SD-ID name="value" ...]`` from the configured fields, or ``-`` when there is none."""
+def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tuple[str, str], ...] = (),
+                    value_limit: int | None = None) -> str:
+    """``[SD-ID name="value" ...]`` from the configured fields, or ``-`` when there is none.
+
+    :param value_limit: cut longer values to this many characters, ending with the
+        truncation marker (only when the structured data alone would not fit the limit).
+    """
     if not fmt.sd_id:
         return "-"
     parts = [fmt.sd_id]
@@ -79,7 +84,10 @@ def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tupl
         value = doc.get(path) if "." not in path else lookup(doc, path)
         if value is None or value == "" or value == [] or value == {}:
             continue
-        parts.append(f'{name}="{escape_param(_param_text(value))}"')
+        text = _param_text(value)
+        if value_limit is not None and len(text) > value_limit:
+            text = text[:max(0, value_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
+        parts.append(f'{name}="{escape_param(text)}"')
     for name, value in extra:
         parts.append(f'{name}="{escape_param(value)}"')
     return "[" + " ".join(parts) + "]"
@@ -92,7 +100,8 @@ def _field(template: str, doc: Mapping[str, Any]) -> str:
 def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     """One RFC 5424 message (unframed). Over ``fmt.max_bytes`` the MSG is cut at a
     character boundary and ends with :data:`agent.sdk.TRUNCATION_MARKER`, and
-    ``truncated="<original size>"`` is added to the SD element."""
+    ``truncated="<original size>"`` is added to the SD element; if the structured data
+    alone does not fit, its values are cut too (each ending with the marker)."""
     header = rfc5424_header(fmt.facility, doc, _field(fmt.hostname, doc), _field(fmt.app_name, doc),
                             _field(fmt.procid, doc), _field(fmt.msgid, doc))
     head = f"{header} {structured_data(fmt, doc)}".encode("utf-8")
@@ -102,11 +111,18 @@ def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
         out = head + b" " + msg
     if not fmt.max_bytes or len(out) <= fmt.max_bytes:
         return out
-    flagged = f"{header} {structured_data(fmt, doc, (('truncated', str(len(out))),))}".encode("utf-8")
+    marker = _MARKER
     if not fmt.sd_id:
         flagged = head
-    marker = _MARKER
+    else:
+        flag = (("truncated", str(len(out))),)
+        flagged = f"{header} {structured_data(fmt, doc, flag)}".encode("utf-8")
+        limit = 1024
+        while len(flagged) + 1 + len(marker) > fmt.max_bytes and limit:
+            # the structured data alone is too long: cut its values (never the element itself)
+            limit //= 2
+            flagged = f"{header} {structured_data(fmt, doc, flag, limit)}".encode("utf-8")
     room = fmt.max_bytes - len(flagged) - 1 - len(marker)
-    if room <= 0:
+    if room < 0:
         return truncate_utf8(flagged, fmt.max_bytes)
     return flagged + b" " + truncate_utf8(msg, room) + marker
