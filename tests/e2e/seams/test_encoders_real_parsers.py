@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,7 +31,7 @@ from agent.model import Event
 from agent.testing import make_event, spooled
 from plugins.out_cef.sink import CefSink
 from plugins.out_syslog.sink import SyslogSink
-from tests.conftest import pick_port, wait_for
+from tests.conftest import pick_port, wait_for, wait_for_port
 from tests.peers.leef import parse_leef
 from tests.peers.lognorm import parse_cef_lines
 from tests.peers.sink_factory import make_sink
@@ -341,3 +342,72 @@ def test_receiver_really_splits_an_oversize_message(receiver: dict[str, Any]) ->
     got = wait_for(lambda: (lambda r: r if r and r[-1]["msg"] == "end-of-oversize" else None)(records(path, before)),
                    20, what="the record after the oversize one")
     assert len(got) == 3
+
+
+# ---------------------------------------------------------------- the whole agent
+
+ZEROPATH = Path(__file__).resolve().parents[2] / "fixtures" / "vendors" / "zeropath"
+FORGED = "\x00<13>1 2025-01-01T00:00:00Z forged-host evilapp 666 EVIL - you were pwned"
+
+
+def test_agent_forwards_hostile_zeropath_webhooks_as_one_record_each(
+        receiver: dict[str, Any], write_config: Any, agent_process: Any, tmp_path: Path) -> None:
+    """webhook → zeropath decoder → spool → workers → cef and syslog sinks (LF framing) → syslog-ng.
+
+    A NUL followed by a syslog header in a vendor title, a 100 KB title and an unknown
+    sourcetype holding ``{`` each arrive as exactly one record, with no forged one."""
+    port = pick_port()
+    cfg = write_config(f"""
+        agent: {{state_dir: {tmp_path}/state}}
+        sources:
+          hooks:
+            type: http
+            address: "127.0.0.1:{port}"
+            max_body_bytes: 1048576
+            paths:
+              /zeropath: {{decoder: zeropath}}
+        sinks:
+          arcsight: {{type: cef, address: "127.0.0.1:{receiver['ports']['raw']}", hostname: relay-host}}
+          collector: {{type: syslog, address: "127.0.0.1:{receiver['ports']['lf']}", framing: lf,
+                      hostname: relay-host, msg_format: text, text_template: "{{title}}"}}
+        routes:
+          - {{name: all, to: [arcsight, collector]}}
+        """)
+    raw_file, lf_file = receiver["files"]["raw"], receiver["files"]["lf"]
+    offsets = {p: (p.stat().st_size if p.exists() else 0) for p in (raw_file, lf_file)}
+    agent = agent_process(cfg)
+    wait_for_port(port)
+
+    def post(payload: dict[str, Any]) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/zeropath", data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+
+    forged = json.loads((ZEROPATH / "new-vulnerabilities-full-scan.json").read_text())
+    forged["event"]["vulnerability"]["generatedTitle"] = "SQL injection" + FORGED
+    huge = json.loads((ZEROPATH / "new-vulnerabilities-full-scan.json").read_text())
+    huge["event"]["vulnerability"].update(id="vuln_huge", generatedTitle="T" * 100_000)
+    unknown = json.loads((ZEROPATH / "scan-complete.json").read_text())
+    unknown["sourcetype"] = "NEW_{0}_TYPE{"
+    for payload in (forged, huge, unknown):
+        assert post(payload) == 200
+
+    def three(path: Path) -> list[dict[str, Any]] | None:
+        got = records(path, offsets[path])
+        return got if len(got) >= 3 else None
+
+    cef = [r["msg"] for r in wait_for(lambda: three(raw_file), 30, what="3 CEF records")]
+    syslog = wait_for(lambda: three(lf_file), 30, what="3 syslog records")
+    agent.stop()
+    assert len(records(raw_file, offsets[raw_file])) == 3 and len(records(lf_file, offsets[lf_file])) == 3
+    assert not any("forged-host" in r.get("host", "") or r.get("app") == "evilapp" for r in syslog)
+    stand_in = documented(FORGED)
+    assert syslog[0]["host"] == "relay-host" and syslog[0]["msg"] == f"SQL injection{stand_in} (backend-api)"
+    assert syslog[1]["msg"].endswith(MARKER) and "truncated" in syslog[1][".SDATA"]["siemrelay@32473"]
+    assert syslog[2]["msg"] == "New {0} type{ (" + json.loads((ZEROPATH / "scan-complete.json").read_text())[
+        "event"]["repository"]["name"] + ")"
+    parsed = parse_cef_lines(cef, tmp_path)
+    assert parsed[0]["cef"]["Name"] == f"SQL injection{stand_in} (backend-api)"
+    assert parsed[1]["cef"]["Name"] == "T" * 512
+    assert parsed[2]["cef"]["SignatureID"] == "zeropath.new__0__type"
