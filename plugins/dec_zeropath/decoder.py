@@ -265,10 +265,17 @@ class ZeroPathDecoder(Decoder):
         if vtitle:
             base = vtitle
         else:
-            template = _TITLES.get(sourcetype, sourcetype.replace("_", " ").capitalize())
+            template = _TITLES.get(sourcetype)
+            if template is None:  # a sourcetype ZeroPath added later: vendor text, never a format string
+                return _with_repo(sourcetype.replace("_", " ").capitalize(), repository)
             base = template.format(action=opt_str(meta.get("action")) or "changed",
                                    pr=opt_str(meta.get("prNumber")) or "?",
                                    minutes=opt_str(meta.get("runningMinutes")) or "?",
                                    endpoint=opt_str(audit.get("endpoint")) or "?")
-        repo = repository.get("name")
-        return f"{base} ({repo})" if repo else base
+        return _with_repo(base, repository)
+
+
+def _with_repo(base: str, repository: dict[str, Any]) -> str:
+    """The title with the repository name appended when there is one."""
+    repo = repository.get("name")
+    return f"{base} ({repo})" if repo else base

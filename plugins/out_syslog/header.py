@@ -7,9 +7,10 @@ field sanitising (PRINTUSASCII, length limits) and the two TCP framings of RFC 6
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Mapping
 
-__all__ = ["FACILITIES", "syslog_severity", "pri", "header_field", "rfc5424_header", "rfc3164_header",
+__all__ = ["FACILITIES", "syslog_severity", "pri", "header_field", "hostname_field", "rfc5424_header", "rfc3164_header",
            "frame_octet", "frame_lf", "truncate_utf8"]
 
 FACILITIES: dict[str, int] = {
@@ -44,6 +45,19 @@ def header_field(value: Any, limit: int) -> str:
     return text[:limit]
 
 
+def hostname_field(value: Any) -> str:
+    """HOSTNAME as :func:`header_field`, and ``:`` (unless the value is an IPv6 address) and ``[``
+    become ``_`` too: RFC 5424 allows them, but syslog-ng refuses the whole message for them,
+    and in an RFC 3164 header ``host:`` reads as a tag."""
+    text = header_field(value, 255)
+    if ":" in text or "[" in text:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            text = text.replace(":", "_").replace("[", "_")
+    return text
+
+
 def rfc5424_timestamp(iso: Any) -> str:
     """The native form's time (``2025-01-15T14:30:00.123Z``) is already an RFC 5424 TIMESTAMP."""
     if isinstance(iso, str) and len(iso) >= 20 and iso[4] == "-" and iso[10] == "T":
@@ -54,7 +68,7 @@ def rfc5424_timestamp(iso: Any) -> str:
 def rfc5424_header(facility: int, doc: Mapping[str, Any], hostname: str, app_name: str, procid: str, msgid: str) -> str:
     """``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`` (no trailing space)."""
     return (f"{pri(facility, doc.get('severity_id'))}1 {rfc5424_timestamp(doc.get('time'))} "
-            f"{header_field(hostname, 255)} {header_field(app_name, 48)} {header_field(procid, 128)} {header_field(msgid, 32)}")
+            f"{hostname_field(hostname)} {header_field(app_name, 48)} {header_field(procid, 128)} {header_field(msgid, 32)}")
 
 
 def rfc3164_header(facility: int, doc: Mapping[str, Any], hostname: str) -> str:
@@ -65,7 +79,7 @@ def rfc3164_header(facility: int, doc: Mapping[str, Any], hostname: str) -> str:
         stamp = f"{month} {int(iso[8:10]):2d} {iso[11:19]}"
     else:
         stamp = "Jan  1 00:00:00"
-    return f"{pri(facility, doc.get('severity_id'))}{stamp} {header_field(hostname, 255)}"
+    return f"{pri(facility, doc.get('severity_id'))}{stamp} {hostname_field(hostname)}"
 
 
 def frame_octet(message: bytes) -> bytes:

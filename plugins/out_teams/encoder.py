@@ -7,10 +7,16 @@ with one ``application/vnd.microsoft.card.adaptive`` attachment, card version 1.
 severity, a FactSet, the description, the time, and ``Action.OpenUrl`` to the vendor.
 Teams refuses payloads over 28 KB, so the description (then the facts) are shortened
 with an ellipsis until the JSON fits.
+
+Teams renders Markdown in TextBlocks and FactSet values, so every data-derived text is
+passed through :func:`escape_markdown`: a vendor title such as ``[click](http://evil)``
+or ``![img](...)`` shows as typed, and bare URLs are not auto-linked. The only links on
+a card are the ones built here from known fields (``links.vendor``, ``finding.url``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
 
 import orjson
@@ -18,12 +24,32 @@ import orjson
 from agent.render import lookup
 from plugins.out_slack.digest import MARKERS, summary_line, top_events, truncate
 
-__all__ = ["CARD_VERSION", "MAX_BYTES", "COLORS", "event_card", "digest_card", "message", "encode"]
+__all__ = ["CARD_VERSION", "MAX_BYTES", "COLORS", "escape_markdown", "event_card", "digest_card", "message", "encode"]
 
 CARD_VERSION = "1.4"
 MAX_BYTES = 28 * 1024 - 512  # Teams' 28 KB limit, minus room for the HTTP layer's own framing
 COLORS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent", "info": "Good",
           "unknown": "Default"}
+
+
+#: every ASCII punctuation character: CommonMark lets a backslash escape any of them
+_MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_LINE_INDENT = re.compile(r"(?m)^[ \t]+")
+#: characters that would end or break a Markdown link destination
+_URL_UNSAFE = {"(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "[": "%5B", "]": "%5D", "\\": "%5C", "`": "%60"}
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Teams' Markdown shows literally: every ASCII punctuation character is
+    backslash-escaped (so no link, image, emphasis, heading, list or HTML can form, and
+    ``http://`` or ``www.`` are split so they are not auto-linked), and line indentation
+    is dropped (four spaces would start a code block)."""
+    return _MD_PUNCTUATION.sub(r"\\\1", _LINE_INDENT.sub("", text))
+
+
+def _link(label: str, url: str) -> str:
+    """A Markdown link the sink builds itself: the label escaped, the URL made unable to close it."""
+    return f"[{escape_markdown(label)}]({''.join(_URL_UNSAFE.get(c, c) for c in url)})"
 
 
 def _plain(text: Any) -> str:
@@ -50,7 +76,7 @@ def _facts(doc: Mapping[str, Any]) -> list[dict[str, str]]:
         if value in (None, "", []):
             continue
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        out.append({"title": title, "value": truncate(text, 1000)})
+        out.append({"title": title, "value": escape_markdown(truncate(text, 1000))})
     return out
 
 
@@ -67,7 +93,7 @@ def event_card(doc: Mapping[str, Any], description_limit: int | None = None) -> 
     sev = str(doc.get("severity") or "unknown")
     title = _plain(doc.get("title")) or _plain(doc.get("type")) or "event"
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": truncate(f"{MARKERS.get(sev, '⚫')} {title}", 500), "size": "Large",
+        {"type": "TextBlock", "text": f"{MARKERS.get(sev, '⚫')} {escape_markdown(truncate(title, 498))}", "size": "Large",
          "weight": "Bolder", "color": COLORS.get(sev, "Default"), "wrap": True},
         {"type": "FactSet", "facts": _facts(doc)},
     ]
@@ -75,7 +101,7 @@ def event_card(doc: Mapping[str, Any], description_limit: int | None = None) -> 
     if description:
         if description_limit is not None:
             description = truncate(description, description_limit)
-        body.append({"type": "TextBlock", "text": description, "wrap": True})
+        body.append({"type": "TextBlock", "text": escape_markdown(description), "wrap": True})
     url = _url(doc)
     actions = [{"type": "Action.OpenUrl", "title": truncate(f"Open in {_plain(doc.get('source')) or 'vendor'}", 100),
                 "url": url}] if url else []
@@ -92,14 +118,16 @@ def digest_card(docs: Sequence[Mapping[str, Any]], max_items: int) -> dict[str, 
         sev = str(doc.get("severity") or "unknown")
         title = truncate(_plain(doc.get("title")) or _plain(doc.get("type")) or "event", 200)
         url = _url(doc)
-        name = f"[{title.replace('[', '(').replace(']', ')')}]({url})" if url else title
+        name = _link(title, url) if url else escape_markdown(title)
         where = lookup(doc, "asset.name") or lookup(doc, "repository.name") or ""
         tail = " · ".join(str(x) for x in (doc.get("source"), where) if x)
-        body.append({"type": "TextBlock", "text": f"{MARKERS.get(sev, '⚫')} **{sev.capitalize()}** {name}"
-                     + (f" — {truncate(tail, 200)}" if tail else ""), "wrap": True, "spacing": "Small"})
+        body.append({"type": "TextBlock", "text": f"{MARKERS.get(sev, '⚫')} **{escape_markdown(sev.capitalize())}** "
+                     f"{name}" + (f" — {escape_markdown(truncate(tail, 200))}" if tail else ""),
+                     "wrap": True, "spacing": "Small"})
     rest = len(docs) - len(top)
     times = sorted(str(d.get("time") or "") for d in docs)
-    footer = (f"…and {rest} more · " if rest > 0 else "") + (f"{times[0]} – {times[-1]}" if times else "")
+    footer = (f"…and {rest} more · " if rest > 0 else "") + (
+        f"{escape_markdown(times[0])} – {escape_markdown(times[-1])}" if times else "")
     body.append({"type": "TextBlock", "text": footer, "isSubtle": True, "size": "Small", "wrap": True})
     return _card(body, [])
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from agent.delivery import Status
+from agent.sdk import TRUNCATION_MARKER, neutralise
 from agent.testing import make_event, spooled
 from plugins.out_cef.sink import CefSink
 from plugins.out_syslog.sink import SyslogSink
@@ -87,6 +88,11 @@ def read_lines(path: Path, count: int, offset: int = 0) -> list[str]:
 
 
 def expected_sd(doc: dict[str, Any]) -> dict[str, str]:
+    """The SD params as sent: control characters (line breaks too) become their stand-ins."""
+    return {k: neutralise(v) for k, v in _sd_values(doc).items()}
+
+
+def _sd_values(doc: dict[str, Any]) -> dict[str, str]:
     return {"id": doc["id"], "source": doc["source"], "type": doc["type"], "vendor_type": doc["vendor_type"],
             "severity": doc["severity"], "score": str(doc["score"]), "finding_id": doc["finding"]["id"],
             "category": doc["finding"]["category"], "asset": doc["asset"]["name"],
@@ -169,7 +175,9 @@ def test_udp_oversize_message_is_truncated_and_flagged(collector: dict[str, Any]
         sd = got[".SDATA"]["siemrelay@32473"]
         assert int(sd["truncated"]) > 5000 and sd["finding_id"] == "F-big"
         full = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
-        assert full.startswith(got["msg"]) and len(got["msg"]) < len(full)
+        assert got["msg"].endswith(TRUNCATION_MARKER)  # the cut is visible
+        kept = got["msg"][:-len(TRUNCATION_MARKER)]
+        assert full.startswith(kept) and len(kept) < len(full)
     finally:
         sink.close()
 

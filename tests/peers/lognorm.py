@@ -55,7 +55,7 @@ def parse_cef_lines(lines: list[str], workdir: Path) -> list[dict[str, Any]]:
     data = "".join(_space_after_header(line) + "\n" for line in lines).encode("utf-8")
     out = subprocess.run([LOGNORMALIZER, "-r", str(rb), "-e", "json", "-T"], input=data, capture_output=True,
                          timeout=30, check=True).stdout.decode("utf-8")
-    results = [json.loads(line) for line in out.splitlines() if line.strip()]
+    results = [json.loads(line) for line in out.split("\n") if line.strip()]  # not splitlines(): U+2028 is no line end
     if len(results) != len(lines):
         raise AssertionError(f"lognormalizer returned {len(results)} results for {len(lines)} lines:\n{out}")
     return results

@@ -31,8 +31,12 @@ def syslog_ng_version() -> str:
 class SyslogNg:
     """One syslog-ng process; use as a context manager or call start()/stop()."""
 
-    def __init__(self, body: str, workdir: Path, wait_ports: Iterable[tuple[str, int]] = ()) -> None:
+    def __init__(self, body: str, workdir: Path, wait_ports: Iterable[tuple[str, int]] = (),
+                 log_msg_size: int = 1048576) -> None:
+        """:param log_msg_size: the longest message syslog-ng reads as one record (its own default
+        is 65536; a larger message is split into two records, which seams tests rely on)."""
         self.workdir = Path(workdir)
+        self.log_msg_size = log_msg_size
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.body = body
         self.wait_ports = list(wait_ports)
@@ -44,7 +48,7 @@ class SyslogNg:
         self.conf.write_text(
             f"@version: {syslog_ng_version()}\n"
             "options { chain_hostnames(no); keep_hostname(yes); use_dns(no); use_fqdn(no); stats_freq(0); "
-            "log_msg_size(1048576); flush_lines(0); time_reopen(1); };\n" + self.body, encoding="utf-8")
+            f"log_msg_size({self.log_msg_size}); flush_lines(0); time_reopen(1); }};\n" + self.body, encoding="utf-8")
         args = [SYSLOG_NG, "--foreground", "--no-caps", f"--cfgfile={self.conf}",
                 f"--persist-file={self.workdir / 'syslog-ng.persist'}", f"--pidfile={self.workdir / 'syslog-ng.pid'}",
                 f"--control={self.workdir / 'syslog-ng.ctl'}", "--stderr"]

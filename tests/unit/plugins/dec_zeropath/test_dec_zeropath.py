@@ -183,3 +183,12 @@ def test_same_payload_twice_same_id_and_any_change_a_new_one(dec: ZeroPathDecode
     changed = copy.deepcopy(payload)
     changed["time"] += 1
     assert decode(dec, changed).id != decode(dec, payload).id
+
+
+@pytest.mark.parametrize("sourcetype", ["NEW_{0}_TYPE", "X_{action}", "{", "}{", "A_{0!r:>{1}}", "%s_{__class__}"])
+def test_unknown_type_text_is_never_a_format_string(dec: ZeroPathDecoder, sourcetype: str) -> None:
+    payload = load("SCAN_COMPLETE")
+    payload["sourcetype"] = sourcetype
+    ev = decode(dec, payload)
+    assert ev.vendor_type == sourcetype
+    assert ev.title.startswith(sourcetype.replace("_", " ").capitalize())
