@@ -36,6 +36,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
                   }},
     "poll_interval_s": {"type": "number", "default": 0.25, "min": 0.01,
                         "meta": _d("How often files are checked for new data, rotation and new matches.")},
+    "notify": {"type": "boolean", "default": True,
+               "meta": _d("Use change notifications (inotify on Linux) to find new and rotated files at once; polling stays the fallback.")},
     "batch_lines": {"type": "integer", "default": 2000, "min": 1,
                     "meta": _d("Most lines submitted (and checkpointed) at once.")},
 }
