@@ -231,7 +231,6 @@ class TailSource(Source):
                 continue
             if g.truncated_from is not None and _same_start(head, g.truncated_from[0]):
                 f.offset, f.copy = g.truncated_from[1], True
-                g.truncated_from = None
                 self.ctx.logger.info("reading the copy {} of truncated {} from offset {}", f.path, g.path, f.offset)
                 return True
             if not g.copy and _same_start(head, g.head):
@@ -258,8 +257,9 @@ class TailSource(Source):
         for s in shadows:  # its copy, already followed: read on from where the original was
             s.shadow_of = None
             self.ctx.logger.info("reading the copy {} of {} from offset {}", s.path, f.path, s.offset)
-        if not shadows and not self._follow_copy(f):
-            f.truncated_from = (f.head, f.offset)  # a copy that shows up later under a matching name
+        if not shadows:
+            self._follow_copy(f)
+        f.truncated_from = (f.head, f.offset)  # for a copy not yet recognised, or one that shows up later
         f.offset, f.skipping = 0, False
         f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
         self._save(f)
