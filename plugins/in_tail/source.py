@@ -56,7 +56,7 @@ class _File:
     fresh: bool = False  # nothing read yet: checked against the other files' heads (a copy?) before reading
     copy: bool = False  # a copy of another followed file: never checked for truncation
     shadow_of: str | None = None  # key of the original this copy tracks until the original is truncated
-    truncated_from: tuple[bytes, int] | None = None  # head and offset before the last truncation, for a late copy
+    truncated_from: tuple[str, int, int] | None = None  # fingerprint, its length and offset before the last truncation
 
     @property
     def fp(self) -> tuple[str, int]:
@@ -149,15 +149,22 @@ class TailSource(Source):
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
         saved = self.checkpoints.get(key)
         fresh = False
+        truncated_from = None
         if offset is None and saved is not None:
             n = int(saved.get("fp_len") or 0)
-            offset = int(saved["offset"]) if _fp(head[:n]) == (saved.get("fp"), n) else 0  # same inode, other content: a new file
+            if _fp(head[:n]) == (saved.get("fp"), n):
+                offset = int(saved["offset"])
+            else:  # same inode, other content: truncated (copytruncate?) while the agent was down
+                offset = 0
+                truncated_from = (str(saved.get("fp")), n, int(saved["offset"]))
         if offset is None:
             offset = st.st_size if start_at_end else 0
             fresh = not start_at_end
-        f = _File(path, key, fd, offset, head, rotated=rotated, grew_at=self.clock(), fresh=fresh)
+        f = _File(path, key, fd, offset, head, rotated=rotated, grew_at=self.clock(), fresh=fresh, truncated_from=truncated_from)
         self.files[key] = f
         self.ctx.logger.info("following {} from offset {}{}", path, f.offset, " (rotated)" if rotated else "")
+        if truncated_from is not None and n:
+            self._follow_copy(f, truncated_from)
         return f
 
     def _discover(self, first: bool) -> None:
@@ -229,8 +236,8 @@ class TailSource(Source):
         for g in self.files.values():
             if g is f or g.fresh:
                 continue
-            if g.truncated_from is not None and _same_start(head, g.truncated_from[0]):
-                f.offset, f.copy = g.truncated_from[1], True
+            if g.truncated_from is not None and _fp(head[:g.truncated_from[1]]) == g.truncated_from[:2]:
+                f.offset, f.copy = g.truncated_from[2], True
                 self.ctx.logger.info("reading the copy {} of truncated {} from offset {}", f.path, g.path, f.offset)
                 return True
             if not g.copy and _same_start(head, g.head):
@@ -257,27 +264,27 @@ class TailSource(Source):
         for s in shadows:  # its copy, already followed: read on from where the original was
             s.shadow_of = None
             self.ctx.logger.info("reading the copy {} of {} from offset {}", s.path, f.path, s.offset)
+        f.truncated_from = (*f.fp, f.offset)  # for a copy not yet recognised, or one that shows up later
         if not shadows:
-            self._follow_copy(f)
-        f.truncated_from = (f.head, f.offset)  # for a copy not yet recognised, or one that shows up later
+            self._follow_copy(f, f.truncated_from)
         f.offset, f.skipping = 0, False
         f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
         self._save(f)
         self.stats["truncations"] += 1
 
-    def _follow_copy(self, f: _File) -> bool:
+    def _follow_copy(self, f: _File, before: tuple[str, int, int]) -> bool:
         """Find the copy of a truncated file in its directory (same first bytes, another inode), read it from the old offset."""
-        fp, fp_len = f.fp
-        found = find_copy(os.path.dirname(f.path), fp, fp_len, f.offset, set(self.files))
+        fp, fp_len, offset = before
+        found = find_copy(os.path.dirname(f.path), fp, fp_len, offset, set(self.files))
         if found is None:
             return False
         fd = self._open(found)
         if fd is None:
             return False
-        copy = self._follow(found, fd, rotated=not self.paths.wanted(found), offset=f.offset)
+        copy = self._follow(found, fd, rotated=not self.paths.wanted(found), offset=offset)
         if copy is not None:
             copy.copy = True
-            self.ctx.logger.info("reading the copy {} of {} from offset {}", found, f.path, f.offset)
+            self.ctx.logger.info("reading the copy {} of {} from offset {}", found, f.path, offset)
         return copy is not None
 
     # ----------------------------------------------------------------- reading

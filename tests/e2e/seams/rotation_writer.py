@@ -3,12 +3,12 @@
 Run as a separate process by the rotation torture test, so the agent competes with a
 real writer for the CPU and the file system, as it would in production:
 
-    python rotation_writer.py DIR MODE PERIOD_S DURATION_S RATE RESULT_JSON
+    python rotation_writer.py DIR MODE PERIOD_S DURATION_S RATE RESULT_JSON [KEEP]
 
 - The writer thread appends one JSON line per event (``{"id": "L000042", ...}``) with one
   ``write`` to a descriptor opened with ``O_APPEND`` (what copytruncate requires of an
   application), ``RATE`` lines per second.
-- The rotator thread is logrotate with ``rotate 5``: every ``PERIOD_S`` it shifts
+- The rotator thread is logrotate with ``rotate KEEP`` (5 by default): every ``PERIOD_S`` it shifts
   ``app.log.N`` to ``app.log.N+1`` (deleting the oldest), then either renames ``app.log``
   to ``app.log.1`` and tells the writer to reopen (``MODE=rename``; the writer still
   writes a few lines to the old file first, like an application that reopens on
@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 
-KEEP = 5
+KEEP = 5  # logrotate's "rotate 5": app.log.1 … app.log.5 kept, the oldest deleted
 
 
 class Writer:
@@ -67,12 +67,12 @@ class Writer:
         os.close(fd)
 
 
-def shift(directory: str) -> None:
-    """``app.log.N`` → ``app.log.N+1``, oldest deleted (logrotate's ``rotate 5``)."""
-    oldest = os.path.join(directory, f"app.log.{KEEP}")
+def shift(directory: str, keep: int) -> None:
+    """``app.log.N`` → ``app.log.N+1``, the oldest deleted (logrotate's ``rotate KEEP``)."""
+    oldest = os.path.join(directory, f"app.log.{keep}")
     if os.path.exists(oldest):
         os.unlink(oldest)
-    for n in range(KEEP - 1, 0, -1):
+    for n in range(keep - 1, 0, -1):
         src = os.path.join(directory, f"app.log.{n}")
         if os.path.exists(src):
             os.rename(src, os.path.join(directory, f"app.log.{n + 1}"))
@@ -80,6 +80,7 @@ def shift(directory: str) -> None:
 
 def main() -> None:
     directory, mode, period, duration, rate, result = sys.argv[1:7]
+    keep = int(sys.argv[7]) if len(sys.argv) > 7 else KEEP
     log = os.path.join(directory, "app.log")
     writer = Writer(log, float(rate))
     thread = threading.Thread(target=writer.run)
@@ -91,7 +92,7 @@ def main() -> None:
         time.sleep(float(period))
         if time.monotonic() >= deadline:
             break
-        shift(directory)
+        shift(directory, keep)
         if mode == "rename":
             os.rename(log, log + ".1")
             writer.reopen.set()
