@@ -236,7 +236,7 @@ class TailSource(Source):
         for g in self.files.values():
             if g is f or g.fresh:
                 continue
-            if g.truncated_from is not None and _fp(head[:g.truncated_from[1]]) == g.truncated_from[:2]:
+            if g.truncated_from is not None and g.truncated_from[1] and _fp(head[:g.truncated_from[1]]) == g.truncated_from[:2]:
                 f.offset, f.copy = g.truncated_from[2], True
                 self.ctx.logger.info("reading the copy {} of truncated {} from offset {}", f.path, g.path, f.offset)
                 return True
@@ -264,8 +264,8 @@ class TailSource(Source):
         for s in shadows:  # its copy, already followed: read on from where the original was
             s.shadow_of = None
             self.ctx.logger.info("reading the copy {} of {} from offset {}", s.path, f.path, s.offset)
-        f.truncated_from = (*f.fp, f.offset)  # for a copy not yet recognised, or one that shows up later
-        if not shadows:
+        f.truncated_from = (*f.fp, f.offset) if f.head else None  # for a copy not yet recognised, or one that shows up later
+        if not shadows and f.truncated_from is not None:
             self._follow_copy(f, f.truncated_from)
         f.offset, f.skipping = 0, False
         f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
@@ -284,6 +284,7 @@ class TailSource(Source):
         copy = self._follow(found, fd, rotated=not self.paths.wanted(found), offset=offset)
         if copy is not None:
             copy.copy = True
+            self._save(copy)
             self.ctx.logger.info("reading the copy {} of {} from offset {}", found, f.path, offset)
         return copy is not None
 
@@ -326,6 +327,8 @@ class TailSource(Source):
             if decided is None:
                 return False
             f.fresh = False
+            if decided:
+                self._save(f)  # a copy's start offset must survive a restart, or the copy is read from 0 again
         if f.shadow_of is not None:
             original = self.files.get(f.shadow_of)
             if original is not None:
