@@ -12,6 +12,7 @@ from __future__ import annotations
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.delivery import Delivery, Status, classify_http, parse_retry_after
 from agent.hookspecs import hookimpl
+from agent.fswatch import DirectoryWatcher, FsChange, FsEvent
 from agent.httpclient import HttpClient, url_check
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
@@ -27,7 +28,7 @@ from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_
 __all__ = [
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
-    "HttpClient", "url_check",
+    "HttpClient", "url_check", "DirectoryWatcher", "FsChange", "FsEvent",
     "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
     "severity_from_name", "severity_from_score", "utcnow",
     "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",

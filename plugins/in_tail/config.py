@@ -24,7 +24,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "partial_flush_s": {"type": "number", "default": 5.0, "min": 0,
                         "meta": _d("A last line without its newline is held until completed, or emitted after it stayed unchanged this long (0: hold until completed).")},
     "rotate_wait_s": {"type": "number", "default": 5.0, "min": 0,
-                      "meta": _d("A rotated or deleted file is read to its end and kept open this long after it last grew.")},
+                      "meta": _d("A file no matching name holds any more (rotated away or deleted) is read to its end and kept open this long after it last grew.")},
     "multiline": {"type": "dict", "default": {}, "meta": _d("Join continuation lines (stack traces) to the line that starts the record."),
                   "schema": {
                       "start_pattern": {"type": "string", "nullable": True, "default": None,
@@ -35,7 +35,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
                                   "meta": _d("The last group is emitted once the file did not grow for this long.")},
                   }},
     "poll_interval_s": {"type": "number", "default": 0.25, "min": 0.01,
-                        "meta": _d("How often files are checked for new data, rotation and new matches.")},
+                        "meta": _d("How often files are checked for new data, rotation and new matches (the fallback where change notifications are unavailable).")},
+    "notify": {"type": "boolean", "default": True,
+               "meta": _d("Use change notifications (inotify on Linux) to find new and rotated files at once; polling stays the fallback.")},
     "batch_lines": {"type": "integer", "default": 2000, "min": 1,
                     "meta": _d("Most lines submitted (and checkpointed) at once.")},
 }

@@ -1,19 +1,26 @@
 """The ``file`` source: follow files, submit lines in batches, checkpoint after the spool commits.
 
-Rotation by rename (and deletion): the old file stays open, is read to its end, and
-is let go ``rotate_wait_s`` after it last grew; the new file at the path is read from
-its start. Copytruncate: a size below the offset, or first bytes that no longer
-match the fingerprint, mean the file was truncated; the copy (a file in the same
-directory with the old fingerprint) is read from the old offset to its end, so the
-lines written between the last read and the copy are not lost, then the truncated
-file is read from 0. At start-up, a checkpointed file that was rotated while the
-agent was down is found again by its inode in the same directory and finished.
+A followed file is its identity (device, inode, and a fingerprint of its first
+bytes), not its name: it keeps its offset and checkpoint for as long as it exists
+under any name the globs match (``app.log`` renamed to ``app.log.1`` under
+``paths: [app.log*]`` is the same file, read on from where it was).
+
+Rotation by rename (and deletion): a file no longer found under any matching name is
+read to its end through the descriptor already open, and let go ``rotate_wait_s``
+after it last grew. Change notifications (inotify, :mod:`plugins.in_tail.watch`) open
+a new file the moment its name appears, so a file created and renamed away between
+two polls is read too; polling (``poll_interval_s``) stays the fallback.
+
+Copytruncate: a size below the offset, or first bytes that no longer match, mean the
+file was truncated. Its copy is a file whose first bytes are the truncated file's:
+found through the globs (then it is never read from 0: until the truncation it only
+tracks the original's offset) or, when the globs do not name it, in the same
+directory; it is read from the old offset to its end, then the truncated file from 0.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import glob
+import hashlib
 import os
 import re
 import threading
@@ -25,10 +32,12 @@ from agent.decoders import Decoder
 from agent.model import utcnow
 from agent.records import RawRecord
 from agent.sources import Source, SourceContext, SubmitStatus
-from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints, fingerprint
+from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints
 from plugins.in_tail.config import CONFIG_SCHEMA, check_config
-from plugins.in_tail.files import find_copy, find_inode, same_head
+from plugins.in_tail.files import find_copy, find_inode
 from plugins.in_tail.lines import Piece, group_multiline, split_lines
+from plugins.in_tail.paths import PathMatcher
+from plugins.in_tail.watch import Pinner
 
 READ_CHUNK = 1 << 20
 
@@ -39,12 +48,28 @@ class _File:
     key: str
     fd: int
     offset: int
-    fp: str
-    fp_len: int
+    head: bytes  # the first bytes (up to FINGERPRINT_BYTES): identity and copy detection
     skipping: bool = False  # inside an over-long line whose head was already emitted
-    rotated: bool = False  # the path no longer names this file: read it to its end, then let go
+    rotated: bool = False  # no matching name holds this file any more: read it to its end, then let go
     grew_at: float = 0.0  # monotonic time the file last grew (rotate_wait, flush timers)
     seen_size: int = -1
+    fresh: bool = False  # nothing read yet: checked against the other files' heads (a copy?) before reading
+    copy: bool = False  # a copy of another followed file: never checked for truncation
+    shadow_of: str | None = None  # key of the original this copy tracks until the original is truncated
+    truncated_from: tuple[str, int, int] | None = None  # fingerprint, its length and offset before the last truncation
+
+    @property
+    def fp(self) -> tuple[str, int]:
+        return _fp(self.head)
+
+
+def _fp(head: bytes) -> tuple[str, int]:
+    return (hashlib.blake2b(head, digest_size=8).hexdigest(), len(head)) if head else ("", 0)
+
+
+def _same_start(a: bytes, b: bytes) -> bool:
+    n = min(len(a), len(b))
+    return n > 0 and a[:n] == b[:n]
 
 
 class TailSource(Source):
@@ -56,8 +81,7 @@ class TailSource(Source):
     def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
         super().__init__(name, config, ctx)
         self.decoder: Decoder = ctx.build_decoder(config["decoder"])
-        self.patterns = list(config["paths"])
-        self.exclude = list(config["exclude"])
+        self.paths = PathMatcher(list(config["paths"]), list(config["exclude"]))
         self.read_from = config["read_from"]
         self.max_line = int(config["max_line_bytes"])
         self.poll = float(config["poll_interval_s"])
@@ -72,37 +96,37 @@ class TailSource(Source):
         self.files: dict[str, _File] = {}  # by identity key
         self.stats = {"lines": 0, "bytes": 0, "truncated": 0, "invalid_utf8": 0, "rotations": 0, "truncations": 0}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._unreadable: set[str] = set()
         self._thread: threading.Thread | None = None
         self.checkpoints: Checkpoints | None = None
+        self.pinner = Pinner(self.paths.wanted, self._wake, self._stop) if config.get("notify", True) else None
 
     def start(self) -> None:
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints = Checkpoints(self.ctx.state_dir)
+        if self.pinner is not None:
+            self.pinner.watch(self.paths.static_dirs())
+            if not self.pinner.available:
+                self.ctx.logger.info("change notifications unavailable ({}); polling every {} s", self.pinner.watcher.error, self.poll)
+            self.pinner.start(self.name)
         self._thread = threading.Thread(target=self._run, name=f"source-{self.name}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.pinner is not None:
+            self.pinner.close()
         for f in self.files.values():
             os.close(f.fd)
         self.files.clear()
 
     # ----------------------------------------------------------------- discovery
-    def _matches(self) -> list[str]:
-        found: set[str] = set()
-        for pattern in self.patterns:
-            for p in glob.glob(pattern, recursive=True):
-                if not any(fnmatch.fnmatch(p, ex) for ex in self.exclude) and os.path.isfile(p):
-                    found.add(p)
-        return sorted(found)
-
-    def _open(self, path: str, key: str, offset: int | None, rotated: bool = False) -> _File | None:
-        """Open ``path`` and decide where to start: checkpoint (if the fingerprint agrees), start or end."""
-        assert self.checkpoints is not None
+    def _open(self, path: str) -> int | None:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
@@ -111,60 +135,84 @@ class TailSource(Source):
                 self.ctx.logger.warning("cannot open {}: {} (will keep trying)", path, exc.strerror)
             return None
         self._unreadable.discard(path)
-        if self.checkpoints.get(key) is not None and offset is None:
-            saved = self.checkpoints.get(key) or {}
-            fp, fp_len = fingerprint(fd, int(saved.get("fp_len") or FINGERPRINT_BYTES))
-            if saved.get("fp") == fp and fp_len == saved.get("fp_len"):
+        return fd
+
+    def _follow(self, path: str, fd: int, start_at_end: bool = False, rotated: bool = False,
+                offset: int | None = None) -> _File | None:
+        """Follow the file open as ``fd``, from its checkpoint (if the fingerprint agrees), its end or its start."""
+        assert self.checkpoints is not None
+        st = os.fstat(fd)
+        key = Checkpoints.key(st)
+        if key in self.files:
+            os.close(fd)
+            return None
+        head = os.pread(fd, FINGERPRINT_BYTES, 0)
+        saved = self.checkpoints.get(key)
+        fresh = False
+        truncated_from = None
+        if offset is None and saved is not None:
+            n = int(saved.get("fp_len") or 0)
+            if _fp(head[:n]) == (saved.get("fp"), n):
                 offset = int(saved["offset"])
-            else:
-                offset = 0  # same inode, other content: a new file
-        fp, fp_len = fingerprint(fd)
-        f = _File(path, key, fd, offset or 0, fp, fp_len, rotated=rotated, grew_at=self.clock())
+            else:  # same inode, other content: truncated (copytruncate?) while the agent was down
+                offset = 0
+                truncated_from = (str(saved.get("fp")), n, int(saved["offset"]))
+        if offset is None:
+            offset = st.st_size if start_at_end else 0
+            fresh = not start_at_end
+        f = _File(path, key, fd, offset, head, rotated=rotated, grew_at=self.clock(), fresh=fresh, truncated_from=truncated_from)
         self.files[key] = f
         self.ctx.logger.info("following {} from offset {}{}", path, f.offset, " (rotated)" if rotated else "")
+        if truncated_from is not None and n:
+            self._follow_copy(f, truncated_from)
         return f
 
     def _discover(self, first: bool) -> None:
-        assert self.checkpoints is not None
-        by_path = {f.path: f for f in self.files.values() if not f.rotated}
-        for f in by_path.values():  # moved away or deleted: finish it
+        """Match the globs: followed files get their current name, vanished ones are finished, new ones followed."""
+        found: dict[str, str] = {}
+        for path in self.paths.matches():
             try:
-                st = os.stat(f.path)
-                gone = Checkpoints.key(st) != f.key
+                found.setdefault(Checkpoints.key(os.stat(path)), path)
             except OSError:
-                gone = True
-            if gone:
+                continue
+        for f in list(self.files.values()):
+            now_at = found.get(f.key)
+            if now_at is not None:
+                if now_at != f.path:
+                    self.ctx.logger.info("{} is now {}; reading on from offset {}", f.path, now_at, f.offset)
+                    f.path = now_at
+                f.rotated = False
+            elif not f.rotated:  # moved to a name the globs do not match, or deleted: finish it
                 f.rotated = True
                 f.grew_at = self.clock()
                 self.stats["rotations"] += 1
                 self.ctx.logger.info("{} was rotated or deleted; reading it to its end", f.path)
-        for path in self._matches():
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            key = Checkpoints.key(st)
-            if key in self.files:
-                continue
-            if self.checkpoints.get(key) is None and self._is_copy_of_truncated(path):
-                continue  # copytruncate's copy: the truncated file's reader opens it at its offset
-            start = None
-            if first and self.read_from == "end" and self.checkpoints.get(key) is None:
-                start = st.st_size
-            self._open(path, key, start)
+        for key, path in found.items():
+            if key not in self.files:
+                fd = self._open(path)
+                if fd is not None:
+                    self._follow(path, fd, start_at_end=first and self.read_from == "end" and self._unknown(key))
+        if self.pinner is not None:
+            self.pinner.watch({os.path.dirname(f.path) for f in self.files.values()})
         if first:
             self._recover_rotated()
 
-    def _is_copy_of_truncated(self, path: str) -> bool:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            return any(not g.rotated and same_head(fd, g.fp, g.fp_len)
-                       and (os.fstat(g.fd).st_size < g.offset or not same_head(g.fd, g.fp, g.fp_len)) for g in self.files.values())
-        finally:
-            os.close(fd)
+    def _unknown(self, key: str) -> bool:
+        assert self.checkpoints is not None
+        return self.checkpoints.get(key) is None
+
+    def _adopt_pinned(self) -> None:
+        """Follow files a notification opened: under a matching name, or already moved away (read to the end)."""
+        if self.pinner is None:
+            return
+        for item in self.pinner.drain():
+            try:
+                ino = os.fstat(item.fd).st_ino
+            except OSError:
+                os.close(item.fd)
+                continue
+            path = find_inode(os.path.dirname(item.path), ino) or item.path
+            self._follow(path, item.fd, rotated=not (os.path.exists(path) and self.paths.wanted(path)))
 
     def _recover_rotated(self) -> None:
         """Finish files rotated while the agent was down; forget checkpoints of files gone for good."""
@@ -173,9 +221,72 @@ class TailSource(Source):
             if key in self.files:
                 continue
             found = find_inode(os.path.dirname(saved.get("path", "")), int(key.split(":")[1]))
-            if found is None or self._open(found, key, None, rotated=True) is None:
+            fd = self._open(found) if found is not None else None
+            if fd is None or self._follow(found or "", fd, rotated=True) is None:
                 self.checkpoints.drop(key)
         self.checkpoints.save()
+
+    # ----------------------------------------------------------------- copies
+    def _is_copy(self, f: _File, size: int) -> bool | None:
+        """Whether fresh ``f`` is a copy of a followed file (and where it starts); None: too early to tell."""
+        head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
+        if not head:
+            return None
+        undecided = False
+        for g in self.files.values():
+            if g is f or g.fresh:
+                continue
+            if g.truncated_from is not None and g.truncated_from[1] and _fp(head[:g.truncated_from[1]]) == g.truncated_from[:2]:
+                f.offset, f.copy = g.truncated_from[2], True
+                self.ctx.logger.info("reading the copy {} of truncated {} from offset {}", f.path, g.path, f.offset)
+                return True
+            if not g.copy and _same_start(head, g.head):
+                if len(head) < len(g.head) and self.clock() - f.grew_at < max(4 * self.poll, 0.5):
+                    undecided = True  # a copy being written, or a new file whose first line looks alike
+                    continue
+                if len(head) >= len(g.head):
+                    f.offset, f.copy, f.shadow_of = g.offset, True, g.key
+                    self.ctx.logger.info("{} is a copy of {}; it follows that file's offset until it is truncated", f.path, g.path)
+                    return True
+        return None if undecided else False
+
+    def _check_truncated(self, f: _File, size: int) -> None:
+        head_changed = False
+        n = len(f.head)
+        if n and size >= n:
+            head_changed = os.pread(f.fd, n, 0) != f.head
+        if size >= f.offset and not head_changed:
+            if n < FINGERPRINT_BYTES and size > n:
+                f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)  # the file grew past its fingerprint: widen it
+            return
+        self.ctx.logger.warning("{} was truncated (copytruncate?); reading it again from the start", f.path)
+        shadows = [s for s in self.files.values() if s.shadow_of == f.key]
+        for s in shadows:  # its copy, already followed: read on from where the original was
+            s.shadow_of = None
+            self.ctx.logger.info("reading the copy {} of {} from offset {}", s.path, f.path, s.offset)
+        f.truncated_from = (*f.fp, f.offset) if f.head else None  # for a copy not yet recognised, or one that shows up later
+        if not shadows and f.truncated_from is not None:
+            self._follow_copy(f, f.truncated_from)
+        f.offset, f.skipping = 0, False
+        f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
+        self._save(f)
+        self.stats["truncations"] += 1
+
+    def _follow_copy(self, f: _File, before: tuple[str, int, int]) -> bool:
+        """Find the copy of a truncated file in its directory (same first bytes, another inode), read it from the old offset."""
+        fp, fp_len, offset = before
+        found = find_copy(os.path.dirname(f.path), fp, fp_len, offset, set(self.files))
+        if found is None:
+            return False
+        fd = self._open(found)
+        if fd is None:
+            return False
+        copy = self._follow(found, fd, rotated=not self.paths.wanted(found), offset=offset)
+        if copy is not None:
+            copy.copy = True
+            self._save(copy)
+            self.ctx.logger.info("reading the copy {} of {} from offset {}", found, f.path, offset)
+        return copy is not None
 
     # ----------------------------------------------------------------- reading
     def _run(self) -> None:
@@ -183,13 +294,17 @@ class TailSource(Source):
         last_scan = 0.0
         while not self._stop.is_set():
             now = self.clock()
-            if first or now - last_scan >= self.poll:
-                try:
+            woken = self._wake.is_set()
+            self._wake.clear()
+            try:
+                self._adopt_pinned()
+                if first or woken or now - last_scan >= self.poll:
                     self._discover(first)
-                except Exception as exc:
-                    self.ctx.logger.error("file discovery failed: {}", exc)
+                    first = False
+                    last_scan = now
+            except Exception as exc:
+                self.ctx.logger.error("file discovery failed: {}", exc)
                 first = False
-                last_scan = now
             busy = False
             for f in list(self.files.values()):
                 if self._stop.is_set():
@@ -199,30 +314,7 @@ class TailSource(Source):
                 except OSError as exc:
                     self.ctx.logger.warning("reading {} failed: {}", f.path, exc.strerror or exc)
             if not busy:
-                self._stop.wait(self.poll)
-
-    def _check_truncated(self, f: _File, size: int) -> None:
-        head_changed = False
-        if f.fp_len and size >= f.fp_len:
-            fp, _ = fingerprint(f.fd, f.fp_len)
-            head_changed = fp != f.fp
-        if size >= f.offset and not head_changed:
-            if f.fp_len < FINGERPRINT_BYTES and size > f.fp_len:
-                f.fp, f.fp_len = fingerprint(f.fd)  # the file grew past its fingerprint: widen it
-            return
-        self.ctx.logger.warning("{} was truncated (copytruncate?); reading it again from the start", f.path)
-        self._follow_copy(f)
-        f.offset, f.skipping = 0, False
-        f.fp, f.fp_len = fingerprint(f.fd)
-        self._save(f)
-        self.stats["truncations"] += 1
-
-    def _follow_copy(self, f: _File) -> None:
-        """Find the copy of a truncated file (same fingerprint, another inode) and read it from the old offset."""
-        found = find_copy(os.path.dirname(f.path), f.fp, f.fp_len, f.offset, set(self.files))
-        if found is not None:
-            self.ctx.logger.info("reading the copy {} of {} from offset {}", found, f.path, f.offset)
-            self._open(found, Checkpoints.key(os.stat(found)), f.offset, rotated=True)
+                self._wake.wait(self.poll)
 
     def _read(self, f: _File) -> bool:
         """Read and submit what is new in ``f``; True if anything was consumed."""
@@ -230,7 +322,20 @@ class TailSource(Source):
         now = self.clock()
         if size != f.seen_size:
             f.seen_size, f.grew_at = size, now
-        if not f.rotated:
+        if f.fresh:
+            decided = self._is_copy(f, size)
+            if decided is None:
+                return False
+            f.fresh = False
+            if decided:
+                self._save(f)  # a copy's start offset must survive a restart, or the copy is read from 0 again
+        if f.shadow_of is not None:
+            original = self.files.get(f.shadow_of)
+            if original is not None:
+                f.offset = max(f.offset, original.offset)  # its bytes up to there were read from the original
+                return False
+            f.shadow_of = None  # the original is gone: read the rest of the copy
+        if not f.rotated and not f.copy:
             self._check_truncated(f, size)
         if size <= f.offset:
             if f.rotated and now - f.grew_at >= self.rotate_wait:
@@ -312,11 +417,18 @@ class TailSource(Source):
 
     def _save(self, f: _File) -> None:
         assert self.checkpoints is not None
-        self.checkpoints.set(f.key, f.path, f.offset, f.fp, f.fp_len)
+        for s in self.files.values():
+            if s.shadow_of == f.key:  # a copy's bytes up to the original's offset are delivered too
+                s.offset = max(s.offset, f.offset)
+                self.checkpoints.set(s.key, s.path, s.offset, *s.fp)
+        self.checkpoints.set(f.key, f.path, f.offset, *f.fp)
         self.checkpoints.save()
 
     def _release(self, f: _File) -> None:
         assert self.checkpoints is not None
+        for s in self.files.values():
+            if s.shadow_of == f.key:
+                s.offset, s.shadow_of = max(s.offset, f.offset), None
         os.close(f.fd)
         del self.files[f.key]
         self.checkpoints.drop(f.key)

@@ -288,3 +288,56 @@ def test_unreadable_file_is_reported_once_and_read_when_it_becomes_readable(tail
     finally:
         logger.remove(sink)
     assert sum("cannot open" in line for line in lines) == 1
+
+
+@pytest.mark.parametrize("notify", [True, False], ids=["inotify", "polling"])
+def test_a_rotated_file_still_matched_by_the_glob_keeps_its_offset(tail: Any, tmp_path: Path, notify: bool) -> None:
+    logs = tmp_path / "logs"
+    log = logs / "app.log"
+    write(log, "a1\na2\n")
+    src, col = tail(paths=[str(logs / "app.log*")], notify=notify)
+    wait_for(lambda: col.lines() == ["a1", "a2"], what="the first lines")
+    os.rename(log, logs / "app.log.1")
+    write(logs / "app.log.1", "a3 late\n")
+    write(log, "b1\n")
+    os.rename(logs / "app.log.1", logs / "app.log.2")  # shifted again, as logrotate does
+    wait_for(lambda: sorted(col.lines()) == ["a1", "a2", "a3 late", "b1"], what="the late line and the new file")
+    time.sleep(0.3 + 0.3)  # past rotate_wait_s: a released file would be found through the glob and read again
+    assert sorted(col.lines()) == ["a1", "a2", "a3 late", "b1"]
+    assert sorted(f.path for f in list(src.files.values())) == [str(log), str(logs / "app.log.2")]
+    assert src.stats["rotations"] == 0  # never lost from the globs: nothing to finish
+
+
+def test_a_copy_under_the_glob_is_not_read_again_and_is_finished_after_the_truncate(tail: Any, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    log = logs / "app.log"
+    write(log, "".join(f"c{i:03d} some padding to pass the fingerprint length\n" for i in range(10)))
+    src, col = tail(paths=[str(logs / "app.log*")])
+    wait_for(lambda: len(col.lines()) == 10, what="the first lines")
+    shutil.copyfile(log, logs / "app.log.bak")  # a copy taken while the original lives on
+    wait_for(lambda: any(f.path.endswith(".bak") and f.shadow_of for f in list(src.files.values())), what="the copy to be recognised")
+    write(log, "c010 written after the copy, read from the original\n")
+    wait_for(lambda: len(col.lines()) == 11, what="the new line")
+    shutil.copyfile(log, logs / "app.log.1")
+    write(logs / "app.log.1", "c011 only in the copy (written between copy and truncate)\n")
+    os.truncate(log, 0)
+    write(log, "d000 after the truncate\n")
+    wait_for(lambda: len(col.lines()) == 13, what="the copy's last line and the truncated file's new one")
+    time.sleep(0.3)
+    assert sorted(col.lines())[-3:] == ["c010 written after the copy, read from the original",
+                                        "c011 only in the copy (written between copy and truncate)", "d000 after the truncate"]
+    assert len(col.lines()) == len(set(col.lines())) == 13
+
+
+def test_a_file_created_and_renamed_away_between_two_polls_is_read(tail: Any, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    log = logs / "app.log"
+    write(log, "")
+    src, col = tail(paths=[str(log)], poll_interval_s=5.0)  # polls cannot see the short-lived files
+    wait_for(lambda: src.files, what="app.log to be followed")
+    for gen in range(1, 4):  # each generation lives a few milliseconds under the followed name
+        os.rename(log, logs / f"app.log.{gen}")
+        with open(log, "ab") as fh:
+            fh.write(f"gen {gen}\n".encode())
+        time.sleep(0.01)
+    wait_for(lambda: sorted(col.lines()) == ["gen 1", "gen 2", "gen 3"], what="every generation")
