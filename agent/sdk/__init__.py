@@ -22,6 +22,7 @@ from agent.schema import compose_sink_schema
 from agent.sinks import Sink, SinkContext, SpooledEvent
 from agent.sources import Source, SourceContext, Submitted, SubmitStatus
 from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
+from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
 __all__ = [
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
@@ -34,3 +35,4 @@ __all__ = [
     "Sink", "SinkContext", "SpooledEvent", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
 ]
+__all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]

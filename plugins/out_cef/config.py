@@ -43,7 +43,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "facility": {"type": "string", "default": "local0", "allowed": list(FACILITIES),
                  "meta": _d("Syslog facility of the header; the syslog severity comes from the event.")},
     "max_message_bytes": {"type": "integer", "nullable": True, "default": None, "min": 480,
-                          "meta": _d("Longest message; longer ones lose the end of msg first, then are cut. Default 2048 on UDP, unlimited otherwise.")},
+                          "meta": _d("Longest message in bytes; a longer one loses the end of msg first, then is cut; the cut ends with '…[truncated]'. Default 2048 on UDP, 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
 }
 
 

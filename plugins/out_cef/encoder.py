@@ -3,8 +3,10 @@
 CEF: ``CEF:0|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension``.
 Escaping follows the CEF specification: in the header ``\\`` and ``|`` are escaped with
 a backslash (line breaks become spaces, they are not allowed there); in extension
-values ``\\`` and ``=`` are escaped and CR/LF are written ``\\r``/``\\n``. Field lengths
-are cut to the specification's limits. The extension mapping is documented in
+values ``\\`` and ``=`` are escaped and CR/LF are written ``\\r``/``\\n``. Every other
+control character (NUL, C0, DEL, C1) becomes a visible stand-in (``agent.sdk.neutralise``)
+so vendor text can never end a record early. Field lengths are cut to the
+specification's limits. The extension mapping is documented in
 docs/sinks.md and is a contract: SIEM parsers are configured against it.
 """
 
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from agent.render import epoch_ms, lookup
+from agent.sdk import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, epoch_ms, leef_header_field,
+                       leef_value, lookup)
 
 __all__ = ["CefFormat", "cef_severity", "escape_header", "escape_value", "extensions", "encode_cef", "encode_leef"]
 
@@ -59,26 +62,14 @@ def cef_severity(doc: Mapping[str, Any]) -> int:
 
 
 def escape_header(value: Any, limit: int) -> str:
-    """A header field: cut to ``limit`` characters, then ``\\`` and ``|`` escaped."""
-    text = _text(value)[:limit]
-    if "\\" in text or "|" in text:
-        text = text.replace("\\", "\\\\").replace("|", "\\|")
-    if "\n" in text or "\r" in text:
-        text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
-    return text
+    """A header field: cut to ``limit`` characters, then escaped (:func:`agent.sdk.cef_header_field`)."""
+    return cef_header_field(_text(value)[:limit])
 
 
 def escape_value(value: str) -> str:
-    """An extension value: ``\\`` → ``\\\\``, ``=`` → ``\\=``, CR → ``\\r``, LF → ``\\n``."""
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if "=" in value:
-        value = value.replace("=", "\\=")
-    if "\r" in value:
-        value = value.replace("\r", "\\r")
-    if "\n" in value:
-        value = value.replace("\n", "\\n")
-    return value
+    """An extension value: ``\\`` → ``\\\\``, ``=`` → ``\\=``, CR → ``\\r``, LF → ``\\n``, other
+    controls stand-ins (:func:`agent.sdk.cef_extension_value`)."""
+    return cef_extension_value(value)
 
 
 def _text(value: Any) -> str:
@@ -108,8 +99,9 @@ def extensions(doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tup
         if key == "dst" and (not isinstance(value, str) or value.count(".") != 3):
             continue
         text = _text(value)
-        if key == "msg" and msg_limit is not None:
-            limit = min(limit, msg_limit)
+        if key == "msg" and msg_limit is not None and msg_limit < min(limit, len(text)):
+            # shortened to fit max_message_bytes: the marker shows the cut
+            text = text[:max(0, msg_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
         out.append((key, text[:limit]))
         if label_key:
             out.append((label_key, label))
@@ -130,19 +122,18 @@ _LEEF_KEYS = {"externalId": "externalId", "cat": "vendorType", "cs1": "findingId
 
 
 def _leef_header(value: Any) -> str:
-    return _text(value).replace("|", "/").replace("\t", " ").replace("\r", " ").replace("\n", " ")[:255]
+    return leef_header_field(_text(value))[:255]
 
 
 def _leef_value(value: str) -> str:
-    if "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-    return value
+    return leef_value(value)
 
 
 def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> str:
     """The LEEF 2.0 text of one event, tab-delimited (declared as ``x09`` in the header).
 
-    LEEF has no escape mechanism: tabs and line breaks in values become spaces.
+    LEEF has no escape mechanism: tabs and line breaks in values become spaces, other
+    control characters visible stand-ins.
     """
     parts = [f"{fmt.leef_prefix}{_leef_header(doc.get('type') or 'event')}|x09|"]
     attrs = [f"sev={max(1, cef_severity(doc))}", f"cat={_leef_value(_text(doc.get('type')))}",

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 
 import orjson
 
-from agent.sinks import SinkContext, SpooledEvent
+from agent.sdk import TRUNCATION_MARKER, SinkContext, SpooledEvent
 from plugins.out_cef.config import CONFIG_SCHEMA, check_config
 from plugins.out_cef.encoder import CefFormat, encode_cef, encode_leef
 from plugins.out_syslog.header import FACILITIES, rfc3164_header, rfc5424_header, truncate_utf8
@@ -18,7 +18,8 @@ def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: boo
     """One complete message (syslog header + CEF/LEEF text), unframed; pure.
 
     Over ``max_bytes`` the ``msg`` extension is shortened first (it is the free text);
-    if that is not enough the message is cut at a character boundary.
+    if that is not enough the message is cut at a character boundary. Either cut ends
+    with :data:`agent.sdk.TRUNCATION_MARKER`, so the analyst sees it.
     """
     if header == "rfc5424":
         prefix = rfc5424_header(facility, doc, hostname, app_name, "-", "-") + " - "
@@ -40,11 +41,13 @@ def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: boo
                 break
             keep = max(0, keep - max(1, len(line) - max_bytes))
     if len(line) > max_bytes:
-        line = truncate_utf8(line, max_bytes)
+        marker = TRUNCATION_MARKER.encode("utf-8")
+        line = truncate_utf8(line, max_bytes - len(marker))
         # never end on half an escape sequence: an odd run of trailing backslashes
         # ends with a lone escape character (an even run is escaped backslashes)
         if (len(line) - len(line.rstrip(b"\\"))) % 2:
             line = line[:-1]
+        line += marker
     return line
 
 
