@@ -59,7 +59,9 @@ class CefSink(SocketSink):
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
-        self.format = CefFormat(config["device_vendor"], config["device_product"], config["device_version"])
+        self.format = CefFormat(config["device_vendor"], config["device_product"], config["device_version"],
+                                header_from_event=config["header_from_event"], extensions=config["extensions"],
+                                custom_strings=config["custom_strings"], relay=config["relay_extensions"])
         self.header = config["header"]
         self.leef = config["format"] == "leef"
         self.facility = FACILITIES[config["facility"]]
