@@ -1,4 +1,4 @@
-"""Pure encoder of the ``cef`` sink: native events → CEF 0 or LEEF 2.0 text.
+"""Pure encoder of the ``cef`` sink: native events → CEF 0, LEEF 1.0 or LEEF 2.0 text.
 
 CEF: ``CEF:0|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension``.
 Escaping follows the CEF specification: in the header ``\\`` and ``|`` are escaped with
@@ -204,10 +204,19 @@ def encode_cef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = N
     return header + " ".join(f"{k}={escape_value(v)}" for k, v in mapped_extensions(fmt, doc, msg_limit))
 
 
-#: LEEF 2.0 attribute names for the CEF keys (QRadar's predefined keys where there is one).
-_LEEF_KEYS = {"externalId": "externalId", "cat": "vendorType", "cs1": "findingId", "cs2": "category",
-              "cs3": "repository", "cs4": "asset", "cs5": "source", "cs6": "vendorUrl", "cn1": "score",
-              "cfp1": "cvss", "dhost": "dstHostName", "dst": "dst", "request": "url", "msg": "description"}
+#: Custom LEEF keys for the finding fields QRadar has no predefined key for.
+_LEEF_CUSTOM = {"externalId": "externalId", "cs1": "findingId", "cs3": "repository", "cs4": "asset",
+                "cs5": "source", "cs6": "vendorUrl", "cn1": "score", "cfp1": "cvss", "dhost": "dstHostName",
+                "request": "url", "msg": "description"}
+
+#: QRadar's predefined LEEF key → Event path (IBM "LEEF event components", predefined attributes).
+LEEF_PREDEFINED: dict[str, str] = {
+    "src": "network.src_ip", "dst": "network.dst_ip", "srcPort": "network.src_port", "dstPort": "network.dst_port",
+    "proto": "network.protocol", "usrName": "actor.user", "domain": "actor.domain",
+}
+
+#: The time layout written in ``devTime``, declared in ``devTimeFormat`` (a Java SimpleDateFormat).
+LEEF_TIME_FORMAT = "MMM dd yyyy HH:mm:ss.SSS z"
 
 
 def _leef_header(value: Any) -> str:
@@ -218,20 +227,53 @@ def _leef_value(value: str) -> str:
     return leef_value(value)
 
 
-def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> str:
-    """The LEEF 2.0 text of one event, tab-delimited (declared as ``x09`` in the header).
+def _leef_time(iso: Any) -> str | None:
+    """``devTime`` in :data:`LEEF_TIME_FORMAT` (UTC) from a native-form time."""
+    ms = epoch_ms(iso)
+    if ms is None:
+        return None
+    from datetime import datetime, timezone
+
+    dt = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return f"{dt.strftime('%b %d %Y %H:%M:%S')}.{ms % 1000:03d} UTC"
+
+
+def leef_attributes(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tuple[str, str]]:
+    """The (key, value) attributes of one event: QRadar's predefined keys where the model has
+    the value, custom keys only for the rest."""
+    sev = max(1, cef_severity(doc))
+    category = lookup(doc, "finding.category") or doc.get("type") or "event"
+    attrs: list[tuple[str, str]] = [("sev", str(sev)), ("cat", _text(category))]
+    dev_time = _leef_time(doc.get("time"))
+    if dev_time:
+        attrs += [("devTime", dev_time), ("devTimeFormat", LEEF_TIME_FORMAT)]
+    for key, path in LEEF_PREDEFINED.items():
+        value = lookup(doc, path)
+        if value is not None and value != "" and not isinstance(value, (dict, list)):
+            attrs.append((key, _text(value)))
+    if lookup(doc, "actor.user") and lookup(doc, "network.src_ip"):
+        attrs.append(("identSrc", _text(lookup(doc, "network.src_ip"))))  # the address the user acted from
+    for key, path in (("action", "action.original"), ("outcome", "outcome.name"), ("devHost", "device.hostname")):
+        value = lookup(doc, path)
+        if value not in (None, "") and not isinstance(value, (dict, list)):
+            attrs.append((key, _text(value)))
+    attrs.append(("name", _text(doc.get("title"))[:512]))
+    for key, value in extensions(doc, msg_limit):
+        name = _LEEF_CUSTOM.get(key)
+        if name and not (key == "request" and any(k == "url" for k, _ in attrs)):
+            attrs.append((name, value))
+    return attrs
+
+
+def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None, version: str = "2.0") -> str:
+    """The LEEF text of one event: LEEF 2.0 tab-delimited, declared as ``x09`` in the header,
+    or LEEF 1.0 (tab-delimited, no delimiter field).
 
     LEEF has no escape mechanism: tabs and line breaks in values become spaces, other
     control characters visible stand-ins.
     """
-    parts = [f"{fmt.leef_prefix}{_leef_header(doc.get('type') or 'event')}|x09|"]
-    attrs = [f"sev={max(1, cef_severity(doc))}", f"cat={_leef_value(_text(doc.get('type')))}",
-             f"title={_leef_value(_text(doc.get('title')))[:512]}"]
-    for key, value in extensions(doc, msg_limit):
-        if key == "rt":
-            attrs.append(f"devTime={value}")  # epoch milliseconds, which QRadar reads without devTimeFormat
-            continue
-        name = _LEEF_KEYS.get(key)
-        if name:
-            attrs.append(f"{name}={_leef_value(value)}")
-    return parts[0] + "\t".join(attrs)
+    vendor, product, version_field, class_id, _, _ = header_fields(fmt, doc)
+    head = f"LEEF:{version}|{_leef_header(vendor)}|{_leef_header(product)}|{_leef_header(version_field)}|{_leef_header(class_id)}|"
+    if version == "2.0":
+        head += "x09|"
+    return head + "\t".join(f"{k}={_leef_value(v)}" for k, v in leef_attributes(fmt, doc, msg_limit))

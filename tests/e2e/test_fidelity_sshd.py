@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_for, wait_for_port
+from tests.peers.leef import QRADAR_KEYS, parse_leef
+from tests.peers.lognorm import parse_cef_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +35,10 @@ def test_sshd_failure_lands_as_an_ecs_authentication_failure(write_config: Any, 
         sinks:
           elastic: {{type: file, path: {tmp_path}/ecs.jsonl, fsync: false, schema: ecs}}
           native: {{type: file, path: {tmp_path}/native.jsonl, fsync: false}}
+          qradar: {{type: cef, transport: file, path: {tmp_path}/qradar.leef, header: none, format: leef}}
+          arcsight: {{type: cef, transport: file, path: {tmp_path}/arcsight.cef, header: none}}
         routes:
-          - {{name: default, to: [elastic, native]}}
+          - {{name: default, to: [elastic, native, qradar, arcsight]}}
         """)
     agent_process(config)
     wait_for_port(port)
@@ -49,3 +53,13 @@ def test_sshd_failure_lands_as_an_ecs_authentication_failure(write_config: Any, 
     assert doc["source"]["ip"] == "198.51.100.23" and doc["source"]["port"] == 40022
     assert doc["process"] == {"name": "sshd", "pid": 1234}
     assert doc["event"]["severity"] == 0
+    leef = wait_for(lambda: (tmp_path / "qradar.leef").exists() and (tmp_path / "qradar.leef").read_text().strip(), timeout=20)
+    header, attrs = parse_leef(leef)
+    assert header["event_id"] == "auth.failed"
+    assert (attrs["usrName"], attrs["src"], attrs["srcPort"], attrs["identSrc"]) == ("root", "198.51.100.23", "40022", "198.51.100.23")
+    assert set(attrs) <= QRADAR_KEYS | {"name", "outcome", "devHost", "dstHostName", "externalId", "source", "score", "description"}
+    cef_line = wait_for(lambda: (tmp_path / "arcsight.cef").exists() and (tmp_path / "arcsight.cef").read_text().strip(), timeout=20)
+    [parsed] = parse_cef_lines([cef_line], tmp_path)
+    ext = parsed["cef"]["Extensions"]
+    assert (ext["suser"], ext["src"], ext["spt"], ext["outcome"], ext["sproc"]) == ("root", "198.51.100.23", "40022", LINE, "sshd")
+    assert parsed["cef"]["Severity"] == "0"
