@@ -23,7 +23,7 @@ SCHEMAS = ("native", "ocsf", "ecs")
 #: The ``schema`` key as every JSON sink declares it.
 SCHEMA_RULES: dict[str, Any] = {
     "type": "string", "default": "native", "allowed": list(SCHEMAS),
-    "meta": {"description": "JSON form of each event: native (siemrelay's Event JSON), ocsf (OCSF 1.4: Vulnerability Finding 2002, Scan Activity 6007, Entity Management 3004, Inventory Info 5001, by event type) or ecs (Elastic Common Schema: @timestamp, event.*, source.*, destination.*, user.*, vulnerability.*, observer.*, rule.*)."},
+    "meta": {"description": "JSON form of each event: native (siemrelay's Event JSON), ocsf (OCSF 1.4: Vulnerability Finding 2002, Detection Finding 2004, Authentication 3002, Network Activity 4001, Scan Activity 6007, Entity Management 3004, Inventory Info 5001, by event type) or ecs (Elastic Common Schema: @timestamp, event.*, source.*, destination.*, user.*, vulnerability.*, observer.*, rule.*)."},
 }
 
 
