@@ -10,6 +10,9 @@ where its analysts expect it:
 ``scan.*``             Scan Activity (6007, Application Activity)      started, completed, failed → Error, ...
 ``audit.*``/``config.*`` Entity Management (3004, IAM)                 verb of the type: created → Create, ...
 ``asset.*``            Inventory Info (5001) for a host, else Entity Management (3004)
+``auth.*``             Authentication (3002)                            Logon, status from ``outcome``
+``alert``/a signature  Detection Finding (2004)                         Create
+network addresses      Network Activity (4001)                          Refuse when denied, else Traffic
 anything else          Base Event (0) with activity Other
 =====================  ==============================================  =====================
 
@@ -44,6 +47,9 @@ _CLASSES: dict[int, tuple[str, int, str]] = {
     3004: ("Entity Management", 3, "Identity & Access Management"),
     5001: ("Inventory Info", 5, "Discovery"),
     6007: ("Scan Activity", 6, "Application Activity"),
+    2004: ("Detection Finding", 2, "Findings"),
+    3002: ("Authentication", 3, "Identity & Access Management"),
+    4001: ("Network Activity", 4, "Network Activity"),
 }
 
 _VULN_ACTIVITY = {"new": (1, "Create"), "resolved": (3, "Close"), "closed": (3, "Close")}
@@ -123,6 +129,10 @@ def ocsf_class_of(event: Event) -> int:
     head = event.type.split(".", 1)[0]
     if head == "finding":
         return 2002
+    if head == "auth":
+        return 3002
+    if head == "alert" or event.signature:
+        return 2004
     if head == "scan":
         return 6007
     if head in ("audit", "config"):
@@ -130,7 +140,73 @@ def ocsf_class_of(event: Event) -> int:
     if head == "asset":
         asset = _group(event, "asset")
         return 5001 if (_s(asset.get("host")) or _s(asset.get("ip")) or _s(asset.get("hostname"))) else 3004
+    if _endpoint(event, "src") or _endpoint(event, "dst"):
+        return 4001
     return 0
+
+
+def _port(value: Any) -> int | None:
+    port = _int(value) if not isinstance(value, str) else (int(value) if value.isascii() and value.isdigit() else None)
+    return port if port is not None and 0 <= port <= 65535 else None
+
+
+def _endpoint(event: Event, side: str) -> dict[str, Any]:
+    """An OCSF network endpoint from ``network.<side>_ip``/``_port`` (a host name goes to ``hostname``)."""
+    net = _group(event, "network")
+    value = _s(net.get(f"{side}_ip"))
+    out: dict[str, Any] = {}
+    if value:
+        ip = _ip(value)
+        out["ip" if ip else "hostname"] = ip or value
+    port = _port(net.get(f"{side}_port"))
+    if port is not None and out:
+        out["port"] = port
+    return out
+
+
+def _user(event: Event) -> dict[str, Any]:
+    actor = _group(event, "actor")
+    user = {k: v for k, v in (("name", _s(actor.get("user"))), ("domain", _s(actor.get("domain")))) if v}
+    return user or {"name": "unknown"}
+
+
+def _authentication(event: Event, out: dict[str, Any]) -> tuple[int, str]:
+    out["user"] = _user(event)
+    for side, key in (("src", "src_endpoint"), ("dst", "dst_endpoint")):
+        endpoint = _endpoint(event, side)
+        if endpoint:
+            out[key] = endpoint
+    host = _s(_group(event, "device").get("hostname"))
+    if host and "dst_endpoint" not in out:
+        out["dst_endpoint"] = {"hostname": host}
+    outcome = _s(_group(event, "outcome").get("name"))
+    out["status_id"], out["status"] = {"success": (1, "Success"), "failure": (2, "Failure")}.get(outcome or "", (0, "Unknown"))
+    return (1, "Logon")
+
+
+def _detection(event: Event, out: dict[str, Any]) -> tuple[int, str]:
+    sig = _group(event, "signature")
+    info: dict[str, Any] = {"uid": _s(sig.get("id")) or event.id,
+                            "title": _s(sig.get("name")) or event.title or event.vendor_type or event.type}
+    category = _s(_group(event, "finding").get("category"))
+    if category:
+        info["types"] = [category]
+    if event.description:
+        info["desc"] = event.description
+    out["finding_info"] = info
+    evidence = {k: v for k, v in (("src_endpoint", _endpoint(event, "src")), ("dst_endpoint", _endpoint(event, "dst"))) if v}
+    if evidence:
+        out["evidences"] = [evidence]
+    return (1, "Create")
+
+
+def _network(event: Event, out: dict[str, Any]) -> tuple[int, str]:
+    for side, key in (("src", "src_endpoint"), ("dst", "dst_endpoint")):
+        endpoint = _endpoint(event, side)
+        if endpoint:
+            out[key] = endpoint
+    action = _s(_group(event, "action").get("name"))
+    return (5, "Refuse") if action in ("denied", "dropped", "blocked", "reset") else (6, "Traffic")
 
 
 def _verb(event: Event) -> str:
@@ -139,10 +215,16 @@ def _verb(event: Event) -> str:
 
 def _metadata(event: Event) -> dict[str, Any]:
     name, vendor = _PRODUCTS.get(event.source, (event.source or "unknown", event.source or "unknown"))
+    product: dict[str, Any] = {"name": name, "vendor_name": vendor}
+    device = _group(event, "device")
+    if _s(device.get("product")):  # who reported it: the IDS or firewall, not siemrelay's input
+        product = {"name": str(device["product"]), "vendor_name": _s(device.get("vendor")) or str(device["product"])}
+        if _s(device.get("version")):
+            product["version"] = str(device["version"])
     meta: dict[str, Any] = {
         "version": OCSF_VERSION,
         "uid": event.id,
-        "product": {"name": name, "vendor_name": vendor},
+        "product": product,
         "logged_time": _ms(event.received_at),
     }
     if event.vendor_type:
@@ -341,6 +423,12 @@ def to_ocsf(event: Event, *, include_raw: bool = True) -> dict[str, Any]:
         activity = _entity(event, out)
     elif class_uid == 5001:
         activity = _inventory(event, out)
+    elif class_uid == 3002:
+        activity = _authentication(event, out)
+    elif class_uid == 2004:
+        activity = _detection(event, out)
+    elif class_uid == 4001:
+        activity = _network(event, out)
     else:
         activity = (99, _verb(event) or "Other")
     out["activity_id"], out["activity_name"] = activity
@@ -350,7 +438,8 @@ def to_ocsf(event: Event, *, include_raw: bool = True) -> dict[str, Any]:
     extra = out.pop("unmapped_resources", None)
     if extra:
         unmapped["resources"] = extra
-    for name in ("asset", "finding", "scan", "repository", "organization", "links", "origin"):
+    for name in ("asset", "finding", "scan", "repository", "organization", "links", "network", "actor", "action",
+                 "outcome", "process", "file", "device", "signature", "origin"):
         value = getattr(event, name)
         if value:
             unmapped[name] = value

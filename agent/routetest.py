@@ -212,6 +212,7 @@ def cmd_route(args: argparse.Namespace, redactor: Any) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(report if len(report) != 1 else report[0], option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
+    sinks = _built_sinks(cfg, redactor) if args.payload else {}
     for r in report:
         print(f"event {r['id']}: type {r['type']}, source {r['source']}, severity {r['severity']}, score {r['score']}")
         if args.explain:
@@ -231,4 +232,40 @@ def cmd_route(args: argparse.Namespace, redactor: Any) -> int:
             print(f"    {', '.join(v['sinks'])} ← {what}")
             if args.payload and v["event"] is not None:
                 print("      " + orjson.dumps(v["event"]).decode())
+                for sink_name in v["sinks"]:
+                    for line in _sink_payload(sinks, sink_name, v["event"], redactor):
+                        print(f"      {sink_name}: {line}")
     return 0
+
+
+def _built_sinks(cfg: Any, redact: Any) -> dict[str, Any]:
+    """The configured sinks, constructed without I/O, so their pure encoders can be shown."""
+    from agent.build import build_sinks
+    from agent.errors import ConfigError
+
+    try:
+        return dict(build_sinks(cfg, redact))
+    except ConfigError as exc:
+        print(f"siemrelay: cannot show sink payloads: {'; '.join(p.message for p in exc.problems)}", file=sys.stderr)
+        return {}
+
+
+def _sink_payload(sinks: dict[str, Any], name: str, native: dict[str, Any], redact: Any) -> list[str]:
+    """What sink ``name`` would send for one event (CEF, LEEF, OCSF, ECS, ...), from its own pure
+    encoder: ``encode_batch`` is called, nothing is sent."""
+    from agent.model import Event
+    from agent.sinks import SpooledEvent
+
+    sink = sinks.get(name)
+    encode = getattr(sink, "encode_batch", None)
+    if encode is None:
+        return ["(this sink has no pure encoder to show)"]
+    event = Event.from_dict(native)
+    try:
+        out = encode([SpooledEvent(0, event.to_json(), event)])
+    except Exception as exc:  # a plugin's encoder bug: say so, never a traceback
+        return [f"(the encoder failed: {type(exc).__name__}: {redact(str(exc))})"]
+    items = out if isinstance(out, list) else [out]
+    return [redact(i.decode("utf-8", "replace").rstrip("\n")) if isinstance(i, (bytes, bytearray)) else redact(repr(i))
+            for i in items]
+

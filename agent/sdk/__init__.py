@@ -9,6 +9,7 @@ internals can move without breaking them.
 
 from __future__ import annotations
 
+from agent.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.delivery import Delivery, Status, classify_http, parse_retry_after
 from agent.hookspecs import hookimpl
@@ -27,6 +28,7 @@ from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_
 
 __all__ = [
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
+    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
     "HttpClient", "url_check", "DirectoryWatcher", "FsChange", "FsEvent",
     "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",

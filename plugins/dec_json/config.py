@@ -1,7 +1,8 @@
 """Options of the generic JSON decoders."""
 
 FIELD_NAMES = ("id", "time", "type", "vendor_type", "severity", "score", "title", "description", "source", "tags")
-GROUPS = ("asset", "finding", "scan", "repository", "organization", "links")
+GROUPS = ("asset", "finding", "scan", "repository", "organization", "links", "network", "actor", "action", "outcome",
+          "process", "file", "device", "signature")
 #: a field-map key: an Event field, or a dotted place inside a group (asset.name, finding.cve, links.vendor)
 FIELD_KEY = r"^(" + "|".join(FIELD_NAMES) + r"|(" + "|".join(GROUPS) + r")(\.[A-Za-z0-9_\-]+)+)$"
 
@@ -13,7 +14,8 @@ CONFIG_SCHEMA = {
     "fields": {"type": "dict", "default": {}, "keysrules": {"type": "string", "regex": FIELD_KEY},
                "valuesrules": {"type": "string"},
                "meta": {"description": "Event field → dotted path in the payload, e.g. {id: alert.uuid, severity: "
-                                       "alert.level, asset.host: host.name, finding.cve: vuln.cve, tags: labels}; "
+                                       "alert.level, asset.host: host.name, finding.cve: vuln.cve, network.src_ip: src_ip, actor.user: user, "
+                                       "action.original: action, tags: labels}; "
                                        "fields not mapped are found by common names (id, timestamp, severity, title, ...)."}},
     "type_map": {"type": "dict", "default": {}, "keysrules": {"type": "string"}, "valuesrules": {"type": "string"},
                  "meta": {"description": "The payload's type value → normalised dotted type, e.g. "

@@ -16,6 +16,7 @@ from agent.decoders import Decoder, DecodeError, PartialDecodeError, parse_json
 from agent.model import Event, parse_time, score_from_severity, severity_from_name, severity_from_score
 from agent.normalize import canonical, opt_str, severity_of_cvss, severity_of_score, stable_id
 from agent.records import RawRecord
+from agent.vocab import action_group, outcome_group
 from plugins.dec_json.config import CONFIG_SCHEMA
 
 # Common names, tried in order, when the user gave no explicit path.
@@ -154,6 +155,10 @@ class JsonDecoder(Decoder):
                 if not value:
                     continue
             groups.setdefault(group, {})[place] = value
+        for group, normalise in (("action", action_group), ("outcome", outcome_group)):
+            original = groups.get(group, {}).get("original")
+            if original is not None and "name" not in groups[group]:
+                groups[group]["name"] = normalise(str(original))["name"]  # the device's word stays as original
         tags_raw = _dig(obj, self.fields["tags"]) if "tags" in self.fields else None
         tags = [opt_str(t) for t in tags_raw if opt_str(t)] if isinstance(tags_raw, list) else (
             [opt_str(tags_raw)] if opt_str(tags_raw) else [])

@@ -1,39 +1,59 @@
-"""Read LEEF 2.0 back the way IBM QRadar's documentation defines it (no LEEF parser can run here).
+"""Read LEEF back the way IBM documents it (LEEF 1.0 and 2.0), and QRadar's predefined keys.
 
-``LEEF:2.0|Vendor|Product|Version|EventID|DelimiterCharacter|`` then attributes
-``key=value`` separated by the declared delimiter (``x09`` or ``^`` style hex, or the
-character itself); a key ends at the first ``=``. LEEF has no escape mechanism, which
-is why the sink replaces the delimiter and line breaks in values.
+Written from IBM's "Log Event Extended Format (LEEF)" documentation: the header is
+``LEEF:Version|Vendor|Product|Version|EventID|`` and, in LEEF 2.0 only, a delimiter
+field (one character, or ``xHH``/``0xHH`` hex) before the attributes; LEEF 1.0
+attributes are tab-separated. An attribute is ``key=value``, split at the first
+``=``. LEEF has no escape character, so a header field never contains ``|``.
+No QRadar can run here; this parser is only as strict as the documentation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+
+#: QRadar's predefined LEEF event attributes (IBM documentation, "Predefined LEEF event attributes").
+QRADAR_KEYS = frozenset("""
+cat devTime devTimeFormat proto sev src dst srcPort dstPort srcPreNAT dstPreNAT srcPostNAT dstPostNAT
+usrName srcMAC dstMAC srcPreNATPort dstPreNATPort srcPostNATPort dstPostNATPort identSrc identHostName
+identNetBios identGrpName identMAC vSrc vSrcName accountName srcBytes dstBytes srcPackets dstPackets
+totalPackets role realm policy resource url groupID domain isLoginEvent isLogoutEvent identSecondlp
+calLanguage AccountName calCountryOrRegion
+""".split())
 
 
-def _delimiter(spec: str) -> str:
-    if len(spec) == 1:
-        return spec
-    if spec[:1] in ("x", "X") or spec[:2] in ("0x", "0X"):
-        return chr(int(spec.lstrip("0").lstrip("xX"), 16))
-    raise ValueError(f"bad LEEF delimiter {spec!r}")
-
-
-def parse_leef(line: str) -> dict[str, Any]:
-    """Parse one LEEF 2.0 event (any syslog header before ``LEEF:`` is skipped)."""
-    start = line.find("LEEF:2.0|")
-    if start < 0:
-        raise ValueError(f"no LEEF 2.0 header in {line[:80]!r}")
-    fields = line[start:].split("|", 6)
-    if len(fields) != 7:
-        raise ValueError(f"LEEF 2.0 header needs 6 fields: {line[:200]!r}")
-    _, vendor, product, version, event_id, delimiter, rest = fields
+def parse_leef(line: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(header, attributes) of one LEEF line; raises ValueError on a malformed one."""
+    if not line.startswith("LEEF:"):
+        raise ValueError("not LEEF")
+    parts = line.split("|", 6 if line.startswith("LEEF:2.0|") else 5)
+    version = parts[0][5:]
+    if version == "2.0":
+        if len(parts) != 7:
+            raise ValueError("LEEF 2.0 needs 6 header fields")
+        spec = parts[5]
+        delim = chr(int(spec[-2:], 16)) if spec.lower().startswith(("x", "0x")) else (spec or "\t")
+        body = parts[6]
+    elif version == "1.0":
+        if len(parts) != 6:
+            raise ValueError("LEEF 1.0 needs 5 header fields")
+        delim, body = "\t", parts[5]
+    else:
+        raise ValueError(f"unknown LEEF version {version!r}")
+    header = dict(zip(("version", "vendor", "product", "product_version", "event_id"), [version, *parts[1:5]]))
     attrs: dict[str, str] = {}
-    for pair in rest.split(_delimiter(delimiter)) if rest else []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ValueError(f"LEEF attribute without '=': {pair[:80]!r}")
+    for item in body.split(delim):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"attribute without key=value: {item!r}")
         if key in attrs:
-            raise ValueError(f"LEEF attribute {key!r} twice")
+            raise ValueError(f"duplicate attribute {key!r}")
         attrs[key] = value
-    return {"vendor": vendor, "product": product, "version": version, "event_id": event_id, "attrs": attrs}
+    return header, attrs
+
+
+def java_time(value: str, pattern: str) -> datetime:
+    """Parse ``devTime`` with the subset of Java SimpleDateFormat the sink declares."""
+    fmt = pattern.replace("yyyy", "%Y").replace("MMM", "%b").replace("dd", "%d").replace("HH", "%H")
+    fmt = fmt.replace("mm", "%M").replace("ss", "%S").replace("SSS", "%f").replace("z", "%Z")
+    return datetime.strptime(value, fmt)

@@ -48,7 +48,7 @@ FIXTURE_EVENTS = _fixture_events()
 
 
 def test_fixtures_cover_every_class() -> None:
-    assert {ocsf_class_of(e) for e in FIXTURE_EVENTS} == {2002, 6007, 3004, 5001, 0}
+    assert {ocsf_class_of(e) for e in FIXTURE_EVENTS} == {2002, 2004, 6007, 3004, 5001, 0}
 
 
 @pytest.mark.parametrize("event", FIXTURE_EVENTS, ids=[f"{e.source}-{e.vendor_type}-{i}" for i, e in enumerate(FIXTURE_EVENTS)])
@@ -156,7 +156,7 @@ def test_an_email_ocsf_would_refuse_stays_a_name() -> None:
     ("asset.changed", {"name": "acme.example", "host": "acme.example"}, 5001, 1),
     ("asset.removed", {"id": "a9"}, 3004, 4),
     ("config.profile_changed", {"name": "p"}, 3004, 3),
-    ("pr.blocked", None, 0, 99), ("log", None, 0, 99), ("alert", {"host": "h"}, 0, 99),
+    ("pr.blocked", None, 0, 99), ("log", None, 0, 99), ("alert", {"host": "h"}, 2004, 1),
 ])
 def test_class_choice(etype: str, asset: dict[str, Any] | None, cls: int, activity: int) -> None:
     out = to_ocsf(make_event(type=etype, asset=asset))
@@ -200,3 +200,42 @@ def test_only_real_ip_addresses_go_to_ip_fields(ip: str) -> None:
         assert validate(out) == []
         placed = out.get("device", {}).get("ip") or (out.get("resources") or [{}])[0].get("ip")
         assert placed == (ip if ip in ("fe80::1%eth0", "192.0.2.7") else None)
+
+
+def _syslog_event(line: str) -> Event:
+    from plugins.dec_syslog.decoder import SyslogDecoder
+
+    dec = SyslogDecoder({})
+    [event] = dec.decode(make_record(line.encode(), dec))
+    return event
+
+
+def test_sshd_failure_is_ocsf_authentication_with_user_and_source() -> None:
+    out = to_ocsf(_syslog_event("<34>Jan 15 14:30:00 bastion-1 sshd[1234]: Failed password for root from 198.51.100.23 port 40022 ssh2"))
+    assert validate(out) == []
+    assert (out["class_uid"], out["activity_id"], out["status_id"]) == (3002, 1, 2)
+    assert out["user"] == {"name": "root"} and out["src_endpoint"] == {"ip": "198.51.100.23", "port": 40022}
+    assert out["dst_endpoint"] == {"hostname": "bastion-1"} and out["severity_id"] == 0
+
+
+def test_suricata_alert_is_an_ocsf_detection_finding_from_its_product() -> None:
+    from plugins.dec_cef.decoder import CefDecoder
+
+    dec = CefDecoder({})
+    line = (b"CEF:0|Suricata|IDS|7.0|2100498|GPL ATTACK_RESPONSE id check returned root|7|src=203.0.113.9 "
+            b"dst=192.0.2.10 dpt=80 proto=TCP cat=attempted-admin")
+    [event] = dec.decode(make_record(line, dec))
+    out = to_ocsf(event)
+    assert validate(out) == []
+    assert out["class_uid"] == 2004 and out["metadata"]["product"] == {"name": "IDS", "vendor_name": "Suricata", "version": "7.0"}
+    assert out["finding_info"]["uid"] == "2100498" and out["finding_info"]["types"] == ["attempted-admin"]
+    assert out["evidences"] == [{"src_endpoint": {"ip": "203.0.113.9"}, "dst_endpoint": {"ip": "192.0.2.10", "port": 80}}]
+
+
+def test_a_firewall_deny_is_ocsf_network_activity_refuse() -> None:
+    event = make_event(type="log", network={"src_ip": "10.1.1.1", "src_port": 51515, "dst_ip": "10.2.2.2", "dst_port": 443},
+                       action={"name": "denied", "original": "deny"}, device={"vendor": "Fortinet", "product": "FortiGate"})
+    out = to_ocsf(event)
+    assert validate(out) == []
+    assert (out["class_uid"], out["activity_id"]) == (4001, 5)
+    assert out["src_endpoint"] == {"ip": "10.1.1.1", "port": 51515}

@@ -238,3 +238,28 @@ def test_route_with_an_unknown_decoder_blames_the_option_not_the_config(setup: C
     assert code == 2 and out == ""
     assert err.startswith("siemrelay: --decoder nope: unknown decoder type 'nope' (known: ")
     assert str(config) not in err
+
+
+def test_route_payload_shows_what_each_siem_sink_would_send(tmp_path: Path) -> None:
+    cfg = tmp_path / "siemrelay.yaml"
+    cfg.write_text(f"""
+agent: {{state_dir: {tmp_path}/state}}
+sinks:
+  arcsight: {{type: cef, transport: file, path: {tmp_path}/a.cef, header: none}}
+  qradar: {{type: cef, transport: file, path: {tmp_path}/q.leef, header: none, format: leef}}
+  elastic: {{type: file, path: {tmp_path}/e.jsonl, schema: ecs}}
+  lake: {{type: file, path: {tmp_path}/o.jsonl, schema: ocsf}}
+routes:
+  - {{name: all, to: [arcsight, qradar, elastic, lake]}}
+""")
+    line = "CEF:0|Fortinet|FortiGate|7.2|0000000013|traffic denied|3|src=10.1.1.1 dst=10.2.2.2 act=deny"
+    (tmp_path / "p.cef").write_text(line + "\n")
+    res = run_cli("route", "-c", str(cfg), "--decoder", "cef", "--payload", str(tmp_path / "p.cef"))
+    assert res.returncode == 0, res.stderr
+    out = {ln.strip().split(": ", 1)[0]: ln.strip().split(": ", 1)[1] for ln in res.stdout.splitlines()
+           if ln.strip().startswith(("arcsight:", "qradar:", "elastic:", "lake:"))}
+    assert out["arcsight"] == line
+    assert out["qradar"].startswith("LEEF:2.0|Fortinet|FortiGate|7.2|0000000013|x09|") and "\tsrc=10.1.1.1" in out["qradar"]
+    assert orjson.loads(out["elastic"])["event"]["type"] == ["denied"]
+    assert orjson.loads(out["lake"])["class_uid"] == 2004
+    assert not (tmp_path / "a.cef").exists()  # shown, never sent

@@ -105,3 +105,18 @@ def test_config_schema_accepts_group_paths_and_refuses_others() -> None:
     assert not v.validate({"fields": {"bogus": "x"}})
     assert not v.validate({"fields": {"raw.x": "x"}})
     assert not v.validate({"severity_scale": "percent"})
+
+
+def test_field_map_fills_network_actor_and_action_context() -> None:
+    from agent.testing import make_record as _record
+    from plugins.dec_json.decoder import JsonDecoder as _Json
+
+    dec = _Json({"fields": {"network.src_ip": "src_ip", "network.src_port": "src_port", "network.dst_ip": "dest_ip",
+                            "actor.user": "user", "action.original": "alert.action",
+                            "signature.id": "alert.signature_id", "signature.name": "alert.signature"}})
+    payload = (b'{"src_ip": "203.0.113.9", "src_port": 51234, "dest_ip": "192.0.2.10", "user": "root",'
+               b' "alert": {"action": "blocked", "signature_id": 2100498, "signature": "GPL ATTACK_RESPONSE"}}')
+    [ev] = dec.decode(_record(payload, dec))
+    assert ev.network == {"src_ip": "203.0.113.9", "src_port": 51234, "dst_ip": "192.0.2.10"}
+    assert ev.actor == {"user": "root"} and ev.action == {"original": "blocked", "name": "blocked"}
+    assert ev.signature == {"id": 2100498, "name": "GPL ATTACK_RESPONSE"}

@@ -57,8 +57,9 @@ def test_leef_2() -> None:
     head, _, attrs = text.partition("|x09|")
     assert head == "LEEF:2.0|Acme|Relay|1.0|finding.new"
     pairs = dict(a.split("=", 1) for a in attrs.split("\t"))
-    assert pairs["sev"] == "8" and pairs["devTime"] == "1736951400000" and pairs["findingId"] == "F1"
-    assert pairs["title"] == "T|x" and pairs["description"] == "tab here new"
+    assert pairs["sev"] == "8" and pairs["devTime"] == "Jan 15 2025 14:30:00.000 UTC" and pairs["findingId"] == "F1"
+    assert pairs["devTimeFormat"] == "MMM dd yyyy HH:mm:ss.SSS z"
+    assert pairs["name"] == "T|x" and pairs["description"] == "tab here new"
 
 
 def test_udp_limit_shortens_msg_first() -> None:
