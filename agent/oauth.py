@@ -165,6 +165,8 @@ def token_outcome(client: HttpClient, response: "requests.Response | None", erro
     """Classify a token endpoint's answer (OAuth 2.0 JSON) as a token or a failure."""
     if response is None:
         outcome = client.classify(None, error, url)
+        if outcome.open_circuit:  # the egress proxy refused our credentials
+            return Delivery.reject(f"{what}: {outcome.reason}", code=outcome.code, open_circuit=True)
         return Delivery.retry(f"{what} unreachable: {outcome.reason}", code=outcome.code, error_kind=outcome.error_kind)
     code = response.status_code
     try:

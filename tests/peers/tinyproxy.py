@@ -77,7 +77,7 @@ class Tinyproxy:
         out = []
         for line in self.log.read_text(errors="replace").splitlines():
             if "Request (file descriptor" in line:
-                out.append(line.split(": ", 1)[-1].strip())
+                out.append(line.split("): ", 1)[-1].strip())
         return out
 
     def stop(self) -> None:
