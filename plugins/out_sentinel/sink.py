@@ -31,6 +31,7 @@ class SentinelSink(Sink):
                 "circuit_breaker": {"failure_threshold": 5, "cooldown_s": 60.0}}
     SECRET_KEYS = frozenset({"client_secret", "token", "secret", "password"})
     check_config = staticmethod(check_config)
+    conformance_transport = "http"
     conformance_ok_reply = {"status": 200, "body": {"token_type": "Bearer", "expires_in": 3599,
                                                     "access_token": "conformance-access-token"}}
 
