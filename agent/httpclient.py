@@ -15,6 +15,7 @@ will not fix them), a proxy's 502/503/504 (it could not reach the destination) r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from typing import Any, Callable, Mapping
@@ -143,7 +144,7 @@ class HttpClient:
         reason = self.clean(outcome.reason, url)
         if reason == outcome.reason:
             return outcome
-        return Delivery(outcome.status, reason, outcome.retry_after, outcome.code, outcome.open_circuit, outcome.rejected_index)
+        return dataclasses.replace(outcome, reason=reason)  # keeps error_kind, which retry_on matches
 
     def clean(self, text: str, url: str = "") -> str:
         """Remove the URL (path and query may hold a key) and known secrets from ``text``."""
