@@ -19,18 +19,18 @@ def _d(text: str) -> dict[str, str]:
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "endpoint": {"type": "string", "required": True, "check_with": url_check,
-                 "meta": _d("Logs ingestion endpoint: the DCR's (https://<dcr>.<region>-1.ingest.monitor.azure.com) "
-                            "or a data collection endpoint's.")},
+                 "meta": {**_d("Logs ingestion endpoint: the DCR's (https://<dcr>.<region>-1.ingest.monitor.azure.com) "
+                            "or a data collection endpoint's."), "example": "https://siemrelay-dcr-x1y2.westeurope-1.ingest.monitor.azure.com"}},
     "dcr_immutable_id": {"type": "string", "required": True, "regex": r"^dcr-[0-9a-fA-F]{32}$",
-                         "meta": _d("The data collection rule's immutable id (dcr- and 32 hex digits; JSON view of the DCR).")},
+                         "meta": {**_d("The data collection rule's immutable id (dcr- and 32 hex digits; JSON view of the DCR)."), "example": "dcr-00000000000000000000000000000000"}},
     "stream": {"type": "string", "required": True, "regex": r"^(Custom|Microsoft)-[A-Za-z0-9_]{1,100}$",
-               "meta": _d("Stream declared in the DCR, e.g. Custom-SiemrelayEvents (its transform writes the table).")},
+               "meta": {**_d("Stream declared in the DCR, e.g. Custom-SiemrelayEvents (its transform writes the table)."), "example": "Custom-SiemrelayEvents"}},
     "tenant_id": {"type": "string", "nullable": True, "default": None,
-                  "meta": _d("Microsoft Entra tenant of the app registration (client credentials).")},
+                  "meta": {**_d("Microsoft Entra tenant of the app registration (client credentials)."), "example": "00000000-0000-0000-0000-000000000000"}},
     "client_id": {"type": "string", "nullable": True, "default": None,
-                  "meta": _d("Application (client) id; with managed_identity, a user-assigned identity's client id.")},
+                  "meta": {**_d("Application (client) id; with managed_identity, a user-assigned identity's client id."), "example": "11111111-1111-1111-1111-111111111111"}},
     "client_secret": {"type": "string", "nullable": True, "default": None,
-                      "meta": _d("The app's client secret; normally ${SENTINEL_CLIENT_SECRET}. Never logged.")},
+                      "meta": {**_d("The app's client secret; normally ${SENTINEL_CLIENT_SECRET}. Never logged."), "example": "${SENTINEL_CLIENT_SECRET}"}},
     "managed_identity": {"type": "boolean", "default": False,
                          "meta": _d("Take tokens from the Azure VM's managed identity (IMDS) instead of a client secret.")},
     "authority": {"type": "string", "default": "https://login.microsoftonline.com", "check_with": url_check,
