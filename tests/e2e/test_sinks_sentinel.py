@@ -239,3 +239,20 @@ def test_proxy_refusing_our_credentials_opens_the_circuit(tmp_path: Path, agent_
     assert az.requests == []  # nothing reached Azure: the proxy is the only route
     assert "407" in sinks[0]["last_error"] and "proxy" in sinks[0]["last_error"]
     assert sinks[0]["queued"] == 1 and sinks[0]["dead_letters"] == 0
+
+
+def test_send_test_delivers_one_row_and_reports_refusals(tmp_path: Path, agent_process: Any) -> None:
+    admin = pick_port()
+    admin_block = f'  admin: {{enabled: true, address: "127.0.0.1:{admin}"}}'
+    with azure() as az:
+        cfg, _, _ = start(tmp_path, agent_process, az, agent_extra=admin_block)
+        wait_for_port(admin)
+        res = run_cli("send-test", "soc", "-c", str(cfg))
+        assert res.returncode == 0 and "sink soc: ok" in res.stdout, res.stdout + res.stderr
+        assert len(az.rows) == 1 and az.rows[0]["TimeGenerated"]
+        az.apps["app-1"].secret = "rotated-In-Azure-Only-77"  # the secret in our config no longer works
+        az.revoke_tokens()
+        res = run_cli("send-test", "soc", "-c", str(cfg))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "AADSTS7000215" in out, out
+    assert SECRET not in out and "Traceback" not in out
