@@ -18,6 +18,7 @@ from agent.model import (Event, Severity, content_id, format_time, parse_time, s
                          severity_from_name, severity_from_score, utcnow)
 from agent.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
                          bearer_request, token_outcome)
+from agent.oauth_google import GoogleServiceAccount, load_service_account
 from agent.proxy import PROXY_SCHEMA, ProxySettings
 from agent.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.records import RawRecord
@@ -33,7 +34,7 @@ __all__ = [
     "HttpClient", "ProxyRefused", "url_check", "PROXY_SCHEMA", "ProxySettings",
     "api_error_text", "api_outcome", "gzip_bytes", "oversized",
     "IMDS_ENDPOINT", "AccessToken", "ClientCredentials", "ManagedIdentity", "TokenFetcher", "TokenProvider",
-    "bearer_request", "token_outcome",
+    "bearer_request", "token_outcome", "GoogleServiceAccount", "load_service_account",
     "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
     "severity_from_name", "severity_from_score", "utcnow",
     "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",
