@@ -14,6 +14,11 @@ def _d(text: str, example: Any = None) -> dict[str, Any]:
     return {"description": text} if example is None else {"description": text, "example": example}
 
 
+def _optional_url(field: str, value: Any, error: Any) -> None:
+    if value is not None:
+        url_check(field, value, error)
+
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "region": {"type": "string", "required": True, "regex": r"^[a-z0-9-]{2,30}$",
                "meta": _d("Location of the SecOps instance (us, europe, europe-west2, asia-southeast1, ...).", "us")},
@@ -33,7 +38,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                "valuesrules": {"type": "string"}, "meta": _d("Ingestion labels {key: value} given to every log.")},
     "forwarder": {"type": "string", "nullable": True, "default": None,
                   "meta": _d("Forwarder resource name (projects/.../forwarders/ID) to attribute the import to; optional.")},
-    "endpoint": {"type": "string", "nullable": True, "default": None, "check_with": url_check,
+    "endpoint": {"type": "string", "nullable": True, "default": None, "check_with": _optional_url,
                  "meta": _d("API root; default the regional endpoint https://chronicle.<region>.rep.googleapis.com.")},
     "api_version": {"type": "string", "default": "v1alpha", "allowed": ["v1alpha", "v1beta", "v1"],
                     "meta": _d("Chronicle API version.")},

@@ -9,6 +9,8 @@ circuit; 404 (instance or log type unknown) opens the circuit.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import quote
 
@@ -30,6 +32,19 @@ class SecOpsSink(Sink):
                 "circuit_breaker": {"failure_threshold": 5, "cooldown_s": 60.0}}
     SECRET_KEYS = frozenset({"token", "secret", "password"})
     check_config = staticmethod(check_config)
+    conformance_transport = "http"
+    conformance_ok_reply = {"status": 200, "body": {"access_token": "conformance-access-token", "expires_in": 3599,
+                                                    "token_type": "Bearer"}}
+
+    @classmethod
+    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+        """For the sink conformance suite: a throwaway key whose token_uri is the receiver."""
+        key_file = Path(endpoint.workdir) / "conformance-sa.json"
+        if not key_file.exists():
+            key_file.write_text(_throwaway_key(f"http://{endpoint.address}/token"))
+        return {"endpoint": f"http://{endpoint.address}", "region": "us", "project": "conformance",
+                "instance": "conformance", "log_type": "CONFORMANCE", "credentials_file": str(key_file),
+                "labels": {"canary": endpoint.secret}}
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
@@ -71,3 +86,15 @@ class SecOpsSink(Sink):
     def close(self) -> None:
         self.tokens.close()
         self.client.close()
+
+
+def _throwaway_key(token_uri: str) -> str:
+    """A service-account key file with a fresh RSA key (for the conformance suite only)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    return json.dumps({"type": "service_account", "project_id": "conformance", "private_key_id": "k1", "private_key": pem,
+                       "client_email": "conformance@conformance.iam.gserviceaccount.com", "client_id": "1",
+                       "token_uri": token_uri})
