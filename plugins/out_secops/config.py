@@ -55,5 +55,5 @@ def check_config(config: dict[str, Any]) -> list[str]:
     problems = tls_check(config.get("tls") or {}, server=False)
     path = Path(config.get("credentials_file") or "")
     if not path.is_file():
-        problems.append(f"credentials_file {path} does not exist or is not a file")
+        problems.append(f"credentials_file: cannot read {path}")
     return problems
