@@ -9,6 +9,7 @@ internals can move without breaking them.
 
 from __future__ import annotations
 
+from agent.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.delivery import Delivery, Status, classify_http, parse_retry_after
@@ -27,9 +28,11 @@ from agent.schema import compose_sink_schema
 from agent.sinks import Sink, SinkContext, SpooledEvent
 from agent.sources import Source, SourceContext, Submitted, SubmitStatus
 from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
+from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
 __all__ = [
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
+    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
     "HttpClient", "ProxyRefused", "url_check", "PROXY_SCHEMA", "ProxySettings",
     "api_error_text", "api_outcome", "gzip_bytes", "oversized",
@@ -42,3 +45,4 @@ __all__ = [
     "Sink", "SinkContext", "SpooledEvent", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
 ]
+__all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]

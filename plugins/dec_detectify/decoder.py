@@ -113,7 +113,9 @@ class DetectifyDecoder(Decoder):
             asset["host"] = _host(asset["name"])
         if not title:
             title = f"Detectify {kind.replace('_', ' ')}" + (f": {asset['name']}" if asset.get("name") else "")
-        links = {"vendor": finding["url"]} if finding.get("url") else None
+        # finding.url is the vulnerable target (possibly with the injected payload), not a
+        # Detectify page: a chat button must never open it, so links.vendor stays absent.
+        links = None
         return Event(id=stable_id(SOURCE, canon), time=first_time(payload.get("timestamp")) or record.received_at,
                      received_at=record.received_at, source=SOURCE, type=etype, vendor_type=kind,
                      severity_id=int(sev[0]), score=sev[1], title=title, description=description,

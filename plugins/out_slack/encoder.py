@@ -32,7 +32,7 @@ def _plain(text: Any) -> str:
 
 
 def _url(doc: Mapping[str, Any]) -> str | None:
-    url = lookup(doc, "links.vendor") or lookup(doc, "finding.url")
+    url = lookup(doc, "links.vendor")  # never finding.url: that is the vulnerable target, maybe with a payload
     if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > URL_MAX:
         return None
     return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")

@@ -31,7 +31,7 @@ def _plain(text: Any) -> str:
 
 
 def _url(doc: Mapping[str, Any]) -> str | None:
-    url = lookup(doc, "links.vendor") or lookup(doc, "finding.url")
+    url = lookup(doc, "links.vendor")  # never finding.url: that is the vulnerable target, maybe with a payload
     if isinstance(url, str) and url.startswith(("https://", "http://")) and " " not in url:
         return url
     return None

@@ -39,7 +39,8 @@ def test_current_finding(dec: DetectifyDecoder) -> None:
     assert ev.asset == {"name": "app.example.com", "host": "app.example.com"}
     assert ev.finding == {"url": "https://app.example.com/api/users?id=1", "parameter": "id",
                           "remediation": "Use parameterized queries...", "vendor_severity": "critical"}
-    assert ev.links == {"vendor": "https://app.example.com/api/users?id=1"}
+    # the target URL (with the injected payload) is the finding's, never the "open in Detectify" link
+    assert ev.links is None and ev.finding["url"] == "https://app.example.com/api/users?id=1"
 
 
 def test_legacy_messages(dec: DetectifyDecoder) -> None:
