@@ -1,10 +1,13 @@
-"""Throughput of the ``sentinel`` sink on one core with gzip: what one sink worker can send.
+"""Throughput of the ``sentinel`` (gzip) and ``secops`` sinks on one core: what one sink worker can send.
 
 Calls ``sink.send`` in a loop (render rows, gzip level 1, bearer POST with a cached
 token) against the strict Azure receiver on loopback, with ~900-byte native findings
 in batches of 1000. The receiver (decompress, parse, validate every row) runs in the
 same process, so the figure is a lower bound of the sink itself. The spool and worker
 add their own cost, measured by bench/delivery_drain.py.
+
+secops sends JSON with base64 ``data`` (the Chronicle API has no gzip in its documented
+request format) to the strict Google receiver the same way.
 
     python bench/sentinel_worker.py [events]
 """
@@ -20,9 +23,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sinks_throughput import events  # noqa: E402
+from plugins.out_secops.sink import SecOpsSink  # noqa: E402
 from plugins.out_sentinel.sink import SentinelSink  # noqa: E402
 from tests.conftest import pick_port  # noqa: E402
 from tests.peers.azure_monitor import AzureApp, AzureMonitor  # noqa: E402
+from tests.peers.chronicle import Chronicle, ServiceAccountKey  # noqa: E402
 from tests.peers.sink_factory import make_sink  # noqa: E402
 
 
@@ -47,6 +52,25 @@ def main() -> None:
     ratio = len(gzip.decompress(body)) / len(body)
     print(f"sentinel gzip   {sent / elapsed:>10,.0f} events/s  (batches of 1000, compression {ratio:.1f}x, "
           f"{len(gzip.decompress(body)) // 1000} bytes/row)")
+
+    key = ServiceAccountKey.generate()
+    with Chronicle(pick_port(), (key,)) as g, tempfile.TemporaryDirectory() as tmp:
+        key_file = key.write(Path(tmp) / "sa.json", g.token_uri)
+        sink = make_sink(SecOpsSink, {"endpoint": g.url, "region": "us", "project": "my-secops-project",
+                                      "instance": "inst-1", "log_type": "SIEMRELAY_JSON",
+                                      "credentials_file": str(key_file), "max_request_bytes": 4_000_000},
+                         state_dir=Path(tmp))
+        small = batch[:500]
+        sink.send(small[:1])
+        started = time.perf_counter()
+        sent = 0
+        while sent < n:
+            outcome = sink.send(small)
+            assert outcome.ok, outcome.reason
+            sent += len(small)
+        elapsed = time.perf_counter() - started
+        sink.close()
+    print(f"secops          {sent / elapsed:>10,.0f} events/s  (batches of 500, no compression)")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,10 @@ def test_request_matches_the_official_client_library(tmp_path: Path) -> None:
         assert theirs.headers[header].split(";")[0] == ours.headers[header].split(";")[0], header
     assert json.loads(gzip.decompress(theirs.body)) == rows
     assert az.rows[:20] == az.rows[20:]
+
+
+def test_ecs_rows_parse_and_carry_the_event_time() -> None:
+    events = [make_event(), make_event(severity="low")]
+    rows = json.loads(encode_rows(spooled(events), "ecs", {}))
+    assert [r["TimeGenerated"] for r in rows] == [json.loads(e.to_json())["time"] for e in events]
+    assert all("@timestamp" in r for r in rows)
