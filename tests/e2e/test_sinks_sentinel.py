@@ -249,6 +249,11 @@ def test_send_test_delivers_one_row_and_reports_refusals(tmp_path: Path, agent_p
         wait_for_port(admin)
         res = run_cli("send-test", "soc", "-c", str(cfg))
         assert res.returncode == 0 and "sink soc: ok" in res.stdout, res.stdout + res.stderr
+        token = (tmp_path / "state" / "admin.token").read_text().strip()
+        answer = requests.get(f"http://127.0.0.1:{admin}/api/v1/sinks/soc",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert answer.status_code == 200 and SECRET not in answer.text
+        assert answer.json()["config"]["client_secret"] == "***"
         assert len(az.rows) == 1 and az.rows[0]["TimeGenerated"]
         az.apps["app-1"].secret = "rotated-In-Azure-Only-77"  # the secret in our config no longer works
         az.revoke_tokens()
