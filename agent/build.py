@@ -75,7 +75,9 @@ def _check_config(cls: type, config: dict[str, Any]) -> list[str]:
 
 
 def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: SourceMap,
-                         problems: list[Problem]) -> dict[str, tuple[ComponentType, dict[str, Any]]]:
+                         problems: list[Problem], proxy: dict[str, Any] | None = None,
+                         ) -> dict[str, tuple[ComponentType, dict[str, Any]]]:
+    """Validate each component section; a sink with a ``proxy`` key and no block of its own gets ``proxy``."""
     out: dict[str, tuple[ComponentType, dict[str, Any]]] = {}
     top = kind + "s"
     for name, body in (section or {}).items():
@@ -97,6 +99,8 @@ def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: Sou
             continue
         if kind == "sink":
             schema = compose_sink_schema(ct.schema, getattr(ct.cls, "DEFAULTS", {}))
+            if proxy and "proxy" in schema and "proxy" not in body:
+                body = {**body, "proxy": proxy}  # agent.proxy: the default of every HTTP sink
         else:
             schema = compose_source_schema(ct.schema)
         secret_keys = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"}
@@ -118,7 +122,7 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
         raise ConfigError(problems)
     agent = validate_section(top["agent"], with_nested_defaults(AGENT_SCHEMA), smap, ("agent",), problems) or {}
     sources = _validate_components("source", top["sources"], plugins, smap, problems)
-    sinks = _validate_components("sink", top["sinks"], plugins, smap, problems)
+    sinks = _validate_components("sink", top["sinks"], plugins, smap, problems, agent.get("proxy"))
     decoders: dict[str, Any] = {}
     for name, body in (top.get("decoders") or {}).items():
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):

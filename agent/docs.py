@@ -176,6 +176,8 @@ def example_lines(ct: ComponentType, schema: dict[str, Any], indent: str = "    
             lines += example_lines(ct, rules["schema"], indent + "  ", commented=not required)
         elif required:
             lines.append(f"{indent}{key}: {_placeholder(ct, key, rules)}  # required")
+        elif not commented and (rules.get("meta") or {}).get("example") is not None:
+            lines.append(f"{indent}{key}: {_placeholder(ct, key, rules)}  # required (here, or another way the check accepts)")
         elif "default" in rules:
             lines.append(f"{indent}# {key}: {_yaml_value(rules['default'])}")
     return lines

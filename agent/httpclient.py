@@ -6,11 +6,17 @@ server_name, min_version}``), the User-Agent, connection reuse and the rule that
 a response into a :class:`~agent.delivery.Delivery` are the same for all of them.
 Reasons never carry the URL: webhook URLs embed their key, and requests' exception
 texts quote the path.
+
+Egress proxies (:mod:`agent.proxy`) are chosen per request (``no_proxy`` decides), and
+a proxy's own refusals are classified apart from the destination's: ``407 Proxy
+Authentication Required`` opens the circuit (the proxy credentials are wrong; retrying
+will not fix them), a proxy's 502/503/504 (it could not reach the destination) retries.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
@@ -20,12 +26,25 @@ from requests.adapters import HTTPAdapter
 
 from agent import __version__
 from agent.delivery import Delivery, classify_http
+from agent.proxy import ProxySettings
 from agent.tls import client_context
 
-__all__ = ["HttpClient", "USER_AGENT", "url_check"]
+__all__ = ["HttpClient", "ProxyRefused", "USER_AGENT", "url_check"]
 
 USER_AGENT = f"siemrelay/{__version__}"
 _URL_IN_TEXT = re.compile(r"(url: |https?://)\S+")
+_TUNNEL_STATUS = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+class ProxyRefused(OSError):
+    """The egress proxy, not the destination, refused the request (CONNECT or forward).
+
+    :ivar status: the proxy's HTTP status (407, 502, 503, 504, ...).
+    """
+
+    def __init__(self, status: int, text: str = "") -> None:
+        self.status = status
+        super().__init__(f"proxy answered {status}{': ' + text if text else ''}")
 
 
 class _TLSAdapter(HTTPAdapter):
@@ -43,6 +62,14 @@ class _TLSAdapter(HTTPAdapter):
             kwargs["assert_hostname"] = self._server_name
         super().init_poolmanager(*args, **kwargs)
 
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """Through a proxy (CONNECT), the destination's TLS uses the same context and SNI name."""
+        proxy_kwargs["ssl_context"] = self._ssl_context
+        if self._server_name:
+            proxy_kwargs["server_hostname"] = self._server_name
+            proxy_kwargs["assert_hostname"] = self._server_name
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
 
 class HttpClient:
     """A session bound to one sink's settings.
@@ -51,20 +78,30 @@ class HttpClient:
     :param timeout_s: connect and read timeout of one request (the worker's
         ``retry.timeout_s``).
     :param redact: the agent's redactor, applied to every reason text.
-    :param secret_url: the URL itself is a secret (Slack, Teams, most webhooks):
-        reasons name only its scheme and host.
+    :param proxy: the sink's validated ``proxy`` block (``agent.proxy`` when the sink
+        has none); ``None`` or ``{}`` sends directly.
+    :param environ: the environment ``proxy.from_env`` reads (default ``os.environ``).
     """
 
     def __init__(self, *, tls: Mapping[str, Any] | None = None, timeout_s: float = 10.0,
                  headers: Mapping[str, str] | None = None, redact: Callable[[str], str] = lambda t: t,
-                 pool_size: int = 4) -> None:
+                 pool_size: int = 4, proxy: Mapping[str, Any] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         tls = dict(tls or {})
         self.timeout = (min(timeout_s, 10.0), timeout_s)
-        self.redact = redact
+        self.proxy = ProxySettings.from_config(proxy, os.environ if environ is None else environ)
+        proxy_secrets = self.proxy.secrets()
+
+        def redact_all(text: str) -> str:
+            for secret in proxy_secrets:
+                text = text.replace(secret, "***")
+            return redact(text)
+
+        self.redact = redact_all if proxy_secrets else redact
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers.update(dict(headers or {}))
-        self.session.trust_env = False  # no proxy or netrc surprises; sinks say where they send
+        self.session.trust_env = False  # no env proxy or netrc surprises; the proxy block says where we send
         context = client_context(tls)
         self.session.verify = bool(tls.get("verify", True))
         adapter = _TLSAdapter(context, tls.get("server_name"), pool_connections=1, pool_maxsize=pool_size, max_retries=0)
@@ -75,10 +112,24 @@ class HttpClient:
         """Send one request; return ``(response, None)`` or ``(None, error)``; never raises for I/O."""
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
+        proxies = self.proxy.for_url(url)
+        kwargs["proxies"] = proxies
+        # through a proxy, read the status before the body: a proxy that refuses a request
+        # closes the connection without reading what we sent, which resets the body's read
+        kwargs["stream"] = bool(proxies)
         try:
-            return self.session.request(method, url, **kwargs), None
+            response = self.session.request(method, url, **kwargs)
+            if proxies and response.status_code == 407:
+                response.close()
+                return None, ProxyRefused(407, "Proxy Authentication Required")
+            if proxies:
+                response.content  # noqa: B018 - read it now, inside the error handling
+        except requests.exceptions.ProxyError as exc:
+            found = _TUNNEL_STATUS.search(str(exc))
+            return None, ProxyRefused(int(found.group(1)), _tunnel_text(str(exc))) if found else exc
         except (requests.RequestException, OSError, ValueError) as exc:
             return None, exc
+        return response, None
 
     def post(self, url: str, data: bytes, headers: Mapping[str, str] | None = None) -> Delivery:
         """POST ``data`` and classify the answer (2xx OK; 408/425/429/5xx/network RETRY; else REJECT)."""
@@ -86,7 +137,9 @@ class HttpClient:
         return self.classify(response, error, url)
 
     def classify(self, response: requests.Response | None, error: BaseException | None, url: str) -> Delivery:
-        """:func:`classify_http` with the reason cleaned of URLs and secrets."""
+        """:func:`classify_http` with the reason cleaned of URLs and secrets; proxy refusals apart."""
+        if isinstance(error, ProxyRefused):
+            return proxy_outcome(error, self.clean(str(error), url))
         outcome = classify_http(response, error)
         reason = self.clean(outcome.reason, url)
         if reason == outcome.reason:
@@ -105,6 +158,24 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def proxy_outcome(error: ProxyRefused, reason: str) -> Delivery:
+    """407 (or a tunnel refused with 401/403) → REJECT opening the circuit; anything else → RETRY.
+
+    A ``CONNECT`` refused with a 4xx never reached the destination, so the proxy's
+    credentials or policy are at fault (some proxies answer wrong credentials with 401).
+    """
+    if error.status in (401, 403, 407):
+        return Delivery.reject(f"{reason}; check proxy.username and proxy.password, and that the proxy allows "
+                               "this destination", code=error.status, open_circuit=True)
+    return Delivery.retry(f"{reason} (the proxy could not reach the destination)", code=error.status,
+                          error_kind="connection")
+
+
+def _tunnel_text(text: str) -> str:
+    found = re.search(r"Tunnel connection failed: \d{3} ([^'\")]*)", text)
+    return found.group(1).strip() if found else ""
 
 
 def _netloc(parts: Any) -> str:

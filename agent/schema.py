@@ -16,6 +16,7 @@ import cerberus
 from agent.admin.config import ADMIN_SCHEMA
 from agent.config import Path_t, SourceMap
 from agent.errors import Problem
+from agent.proxy import PROXY_SCHEMA
 
 __all__ = [
     "AGENT_SCHEMA", "SOURCE_CORE_SCHEMA", "SINK_CORE_SCHEMA", "ROUTE_SCHEMA", "TOP_SCHEMA",
@@ -63,6 +64,8 @@ AGENT_SCHEMA: dict[str, Any] = {
                     "meta": _d("Most ids remembered (oldest forgotten first).")},
     }},
     "admin": ADMIN_SCHEMA,
+    "proxy": {**PROXY_SCHEMA, "meta": _d("Default egress proxy of every HTTP sink (splunk_hec, slack, teams, webhook, "
+                                         "sentinel, secops) that has no proxy block of its own.")},
 }
 
 SOURCE_CORE_SCHEMA: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """The plugin SDK: the one import surface for siemrelay plugin authors.
 
 Everything a source, decoder or sink plugin needs (the base classes, the outcome a
-sink returns, the event model, the shared HTTP client, TLS and address helpers, the
+sink returns, the event model, the shared HTTP client (with its egress proxy), the OAuth token providers, TLS and address helpers, the
 JSON renderers and the normalisation helpers) is importable from here. Plugins,
 built-in or third-party, import ``agent.sdk`` and nothing deeper, so the engine's
 internals can move without breaking them.
@@ -10,13 +10,19 @@ internals can move without breaking them.
 from __future__ import annotations
 
 from agent.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
+from agent.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.delivery import Delivery, Status, classify_http, parse_retry_after
 from agent.hookspecs import hookimpl
 from agent.fswatch import DirectoryWatcher, FsChange, FsEvent
-from agent.httpclient import HttpClient, url_check
+
+from agent.httpclient import HttpClient, ProxyRefused, url_check
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
+from agent.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
+                         bearer_request, token_outcome)
+from agent.oauth_google import GoogleServiceAccount, load_service_account
+from agent.proxy import PROXY_SCHEMA, ProxySettings
 from agent.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.records import RawRecord
 from agent.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
@@ -30,7 +36,11 @@ __all__ = [
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
     "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
-    "HttpClient", "url_check", "DirectoryWatcher", "FsChange", "FsEvent",
+    "DirectoryWatcher", "FsChange", "FsEvent",
+    "HttpClient", "ProxyRefused", "url_check", "PROXY_SCHEMA", "ProxySettings",
+    "api_error_text", "api_outcome", "gzip_bytes", "oversized",
+    "IMDS_ENDPOINT", "AccessToken", "ClientCredentials", "ManagedIdentity", "TokenFetcher", "TokenProvider",
+    "bearer_request", "token_outcome", "GoogleServiceAccount", "load_service_account",
     "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
     "severity_from_name", "severity_from_score", "utcnow",
     "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",

@@ -48,7 +48,7 @@ class ChatWebhookSink(Sink):
         apply_digest_batching(config, self.BATCH_DEFAULTS)
         self.url = config["url"]
         self.max_items = int((config.get("digest") or {}).get("max_items", 10))
-        self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
+        self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers={"Content-Type": self.CONTENT_TYPE}, redact=ctx.redact)
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.httpclient import url_check
+from agent.proxy import PROXY_SCHEMA
 from agent.tls import TLS_SCHEMA, tls_check
 from plugins.out_slack.digest import DIGEST_SCHEMA, apply_digest_batching
 
@@ -18,6 +19,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "meta": {"description": "Incoming webhook URL (https://hooks.slack.com/services/...); it embeds a key, so it is never logged. Normally ${SLACK_WEBHOOK_URL}."}},
     "digest": DIGEST_SCHEMA,
     "tls": TLS_SCHEMA,
+    "proxy": PROXY_SCHEMA,
 }
 
 

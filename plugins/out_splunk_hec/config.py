@@ -6,6 +6,7 @@ from typing import Any
 
 from agent.httpclient import url_check
 from agent.render import SCHEMA_RULES
+from agent.proxy import PROXY_SCHEMA
 from agent.tls import TLS_SCHEMA, tls_check
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
@@ -43,6 +44,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "healthcheck_on_start": {"type": "boolean", "default": True,
                              "meta": _d("Probe /services/collector/health when the sink opens and log the result.")},
     "tls": TLS_SCHEMA,
+    "proxy": PROXY_SCHEMA,
 }
 
 

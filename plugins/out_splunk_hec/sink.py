@@ -64,7 +64,7 @@ class SplunkHecSink(Sink):
         self.channel = str(uuid.uuid4())
         headers = {"Authorization": f"Splunk {config['token']}", "Content-Type": "application/json",
                    "X-Splunk-Request-Channel": self.channel}
-        self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
+        self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers=headers, redact=ctx.redact)
         self._closing = threading.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.httpclient import url_check
+from agent.proxy import PROXY_SCHEMA
 from agent.tls import TLS_SCHEMA, tls_check
 from plugins.out_slack.digest import DIGEST_SCHEMA, apply_digest_batching
 
@@ -17,6 +18,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "meta": {"description": "Webhook URL: a Workflows (Power Automate) URL or a legacy connector URL (…webhook.office.com/…); it embeds a key and is never logged."}},
     "digest": DIGEST_SCHEMA,
     "tls": TLS_SCHEMA,
+    "proxy": PROXY_SCHEMA,
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from agent.httpclient import url_check
 from agent.render import SCHEMA_RULES
+from agent.proxy import PROXY_SCHEMA
 from agent.tls import TLS_SCHEMA, tls_check
 
 __all__ = ["CONFIG_SCHEMA", "SECRET_HEADER_NAMES", "check_config"]
@@ -43,6 +44,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                            "meta": _d("Sign '<timestamp>.<body>' instead of the body alone (replay protection, Stripe style).")},
     }},
     "tls": TLS_SCHEMA,
+    "proxy": PROXY_SCHEMA,
 }
 
 

@@ -50,7 +50,7 @@ class WebhookSink(Sink):
                     text = text.replace(s, "***")
             return redact(text)
 
-        self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
+        self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers=headers, redact=redact_all)
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:

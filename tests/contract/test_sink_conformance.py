@@ -36,7 +36,7 @@ CASES = [(sink, check) for sink, cls in SINKS.items() for check, _ in CHECKS
 
 def test_built_in_sinks_are_all_covered() -> None:
     builtin = {name for name, cls in SINKS.items() if cls.__module__.startswith("plugins.")}
-    assert {"file", "stdout", "cef", "syslog", "splunk_hec", "slack", "teams", "webhook", "nats"} <= builtin
+    assert {"file", "stdout", "cef", "syslog", "splunk_hec", "slack", "teams", "webhook", "nats", "sentinel", "secops"} <= builtin
     for name in builtin:
         assert hasattr(SINKS[name], "conformance_config"), f"{name} does not opt into the conformance suite"
 
