@@ -9,6 +9,7 @@ internals can move without breaking them.
 
 from __future__ import annotations
 
+from agent import __version__ as AGENT_VERSION
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.delivery import Delivery, Status, classify_http, parse_retry_after
 from agent.hookspecs import hookimpl
@@ -16,6 +17,7 @@ from agent.httpclient import HttpClient, url_check
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
 from agent.net import ADDRESS_RULES, address_check, family_of, parse_address
+from agent.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.records import RawRecord
 from agent.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
 from agent.schema import compose_sink_schema
@@ -24,6 +26,7 @@ from agent.sources import Source, SourceContext, Submitted, SubmitStatus
 from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
 
 __all__ = [
+    "AGENT_VERSION",
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
     "HttpClient", "url_check",
@@ -33,4 +36,6 @@ __all__ = [
     "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "compose_sink_schema",
     "Sink", "SinkContext", "SpooledEvent", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
+    "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
+    "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",
 ]
