@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -57,22 +57,21 @@ def otlp_modules() -> OtlpModules:
 
 def to_any_value(value: Any, out: "AnyValue") -> None:
     """Fill ``out`` from a JSON-like Python value (dicts become kvlists, lists arrays)."""
-    if value is None:
+    kind = type(value)  # exact types first: this runs for every attribute of every event
+    if kind is str:
+        out.string_value = value
+    elif value is None:
         return  # an empty AnyValue is OTLP's null
-    if isinstance(value, bool):
+    elif kind is bool:
         out.bool_value = value
-    elif isinstance(value, int):
+    elif kind is int:
         if -(1 << 63) <= value < (1 << 63):
             out.int_value = value
         else:
             out.string_value = str(value)  # beyond int64: keep the digits rather than fail
-    elif isinstance(value, float):
+    elif kind is float:
         out.double_value = value
-    elif isinstance(value, str):
-        out.string_value = value
-    elif isinstance(value, (bytes, bytearray)):
-        out.bytes_value = bytes(value)
-    elif isinstance(value, Mapping):
+    elif isinstance(value, dict):
         kvs = out.kvlist_value.values
         out.kvlist_value.SetInParent()
         for k, v in value.items():
@@ -81,8 +80,19 @@ def to_any_value(value: Any, out: "AnyValue") -> None:
             to_any_value(v, kv.value)
     elif isinstance(value, (list, tuple)):
         out.array_value.SetInParent()
+        values = out.array_value.values
         for item in value:
-            to_any_value(item, out.array_value.values.add())
+            to_any_value(item, values.add())
+    elif isinstance(value, (bytes, bytearray)):
+        out.bytes_value = bytes(value)
+    elif isinstance(value, bool):
+        out.bool_value = value
+    elif isinstance(value, int):
+        out.int_value = int(value)
+    elif isinstance(value, float):
+        out.double_value = float(value)
+    elif isinstance(value, str):
+        out.string_value = str(value)
     else:
         out.string_value = str(value)
 
@@ -139,11 +149,11 @@ def ocsf_severity(number: int) -> int:
     return 0
 
 
-def flatten(prefix: str, value: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+def flatten(prefix: str, value: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """Dotted ``(prefix.key.sub, leaf)`` pairs of a nested dict; lists stay whole (arrays)."""
     for key, item in value.items():
         name = f"{prefix}.{key}"
-        if isinstance(item, Mapping) and item:
+        if type(item) is dict and item:
             yield from flatten(name, item)
         else:
             yield name, item

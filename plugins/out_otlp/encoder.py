@@ -51,13 +51,17 @@ def log_attributes(doc: dict[str, Any], body: str, include_raw: bool) -> list[tu
         return [(f"siemrelay.{k}", doc.get(k)) for k in ("id", "source", "type") if doc.get(k)]
     out: list[tuple[str, Any]] = []
     for key, value in doc.items():
-        if key in _OWN_FIELDS or (key == "raw" and not include_raw):
+        if key in _OWN_FIELDS or (key == "raw" and not include_raw) or _empty(value):
             continue
-        if isinstance(value, dict) and key != "raw":
-            out.extend((k, v) for k, v in flatten(f"siemrelay.{key}", value) if v not in (None, "", [], {}))
-        elif value not in (None, "", [], {}):
+        if type(value) is dict and key != "raw":
+            out.extend(kv for kv in flatten(f"siemrelay.{key}", value) if not _empty(kv[1]))
+        else:
             out.append((f"siemrelay.{key}", value))
     return out
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or (type(value) in (list, dict) and not value)
 
 
 def encode_request(events: Sequence[Event], fmt: OtlpFormat, pb: OtlpModules) -> Any:
