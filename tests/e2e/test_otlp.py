@@ -220,6 +220,12 @@ def test_source_answers_as_otlp_says(tmp_path: Path, agent_process: Any) -> None
     wrong = requests.post(url, data=b"{not json", headers=auth, timeout=10)
     assert wrong.status_code == 400 and "ExportLogsServiceRequest" in wrong.json()["message"]
     assert requests.post(url, data=b"x", headers={**auth, "Content-Type": "text/plain"}, timeout=10).status_code == 415
+    bomb = requests.post(url, data=gzip.compress(b"\0" * (11 << 20)), headers={**auth, "Content-Encoding": "gzip"},
+                         timeout=10)
+    assert bomb.status_code == 400 and "exceeds max_body_bytes" in bomb.json()["message"]
+    cut = requests.post(url, data=gzip.compress(orjson.dumps(body))[:-12], headers={**auth, "Content-Encoding": "gzip"},
+                        timeout=10)
+    assert cut.status_code == 400 and "truncated gzip" in cut.json()["message"]
     ok = requests.post(url, data=orjson.dumps(body), headers=auth, timeout=10)
     assert ok.status_code == 200 and ok.headers["Content-Type"] == "application/json"
     assert ok.json()["partialSuccess"]["rejectedLogRecords"] == "1"  # int64 is a string in OTLP/JSON
@@ -227,6 +233,7 @@ def test_source_answers_as_otlp_says(tmp_path: Path, agent_process: Any) -> None
     assert [(e["title"], e["severity"], e["time"]) for e in events] == [("disk full", "medium", "2025-01-15T14:30:00Z")]
     rows = dead_letters(cfg)
     assert len(rows) == 1 and "yesterday" in run_cli("dlq", "-c", str(cfg), "show", str(rows[0]["id"])).stdout
+    assert "Traceback" not in agent.log
     assert agent.stop() == 0
 
 
@@ -264,3 +271,43 @@ def test_send_test_goes_through_the_otlp_sink(tmp_path: Path, agent_process: Any
         [record] = exported(rx.requests[-1]).resource_logs[0].scope_logs[0].log_records
         assert attributes_dict(record.attributes)["siemrelay.id"] in res.stdout
         assert agent.stop() == 0
+
+
+def test_full_spool_answers_503_and_nothing_accepted_is_lost(tmp_path: Path, agent_process: Any) -> None:
+    """The only sink is down: once the spool is at its quota the source answers 503 with
+    Retry-After (nothing taken); every record it answered 200 for is delivered later."""
+    with HttpCapture(default=503) as rx:
+        port = pick_port()
+        cfg = receiver_config(tmp_path, port)
+        text = cfg.read_text().replace("spool: {sync: normal}", "spool: {sync: normal, max_bytes: 65536, resume_ratio: 0.5}")
+        text = text.replace(f'out: {{type: file, path: "{tmp_path}/out.jsonl", batch: {{max_wait_s: 0.05}}}}',
+                            f'out: {{type: otlp, url: "{rx.url}/v1/logs", batch: {{max_wait_s: 0.05}}, '
+                            "retry: {jitter: none, initial_backoff_s: 0.2, max_backoff_s: 0.2}, "
+                            "circuit_breaker: {failure_threshold: 2, cooldown_s: 0.5}}")
+        cfg.write_text(text)
+        agent = agent_process(cfg)
+        wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/v1/logs"
+        accepted: list[str] = []
+        answers: list[int] = []
+        for n in range(200):
+            ids = [f"r{n}-{i}" for i in range(20)]
+            records = [{"body": {"stringValue": rid + " " + "x" * 200}, "timeUnixNano": "1736951400000000000"} for rid in ids]
+            res = requests.post(url, json={"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]}, timeout=10)
+            answers.append(res.status_code)
+            if res.status_code == 200:
+                accepted += ids
+            else:
+                assert res.status_code == 503 and res.headers["Retry-After"] == "5"
+                break
+        assert answers[-1] == 503 and len(accepted) >= 20, answers
+        rx.set_script([], default=200)  # the destination is back
+        wait_for(lambda: len(delivered_titles(rx)) >= len(accepted), 60, what="every accepted record delivered")
+        assert sorted(t.split(" ")[0] for t in delivered_titles(rx)) == sorted(accepted)
+        assert requests.post(url, json={"resourceLogs": []}, timeout=10).status_code == 200
+        assert agent.stop() == 0
+
+
+def delivered_titles(rx: HttpCapture) -> set[str]:
+    return {r.body.string_value for req in rx.requests if req.status == 200
+            for rl in exported(req).resource_logs for sl in rl.scope_logs for r in sl.log_records}
