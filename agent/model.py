@@ -241,7 +241,8 @@ def content_id(source: str, payload: object) -> str:
 
 
 #: The optional nested groups, in the order the JSON form writes them.
-GROUPS = ("asset", "finding", "scan", "repository", "organization", "links", "origin")
+GROUPS = ("asset", "finding", "scan", "repository", "organization", "links",
+          "network", "actor", "action", "outcome", "process", "file", "device", "signature", "origin")
 
 
 @dataclass(slots=True)
@@ -266,6 +267,20 @@ class Event:
     :ivar repository: ``name``, ``url``, ``branch``, ``commit``, ``pull_request``, ...
     :ivar organization: ``id``, ``name``.
     :ivar links: named URLs; ``links["vendor"]`` is where a human looks at it.
+    :ivar network: the connection an event is about: ``src_ip``, ``src_port``, ``dst_ip``,
+        ``dst_port``, ``protocol`` (lower case, ``tcp``), ``direction`` (``inbound``,
+        ``outbound``, ``internal``, ``external``, ``unknown``).
+    :ivar actor: who acted: ``user``, ``domain``.
+    :ivar action: what the reporting device did, normalised (``allowed``, ``denied``,
+        ``dropped``, ``blocked``, ``reset``, ``quarantined``, ``alerted``, ``other``) with
+        the device's own word in ``original``: ``{"name": "denied", "original": "deny"}``.
+    :ivar outcome: how it ended, normalised (``success``, ``failure``, ``unknown``) with
+        ``original``.
+    :ivar process: ``name``, ``pid``.
+    :ivar file: ``path``, ``hash``.
+    :ivar device: who reported the event (the IDS, firewall, host), apart from the asset
+        it is about: ``vendor``, ``product``, ``version``, ``hostname``.
+    :ivar signature: the rule or signature that fired: ``id``, ``name``.
     :ivar origin: where siemrelay got it: ``input`` (the source's config name),
         ``peer``, ``path``, ``file``; also ``flags`` such as ``parse_error``.
     :ivar tags: free labels, added by vendors and by routes.
@@ -288,6 +303,14 @@ class Event:
     repository: dict[str, Any] | None = None
     organization: dict[str, Any] | None = None
     links: dict[str, str] | None = None
+    network: dict[str, Any] | None = None
+    actor: dict[str, Any] | None = None
+    action: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = None
+    process: dict[str, Any] | None = None
+    file: dict[str, Any] | None = None
+    device: dict[str, Any] | None = None
+    signature: dict[str, Any] | None = None
     origin: dict[str, Any] | None = None
     tags: list[str] = field(default_factory=list)
     raw: Any = None
@@ -359,6 +382,14 @@ class Event:
                 repository=data.get("repository"),
                 organization=data.get("organization"),
                 links=data.get("links"),
+                network=data.get("network"),
+                actor=data.get("actor"),
+                action=data.get("action"),
+                outcome=data.get("outcome"),
+                process=data.get("process"),
+                file=data.get("file"),
+                device=data.get("device"),
+                signature=data.get("signature"),
                 origin=data.get("origin"),
                 tags=list(data.get("tags") or ()),
                 raw=data.get("raw"),

@@ -1,4 +1,4 @@
-"""Events as the JSON a destination receives: ``schema: native`` or ``schema: ocsf``.
+"""Events as the JSON a destination receives: ``schema: native``, ``ocsf`` or ``ecs``.
 
 Every sink that takes a JSON body renders through here, so ``schema:`` means the same
 thing everywhere. The native form is what the spool already stores, so the byte path
@@ -18,12 +18,12 @@ from agent.model import Event
 
 __all__ = ["SCHEMAS", "SCHEMA_RULES", "render", "render_json", "expand", "lookup", "epoch_ms"]
 
-SCHEMAS = ("native", "ocsf")
+SCHEMAS = ("native", "ocsf", "ecs")
 
 #: The ``schema`` key as every JSON sink declares it.
 SCHEMA_RULES: dict[str, Any] = {
     "type": "string", "default": "native", "allowed": list(SCHEMAS),
-    "meta": {"description": "JSON form of each event: native (siemrelay's Event JSON) or ocsf (OCSF 1.4: Vulnerability Finding 2002, Scan Activity 6007, Entity Management 3004, Inventory Info 5001, by event type)."},
+    "meta": {"description": "JSON form of each event: native (siemrelay's Event JSON), ocsf (OCSF 1.4: Vulnerability Finding 2002, Scan Activity 6007, Entity Management 3004, Inventory Info 5001, by event type) or ecs (Elastic Common Schema: @timestamp, event.*, source.*, destination.*, user.*, vulnerability.*, observer.*, rule.*)."},
 }
 
 
@@ -35,13 +35,17 @@ class _Spooled(Protocol):
 
 
 def render(event: Event, schema: str) -> dict[str, Any]:
-    """Return ``event`` as a dict in ``schema`` (``native`` or ``ocsf``)."""
+    """Return ``event`` as a dict in ``schema`` (``native``, ``ocsf`` or ``ecs``)."""
     if schema == "ocsf":
         from agent.ocsf import to_ocsf  # lazy: optional, and owned by the decoders
 
         return dict(to_ocsf(event))
+    if schema == "ecs":
+        from agent.ecs import to_ecs
+
+        return to_ecs(event)
     if schema != "native":
-        raise ValueError(f"unknown schema {schema!r} (expected native or ocsf)")
+        raise ValueError(f"unknown schema {schema!r} (expected native, ocsf or ecs)")
     return event.to_dict()
 
 

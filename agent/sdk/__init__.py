@@ -10,6 +10,7 @@ internals can move without breaking them.
 from __future__ import annotations
 
 from agent import __version__ as AGENT_VERSION
+from agent.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.delivery import Delivery, Status, classify_http, parse_retry_after
 from agent.hookspecs import hookimpl
@@ -24,10 +25,12 @@ from agent.schema import compose_sink_schema
 from agent.sinks import Sink, SinkContext, SpooledEvent
 from agent.sources import Source, SourceContext, Submitted, SubmitStatus
 from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
+from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
 __all__ = [
     "AGENT_VERSION",
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
+    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
     "HttpClient", "url_check",
     "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
@@ -39,3 +42,4 @@ __all__ = [
     "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
     "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",
 ]
+__all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]

@@ -16,6 +16,7 @@ from typing import Any
 from agent.decoders import Decoder, DecodeError, PartialDecodeError
 from agent.model import Event, Severity, content_id, parse_time, score_from_severity
 from agent.records import RawRecord
+from agent.vocab import action_group, outcome_group
 from plugins.dec_cef.config import CONFIG_SCHEMA
 from plugins.dec_cef.parser import find_cef, parse_cef
 
@@ -102,18 +103,11 @@ def event_from_cef(cef: dict[str, Any], line: str, record: RawRecord, source: st
             if time is not None:
                 break
     sev = cef_severity(cef["severity"])
+    groups = _context(cef, ext, header_host)
     asset: dict[str, Any] = {k: v for k, v in (
-        ("name", ext.get("dhost") or ext.get("dst") or ext.get("dvchost") or ext.get("dvc") or header_host),
-        ("host", ext.get("dhost") or ext.get("dvchost") or header_host), ("ip", ext.get("dst") or ext.get("dvc")),
-        ("vendor", cef["device_vendor"]), ("product", cef["device_product"]), ("version", cef["device_version"]),
+        ("name", ext.get("dhost") or ext.get("dst")), ("host", ext.get("dhost")), ("ip", ext.get("dst")),
     ) if v}
-    finding: dict[str, Any] = {k: v for k, v in (
-        ("category", ext.get("cat")), ("url", ext.get("request")), ("action", ext.get("act")),
-        ("outcome", ext.get("outcome")), ("signature_id", cef["signature_id"]),
-    ) if v}
-    network = {k: ext[k] for k in ("src", "spt", "dst", "dpt", "proto", "shost", "suser", "duser", "app") if k in ext}
-    if network:
-        finding["network"] = network
+    finding: dict[str, Any] = {k: v for k, v in (("category", ext.get("cat")), ("url", ext.get("request"))) if v}
     for n in range(1, 7):  # custom strings with their labels: cs1Label=CVE cs1=CVE-2024-1 → finding.labels.CVE
         label, value = ext.get(f"cs{n}Label"), ext.get(f"cs{n}")
         if label and value:
@@ -130,7 +124,37 @@ def event_from_cef(cef: dict[str, Any], line: str, record: RawRecord, source: st
                  source=source, type=event_type, vendor_type=cef["signature_id"], severity_id=int(sev[0]),
                  score=sev[1] if sev[0] is not Severity.UNKNOWN else score_from_severity(sev[0]),
                  title=cef["name"], description=ext.get("msg", ""), asset=asset or None, finding=finding or None,
-                 raw=raw)
+                 raw=raw, **groups)
+
+
+def _port(value: str | None) -> int | str | None:
+    """A port as a number when it is one (kept as sent otherwise, never dropped)."""
+    if value is None or value == "":
+        return None
+    return int(value) if value.isascii() and value.isdigit() and int(value) <= 65535 else value
+
+
+def _context(cef: dict[str, Any], ext: dict[str, str], header_host: str) -> dict[str, dict[str, Any] | None]:
+    """The model's context groups from the CEF header and the dictionary keys that have a home."""
+    network = {k: v for k, v in (
+        ("src_ip", ext.get("src") or ext.get("shost")), ("src_port", _port(ext.get("spt"))),
+        ("dst_ip", ext.get("dst") or ext.get("dhost")), ("dst_port", _port(ext.get("dpt"))),
+        ("protocol", (ext.get("proto") or "").lower()),
+        ("direction", {"0": "inbound", "1": "outbound"}.get(ext.get("deviceDirection", ""), "")),
+    ) if v not in (None, "")}
+    actor = {k: v for k, v in (("user", ext.get("suser") or ext.get("duser")),
+                               ("domain", ext.get("sntdom") or ext.get("dntdom"))) if v}
+    process = {k: v for k, v in (("name", ext.get("sproc") or ext.get("dproc") or ext.get("deviceProcessName")),
+                                 ("pid", _port(ext.get("spid") or ext.get("dpid")) if (ext.get("spid") or ext.get("dpid")) else None)) if v not in (None, "")}
+    file = {k: v for k, v in (("path", ext.get("filePath") or ext.get("fname")), ("hash", ext.get("fileHash"))) if v}
+    device = {k: v for k, v in (("vendor", cef["device_vendor"]), ("product", cef["device_product"]),
+                                ("version", cef["device_version"]),
+                                ("hostname", ext.get("dvchost") or ext.get("dvc") or header_host)) if v}
+    signature = {k: v for k, v in (("id", cef["signature_id"]), ("name", cef["name"])) if v}
+    return {"network": network or None, "actor": actor or None, "process": process or None, "file": file or None,
+            "device": device or None, "signature": signature or None,
+            "action": action_group(ext["act"]) if ext.get("act") else None,
+            "outcome": outcome_group(ext["outcome"]) if ext.get("outcome") else None}
 
 
 class CefDecoder(Decoder):

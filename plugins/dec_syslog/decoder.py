@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from agent.decoders import Decoder
 from agent.model import Event, Severity, content_id, score_from_severity
 from agent.records import RawRecord
+from plugins.dec_syslog.auth import auth_facts
 from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog
 
@@ -71,6 +72,7 @@ class SyslogDecoder(Decoder):
         self.event_type = config.get("event_type", "log")
         self.tz = ZoneInfo(config.get("timezone", "UTC"))
         self.cef = _load_cef() if config.get("cef", True) else None
+        self.severity_from_priority = bool(config.get("severity_from_priority", False))
 
     def decode(self, record: RawRecord) -> list[Event]:
         data = record.data
@@ -100,17 +102,27 @@ class SyslogDecoder(Decoder):
         return origin
 
     def _event(self, record: RawRecord, msg: SyslogMessage, flags: list[str]) -> Event:
-        sev = SYSLOG_TO_OCSF[msg.severity]
+        # A syslog level says how loud a program is, not how dangerous the event is: it
+        # becomes a security severity only when the user asks (the priority stays in raw).
+        sev = SYSLOG_TO_OCSF[msg.severity] if self.severity_from_priority else Severity.UNKNOWN
         text = msg.message
         title = _title(text)
+        facts = auth_facts(msg.app_name, text)
+        groups: dict[str, Any] = dict(facts.groups) if facts else {}
+        process = dict(groups.pop("process", None) or {})
+        if msg.app_name:
+            process.setdefault("name", msg.app_name)
+        if msg.procid.isdigit():
+            process["pid"] = int(msg.procid)
         return Event(
             id=content_id(self.source, record.data), time=msg.timestamp or record.received_at,
-            received_at=record.received_at, source=self.source, type=self.event_type,
+            received_at=record.received_at, source=self.source, type=facts.type if facts else self.event_type,
             vendor_type=msg.msgid or msg.app_name or SEVERITIES[msg.severity],
-            severity_id=int(sev), score=score_from_severity(sev), title=title,
-            description=text if text.strip() != title else "",
+            severity_id=int(sev), score=score_from_severity(sev) if sev else 0, title=facts.title if facts else title,
+            description=text if (facts or text.strip() != title) else "",
             asset={"host": msg.hostname} if msg.hostname else None,
-            origin=self._origin(record, flags), raw=msg.header())
+            device={"hostname": msg.hostname} if msg.hostname else None,
+            process=process or None, origin=self._origin(record, flags), raw=msg.header(), **groups)
 
     def _cef_event(self, record: RawRecord, msg: SyslogMessage, flags: list[str]) -> Event | None:
         assert self.cef is not None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from agent import __version__
 from agent.net import ADDRESS_RULES
+from agent.sdk import CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.tls import TLS_SCHEMA
 from plugins.out_syslog.config import optional_address, socket_checks
 from plugins.out_syslog.header import FACILITIES
@@ -29,24 +31,42 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "tls": TLS_SCHEMA,
     "header": {"type": "string", "default": "rfc5424", "allowed": ["rfc5424", "rfc3164", "none"],
                "meta": _d("Syslog header before the CEF/LEEF text: rfc5424, rfc3164 (BSD, 'Mmm dd hh:mm:ss host'), or none (bare CEF lines).")},
-    "format": {"type": "string", "default": "cef", "allowed": ["cef", "leef"],
-               "meta": _d("cef (ArcSight Common Event Format 0) or leef (IBM QRadar LEEF 2.0, tab-delimited).")},
+    "format": {"type": "string", "default": "cef", "allowed": ["cef", "leef", "leef1"],
+               "meta": _d("cef (ArcSight Common Event Format 0), leef (IBM QRadar LEEF 2.0, tab-delimited, x09 declared) or leef1 (LEEF 1.0); LEEF uses QRadar's predefined keys (sev, cat, devTime/devTimeFormat, src, dst, srcPort, dstPort, proto, usrName, identSrc) where the event has the value.")},
     "device_vendor": {"type": "string", "default": "siemrelay", "empty": False,
                       "meta": _d("Device Vendor header field (63 characters at most).")},
     "device_product": {"type": "string", "default": "siemrelay", "empty": False,
                        "meta": _d("Device Product header field (63 characters at most).")},
     "device_version": {"type": "string", "default": __version__, "empty": False,
                        "meta": _d("Device Version header field (31 characters at most).")},
+    "header_from_event": {"type": "boolean", "default": True,
+                          "meta": _d("Take Device Vendor/Product/Version from the event's device and Device Event Class ID/Name from its signature when it has them (a relayed Suricata alert stays Suricata's); the device_* options only for events without one.")},
+    "extensions": {"type": "dict", "nullable": True, "default": None, "keysrules": {"type": "string"},
+                   "valuesrules": {"type": "string", "empty": False},
+                   "meta": _d("CEF extension key → Event path, e.g. {src: network.src_ip, act: action.original}; replaces the default mapping of docs/sinks.md. Keys must be in the ArcSight CEF dictionary.")},
+    "custom_strings": {"type": "dict", "default": {}, "maxlength": 6, "keysrules": {"type": "string", "empty": False},
+                       "valuesrules": {"type": "string", "empty": False},
+                       "meta": _d("Label → Event path, written as cs1..cs6 with csNLabel, e.g. {Repository: repository.name}.")},
+    "relay_extensions": {"type": "boolean", "default": True,
+                         "meta": _d("An event decoded from CEF is written with exactly the extension keys and values it arrived with, so a CEF relay loses nothing.")},
     "app_name": {"type": "string", "default": "siemrelay", "meta": _d("APP-NAME of the rfc5424 header.")},
     "hostname": {"type": "string", "nullable": True, "default": None,
                  "meta": _d("HOSTNAME of the syslog header; default this machine's name.")},
     "facility": {"type": "string", "default": "local0", "allowed": list(FACILITIES),
                  "meta": _d("Syslog facility of the header; the syslog severity comes from the event.")},
     "max_message_bytes": {"type": "integer", "nullable": True, "default": None, "min": 480,
-                          "meta": _d("Longest message; longer ones lose the end of msg first, then are cut. Default 2048 on UDP, unlimited otherwise.")},
+                          "meta": _d("Longest message in bytes; a longer one loses the end of msg first, then is cut; the cut ends with '…[truncated]'. Default 2048 on UDP, 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
 }
 
 
 def check_config(config: dict[str, Any]) -> list[str]:
-    """Cross-field checks of a ``cef`` section."""
-    return socket_checks(config)
+    """Cross-field checks of a ``cef`` section: the socket options, and extension keys known to CEF."""
+    errors = socket_checks(config)
+    for key in config.get("extensions") or {}:
+        if not is_cef_key(key):
+            near = difflib.get_close_matches(key, sorted(CEF_KEYS), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            errors.append(f"extensions.{key}: not a key of the ArcSight CEF dictionary{hint}")
+        elif key in CUSTOM_KEYS or key.endswith("Label"):
+            errors.append(f"extensions.{key}: custom strings and labels are set with custom_strings")
+    return errors

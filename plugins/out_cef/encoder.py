@@ -1,10 +1,12 @@
-"""Pure encoder of the ``cef`` sink: native events → CEF 0 or LEEF 2.0 text.
+"""Pure encoder of the ``cef`` sink: native events → CEF 0, LEEF 1.0 or LEEF 2.0 text.
 
 CEF: ``CEF:0|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension``.
 Escaping follows the CEF specification: in the header ``\\`` and ``|`` are escaped with
 a backslash (line breaks become spaces, they are not allowed there); in extension
-values ``\\`` and ``=`` are escaped and CR/LF are written ``\\r``/``\\n``. Field lengths
-are cut to the specification's limits. The extension mapping is documented in
+values ``\\`` and ``=`` are escaped and CR/LF are written ``\\r``/``\\n``. Every other
+control character (NUL, C0, DEL, C1) becomes a visible stand-in (``agent.sdk.neutralise``)
+so vendor text can never end a record early. Field lengths are cut to the
+specification's limits. The extension mapping is documented in
 docs/sinks.md and is a contract: SIEM parsers are configured against it.
 """
 
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from agent.render import epoch_ms, lookup
+from agent.sdk import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, epoch_ms, leef_header_field,
+                       leef_value, lookup)
 
 __all__ = ["CefFormat", "cef_severity", "escape_header", "escape_value", "extensions", "encode_cef", "encode_leef"]
 
@@ -37,13 +40,39 @@ CEF_FIELDS: tuple[tuple[str, str, str, str, int], ...] = (
 _SEVERITY_OF_ID = {0: 0, 1: 1, 2: 3, 3: 5, 4: 8, 5: 10}
 
 
+#: The default extension mapping of security events (an IDS alert, a firewall or login line:
+#: events with a network, actor, device or signature): CEF key → Event path.
+SECURITY_EXTENSIONS: dict[str, str] = {
+    "src": "network.src_ip", "spt": "network.src_port", "dst": "network.dst_ip", "dpt": "network.dst_port",
+    "proto": "network.protocol", "suser": "actor.user", "sntdom": "actor.domain", "act": "action.original",
+    "outcome": "outcome.original", "sproc": "process.name", "spid": "process.pid", "filePath": "file.path",
+    "fileHash": "file.hash", "dvchost": "device.hostname", "dhost": "asset.host", "cat": "finding.category",
+    "request": "finding.url", "msg": "description",
+}
+_SECURITY_GROUPS = ("network", "actor", "signature", "process", "file")
+
+
 class CefFormat:
-    """The constant header part of one sink, escaped once."""
+    """The constant header part of one sink, escaped once, and its extension mapping.
 
-    __slots__ = ("vendor", "product", "version", "prefix", "leef_prefix")
+    :param header_from_event: take Device Vendor/Product/Version from the event's
+        ``device`` and Event Class ID/Name from its ``signature`` when it has them.
+    :param extensions: CEF key → Event path, replacing the family defaults.
+    :param custom_strings: label → Event path, written as ``csN``/``csNLabel``.
+    :param relay: an event decoded from CEF is written with exactly the extension
+        keys and values it arrived with (its header from ``device``/``signature``).
+    """
 
-    def __init__(self, vendor: str, product: str, version: str) -> None:
+    __slots__ = ("vendor", "product", "version", "prefix", "leef_prefix", "header_from_event", "mapping",
+                 "custom_strings", "relay")
+
+    def __init__(self, vendor: str, product: str, version: str, *, header_from_event: bool = True,
+                 extensions: Mapping[str, str] | None = None, custom_strings: Mapping[str, str] | None = None,
+                 relay: bool = True) -> None:
         self.vendor, self.product, self.version = vendor, product, version
+        self.header_from_event, self.relay = header_from_event, relay
+        self.mapping = dict(extensions) if extensions else None
+        self.custom_strings = dict(custom_strings or {})
         self.prefix = (f"CEF:0|{escape_header(vendor, 63)}|{escape_header(product, 63)}|"
                        f"{escape_header(version, 31)}|")
         self.leef_prefix = f"LEEF:2.0|{_leef_header(vendor)}|{_leef_header(product)}|{_leef_header(version)}|"
@@ -59,26 +88,14 @@ def cef_severity(doc: Mapping[str, Any]) -> int:
 
 
 def escape_header(value: Any, limit: int) -> str:
-    """A header field: cut to ``limit`` characters, then ``\\`` and ``|`` escaped."""
-    text = _text(value)[:limit]
-    if "\\" in text or "|" in text:
-        text = text.replace("\\", "\\\\").replace("|", "\\|")
-    if "\n" in text or "\r" in text:
-        text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
-    return text
+    """A header field: cut to ``limit`` characters, then escaped (:func:`agent.sdk.cef_header_field`)."""
+    return cef_header_field(_text(value)[:limit])
 
 
 def escape_value(value: str) -> str:
-    """An extension value: ``\\`` → ``\\\\``, ``=`` → ``\\=``, CR → ``\\r``, LF → ``\\n``."""
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if "=" in value:
-        value = value.replace("=", "\\=")
-    if "\r" in value:
-        value = value.replace("\r", "\\r")
-    if "\n" in value:
-        value = value.replace("\n", "\\n")
-    return value
+    """An extension value: ``\\`` → ``\\\\``, ``=`` → ``\\=``, CR → ``\\r``, LF → ``\\n``, other
+    controls stand-ins (:func:`agent.sdk.cef_extension_value`)."""
+    return cef_extension_value(value)
 
 
 def _text(value: Any) -> str:
@@ -108,50 +125,155 @@ def extensions(doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tup
         if key == "dst" and (not isinstance(value, str) or value.count(".") != 3):
             continue
         text = _text(value)
-        if key == "msg" and msg_limit is not None:
-            limit = min(limit, msg_limit)
+        if key == "msg" and msg_limit is not None and msg_limit < min(limit, len(text)):
+            # shortened to fit max_message_bytes: the marker shows the cut
+            text = text[:max(0, msg_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
         out.append((key, text[:limit]))
         if label_key:
             out.append((label_key, label))
     return out
 
 
+def relayed_cef(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The parsed CEF an event was decoded from (its ``raw``), or ``None``."""
+    raw = doc.get("raw")
+    if isinstance(raw, dict) and isinstance(raw.get("extensions"), dict) and "device_vendor" in raw:
+        return raw
+    return None
+
+
+def _relay_severity(doc: Mapping[str, Any], original: Any) -> str | None:
+    """The CEF line's own severity when the event's still says the same (no route changed it)."""
+    text = _text(original).strip()
+    words = {"unknown": 0, "low": 25, "medium": 55, "high": 80, "very-high": 95}
+    try:
+        score = int(round(float(text) * 10))
+    except ValueError:
+        score = words.get(text.lower(), -1)
+    return text if score == doc.get("score") else None
+
+
+def mapped_extensions(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tuple[str, str]]:
+    """The (key, value) pairs of one event under the sink's mapping, in order."""
+    relayed = relayed_cef(doc) if fmt.relay else None
+    if relayed is not None:
+        return [(str(k), _text(v)) for k, v in relayed["extensions"].items()]
+    mapping = fmt.mapping
+    if mapping is None and not any(doc.get(g) for g in _SECURITY_GROUPS):
+        out = extensions(doc, msg_limit)
+    else:
+        out = []
+        rt = epoch_ms(doc.get("time"))
+        if rt is not None and "rt" not in (mapping or {}):
+            out.append(("rt", str(rt)))
+        for key, path in (mapping or SECURITY_EXTENSIONS).items():
+            value = doc.get(path) if "." not in path else lookup(doc, path)
+            if value is None or value == "" or isinstance(value, (dict, list)):
+                continue
+            text = _text(value)
+            if key == "msg" and msg_limit is not None and msg_limit < min(1023, len(text)):
+                text = text[:max(0, msg_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
+            out.append((key, text[:4000]))
+    for n, (label, path) in enumerate(fmt.custom_strings.items(), 1):
+        value = lookup(doc, path)
+        if value is not None and value != "" and not isinstance(value, (dict, list)):
+            out += [(f"cs{n}", _text(value)[:4000]), (f"cs{n}Label", label)]
+    return out
+
+
+def header_fields(fmt: CefFormat, doc: Mapping[str, Any]) -> tuple[str, str, str, str, str, str]:
+    """(vendor, product, version, event class id, name, severity) of one event."""
+    device = doc.get("device") if fmt.header_from_event and isinstance(doc.get("device"), dict) else None
+    signature = doc.get("signature") if fmt.header_from_event and isinstance(doc.get("signature"), dict) else {}
+    vendor, product, version = fmt.vendor, fmt.product, fmt.version
+    if device and device.get("vendor") and device.get("product"):
+        vendor, product, version = _text(device["vendor"]), _text(device["product"]), _text(device.get("version"))
+    class_id = _text(signature.get("id")) or _text(doc.get("type")) or "event"
+    name = _text(signature.get("name")) or _text(doc.get("title")) or _text(doc.get("type"))
+    relayed = relayed_cef(doc) if fmt.relay else None
+    severity = (_relay_severity(doc, relayed.get("severity")) if relayed else None) or str(cef_severity(doc))
+    return vendor, product, version, class_id, name, severity
+
+
 def encode_cef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> str:
     """The CEF text of one event (no syslog header)."""
-    header = (f"{fmt.prefix}{escape_header(doc.get('type') or 'event', 1023)}|"
-              f"{escape_header(doc.get('title') or doc.get('type') or '', 512)}|{cef_severity(doc)}|")
-    return header + " ".join(f"{k}={escape_value(v)}" for k, v in extensions(doc, msg_limit))
+    vendor, product, version, class_id, name, severity = header_fields(fmt, doc)
+    prefix = (fmt.prefix if (vendor, product, version) == (fmt.vendor, fmt.product, fmt.version) else
+              f"CEF:0|{escape_header(vendor, 63)}|{escape_header(product, 63)}|{escape_header(version, 31)}|")
+    header = f"{prefix}{escape_header(class_id, 1023)}|{escape_header(name, 512)}|{escape_header(severity, 10)}|"
+    return header + " ".join(f"{k}={escape_value(v)}" for k, v in mapped_extensions(fmt, doc, msg_limit))
 
 
-#: LEEF 2.0 attribute names for the CEF keys (QRadar's predefined keys where there is one).
-_LEEF_KEYS = {"externalId": "externalId", "cat": "vendorType", "cs1": "findingId", "cs2": "category",
-              "cs3": "repository", "cs4": "asset", "cs5": "source", "cs6": "vendorUrl", "cn1": "score",
-              "cfp1": "cvss", "dhost": "dstHostName", "dst": "dst", "request": "url", "msg": "description"}
+#: Custom LEEF keys for the finding fields QRadar has no predefined key for.
+_LEEF_CUSTOM = {"externalId": "externalId", "cs1": "findingId", "cs3": "repository", "cs4": "asset",
+                "cs5": "source", "cs6": "vendorUrl", "cn1": "score", "cfp1": "cvss", "dhost": "dstHostName",
+                "request": "url", "msg": "description"}
+
+#: QRadar's predefined LEEF key → Event path (IBM "LEEF event components", predefined attributes).
+LEEF_PREDEFINED: dict[str, str] = {
+    "src": "network.src_ip", "dst": "network.dst_ip", "srcPort": "network.src_port", "dstPort": "network.dst_port",
+    "proto": "network.protocol", "usrName": "actor.user", "domain": "actor.domain",
+}
+
+#: The time layout written in ``devTime``, declared in ``devTimeFormat`` (a Java SimpleDateFormat).
+LEEF_TIME_FORMAT = "MMM dd yyyy HH:mm:ss.SSS z"
 
 
 def _leef_header(value: Any) -> str:
-    return _text(value).replace("|", "/").replace("\t", " ").replace("\r", " ").replace("\n", " ")[:255]
+    return leef_header_field(_text(value))[:255]
 
 
 def _leef_value(value: str) -> str:
-    if "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-    return value
+    return leef_value(value)
 
 
-def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> str:
-    """The LEEF 2.0 text of one event, tab-delimited (declared as ``x09`` in the header).
+def _leef_time(iso: Any) -> str | None:
+    """``devTime`` in :data:`LEEF_TIME_FORMAT` (UTC) from a native-form time."""
+    ms = epoch_ms(iso)
+    if ms is None:
+        return None
+    from datetime import datetime, timezone
 
-    LEEF has no escape mechanism: tabs and line breaks in values become spaces.
-    """
-    parts = [f"{fmt.leef_prefix}{_leef_header(doc.get('type') or 'event')}|x09|"]
-    attrs = [f"sev={max(1, cef_severity(doc))}", f"cat={_leef_value(_text(doc.get('type')))}",
-             f"title={_leef_value(_text(doc.get('title')))[:512]}"]
+    dt = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return f"{dt.strftime('%b %d %Y %H:%M:%S')}.{ms % 1000:03d} UTC"
+
+
+def leef_attributes(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tuple[str, str]]:
+    """The (key, value) attributes of one event: QRadar's predefined keys where the model has
+    the value, custom keys only for the rest."""
+    sev = max(1, cef_severity(doc))
+    category = lookup(doc, "finding.category") or doc.get("type") or "event"
+    attrs: list[tuple[str, str]] = [("sev", str(sev)), ("cat", _text(category))]
+    dev_time = _leef_time(doc.get("time"))
+    if dev_time:
+        attrs += [("devTime", dev_time), ("devTimeFormat", LEEF_TIME_FORMAT)]
+    for key, path in LEEF_PREDEFINED.items():
+        value = lookup(doc, path)
+        if value is not None and value != "" and not isinstance(value, (dict, list)):
+            attrs.append((key, _text(value)))
+    if lookup(doc, "actor.user") and lookup(doc, "network.src_ip"):
+        attrs.append(("identSrc", _text(lookup(doc, "network.src_ip"))))  # the address the user acted from
+    for key, path in (("action", "action.original"), ("outcome", "outcome.name"), ("devHost", "device.hostname")):
+        value = lookup(doc, path)
+        if value not in (None, "") and not isinstance(value, (dict, list)):
+            attrs.append((key, _text(value)))
+    attrs.append(("name", _text(doc.get("title"))[:512]))
     for key, value in extensions(doc, msg_limit):
-        if key == "rt":
-            attrs.append(f"devTime={value}")  # epoch milliseconds, which QRadar reads without devTimeFormat
-            continue
-        name = _LEEF_KEYS.get(key)
-        if name:
-            attrs.append(f"{name}={_leef_value(value)}")
-    return parts[0] + "\t".join(attrs)
+        name = _LEEF_CUSTOM.get(key)
+        if name and not (key == "request" and any(k == "url" for k, _ in attrs)):
+            attrs.append((name, value))
+    return attrs
+
+
+def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None, version: str = "2.0") -> str:
+    """The LEEF text of one event: LEEF 2.0 tab-delimited, declared as ``x09`` in the header,
+    or LEEF 1.0 (tab-delimited, no delimiter field).
+
+    LEEF has no escape mechanism: tabs and line breaks in values become spaces, other
+    control characters visible stand-ins.
+    """
+    vendor, product, version_field, class_id, _, _ = header_fields(fmt, doc)
+    head = f"LEEF:{version}|{_leef_header(vendor)}|{_leef_header(product)}|{_leef_header(version_field)}|{_leef_header(class_id)}|"
+    if version == "2.0":
+        head += "x09|"
+    return head + "\t".join(f"{k}={_leef_value(v)}" for k, v in leef_attributes(fmt, doc, msg_limit))

@@ -1,5 +1,7 @@
 """Options of the ``file`` sink."""
 
+from agent.sdk import SCHEMA_RULES
+
 CONFIG_SCHEMA = {
     "path": {"type": "string", "required": True, "empty": False,
              "meta": {"description": "File the events are appended to, one JSON object per line."}},
@@ -9,6 +11,5 @@ CONFIG_SCHEMA = {
              "meta": {"description": "Rotated files kept (path.1 … path.N); older ones are deleted."}},
     "fsync": {"type": "boolean", "default": True,
               "meta": {"description": "fsync after each batch before acknowledging it (survives power loss)."}},
-    "schema": {"type": "string", "default": "native", "allowed": ["native"],
-               "meta": {"description": "JSON form written: native (siemrelay's Event JSON)."}},
+    "schema": SCHEMA_RULES,
 }

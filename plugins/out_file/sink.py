@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from agent.delivery import Delivery
 from agent.sinks import Sink, SinkContext, SpooledEvent
 from plugins.out_file.config import CONFIG_SCHEMA
-from plugins.out_file.encoder import encode_native
+from plugins.out_file.encoder import encode_lines
 
 
 class FileSink(Sink):
@@ -30,6 +30,7 @@ class FileSink(Sink):
         self.rotate_bytes = int(config["rotate_bytes"])
         self.keep = int(config["keep"])
         self.fsync = bool(config["fsync"])
+        self.schema = str(config["schema"])
         self._fd: int | None = None
         self._size = 0
 
@@ -51,10 +52,9 @@ class FileSink(Sink):
             os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         self._open()
 
-    @staticmethod
-    def encode_batch(batch: Sequence[SpooledEvent]) -> bytes:
-        """The pure encoder: the native JSON lines this sink writes for ``batch``."""
-        return encode_native(batch)
+    def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
+        """The pure encoder: the JSON lines (in the configured schema) this sink writes for ``batch``."""
+        return encode_lines(batch, self.schema)
 
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:

@@ -1,17 +1,14 @@
-"""The ``stdout`` sink: native JSON lines on standard output (for trying things out)."""
+"""The ``stdout`` sink: JSON lines (native, ocsf or ecs) on standard output (for trying things out)."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any, BinaryIO, Sequence
 
-from agent.delivery import Delivery
-from agent.sinks import Sink, SinkContext, SpooledEvent
-from plugins.out_file.encoder import encode_native
+from agent.sdk import SCHEMA_RULES, Delivery, Sink, SinkContext, SpooledEvent, render_json
 
 CONFIG_SCHEMA = {
-    "schema": {"type": "string", "default": "native", "allowed": ["native"],
-               "meta": {"description": "JSON form written: native (siemrelay's Event JSON)."}},
+    "schema": SCHEMA_RULES,
 }
 
 
@@ -30,11 +27,11 @@ class StdoutSink(Sink):
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext, stream: BinaryIO | None = None) -> None:
         super().__init__(name, config, ctx)
         self.stream = stream or sys.stdout.buffer
+        self.schema = str(config["schema"])
 
-    @staticmethod
-    def encode_batch(batch: Sequence[SpooledEvent]) -> bytes:
-        """The pure encoder: the native JSON lines this sink writes for ``batch``."""
-        return encode_native(batch)
+    def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
+        """The pure encoder: the JSON lines (in the configured schema) this sink writes for ``batch``."""
+        return b"".join(render_json(e, self.schema) + b"\n" for e in batch)
 
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         try:

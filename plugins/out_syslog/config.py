@@ -63,7 +63,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "text_template": {"type": "string", "default": "[{severity}] {title}",
                       "meta": _d("MSG for msg_format: text; {dotted.path} placeholders are event fields.")},
     "max_message_bytes": {"type": "integer", "nullable": True, "default": None, "min": 480,
-                          "meta": _d("Longest message; longer ones are truncated and flagged truncated=\"<original size>\" in the structured data. Default 2048 on UDP (RFC 5426), unlimited otherwise.")},
+                          "meta": _d("Longest message in bytes; a longer MSG is cut, ends with '…[truncated]' and truncated=\"<original size>\" is added to the structured data. Default 2048 on UDP (RFC 5426), 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
 }
 
 

@@ -1,8 +1,10 @@
 """Pure encoder of the ``syslog`` sink: native events → RFC 5424 messages (bytes).
 
 ``SYSLOG-MSG = HEADER SP STRUCTURED-DATA [SP MSG]`` with the RFC's escaping of ``"``,
-``\\`` and ``]`` in PARAM-VALUEs. Works on the native JSON form as a dict, so the hot
-path never builds an Event; the MSG bytes come in ready (the native JSON as stored,
+``\\`` and ``]`` in PARAM-VALUEs. No control character from an event reaches the wire
+raw: header fields keep PRINTUSASCII only, PARAM-VALUEs and text MSGs get visible
+stand-ins (``agent.sdk.neutralise``), a JSON MSG writes C1 controls as ``\\u`` escapes.
+Works on the native JSON form as a dict, so the hot path never builds an Event; the MSG bytes come in ready (the native JSON as stored,
 the OCSF rendering, or a text template), which keeps this module free of I/O.
 """
 
@@ -11,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from agent.render import expand, lookup
+from agent.sdk import TRUNCATION_MARKER, escape_json_c1, expand, lookup, sd_param_value, syslog_msg_text
 from plugins.out_syslog.header import FACILITIES, rfc5424_header, truncate_utf8
 
-__all__ = ["SyslogFormat", "escape_param", "structured_data", "encode"]
+__all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "encode"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +31,35 @@ class SyslogFormat:
     sd_id: str = "siemrelay@32473"
     sd_fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     max_bytes: int = 0  # 0: unlimited
+    #: whether the framing carries line breaks inside MSG (octet counting, UDP); LF framing cannot
+    multiline: bool = True
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], default_hostname: str, max_bytes: int) -> "SyslogFormat":
+    def from_config(cls, config: Mapping[str, Any], default_hostname: str, max_bytes: int,
+                    multiline: bool = True) -> "SyslogFormat":
         return cls(hostname=config.get("hostname") or default_hostname, app_name=config["app_name"],
                    procid=config["procid"], msgid=config["msgid"], facility=FACILITIES[config["facility"]],
-                   sd_id=config["sd_id"], sd_fields=tuple((config.get("sd_fields") or {}).items()), max_bytes=max_bytes)
+                   sd_id=config["sd_id"], sd_fields=tuple((config.get("sd_fields") or {}).items()), max_bytes=max_bytes,
+                   multiline=multiline)
 
 
 def escape_param(value: str) -> str:
-    """Escape a PARAM-VALUE as RFC 5424 §6.3.3 requires: ``"``, ``\\`` and ``]``."""
-    if '"' in value or "\\" in value or "]" in value:
-        return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
-    return value
+    """Escape a PARAM-VALUE as RFC 5424 §6.3.3 requires (``"``, ``\\`` and ``]``), controls
+    neutralised first (:func:`agent.sdk.sd_param_value`)."""
+    return sd_param_value(value)
+
+
+def text_msg(fmt: SyslogFormat, template: str, doc: Mapping[str, Any]) -> bytes:
+    """A ``msg_format: text`` MSG: the template expanded, controls neutralised for the framing."""
+    return syslog_msg_text(expand(template, doc), fmt.multiline).encode("utf-8")
+
+
+def json_msg(data: bytes) -> bytes:
+    """A JSON MSG as rendered (C0 is already escaped by JSON): C1 controls written as ``\\u`` escapes."""
+    return escape_json_c1(data)
+
+
+_MARKER = TRUNCATION_MARKER.encode("utf-8")
 
 
 def _param_text(value: Any) -> str:
@@ -73,7 +91,8 @@ def _field(template: str, doc: Mapping[str, Any]) -> str:
 
 def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     """One RFC 5424 message (unframed). Over ``fmt.max_bytes`` the MSG is cut at a
-    character boundary and ``truncated="<original size>"`` is added to the SD element."""
+    character boundary and ends with :data:`agent.sdk.TRUNCATION_MARKER`, and
+    ``truncated="<original size>"`` is added to the SD element."""
     header = rfc5424_header(fmt.facility, doc, _field(fmt.hostname, doc), _field(fmt.app_name, doc),
                             _field(fmt.procid, doc), _field(fmt.msgid, doc))
     head = f"{header} {structured_data(fmt, doc)}".encode("utf-8")
@@ -86,7 +105,8 @@ def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     flagged = f"{header} {structured_data(fmt, doc, (('truncated', str(len(out))),))}".encode("utf-8")
     if not fmt.sd_id:
         flagged = head
-    room = fmt.max_bytes - len(flagged) - 1
+    marker = _MARKER
+    room = fmt.max_bytes - len(flagged) - 1 - len(marker)
     if room <= 0:
         return truncate_utf8(flagged, fmt.max_bytes)
-    return flagged + b" " + truncate_utf8(msg, room)
+    return flagged + b" " + truncate_utf8(msg, room) + marker

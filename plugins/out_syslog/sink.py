@@ -6,10 +6,10 @@ from typing import Any, Sequence
 
 import orjson
 
-from agent.render import expand, render_json
+from agent.render import render_json
 from agent.sinks import SinkContext, SpooledEvent
 from plugins.out_syslog.config import CONFIG_SCHEMA, check_config
-from plugins.out_syslog.encoder import SyslogFormat, encode
+from plugins.out_syslog.encoder import SyslogFormat, encode, json_msg, text_msg
 from plugins.out_syslog.socket_sink import SocketSink
 
 
@@ -21,7 +21,7 @@ class SyslogSink(SocketSink):
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
-        self.format = SyslogFormat.from_config(config, ctx.hostname, self.max_bytes)
+        self.format = SyslogFormat.from_config(config, ctx.hostname, self.max_bytes, multiline=self.multiline)
         self.schema = config["schema"]
         self.text_template = config["text_template"] if config["msg_format"] == "text" else None
 
@@ -33,8 +33,8 @@ class SyslogSink(SocketSink):
         for item in batch:
             doc = loads(item.data)
             if template is not None:
-                msg = expand(template, doc).encode("utf-8")
+                msg = text_msg(fmt, template, doc)
             else:
-                msg = render_json(item, schema)
+                msg = json_msg(render_json(item, schema))
             frames.append(frame(encode(fmt, doc, msg)))
         return frames

@@ -16,6 +16,9 @@ from agent.sockets import Writer
 from plugins.out_syslog.header import frame_lf, frame_octet
 
 UDP_DEFAULT_MAX = 2048  # RFC 5426 §3.2: every receiver SHOULD accept 2048 octets
+#: TCP/TLS: syslog-ng's default log_msg_size; a longer message is split by the receiver
+#: into a second record whose header is whatever the data at the cut says
+STREAM_DEFAULT_MAX = 65536
 
 
 def _unframed(message: bytes) -> bytes:
@@ -37,9 +40,12 @@ class SocketSink(Sink):
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
         transport = config["transport"]
-        #: the largest message, 0 for no limit (UDP defaults to what every receiver accepts)
-        self.max_bytes: int = config.get("max_message_bytes") or (UDP_DEFAULT_MAX if transport == "udp" else 0)
+        #: the largest message, 0 for no limit (a file); the defaults are what receivers accept
+        self.max_bytes: int = config.get("max_message_bytes") or (
+            UDP_DEFAULT_MAX if transport == "udp" else 0 if transport == "file" else STREAM_DEFAULT_MAX)
         self.frame: Callable[[bytes], bytes]
+        #: whether a message may carry line breaks (no LF framing on the way)
+        self.multiline = transport == "udp" or (transport != "file" and config["framing"] == "octet")
         if transport == "udp":
             self.frame = _unframed  # one datagram is one message
         elif transport == "file" or config["framing"] == "lf":

@@ -130,12 +130,17 @@ def test_sample_file(dec: CefDecoder) -> None:
     assert waf.time.isoformat() == "2025-01-15T14:30:00.123000+00:00"
     assert waf.description == "Blocked SQL injection\nsecond line"
     assert waf.finding["cve"] == "CVE-2024-1234" and waf.finding["url"].startswith("https://app.example.com")
-    assert waf.asset == {"name": "app.example.com", "host": "app.example.com", "vendor": "Acme", "product": "WAF",
-                         "version": "2.4"}
+    assert waf.asset == {"name": "app.example.com", "host": "app.example.com"}
+    assert waf.device == {"vendor": "Acme", "product": "WAF", "version": "2.4"}
+    assert waf.signature == {"id": "sqli-942100", "name": "SQL Injection Attempt"}
+    assert waf.network == {"src_ip": "198.51.100.7", "dst_ip": "app.example.com"}
     suricata, forti = events[5], events[6]
     assert suricata.raw["syslog_header"] == "<134>1 2025-01-15T14:30:00.000Z fw01.example.com ids - - -"
-    assert suricata.asset["host"] == "fw01.example.com" and suricata.finding["network"]["dpt"] == "80"
-    assert forti.asset["host"] == "fw02" and forti.time == forti.received_at
+    # the relaying host is the reporting device, not the asset the alert is about
+    assert suricata.device["hostname"] == "fw01.example.com" and not (suricata.asset or {}).get("host")
+    assert suricata.network["dst_port"] == 80 and suricata.network["protocol"] == "tcp"
+    assert forti.device["hostname"] == "fw02" and forti.time == forti.received_at
+    assert forti.action == {"name": "denied", "original": "deny"}
     for e in events:
         e.to_json()
 

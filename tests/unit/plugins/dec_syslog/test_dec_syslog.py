@@ -35,7 +35,7 @@ def test_rfc5424_header_structured_data_and_bom_are_parsed() -> None:
     assert ev.title == "An application event log entry..."
     assert ev.asset == {"host": "mymachine.example.com"}
     assert ev.vendor_type == "ID47"
-    assert ev.severity_id == Severity.LOW  # notice
+    assert ev.severity_id == Severity.UNKNOWN and ev.raw["severity"] == "notice"  # a level is not a security severity
     assert ev.raw["facility"] == "local4" and ev.raw["app_name"] == "evntslog" and "procid" not in ev.raw
     assert ev.raw["structured_data"] == {"exampleSDID@32473": {"iut": "3", "eventSource": "Application", "eventID": "1011"},
                                          "examplePriority@32473": {"class": "high"}}
@@ -70,9 +70,30 @@ def test_rfc3164_timezone_option() -> None:
     assert "unknown time zone" in check_config({"timezone": "Mars/Olympus"})[0]
 
 
-def test_syslog_severity_maps_to_ocsf() -> None:
-    sev = [decode(f"<{8 + s}>1 - h a - - - m")[0].severity_id for s in range(8)]
+def test_syslog_severity_maps_to_ocsf_only_when_asked() -> None:
+    sev = [decode(f"<{8 + s}>1 - h a - - - m", severity_from_priority=True)[0].severity_id for s in range(8)]
     assert sev == [5, 5, 5, 4, 3, 2, 1, 1]
+    plain = [decode(f"<{8 + s}>1 - h a - - - m")[0] for s in range(8)]
+    assert [(e.severity_id, e.score) for e in plain] == [(0, 0)] * 8
+    assert [e.raw["severity"] for e in plain][:3] == ["emerg", "alert", "crit"]
+
+
+def test_sshd_failed_password_is_an_authentication_failure_with_its_context() -> None:
+    [ev] = decode("<34>Jan 15 14:30:00 bastion-1 sshd[1234]: Failed password for root from 198.51.100.23 port 40022 ssh2")
+    assert (ev.type, ev.severity_id, ev.score) == ("auth.failed", Severity.UNKNOWN, 0)  # auth.crit is not critical
+    assert ev.actor == {"user": "root"}
+    assert ev.network == {"src_ip": "198.51.100.23", "src_port": 40022, "protocol": "ssh"}
+    assert ev.outcome is not None and ev.outcome["name"] == "failure"
+    assert ev.process == {"name": "sshd", "pid": 1234} and ev.device == {"hostname": "bastion-1"}
+    [ok] = decode("<38>Jan 15 14:31:00 bastion-1 sshd[99]: Accepted publickey for alice from 2001:db8::7 port 51000 ssh2: ED25519 SHA256:x")
+    assert (ok.type, ok.actor, ok.outcome["name"]) == ("auth.succeeded", {"user": "alice"}, "success")
+
+
+def test_sudo_lines_carry_the_user_and_the_verdict() -> None:
+    [ev] = decode("<85>Jan 15 14:32:00 web-1 sudo: bob : TTY=pts/0 ; PWD=/home/bob ; USER=root ; COMMAND=/usr/bin/id")
+    assert (ev.type, ev.actor, ev.outcome["name"], ev.process["name"]) == ("auth.sudo", {"user": "bob"}, "success", "/usr/bin/id")
+    [bad] = decode("<85>Jan 15 14:32:00 web-1 sudo: eve : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/sh")
+    assert bad.outcome == {"name": "failure", "original": "3 incorrect password attempts"}
 
 
 def test_unparseable_message_becomes_a_flagged_event_not_a_drop() -> None:

@@ -84,7 +84,7 @@ def test_tcp_octet_counted_rfc5424_and_lf_rfc3164_from_logger(make_source: Any) 
     wait_for(lambda: len(col.events) == 2, what="two events")
     first, second = sorted(col.events, key=lambda e: e.title)
     assert first.title == "bsd message" and first.raw["app_name"] == "app2" and first.raw["facility"] == "auth"
-    assert first.severity_id == 4 and first.raw["format"] == "rfc3164"
+    assert first.severity_id == 0 and first.raw["severity"] == "err" and first.raw["format"] == "rfc3164"
     assert second.raw["structured_data"]["ex@32473"] == {"k": "v 1"} and second.raw["format"] == "rfc5424"
     assert second.origin == {"input": "sl", "peer": "127.0.0.1", "transport": "tcp"}
 

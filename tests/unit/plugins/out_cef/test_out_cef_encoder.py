@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.sdk import TRUNCATION_MARKER
 from agent.testing import make_event, spooled
 from plugins.out_cef.encoder import CefFormat, cef_severity, encode_cef, encode_leef, escape_header, escape_value
 from plugins.out_cef.sink import CefSink, build_line
@@ -56,8 +57,9 @@ def test_leef_2() -> None:
     head, _, attrs = text.partition("|x09|")
     assert head == "LEEF:2.0|Acme|Relay|1.0|finding.new"
     pairs = dict(a.split("=", 1) for a in attrs.split("\t"))
-    assert pairs["sev"] == "8" and pairs["devTime"] == "1736951400000" and pairs["findingId"] == "F1"
-    assert pairs["title"] == "T|x" and pairs["description"] == "tab here new"
+    assert pairs["sev"] == "8" and pairs["devTime"] == "Jan 15 2025 14:30:00.000 UTC" and pairs["findingId"] == "F1"
+    assert pairs["devTimeFormat"] == "MMM dd yyyy HH:mm:ss.SSS z"
+    assert pairs["name"] == "T|x" and pairs["description"] == "tab here new"
 
 
 def test_udp_limit_shortens_msg_first() -> None:
@@ -75,10 +77,13 @@ def test_cut_never_leaves_half_an_escape() -> None:
         line = build_line(doc, FMT, header="none", leef=False, facility=16, hostname="h", app_name="a",
                           max_bytes=max_bytes)
         assert len(line) <= max_bytes
-        trailing = len(line) - len(line.rstrip(b"\\"))
+        marker = TRUNCATION_MARKER.encode("utf-8")
+        assert line.endswith(marker)  # the cut is visible
+        cut = line[:-len(marker)]
+        trailing = len(cut) - len(cut.rstrip(b"\\"))
         assert trailing % 2 == 0, (max_bytes, trailing)
         value = parse_cef(line.decode("utf-8"))["extensions"]["cs1"]
-        assert value and set(value) == {"\\"}
+        assert value.endswith(TRUNCATION_MARKER) and set(value[:-len(TRUNCATION_MARKER)]) == {"\\"}
 
 
 def test_sink_frames_lf_by_default_and_octet_on_request() -> None:
