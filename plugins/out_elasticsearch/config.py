@@ -18,7 +18,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "meta": {**_d("Base URL of the cluster (the sink POSTs to <url>/_bulk)."), "example": "https://127.0.0.1:9200"}},
     "index": {"type": "string", "default": "logs-siemrelay-default", "empty": False,
               "meta": _d("Data stream or index of each event; {field} templates allowed (logs-siemrelay-{source}).")},
-    "schema": SCHEMA_RULES,
+    "schema": {**SCHEMA_RULES, "default": "ecs"},
     "api_key": {"type": "string", "nullable": True, "default": None, "empty": False,
                 "meta": _d("Encoded API key (the 'encoded' value Elasticsearch returns), sent as 'Authorization: ApiKey ...'.")},
     "username": {"type": "string", "nullable": True, "default": None, "empty": False,

@@ -22,13 +22,16 @@ def doc_id(event_id: str) -> str:
     return event_id if len(event_id.encode("utf-8")) <= 512 else hashlib.sha256(event_id.encode("utf-8")).hexdigest()
 
 
-def bulk_body(items: Sequence[tuple[str, str, str, bytes]]) -> bytes:
-    """NDJSON of ``(index, _id, @timestamp, document JSON)``: an action line and a source line each, LF-terminated."""
+def bulk_body(items: Sequence[tuple[str, str, str | None, bytes]]) -> bytes:
+    """NDJSON of ``(index, _id, @timestamp, document JSON)``: an action line and a source line each,
+    LF-terminated; ``@timestamp`` is added unless it is ``None`` (an ECS document has its own)."""
     out = bytearray()
     for index, ident, timestamp, doc in items:
         out += orjson.dumps({"create": {"_index": index, "_id": ident}})
         out += b"\n"
-        if doc[:1] == b"{" and doc[1:2] != b"}":
+        if timestamp is None:
+            out += doc
+        elif doc[:1] == b"{" and doc[1:2] != b"}":
             out += b'{"@timestamp":' + orjson.dumps(timestamp) + b"," + doc[1:]
         else:
             out += b'{"@timestamp":' + orjson.dumps(timestamp) + b"}"

@@ -73,8 +73,8 @@ class ElasticsearchSink(Sink):
         for item in batch:
             doc = orjson.loads(item.data)
             index = expand(self.index, doc) if templated else self.index
-            items.append((index.lower(), doc_id(str(doc.get("id", ""))), str(doc.get("time", "")),
-                          render_json(item, self.schema)))
+            timestamp = None if self.schema == "ecs" else str(doc.get("time", ""))
+            items.append((index.lower(), doc_id(str(doc.get("id", ""))), timestamp, render_json(item, self.schema)))
         return bulk_body(items)
 
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:

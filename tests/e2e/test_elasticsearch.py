@@ -38,6 +38,7 @@ sinks:
     url: "{url}"
     api_key: "{KEY}"
     index: "logs-siemrelay-{{source}}"
+    schema: native
     batch: {{max_events: 50, max_wait_s: 0.1}}
     retry: {{jitter: none, initial_backoff_s: 0.1, multiplier: 2, max_backoff_s: 0.4, timeout_s: 2}}
     circuit_breaker: {{failure_threshold: 50, cooldown_s: 1}}
@@ -104,3 +105,16 @@ def test_send_test_indexes_one_document(tmp_path: Path, agent_process: Any) -> N
         [(index, ident)] = list(es.docs)
         assert ident in res.stdout and index.startswith("logs-siemrelay-")
         assert agent.stop() == 0
+
+
+def test_default_schema_is_ecs_and_is_indexed() -> None:
+    with BulkReceiver(KEY) as es:
+        sink = make_sink(ElasticsearchSink, {"url": es.url, "api_key": KEY})
+        try:
+            outcome = sink.send(spooled([make_event(), make_event()]))
+        finally:
+            sink.close()
+    assert outcome.ok, outcome.reason
+    assert len(es.docs) == 2
+    for doc in es.docs.values():
+        assert doc["@timestamp"].startswith("2025-01-15T14:30:00") and "event" in doc and "id" not in doc

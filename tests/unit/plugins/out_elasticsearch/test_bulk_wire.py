@@ -21,7 +21,7 @@ _text = st.text(max_size=20)
 @settings(max_examples=40, deadline=None)
 @given(specs=st.lists(st.tuples(st.text(min_size=1, max_size=600), _text, st.integers(0, 5),
                                 st.dictionaries(st.text(max_size=5), _text, max_size=3)), min_size=1, max_size=5),
-       schema=st.sampled_from(["native", "ocsf"]))
+       schema=st.sampled_from(["native", "ocsf", "ecs"]))
 def test_bulk_body_is_action_and_source_pairs(specs: list[tuple[str, str, int, dict[str, str]]], schema: str) -> None:
     events = [make_event(id=i, source=src or "x", severity_id=sev, score=score_from_severity(sev), raw=raw)
               for i, src, sev, raw in specs]
@@ -32,15 +32,22 @@ def test_bulk_body_is_action_and_source_pairs(specs: list[tuple[str, str, int, d
     finally:
         sink.close()
     assert body.endswith(b"\n")
-    lines = [json.loads(line) for line in body.split(b"\n")[:-1]]
+    text = body.split(b"\n")[:-1]
+    lines = [json.loads(line, object_pairs_hook=no_duplicate_keys) for line in text]
     assert len(lines) == 2 * len(events)
     for event, action, doc in zip(events, lines[::2], lines[1::2]):
         create = action["create"]
         assert create["_index"] == f"logs-siemrelay-{event.source}".lower()
         assert create["_id"] == event.id if len(event.id.encode()) <= 512 else len(create["_id"]) == 64
-        assert doc["@timestamp"] == "2025-01-15T14:30:00Z"
+        assert doc["@timestamp"].startswith("2025-01-15T14:30:00")
         if schema == "native":
             assert {k: v for k, v in doc.items() if k != "@timestamp"} == json.loads(event.to_json())
+
+
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"duplicate keys in a bulk document: {keys}"
+    return dict(pairs)
 
 
 def item(status: int, kind: str = "") -> dict[str, Any]:
