@@ -9,6 +9,7 @@ internals can move without breaking them.
 
 from __future__ import annotations
 
+from agent import __version__ as AGENT_VERSION
 from agent.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
@@ -24,6 +25,7 @@ from agent.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedI
 from agent.oauth_google import GoogleServiceAccount, load_service_account
 from agent.proxy import PROXY_SCHEMA, ProxySettings
 from agent.net import ADDRESS_RULES, address_check, family_of, parse_address
+from agent.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.records import RawRecord
 from agent.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
 from agent.schema import compose_sink_schema
@@ -33,6 +35,7 @@ from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
 __all__ = [
+    "AGENT_VERSION",
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
     "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
@@ -47,5 +50,7 @@ __all__ = [
     "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "compose_sink_schema",
     "Sink", "SinkContext", "SpooledEvent", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
+    "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
+    "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",
 ]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]

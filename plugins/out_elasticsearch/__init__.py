@@ -1,0 +1,9 @@
+"""Built-in sink ``elasticsearch``: Elasticsearch and OpenSearch ``_bulk`` with per-item results."""
+
+from agent.sdk import hookimpl
+from plugins.out_elasticsearch.sink import ElasticsearchSink
+
+
+@hookimpl
+def register_sinks(register):  # type: ignore[no-untyped-def]
+    register(ElasticsearchSink)
