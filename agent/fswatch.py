@@ -42,7 +42,7 @@ class DirectoryWatcher:
         self._dirs: dict[int, str] = {}
         self.error = ""
         try:
-            from inotify_simple import INotify, flags  # type: ignore[import-untyped]
+            from inotify_simple import INotify, flags
         except ImportError as exc:  # not Linux, or the library is missing
             self._inotify = None
             self.error = str(exc)
