@@ -155,6 +155,9 @@ def test_relay_and_nats_node_killed_mid_stream_lose_nothing(tmp_path: Path, nats
     # taking the whole rest of the stream first on a slow machine.
     wait_for(lambda: after_kill & set(ids_in(out_b)), timeout=90, what="the surviving relay to take over")
     relay_a = agent_process(relay_config(tmp_path, "relay_a", urls))  # restarted on its own spool
+    # relay_b may deliver the rest alone: wait until the restarted relay has started (its
+    # signal handlers installed) so the SIGTERM below tests a drain, not an interrupted import
+    wait_for(lambda: "siemrelay started" in relay_a.log, timeout=60, what="the restarted relay to start")
     wait_for(lambda: set(sent) <= set(ids_in(out_a, out_b)), timeout=90,
              what=f"all {len(sent)} events in the relays' files")
 
