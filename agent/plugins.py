@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import pluggy
 
-from agent import hookspecs
+from agent.sdk import hookspecs
 from agent.registry import ComponentRegistry, Kind, RegistryError
 
 __all__ = ["DEFAULT_PLUGINS", "call_hook_each", "PluginFailure", "PluginInfo", "PluginSet", "build_plugin_manager", "load_plugins"]
@@ -135,7 +135,7 @@ def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT
             return False
         return allowed is None or name in allowed
 
-    from agent import __version__
+    from agent.version import __version__
 
     for modname in builtins:
         if not wanted(modname):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal
 
-from agent.decoders import PLUGIN_API_VERSION, Decoder
-from agent.sinks import Sink
-from agent.sources import Source
+from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
+from agent.sdk.sink import Sink
+from agent.sdk.source import Source
 
 __all__ = ["ComponentType", "ComponentRegistry", "RegistryError", "Kind"]
 

@@ -21,7 +21,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.ocsf import to_ocsf  # noqa: E402
+from agent.sdk.ocsf import to_ocsf  # noqa: E402
 from agent.testing import make_record  # noqa: E402
 from plugins.dec_auto.decoder import AutoDecoder  # noqa: E402
 from plugins.dec_cef.decoder import CefDecoder  # noqa: E402

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.spool import Spool  # noqa: E402
+from agent.spool.store import Spool  # noqa: E402
 
 TEMPLATE = ('{{"id":"bench-{i}","time":"2025-01-15T14:30:00Z","received_at":"2025-01-15T14:30:01Z","source":"zeropath",'
             '"type":"finding.new","vendor_type":"NEW_VULNERABILITY","severity":"high","severity_id":4,"score":80,'

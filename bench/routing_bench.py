@@ -28,10 +28,10 @@ from typing import Any, Callable
 
 import orjson
 
-from agent.config import SourceMap
+from agent.config.loader import SourceMap
 from agent.errors import Problem
 from agent.model import Event
-from agent.routing import Router, compile_routes
+from agent.routing.router import Router, compile_routes
 from agent.testing import make_event
 
 VENDORS = ["zeropath", "escape", "detectify", "pentest", "syslog", "json"]

@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loguru import logger  # noqa: E402
 
-from agent.build import build_sources, validate_config  # noqa: E402
-from agent.config import load_config  # noqa: E402
-from agent.intake import DedupWindow, Intake  # noqa: E402
+from agent.engine.build import build_sources, validate_config  # noqa: E402
+from agent.config.loader import load_config  # noqa: E402
+from agent.engine.intake import DedupWindow, Intake  # noqa: E402
 from agent.plugins import load_plugins  # noqa: E402
-from agent.runtime import tune_garbage_collector  # noqa: E402
-from agent.spool import Spool  # noqa: E402
+from agent.engine.supervisor import tune_garbage_collector  # noqa: E402
+from agent.spool.store import Spool  # noqa: E402
 
 
 def main() -> int:

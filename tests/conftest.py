@@ -1,7 +1,7 @@
 """Shared fixtures: free loopback ports, config files and agent subprocesses.
 
 ``event_factory``, ``fake_clock``, ``http_receiver``, ``tcp_receiver`` and the sink
-conformance suite come from siemrelay's own pytest plugin (``agent.pytest_plugin``,
+conformance suite come from siemrelay's own pytest plugin (``agent.testing.pytest_plugin``,
 registered through the ``pytest11`` entry point), the same ones plugin authors use.
 
 Fixtures that start processes always stop them, so no test leaves a process behind.

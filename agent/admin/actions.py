@@ -18,9 +18,9 @@ from typing import Any
 from loguru import logger
 
 from agent.admin.state import AgentView, iso
-from agent.delivery import Delivery
+from agent.sdk.outcome import Delivery
 from agent.model import Severity, utcnow
-from agent.sinks import SinkContext, SpooledEvent
+from agent.sdk.sink import SinkContext, SpooledEvent
 
 __all__ = ["send_test", "test_event", "delivery_view", "dead_letter_view"]
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import orjson
 
-from agent import __version__
+from agent.version import __version__
 from agent.admin import actions
 from agent.admin.metrics import CONTENT_TYPE as METRICS_TYPE
 from agent.admin.metrics import render_metrics

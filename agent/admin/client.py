@@ -31,9 +31,9 @@ class ClientError(Exception):
 
 def _admin_block(config_path: str) -> tuple[dict[str, Any], Path]:
     """The validated ``agent.admin`` block and state dir of a configuration file."""
-    from agent.config import load_config
+    from agent.config.loader import load_config
     from agent.errors import ConfigError
-    from agent.schema import AGENT_SCHEMA, validate_section, with_nested_defaults
+    from agent.config.schema import AGENT_SCHEMA, validate_section, with_nested_defaults
 
     try:
         loaded = load_config(config_path)

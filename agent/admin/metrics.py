@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from agent import __version__
+from agent.version import __version__
 from agent.admin.state import AgentView, spool_snapshot
 
 __all__ = ["AgentCollector", "LatencyHistograms", "render_metrics", "CONTENT_TYPE", "BUCKETS_S"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent import __version__
+from agent.version import __version__
 
 __all__ = ["openapi_document"]
 

@@ -25,7 +25,7 @@ from agent.admin.crosssite import cross_site_refusal
 from agent.admin.metrics import AgentCollector, LatencyHistograms
 from agent.admin.state import AgentView, RateTracker, counters_for_rates
 from agent.admin.tap import TapHub
-from agent.net import family_of, parse_address
+from agent.sdk.net import family_of, parse_address
 
 __all__ = ["AdminServer"]
 
@@ -123,7 +123,7 @@ class AdminServer:
         tls_ctx = None
         tls_cfg = self.config.get("tls") or {}
         if tls_cfg.get("enabled") or tls_cfg.get("cert_file"):
-            from agent.tls import server_context
+            from agent.sdk.tls import server_context
 
             tls_ctx = server_context(tls_cfg)
         server = self

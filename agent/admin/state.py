@@ -21,7 +21,7 @@ __all__ = ["AgentView", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_
 
 
 class AgentView(Protocol):
-    """What the admin side reads from :class:`agent.runtime.Supervisor` (attributes only)."""
+    """What the admin side reads from :class:`agent.engine.supervisor.Supervisor` (attributes only)."""
 
     cfg: Any
     plugins: Any
@@ -260,7 +260,7 @@ TYPE_DESCRIPTIONS = {
 def event_types(agent: AgentView) -> list[dict[str, Any]]:
     """The normalised event types the decoders produce, what they mean, and their vendor origins.
 
-    The normalisation table (``agent.normalize.TYPE_TABLE``: vendor → vendor type →
+    The normalisation table (``agent.sdk.normalize.TYPE_TABLE``: vendor → vendor type →
     normalised type) is imported lazily so the admin API works without it; decoder
     classes may also declare ``EVENT_TYPES`` (type → description).
     """
@@ -276,7 +276,7 @@ def event_types(agent: AgentView) -> list[dict[str, Any]]:
     try:
         import importlib
 
-        table = getattr(importlib.import_module("agent.normalize"), "TYPE_TABLE", None)
+        table = getattr(importlib.import_module("agent.sdk.normalize"), "TYPE_TABLE", None)
         if isinstance(table, dict):
             for vendor, mapping in table.items():
                 if isinstance(mapping, dict):

@@ -9,30 +9,30 @@ internals can move without breaking them.
 
 from __future__ import annotations
 
-from agent import __version__ as AGENT_VERSION
-from agent.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
-from agent.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
-from agent.decoders import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
-from agent.delivery import Delivery, Status, classify_http, parse_retry_after
-from agent.hookspecs import hookimpl
-from agent.fswatch import DirectoryWatcher, FsChange, FsEvent
+from agent.version import __version__ as AGENT_VERSION
+from agent.sdk.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
+from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
+from agent.sdk.decoder import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
+from agent.sdk.outcome import Delivery, Status, classify_http, parse_retry_after
+from agent.sdk.hookspecs import hookimpl
+from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
-from agent.httpclient import HttpClient, ProxyRefused, url_check
+from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
-from agent.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
+from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
                          bearer_request, token_outcome)
-from agent.oauth_google import GoogleServiceAccount, load_service_account
-from agent.proxy import PROXY_SCHEMA, ProxySettings
-from agent.net import ADDRESS_RULES, address_check, family_of, parse_address
-from agent.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
-from agent.records import RawRecord
-from agent.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
-from agent.schema import compose_sink_schema
-from agent.sinks import Sink, SinkContext, SpooledEvent
-from agent.sources import Source, SourceContext, Submitted, SubmitStatus
-from agent.tls import TLS_SCHEMA, client_context, server_context, tls_check
-from agent.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
+from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
+from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
+from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
+from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
+from agent.sdk.record import RawRecord
+from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
+from agent.config.schema import compose_sink_schema
+from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
+from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
 __all__ = [
     "AGENT_VERSION",

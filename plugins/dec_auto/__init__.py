@@ -1,6 +1,6 @@
 """Built-in decoder ``auto``: recognises the vendor by the payload's shape."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_auto.decoder import AutoDecoder
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agent.decoders import Decoder, DecodeError, parse_json
+from agent.sdk.decoder import Decoder, DecodeError, parse_json
 from agent.model import Event
-from agent.records import RawRecord
+from agent.sdk.record import RawRecord
 from plugins.dec_auto.config import CONFIG_SCHEMA
 from plugins.dec_cef.decoder import CefDecoder
 from plugins.dec_cef.parser import find_cef

@@ -1,7 +1,7 @@
 """Built-in decoder ``cef``: CEF lines, bare or behind a syslog header; the parser lives in
 :mod:`plugins.dec_cef.parser` so the ``syslog`` decoder can share it."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_cef.decoder import CefDecoder
 
 

@@ -13,10 +13,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from agent.decoders import Decoder, DecodeError, PartialDecodeError
+from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError
 from agent.model import Event, Severity, content_id, parse_time, score_from_severity
-from agent.records import RawRecord
-from agent.vocab import action_group, outcome_group
+from agent.sdk.record import RawRecord
+from agent.sdk.vocab import action_group, outcome_group
 from plugins.dec_cef.config import CONFIG_SCHEMA
 from plugins.dec_cef.parser import find_cef, parse_cef
 

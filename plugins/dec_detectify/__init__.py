@@ -1,6 +1,6 @@
 """Built-in decoder ``detectify``: Detectify webhooks, current and legacy messages."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_detectify.decoder import DetectifyDecoder
 
 

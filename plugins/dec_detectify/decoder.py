@@ -4,7 +4,7 @@ Current: ``{"event_type": "finding", "timestamp": ..., "finding": {title, severi
 url, parameter, description, remediation}}``. Legacy: ``{"type": "event_finding_high",
 "domain", "cvss_score", "severity", "title", "finding_url", "tags"}`` and the scan
 messages with ``report_url`` and finding counts. Severity is Detectify's word when it
-sends one, else its CVSS bands (:func:`agent.normalize.severity_of_detectify`); the
+sends one, else its CVSS bands (:func:`agent.sdk.normalize.severity_of_detectify`); the
 legacy type itself (``_high``/``_medium``) is the last resort. Detectify sends no event
 id, so the id is a hash of the canonical payload.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.decoders import Decoder, DecodeError
+from agent.sdk.decoder import Decoder, DecodeError
 from agent.model import Event, Severity, score_from_severity
-from agent.normalize import (canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, req_obj, req_str,
+from agent.sdk.normalize import (canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, req_obj, req_str,
                              severity_of_detectify, stable_id)
-from agent.records import RawRecord
+from agent.sdk.record import RawRecord
 from plugins.dec_detectify.config import CONFIG_SCHEMA
 
 SOURCE = "detectify"

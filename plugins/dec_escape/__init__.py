@@ -1,6 +1,6 @@
 """Built-in decoder ``escape``: Escape's workflow export webhook (issues, assets, scans, ...)."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_escape.decoder import EscapeDecoder
 
 

@@ -3,10 +3,10 @@
 Escape sends no event type: a workflow exports the resources that matched its
 conditions. The normalised type therefore comes from the resource and its state
 (``issue`` + ``OPEN`` → ``finding.new``, ``scan`` + ``FAILED`` → ``scan.failed``; see
-:data:`agent.normalize.TYPE_TABLE`). The event id is Escape's resource id plus that
+:data:`agent.sdk.normalize.TYPE_TABLE`). The event id is Escape's resource id plus that
 state (``<issue id>:RESOLVED``), so a re-export of the same state de-duplicates while a
 state change is a new event. A bad item does not sink the good ones: it is reported
-through :class:`~agent.decoders.PartialDecodeError`.
+through :class:`~agent.sdk.decoder.PartialDecodeError`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from agent.decoders import Decoder, DecodeError, PartialDecodeError
+from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError
 from agent.model import Event, Severity
-from agent.normalize import canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, severity_of_name
-from agent.records import RawRecord
+from agent.sdk.normalize import canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, severity_of_name
+from agent.sdk.record import RawRecord
 from plugins.dec_escape.config import CONFIG_SCHEMA, RESOURCES
 from plugins.dec_escape.mapping import asset_group, location_of, profile_group, scan_events, scan_group, target_group
 

@@ -3,7 +3,7 @@
 Each function takes one documented Escape object and returns the group dict; fields
 Escape does not document are not copied here but stay in the event's ``raw``.
 Types are checked where a wrong type would change the meaning (an array where an
-object belongs raises :class:`~agent.decoders.DecodeError`); scalar fields are
+object belongs raises :class:`~agent.sdk.decoder.DecodeError`); scalar fields are
 read leniently (a number where a string is expected becomes its text).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.decoders import DecodeError
-from agent.normalize import opt_list, opt_obj, opt_str
+from agent.sdk.decoder import DecodeError
+from agent.sdk.normalize import opt_list, opt_obj, opt_str
 
 #: target object key → the kind recorded in ``finding.targets[].kind``
 TARGET_KINDS = ("apiRoute", "codeFile", "graphqlResolver", "webPage", "webCrawledUrl")

@@ -1,6 +1,6 @@
 """Built-in decoders for generic JSON: ``json`` (object, array or NDJSON) and ``ndjson``."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_json.decoder import JsonDecoder, NdjsonDecoder
 
 

@@ -4,7 +4,7 @@ The field map (``fields``) names, for each Event field or group place (``asset.h
 ``finding.cve``, ``links.vendor``), the dotted path in the payload that fills it;
 unmapped fields are guessed from common names. ``type_map`` turns the payload's own
 type values into normalised types. An array with some non-object items yields the
-good items and reports the others (:class:`~agent.decoders.PartialDecodeError`).
+good items and reports the others (:class:`~agent.sdk.decoder.PartialDecodeError`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.decoders import Decoder, DecodeError, PartialDecodeError, parse_json
+from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError, parse_json
 from agent.model import Event, parse_time, score_from_severity, severity_from_name, severity_from_score
-from agent.normalize import canonical, opt_str, severity_of_cvss, severity_of_score, stable_id
-from agent.records import RawRecord
-from agent.vocab import action_group, outcome_group
+from agent.sdk.normalize import canonical, opt_str, severity_of_cvss, severity_of_score, stable_id
+from agent.sdk.record import RawRecord
+from agent.sdk.vocab import action_group, outcome_group
 from plugins.dec_json.config import CONFIG_SCHEMA
 
 # Common names, tried in order, when the user gave no explicit path.
@@ -178,7 +178,7 @@ class JsonDecoder(Decoder):
         if numeric and self.scale == "cvss":
             severity, score = severity_of_cvss(sev_raw)
         elif numeric and self.scale == "auto" and isinstance(sev_raw, float) and 0.0 <= sev_raw <= 10.0:
-            # the ambiguous-number rule of agent.normalize: a decimal of at most 10 is a CVSS score
+            # the ambiguous-number rule of agent.sdk.normalize: a decimal of at most 10 is a CVSS score
             severity, score = severity_of_cvss(sev_raw)
         elif numeric and (self.scale == "score" or (self.scale == "auto" and sev_raw > 5)):
             severity, score = severity_of_score(sev_raw)

@@ -1,6 +1,6 @@
 """Built-in decoder ``raw``: plain text lines, optionally picked apart by a regular expression."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_raw.decoder import RawDecoder
 
 

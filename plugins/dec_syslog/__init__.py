@@ -1,6 +1,6 @@
 """Built-in decoder ``syslog``: RFC 5424 (structured data included) and RFC 3164, CEF inside."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_syslog.decoder import SyslogDecoder
 
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from agent.decoders import Decoder
+from agent.sdk.decoder import Decoder
 from agent.model import Event, Severity, content_id, score_from_severity
-from agent.records import RawRecord
+from agent.sdk.record import RawRecord
 from plugins.dec_syslog.auth import auth_facts
 from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog

@@ -1,6 +1,6 @@
 """Built-in decoder ``zeropath``: ZeroPath webhooks, all 24 event types."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.dec_zeropath.decoder import ZeroPathDecoder
 
 

@@ -7,7 +7,7 @@ A sourcetype ZeroPath adds later is accepted and typed ``zeropath.<name>``.
 
 ZeroPath sends no event id, so the id is a hash of the canonical payload: a retried
 delivery gets the same id. The vulnerability severity follows the ambiguous-number
-rule of :mod:`agent.normalize` (``8.2`` is CVSS, ``82`` a 0-100 score).
+rule of :mod:`agent.sdk.normalize` (``8.2`` is CVSS, ``82`` a 0-100 score).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agent.decoders import Decoder, DecodeError
+from agent.sdk.decoder import Decoder, DecodeError
 from agent.model import Event, Severity, parse_time
-from agent.normalize import (canonical, first_time, normalize_type, obj_or_empty, opt_obj, opt_str, req_obj, req_str,
+from agent.sdk.normalize import (canonical, first_time, normalize_type, obj_or_empty, opt_obj, opt_str, req_obj, req_str,
                              severity_of_any, severity_of_score, stable_id)
-from agent.records import RawRecord
+from agent.sdk.record import RawRecord
 from plugins.dec_zeropath.config import CONFIG_SCHEMA
 from plugins.dec_zeropath.rules import NESTED_REQUIRED, missing_for
 

@@ -1,6 +1,6 @@
 """Built-in source ``http``: a webhook listener (POST of JSON, arrays and NDJSON)."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.in_http.source import HttpSource
 
 

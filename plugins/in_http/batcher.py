@@ -20,9 +20,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from agent.decoders import DecodeError, Decoder, PartialDecodeError
-from agent.records import RawRecord
-from agent.sources import Submitted, SubmitStatus
+from agent.sdk.decoder import DecodeError, Decoder, PartialDecodeError
+from agent.sdk.record import RawRecord
+from agent.sdk.source import Submitted, SubmitStatus
 
 __all__ = ["Batcher", "Outcome", "Refusal", "TrackingDecoder"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.net import ADDRESS_RULES
-from agent.tls import TLS_SCHEMA, tls_check
+from agent.sdk.net import ADDRESS_RULES
+from agent.sdk.tls import TLS_SCHEMA, tls_check
 
 
 def _d(text: str) -> dict[str, str]:

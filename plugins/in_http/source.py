@@ -16,12 +16,12 @@ import threading
 import time
 from typing import Any
 
-from agent.decoders import Decoder
+from agent.sdk.decoder import Decoder
 from agent.model import utcnow
-from agent.net import family_of, parse_address
-from agent.records import RawRecord
-from agent.sources import Source, SourceContext, SubmitStatus
-from agent.tls import server_context
+from agent.sdk.net import family_of, parse_address
+from agent.sdk.record import RawRecord
+from agent.sdk.source import Source, SourceContext, SubmitStatus
+from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
 from plugins.in_http.batcher import Batcher, Outcome, Refusal, TrackingDecoder
 from plugins.in_http.config import CONFIG_SCHEMA, check_config

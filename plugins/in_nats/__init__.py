@@ -1,6 +1,6 @@
 """Built-in source ``nats``: a durable JetStream pull consumer shared by a pool of relay agents."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.in_nats.source import NatsSource
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from agent.decoders import Decoder
+from agent.sdk.decoder import Decoder
 from agent.model import utcnow
-from agent.sources import Source, SourceContext, SubmitStatus
+from agent.sdk.source import Source, SourceContext, SubmitStatus
 from plugins.in_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.connection import ConnectFailed, NatsConnection
 from plugins.out_nats.options import SECRET_KEYS

@@ -1,6 +1,6 @@
 """Built-in source ``syslog``: UDP, TCP and TLS (RFC 5425) listeners."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.in_syslog.source import SyslogSource
 
 

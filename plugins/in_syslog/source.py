@@ -15,12 +15,12 @@ import ssl
 import threading
 from typing import Any
 
-from agent.decoders import Decoder
+from agent.sdk.decoder import Decoder
 from agent.model import utcnow
-from agent.net import family_of, parse_address
-from agent.records import RawRecord
-from agent.sources import Source, SourceContext, SubmitStatus
-from agent.tls import server_context
+from agent.sdk.net import family_of, parse_address
+from agent.sdk.record import RawRecord
+from agent.sdk.source import Source, SourceContext, SubmitStatus
+from agent.sdk.tls import server_context
 from plugins.in_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.in_syslog.framing import Frame, Framer
 

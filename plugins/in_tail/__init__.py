@@ -1,6 +1,6 @@
 """Built-in source ``file``: follow files by glob, checkpointing offsets."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.in_tail.source import TailSource
 
 

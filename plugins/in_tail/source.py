@@ -28,10 +28,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agent.decoders import Decoder
+from agent.sdk.decoder import Decoder
 from agent.model import utcnow
-from agent.records import RawRecord
-from agent.sources import Source, SourceContext, SubmitStatus
+from agent.sdk.record import RawRecord
+from agent.sdk.source import Source, SourceContext, SubmitStatus
 from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints
 from plugins.in_tail.config import CONFIG_SCHEMA, check_config
 from plugins.in_tail.files import find_copy, find_inode

@@ -1,6 +1,6 @@
 """Built-in sink ``cef``: ArcSight CEF / QRadar LEEF over syslog or to a file."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_cef.sink import CefSink
 
 

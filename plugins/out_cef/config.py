@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from agent import __version__
-from agent.net import ADDRESS_RULES
+from agent.version import __version__
+from agent.sdk.net import ADDRESS_RULES
 from agent.sdk import CEF_KEYS, CUSTOM_KEYS, is_cef_key
-from agent.tls import TLS_SCHEMA
+from agent.sdk.tls import TLS_SCHEMA
 from plugins.out_syslog.config import optional_address, socket_checks
 from plugins.out_syslog.header import FACILITIES
 

@@ -1,6 +1,6 @@
 """Built-in sink ``file``: JSON lines with size-based rotation."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_file.sink import FileSink
 
 

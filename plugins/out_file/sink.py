@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from agent.delivery import Delivery
-from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sdk.outcome import Delivery
+from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_file.config import CONFIG_SCHEMA
 from plugins.out_file.encoder import encode_lines
 

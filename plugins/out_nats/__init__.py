@@ -1,6 +1,6 @@
 """Built-in sink ``nats``: publish events to a NATS JetStream subject, one message per event."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_nats.sink import NatsSink
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import orjson
 
-from agent.sinks import SpooledEvent
+from agent.sdk.sink import SpooledEvent
 
 __all__ = ["Message", "SubjectTemplate", "event_id", "msg_id_header", "make_renderer", "ocsf_available", "encode_batch"]
 
@@ -85,10 +85,10 @@ def msg_id_header(ident: str) -> str:
 
 
 def ocsf_available() -> bool:
-    """True when this installation can render OCSF (``agent.render`` or ``agent.ocsf``)."""
+    """True when this installation can render OCSF (``agent.sdk.render`` or ``agent.sdk.ocsf``)."""
     import importlib.util
 
-    return any(importlib.util.find_spec(m) is not None for m in ("agent.render", "agent.ocsf"))
+    return any(importlib.util.find_spec(m) is not None for m in ("agent.sdk.render", "agent.sdk.ocsf"))
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -103,7 +103,7 @@ def make_renderer(schema: str) -> Callable[[SpooledEvent], bytes]:
     """Return the payload function for ``schema: native|ocsf``.
 
     Native is the spooled bytes as they are. OCSF goes through the core's shared
-    renderer (``agent.render``) when it has one, else ``agent.ocsf.to_ocsf``; either
+    renderer (``agent.sdk.render``) when it has one, else ``agent.sdk.ocsf.to_ocsf``; either
     is imported only when asked for, so a native-only agent never loads it.
 
     :raises ImportError: ``ocsf`` was asked for and neither module exists.
@@ -111,9 +111,9 @@ def make_renderer(schema: str) -> Callable[[SpooledEvent], bytes]:
     if schema == "native":
         return lambda e: e.data
     try:
-        from agent.render import render_json
+        from agent.sdk.render import render_json
     except ImportError:
-        from agent.ocsf import to_ocsf
+        from agent.sdk.ocsf import to_ocsf
 
         return lambda e: _as_bytes(to_ocsf(e.event))
     return lambda e: render_json(e, schema)

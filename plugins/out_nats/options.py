@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from agent.tls import TLS_SCHEMA, tls_check
+from agent.sdk.tls import TLS_SCHEMA, tls_check
 
 __all__ = ["CONNECTION_SCHEMA", "STREAM_SCHEMA", "SECRET_KEYS", "connection_checks", "stream_checks",
            "server_urls", "display_url", "connect_options", "stream_config", "NAME_RE"]
@@ -161,7 +161,7 @@ def connect_options(config: dict[str, Any], name: str) -> dict[str, Any]:
         opts["user_credentials"] = config["creds_file"]
     tls = config.get("tls") or {}
     if tls.get("enabled") or any(u.startswith("tls://") for u in opts["servers"]):
-        from agent.tls import client_context
+        from agent.sdk.tls import client_context
 
         opts["tls"] = client_context(tls)
         if tls.get("server_name"):

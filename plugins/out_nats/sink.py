@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import orjson
 
-from agent.delivery import Delivery
-from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sdk.outcome import Delivery
+from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.connection import ConnectFailed, NatsConnection
 from plugins.out_nats.encoder import EncodeError, Message, SubjectTemplate, encode_batch, make_renderer

@@ -1,6 +1,6 @@
 """Built-in sink ``slack``: Slack incoming webhooks with Block Kit."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_slack.sink import SlackSink
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-from agent.delivery import Delivery, Status
-from agent.httpclient import HttpClient
-from agent.sinks import Sink, SinkContext
+from agent.sdk.outcome import Delivery, Status
+from agent.sdk.httpclient import HttpClient
+from agent.sdk.sink import Sink, SinkContext
 from plugins.out_slack.digest import apply_digest_batching
 
 # Webhook errors that mean "this webhook will not work until someone fixes it": the

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.httpclient import url_check
-from agent.proxy import PROXY_SCHEMA
-from agent.tls import TLS_SCHEMA, tls_check
+from agent.sdk.httpclient import url_check
+from agent.sdk.proxy import PROXY_SCHEMA
+from agent.sdk.tls import TLS_SCHEMA, tls_check
 from plugins.out_slack.digest import DIGEST_SCHEMA, apply_digest_batching
 
 __all__ = ["CONFIG_SCHEMA", "BATCH_DEFAULTS", "check_config"]

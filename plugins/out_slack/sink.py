@@ -9,8 +9,8 @@ import re
 import orjson
 import requests
 
-from agent.delivery import Delivery
-from agent.sinks import SpooledEvent
+from agent.sdk.outcome import Delivery
+from agent.sdk.sink import SpooledEvent
 from plugins.out_slack.chat import ChatWebhookSink, chat_outcome
 from plugins.out_slack.config import BATCH_DEFAULTS, CONFIG_SCHEMA, check_config
 from plugins.out_slack.encoder import encode

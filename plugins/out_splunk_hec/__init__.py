@@ -1,6 +1,6 @@
 """Built-in sink ``splunk_hec``: Splunk HTTP Event Collector."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_splunk_hec.sink import SplunkHecSink
 
 

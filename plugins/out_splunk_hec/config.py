@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.httpclient import url_check
-from agent.render import SCHEMA_RULES
-from agent.proxy import PROXY_SCHEMA
-from agent.tls import TLS_SCHEMA, tls_check
+from agent.sdk.httpclient import url_check
+from agent.sdk.render import SCHEMA_RULES
+from agent.sdk.proxy import PROXY_SCHEMA
+from agent.sdk.tls import TLS_SCHEMA, tls_check
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from agent.render import epoch_ms, expand
+from agent.sdk.render import epoch_ms, expand
 
 __all__ = ["HecFormat", "hec_time", "encode_event", "gzip_bytes"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.delivery import Delivery, parse_retry_after
+from agent.sdk.outcome import Delivery, parse_retry_after
 
 __all__ = ["HEC_CODES", "classify_hec"]
 

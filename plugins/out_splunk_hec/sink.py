@@ -10,10 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from agent.delivery import Delivery, Status
-from agent.httpclient import HttpClient
-from agent.render import render_json
-from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sdk.outcome import Delivery, Status
+from agent.sdk.httpclient import HttpClient
+from agent.sdk.render import render_json
+from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_splunk_hec.config import CONFIG_SCHEMA, check_config
 from plugins.out_splunk_hec.encoder import HecFormat, encode_event, gzip_bytes
 from plugins.out_splunk_hec.responses import classify_hec

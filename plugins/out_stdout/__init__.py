@@ -1,6 +1,6 @@
 """Built-in sink ``stdout``: JSON lines on standard output."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_stdout.sink import StdoutSink
 
 

@@ -1,6 +1,6 @@
 """Built-in sink ``syslog``: RFC 5424 over TCP, TLS, UDP or a file."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_syslog.sink import SyslogSink
 
 

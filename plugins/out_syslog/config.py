@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.net import ADDRESS_RULES, address_check
-from agent.render import SCHEMA_RULES
-from agent.tls import TLS_SCHEMA, tls_check
+from agent.sdk.net import ADDRESS_RULES, address_check
+from agent.sdk.render import SCHEMA_RULES
+from agent.sdk.tls import TLS_SCHEMA, tls_check
 from plugins.out_syslog.header import FACILITIES
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULT_SD_FIELDS", "check_config", "socket_checks", "optional_address"]

@@ -1,7 +1,7 @@
 """What the socket sinks (``syslog``, ``cef``) share: framing, size limit and the writer.
 
 Both write one framed message per event over TCP, TLS, UDP or to a file through the
-reconnecting :class:`agent.sockets.Writer`; they differ only in how an event becomes a
+reconnecting :class:`agent.sdk.sockets.Writer`; they differ only in how an event becomes a
 message, which each subclass does in ``encode_batch``.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any, Callable, Sequence
 
-from agent.delivery import Delivery
-from agent.sinks import Sink, SinkContext, SpooledEvent
-from agent.sockets import Writer
+from agent.sdk.outcome import Delivery
+from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk.sockets import Writer
 from plugins.out_syslog.header import frame_lf, frame_octet
 
 UDP_DEFAULT_MAX = 2048  # RFC 5426 §3.2: every receiver SHOULD accept 2048 octets

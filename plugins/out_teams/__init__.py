@@ -1,6 +1,6 @@
 """Built-in sink ``teams``: Microsoft Teams webhooks with Adaptive Cards."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_teams.sink import TeamsSink
 
 

@@ -1,6 +1,6 @@
 """Built-in sink ``webhook``: generic JSON POST with optional HMAC signature."""
 
-from agent.hookspecs import hookimpl
+from agent.sdk.hookspecs import hookimpl
 from plugins.out_webhook.sink import WebhookSink
 
 

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Sequence
 
-from agent.render import epoch_ms
+from agent.sdk.render import epoch_ms
 
 __all__ = ["hec_envelope", "body", "signature", "CONTENT_TYPES"]
 

@@ -7,10 +7,10 @@ from typing import Any, Sequence
 
 import orjson
 
-from agent.delivery import Delivery, Status
-from agent.httpclient import HttpClient
-from agent.render import render_json
-from agent.sinks import Sink, SinkContext, SpooledEvent
+from agent.sdk.outcome import Delivery, Status
+from agent.sdk.httpclient import HttpClient
+from agent.sdk.render import render_json
+from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_webhook.config import CONFIG_SCHEMA, SECRET_HEADER_NAMES, check_config
 from plugins.out_webhook.encoder import CONTENT_TYPES, body, hec_envelope, signature
 

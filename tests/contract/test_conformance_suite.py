@@ -11,9 +11,9 @@ import orjson
 import pytest
 import requests
 
-from agent.conformance import STATIC_CHECKS, run_conformance
-from agent.delivery import Delivery, classify_http
-from agent.sinks import Sink, SpooledEvent
+from agent.testing.conformance import STATIC_CHECKS, run_conformance
+from agent.sdk.outcome import Delivery, classify_http
+from agent.sdk.sink import Sink, SpooledEvent
 
 
 class GoodSink(Sink):

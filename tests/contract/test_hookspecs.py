@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from agent import hookimpl, hookspecs
-from agent.build import validate_config
-from agent.config import load_config
-from agent.decoders import Decoder
+from agent.sdk import hookimpl, hookspecs
+from agent.engine.build import validate_config
+from agent.config.loader import load_config
+from agent.sdk.decoder import Decoder
 from agent.logging import Redactor
 from agent.plugins import load_plugins
-from agent.runtime import Supervisor
-from agent.sinks import Sink
-from agent.sources import Source
-from agent.delivery import Delivery
+from agent.engine.supervisor import Supervisor
+from agent.sdk.sink import Sink
+from agent.sdk.source import Source
+from agent.sdk.outcome import Delivery
 from tests.conftest import ROOT
 
 HOOKS = sorted(name for name, fn in vars(hookspecs).items()

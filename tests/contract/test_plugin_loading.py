@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from agent import hookimpl
-from agent.build import validate_config
-from agent.config import load_config
-from agent.delivery import Delivery
+from agent.sdk import hookimpl
+from agent.engine.build import validate_config
+from agent.config.loader import load_config
+from agent.sdk.outcome import Delivery
 from agent.errors import ConfigError
 from agent.plugins import load_plugins
-from agent.sinks import Sink
+from agent.sdk.sink import Sink
 from tests.conftest import ROOT, run_cli
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.conformance_checks import default_problems, schema_problems
-from agent.docs import describe_type, effective_schema
+from agent.testing.checks import default_problems, schema_problems
+from agent.config.reference import describe_type, effective_schema
 from agent.plugins import load_plugins
-from agent.schema import AGENT_SCHEMA, ROUTE_SCHEMA, SINK_CORE_SCHEMA, SOURCE_CORE_SCHEMA
+from agent.config.schema import AGENT_SCHEMA, ROUTE_SCHEMA, SINK_CORE_SCHEMA, SOURCE_CORE_SCHEMA
 
 _PLUGINS = load_plugins()
 TYPES = list(_PLUGINS.registry)

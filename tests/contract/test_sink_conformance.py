@@ -1,5 +1,5 @@
 """Every registered sink type, built-in or installed, passes the conformance suite that
-third-party authors run (``agent.conformance``, ``agent.pytest_plugin.SinkConformance``).
+third-party authors run (``agent.testing.conformance``, ``agent.testing.pytest_plugin.SinkConformance``).
 
 The parametrization is read from the registry at collection time, so a new built-in
 under ``plugins/out_*`` (or an installed third-party sink) is covered with no edit here.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.conformance import CHECKS, run_conformance, transport_of
+from agent.testing.conformance import CHECKS, run_conformance, transport_of
 from agent.plugins import load_plugins
 
 _PLUGINS = load_plugins()

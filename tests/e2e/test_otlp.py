@@ -23,7 +23,7 @@ import requests
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (ExportLogsServiceRequest,
                                                                     ExportLogsServiceResponse)
 
-from agent.otlp import attributes_dict
+from agent.sdk.otlp import attributes_dict
 from tests.conftest import pick_port, run_cli, wait_for, wait_for_port
 from tests.peers.http_capture import Captured, HttpCapture
 

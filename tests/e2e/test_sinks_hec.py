@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from agent.delivery import Status
+from agent.sdk.outcome import Status
 from agent.testing import FakeClock, make_event, spooled
 from plugins.out_splunk_hec.encoder import gzip_bytes
 from plugins.out_splunk_hec.sink import SplunkHecSink

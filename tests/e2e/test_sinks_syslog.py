@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from agent.delivery import Status
+from agent.sdk.outcome import Status
 from agent.sdk import TRUNCATION_MARKER, neutralise
 from agent.testing import make_event, spooled
 from plugins.out_cef.sink import CefSink

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from agent.receivers import HTTPReceiver, Reply
+from agent.testing.receivers import HTTPReceiver, Reply
 from tests.conftest import ROOT, run_cli, wait_for, wait_for_port
 
 pytestmark = pytest.mark.e2e

@@ -15,14 +15,14 @@ from typing import Any, Callable
 
 from loguru import logger
 
-from agent.build import build_sinks, validate_config
-from agent.config import load_config
+from agent.engine.build import build_sinks, validate_config
+from agent.config.loader import load_config
 from agent.model import Event
 from agent.plugins import load_plugins
-from agent.spool import Spool
-from agent.spool_admin import DeadLetter
+from agent.spool.store import Spool
+from agent.spool.views import DeadLetter
 from agent.testing import FakeClock
-from agent.worker import SinkWorker
+from agent.delivery.worker import SinkWorker
 
 __all__ = ["Pipeline", "HookClock"]
 

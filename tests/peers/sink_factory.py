@@ -8,8 +8,8 @@ from typing import Any
 
 from loguru import logger
 
-from agent.schema import _Validator, compose_sink_schema
-from agent.sinks import SinkContext
+from agent.config.schema import _Validator, compose_sink_schema
+from agent.sdk.sink import SinkContext
 
 
 def sink_config(cls: type, config: dict[str, Any]) -> dict[str, Any]:

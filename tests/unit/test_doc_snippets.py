@@ -1,12 +1,12 @@
 """Every ```yaml snippet in README.md and docs/*.md is checked by the real validator.
 
 Users copy these snippets, so each one goes through the same public code paths as
-``siemrelay validate``: :func:`agent.config.load_config`, :func:`agent.build.validate_config`
+``siemrelay validate``: :func:`agent.config.loader.load_config`, :func:`agent.engine.build.validate_config`
 (plugins from :func:`agent.plugins.load_plugins`), named decoders through
-:class:`agent.build.DecoderFactory`, then :func:`agent.build.build_sinks` and
-:func:`agent.build.build_sources` (which resolve each source's decoders), and route-test
+:class:`agent.engine.build.DecoderFactory`, then :func:`agent.engine.build.build_sinks` and
+:func:`agent.engine.build.build_sources` (which resolve each source's decoders), and route-test
 files through
-:func:`agent.routecases.load_cases`. docs/configuration.md is generated from the schema
+:func:`agent.routing.cases.load_cases`. docs/configuration.md is generated from the schema
 and is left out.
 
 What a snippet is, and how it is completed so that its own keys are what gets checked:
@@ -39,12 +39,12 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.build import DecoderFactory, build_sinks, build_sources, validate_config
-from agent.config import load_config, load_yaml_text
+from agent.engine.build import DecoderFactory, build_sinks, build_sources, validate_config
+from agent.config.loader import load_config, load_yaml_text
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet, load_plugins
-from agent.routecases import load_cases
-from agent.schema import ROUTE_SCHEMA, SINK_CORE_SCHEMA, TOP_SCHEMA
+from agent.routing.cases import load_cases
+from agent.config.schema import ROUTE_SCHEMA, SINK_CORE_SCHEMA, TOP_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "configuration.md")]

@@ -1,6 +1,6 @@
 """siemrelay's sink conformance suite, run against this plugin: one subclass, no code."""
 
-from agent.pytest_plugin import SinkConformance
+from agent.testing.pytest_plugin import SinkConformance
 from siemrelay_pagerduty.sink import PagerDutySink
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import cerberus
 import pytest
 
-from agent.delivery import Status
-from agent.receivers import Reply
-from agent.schema import compose_sink_schema
+from agent.sdk.outcome import Status
+from agent.testing.receivers import Reply
+from agent.config.schema import compose_sink_schema
 from agent.testing import spooled
 from siemrelay_pagerduty.sink import PagerDutySink
 

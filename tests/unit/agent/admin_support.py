@@ -15,11 +15,11 @@ from typing import Any
 
 import requests
 
-from agent.build import validate_config
-from agent.config import load_config
+from agent.engine.build import validate_config
+from agent.config.loader import load_config
 from agent.logging import Redactor
 from agent.plugins import load_plugins
-from agent.runtime import Supervisor
+from agent.engine.supervisor import Supervisor
 
 ADMIN = "admin-token-0123456789"
 READ = "read-token-0123456789"

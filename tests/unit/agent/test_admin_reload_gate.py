@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from agent.reload import GatedSubmit, SubmitGate
-from agent.sources import Submitted, SubmitStatus
+from agent.engine.reload import GatedSubmit, SubmitGate
+from agent.sdk.source import Submitted, SubmitStatus
 
 
 class _Intake:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent import __version__
-from agent.docs import reference_markdown
+from agent.version import __version__
+from agent.config.reference import reference_markdown
 from agent.plugins import load_plugins
 from tests.conftest import ROOT, run_cli
 
@@ -52,7 +52,7 @@ def test_no_command_prints_help_and_exits_2():
 def test_configuration_reference_is_generated_from_the_schemas():
     expected = reference_markdown(load_plugins(entry_points=False))
     current = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert current == expected, "docs/configuration.md is stale: run `python -m agent.docs > docs/configuration.md`"
+    assert current == expected, "docs/configuration.md is stale: run `python -m agent.config.reference > docs/configuration.md`"
 
 
 def test_every_example_config_validates(tmp_path: Path):
@@ -63,7 +63,7 @@ def test_every_example_config_validates(tmp_path: Path):
 
 
 def test_log_options_are_accepted_before_and_after_the_command():
-    from agent.cli import build_parser
+    from agent.cli.main import build_parser
 
     parser = build_parser()
     after = parser.parse_args(["run", "-c", "x.yaml", "--log-format", "json", "--log-level", "debug"])

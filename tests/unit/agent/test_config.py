@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.build import validate_config
-from agent.config import load_config, load_yaml_text
+from agent.engine.build import validate_config
+from agent.config.loader import load_config, load_yaml_text
 from agent.errors import ConfigError
 
 
@@ -175,7 +175,7 @@ def test_a_route_to_a_sink_with_an_invalid_section_reports_only_the_sink(write_c
 
 
 def test_a_bad_decoder_is_reported_where_it_is_written(write_config, plugin_set):
-    from agent.build import build_sources
+    from agent.engine.build import build_sources
 
     path = write_config("""
         sources:

@@ -13,7 +13,7 @@ import collections
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.dedup import DedupWindow
+from agent.engine.dedup import DedupWindow
 
 
 class Reference:

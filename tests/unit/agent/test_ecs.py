@@ -1,4 +1,4 @@
-"""agent.ecs: every event renders as ECS, checked field by field against Elastic's field reference.
+"""agent.sdk.ecs: every event renders as ECS, checked field by field against Elastic's field reference.
 
 The reference is ECS's own ``ecs_flat.yml`` (vendored in tests/fixtures/ecs with its
 licence): each emitted field must exist there, its value must have the field's type
@@ -19,9 +19,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.ecs import ECS_VERSION, to_ecs
+from agent.sdk.ecs import ECS_VERSION, to_ecs
 from agent.model import Event
-from agent.render import render_json
+from agent.sdk.render import render_json
 from agent.testing import make_event, make_record, spooled
 from plugins.dec_auto.decoder import AutoDecoder
 

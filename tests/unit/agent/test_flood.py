@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from agent.flood import SUMMARY_TYPE, FloodControl
+from agent.delivery.flood import SUMMARY_TYPE, FloodControl
 from agent.testing import FakeClock, make_event, spooled
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.fswatch import DirectoryWatcher, FsChange
+from agent.sdk.fswatch import DirectoryWatcher, FsChange
 
 
 def collect(w: DirectoryWatcher, want: int) -> list[tuple[FsChange, str, int]]:

@@ -8,11 +8,11 @@ import orjson
 import pytest
 from loguru import logger
 
-from agent.decoders import Decoder, DecodeError, PartialDecodeError
-from agent.intake import DedupWindow, Intake
-from agent.routing import Route, Router
-from agent.sources import SubmitStatus
-from agent.spool import Spool
+from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError
+from agent.engine.intake import DedupWindow, Intake
+from agent.routing.router import Route, Router
+from agent.sdk.source import SubmitStatus
+from agent.spool.store import Spool
 from agent.testing import FakeClock, make_event, make_record
 
 

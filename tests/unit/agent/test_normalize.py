@@ -1,4 +1,4 @@
-"""agent.normalize: the type table (every row, and its documentation), severity rules, times, payload guards."""
+"""agent.sdk.normalize: the type table (every row, and its documentation), severity rules, times, payload guards."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.decoders import DecodeError
+from agent.sdk.decoder import DecodeError
 from agent.model import Severity
-from agent.normalize import (MAX_DEPTH, TYPE_TABLE, canonical, first_time, normalize_type, opt_list, opt_obj, req_obj,
+from agent.sdk.normalize import (MAX_DEPTH, TYPE_TABLE, canonical, first_time, normalize_type, opt_list, opt_obj, req_obj,
                              req_str, severity_of_any, severity_of_cvss, severity_of_detectify, severity_of_name,
                              severity_of_number, severity_of_score, stable_id)
 

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from agent.notify import Notifier, WatchdogPinger, watchdog_interval
+from agent.engine.notify import Notifier, WatchdogPinger, watchdog_interval
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""agent.ocsf: every event renders as OCSF 1.4.0, validated with the independent OCSF JSON schema.
+"""agent.sdk.ocsf: every event renders as OCSF 1.4.0, validated with the independent OCSF JSON schema.
 
 The validator is the ``ocsf-json-schema`` package (the OCSF schema compiled to JSON
 Schema 2020-12) run by ``jsonschema``; neither shares code with siemrelay.
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from agent.model import Event
-from agent.ocsf import OCSF_VERSION, ocsf_class_of, to_ocsf
+from agent.sdk.ocsf import OCSF_VERSION, ocsf_class_of, to_ocsf
 from agent.testing import make_event, make_record
 from plugins.dec_auto.decoder import AutoDecoder
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from loguru import logger
 
-from agent import hookimpl
-from agent.build import validate_config
-from agent.config import load_config
+from agent.sdk import hookimpl
+from agent.engine.build import validate_config
+from agent.config.loader import load_config
 from agent.logging import Redactor
 from agent.plugins import call_hook_each, load_plugins
-from agent.runtime import Supervisor
+from agent.engine.supervisor import Supervisor
 from tests.conftest import ROOT, run_cli
 
 
@@ -53,7 +53,7 @@ def test_an_installed_plugin_with_a_misspelt_hook_is_listed_as_failed(tmp_path: 
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: typo-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[siemrelay]\ntypo = typo_plugin\n")
-    (site / "typo_plugin.py").write_text("from agent import hookimpl\n\n@hookimpl\ndef register_sink(register):\n    pass\n")
+    (site / "typo_plugin.py").write_text("from agent.sdk import hookimpl\n\n@hookimpl\ndef register_sink(register):\n    pass\n")
     env = {"PYTHONPATH": f"{site}:{ROOT}"}
     done = run_cli("plugins", "--brief", env=env)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.delivery import Delivery, Status
-from agent.httpclient import HttpClient
-from agent.oauth import AccessToken, ClientCredentials, TokenProvider, bearer_request
-from agent.proxy import ProxySettings
+from agent.sdk.outcome import Delivery, Status
+from agent.sdk.httpclient import HttpClient
+from agent.sdk.oauth import AccessToken, ClientCredentials, TokenProvider, bearer_request
+from agent.sdk.proxy import ProxySettings
 from agent.testing import FakeClock
 from tests.conftest import pick_port, wait_for
 from tests.peers.azure_monitor import SCOPE, AzureApp, AzureMonitor

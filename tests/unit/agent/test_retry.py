@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from agent.config import SourceMap
-from agent.delivery import Delivery
-from agent.retry import DEFAULT_RETRY_ON, CircuitBreaker, RetryPolicy, TokenBucket, Verdict, classify
-from agent.schema import compose_sink_schema, validate_section
+from agent.config.loader import SourceMap
+from agent.sdk.outcome import Delivery
+from agent.delivery.retry import DEFAULT_RETRY_ON, CircuitBreaker, RetryPolicy, TokenBucket, Verdict, classify
+from agent.config.schema import compose_sink_schema, validate_section
 from agent.testing import FakeClock
 
 
@@ -130,7 +130,7 @@ def test_retry_on_widens_and_narrows_per_sink():
 def test_classify_http_names_timeouts_and_connection_errors():
     import requests
 
-    from agent.delivery import classify_http
+    from agent.sdk.outcome import classify_http
 
     assert classify_http(error=requests.exceptions.ReadTimeout("slow")).error_kind == "timeout"
     assert classify_http(error=requests.exceptions.ConnectionError("refused")).error_kind == "connection"
@@ -208,7 +208,7 @@ def test_a_vendor_code_in_the_status_slot_is_not_read_as_a_status():
 
 
 def test_connection_kind_survives_the_http_client_cleaning_the_reason():
-    from agent.httpclient import HttpClient
+    from agent.sdk.httpclient import HttpClient
 
     client = HttpClient()
     try:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import orjson
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 from tests.conftest import ROOT, run_cli
 
 CONFIG = """\

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.config import load_yaml_text
+from agent.config.loader import load_yaml_text
 from agent.errors import Problem
 from agent.model import Event
-from agent.routing import Route, Router, compile_routes
-from agent.schema import ROUTE_SCHEMA, validate_section, with_nested_defaults
+from agent.routing.router import Route, Router, compile_routes
+from agent.config.schema import ROUTE_SCHEMA, validate_section, with_nested_defaults
 from agent.testing import make_event
 
 SINKS = {"siem", "slack", "archive", "teams"}

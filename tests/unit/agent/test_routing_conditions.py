@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.conditions import CondCompiler
+from agent.routing.conditions import CondCompiler
 from agent.model import Event
 from agent.testing import make_event
 

@@ -9,13 +9,13 @@ import orjson
 import pytest
 from loguru import logger
 
-from agent.config import load_yaml_text
+from agent.config.loader import load_yaml_text
 from agent.errors import Problem
-from agent.intake import Intake
-from agent.routing import Router, compile_routes
-from agent.schema import ROUTE_SCHEMA, validate_section, with_nested_defaults
-from agent.sources import SubmitStatus
-from agent.spool import Spool
+from agent.engine.intake import Intake
+from agent.routing.router import Router, compile_routes
+from agent.config.schema import ROUTE_SCHEMA, validate_section, with_nested_defaults
+from agent.sdk.source import SubmitStatus
+from agent.spool.store import Spool
 from agent.testing import make_record
 from plugins.dec_json.decoder import JsonDecoder
 

@@ -7,8 +7,8 @@ from typing import Callable
 
 import pytest
 
-from agent.build import validate_config
-from agent.config import load_config
+from agent.engine.build import validate_config
+from agent.config.loader import load_config
 from agent.errors import ConfigError
 
 MAIN = """\
@@ -135,8 +135,8 @@ def test_every_yaml_example_in_the_routing_docs_compiles() -> None:
 
     import yaml
 
-    from agent.conditions import OPERATORS, CondCompiler
-    from agent.transforms import STEPS, TransformCompiler
+    from agent.routing.conditions import OPERATORS, CondCompiler
+    from agent.routing.transforms import STEPS, TransformCompiler
     from tests.conftest import ROOT
 
     text = (ROOT / "docs" / "routing.md").read_text(encoding="utf-8")

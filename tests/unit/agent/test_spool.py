@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.sinks import SpooledEvent
-from agent.spool import SinkState, Spool, SpoolError, SpoolFull
-from agent.spool_admin import SpoolAdmin
+from agent.sdk.sink import SpooledEvent
+from agent.spool.store import SinkState, Spool, SpoolError, SpoolFull
+from agent.spool.views import SpoolAdmin
 from agent.testing import FakeClock, make_event
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -404,7 +404,7 @@ def test_replay_while_the_agent_appends_keeps_sequence_numbers_unique_and_ordere
 _WRITER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
-    from agent.spool import Spool
+    from agent.spool.store import Spool
     from agent.testing import make_event
     sp = Spool({state!r}, sync="full")
     sp.open(["a"])
@@ -458,7 +458,7 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path):
 def test_dlq_show_of_an_unknown_id_says_so_and_fails(tmp_path, capsys):
     import argparse
 
-    from agent.cli_delivery import cmd_dlq
+    from agent.cli.delivery import cmd_dlq
 
     sp = Spool(tmp_path)
     sp.open(["a"])

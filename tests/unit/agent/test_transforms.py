@@ -10,7 +10,7 @@ import pytest
 
 from agent.model import Event
 from agent.testing import make_event
-from agent.transforms import Transform, TransformCompiler
+from agent.routing.transforms import Transform, TransformCompiler
 
 
 def compile_ok(spec: list[Any]) -> Transform:

@@ -1,4 +1,4 @@
-"""The control-character neutralisers every text encoder shares (agent.wire_text)."""
+"""The control-character neutralisers every text encoder shares (agent.sdk.wire_text)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.wire_text import (CONTROL_CHARS, cef_extension_value, cef_header_field, escape_json_c1, leef_value,
+from agent.sdk.wire_text import (CONTROL_CHARS, cef_extension_value, cef_header_field, escape_json_c1, leef_value,
                              neutralise, sd_param_value, syslog_msg_text)
 
 ALL_CONTROLS = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)])

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from agent.delivery import Delivery
-from agent.sinks import Sink, SinkContext
-from agent.spool import Spool
+from agent.sdk.outcome import Delivery
+from agent.sdk.sink import Sink, SinkContext
+from agent.spool.store import Spool
 from agent.testing import FakeClock, make_event
-from agent.worker import SinkWorker
+from agent.delivery.worker import SinkWorker
 
 OK = Delivery.success(code=200)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from agent import hookimpl
+from agent.sdk import hookimpl
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,7 @@ import cerberus
 import pytest
 
 from agent.plugins import load_plugins
-from agent.schema import with_nested_defaults
+from agent.config.schema import with_nested_defaults
 
 MINE = ("escape", "detectify", "zeropath", "pentest", "json", "ndjson", "cef", "raw", "auto")
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.decoders import Decoder, DecodeError, PartialDecodeError
-from agent.ocsf import to_ocsf
+from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError
+from agent.sdk.ocsf import to_ocsf
 from agent.testing import make_record
 from plugins.dec_auto.decoder import AutoDecoder
 from plugins.dec_cef.decoder import CefDecoder

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.decoders import DecodeError, PartialDecodeError
+from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.model import Severity
 from agent.testing import make_record
 from plugins.dec_cef.decoder import CefDecoder, cef_severity, cef_time

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.decoders import DecodeError
+from agent.sdk.decoder import DecodeError
 from agent.model import Severity
 from agent.testing import make_record
 from plugins.dec_detectify.decoder import DetectifyDecoder

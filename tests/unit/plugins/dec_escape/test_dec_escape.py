@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.decoders import DecodeError, PartialDecodeError
+from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.model import Severity
 from agent.testing import make_record
 from plugins.dec_escape.decoder import EscapeDecoder

@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.decoders import DecodeError, PartialDecodeError
+from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.model import Severity
-from agent.schema import with_nested_defaults
+from agent.config.schema import with_nested_defaults
 from agent.testing import make_event, make_record
 from plugins.dec_json.config import CONFIG_SCHEMA
 from plugins.dec_json.decoder import JsonDecoder, NdjsonDecoder

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agent.decoders import DecodeError
+from agent.sdk.decoder import DecodeError
 from agent.model import Severity
 from agent.testing import make_record
 from plugins.dec_raw.config import CONFIG_SCHEMA, check_config

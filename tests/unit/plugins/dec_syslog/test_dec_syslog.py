@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.model import Severity
-from agent.records import RawRecord
+from agent.sdk.record import RawRecord
 from plugins.dec_syslog.config import check_config
 from plugins.dec_syslog.decoder import SyslogDecoder, cef_severity
 from plugins.dec_syslog.parser import SyslogParseError, parse_syslog

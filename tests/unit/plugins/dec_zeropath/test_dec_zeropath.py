@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.decoders import DecodeError
+from agent.sdk.decoder import DecodeError
 from agent.model import Severity
-from agent.normalize import TYPE_TABLE
+from agent.sdk.normalize import TYPE_TABLE
 from agent.testing import make_record
 from plugins.dec_zeropath.decoder import ZeroPathDecoder
 from plugins.dec_zeropath.rules import REQUIRED, SOURCETYPES

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.build import validate_config
-from agent.config import load_config
+from agent.engine.build import validate_config
+from agent.config.loader import load_config
 from agent.errors import ConfigError
 
 HEAD = """\

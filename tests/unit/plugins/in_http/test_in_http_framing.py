@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loguru import logger
 
-from agent.decoders import DecodeError
+from agent.sdk.decoder import DecodeError
 from agent.plugins import load_plugins
-from agent.sources import SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import SourceContext, Submitted, SubmitStatus
 from plugins.in_http.source import HttpSource
 from tests.conftest import pick_port
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 from loguru import logger
 
-from agent.decoders import DecodeError
-from agent.sources import SourceContext, Submitted, SubmitStatus
+from agent.sdk.decoder import DecodeError
+from agent.sdk.source import SourceContext, Submitted, SubmitStatus
 from plugins.in_http.source import HttpSource
 from tests.conftest import wait_for
 

@@ -7,7 +7,7 @@ from typing import Any
 import cerberus
 import pytest
 
-from agent.schema import compose_source_schema
+from agent.config.schema import compose_source_schema
 from plugins.in_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.options import stream_config
 

@@ -11,9 +11,9 @@ import orjson
 import pytest
 from loguru import logger
 
-from agent.decoders import DecodeError
-from agent.schema import compose_source_schema
-from agent.sources import SourceContext, Submitted, SubmitStatus
+from agent.sdk.decoder import DecodeError
+from agent.config.schema import compose_source_schema
+from agent.sdk.source import SourceContext, Submitted, SubmitStatus
 from agent.testing import make_event
 from plugins.dec_json.decoder import JsonDecoder
 from plugins.in_nats.config import CONFIG_SCHEMA, check_config

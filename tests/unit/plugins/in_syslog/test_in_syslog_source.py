@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 from loguru import logger
 
-from agent.sources import SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import SourceContext, Submitted, SubmitStatus
 from plugins.in_syslog.source import SyslogSource
 from tests.conftest import wait_for
 

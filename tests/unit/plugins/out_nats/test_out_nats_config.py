@@ -9,7 +9,7 @@ from typing import Any
 import cerberus
 import pytest
 
-from agent.schema import compose_sink_schema
+from agent.config.schema import compose_sink_schema
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.options import connect_options, default_subjects, display_url, server_urls, stream_config
 from plugins.out_nats.sink import NatsSink

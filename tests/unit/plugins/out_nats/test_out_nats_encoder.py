@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from agent.sinks import SpooledEvent
+from agent.sdk.sink import SpooledEvent
 from agent.testing import make_event, spooled
 from plugins.out_nats.encoder import (EncodeError, SubjectTemplate, encode_batch, event_id, make_renderer,
                                       msg_id_header)

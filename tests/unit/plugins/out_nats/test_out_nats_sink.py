@@ -13,9 +13,9 @@ import orjson
 import pytest
 from loguru import logger
 
-from agent.delivery import Status
-from agent.schema import compose_sink_schema
-from agent.sinks import SinkContext
+from agent.sdk.outcome import Status
+from agent.config.schema import compose_sink_schema
+from agent.sdk.sink import SinkContext
 from agent.testing import make_event, spooled
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.sink import NatsSink

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from agent.model import Event, score_from_severity
-from agent.otlp import attributes_dict, from_any_value
+from agent.sdk.otlp import attributes_dict, from_any_value
 from agent.testing import make_event, make_record, spooled
 from plugins.in_otlp.decoder import OtlpDecoder
 from plugins.in_otlp.request import log_dicts, to_json

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from slack_sdk.models.blocks import Block
 
-from agent.delivery import Status
+from agent.sdk.outcome import Status
 from agent.testing import make_event, spooled
 from plugins.out_slack.encoder import encode, escape_mrkdwn
 from plugins.out_slack.sink import SlackSink

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.delivery import Status
-from agent.retry import DEFAULT_RETRY_ON, Verdict, classify
+from agent.sdk.outcome import Status
+from agent.delivery.retry import DEFAULT_RETRY_ON, Verdict, classify
 from agent.testing import make_event, spooled
 from plugins.out_splunk_hec.encoder import HecFormat, encode_event, hec_time
 from plugins.out_splunk_hec.responses import HEC_CODES, classify_hec

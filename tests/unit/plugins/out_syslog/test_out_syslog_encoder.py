@@ -62,7 +62,7 @@ def test_rfc3164_header_pads_the_day() -> None:
 def test_text_template_and_octet_framing_from_the_sink() -> None:
     sink = make_sink(SyslogSink, {"address": "127.0.0.1:1", "msg_format": "text", "text_template": "{severity}|{asset.name}|{{x}}",
                                   "hostname": "h", "sd_id": ""})
-    frames = sink.encode_batch(__import__("agent.testing", fromlist=["spooled"]).spooled([make_event(asset={"name": "web"})]))
+    frames = sink.encode_batch(__import__("agent.testing.fakes", fromlist=["spooled"]).spooled([make_event(asset={"name": "web"})]))
     msg = b"<131>1 2025-01-15T14:30:00Z h siemrelay - finding.new - high|web|{x}"
     assert frames == [b"%d %s" % (len(msg), msg)]
 

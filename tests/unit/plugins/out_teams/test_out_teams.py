@@ -10,7 +10,7 @@ import jsonschema
 import orjson
 import pytest
 
-from agent.delivery import Status
+from agent.sdk.outcome import Status
 from agent.testing import make_event, spooled
 from plugins.out_teams.encoder import MAX_BYTES, encode
 from plugins.out_teams.sink import TeamsSink

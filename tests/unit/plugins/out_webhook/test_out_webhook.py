@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from agent.delivery import Status
+from agent.sdk.outcome import Status
 from agent.testing import FakeClock, make_event, spooled
 from plugins.out_webhook.encoder import body, signature
 from plugins.out_webhook.sink import WebhookSink

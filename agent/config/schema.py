@@ -1,0 +1,323 @@
+"""Core configuration schemas and cerberus validation with errors users can act on.
+
+Every key has a type, a ``default`` or ``required: True``, and ``meta.description``;
+``siemrelay plugins`` and the README's reference are generated from these schemas,
+and a test fails on any key without a description.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from typing import Any, Iterable
+
+import cerberus
+
+from agent.config.admin import ADMIN_SCHEMA
+from agent.config.loader import Path_t, SourceMap
+from agent.errors import Problem
+from agent.sdk.proxy import PROXY_SCHEMA
+
+__all__ = [
+    "AGENT_SCHEMA", "SOURCE_CORE_SCHEMA", "SINK_CORE_SCHEMA", "ROUTE_SCHEMA", "TOP_SCHEMA",
+    "compose_sink_schema", "compose_source_schema", "validate_section", "with_nested_defaults",
+    "SECRET_KEY_NAMES",
+]
+
+
+def _d(text: str) -> dict[str, str]:
+    return {"description": text}
+
+
+#: Keys whose values are never echoed in an error message.
+SECRET_KEY_NAMES = frozenset({"token", "secret", "password", "bearer", "value", "url", "query_secret", "key"})
+
+AGENT_SCHEMA: dict[str, Any] = {
+    "state_dir": {"type": "string", "default": "./var/state", "empty": False,
+                  "meta": _d("Directory for the spool, dead letters and checkpoints; relative paths are relative to the working directory.")},
+    "log_level": {"type": "string", "default": "info", "allowed": ["trace", "debug", "info", "warning", "error"],
+                  "meta": _d("Least severe log level written.")},
+    "log_format": {"type": "string", "default": "auto", "allowed": ["auto", "text", "json"],
+                   "meta": _d("auto: readable text on a terminal, JSON lines otherwise (e.g. under systemd).")},
+    "routes_dir": {"type": "string", "default": "routes.d",
+                   "meta": _d("Directory of extra route files (*.yaml), merged in file-name order; relative to the main config file.")},
+    "shutdown_timeout_s": {"type": "number", "default": 8.0, "min": 0.5, "max": 300,
+                           "meta": _d("On SIGTERM, how long sinks may take to flush what is in flight before the agent exits.")},
+    "spool": {"type": "dict", "default": {}, "meta": _d("The durable per-sink queue on disk."), "schema": {
+        "max_bytes": {"type": "integer", "default": 1 << 30, "min": 1 << 16,
+                      "meta": _d("Quota of undelivered event bytes; above it sources are paused (backpressure).")},
+        "resume_ratio": {"type": "number", "default": 0.9, "min": 0.1, "max": 1.0,
+                         "meta": _d("Sources resume once the spool drains below this fraction of max_bytes (low water mark).")},
+        "sync": {"type": "string", "default": "full", "allowed": ["full", "normal"],
+                 "meta": _d("full: fsync every group commit (survives power loss); normal: survives a crash of the agent, not of the OS.")},
+        "max_batch_events": {"type": "integer", "default": 4096, "min": 1,
+                             "meta": _d("Most events written in one group commit.")},
+        "history_max_rows": {"type": "integer", "default": 10000, "min": 10,
+                             "meta": _d("Delivery attempts kept per sink for `siemrelay deliveries` (oldest dropped first).")},
+        "history_max_age_s": {"type": "number", "default": 7 * 86400, "min": 60,
+                              "meta": _d("Delivery attempts older than this are dropped.")},
+    }},
+    "dedup": {"type": "dict", "default": {}, "meta": _d("De-duplication of events by id at intake (vendor redeliveries)."), "schema": {
+        "window_s": {"type": "number", "default": 3600, "min": 0,
+                     "meta": _d("An event whose id was spooled within this many seconds is acknowledged but not spooled again; 0 disables.")},
+        "max_ids": {"type": "integer", "default": 200000, "min": 0,
+                    "meta": _d("Most ids remembered (oldest forgotten first).")},
+    }},
+    "admin": ADMIN_SCHEMA,
+    "proxy": {**PROXY_SCHEMA, "meta": _d("Default egress proxy of every HTTP sink (splunk_hec, slack, teams, webhook, "
+                                         "sentinel, secops) that has no proxy block of its own.")},
+}
+
+SOURCE_CORE_SCHEMA: dict[str, Any] = {
+    "type": {"type": "string", "required": True, "meta": _d("Source type, e.g. http, file, syslog.")},
+    "enabled": {"type": "boolean", "default": True, "meta": _d("false keeps the section but does not start it.")},
+}
+
+def _attempts(value: Any) -> Any:
+    """``max_attempts``: ``unlimited`` is stored as -1; any other word is an error."""
+    if isinstance(value, str):
+        if value.strip().lower() == "unlimited":
+            return -1
+        raise ValueError(f"expected 0-10 or unlimited, found {value!r}")
+    return value
+
+
+RETRY_SCHEMA: dict[str, Any] = {
+    "max_attempts": {"type": ["integer", "string"], "coerce": _attempts, "min": -1, "max": 10, "default": "unlimited",
+                     "meta": _d("Retries after the first send before a batch goes to dead letters: 0-10 (like a "
+                                "retry_count), or unlimited (-1). A sink whose circuit is open keeps its events queued whatever this says.")},
+    "initial_backoff_s": {"type": "number", "default": 1.0, "min": 0,
+                          "meta": _d("Delay before the first retry.")},
+    "multiplier": {"type": "number", "default": 2.0, "min": 1.0,
+                   "meta": _d("Each delay is the previous one times this (ZeroPath: 30 s x 2 = 1, 2, 4, 8, 16 min).")},
+    "max_backoff_s": {"type": "number", "default": 300.0, "min": 0,
+                      "meta": _d("Upper bound of one computed delay.")},
+    "jitter": {"type": "string", "default": "full", "allowed": ["full", "equal", "none"],
+               "meta": _d("full: each delay is drawn uniformly from 0 to the computed delay (AWS full jitter); "
+                          "equal: half fixed, half random; none: exact delays.")},
+    "timeout_s": {"type": "number", "default": 10.0, "min": 1, "max": 30,
+                  "meta": _d("Per-attempt timeout of the sink's transport, 1-30 s (like timeout_ms 1000-30000).")},
+    "retry_on": {"type": "list", "default": ["connection", "timeout", "408", "429", "5xx"],
+                 "schema": {"type": "string", "regex": r"^(connection|timeout|[1-5]xx|[1-5][0-9][0-9])$"},
+                 "meta": _d("Failures that are retried: connection, timeout, a status code (503) or a class (5xx). "
+                            "Anything else (other 4xx, malformed data) goes straight to dead letters.")},
+    "max_retry_after_s": {"type": "number", "default": 900.0, "min": 0,
+                          "meta": _d("A peer's Retry-After (429, 503) replaces the computed delay, up to this many seconds.")},
+    "schedule_s": {"type": "list", "default": [], "schema": {"type": "number", "min": 0},
+                   "meta": _d("Explicit delays before retries 1..N (the last one repeats); overrides the exponential settings.")},
+}
+
+BATCH_SCHEMA: dict[str, Any] = {
+    "max_events": {"type": "integer", "default": 500, "min": 1, "meta": _d("Most events per batch sent to the sink.")},
+    "max_bytes": {"type": "integer", "default": 1 << 20, "min": 1, "meta": _d("Most bytes (native JSON size) per batch.")},
+    "max_wait_s": {"type": "number", "default": 0.2, "min": 0,
+                   "meta": _d("How long a partial batch may wait for more events before it is sent.")},
+}
+
+CIRCUIT_SCHEMA: dict[str, Any] = {
+    "failure_threshold": {"type": "integer", "default": 5, "min": 1,
+                          "meta": _d("Consecutive failed deliveries that open the circuit (the sink is marked unhealthy; events keep spooling).")},
+    "cooldown_s": {"type": "number", "default": 30.0, "min": 0,
+                   "meta": _d("Time an open circuit waits before a half-open probe; `siemrelay sinks enable` closes it at once.")},
+}
+
+RATE_SCHEMA: dict[str, Any] = {
+    "per_second": {"type": "number", "default": 0, "min": 0,
+                   "meta": _d("Sustained rate in `unit`s per second; 0 means unlimited.")},
+    "burst": {"type": "integer", "default": 1, "min": 1, "meta": _d("Units allowed at once above the sustained rate (bucket size).")},
+    "unit": {"type": "string", "default": "requests", "allowed": ["requests", "events"],
+             "meta": _d("requests: one token per send (batch); events: one token per event, and a batch never holds more than burst events.")},
+}
+
+FLOOD_SCHEMA: dict[str, Any] = {
+    "per_scan": {"type": "integer", "default": 0, "min": 0,
+                 "meta": _d("Most finding events per scan delivered to this sink (Detectify: 100); 0 means no cap.")},
+    "per_finding_type": {"type": "integer", "default": 0, "min": 0,
+                         "meta": _d("Most finding events per finding type within a scan (Detectify: 10); 0 means no cap.")},
+    "finding_types": {"type": "string", "default": "finding.",
+                      "meta": _d("Event types counted as finding messages: those starting with this prefix.")},
+    "type_field": {"type": "string", "default": "finding.category",
+                   "meta": _d("Event field that names the finding type (falls back to the title).")},
+    "window_s": {"type": "number", "default": 86400, "min": 1,
+                 "meta": _d("A scan's counters are forgotten after this long without events (or when its scan.completed event passes).")},
+    "suppressed": {"type": "string", "default": "dead_letter", "allowed": ["dead_letter", "drop"],
+                   "meta": _d("What becomes of events over a cap: kept as dead letters (reason flood control) or dropped; "
+                              "either way one summary event per scan and cap is delivered instead.")},
+}
+
+SINK_CORE_SCHEMA: dict[str, Any] = {
+    "type": {"type": "string", "required": True, "meta": _d("Sink type, e.g. file, syslog, splunk_hec.")},
+    "enabled": {"type": "boolean", "default": True, "meta": _d("false keeps the section but routes nothing to it.")},
+    "batch": {"type": "dict", "default": {}, "schema": BATCH_SCHEMA, "meta": _d("How events are grouped per send.")},
+    "retry": {"type": "dict", "default": {}, "schema": RETRY_SCHEMA, "meta": _d("Retry policy for failed sends.")},
+    "circuit_breaker": {"type": "dict", "default": {}, "schema": CIRCUIT_SCHEMA, "meta": _d("When to stop trying for a while.")},
+    "rate_limit": {"type": "dict", "default": {}, "schema": RATE_SCHEMA, "meta": _d("Token bucket on deliveries.")},
+    "flood": {"type": "dict", "default": {}, "schema": FLOOD_SCHEMA,
+              "meta": _d("Caps on finding messages per scan and per finding type; a summary event replaces what is cut.")},
+}
+
+ROUTE_SCHEMA: dict[str, Any] = {
+    "name": {"type": "string", "required": True, "empty": False,
+             "meta": _d("Route name, unique across all rule files; shown in logs, `siemrelay route --explain` and test "
+                        "reports. The route named `default` takes every event no other route matched.")},
+    "description": {"type": "string", "default": "", "meta": _d("Free text for the humans who own the rule.")},
+    "when": {"type": "dict", "default": {}, "nullable": True,
+             "meta": _d("Conditions on the event, all of which must hold; empty matches everything. Shortcuts: type, "
+                        "vendor_type, source (globs), severity (\">= high\"), score (\">= 70\", \"40..69\"), repository, "
+                        "asset, organization (name globs), tags; combinators all, any, not; any field by dotted path with "
+                        "eq, ne, in, not_in, glob, regex, exists, contains, <, <=, >, >=. See docs/routing.md.")},
+    "to": {"type": "list", "default": [], "schema": {"type": "string"}, "meta": _d("Sinks that receive matching events.")},
+    "continue": {"type": "boolean", "default": False,
+                 "meta": _d("Keep evaluating later routes after this one matched (first match wins otherwise).")},
+    "enabled": {"type": "boolean", "default": True, "meta": _d("false switches the route off (it is still validated).")},
+    "transforms": {"type": "list", "default": [], "schema": {"type": "dict"},
+                   "meta": _d("Ordered steps applied to what this route's sinks receive, and only to them: drop, set, tag, "
+                              "redact, rename.")},
+}
+
+TOP_SCHEMA: dict[str, Any] = {
+    "agent": {"type": "dict", "default": {}, "meta": _d("Agent-wide settings.")},
+    "sources": {"type": "dict", "default": {}, "meta": _d("Inputs by name.")},
+    "sinks": {"type": "dict", "default": {}, "meta": _d("Outputs by name.")},
+    "routes": {"type": "list", "default": [], "meta": _d("Ordered routing rules.")},
+    "decoders": {"type": "dict", "default": {}, "meta": _d("Named decoder configurations that sources refer to by name.")},
+    "include": {"type": "list", "default": [], "schema": {"type": "string"},
+                "meta": _d("More files (paths or globs, relative to this file) whose sources, sinks and routes are merged in.")},
+}
+
+
+def with_nested_defaults(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy where every optional dict field with a sub-schema defaults to ``{}``.
+
+    cerberus fills nested defaults only inside a dict that exists; this makes an
+    absent ``retry:`` block come out with all its defaults.
+    """
+    out = copy.deepcopy(schema)
+    for rules in out.values():
+        if isinstance(rules, dict) and rules.get("type") == "dict" and isinstance(rules.get("schema"), dict):
+            rules["schema"] = with_nested_defaults(rules["schema"])
+            if not rules.get("required") and "default" not in rules:
+                rules["default"] = {}
+    return out
+
+
+def _override_defaults(schema: dict[str, Any], defaults: dict[str, Any]) -> None:
+    for block, values in (defaults or {}).items():
+        rules = schema.get(block)
+        if not rules or not isinstance(values, dict):
+            continue
+        sub = rules.get("schema", {})
+        for key, value in values.items():
+            if key in sub:
+                sub[key]["default"] = value
+
+
+def compose_sink_schema(plugin_schema: dict[str, Any], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Core sink keys plus the plugin's keys, with the sink type's defaults applied."""
+    schema = copy.deepcopy(SINK_CORE_SCHEMA)
+    schema.update(copy.deepcopy(plugin_schema))
+    _override_defaults(schema, defaults or {})
+    return with_nested_defaults(schema)
+
+
+def compose_source_schema(plugin_schema: dict[str, Any]) -> dict[str, Any]:
+    """Core source keys plus the plugin's keys."""
+    schema = copy.deepcopy(SOURCE_CORE_SCHEMA)
+    schema.update(copy.deepcopy(plugin_schema))
+    return with_nested_defaults(schema)
+
+
+class _Validator(cerberus.Validator):  # type: ignore[misc]  # cerberus ships no type hints
+    """cerberus with the ``meta`` rule accepted everywhere (descriptions live there)."""
+
+
+def validate_section(doc: Any, schema: dict[str, Any], smap: SourceMap, prefix: Path_t,
+                     problems: list[Problem], secret_keys: Iterable[str] = SECRET_KEY_NAMES) -> dict[str, Any] | None:
+    """Validate and normalise one section; append a :class:`Problem` per error.
+
+    :returns: the normalised document (defaults filled) or ``None`` when invalid.
+    """
+    if not isinstance(doc, dict):
+        problems.append(smap.problem(prefix, f"expected a mapping, found {_describe(doc, prefix, frozenset(secret_keys))}"))
+        return None
+    v = _Validator(schema, allow_unknown=False)
+    if v.validate(doc):
+        return dict(v.document)
+    secrets = frozenset(secret_keys)
+    for err in v._errors:
+        _flatten(err, schema, smap, prefix, problems, secrets)
+    return None
+
+
+def _schema_at(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+    current: Any = schema
+    for step in path:
+        rules = current.get(step) if isinstance(current, dict) else None
+        if not isinstance(rules, dict):
+            return {}
+        current = rules.get("schema", {})
+        if current.get("type") == "dict" and "schema" in current:  # list of dicts
+            current = current["schema"]
+    return current if isinstance(current, dict) else {}
+
+
+def _flatten(err: Any, schema: dict[str, Any], smap: SourceMap, prefix: Path_t,
+             problems: list[Problem], secrets: frozenset[str]) -> None:
+    if err.is_group_error and err.child_errors:
+        for child in err.child_errors:
+            _flatten(child, schema, smap, prefix, problems, secrets)
+        return
+    path = tuple(err.document_path)
+    full = prefix + path
+    key = path[-1] if path else ""
+    if err.code == cerberus.errors.UNKNOWN_FIELD.code:
+        allowed = sorted(k for k in _schema_at(schema, path[:-1]) if isinstance(k, str))
+        hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        msg = "unknown key"
+        if hint:
+            msg += f"; did you mean {hint[0]!r}?"
+        elif allowed:
+            msg += f" (valid keys here: {', '.join(allowed)})"
+        problems.append(smap.problem(full, msg))
+        return
+    found = _describe(err.value, path, secrets)
+    rule = err.rule
+    if rule == "required":
+        msg = "required key is missing"
+    elif rule == "type":
+        expected = err.constraint if isinstance(err.constraint, str) else " or ".join(err.constraint)
+        msg = f"expected {_TYPE_WORDS.get(expected, expected)}, found {found}"
+    elif rule == "allowed":
+        msg = f"expected one of {', '.join(map(str, err.constraint))}, found {found}"
+    elif rule in ("min", "max"):
+        word = "at least" if rule == "min" else "at most"
+        msg = f"expected {word} {err.constraint}, found {found}"
+    elif rule in ("minlength", "maxlength"):
+        word = "at least" if rule == "minlength" else "at most"
+        msg = f"expected {word} {err.constraint} items/characters, found {found}"
+    elif rule == "empty":
+        msg = "must not be empty"
+    elif rule == "regex":
+        msg = f"does not match the expected pattern {err.constraint}, found {found}"
+    else:
+        handler = cerberus.errors.BasicErrorHandler()
+        msg = f"{handler._format_message(key, err)}, found {found}"
+    problems.append(smap.problem(full, msg))
+
+
+_TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+               "dict": "a mapping", "list": "a list"}
+
+
+def _describe(value: Any, path: tuple[Any, ...], secrets: frozenset[str]) -> str:
+    name = type(value).__name__
+    kind = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "dict": "mapping",
+            "list": "list", "NoneType": "nothing (null)"}.get(name, name)
+    if value is None or isinstance(value, (dict, list)):
+        return kind
+    if path and str(path[-1]) in secrets:
+        return f"{kind} (value hidden)"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{kind} {text}"

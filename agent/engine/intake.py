@@ -1,0 +1,174 @@
+"""Intake: raw records → decode → route → durably spooled, in one call per batch.
+
+This is the hot path. Sources call :meth:`Intake.submit` with a batch of records; it
+decodes them, routes each event once, serialises each event once, and hands the
+batch to the spool, which commits it together with whatever other sources submitted
+meanwhile (group commit). Only then does ``submit`` return ACCEPTED, and only then may
+the source acknowledge its input.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from agent.sdk.decoder import DecodeError, PartialDecodeError
+from agent.engine.dedup import DedupWindow
+from agent.sdk.record import RawRecord
+from agent.routing.router import Router
+from agent.sdk.source import Submitted, SubmitStatus
+from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
+
+if TYPE_CHECKING:
+    from loguru import Logger
+
+__all__ = ["Intake", "DedupWindow", "IntakeStats"]
+
+
+class IntakeStats:
+    """Counters per source (name → counts); read by metrics and ``siemrelay top``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_input: dict[str, dict[str, int]] = collections.defaultdict(
+            lambda: {"records": 0, "events": 0, "decode_errors": 0, "duplicates": 0, "unrouted": 0, "refused_full": 0,
+                     "dropped": 0})
+
+    def add(self, name: str, **counts: int) -> None:
+        with self.lock:
+            c = self.by_input[name]
+            for k, v in counts.items():
+                c[k] += v
+
+
+class Intake:
+    """Decode, route and spool batches of raw records for every source."""
+
+    def __init__(self, spool: Spool, router: Router, logger: "Logger", dedup: DedupWindow | None = None,
+                 stats: IntakeStats | None = None, retry_after_s: float = 5.0) -> None:
+        self.spool = spool
+        self.router = router
+        self.log = logger
+        self.dedup = dedup
+        self.stats = stats or IntakeStats()
+        self.retry_after_s = retry_after_s
+        self._bits = {name: 1 << bit for name, bit in spool.sinks.items()}
+        self._unrouted_warned: set[str] = set()
+        #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
+        #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
+        self.taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]] = []
+
+    def set_router(self, router: Router) -> None:
+        """Swap the routing rules (reload); in-flight submits finish with the old ones."""
+        self.router = router
+
+    def submit(self, records: Sequence[RawRecord], timeout: float | None = None, *, dedup: bool = False) -> Submitted:
+        """Decode, route and durably spool ``records``; see :class:`~agent.sdk.source.Submitted`.
+
+        :param timeout: how long to wait for spool capacity when it is full (``None``
+            or 0: answer FULL at once).
+        :param dedup: skip events whose id was spooled within the de-duplication window.
+        """
+        if self.spool.closed:
+            return Submitted(SubmitStatus.CLOSED)
+        if self.spool.is_full:
+            if not timeout or not self.spool.wait_for_space(timeout):
+                name = records[0].origin.get("input", "?") if records else "?"
+                self.stats.add(name, refused_full=len(records))
+                return Submitted(SubmitStatus.CLOSED if self.spool.closed else SubmitStatus.FULL,
+                                 retry_after=self.retry_after_s)
+        rows: list[tuple[int, bytes]] = []
+        errors: list[tuple[str, str | None, bytes, str]] = []
+        failed: list[tuple[int, str]] = []
+        ids: list[str] = []
+        duplicates = unrouted = 0
+        check_dup = dedup and self.dedup is not None and self.dedup.enabled
+        plan_of = self.router.plan  # one router per batch: a reload never splits a batch
+        bits = self._bits
+        masks: dict[tuple[str, ...], int] = {}
+        spooled = dropped = 0
+        batch_ids: set[str] = set()
+        for index, rec in enumerate(records):
+            try:
+                events = rec.decoder.decode(rec)
+            except PartialDecodeError as exc:
+                reason = f"{rec.decoder.type_name}: {exc}"
+                failed.append((index, reason))
+                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                events = exc.events
+            except DecodeError as exc:
+                reason = f"{rec.decoder.type_name}: {exc}"
+                failed.append((index, reason))
+                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                continue
+            except Exception as exc:  # a decoder bug must not lose the record or crash the source
+                reason = f"{rec.decoder.type_name} decoder failed: {type(exc).__name__}: {exc}"
+                self.log.opt(exception=exc).error("decoder {} raised on a record from {}; the record went to dead letters",
+                                                  rec.decoder.type_name, rec.origin.get("input"))
+                failed.append((index, reason))
+                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                continue
+            origin = rec.origin
+            for ev in events:
+                if ev.origin is None:
+                    ev.origin = origin
+                if check_dup:
+                    if ev.id in batch_ids or self.dedup.seen(ev.id):  # type: ignore[union-attr]
+                        duplicates += 1
+                        continue
+                    batch_ids.add(ev.id)
+                    ids.append(ev.id)
+                # Route once; serialise once per variant (one, unless a route's transforms
+                # change what its own sinks receive). Each sink is in exactly one variant.
+                plan = plan_of(ev)
+                if not plan.routes:
+                    unrouted += 1
+                    continue
+                n_rows = len(rows)
+                unstorable = False
+                for transform, sinks in plan.branches:
+                    mask = masks.get(sinks)
+                    if mask is None:
+                        mask = masks[sinks] = sum(bits.get(s, 0) for s in set(sinks))
+                    if not mask:
+                        continue
+                    variant = ev if transform is None else transform(ev)
+                    if variant is None:
+                        continue
+                    try:
+                        data = variant.to_json()
+                    except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
+                        reason = f"{rec.decoder.type_name}: event {ev.id!r} cannot be stored as JSON: {exc}"
+                        if not failed or failed[-1][0] != index:
+                            failed.append((index, reason))
+                            errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
+                        unstorable = True
+                        continue
+                    rows.append((mask, data))
+                if len(rows) > n_rows:
+                    spooled += 1
+                elif not unstorable:
+                    dropped += 1  # every route that matched consumed it (no `to:`, or a drop transform)
+        try:
+            self.spool.append(rows, errors)
+        except SpoolFull:
+            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
+        except SpoolClosed:
+            return Submitted(SubmitStatus.CLOSED)
+        except SpoolError as exc:
+            self.log.error("spool write failed, input not acknowledged: {}", exc)
+            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
+        if ids:
+            self.dedup.remember(ids)  # type: ignore[union-attr]
+        name = records[0].origin.get("input", "?") if records else "?"
+        self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
+                       duplicates=duplicates, unrouted=unrouted, dropped=dropped)
+        if self.taps and rows:
+            for tap in tuple(self.taps):
+                tap(name, rows)
+        if unrouted and name not in self._unrouted_warned:
+            self._unrouted_warned.add(name)
+            self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
+                             "(add a route named 'default' to keep them)", name)
+        return Submitted(SubmitStatus.ACCEPTED, events=spooled, errors=failed, duplicates=duplicates)

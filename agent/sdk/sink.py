@@ -1,0 +1,115 @@
+"""The sink contract: configured instances that encode and send batches of events.
+
+A sink does one thing per call: encode the batch (a pure function kept in the
+plugin's ``encoder.py``), send it over its transport, and say what happened as a
+:class:`~agent.sdk.outcome.Delivery`. It never sleeps, loops or retries: the delivery
+worker owns retries, backoff, the circuit breaker, rate limits and dead letters.
+"""
+
+from __future__ import annotations
+
+import socket
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+from agent.sdk.decoder import PLUGIN_API_VERSION
+from agent.sdk.outcome import Delivery
+from agent.model import Event
+
+if TYPE_CHECKING:
+    from loguru import Logger
+
+__all__ = ["Sink", "SinkContext", "SpooledEvent"]
+
+
+class SpooledEvent:
+    """An event as the spool hands it to a sink: its sequence number and stored bytes.
+
+    ``data`` is the event's native JSON form, written once by the spool however many
+    sinks it fans out to. :attr:`event` parses it on first use, so a sink that writes
+    the native form as is (``out_file``) never pays for a parse.
+    """
+
+    __slots__ = ("seq", "data", "_event")
+
+    def __init__(self, seq: int, data: bytes, event: Event | None = None) -> None:
+        self.seq = seq
+        self.data = data
+        self._event = event
+
+    @property
+    def event(self) -> Event:
+        if self._event is None:
+            self._event = Event.from_json(self.data)
+        return self._event
+
+    def __repr__(self) -> str:
+        return f"SpooledEvent(seq={self.seq}, bytes={len(self.data)})"
+
+
+@dataclass(slots=True)
+class SinkContext:
+    """What the agent hands a sink at construction (no globals: everything is here).
+
+    :ivar name: the sink's name in the configuration.
+    :ivar logger: a loguru logger bound to ``component="sink", name=...``.
+    :ivar state_dir: a directory this sink may keep files in (created on demand).
+    :ivar hostname: this machine's name, for headers that want one.
+    :ivar clock: wall clock (seconds since the epoch); injected for tests.
+    :ivar redact: returns a text with every known secret replaced by ``***``.
+    """
+
+    name: str
+    logger: "Logger"
+    state_dir: Path
+    hostname: str = field(default_factory=socket.gethostname)
+    clock: Callable[[], float] = field(default=__import__("time").time)
+    redact: Callable[[str], str] = field(default=lambda text: text)
+
+
+class Sink(ABC):
+    """Base class of every sink type.
+
+    Class attributes a sink type declares:
+
+    - ``type_name``: the ``type:`` users write (``splunk_hec``).
+    - ``description``: one line for ``siemrelay plugins``.
+    - ``CONFIG_SCHEMA``: cerberus rules for the sink's own keys (each with a ``default``
+      or ``required: True`` and ``meta: {description: ...}``). The common blocks
+      ``batch``, ``retry``, ``circuit_breaker`` and ``rate_limit`` are added by the core.
+    - ``DEFAULTS``: this type's defaults for those common blocks, e.g.
+      ``{"rate_limit": {"per_second": 1, "burst": 1}}`` for Slack.
+    - ``SECRET_KEYS``: names of keys whose values must never be logged.
+    """
+
+    type_name: ClassVar[str]
+    description: ClassVar[str] = ""
+    CONFIG_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {}
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
+    SECRET_KEYS: ClassVar[frozenset[str]] = frozenset({"token", "secret", "password", "url"})
+    api_version: ClassVar[int] = PLUGIN_API_VERSION
+
+    def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
+        """:param config: the validated section, defaults filled in."""
+        self.name = name
+        self.config = config
+        self.ctx = ctx
+
+    def open(self) -> None:
+        """Acquire resources (sockets, files) before the first send. Optional."""
+
+    @abstractmethod
+    def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
+        """Encode and deliver one batch; return the outcome, never raise for remote failures."""
+
+    def healthcheck(self) -> Delivery:
+        """Probe the destination without sending events (``validate --healthcheck``)."""
+        return Delivery.success("no health check for this sink type")
+
+    def close(self) -> None:
+        """Release resources. Must be safe to call more than once."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} type={self.type_name}>"

@@ -1,0 +1,125 @@
+"""The source contract: plugins that read input and hand raw records to the pipeline.
+
+A source never decodes, routes or formats. It builds :class:`~agent.sdk.record.RawRecord`
+objects, calls :meth:`SourceContext.submit`, and acknowledges its own input (HTTP 2xx,
+a file checkpoint) only when ``submit`` says the events are durably spooled. When the
+spool is full ``submit`` says so, and the source pushes back on its peer (503,
+stop reading) instead of buffering in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
+from agent.sdk.record import RawRecord
+
+if TYPE_CHECKING:
+    from loguru import Logger
+
+__all__ = ["Source", "SourceContext", "Submitted", "SubmitStatus"]
+
+
+class SubmitStatus(str, Enum):
+    """Whether submitted records are safe to acknowledge."""
+
+    ACCEPTED = "accepted"  # durably spooled (events, and error records in dead letters)
+    FULL = "full"  # spool over quota: nothing was taken, push back and try later
+    CLOSED = "closed"  # the agent is stopping: nothing was taken
+
+
+@dataclass(slots=True)
+class Submitted:
+    """The answer to :meth:`SourceContext.submit`.
+
+    :ivar status: see :class:`SubmitStatus`; only ACCEPTED may be acknowledged.
+    :ivar events: events spooled (after routing; an event routed nowhere counts too).
+    :ivar errors: ``(record index, reason)`` for records that failed to decode; they
+        are in the dead-letter store with their raw bytes.
+    :ivar duplicates: events skipped because their id was seen within the
+        de-duplication window.
+    :ivar retry_after: seconds a peer should wait before trying again (FULL).
+    """
+
+    status: SubmitStatus
+    events: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    duplicates: int = 0
+    retry_after: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is SubmitStatus.ACCEPTED
+
+
+@dataclass(slots=True)
+class SourceContext:
+    """What the agent hands a source at construction.
+
+    :ivar name: the source's name in the configuration (``origin.input`` of its events).
+    :ivar logger: a loguru logger bound to ``component="source", name=...``.
+    :ivar state_dir: a directory for this source's own state (checkpoints).
+    :ivar submit: ``submit(records, timeout=None) -> Submitted``; blocks until the
+        events are committed (or refused). ``timeout`` bounds the wait for capacity.
+    :ivar build_decoder: ``build_decoder(spec, key="decoder") -> Decoder`` from a decoder
+        name or ``{type: NAME, ...options}``; ``key`` (a name or a tuple path inside the
+        source's section) is where the spec sits, so a ``ConfigError`` names that line.
+    :ivar stopping: set when the agent is shutting down.
+    :ivar redact: returns a text with every known secret replaced by ``***``.
+    """
+
+    name: str
+    logger: "Logger"
+    state_dir: Path
+    submit: Callable[..., Submitted]
+    build_decoder: Callable[[Any], Decoder]
+    stopping: threading.Event = field(default_factory=threading.Event)
+    redact: Callable[[str], str] = field(default=lambda text: text)
+
+
+class Source(ABC):
+    """Base class of every source type.
+
+    Subclasses declare ``type_name``, ``description``, ``CONFIG_SCHEMA`` and
+    ``SECRET_KEYS`` like sinks do, build everything in ``__init__`` without starting
+    threads or binding sockets, and do both in :meth:`start`.
+    """
+
+    type_name: ClassVar[str]
+    description: ClassVar[str] = ""
+    CONFIG_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {}
+    SECRET_KEYS: ClassVar[frozenset[str]] = frozenset({"token", "secret", "password", "bearer", "value"})
+    api_version: ClassVar[int] = PLUGIN_API_VERSION
+
+    def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
+        self.name = name
+        self.config = config
+        self.ctx = ctx
+
+    @abstractmethod
+    def start(self) -> None:
+        """Bind sockets, open files, start this source's threads.
+
+        :raises OSError: e.g. the address is in use (the agent reports it and exits 2).
+        """
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop reading, finish or refuse in-flight input, join threads. Idempotent."""
+
+    def make_record(self, data: bytes, decoder: Decoder, origin: dict[str, Any],
+                    received_at: Any, parsed: Any = None) -> RawRecord:
+        """Build a :class:`RawRecord` with ``origin.input`` set to this source's name."""
+        origin.setdefault("input", self.name)
+        return RawRecord(data=data, decoder=decoder, origin=origin, received_at=received_at, parsed=parsed)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} type={self.type_name}>"
+
+
+Records = Sequence[RawRecord]

@@ -1,0 +1,499 @@
+"""The durable spool: per-sink FIFO queues, dead letters and delivery history in SQLite.
+
+Layout (one database, ``<state_dir>/spool.db``, WAL mode; tables in :mod:`agent.spool.db`):
+
+- ``events(seq, mask, size, data)``: each event's native JSON **once**, however many
+  sinks it fans out to. ``mask`` has one bit per destination sink.
+- ``sinks(name, bit, cursor, ...)``: each sink's queue is "events with my bit and
+  ``seq > cursor``"; acknowledging a batch advances the cursor. A row is deleted as
+  soon as every sink it was for has passed it, so a sink that is down for a week holds
+  only its own undelivered rows on disk. The sink's retry state (attempts of the batch
+  at the head of its queue, consecutive failures) is kept here too, so a restart does
+  not hand a poison batch a fresh retry budget.
+- ``dead_letters``, ``deliveries`` (history, pruned by count per sink and by age),
+  ``control`` (requests from the CLI while the agent runs).
+
+All writes go through one writer thread that takes every request waiting, runs them
+in one transaction and commits once (group commit), then wakes the callers. A
+source's ``append`` returns only after that commit, which is what makes its
+acknowledgement safe. Readers (one per sink worker) use their own connections.
+
+Quota: :attr:`Spool.pending_bytes` is the size of the rows still owed to at least one
+sink. At ``max_bytes`` (high water mark) appends are refused (sources push back);
+they are accepted again once it drops to ``resume_ratio * max_bytes`` (low mark).
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from agent.spool import db as db
+from agent.sdk.sink import SpooledEvent
+from agent.spool.views import DeadLetter, SinkState, SpoolViews
+from agent.spool.writes import SpoolOps
+from agent.spool.db import MAX_SINKS, SpoolError
+
+__all__ = ["Spool", "SpoolError", "SpoolFull", "SpoolClosed", "SpoolReader", "DeadLetter", "SinkState", "MAX_SINKS"]
+
+
+class SpoolFull(Exception):
+    """The spool is over its quota; the caller should push back and retry later."""
+
+
+class SpoolClosed(Exception):
+    """The spool is shutting down and takes no more writes."""
+
+
+@dataclass(slots=True)
+class _Request:
+    kind: str
+    args: tuple[Any, ...]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: BaseException | None = None
+
+
+class Spool(SpoolViews, SpoolOps):
+    """The durable queues of one agent. Construct, :meth:`open`, use, :meth:`close`."""
+
+    def __init__(self, state_dir: Path | str, *, max_bytes: int = 1 << 30, resume_ratio: float = 0.9,
+                 sync: str = "full", max_batch_events: int = 4096, history_rows: int = 10000,
+                 history_max_age_s: float = 7 * 86400, control_poll_s: float = 1.0, lock_wait_s: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        """:param lock_wait_s: how long :meth:`open` waits for a ``siemrelay dlq``/``sinks``
+            command that holds the spool's lock for one short transaction."""
+        super().__init__(Path(state_dir), sync)
+        self.max_bytes = max_bytes
+        self.resume_bytes = int(max_bytes * resume_ratio)
+        self.max_batch_events = max_batch_events
+        self.history_rows = history_rows
+        self.history_max_age_s = history_max_age_s
+        self.control_poll_s = control_poll_s
+        self.lock_wait_s = lock_wait_s
+        self.clock = clock
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._lock = db.SpoolLock(self.dir)
+        self._closed = threading.Event()
+        self._cond = threading.Condition()  # notified after commits that add events or free space
+        self._bits: dict[str, int] = {}
+        self._cursors: dict[str, int] = {}
+        self._states: dict[str, SinkState] = {}
+        self._next_seq = 1
+        self._pending_bytes = 0
+        self._full = False
+        self._history_counts: dict[str, int] = {}
+        self._history_pruned_at = 0.0
+        self._control_handler: Callable[[str, str | None], bool] | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    def open(self, sinks: Iterable[str], *, reset: bool = False) -> list[str]:
+        """Open (or create) the database and register the configured sinks.
+
+        A sink known to the spool but no longer configured has its undelivered
+        events moved to dead letters (reason ``sink removed from configuration``),
+        so nothing is lost and ``siemrelay dlq replay`` can bring them back.
+
+        :param reset: move an unreadable database aside (``spool.db.corrupt-<time>``,
+            kept, never deleted) and start empty instead of refusing.
+        :returns: messages worth logging (sinks removed, database moved aside).
+        :raises SpoolError: the directory is not writable, another agent uses this
+            spool, or the database is corrupt.
+        """
+        notes: list[str] = []
+        self._check_dir()
+        if not self._acquire_lock():
+            raise SpoolError(f"another siemrelay process (pid {self._lock.holder()}) is using the spool in {self.dir}; "
+                             "one agent per state directory")
+        try:
+            try:
+                conn = db.open_checked(self.path, self.sync)
+            except SpoolError:
+                if not reset:
+                    raise
+                notes.append(self._move_aside())
+                conn = db.open_checked(self.path, self.sync)
+            self._conn = conn
+            notes.extend(self._load_state(list(sinks)))
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._lock.release()
+            raise
+        self._writer = threading.Thread(target=self._write_loop, name="spool-writer")
+        self._writer.start()
+        return notes
+
+    def _acquire_lock(self) -> bool:
+        """Take the spool's lock, waiting out a CLI command's short transaction (not another agent)."""
+        deadline = time.monotonic() + self.lock_wait_s
+        told = False
+        while not self._lock.acquire():
+            if time.monotonic() >= deadline:
+                return False
+            if not told:
+                told = True
+                from loguru import logger
+
+                logger.bind(component="spool").info(
+                    "the spool in {} is locked by pid {}; waiting up to {:.0f}s (a siemrelay command finishing, "
+                    "or another agent on the same state directory)", self.dir, self._lock.holder(), self.lock_wait_s)
+            time.sleep(0.05)
+        return True
+
+    def _move_aside(self) -> str:
+        stamp = int(self.clock())
+        aside = self.path.with_name(f"spool.db.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.path.with_name(f"spool.db.corrupt-{stamp}.{n}")
+            n += 1
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name("spool.db" + suffix)
+            if side.exists():
+                side.rename(aside.with_name(aside.name + suffix))
+        return f"the unreadable spool was moved aside to {aside} (kept for inspection); starting with an empty spool"
+
+    def _load_state(self, configured: list[str]) -> list[str]:
+        conn = self._conn
+        assert conn is not None
+        notes: list[str] = []
+        if len(configured) > MAX_SINKS:
+            raise SpoolError(f"at most {MAX_SINKS} sinks are supported, {len(configured)} are configured")
+        self._next_seq = db.next_seq(conn)
+        rows = conn.execute("SELECT name, bit, cursor, retry_seq, attempts, first_attempt, last_attempt, last_error, failures "
+                            "FROM sinks").fetchall()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name, bit, cursor, *state in rows:
+                if name in configured:
+                    self._bits[name] = bit
+                    self._cursors[name] = cursor
+                    self._states[name] = SinkState(*state)
+                    continue
+                moved = self._dead_letter_rest(conn, name, bit, cursor, "sink removed from configuration")
+                conn.execute("UPDATE events SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
+                conn.execute("DELETE FROM events WHERE mask = 0")
+                conn.execute("DELETE FROM sinks WHERE name=?", (name,))
+                if moved:
+                    notes.append(f"sink {name!r} is no longer configured: its {moved} undelivered events were moved to dead letters")
+            used = set(self._bits.values())
+            free = (b for b in range(MAX_SINKS) if b not in used)
+            for name in configured:
+                if name not in self._bits:
+                    bit = next(free)
+                    self._bits[name] = bit
+                    self._cursors[name] = self._next_seq - 1
+                    self._states[name] = SinkState()
+                    conn.execute("INSERT INTO sinks (name, bit, cursor) VALUES (?, ?, ?)", (name, bit, self._next_seq - 1))
+                    conn.execute("UPDATE events SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
+            if self._cursors:
+                floor = min(self._cursors.values())
+                conn.execute("DELETE FROM events WHERE seq <= ?", (floor,))
+                db.gc_range(conn, floor, max(self._cursors.values()), self._cursors, self._bits)
+            conn.execute("DELETE FROM events WHERE mask = 0")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._history_counts = dict(conn.execute("SELECT sink, count(*) FROM deliveries GROUP BY sink").fetchall())
+        self._pending_bytes = int(conn.execute("SELECT coalesce(sum(size), 0) FROM events").fetchone()[0])
+        self._full = self._pending_bytes >= self.max_bytes
+        return notes
+
+    def _dead_letter_rest(self, conn: sqlite3.Connection, sink: str, bit: int, cursor: int, reason: str) -> int:
+        cur = conn.execute(
+            "INSERT INTO dead_letters (sink, input, event_id, data, reason, attempts, created) "
+            "SELECT ?, NULL, json_extract(data, '$.id'), data, ?, 0, ? FROM events WHERE seq > ? AND (mask >> ?) & 1",
+            (sink, reason, self.clock(), cursor, bit))
+        return int(cur.rowcount)
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer thread and close the database. Idempotent."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._writer is not None:
+            self._requests.put(None)
+            self._writer.join()
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+            self._conn = None
+        self._lock.release()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def set_control_handler(self, handler: Callable[[str, str | None], bool]) -> None:
+        """``handler(action, sink) -> bool`` runs CLI requests that concern workers (``enable``)."""
+        self._control_handler = handler
+
+    # ----------------------------------------------------------------- state
+    @property
+    def sinks(self) -> dict[str, int]:
+        """Configured sink names and their bit."""
+        return dict(self._bits)
+
+    def bit_of(self, sink: str) -> int:
+        return self._bits[sink]
+
+    def cursor(self, sink: str) -> int:
+        """Position up to which ``sink`` has acknowledged (or dead-lettered) its events."""
+        return self._cursors[sink]
+
+    def sink_state(self, sink: str) -> SinkState:
+        """The persisted retry state of ``sink`` as of the last commit."""
+        return self._states.get(sink) or SinkState()
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of events still owed to at least one sink (what the quota counts)."""
+        return self._pending_bytes
+
+    @property
+    def is_full(self) -> bool:
+        """Above the high water mark, and not yet back under the low one."""
+        return self._full
+
+    def wait_for_space(self, timeout: float) -> bool:
+        """Block until the spool is below its low water mark; ``False`` on timeout or close."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._full and not self._closed.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return not self._full and not self._closed.is_set()
+
+    def wait_for_events(self, timeout: float) -> None:
+        """Block until a commit added events (or ``timeout``); spurious wake-ups are fine."""
+        with self._cond:
+            self._cond.wait(timeout)
+
+    def reader(self) -> "SpoolReader":
+        """Return a reader with its own connection, for one worker thread."""
+        return SpoolReader(self)
+
+    # ----------------------------------------------------------------- writes
+    def _call(self, kind: str, *args: Any, wait: bool = True) -> Any:
+        if self._closed.is_set():
+            raise SpoolClosed("the spool is closed")
+        req = _Request(kind, args)
+        self._requests.put(req)
+        if not wait:
+            return req
+        return self._result(req)
+
+    @staticmethod
+    def _result(req: _Request) -> Any:
+        req.done.wait()
+        if req.error is not None:
+            raise req.error
+        return req.result
+
+    def append(self, events: Sequence[tuple[int, bytes]], errors: Sequence[tuple[str, str | None, bytes, str]] = ()) -> int:
+        """Durably add events and decode-error records; return after the commit.
+
+        :param events: ``(sink mask, native JSON bytes)`` per event.
+        :param errors: ``(input, event id or None, raw bytes, reason)`` per record that
+            could not be decoded; stored as dead letters with no sink.
+        :returns: the number of events written.
+        :raises SpoolFull: over quota (nothing written).
+        :raises SpoolClosed: shutting down (nothing written).
+        """
+        if self._full and events:
+            raise SpoolFull(f"spool over quota ({self._pending_bytes} of {self.max_bytes} bytes)")
+        if not events and not errors:
+            return 0
+        return int(self._call("append", list(events), list(errors)))
+
+    def ack(self, sink: str, position: int, *, dead: Sequence[tuple[SpooledEvent, str]] = (),
+            failures: int | None = 0, wait: bool = True) -> Callable[[], None]:
+        """Advance ``sink``'s cursor to ``position`` (its batch was delivered) and clear its retry state.
+
+        :param dead: events of the range that were not sent (flood control), kept as
+            dead letters with their reason in the same transaction.
+        :param failures: the circuit's consecutive failures to persist (``None``: unchanged).
+        :param wait: return after the commit; with ``False`` return at once and hand back
+            a callable that waits for the commit (and raises its error), so a worker can
+            send its next batch while this acknowledgement is written.
+        """
+        req = self._call("ack", sink, position, list(dead), failures, wait=wait)
+        if not wait:
+            return lambda: self._result(req)
+        return lambda: None
+
+    def dead_letter(self, sink: str, batch: Sequence[SpooledEvent], position: int, reason: str, attempts: int,
+                    first_attempt: float | None, last_attempt: float | None, last_error: str | None,
+                    failures: int | None = None, also: Sequence[tuple[SpooledEvent, str]] = ()) -> None:
+        """Copy ``batch`` to dead letters for ``sink`` and advance its cursor, in one transaction.
+
+        :param also: other events of the range to dead-letter with their own reason (flood control).
+        """
+        self._call("dead_letter", sink, list(batch), position, reason, attempts, first_attempt, last_attempt, last_error,
+                   failures, list(also))
+
+    def save_sink_state(self, sink: str, state: SinkState) -> None:
+        """Persist ``sink``'s retry state (not waited for: it rides the next group commit)."""
+        self._call("state", sink, state, wait=False)
+
+    def reset_failures(self, sink: str) -> None:
+        """Persist a re-enabled sink's failure counter as zero, keeping its head batch's
+        attempts (not waited for: it rides the next group commit, after the worker's
+        own earlier state writes)."""
+        self._call("reset_failures", sink, wait=False)
+
+    def record_delivery(self, sink: str, when: float, event_ids: Sequence[str], status: str, code: int | None,
+                        success: bool, attempt: int, latency_ms: float, error: str | None, batch_size: int | None = None) -> None:
+        """Add a delivery-history row (not waited for: it rides the next group commit)."""
+        size = len(event_ids) if batch_size is None else batch_size
+        ids = ",".join(event_ids[:50]) + (",…" if size > 50 else "")
+        self._call("history", (sink, when, size, ids, status, code, int(success), attempt, latency_ms, error), wait=False)
+
+    def requeue_dead_letters(self, ids: Sequence[int] | None, sink: str | None) -> int:
+        """Put dead letters back at the end of their sink's queue (replay); returns how many."""
+        return int(self._call("requeue", list(ids) if ids is not None else None, sink))
+
+    def purge_dead_letters(self, ids: Sequence[int] | None, sink: str | None) -> int:
+        """Delete dead letters; returns how many."""
+        return int(self._call("purge", list(ids) if ids is not None else None, sink))
+
+    def flush(self) -> None:
+        """Return once every request queued before this call is committed."""
+        self._call("noop")
+
+    # ----------------------------------------------------------------- writer thread
+    def _write_loop(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        stop = False
+        next_poll = time.monotonic()
+        while not stop:
+            try:
+                first = self._requests.get(timeout=max(0.01, next_poll - time.monotonic()))
+            except queue.Empty:
+                first = _Request("control", ())
+            if first is None:
+                break
+            batch = [first]
+            n_events = len(first.args[0]) if first.kind == "append" else 0
+            while n_events < self.max_batch_events:
+                try:
+                    nxt = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+                if nxt.kind == "append":
+                    n_events += len(nxt.args[0])
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self.control_poll_s
+                if first.kind != "control":
+                    batch.append(_Request("control", ()))
+            self._run_transaction(conn, batch)
+        leftovers: list[_Request] = []
+        while True:
+            try:
+                req = self._requests.get_nowait()
+            except queue.Empty:
+                break
+            if req is not None:
+                leftovers.append(req)
+        if leftovers:
+            self._run_transaction(conn, leftovers)
+
+    def _run_transaction(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+        saved = (self._next_seq, dict(self._cursors), dict(self._states), dict(self._history_counts), self._pending_bytes)
+        enables: list[str | None] = []
+        added = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for req in batch:
+                handler = getattr(self, f"_do_{req.kind}")
+                req.result = handler(conn, *req.args)
+                if req.kind in ("append", "requeue"):
+                    added += req.result
+                elif req.kind == "control":
+                    enables.extend(req.result)
+            self._prune_history(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the whole group fails together; callers see the error
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._next_seq, self._cursors, self._states, self._history_counts, self._pending_bytes = saved
+            err: BaseException = SpoolError(f"spool write failed: {exc}") if isinstance(exc, sqlite3.Error) else exc
+            for req in batch:
+                req.error = err
+                req.done.set()
+            return
+        was_full = self._full
+        if self._pending_bytes >= self.max_bytes:
+            self._full = True
+        elif self._full and self._pending_bytes <= self.resume_bytes:
+            self._full = False
+        for req in batch:
+            req.done.set()
+        for sink in enables:
+            if self._control_handler is not None:
+                self._control_handler("enable", sink)
+        if added or (was_full and not self._full) or any(r.kind in ("ack", "dead_letter") for r in batch):
+            with self._cond:
+                self._cond.notify_all()
+
+
+class SpoolReader:
+    """One sink worker's view of its queue, on its own connection."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.conn = db.connect(spool.path, spool.sync)
+
+    def read(self, sink: str, after: int, max_events: int, max_bytes: int) -> tuple[list[SpooledEvent], int]:
+        """Read the next events for ``sink`` after position ``after``.
+
+        :returns: ``(events, position)``: acknowledging ``position`` later covers these
+            events and every event in between that was not for this sink.
+        """
+        bit = self.spool._bits[sink]
+        self.conn.execute("BEGIN")
+        try:
+            rows = self.conn.execute(
+                "SELECT seq, data FROM events WHERE seq > ? AND (mask >> ?) & 1 ORDER BY seq LIMIT ?",
+                (after, bit, max_events)).fetchall()
+            out: list[SpooledEvent] = []
+            size = 0
+            for seq, data in rows:
+                if out and size + len(data) > max_bytes:
+                    return out, out[-1].seq
+                out.append(SpooledEvent(seq, data))
+                size += len(data)
+            if len(rows) == max_events:
+                return out, out[-1].seq
+            top = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            return out, max(top, after, out[-1].seq if out else 0)
+        finally:
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
