@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write the siemrelay configuration the side-by-side forwarding benchmark runs.
 
-The harness (rsyslog, syslog-ng and siemrelay measured in one run, see
-docs/performance.md) starts the agent with a command of its own; this script is the
+The side-by-side harness (rsyslog, syslog-ng and siemrelay measured in one run; see
+the README's "Performance" section) starts the agent with a command of its own; this script is the
 project's half of that command. It writes ``<workdir>/siemrelay.yaml`` for one of two
 workloads, both ending in one ``syslog`` sink (RFC 5424 over TCP, octet counting) to
 the harness's receiver, with the default durable spool (``sync: full``):
