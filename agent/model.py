@@ -8,6 +8,7 @@ names are fixed here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -209,8 +210,15 @@ def _looks_numeric(text: str) -> bool:
     return bool(t) and t.isascii() and t.isdigit()
 
 
+@functools.lru_cache(maxsize=4096)
 def format_time(dt: datetime) -> str:
-    """Format a datetime as ISO 8601 UTC with ``Z`` and milliseconds when non-zero."""
+    """Format a datetime as ISO 8601 UTC with ``Z`` and milliseconds when non-zero.
+
+    Memoised (a pure function): every event of a read batch shares its ``received_at``,
+    and vendors stamp bursts with the same second, so most calls on the hot path repeat
+    one of a few recent values. Equal aware datetimes are the same instant, so they
+    format alike whatever their offset.
+    """
     if dt.tzinfo is not timezone.utc:
         dt = dt.astimezone(timezone.utc)
     if dt.microsecond >= 1000:

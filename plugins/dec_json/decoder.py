@@ -110,8 +110,9 @@ class JsonDecoder(Decoder):
         if path is not None:
             return _dig(obj, path)
         for name in _GUESS.get(field, ()):
-            if name in obj and obj[name] not in (None, ""):
-                return obj[name]
+            value = obj.get(name)  # one hash lookup per name: this runs 8 times per event
+            if value is not None and value != "":
+                return value
         return None
 
     def map(self, obj: dict[str, Any], record: RawRecord) -> Event:
@@ -194,9 +195,14 @@ class JsonDecoder(Decoder):
 
 def _number_text(value: Any) -> Any:
     """A numeric string (``"7.5"``, ``"82"``) as the number it writes; anything else unchanged."""
-    if not isinstance(value, str) or not value.strip() or len(value) > 32:
+    if not isinstance(value, str) or len(value) > 32:
         return value
     text = value.strip()
+    # a word ("high") is the common case: only a sign, a point or a digit can start a
+    # number int() or float() reads here ("nan" and "inf" were never read: no ".eE" in them),
+    # and raising ValueError for every word costs more than the rest of the mapping
+    if not text or not (text[0].isdigit() or text[0] in "+-."):
+        return value
     try:
         return float(text) if any(c in text for c in ".eE") else int(text)
     except ValueError:

@@ -95,8 +95,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
                          "meta": _d("How long a request waits for spool space before it is answered 503.")},
     "retry_after_s": {"type": "integer", "default": 5, "min": 1,
                       "meta": _d("Retry-After sent with 503 when the spool is full.")},
-    "workers": {"type": "integer", "default": 4, "min": 1, "max": 256,
-                "meta": _d("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each).")},
+    "workers": {"type": "integer", "default": 1, "min": 1, "max": 256,
+                "meta": _d("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). One is fastest: more threads contend for the interpreter lock instead of overlapping.")},
     "dedup": {"type": "boolean", "default": True,
               "meta": _d("Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s.")},
 }

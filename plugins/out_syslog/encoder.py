@@ -67,6 +67,8 @@ def _param_text(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)  # what expand() writes for a number, without parsing a template per event
     return expand("{v}", {"v": value})
 
 
@@ -82,9 +84,9 @@ def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tupl
     parts = [fmt.sd_id]
     for name, path in fmt.sd_fields:
         value = doc.get(path) if "." not in path else lookup(doc, path)
-        if value is None or value == "" or value == [] or value == {}:
-            continue
-        text = _param_text(value)
+        if value is None or (not value and isinstance(value, (str, list, dict))):
+            continue  # empty values are left out (0 and false are values)
+        text = value if type(value) is str else _param_text(value)
         if value_limit is not None and len(text) > value_limit:
             text = text[:max(0, value_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
         parts.append(f'{name}="{escape_param(text)}"')

@@ -117,3 +117,14 @@ def test_unicode_digits_are_not_numbers(text):
     # str.isdigit() accepts them, int() and float() do not: nothing may raise
     assert severity_from_name(text) is Severity.UNKNOWN
     assert parse_time(text) is None
+
+
+def test_format_time_is_memoised_per_instant_not_per_wall_clock() -> None:
+    """format_time is cached: the same instant at another offset gives the same text,
+    and a different instant with the same wall-clock fields does not reuse it."""
+    utc = datetime(2026, 12, 5, 10, 0, 0, 250000, tzinfo=timezone.utc)
+    plus2 = datetime(2026, 12, 5, 12, 0, 0, 250000, tzinfo=timezone(timedelta(hours=2)))
+    assert format_time(utc) == "2026-12-05T10:00:00.250Z"
+    assert format_time(plus2) == "2026-12-05T10:00:00.250Z"
+    same_fields_other_instant = datetime(2026, 12, 5, 10, 0, 0, 250000, tzinfo=timezone(timedelta(hours=2)))
+    assert format_time(same_fields_other_instant) == "2026-12-05T08:00:00.250Z"

@@ -6,13 +6,15 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.model import Severity
 from agent.config.schema import with_nested_defaults
 from agent.testing import make_event, make_record
 from plugins.dec_json.config import CONFIG_SCHEMA
-from plugins.dec_json.decoder import JsonDecoder, NdjsonDecoder
+from plugins.dec_json.decoder import JsonDecoder, NdjsonDecoder, _number_text
 
 DEFAULTS = {k: v["default"] for k, v in CONFIG_SCHEMA.items()}
 
@@ -120,3 +122,38 @@ def test_field_map_fills_network_actor_and_action_context() -> None:
     assert ev.network == {"src_ip": "203.0.113.9", "src_port": 51234, "dst_ip": "192.0.2.10"}
     assert ev.actor == {"user": "root"} and ev.action == {"original": "blocked", "name": "blocked"}
     assert ev.signature == {"id": 2100498, "name": "GPL ATTACK_RESPONSE"}
+
+
+def _number_text_reference(value: Any) -> Any:
+    """The reading of numeric strings as first written (every string tried with int()/float())."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 32:
+        return value
+    text = value.strip()
+    try:
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        return value
+
+
+_SEVERITY_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["high", " 7.5 ", "82", "-3", "+4", ".5", "1e3", "nan", "inf", "-inf", "Infinity", "1_000",
+                     "\u0663", "\uff17", "\u00b2", "e5", "", "  ", "0x10", "5."]),
+    st.from_regex(r"\A\s*[+-]?[0-9]{0,4}(\.[0-9]{0,3})?([eE][+-]?[0-9]{1,2})?\s*\Z"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SEVERITY_TEXT)
+def test_numeric_severity_strings_read_as_before(text: str) -> None:
+    """The fast path for words (no int()/float() attempt) reads every string as the full attempt did."""
+    got, want = _number_text(text), _number_text_reference(text)
+    assert type(got) is type(want)
+    assert got == want or (got != got and want != want)  # NaN is read as NaN by both
+
+
+@pytest.mark.parametrize("level, expected", [("high", Severity.HIGH), ("7.5", Severity.HIGH), ("82", Severity.HIGH),
+                                             ("Low", Severity.LOW), ("unheard-of", Severity.UNKNOWN)])
+def test_severity_words_and_numeric_strings_through_the_decoder(level: str, expected: Severity) -> None:
+    [event] = decode(make(), {"id": "e-1", "severity": level, "title": "t"})
+    assert event.severity_id == expected

@@ -1,0 +1,46 @@
+"""The configuration the side-by-side benchmark runs (bench/write_bench_config.py) stays valid.
+
+The harness starts ``siemrelay run`` on it; a schema change that made it invalid would
+only show as a failed benchmark run, long after the change. ``siemrelay validate`` is
+the same check as start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+WRITER = ROOT / "bench" / "write_bench_config.py"
+
+
+def write(mode_args: list[str]) -> None:
+    subprocess.run([sys.executable, str(WRITER), *mode_args], check=True, timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["file", "http"])
+def test_the_benchmark_configuration_validates(tmp_path: Path, mode: str) -> None:
+    work = tmp_path / "work"
+    if mode == "file":
+        events = tmp_path / "events.jsonl"
+        events.write_text('{"id": "e-1", "title": "t"}\n')
+        write(["file", str(events), "127.0.0.1", "6514", str(work)])
+    else:
+        write(["http", "127.0.0.1", "6514", "18080", str(work)])
+    config = work / "siemrelay.yaml"
+    result = run_cli("validate", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded = json.loads(config.read_text())
+    assert loaded["sinks"]["collector"] == {"type": "syslog", "address": "127.0.0.1:6514", "transport": "tcp",
+                                            "framing": "octet"}
+    if mode == "http":
+        # the load generator repeats bodies: with de-duplication on they would not be forwarded
+        assert loaded["agent"]["dedup"]["window_s"] == 0
+        assert loaded["sources"]["webhook"]["address"] == "127.0.0.1:18080"
+    else:
+        assert loaded["sources"]["events"]["read_from"] == "beginning"
