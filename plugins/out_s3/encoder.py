@@ -9,9 +9,9 @@ timestamps), which is what makes a re-upload after a crash an overwrite.
 Parquet columns are built one top-level field at a time from the union of the
 events' fields, so an event that lacks a field has a null there; ``None``, empty maps
 and empty lists are left out first (Parquet cannot store a struct without fields). A
-field whose values disagree in type within one object (a vendor's ``raw`` that is a
-number in one event and a map in the next) is stored as JSON text in that object
-rather than failing the batch.
+value whose type disagrees with the same field of another event in the object (a
+vendor field that is a number in one event and a word in the next) is stored as text
+rather than failing the batch (only the leaves that disagree, not their whole map).
 """
 
 from __future__ import annotations
@@ -80,22 +80,45 @@ def parquet_bytes(rows: Sequence[dict[str, Any]], compression: str = "zstd") -> 
     pa = importlib.import_module("pyarrow")
     pq = importlib.import_module("pyarrow.parquet")
     clean = [prune(row) or {} for row in rows]
-    names: dict[str, None] = {}
-    for row in clean:
-        for name in row:
-            names.setdefault(name)
-    arrays = []
-    for name in names:
-        values = [row.get(name) for row in clean]
-        try:
-            arrays.append(pa.array(values))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            arrays.append(pa.array([None if v is None else orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode()
-                                    for v in values], pa.string()))
-    table = pa.Table.from_arrays(arrays, names=list(names))
+    names = _field_names(clean)
+    arrays = [column(pa, [row.get(name) for row in clean]) for name in names]
+    table = pa.Table.from_arrays(arrays, names=names)
     sink = io.BytesIO()
     pq.write_table(table, sink, compression=None if compression == "none" else compression)
     return sink.getvalue()
+
+
+def _field_names(maps: Iterable[dict[str, Any] | None]) -> list[str]:
+    names: dict[str, None] = {}
+    for value in maps:
+        for name in value or ():
+            names.setdefault(name)
+    return list(names)
+
+
+def column(pa: Any, values: list[Any]) -> Any:
+    """An Arrow array of ``values`` (``None`` = null). Where Arrow cannot find one type, maps
+    are built field by field and lists item by item, so only the leaves that really
+    disagree (a number here, a text there) become text: a scalar string stays as it is,
+    anything else is its JSON."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    present = [v for v in values if v is not None]
+    nulls = pa.array([v is None for v in values], pa.bool_())
+    if present and all(isinstance(v, dict) for v in present):
+        names = _field_names(present)
+        children = [column(pa, [None if v is None else v.get(name) for v in values]) for name in names]
+        return pa.StructArray.from_arrays(children, names=names, mask=nulls)
+    if present and all(isinstance(v, list) for v in present):
+        offsets, flat = [0], []
+        for v in values:
+            flat.extend(v or ())
+            offsets.append(len(flat))
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), column(pa, flat), mask=nulls)
+    return pa.array([v if v is None or isinstance(v, str) else orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode()
+                     for v in values], pa.string())
 
 
 @dataclass(slots=True)
