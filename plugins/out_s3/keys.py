@@ -10,6 +10,7 @@ Values put into a key are reduced to S3's safe characters (letters, digits and
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from datetime import datetime, timezone
@@ -82,7 +83,10 @@ class KeyTemplate:
             if not ok:
                 choices = sorted(allowed) if allowed is not None else ["an event field (source, type, asset.name ...)",
                                                                        *DATE_PARTS, _OBJECT_ID]
-                raise TemplateError(f"the placeholder {{{{ {name} }}}} is not one of: {', '.join(choices)}")
+                known = sorted(allowed) if allowed is not None else sorted(_EVENT_FIELDS | set(DATE_PARTS) | {_OBJECT_ID})
+                near = difflib.get_close_matches(head, known, n=1)
+                hint = f" (did you mean {{{{ {near[0]} }}}}?)" if near else ""
+                raise TemplateError(f"the placeholder {{{{ {name} }}}} is not one of: {', '.join(choices)}{hint}")
         rest = _PLACEHOLDER.sub("", template)
         if "{{" in rest or "}}" in rest:
             raise TemplateError("an unclosed or malformed {{ placeholder }}")
