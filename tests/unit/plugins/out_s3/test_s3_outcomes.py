@@ -75,3 +75,15 @@ def test_validate_names_the_file_line_key_and_the_nearest_placeholder(tmp_path: 
     assert "(did you mean {{ source }}?)" in res.stderr
     assert "access_key_id and secret_access_key go together" in res.stderr
     assert f"{cfg}:11: sinks.sl.account_id" in res.stderr
+
+
+def test_a_missing_extra_is_a_configuration_problem_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from plugins.out_s3.config import check_s3, check_security_lake
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    for check, extra in ((check_s3, {"key": "x/{{ object_id }}"}), (check_security_lake, {"source_name": "x"})):
+        problems = check({"bucket": "b-b-b", "multipart_threshold_bytes": 16 << 20, "part_size_bytes": 8 << 20, **extra})
+        assert problems == ["the S3 sinks need pyarrow: install the s3 extra: pip install 'siemrelay[s3]' (boto3, pyarrow)"]
