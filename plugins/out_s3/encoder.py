@@ -88,6 +88,27 @@ def parquet_bytes(rows: Sequence[dict[str, Any]], compression: str = "zstd") -> 
     return sink.getvalue()
 
 
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, dict):
+        return any(_has_bool(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_bool(v) for v in value)
+    return False
+
+
+def _same_bools(original: Any, converted: Any) -> bool:
+    """Arrow turns ``[0.5, False]`` into doubles (``False`` becomes ``0.0``): a boolean must read back a boolean."""
+    if isinstance(original, bool):
+        return isinstance(converted, bool)
+    if isinstance(original, dict):
+        return isinstance(converted, dict) and all(_same_bools(v, converted.get(k)) for k, v in original.items())
+    if isinstance(original, list):
+        return isinstance(converted, list) and all(map(_same_bools, original, converted))
+    return not isinstance(converted, bool)
+
+
 def _field_names(maps: Iterable[dict[str, Any] | None]) -> list[str]:
     names: dict[str, None] = {}
     for value in maps:
@@ -99,10 +120,12 @@ def _field_names(maps: Iterable[dict[str, Any] | None]) -> list[str]:
 def column(pa: Any, values: list[Any]) -> Any:
     """An Arrow array of ``values`` (``None`` = null). Where Arrow cannot find one type, maps
     are built field by field and lists item by item, so only the leaves that really
-    disagree (a number here, a text there) become text: a scalar string stays as it is,
+    disagree (a number here, a text or a boolean there) become text: a scalar string stays as it is,
     anything else is its JSON."""
     try:
-        return pa.array(values)
+        array = pa.array(values)
+        if not _has_bool(values) or _same_bools(values, array.to_pylist()):
+            return array
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         pass
     present = [v for v in values if v is not None]
