@@ -135,7 +135,8 @@ def column(pa: Any, values: list[Any]) -> Any:
         children = [column(pa, [None if v is None else v.get(name) for v in values]) for name in names]
         return pa.StructArray.from_arrays(children, names=names, mask=nulls)
     if present and all(isinstance(v, list) for v in present):
-        offsets, flat = [0], []
+        offsets: list[int] = [0]
+        flat: list[Any] = []
         for v in values:
             flat.extend(v or ())
             offsets.append(len(flat))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -316,3 +317,19 @@ def test_send_test_writes_an_object(kind: str, tmp_path: Path, moto: MotoS3, age
     else:
         assert [r["metadata"]["uid"] for r in pq.read_table(io.BytesIO(body)).to_pylist()] == [ident]
     assert agent.stop() == 0
+
+
+def test_sigterm_uploads_the_object_being_filled(tmp_path: Path, moto: MotoS3, agent_process: Callable[..., Any]) -> None:
+    """With the default roll age (5 minutes) a stopping agent must not sit out the age:
+    the worker stops filling, uploads what it has, and exits within the shutdown timeout."""
+    moto.create_bucket(BUCKET)
+    port = pick_port()
+    agent = agent_process(config(tmp_path, port, s3_sink(moto.url, wait_s=300)))
+    wait_for_port(port)
+    post(port, [native(i) for i in range(3)])
+    time.sleep(1.0)  # the worker has read them and is waiting for the batch to fill
+    assert moto.objects(BUCKET) == {}
+    started = time.monotonic()
+    assert agent.stop(timeout=20) == 0
+    assert time.monotonic() - started < 3.0 + 2.0  # agent.shutdown_timeout_s is 3
+    assert sorted(jsonl_ids(moto.objects(BUCKET))) == ["ev-0", "ev-1", "ev-2"]
