@@ -56,7 +56,12 @@ class _ObjectSink(Sink):
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to send")
-        objects = self.encode_batch(batch)
+        try:
+            objects = self.encode_batch(batch)
+        except Exception as exc:  # an event the format cannot hold (Arrow's nesting limit): refused, so the
+            # worker isolates it and dead-letters it with this reason instead of retrying the batch for ever
+            return Delivery.reject(f"cannot encode as {self._format_name()}: {type(exc).__name__}: "
+                                   f"{self.redact(str(exc))[:200]}")
         try:
             transport = self._client()
         except Exception as exc:  # boto3 refusing the configuration (an unknown profile) is the user's to fix
@@ -72,6 +77,9 @@ class _ObjectSink(Sink):
         total = sum(len(o.body) for o in objects)
         return Delivery.success(f"HTTP {last.code}: {len(objects)} objects ({total} bytes), first {objects[0].key}",
                                 code=last.code)
+
+    def _format_name(self) -> str:
+        return "Parquet"
 
     def healthcheck(self) -> Delivery:
         try:
@@ -105,6 +113,9 @@ class S3Sink(_ObjectSink):
         self.format: JsonlFormat | ParquetFormat = (
             JsonlFormat(bool(config["gzip"])) if config["format"] == "jsonl"
             else ParquetFormat(config["parquet_compression"]))
+
+    def _format_name(self) -> str:
+        return "Parquet" if isinstance(self.format, ParquetFormat) else "JSON lines"
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[S3Object]:
         """The objects of this batch (pure: keys and bytes depend on the events only)."""

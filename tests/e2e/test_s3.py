@@ -333,3 +333,4 @@ def test_sigterm_uploads_the_object_being_filled(tmp_path: Path, moto: MotoS3, a
     assert agent.stop(timeout=20) == 0
     assert time.monotonic() - started < 3.0 + 2.0  # agent.shutdown_timeout_s is 3
     assert sorted(jsonl_ids(moto.objects(BUCKET))) == ["ev-0", "ev-1", "ev-2"]
+

@@ -87,3 +87,17 @@ def test_a_missing_extra_is_a_configuration_problem_naming_it(monkeypatch: pytes
     for check, extra in ((check_s3, {"key": "x/{{ object_id }}"}), (check_security_lake, {"source_name": "x"})):
         problems = check({"bucket": "b-b-b", "multipart_threshold_bytes": 16 << 20, "part_size_bytes": 8 << 20, **extra})
         assert problems == ["the S3 sinks need pyarrow: install the s3 extra: pip install 'siemrelay[s3]' (boto3, pyarrow)"]
+
+
+def test_a_batch_that_cannot_be_encoded_is_refused_so_the_worker_isolates_the_event(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.testing import make_event, spooled
+    from plugins.out_s3.sink import S3Sink
+    from tests.peers.sink_factory import make_sink
+
+    sink = make_sink(S3Sink, {"bucket": "b-b-b", "format": "parquet", "endpoint_url": "http://127.0.0.1:9"})
+    monkeypatch.setattr(sink, "encode_batch", lambda batch: (_ for _ in ()).throw(TypeError("Recursion limit reached")))
+    outcome = sink.send(spooled([make_event()]))
+    sink.close()
+    assert outcome.status is Status.REJECT and not outcome.open_circuit  # dead-lettered alone, not retried for ever
+    assert outcome.reason == "cannot encode as Parquet: TypeError: Recursion limit reached"
