@@ -10,6 +10,7 @@ S3 has confirmed the upload.
 from __future__ import annotations
 
 import importlib.util
+import re
 from typing import Any, Callable
 
 from agent.sdk import SCHEMA_RULES, url_check
@@ -35,8 +36,6 @@ def _endpoint_check(field: str, value: Any, error: Callable[[str, str], None]) -
 
 def _bucket_check(field: str, value: Any, error: Callable[[str, str], None]) -> None:
     """S3 bucket naming rules (3-63 characters: lower-case letters, digits, dots, hyphens)."""
-    import re
-
     if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", str(value)):
         error(field, "not a valid S3 bucket name (3-63 characters: lower-case letters, digits, '.' and '-', "
                      "starting and ending with a letter or digit)")
