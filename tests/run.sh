@@ -28,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,secops]' -r tests/requirements.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,secops,otlp,s3]' -r tests/requirements.txt
 # the example third-party plugin, installed like a user's plugin (found through its entry point)
 .venv/bin/python -m pip install -q --disable-pip-version-check ./examples/siemrelay-pagerduty
 

@@ -236,7 +236,9 @@ class SinkWorker:
             remaining = self.max_wait_s - (self.clock() - started)
             if remaining <= 0:
                 break
-            self.spool.wait_for_events(remaining)
+            # in slices: stop() does not wake the spool's condition, and a batch that fills by age
+            # (an object sink's roll, minutes long) must be sent at shutdown, not sat out
+            self.spool.wait_for_events(min(remaining, 0.25))
             more, end = reader.read(self.name, end, self.max_events - len(batch), self.max_bytes - size)
             batch.extend(more)
             size += sum(len(e.data) for e in more)

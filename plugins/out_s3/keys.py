@@ -1,0 +1,126 @@
+"""Object keys: the ``key`` template of the ``s3`` sink, the Security Lake layout, and
+the deterministic object name that makes a re-upload overwrite instead of duplicate.
+
+An object's name comes from the spool sequence number and id of its first event, never
+from the clock: after a crash between rolling an object and S3's confirmation, the
+agent re-reads the same events and writes the same key again, so S3 keeps one copy.
+Values put into a key are reduced to S3's safe characters (letters, digits and
+``!-_.*'()``), so an event field can neither add path levels nor escape the prefix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from agent.sdk import Event, lookup
+
+__all__ = ["KeyTemplate", "TemplateError", "object_id", "safe_part", "event_datetime", "security_lake_prefix",
+           "DATE_PARTS"]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9!_.*'()\-]+")
+#: Date parts a key template may name (UTC, zero-padded), from the event's time.
+DATE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M"}
+_EVENT_FIELDS = frozenset(Event.__dataclass_fields__) | {"severity"}
+_OBJECT_ID = "object_id"
+_MARK = "\x00"  # stands for the object id while events are grouped (never in a safe part)
+
+
+class TemplateError(ValueError):
+    """A key template that names something an event does not have."""
+
+
+def safe_part(value: Any, limit: int = 100) -> str:
+    """``value`` as one key segment: unsafe runs become ``_``, ``..`` cannot appear, empty is ``unknown``."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = _UNSAFE.sub("_", text)[:limit].replace("..", "__")
+    return text or "unknown"
+
+
+def event_datetime(doc: Mapping[str, Any]) -> datetime:
+    """The event's time (UTC), else its receive time, else the epoch: never the clock."""
+    for name in ("time", "received_at"):
+        value = doc.get(name)
+        if isinstance(value, str):
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def object_id(first_seq: int, first_event_id: str) -> str:
+    """The object's name: the first event's spool number (zero-padded, so keys sort in spool
+    order) and a hash of that number and the event's id (so a spool started afresh, whose
+    numbers begin again, does not overwrite objects an earlier spool wrote)."""
+    digest = hashlib.sha256(f"{first_seq}|{first_event_id}".encode("utf-8")).hexdigest()[:12]
+    return f"{first_seq:016d}-{digest}"
+
+
+class KeyTemplate:
+    """A compiled key template: literal text and ``{{ name }}`` placeholders.
+
+    :param allowed: the names a placeholder may use; by default the event's fields
+        (dotted paths below them), the date parts and ``object_id``.
+    :param need_object_id: append ``/{{ object_id }}`` when the template lacks it, so
+        two objects never share a key.
+    :raises TemplateError: naming the first placeholder that is not allowed.
+    """
+
+    def __init__(self, template: str, *, allowed: set[str] | None = None, need_object_id: bool = True) -> None:
+        if not template.strip():
+            raise TemplateError("the template is empty")
+        names = [m.group(1) for m in _PLACEHOLDER.finditer(template)]
+        for name in names:
+            head = name.split(".", 1)[0]
+            ok = name in allowed if allowed is not None else (
+                head in _EVENT_FIELDS or (name in DATE_PARTS) or name == _OBJECT_ID)
+            if not ok:
+                choices = sorted(allowed) if allowed is not None else ["an event field (source, type, asset.name ...)",
+                                                                       *DATE_PARTS, _OBJECT_ID]
+                known = sorted(allowed) if allowed is not None else sorted(_EVENT_FIELDS | set(DATE_PARTS) | {_OBJECT_ID})
+                near = difflib.get_close_matches(head, known, n=1)
+                hint = f" (did you mean {{{{ {near[0]} }}}}?)" if near else ""
+                raise TemplateError(f"the placeholder {{{{ {name} }}}} is not one of: {', '.join(choices)}{hint}")
+        rest = _PLACEHOLDER.sub("", template)
+        if "{{" in rest or "}}" in rest:
+            raise TemplateError("an unclosed or malformed {{ placeholder }}")
+        if template.startswith("/"):
+            raise TemplateError("a key must not start with '/'")
+        if need_object_id and _OBJECT_ID not in names:
+            template = template.rstrip("/") + "/{{ object_id }}"
+        self.template = template
+        self._parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
+
+    def render(self, values: Mapping[str, Any] | None = None, doc: Mapping[str, Any] | None = None,
+               when: datetime | None = None, object_name: str = _MARK) -> str:
+        """Fill the template: ``values`` first, then date parts of ``when``, then fields of ``doc``."""
+        out: list[str] = []
+        for i, part in enumerate(self._parts):
+            if i % 2 == 0:
+                out.append(part)
+            elif part == _OBJECT_ID:
+                out.append(object_name)
+            elif values is not None and part in values:
+                out.append(safe_part(values[part]))
+            elif part in DATE_PARTS and when is not None:
+                out.append(when.strftime(DATE_PARTS[part]))
+            else:
+                out.append(safe_part(lookup(doc or {}, part, "")))
+        return "".join(out)
+
+    @staticmethod
+    def finish(grouped_key: str, object_name: str) -> str:
+        """A key rendered with the default ``object_name`` mark, with the real name put in."""
+        return grouped_key.replace(_MARK, object_name)
+
+
+def security_lake_prefix(source: str, region: str, account_id: str, when: datetime) -> str:
+    """The custom-source partition Security Lake documents:
+    ``ext/{source}/region={region}/accountId={account}/eventDay={YYYYMMDD}/``."""
+    return f"ext/{source}/region={region}/accountId={account_id}/eventDay={when.strftime('%Y%m%d')}/"
