@@ -26,10 +26,10 @@ from typing import Callable, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.records import RawRecord  # noqa: E402
-from agent.runtime import tune_garbage_collector  # noqa: E402
-from agent.sinks import SpooledEvent  # noqa: E402
-from agent.spool import Spool  # noqa: E402
+from agent.sdk.record import RawRecord  # noqa: E402
+from agent.engine.supervisor import tune_garbage_collector  # noqa: E402
+from agent.sdk.sink import SpooledEvent  # noqa: E402
+from agent.spool.store import Spool  # noqa: E402
 from plugins.dec_json.config import CONFIG_SCHEMA as JSON_DECODER_SCHEMA  # noqa: E402
 from plugins.dec_json.decoder import JsonDecoder  # noqa: E402
 from plugins.out_syslog.sink import SyslogSink  # noqa: E402

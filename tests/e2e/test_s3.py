@@ -27,7 +27,7 @@ import pytest
 import requests
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
-from agent.ocsf import OCSF_VERSION
+from agent.sdk.ocsf import OCSF_VERSION
 from agent.testing import make_record
 from plugins.dec_auto.decoder import AutoDecoder
 from tests.conftest import pick_port, run_cli, wait_for, wait_for_port

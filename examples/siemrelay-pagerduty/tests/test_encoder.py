@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.config.schema import compose_sink_schema
+from agent.sdk import compose_sink_schema
 from siemrelay_pagerduty.config import CONFIG_SCHEMA, DEFAULTS
 from siemrelay_pagerduty.encoder import MAX_BODY_BYTES, dedup_key, encode_event, serialise
 

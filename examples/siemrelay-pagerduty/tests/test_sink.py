@@ -8,9 +8,9 @@ from typing import Any
 import cerberus
 import pytest
 
-from agent.sdk.outcome import Status
+from agent.sdk import Status
 from agent.testing.receivers import Reply
-from agent.config.schema import compose_sink_schema
+from agent.sdk import compose_sink_schema
 from agent.testing import spooled
 from siemrelay_pagerduty.sink import PagerDutySink
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk.httpclient import url_check
-from agent.sdk.tls import TLS_SCHEMA
+from agent.sdk import url_check
+from agent.sdk import TLS_SCHEMA
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULTS", "SEVERITIES", "PD_SEVERITIES", "check_config"]
 

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from agent.model import Event, format_time
+from agent.sdk import Event, format_time
 
 __all__ = ["encode_event", "event_action", "dedup_key", "MAX_BODY_BYTES", "MAX_SUMMARY", "MAX_DEDUP_KEY"]
 

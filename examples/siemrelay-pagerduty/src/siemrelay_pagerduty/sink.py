@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Sequence
 
-from agent.sdk.outcome import Delivery, Status
-from agent.sdk.httpclient import HttpClient
-from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk import Delivery, Status
+from agent.sdk import HttpClient
+from agent.sdk import Sink, SinkContext, SpooledEvent
 from siemrelay_pagerduty.config import CONFIG_SCHEMA, DEFAULTS, check_config
 from siemrelay_pagerduty.encoder import MAX_BODY_BYTES, encode_event, serialise
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 
-from agent.delivery import Status
+from agent.sdk.outcome import Status
 from plugins.out_s3.transport import classify_s3_error
 from tests.conftest import run_cli
 

@@ -19,8 +19,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.model import Event, score_from_severity
-from agent.render import render
-from agent.sinks import SpooledEvent
+from agent.sdk.render import render
+from agent.sdk.sink import SpooledEvent
 from agent.testing import make_event, spooled
 from plugins.out_s3.encoder import JsonlFormat, ParquetFormat, plan_s3, plan_security_lake, prune
 from plugins.out_s3.keys import KeyTemplate, TemplateError, object_id, safe_part
