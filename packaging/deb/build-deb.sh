@@ -25,8 +25,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-[ -n "$version" ] || version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/agent/__init__.py")"
-[ -n "$version" ] || { echo "build-deb.sh: cannot read __version__ from agent/__init__.py" >&2; exit 1; }
+[ -n "$version" ] || version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/agent/version.py")"
+[ -n "$version" ] || { echo "build-deb.sh: cannot read __version__ from agent/version.py" >&2; exit 1; }
 arch="$(dpkg --print-architecture)"
 pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 pynext="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1] + 1}")')"
