@@ -50,7 +50,7 @@ def _port_free(port: int) -> bool:
 
 
 def _version() -> str:
-    text = (ROOT / "agent" / "__init__.py").read_text()
+    text = (ROOT / "agent" / "version.py").read_text()
     match = re.search(r'__version__ = "([^"]+)"', text)
     assert match
     return match.group(1)
