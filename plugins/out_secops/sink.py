@@ -60,9 +60,9 @@ class SecOpsSink(Sink):
         timeout = float(config["retry"]["timeout_s"])
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=timeout,
                                  headers={"Content-Type": "application/json"}, redact=ctx.redact)
-        credentials = load_service_account(config["credentials_file"], SCOPES)
+        account = load_service_account(config["credentials_file"], SCOPES)
         token_client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=timeout, redact=ctx.redact)
-        self.tokens = TokenProvider(GoogleServiceAccount(token_client, credentials, clock=ctx.clock), clock=ctx.clock)
+        self.tokens = TokenProvider(GoogleServiceAccount(token_client, account, clock=ctx.clock), clock=ctx.clock)
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
         return import_body(batch, self.schema, self.namespace, self.labels, self.forwarder)

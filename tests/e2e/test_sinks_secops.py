@@ -133,3 +133,17 @@ def test_through_an_authenticating_proxy(tmp_path: Path, agent_process: Any, acc
     assert any(line.startswith(f"POST {g.token_uri}") for line in seen), seen
     assert any(line.startswith(f"POST {g.url}/v1alpha/") for line in seen), seen
     assert PROXY_PASSWORD not in proc.log and base64.b64encode(PROXY_PASSWORD.encode()).decode() not in proc.log
+
+
+def test_an_overloaded_token_endpoint_is_retried_by_the_worker_not_by_google_auth(
+        tmp_path: Path, agent_process: Any, account: ServiceAccountKey) -> None:
+    """google-auth would retry a 503 itself, sleeping in the sink; the worker's retry policy owns it."""
+    with Chronicle(pick_port(), (account,)) as g:
+        g.fail_token_next(503, {"Retry-After": "0"})
+        cfg, port, proc = start(tmp_path, agent_process, g, account)
+        post(port, [native(1)])
+        wait_for(lambda: len(g.logs) >= 1, 20, what="the log after the token endpoint recovered")
+        row = orjson.loads(run_cli("sinks", "-c", str(cfg), "list", "--json").stdout)[0]
+    assert [r.status for r in g.token_calls()] == [503, 200]
+    assert row["dead_letters"] == 0 and "circuit opened" not in proc.log
+    assert "retry" in proc.log.lower() and "temporarily_unavailable" in proc.log

@@ -12,7 +12,7 @@ the Chronicle API's ``logs.import``, written from Google's documentation.
   ``NOT_FOUND``, a body over 4 MB or not ``{"inlineSource": {"logs": [...]}}`` with
   base64 ``data`` → 400 ``INVALID_ARGUMENT``. Success: 200 with an empty JSON object.
 
-Faults: :meth:`Chronicle.fail_next`; :meth:`Chronicle.revoke_tokens`.
+Faults: :meth:`Chronicle.fail_next`, :meth:`Chronicle.fail_token_next`; :meth:`Chronicle.revoke_tokens`.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class Chronicle:
         self.logs: list[dict[str, Any]] = []
         self.requests: list[GoogleRequest] = []
         self.faults: list[tuple[int, dict[str, str]]] = []
+        self.token_faults: list[tuple[int, dict[str, str]]] = []
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -100,6 +101,11 @@ class Chronicle:
         with self.lock:
             self.faults.extend([(status, dict(headers or {}))] * times)
 
+    def fail_token_next(self, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """The next ``times`` token requests get ``status`` (Google's OAuth error body for it)."""
+        with self.lock:
+            self.token_faults.extend([(status, dict(headers or {}))] * times)
+
     def revoke_tokens(self) -> None:
         with self.lock:
             self.tokens.clear()
@@ -113,6 +119,11 @@ class Chronicle:
     def handle_token(self, req: GoogleRequest) -> tuple[int, dict[str, str], Any]:
         from google.auth import jwt
 
+        with self.lock:
+            fault = self.token_faults.pop(0) if self.token_faults else None
+        if fault:
+            error = "temporarily_unavailable" if fault[0] >= 500 or fault[0] == 429 else "invalid_request"
+            return fault[0], fault[1], {"error": error, "error_description": "Injected fault."}
         form = {k: v[0] for k, v in parse_qs(req.body.decode("ascii", "replace")).items()}
         if form.get("grant_type") != GRANT or "assertion" not in form:
             return 400, {}, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
