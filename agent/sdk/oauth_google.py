@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from agent.sdk.outcome import Delivery, parse_retry_after
-from agent.sdk.httpclient import HttpClient
+from agent.sdk.httpclient import HttpClient, ProxyRefused, proxy_outcome, proxy_refusal
 from agent.sdk.oauth import AccessToken
 
 __all__ = ["GoogleServiceAccount", "ServiceAccount", "load_service_account", "MISSING_GOOGLE_AUTH"]
@@ -89,12 +89,20 @@ class GoogleServiceAccount:
     def __init__(self, client: HttpClient, account: ServiceAccount, clock: Callable[[], float] = time.time) -> None:
         from google.auth.transport.requests import Request
 
+        proxied = bool(client.proxy.for_url(account.token_uri))
+
         class _FirstAnswer(Request):  # google-auth's requests transport
             """google-auth's requests transport, ending the exchange at the first non-200 answer."""
 
             def __call__(self, *args: Any, **kwargs: Any) -> Any:
                 kwargs.setdefault("timeout", client.timeout)
+                # through a proxy, read the status before the body (as HttpClient.request does): a
+                # proxy refusing the request closes the connection without reading what we sent
+                kwargs.setdefault("stream", proxied)
                 response = super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+                refused = proxy_refusal(response.status, response.headers) if proxied else None
+                if refused is not None:
+                    raise refused
                 if response.status != 200:
                     raise _TokenAnswer(response.status, response.headers.get("Retry-After"), response.data)
                 return response
@@ -113,6 +121,8 @@ class GoogleServiceAccount:
             self.credentials.refresh(self._request)
         except _TokenAnswer as answer:
             return self._refused(answer)
+        except ProxyRefused as refused:
+            return proxy_outcome(refused, self.client.clean(str(refused), self.token_uri))
         except exceptions.TransportError as exc:
             return Delivery.retry(self.client.clean(f"Google token endpoint unreachable: {_first(exc)}", self.token_uri),
                                   error_kind="timeout" if "timeout" in str(exc).lower() else "connection")

@@ -147,3 +147,18 @@ def test_an_overloaded_token_endpoint_is_retried_by_the_worker_not_by_google_aut
     assert [r.status for r in g.token_calls()] == [503, 200]
     assert row["dead_letters"] == 0 and "circuit opened" not in proc.log
     assert "retry" in proc.log.lower() and "temporarily_unavailable" in proc.log
+
+
+def test_a_wrong_proxy_password_names_the_proxy_not_google(tmp_path: Path, agent_process: Any,
+                                                           account: ServiceAccountKey) -> None:
+    """tinyproxy's own 401 on the token request is the proxy's refusal, not Google refusing the key."""
+    require_tool("tinyproxy", "tinyproxy")
+    with Chronicle(pick_port(), (account,)) as g, Tinyproxy(tmp_path / "proxy", "relay", PROXY_PASSWORD) as proxy:
+        agent_extra = f'  proxy: {{url: "{proxy.url}", username: relay, password: "wrong-{PROXY_PASSWORD}"}}'
+        cfg, port, proc = start(tmp_path, agent_process, g, account, agent_extra=agent_extra)
+        post(port, [native(1)])
+        wait_for(lambda: "circuit opened" in proc.log, 20, what="the circuit to open")
+        row = orjson.loads(run_cli("sinks", "-c", str(cfg), "list", "--json").stdout)[0]
+    assert g.requests == [] and row["queued"] == 1 and row["dead_letters"] == 0
+    assert "proxy answered 401" in row["last_error"] and "proxy.password" in row["last_error"]
+    assert "Google" not in row["last_error"] and PROXY_PASSWORD not in proc.log
