@@ -10,6 +10,7 @@ where its analysts expect it:
 ``scan.*``             Scan Activity (6007, Application Activity)      started, completed, failed → Error, ...
 ``audit.*``/``config.*`` Entity Management (3004, IAM)                 verb of the type: created → Create, ...
 ``asset.*``            Inventory Info (5001) for a host, else Entity Management (3004)
+``process.*``/sudo     Process Activity (1007, System Activity)        started → Launch, terminated → Terminate, ...
 ``auth.*``             Authentication (3002)                            Logon, status from ``outcome``
 ``alert``/a signature  Detection Finding (2004)                         Create
 network addresses      Network Activity (4001)                          Refuse when denied, else Traffic
@@ -32,6 +33,7 @@ from typing import Any
 import orjson
 
 from agent.model import Event, Severity, parse_time
+from agent.sdk.ocsf_process import is_process_event, process_activity
 
 __all__ = ["to_ocsf", "OCSF_VERSION", "ocsf_class_of"]
 
@@ -50,6 +52,7 @@ _CLASSES: dict[int, tuple[str, int, str]] = {
     2004: ("Detection Finding", 2, "Findings"),
     3002: ("Authentication", 3, "Identity & Access Management"),
     4001: ("Network Activity", 4, "Network Activity"),
+    1007: ("Process Activity", 1, "System Activity"),
 }
 
 _VULN_ACTIVITY = {"new": (1, "Create"), "resolved": (3, "Close"), "closed": (3, "Close")}
@@ -129,6 +132,8 @@ def ocsf_class_of(event: Event) -> int:
     head = event.type.split(".", 1)[0]
     if head == "finding":
         return 2002
+    if is_process_event(event):
+        return 1007
     if head == "auth":
         return 3002
     if head == "alert" or event.signature:
@@ -166,8 +171,8 @@ def _endpoint(event: Event, side: str) -> dict[str, Any]:
 
 def _user(event: Event) -> dict[str, Any]:
     actor = _group(event, "actor")
-    user = {k: v for k, v in (("name", _s(actor.get("user"))), ("domain", _s(actor.get("domain")))) if v}
-    return user or {"name": "unknown"}
+    # OCSF's user wants a name (or uid/account): a domain alone keeps the name "unknown"
+    return {"name": _s(actor.get("user")) or "unknown", **({"domain": d} if (d := _s(actor.get("domain"))) else {})}
 
 
 def _authentication(event: Event, out: dict[str, Any]) -> tuple[int, str]:
@@ -429,6 +434,8 @@ def to_ocsf(event: Event, *, include_raw: bool = True) -> dict[str, Any]:
         activity = _detection(event, out)
     elif class_uid == 4001:
         activity = _network(event, out)
+    elif class_uid == 1007:
+        activity = process_activity(event, out, _user(event))
     else:
         activity = (99, _verb(event) or "Other")
     out["activity_id"], out["activity_name"] = activity
