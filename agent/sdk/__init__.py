@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from agent.version import __version__ as AGENT_VERSION
 from agent.sdk.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
+from agent.sdk.leefdict import LEEF_COMPUTED_KEYS, LEEF_CUSTOM_KEY, LEEF_KEYS
 from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.sdk.decoder import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.sdk.outcome import Delivery, Status, classify_http, parse_retry_after
@@ -46,7 +47,7 @@ def compose_sink_schema(plugin_schema: dict[str, object], defaults: dict[str, ob
 __all__ = [
     "AGENT_VERSION",
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
-    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
+    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key", "LEEF_KEYS", "LEEF_COMPUTED_KEYS", "LEEF_CUSTOM_KEY",
     "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
     "DirectoryWatcher", "FsChange", "FsEvent",
     "HttpClient", "ProxyRefused", "url_check", "PROXY_SCHEMA", "ProxySettings",

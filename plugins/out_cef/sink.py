@@ -62,7 +62,8 @@ class CefSink(SocketSink):
         super().__init__(name, config, ctx)
         self.format = CefFormat(config["device_vendor"], config["device_product"], config["device_version"],
                                 header_from_event=config["header_from_event"], extensions=config["extensions"],
-                                custom_strings=config["custom_strings"], relay=config["relay_extensions"])
+                                custom_strings=config["custom_strings"], relay=config["relay_extensions"],
+                                leef_keys=config["leef_keys"], leef_custom_keys=config["leef_custom_keys"])
         self.header = config["header"]
         self.leef = config["format"] in ("leef", "leef1")
         self.leef_version = "1.0" if config["format"] == "leef1" else "2.0"
