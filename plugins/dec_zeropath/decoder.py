@@ -20,6 +20,7 @@ from agent.model import Event, Severity, parse_time
 from agent.sdk.normalize import (canonical, first_time, normalize_type, obj_or_empty, opt_obj, opt_str, req_obj, req_str,
                              severity_of_any, severity_of_score, stable_id)
 from agent.sdk.record import RawRecord
+from plugins.dec_zeropath.context import context_groups
 from plugins.dec_zeropath.config import CONFIG_SCHEMA
 from plugins.dec_zeropath.rules import NESTED_REQUIRED, missing_for
 
@@ -160,6 +161,7 @@ class ZeroPathDecoder(Decoder):
             severity_id=int(sev[0]), score=sev[1], title=title, description=description,
             asset=asset, finding=finding or None, scan=scan or None, repository=repository or None,
             organization=organization or None, links=links or None, raw=payload,
+            **context_groups(payload, sourcetype, audit, finding, scan),
         )
 
     @staticmethod

@@ -50,6 +50,9 @@ SECURITY_EXTENSIONS: dict[str, str] = {
     "request": "finding.url", "msg": "description",
 }
 _SECURITY_GROUPS = ("network", "actor", "signature", "process", "file")
+#: Scanner life-cycle types: their default mapping is the finding one (cs1..cs6, score,
+#: CVSS) even when a vendor decoder adds network, file or signature context to them.
+_LIFECYCLE_TYPES = ("finding", "scan", "asset")
 
 
 class CefFormat:
@@ -165,8 +168,15 @@ def mapped_extensions(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | N
     if relayed is not None:
         return [(str(k), _text(v)) for k, v in relayed["extensions"].items()]
     mapping = fmt.mapping
-    if mapping is None and not any(doc.get(g) for g in _SECURITY_GROUPS):
+    lifecycle = str(doc.get("type") or "").split(".", 1)[0] in _LIFECYCLE_TYPES
+    if mapping is None and (lifecycle or not any(doc.get(g) for g in _SECURITY_GROUPS)):
         out = extensions(doc, msg_limit)
+        if lifecycle:  # a scanner's finding keeps its finding keys, plus the context it carries
+            written = {k for k, _ in out}
+            for key, path in SECURITY_EXTENSIONS.items():
+                value = lookup(doc, path) if key not in written else None
+                if value is not None and value != "" and not isinstance(value, (dict, list)):
+                    out.append((key, _text(value)[:4000]))
     else:
         out = []
         rt = epoch_ms(doc.get("time"))
