@@ -12,6 +12,7 @@ where its analysts expect it:
 ``asset.*``            Inventory Info (5001) for a host, else Entity Management (3004)
 ``process.*``/sudo     Process Activity (1007, System Activity)        started → Launch, terminated → Terminate, ...
 ``auth.*``             Authentication (3002)                            Logon, status from ``outcome``
+a traffic verdict      Network Activity (4001)                          an allow/deny ``action`` on a connection
 ``alert``/a signature  Detection Finding (2004)                         Create
 network addresses      Network Activity (4001)                          Refuse when denied, else Traffic
 anything else          Base Event (0) with activity Other
@@ -136,6 +137,8 @@ def ocsf_class_of(event: Event) -> int:
         return 1007
     if head == "auth":
         return 3002
+    if _traffic_verdict(event):  # a firewall's allow/deny of a connection, even with a rule id
+        return 4001
     if head == "alert" or event.signature:
         return 2004
     if head == "scan":
@@ -148,6 +151,16 @@ def ocsf_class_of(event: Event) -> int:
     if _endpoint(event, "src") or _endpoint(event, "dst"):
         return 4001
     return 0
+
+
+_TRAFFIC_VERDICTS = ("allowed", "denied", "dropped", "blocked", "reset")
+
+
+def _traffic_verdict(event: Event) -> bool:
+    """True for a connection with a traffic verdict (FortiGate ``act=deny``): Network Activity,
+    not a detection, though the firewall names its rule in the signature."""
+    action = _s(_group(event, "action").get("name"))
+    return action in _TRAFFIC_VERDICTS and bool(_endpoint(event, "src") or _endpoint(event, "dst"))
 
 
 def _port(value: Any) -> int | None:
@@ -211,7 +224,7 @@ def _network(event: Event, out: dict[str, Any]) -> tuple[int, str]:
         if endpoint:
             out[key] = endpoint
     action = _s(_group(event, "action").get("name"))
-    return (5, "Refuse") if action in ("denied", "dropped", "blocked", "reset") else (6, "Traffic")
+    return (5, "Refuse") if action in _TRAFFIC_VERDICTS[1:] else (6, "Traffic")
 
 
 def _verb(event: Event) -> str:

@@ -48,7 +48,7 @@ FIXTURE_EVENTS = _fixture_events()
 
 
 def test_fixtures_cover_every_class() -> None:
-    assert {ocsf_class_of(e) for e in FIXTURE_EVENTS} == {2002, 2004, 6007, 3004, 5001, 0}
+    assert {ocsf_class_of(e) for e in FIXTURE_EVENTS} == {2002, 2004, 6007, 3004, 5001, 4001, 0}
 
 
 @pytest.mark.parametrize("event", FIXTURE_EVENTS, ids=[f"{e.source}-{e.vendor_type}-{i}" for i, e in enumerate(FIXTURE_EVENTS)])
