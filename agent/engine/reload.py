@@ -13,10 +13,10 @@ Then only what changed is restarted:
   name: the spool queue is keyed by name, so queued events simply wait for the new
   worker. Counters and, if its settings did not change, the circuit carry over.
 - **Adding or removing a sink** changes the spool's set of queues. Submissions are
-  held at a gate for the instant it takes (sources never see a refusal), workers
-  are stopped, the spool is reopened with the new set (a removed sink's undelivered
-  events go to dead letters, replayable with ``siemrelay dlq replay``) and the
-  workers restart on it.
+  held at the ingest gate (``intake.SubmitGate``) for the instant it takes (sources
+  never see a refusal), workers are stopped, the spool is reopened with the new set
+  (a removed sink's undelivered events go to dead letters, replayable with
+  ``siemrelay dlq replay``) and the workers restart on it.
 
 ``agent.state_dir``, ``agent.spool`` and ``agent.dedup`` need a restart; a reload
 that changes them says so and keeps the running values.
@@ -25,77 +25,20 @@ that changes them says so and keeps the running values.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from loguru import logger
 
-from agent.engine.build import AgentConfig, build_sinks, build_sources
+from agent.config.validate import AgentConfig
+from agent.engine.build import build_sinks, build_sources
 from agent.errors import ConfigError
 from agent.engine.intake import Intake
-from agent.sdk.source import Submitted, SubmitStatus
 from agent.spool.store import Spool, SpoolError
 from agent.delivery.worker import SinkWorker
 
-__all__ = ["SubmitGate", "GatedSubmit", "apply_reload", "RESTART_ONLY"]
+__all__ = ["apply_reload", "RESTART_ONLY"]
 
 RESTART_ONLY = ("state_dir", "spool", "dedup")
-
-
-class SubmitGate:
-    """Counts submissions in flight; ``paused()`` waits for them to finish and holds new ones."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-        self._paused = False
-
-    def enter(self, timeout: float) -> bool:
-        with self._cond:
-            if self._paused and not self._cond.wait_for(lambda: not self._paused, timeout):
-                return False
-            self._active += 1
-            return True
-
-    def exit(self) -> None:
-        with self._cond:
-            self._active -= 1
-            if self._active == 0:
-                self._cond.notify_all()
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        with self._cond:
-            self._paused = True
-            self._cond.wait_for(lambda: self._active == 0)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._paused = False
-                self._cond.notify_all()
-
-
-class GatedSubmit:
-    """The ``submit`` sources hold: it always reaches the supervisor's *current* intake.
-
-    :param hold_s: how long a submission may wait while a reload swaps the spool
-        before the source is told to push back (FULL).
-    """
-
-    def __init__(self, supervisor: Any, gate: SubmitGate, hold_s: float = 60.0) -> None:
-        self.sup = supervisor
-        self.gate = gate
-        self.hold_s = hold_s
-
-    def __call__(self, records: Sequence[Any], timeout: float | None = None, **kw: Any) -> Submitted:
-        if not self.gate.enter(self.hold_s):
-            return Submitted(SubmitStatus.FULL, retry_after=5.0)
-        try:
-            return self.sup.intake.submit(records, timeout, **kw)  # type: ignore[no-any-return]
-        finally:
-            self.gate.exit()
 
 
 def _enabled(section: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, tuple[Any, dict[str, Any]]]:

@@ -17,10 +17,11 @@ from typing import Any, Callable
 
 from loguru import logger
 
-from agent.engine.build import AgentConfig, build_sinks, build_sources, validate_config
+from agent.config.validate import AgentConfig, validate_config
+from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
 from agent.errors import ConfigError
-from agent.engine.intake import DedupWindow, Intake
+from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
 from agent.sdk.sink import Sink
@@ -29,7 +30,7 @@ from agent.spool.store import Spool
 from agent.delivery.worker import SinkWorker
 from agent.engine import lifecycle
 from agent.engine.notify import Notifier
-from agent.engine.reload import GatedSubmit, SubmitGate, apply_reload
+from agent.engine.reload import apply_reload
 
 __all__ = ["Supervisor", "StartupError"]
 
