@@ -1,6 +1,7 @@
 """The supervisor: owns start and stop order, signals and reload.
 
-Start: open the spool → start one worker per sink → start sources.
+Start: open the spool → start one worker per sink → build sources → the plugins' ``startup``
+hooks → start sources → admin API and readiness.
 Stop (SIGTERM/SIGINT): stop sources (no new input) → workers drain their queues until
 the shutdown deadline → close sinks → close the spool. A second signal forces exit;
 the spool is crash-safe, so even then nothing acknowledged is lost.
@@ -116,6 +117,10 @@ class Supervisor:
             self.workers[name] = worker
             worker.start()
         self.sources = build_sources(self.cfg, self.plugins, self.redactor, submit=self.submit, stopping=self.stopping)
+        # before any source starts: no event can arrive while a hook prepares what sinks and sources need
+        for plugin, failure in call_hook_each(self.plugins.pm, "startup", agent=self):
+            self.log.error("plugin {}'s startup hook failed ({}: {}); the agent keeps running without that hook",
+                           plugin, type(failure).__name__, self.redactor(str(failure)))
         for name, source in self.sources.items():
             try:
                 source.start()
@@ -127,9 +132,6 @@ class Supervisor:
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
-        for plugin, failure in call_hook_each(self.plugins.pm, "startup", agent=self):
-            self.log.error("plugin {}'s startup hook failed ({}: {}); the agent keeps running without that hook",
-                           plugin, type(failure).__name__, self.redactor(str(failure)))
         try:
             lifecycle.started(self)
         except (OSError, ValueError) as exc:

@@ -50,7 +50,11 @@ def register_sinks(register: Callable[[type], None]) -> None:
 
 @hookspec
 def startup(agent: Any) -> None:
-    """Called once after the pipeline is built and before sources start.
+    """Called once when the sinks and their workers run and the sources are built, before any source starts.
+
+    No event can arrive yet, so a hook can prepare what sinks, decoders or sources need
+    (a lookup file, a directory, a login) and be sure the first event finds it. Sources
+    start when every hook has returned; a hook that raises is logged and the agent runs on.
 
     :param agent: the running :class:`agent.engine.supervisor.Supervisor` (read-only use).
     """
