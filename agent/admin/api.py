@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import orjson
 
+from agent.registry import ComponentType
 from agent.version import __version__
 from agent.admin import actions
 from agent.admin.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -112,11 +113,11 @@ class AdminApi:
         return None, allowed, False
 
     # ----------------------------------------------------------------- helpers
-    def _sink(self, name: str) -> tuple[Any, dict[str, Any]]:
+    def _sink(self, name: str) -> tuple[ComponentType, dict[str, Any]]:
         found = self.agent.cfg.sinks.get(name)
         if found is None:
             raise ApiError(404, f"no sink named {name!r}")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def status_doc(self) -> dict[str, Any]:
         agent = self.agent

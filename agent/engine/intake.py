@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.engine.dedup import DedupWindow
@@ -29,7 +29,10 @@ from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Intake", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit"]
+__all__ = ["Intake", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
+
+#: ``tap(source_name, rows)``: called with each batch once it is durably spooled (``siemrelay tap``)
+Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
 
 
 class IntakeStats:
@@ -63,7 +66,7 @@ class Intake:
         self._unrouted_warned: set[str] = set()
         #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
         #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
-        self.taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]] = []
+        self.taps: list[Tap] = []
 
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
@@ -214,6 +217,13 @@ class SubmitGate:
                 self._cond.notify_all()
 
 
+class HoldsIntake(Protocol):
+    """Whoever owns the current intake (the supervisor: a reload replaces it)."""
+
+    @property
+    def intake(self) -> Intake | None: ...
+
+
 class GatedSubmit:
     """The ``submit`` sources hold: it always reaches the supervisor's *current* intake.
 
@@ -221,15 +231,18 @@ class GatedSubmit:
         before the source is told to push back (FULL).
     """
 
-    def __init__(self, supervisor: Any, gate: SubmitGate, hold_s: float = 60.0) -> None:
+    def __init__(self, supervisor: HoldsIntake, gate: SubmitGate, hold_s: float = 60.0) -> None:
         self.sup = supervisor
         self.gate = gate
         self.hold_s = hold_s
 
-    def __call__(self, records: Sequence[Any], timeout: float | None = None, **kw: Any) -> Submitted:
+    def __call__(self, records: Sequence[RawRecord], timeout: float | None = None, *, dedup: bool = False) -> Submitted:
         if not self.gate.enter(self.hold_s):
             return Submitted(SubmitStatus.FULL, retry_after=5.0)
         try:
-            return self.sup.intake.submit(records, timeout, **kw)  # type: ignore[no-any-return]
+            intake = self.sup.intake
+            if intake is None:  # not started yet, or already gone: nothing can take the records
+                return Submitted(SubmitStatus.CLOSED)
+            return intake.submit(records, timeout, dedup=dedup)
         finally:
             self.gate.exit()

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from loguru import logger
 
@@ -22,7 +22,7 @@ from agent.config.validate import AgentConfig, validate_config
 from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
 from agent.errors import ConfigError
-from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate
+from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
 from agent.sdk.sink import Sink
@@ -30,8 +30,11 @@ from agent.sdk.source import Source
 from agent.spool.store import Spool
 from agent.delivery.worker import SinkWorker
 from agent.engine import lifecycle
-from agent.engine.notify import Notifier
+from agent.engine.notify import Notifier, WatchdogPinger
 from agent.engine.reload import apply_reload
+
+if TYPE_CHECKING:
+    from agent.admin.server import AdminServer  # imported when the admin API starts (lifecycle)
 
 __all__ = ["Supervisor", "StartupError"]
 
@@ -83,9 +86,9 @@ class Supervisor:
         self.log = logger.bind(component="agent")
         # operations (agent/engine/lifecycle.py): sd_notify, watchdog, admin API, taps, reload gate
         self.notifier = Notifier.from_environ()
-        self.taps: list[Any] = []
-        self.admin: Any = None
-        self.watchdog: Any = None
+        self.taps: list[Tap] = []
+        self.admin: AdminServer | None = None
+        self.watchdog: WatchdogPinger | None = None
         self.reload_counts = {"ok": 0, "failed": 0}
         self.gate = SubmitGate()
         self.submit = GatedSubmit(self, self.gate)

@@ -27,6 +27,7 @@ from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
 from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.sdk.record import RawRecord
+from agent.sdk.running import RunningAgent
 from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
@@ -54,4 +55,5 @@ __all__ = [
     "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
     "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",
 ]
+__all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
