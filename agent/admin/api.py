@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
+from prometheus_client import CollectorRegistry
 
 from agent.registry import ComponentType
 from agent.version import __version__
@@ -77,7 +78,7 @@ Handler = Callable[[Request, dict[str, str]], Response]
 class AdminApi:
     """The handlers, bound to one running agent."""
 
-    def __init__(self, agent: AgentView, rates: RateTracker, registry: Any, *, started_at: float) -> None:
+    def __init__(self, agent: AgentView, rates: RateTracker, registry: CollectorRegistry, *, started_at: float) -> None:
         self.agent = agent
         self.rates = rates
         self.registry = registry

@@ -174,7 +174,7 @@ def redact_config(value: Any, secret_keys: Iterable[str], key: str = "") -> Any:
     return value
 
 
-def _sink_state(worker: Any, enabled: bool) -> str:
+def _sink_state(worker: SinkWorker | None, enabled: bool) -> str:
     if not enabled:
         return "disabled"
     if worker is None or not worker.alive:
