@@ -16,7 +16,7 @@ from tests.conftest import wait_for
 from tests.peers.leef import QRADAR_KEYS, parse_leef
 from tests.peers.lognorm import parse_cef_lines
 from tests.peers.ocsf_schema import ocsf_errors
-from tests.unit.agent.test_ecs import ecs_errors
+from tests.unit.agent.sdk.test_ecs import ecs_errors
 
 pytestmark = pytest.mark.e2e
 
