@@ -164,7 +164,7 @@ def test_security_lake_objects_are_valid_ocsf_parquet_one_class_each(tmp_path: P
         assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)  # sorted by time, as Security Lake asks
         seen += [r["metadata"]["uid"] for r in rows]
     assert sorted(seen) == sorted(e.id for e in expected)  # every event once
-    assert classes == {2002, 2004, 6007, 3004, 5001, 0}
+    assert classes == {2002, 2004, 6007, 3004, 5001, 4001, 0}  # 4001: the FortiGate deny
     assert agent.stop() == 0
 
 
