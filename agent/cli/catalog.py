@@ -32,7 +32,16 @@ def plugins(args: argparse.Namespace, redactor: Redactor) -> int:
 
 def _describe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=["source", "decoder", "sink", "in", "out"], help="what the type is (in = source, out = sink)")
-    p.add_argument("type_name", metavar="TYPE", help="the type's name, as in `type:` (e.g. splunk_hec)")
+    action = p.add_argument("type_name", metavar="TYPE", help="the type's name, as in `type:` (e.g. splunk_hec)")
+    setattr(action, "completer", _type_names)  # argcomplete: `siemrelay describe sink <TAB>` lists the sink types
+
+
+def _type_names(prefix: str, parsed_args: argparse.Namespace, **_: object) -> list[str]:
+    """The registered type names of the kind already typed, for shell completion."""
+    from agent.plugins import load_plugins
+
+    kind = {"in": "source", "out": "sink"}.get(parsed_args.kind, parsed_args.kind)
+    return [n for n in load_plugins().registry.names(kind) if n.startswith(prefix)]
 
 
 def describe(args: argparse.Namespace, redactor: Redactor) -> int:

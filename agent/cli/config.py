@@ -62,10 +62,10 @@ def config(args: argparse.Namespace, redactor: Redactor) -> int:
 
 
 def _json_schema(args: argparse.Namespace) -> int:
-    from agent.config.jsonschema import config_json_schema
+    from agent.config.jsonschema import schema_json
     from agent.plugins import load_plugins
 
-    text = orjson.dumps(config_json_schema(load_plugins()), option=orjson.OPT_INDENT_2).decode() + "\n"
+    text = schema_json(load_plugins())
     if not args.output:
         sys.stdout.write(text)
         return 0

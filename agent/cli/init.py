@@ -73,12 +73,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def init(args: argparse.Namespace, redactor: Redactor) -> int:
     """Write the files; refuse (exit 2, nothing written) when one exists and --force is not given."""
-    from agent.config.jsonschema import config_json_schema
+    from agent.config.jsonschema import schema_json
     from agent.plugins import load_plugins
 
     layout = InitLayout.for_dir(Path(args.dir), args.state_dir)
     files = {name: render_template(text, layout) for name, text in template_files().items()}
-    files[SCHEMA_FILE] = orjson.dumps(config_json_schema(load_plugins()), option=orjson.OPT_INDENT_2).decode() + "\n"
+    files[SCHEMA_FILE] = schema_json(load_plugins())
     targets = {layout.config_dir / name: text for name, text in files.items()}
     existing = [str(t) for t in targets if t.exists()]
     if existing and not args.force:

@@ -17,7 +17,7 @@ from agent.config.schema import AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA
 from agent.plugins import PluginSet
 from agent.registry import ComponentType
 
-__all__ = ["config_json_schema", "rules_to_json_schema", "SCHEMA_ID"]
+__all__ = ["config_json_schema", "rules_to_json_schema", "schema_json", "SCHEMA_ID"]
 
 SCHEMA_ID = "https://siemrelay.dev/schemas/siemrelay.schema.json"
 
@@ -145,6 +145,8 @@ def config_json_schema(plugins: PluginSet) -> JsonSchema:
     top["decoders"] = {**top["decoders"], **_components(_of(plugins, "decoder"), "decoder")}
     top["routes"] = {**top["routes"], "items": _object(ROUTE_SCHEMA)}
     top["include"] = {**top["include"], "type": ["array", "string"]}
+    definitions: dict[str, JsonSchema] = {}
+    top = _share_repeats(top, definitions)
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$id": SCHEMA_ID,
@@ -154,10 +156,74 @@ def config_json_schema(plugins: PluginSet) -> JsonSchema:
         "type": "object",
         "properties": top,
         "additionalProperties": False,
+        "definitions": definitions,
     }
+
+
+#: Sub-schemas at least this long (as JSON) that occur twice or more are written once under
+#: ``definitions`` and referred to: every sink repeats the retry, batch, TLS and proxy blocks.
+_SHARE_MIN_CHARS = 300
+
+
+def _share_repeats(node: dict[str, JsonSchema], definitions: dict[str, JsonSchema]) -> dict[str, JsonSchema]:
+    """Replace repeated large sub-schemas by ``{"$ref": "#/definitions/NAME"}``."""
+    import orjson
+
+    def text(value: Any) -> bytes:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+    counts: dict[bytes, int] = {}
+
+    def count(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                count(v)
+            t = text(value)
+            if len(t) >= _SHARE_MIN_CHARS:
+                counts[t] = counts.get(t, 0) + 1
+        elif isinstance(value, list):
+            for v in value:
+                count(v)
+
+    count(node)
+    names: dict[bytes, str] = {}
+
+    def share(value: Any, key: str) -> Any:
+        if key in ("default", "enum", "const"):  # data, not schema
+            return value
+        if isinstance(value, list):
+            return [share(v, key) for v in value]
+        if not isinstance(value, dict):
+            return value
+        t = text(value)
+        if counts.get(t, 0) >= 2 and key not in ("properties", "definitions"):
+            if t not in names:
+                name = key if key not in definitions else f"{key}-{len(definitions)}"
+                names[t] = name
+                definitions[name] = {}  # reserve the name before recursing
+                definitions[name] = {k: share(v, k) for k, v in value.items()}
+            return {"$ref": f"#/definitions/{names[t]}"}
+        return {k: share(v, k) for k, v in value.items()}
+
+    return {k: share(v, k) for k, v in node.items()}
 
 
 def _of(plugins: PluginSet, kind: str) -> list[ComponentType]:
     return [ct for ct in plugins.registry if ct.kind == kind]
 
 
+
+
+def schema_json(plugins: PluginSet) -> str:
+    """The schema as the indented JSON text ``siemrelay config --json-schema`` prints."""
+    import orjson
+
+    return orjson.dumps(config_json_schema(plugins), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    from agent.plugins import load_plugins
+
+    sys.stdout.write(schema_json(load_plugins(entry_points=False)))

@@ -149,3 +149,12 @@ def test_the_schema_refuses_typos_wrong_types_and_unknown_types(schema: dict[str
     assert any("fiel" in e for e in _errors(schema, unknown))
     assert _errors(schema, {"agent": {"log_level": "loud"}}) and _errors(schema, {"agnet": {}})
     assert schema["properties"]["sinks"]["additionalProperties"]["allOf"][0]["then"]["properties"]["type"]["const"]
+
+
+def test_the_schema_in_docs_is_generated_from_the_schemas() -> None:
+    from agent.config.jsonschema import schema_json
+    from agent.plugins import load_plugins
+
+    current = (ROOT / "docs" / "siemrelay.schema.json").read_text(encoding="utf-8")
+    assert current == schema_json(load_plugins(entry_points=False)), (
+        "docs/siemrelay.schema.json is stale: run `python -m agent.config.jsonschema > docs/siemrelay.schema.json`")
