@@ -181,8 +181,8 @@ def example_lines(ct: ComponentType, schema: dict[str, Any], indent: str = "    
                   prefix: str = "") -> list[str]:
     """The example block's body: required keys set, every other key commented out at its default.
 
-    Removing the first ``# `` of any line gives valid YAML with that key at its default,
-    or, for a secret, its ``${ENV}`` placeholder.
+    Removing the first ``# `` of any line gives valid YAML with that key at its default;
+    a secret's line ends with the ``${ENV}`` placeholder to write instead.
     """
     lines = []
     for key, rules in schema.items():
@@ -197,10 +197,9 @@ def example_lines(ct: ComponentType, schema: dict[str, Any], indent: str = "    
             lines.append(f"{indent}{key}: {_placeholder(ct, path, rules)}  # required")
         elif not commented and (rules.get("meta") or {}).get("example") is not None:
             lines.append(f"{indent}{key}: {_placeholder(ct, path, rules)}  # required (here, or another way the check accepts)")
-        elif key in _secret_keys(ct) and _is_string(rules):
-            lines.append(f"{indent}# {key}: ${{{env_name(ct, path)}}}")
         elif "default" in rules:
-            lines.append(f"{indent}# {key}: {_yaml_value(rules['default'])}")
+            hint = f"  # secret: ${{{env_name(ct, path)}}}" if key in _secret_keys(ct) and _is_string(rules) else ""
+            lines.append(f"{indent}# {key}: {_yaml_value(rules['default'])}{hint}")
     return lines
 
 
