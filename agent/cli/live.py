@@ -110,7 +110,7 @@ def render_top(status: dict[str, Any], url: str = "", *, sort: str = "health", c
     sources = sorted(status["sources"], key=key)
     lines += render_table(["SOURCE", "TYPE", "RATE", "EVENTS", "BYTES IN", "ERRORS", "REFUSED"],
                           [[s["name"], s["type"], _rate(s["rate_per_s"]), f"{s['events']:,}",
-                            human_bytes(s["bytes_in"]) if s.get("bytes_in") is not None else "-",
+                            human_bytes(s["bytes"]) if s.get("bytes") is not None else "-",
                             f"{s['decode_errors']:,}", f"{s['refused_full']:,}"] for s in sources], "llrrrrr")
     lines.append("")
     lines += sink_table(sorted(status["sinks"], key=key), colour)

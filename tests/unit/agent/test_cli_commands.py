@@ -76,17 +76,18 @@ def _status(**sink: Any) -> dict[str, Any]:
     return {"version": "1", "uptime_s": 5, "dead_letters": {"total": 0},
             "spool": {"pending_bytes": 3 * 1024 * 1024, "max_bytes": 1 << 30, "full": False},
             "sources": [{"name": "web", "type": "http", "rate_per_s": 1.0, "events": 10, "decode_errors": 0,
-                         "refused_full": 0, "bytes_in": 2048}],
+                         "refused_full": 0, "bytes": 2048}],
             "sinks": sinks}
 
 
 def test_top_puts_failing_sinks_first_in_colour_with_sizes_in_binary_units() -> None:
-    status = _status(name="aa-a-very-long-failing-sink-name", state="circuit_open", queue_depth=1500, last_error="refused")
+    status = _status(name="aa-a-very-long-failing-sink-name", state="circuit_open", queue_depth=1500, last_error="refused",
+                     bytes_sent=5 * 1024 * 1024)
     frame = render_top(status, sort="health", colour=True)
     assert "spool 3.0 MiB of 1.0 GiB" in frame and "2.0 KiB" in frame
     rows = [line for line in frame.splitlines() if "sink-name" in line or "zz-healthy" in line]
     assert "aa-a-very-long-failing-sink-name" in rows[0] and "\x1b[31mcircuit_open" in rows[0]
-    assert "\x1b[32mok" in rows[1]
+    assert "5.0 MiB" in rows[0] and "\x1b[32mok" in rows[1]
     plain = render_top(status, sort="name", colour=False)
     assert "\x1b[" not in plain
     by_queue = render_top(_status(name="big", queue_depth=9), sort="queue")
