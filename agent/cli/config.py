@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 import yaml
@@ -87,11 +87,35 @@ def _short(file: str, base: Path) -> str:
 
 
 def _scalar(value: Any) -> str:
-    """One value as inline YAML (flow style)."""
+    """One value as inline YAML on one line (flow style), whatever characters its strings hold."""
+    if isinstance(value, str) and not _one_line(value):
+        return _double_quoted(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_scalar(v)}" for k, v in value.items()) + "}"
     return yaml.safe_dump([value], default_flow_style=True, width=1 << 20, allow_unicode=True).strip()[1:-1]
 
 
-def effective_yaml(doc: dict[str, Any], marks: dict[Path_t, tuple[str, int]], base: Path, redact: Redactor,
+def _one_line(text: str) -> bool:
+    """True when PyYAML writes ``text`` on one line and reads it back unchanged."""
+    return text.isprintable() and "\ufeff" not in text
+
+
+def _double_quoted(text: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the rest as \\u or \\U escapes."""
+    out = []
+    for c in text:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable() and c != "\ufeff":
+            out.append(c)
+        else:
+            out.append(f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def effective_yaml(doc: dict[str, Any], marks: dict[Path_t, tuple[str, int]], base: Path, redact: Callable[[str], str],
                    secret_keys: dict[Path_t, frozenset[str]]) -> str:
     """``doc`` as YAML, each line ending with ``# file:line`` (from ``marks``) or ``# default``.
 

@@ -199,9 +199,20 @@ def format_event(line: bytes, fmt: str) -> str:
         return line.decode("utf-8", "replace") + "\n"
     event = orjson.loads(line)
     if fmt == "yaml":
-        return "---\n" + yaml.safe_dump(event, sort_keys=False, allow_unicode=True, width=1 << 16)
+        # non-ASCII text as is, unless a string holds a character YAML would read as a line break or refuse
+        return "---\n" + yaml.safe_dump(event, sort_keys=False, allow_unicode=_printable(event), width=1 << 16)
     pairs = _flatten({k: v for k, v in event.items() if k != "raw"})
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in pairs if v is not None and v != [] and v != {}) + "\n"
+
+
+def _printable(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.isprintable()
+    if isinstance(value, dict):
+        return all(_printable(k) and _printable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_printable(v) for v in value)
+    return True
 
 
 def _match(patterns: Sequence[str] | None, names: Iterable[str], what: str) -> list[str | None]:
