@@ -66,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(command.run(args, redactor) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `siemrelay plugins | head`: the reader left; no traceback, no second error at exit
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _enable_completion(parser: argparse.ArgumentParser) -> None:
