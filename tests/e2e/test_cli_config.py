@@ -159,18 +159,3 @@ def test_the_schema_in_docs_is_generated_from_the_schemas() -> None:
     assert current == schema_json(load_plugins(entry_points=False)), (
         "docs/siemrelay.schema.json is stale: run `python -m agent.config.jsonschema > docs/siemrelay.schema.json`")
 
-
-@pytest.mark.e2e
-def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
-    """`siemrelay config --json-schema | head`: the schema is larger than a pipe's buffer."""
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "siemrelay"), "config", "--json-schema"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.read(100).startswith(b"{")
-    proc.stdout.close()
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    assert proc.wait(30) == 0 and "Traceback" not in err, err
