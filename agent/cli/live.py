@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
@@ -23,7 +24,7 @@ import yaml
 
 from agent.admin.client import AdminClient, ClientError, resolve
 from agent.cli.command import Command
-from agent.cli.common import EXIT_CONFIG, add_config, dump_json
+from agent.cli.common import EXIT_CONFIG, add_config, dump_json, missing_config_hint
 from agent.cli.table import render_table
 from agent.logging import Redactor
 
@@ -38,6 +39,11 @@ def add_client_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def client(args: argparse.Namespace) -> AdminClient:
+    """The admin API client, from the options, the environment or the configuration file."""
+    needs_config = not (args.admin_url or os.environ.get("SIEMRELAY_ADMIN_URL")) or not (
+        args.token or os.environ.get("SIEMRELAY_ADMIN_TOKEN"))
+    if needs_config and args.config and not Path(args.config).exists():
+        raise ClientError(missing_config_hint(args.config), EXIT_CONFIG)
     url, token, verify = resolve(args.admin_url, args.token, args.config)
     return AdminClient(url, token, verify=verify)
 

@@ -94,6 +94,8 @@ def test_run_without_a_configuration_says_how_to_make_one(tmp_path: Path) -> Non
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"no configuration at {missing}" in res.stderr
     assert f"siemrelay init --dir {missing.parent}" in res.stderr
+    api = siemrelay("sinks", env={"SIEMRELAY_CONFIG": str(missing)}, cwd=tmp_path)  # the admin-API commands too
+    assert api.returncode == 2 and f"siemrelay init --dir {missing.parent}" in api.stderr and "Traceback" not in api.stderr
 
 
 @pytest.mark.e2e
