@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from agent.cli.init import TEMPLATES, template_files
+from agent.cli.main import main
 from agent.config.schema import AGENT_SCHEMA, TOP_SCHEMA
 from tests.conftest import ROOT, pick_port, wait_for, wait_for_port
 
@@ -38,7 +39,9 @@ def test_every_section_and_agent_key_is_explained_in_the_template() -> None:
 
 
 @pytest.mark.e2e
-def test_init_writes_a_configuration_that_validates_and_runs(tmp_path: Path) -> None:
+def test_init_writes_a_configuration_that_validates_and_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agent.logging.setup_logging", lambda *args, **kwargs: None)  # main() would reconfigure loguru
     target = tmp_path / "etc"
     res = siemrelay("init", "--dir", str(target))
     assert res.returncode == 0, res.stderr
@@ -49,13 +52,13 @@ def test_init_writes_a_configuration_that_validates_and_runs(tmp_path: Path) -> 
     written = config.read_text()
     assert "@" not in written.replace("hooks.example", ""), "a template marker was left unfilled"
 
-    # a second init refuses and changes nothing; --force replaces
+    # a second init refuses and changes nothing; --force replaces (the command's own entry point, in-process)
     config.write_text(written + "# my edit\n")
-    again = siemrelay("init", "--dir", str(target))
-    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    assert main(["init", "--dir", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "not overwriting" in err and "--force" in err and str(config) in err
     assert config.read_text().endswith("# my edit\n")
-    forced = siemrelay("init", "--dir", str(target), "--force")
-    assert forced.returncode == 0 and config.read_text() == written
+    assert main(["init", "--dir", str(target), "--force"]) == 0 and config.read_text() == written
 
     valid = siemrelay("validate", "-c", str(config), cwd=tmp_path)
     assert valid.returncode == 0 and "2 sources, 1 sink, 1 route" in valid.stdout, valid.stdout + valid.stderr
