@@ -6,6 +6,7 @@ how to make one."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import orjson
 import pytest
 import requests
 
-from agent.cli.init import TEMPLATES, template_files
+from agent.cli.init import TEMPLATES, InitLayout, render_template, template_files
 from agent.cli.main import main
 from agent.config.schema import AGENT_SCHEMA, TOP_SCHEMA
 from tests.conftest import ROOT, pick_port, wait_for, wait_for_port
@@ -120,3 +121,43 @@ def test_the_package_data_globs_ship_every_template() -> None:
         path = f"templates/init/{name}"
         assert (ROOT / "agent" / path).is_file()
         assert any(fnmatch.fnmatchcase(path, g) and g.count("/") == path.count("/") for g in globs), f"{path} is not package data"
+
+
+_COMMENTED_KEY = re.compile(r"^(\s*)# (\s*(?:[\w/.-]+:(?:\s|$)|- ))")
+
+
+def test_every_commented_block_of_the_template_validates_once_uncommented(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users uncomment the next steps: all of them at once must still be a valid configuration."""
+    monkeypatch.setattr("agent.logging.setup_logging", lambda *args, **kwargs: None)
+    layout = InitLayout.for_dir(tmp_path, None)
+    templates = {name: render_template(text, layout) for name, text in template_files().items()}
+
+    def uncomment(text: str) -> list[str]:
+        return [line if line.startswith("# yaml-language-server:") else _COMMENTED_KEY.sub(r"\1\2", line)
+                for line in text.splitlines()]
+
+    lines = uncomment(templates["siemrelay.yaml"])
+    opened = "\n".join(lines) + "\n"
+    (tmp_path / "routes.d").mkdir()
+    (tmp_path / "routes.d" / "10-example.yaml").write_text("\n".join(uncomment(templates["routes.d/10-example.yaml"])) + "\n")
+    for opened_line in ("splunk:", "slack:", "hook:", "decoders:", "include:", "- name: urgent-to-slack", "spool:"):
+        assert any(line.strip().startswith(opened_line) for line in lines), opened_line
+    for name in ("SIEMRELAY_ADMIN_TOKEN", "SPLUNK_HEC_TOKEN", "ZEROPATH_WEBHOOK_SECRET", "WEBHOOK_HMAC_SECRET"):
+        monkeypatch.setenv(name, "placeholder-secret-value")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000/B000/placeholder")
+    config = tmp_path / "siemrelay.yaml"
+    config.write_text(opened)
+    code = main(["validate", "-c", str(config)])
+    out = capsys.readouterr()
+    assert code == 0, out.err + "\n" + opened
+    assert "3 sources, 5 sinks, 3 routes" in out.out  # the routes.d example's route too
+    # and the editor's schema agrees with validate
+    import jsonschema
+    import yaml
+
+    from agent.config.jsonschema import config_json_schema
+    from agent.plugins import load_plugins
+
+    errors = list(jsonschema.Draft7Validator(config_json_schema(load_plugins())).iter_errors(yaml.safe_load(opened)))
+    assert not errors, [e.message for e in errors]
