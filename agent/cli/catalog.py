@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import argparse
 import sys
 
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, dump_json
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS"]
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from agent.logging import Redactor
+if TYPE_CHECKING:
+    from agent.logging import Redactor
+
 
 __all__ = ["Command", "Arguments", "Handler"]
 
 #: Adds a command's options and positionals to its parser.
 Arguments = Callable[[argparse.ArgumentParser], None]
 #: Runs a command; returns the process exit code (0 success, 1 runtime failure, 2 user error).
-Handler = Callable[[argparse.Namespace, Redactor], int]
+Handler = Callable[[argparse.Namespace, "Redactor"], int]
 
 
 @dataclass(frozen=True, slots=True)

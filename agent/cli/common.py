@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from agent.logging import Redactor
 
 if TYPE_CHECKING:
+    from agent.logging import Redactor
     from agent.engine.build import AgentConfig
     from agent.plugins import PluginSet
 

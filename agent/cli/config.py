@@ -12,14 +12,16 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 import yaml
 
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, add_config, load_validated
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS", "effective_yaml"]
 

@@ -12,14 +12,16 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, add_config, dump_json as _dump_json, load_validated
 from agent.cli.table import render_table
-from agent.logging import Redactor
 from agent.spool.db import SpoolError
-from agent.spool.views import SpoolAdmin
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
+    from agent.spool.views import SpoolAdmin
 
 __all__ = ["COMMANDS", "cmd_dlq", "cmd_deliveries", "offline_sinks"]
 
@@ -65,6 +67,8 @@ def _when(ts: float | None) -> str:
 
 
 def _open(state_dir: Path) -> SpoolAdmin | int:
+    from agent.spool.views import SpoolAdmin
+
     try:
         return SpoolAdmin(state_dir).open()
     except SpoolError as exc:

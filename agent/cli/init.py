@@ -8,6 +8,8 @@ usual next steps (Splunk, syslog, Slack, a signed webhook) are there to uncommen
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import argparse
 import os
 import sys
@@ -19,7 +21,9 @@ import orjson
 
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, default_config
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS", "InitLayout", "template_files", "render_template"]
 

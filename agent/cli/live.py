@@ -17,16 +17,18 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 import yaml
 
-from agent.admin.client import AdminClient, ClientError, resolve
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, add_config, dump_json, missing_config_hint
 from agent.cli.table import render_table
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.admin.client import AdminClient
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS", "add_client_arguments", "client", "sink_table", "render_top", "format_event", "human_bytes"]
 
@@ -40,6 +42,8 @@ def add_client_arguments(p: argparse.ArgumentParser) -> None:
 
 def client(args: argparse.Namespace) -> AdminClient:
     """The admin API client, from the options, the environment or the configuration file."""
+    from agent.admin.client import AdminClient, ClientError, resolve  # requests: imported when a command talks to the API
+
     needs_config = not (args.admin_url or os.environ.get("SIEMRELAY_ADMIN_URL")) or not (
         args.token or os.environ.get("SIEMRELAY_ADMIN_TOKEN"))
     if needs_config and args.config and not Path(args.config).exists():
@@ -51,6 +55,8 @@ def client(args: argparse.Namespace) -> AdminClient:
 def _api_errors(fn: Callable[[argparse.Namespace, Redactor], int]) -> Callable[[argparse.Namespace, Redactor], int]:
     """An unreachable agent or a refused request is one line and its exit code, never a traceback."""
     def wrapped(args: argparse.Namespace, redactor: Redactor) -> int:
+        from agent.admin.client import ClientError
+
         try:
             return fn(args, redactor)
         except ClientError as exc:
@@ -223,6 +229,8 @@ def _printable(value: Any) -> bool:
 
 def _match(patterns: Sequence[str] | None, names: Iterable[str], what: str) -> list[str | None]:
     """The names the globs select (``[None]``: no filter); a glob that selects nothing is the user's mistake."""
+    from agent.admin.client import ClientError
+
     if not patterns:
         return [None]
     known = list(names)
@@ -303,6 +311,8 @@ def tap(args: argparse.Namespace, redactor: Redactor) -> int:
 
 def _merged(api: AdminClient, pairs: list[tuple[str | None, str | None]], duration: float | None) -> Iterator[bytes]:
     """One tap per (source, sink) pair, read by daemon threads into one queue."""
+    from agent.admin.client import ClientError
+
     lines: queue.Queue[bytes | None] = queue.Queue(maxsize=10000)
     errors: list[ClientError] = []
 

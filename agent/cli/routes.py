@@ -16,13 +16,15 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
 from agent.cli.command import Command
 from agent.cli.common import add_config, load_validated
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS", "cmd_test", "cmd_route", "junit_xml"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import argparse
 import os
 import sys
@@ -9,7 +11,9 @@ import threading
 
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, add_config, check_state_dir, count, load_validated
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS"]
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.admin.client import ClientError
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, dump_json, load_validated
-from agent.cli.delivery import offline_sinks
 from agent.cli.live import add_client_arguments, client, sink_table
-from agent.logging import Redactor
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
 
 __all__ = ["COMMANDS"]
 
@@ -32,6 +32,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def sinks(args: argparse.Namespace, redactor: Redactor) -> int:
     """Live view through the API; with no agent (or no API) running, the spool's offline view."""
+    from agent.admin.client import ClientError
+
     if args.action in ("show", "enable") and not args.name:
         print(f"siemrelay: sinks {args.action} needs the sink's name", file=sys.stderr)
         return EXIT_CONFIG
@@ -45,6 +47,8 @@ def sinks(args: argparse.Namespace, redactor: Redactor) -> int:
     loaded = load_validated(args, redactor)
     if isinstance(loaded, int):
         return loaded
+    from agent.cli.delivery import offline_sinks
+
     return offline_sinks(args, redactor, loaded[0].state_dir)
 
 
