@@ -18,7 +18,7 @@ import orjson
 
 if TYPE_CHECKING:
     from agent.logging import Redactor
-    from agent.engine.build import AgentConfig
+    from agent.config.validate import AgentConfig
     from agent.plugins import PluginSet
 
 __all__ = ["EXIT_FAILED", "EXIT_CONFIG", "default_config", "add_config", "load_validated", "count", "dump_json",
@@ -52,7 +52,7 @@ def missing_config_hint(path: str) -> str:
 def load_validated(args: argparse.Namespace, redactor: Redactor) -> "tuple[AgentConfig, PluginSet] | int":
     """Load and validate ``args.config`` exactly as start-up does, or print why not and return 2."""
     from agent.config.loader import load_config
-    from agent.engine.build import validate_config
+    from agent.config.validate import validate_config
     from agent.errors import ConfigError
     from agent.plugins import load_plugins
 
