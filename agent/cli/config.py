@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import orjson
 import yaml
 
 from agent.cli.command import Command

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import orjson
 
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, default_config
