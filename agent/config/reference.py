@@ -99,9 +99,13 @@ def plugins_text(plugins: PluginSet, *, options: bool = True) -> str:
     :param options: also list each type's options (``--brief`` turns this off).
     """
     provides = _provides(plugins)
-    out = ["Plugins:", f"  {'NAME':<28} {'VERSION':<10} {'ORIGIN':<40} PROVIDES"]
-    for p in plugins.plugins:
-        out.append(f"  {p.name:<28} {p.version:<10} {_origin_text(p):<40} {', '.join(provides.get(p.name, [])) or '-'}")
+    rows = [(p.name, p.version, ", ".join(provides.get(p.name, [])) or "-", _origin_text(p)) for p in plugins.plugins]
+    # columns as wide as their longest value (names are never cut); the origin, which can hold a
+    # path, comes last so it pushes nothing out of line
+    w = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("NAME", "VERSION", "PROVIDES"))]
+    out = ["Plugins:", f"  {'NAME':<{w[0]}}  {'VERSION':<{w[1]}}  {'PROVIDES':<{w[2]}}  ORIGIN"]
+    for name, version, what, origin in rows:
+        out.append(f"  {name:<{w[0]}}  {version:<{w[1]}}  {what:<{w[2]}}  {origin}")
     if plugins.failures:
         out += ["", "Plugins that failed (skipped; the agent refuses to start only if a configured component needs them):"]
         for f in plugins.failures:
