@@ -143,8 +143,8 @@ def test_object_ids_sort_in_spool_order_and_differ_across_spools() -> None:
 
 
 @pytest.mark.parametrize("template,message", [
-    ("logs/{{ nosuch }}/x", "{{ nosuch }} is not one of"),
-    ("logs/{{ source }/x", "unclosed or malformed"),
+    ("logs/{{ nosuch }}/x", "{{ nosuch }} does not name an event field"),
+    ("logs/{{ source }/x", "unclosed placeholder"),
     ("/logs/{{ source }}", "must not start with '/'"),
     ("  ", "empty"),
 ])
