@@ -156,7 +156,7 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
         raise ConfigError(problems)
     return AgentConfig(loaded=loaded, agent=agent, sources=sources, sinks=sinks, decoders=decoders,
                        routes=routes, router=router, secrets=set(loaded.secrets) | secret_values(sources, sinks),
-                       warnings=warnings)
+                       warnings=sorted(warnings, key=lambda p: (p.file, p.line)))
 
 
 def secret_values(*sections: dict[str, tuple[ComponentType, dict[str, Any]]]) -> set[str]:

@@ -72,7 +72,7 @@ sinks:
     index: "sec_{{{{ source }}}}"
     host: "{{{{ asset.host }}}}"
     source: "siemrelay:{{{{ type }}}}"
-    sourcetype: "siemrelay:{{{{ vendor_type }}}}"
+    sourcetype: "siemrelay:{{vendor_type}}"
     healthcheck_on_start: false
     batch: {{max_wait_s: 0.05}}
   collector:
@@ -128,6 +128,9 @@ routes:
         wait_for(lambda: len(js_run(nats.url, subjects)) >= 2, 15, what="2 messages in the stream")
         assert sorted(js_run(nats.url, subjects)) == ["siem.escape.low.2025", "siem.zeropath.critical.2025"]
         assert "Traceback" not in agent.log
+        # the single-brace sourcetype above was delivered, and start-up said where and how to fix it
+        assert f"{config}:13: sinks.splunk.sourcetype: the single-brace placeholder" in agent.log
+        assert "write 'siemrelay:{{ vendor_type }}'" in agent.log
         assert agent.stop(signal.SIGTERM) == 0
 
 
