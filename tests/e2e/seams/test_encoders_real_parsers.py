@@ -164,8 +164,8 @@ def deliver(sink: Any, events: list[Event], path: Path, is_sentinel: Callable[[d
 
 # ---------------------------------------------------------------- RFC 5424
 
-SYSLOG_HEADER = {"hostname": "{asset.host}", "app_name": "{source}", "procid": "{finding.id}", "msgid": "{vendor_type}"}
-TEXT_TEMPLATE = "[{severity}] {title} / {description} <end>"
+SYSLOG_HEADER = {"hostname": "{{ asset.host }}", "app_name": "{{ source }}", "procid": "{{ finding.id }}", "msgid": "{{ vendor_type }}"}
+TEXT_TEMPLATE = "[{{ severity }}] {{ title }} / {{ description }} <end>"
 SD_PATHS = {"id": "id", "source": "source", "type": "type", "vendor_type": "vendor_type", "severity": "severity",
             "score": "score", "finding_id": "finding.id", "category": "finding.category", "asset": "asset.name",
             "repository": "repository.name", "url": "links.vendor"}
