@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Union
+from typing import Any, Callable, Iterable, Mapping, Union
 
 import orjson
 
@@ -62,6 +62,8 @@ Part = Union[str, Field]
 
 def field_text(value: Any) -> str:
     """The text a value renders as: missing is empty, lists comma-joined, mappings JSON."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, str):
@@ -80,7 +82,7 @@ def field_text(value: Any) -> str:
 def _lookup(doc: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
     value: Any = doc
     for step in steps:
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):  # the exact-type test first: ABC checks are slow
             value = value.get(step)
         elif isinstance(value, list) and step.lstrip("-").isdigit() and -len(value) <= int(step) < len(value):
             value = value[int(step)]
@@ -104,6 +106,30 @@ def _doc_time(doc: Mapping[str, Any]) -> datetime:
     return _EPOCH
 
 
+def _compile(parts: tuple[Part, ...], source: str) -> Callable[..., str]:
+    """One Python expression per template, built once: literals as constants, each
+    placeholder a dict lookup (a walk only for dotted paths). ``source`` is ``doc`` (the
+    event's JSON form) or ``ev`` (an :class:`~agent.model.Event`). Literals and paths
+    enter the code through ``repr`` only, so no text of a template is ever executed."""
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(repr(part))
+        elif part.date is not None:
+            when = "_doc_time(doc)" if source == "doc" else "ev.time.astimezone(_UTC)"
+            pieces.append(f"{when}.strftime({part.date!r})")
+        elif source == "ev":
+            pieces.append(f"text(ev.get({part.path!r}))")
+        elif len(part.steps) == 1:
+            pieces.append(f"text(doc.get({part.steps[0]!r}))")
+        else:
+            pieces.append(f"text(_lookup(doc, {part.steps!r}))")
+    body = "".join(["(", " + ".join(pieces) or "''", ")"])
+    scope = {"_lookup": _lookup, "_doc_time": _doc_time, "_UTC": timezone.utc}
+    fill: Callable[..., str] = eval(f"lambda {source}, text: {body}", scope)  # noqa: S307 (code built above)
+    return fill
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """A parsed template. Build it with :func:`parse_template` (or :meth:`literal`).
@@ -116,6 +142,18 @@ class Template:
     text: str
     parts: tuple[Part, ...]
     legacy: bool = False
+    static: bool = field(init=False, compare=False)
+    """No placeholder: every event gets the same text."""
+    _constant: str = field(init=False, repr=False, compare=False)
+    _fill_doc: Callable[..., str] = field(init=False, repr=False, compare=False)
+    _fill_ev: Callable[..., str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        static = all(isinstance(p, str) for p in self.parts)
+        object.__setattr__(self, "static", static)
+        object.__setattr__(self, "_constant", "".join(p for p in self.parts if isinstance(p, str)))
+        object.__setattr__(self, "_fill_doc", _compile(self.parts, "doc"))
+        object.__setattr__(self, "_fill_ev", _compile(self.parts, "ev"))
 
     @classmethod
     def literal(cls, text: str) -> "Template":
@@ -125,11 +163,6 @@ class Template:
     @property
     def fields(self) -> tuple[Field, ...]:
         return tuple(p for p in self.parts if isinstance(p, Field))
-
-    @property
-    def static(self) -> bool:
-        """No placeholder: every event gets :attr:`text` as it is."""
-        return all(isinstance(p, str) for p in self.parts)
 
     @property
     def fixed(self) -> str:
@@ -146,43 +179,40 @@ class Template:
             inserted as given (not through ``text``).
         """
         if self.static:
-            return "".join(self.parts)  # type: ignore[arg-type]  # all str when static
-        out: list[str] = []
-        when: datetime | None = None
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-            elif values is not None and part.path in values:
-                out.append(values[part.path])
-            elif part.date is not None:
-                if when is None:
-                    when = _doc_time(doc)
-                out.append(when.strftime(part.date))
-            else:
-                out.append(text(_lookup(doc, part.steps)))
-        return "".join(out)
+            return self._constant
+        if values:
+            return "".join(values[p.path] if isinstance(p, Field) and p.path in values else
+                           self._one(p, doc, text) for p in self.parts)
+        return self._fill_doc(doc, text)
 
     def render_event(self, ev: Event, text: Callable[[Any], str] = field_text) -> str:
         """Fill the template from an :class:`~agent.model.Event` (route transforms)."""
-        return "".join(self._event_texts(ev, text))
+        if self.static:
+            return self._constant
+        return self._fill_ev(ev, text)
 
     def render_event_complete(self, ev: Event, text: Callable[[Any], str] = field_text) -> str | None:
         """Like :meth:`render_event`, but ``None`` when a placeholder's value is missing or empty."""
         out: list[str] = []
-        for part, value in zip(self.parts, self._event_texts(ev, text)):
+        for part in self.parts:
+            if isinstance(part, str):
+                value = part
+            elif part.date is not None:
+                value = ev.time.astimezone(timezone.utc).strftime(part.date)
+            else:
+                value = text(ev.get(part.path))
             if isinstance(part, Field) and not value:
                 return None
             out.append(value)
         return "".join(out)
 
-    def _event_texts(self, ev: Event, text: Callable[[Any], str]) -> Iterator[str]:
-        for part in self.parts:
-            if isinstance(part, str):
-                yield part
-            elif part.date is not None:
-                yield ev.time.astimezone(timezone.utc).strftime(part.date)
-            else:
-                yield text(ev.get(part.path))
+    @staticmethod
+    def _one(part: Part, doc: Mapping[str, Any], text: Callable[[Any], str]) -> str:
+        if isinstance(part, str):
+            return part
+        if part.date is not None:
+            return _doc_time(doc).strftime(part.date)
+        return text(_lookup(doc, part.steps))
 
 
 def _field(path: str, roots: frozenset[str], extra: frozenset[str], shown: str) -> Field:
@@ -249,14 +279,14 @@ def parse_template(text: str, *, extra: Iterable[str] = (), roots: frozenset[str
                 path = m.group(1)
                 if text.startswith("}", m.end()):
                     raise TemplateError(f"{text[i:m.end() + 1]!r} mixes one and two braces; write {{{{ {path} }}}}")
-                field = _legacy_field(path, roots, names)
-                if field is None:  # {word} that names nothing and resembles no field: literal text
+                placeholder = _legacy_field(path, roots, names)
+                if placeholder is None:  # {word} that names nothing and resembles no field: literal text
                     literal.append(m.group(0))
                     i = m.end()
                     continue
                 parts.append("".join(literal))
                 literal = []
-                parts.append(field)
+                parts.append(placeholder)
                 legacy = True
                 i = m.end()
                 continue
