@@ -362,7 +362,7 @@ def test_agent_forwards_hostile_zeropath_webhooks_as_one_record_each(
         sinks:
           arcsight: {{type: cef, address: "127.0.0.1:{receiver['ports']['raw']}", hostname: relay-host}}
           collector: {{type: syslog, address: "127.0.0.1:{receiver['ports']['lf']}", framing: lf,
-                      hostname: relay-host, msg_format: text, text_template: "{{title}}"}}
+                      hostname: relay-host, msg_format: text, text_template: "{{{{ title }}}}"}}
         routes:
           - {{name: all, to: [arcsight, collector]}}
         """)
