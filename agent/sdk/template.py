@@ -155,6 +155,10 @@ class Template:
         object.__setattr__(self, "_fill_doc", _compile(self.parts, "doc"))
         object.__setattr__(self, "_fill_ev", _compile(self.parts, "ev"))
 
+    def __reduce__(self) -> tuple[type["Template"], tuple[str, tuple[Part, ...], bool]]:
+        """Pickled as what was parsed; the fill functions are compiled again on load."""
+        return (Template, (self.text, self.parts, self.legacy))
+
     @classmethod
     def literal(cls, text: str) -> "Template":
         """A fixed text that is never parsed (a machine's hostname as a default)."""

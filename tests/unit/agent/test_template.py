@@ -147,3 +147,13 @@ def test_check_with_reports_on_the_field() -> None:
 def test_event_paths_are_the_json_names() -> None:
     assert isinstance(EVENTS[0], Event)
     assert parse_template("{{ severity }}/{{ severity_id }}").render_event(EVENTS[0]) == "high/4"
+
+
+def test_a_template_survives_pickling_and_copying() -> None:
+    import copy
+    import pickle
+
+    t = parse_template("siem.{{ source }}.{{ year }}-{asset.host}")
+    for clone in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+        assert clone == t and clone.legacy
+        assert clone.render(EVENTS[1].to_dict()) == t.render(EVENTS[1].to_dict()) == "siem.test.2025-web1"
