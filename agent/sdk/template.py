@@ -219,15 +219,15 @@ class Template:
         return text(_lookup(doc, part.steps))
 
 
-def _field(path: str, roots: frozenset[str], extra: frozenset[str], shown: str) -> Field:
+def _field(path: str, roots: frozenset[str], extra: frozenset[str], shown: str, dates: Mapping[str, str]) -> Field:
     """Check one placeholder's path; ``shown`` is how the user wrote it (for messages)."""
     head, *rest = path.split(".")
     if path in extra:
         return Field(path, (path,))
-    if head in DATE_PARTS and not rest and head not in roots:
-        return Field(path, (path,), DATE_PARTS[head])
+    if head in dates and not rest and head not in roots:
+        return Field(path, (path,), dates[head])
     if head not in roots:
-        known = sorted(roots | set(DATE_PARTS) | extra)
+        known = sorted(roots | set(dates) | extra)
         near = difflib.get_close_matches(head, known, n=1)
         hint = f"; did you mean {{{{ {'.'.join([near[0], *rest])} }}}}?" if near else ""
         raise TemplateError(f"the placeholder {shown} does not name an event field{hint} "
@@ -237,22 +237,24 @@ def _field(path: str, roots: frozenset[str], extra: frozenset[str], shown: str) 
     return Field(path, tuple(path.split(".")))
 
 
-def _legacy_field(path: str, roots: frozenset[str], extra: frozenset[str]) -> Field | None:
+def _legacy_field(path: str, roots: frozenset[str], extra: frozenset[str], dates: Mapping[str, str]) -> Field | None:
     """A single-brace ``{path}``: the deprecated placeholder when it names a field, an error
     when it is a near miss of one (``{sorce}``), else ``None`` (literal text)."""
     head = path.split(".")[0]
-    if head in roots or path in extra or (head in DATE_PARTS and head == path):
-        return _field(path, roots, extra, f"{{{path}}}")
-    if difflib.get_close_matches(head, sorted(roots | set(DATE_PARTS) | extra), n=1):
-        return _field(path, roots, extra, f"{{{path}}}")  # raises, with the suggestion
+    if head in roots or path in extra or (head in dates and head == path):
+        return _field(path, roots, extra, f"{{{path}}}", dates)
+    if difflib.get_close_matches(head, sorted(roots | set(dates) | extra), n=1):
+        return _field(path, roots, extra, f"{{{path}}}", dates)  # raises, with the suggestion
     return None
 
 
-def parse_template(text: str, *, extra: Iterable[str] = (), roots: frozenset[str] = EVENT_ROOTS) -> Template:
+def parse_template(text: str, *, extra: Iterable[str] = (), roots: frozenset[str] = EVENT_ROOTS,
+                   dates: Mapping[str, str] = DATE_PARTS) -> Template:
     """Parse ``text`` once; raise :class:`TemplateError` saying what to write instead.
 
     :param extra: names the option adds beside the event's fields (``object_id``).
     :param roots: the top-level names a path may start with (the event's fields).
+    :param dates: the date-part names allowed (``{}`` for an option with none).
     """
     names = frozenset(extra)
     parts: list[Part] = []
@@ -274,7 +276,7 @@ def parse_template(text: str, *, extra: Iterable[str] = (), roots: frozenset[str
                                     f"{{{{ asset.name }}}}")
             parts.append("".join(literal))
             literal = []
-            parts.append(_field(path, roots, names, f"{{{{ {path} }}}}"))
+            parts.append(_field(path, roots, names, f"{{{{ {path} }}}}", dates))
             i = end + 2
             continue
         if c == "{":
@@ -283,7 +285,7 @@ def parse_template(text: str, *, extra: Iterable[str] = (), roots: frozenset[str
                 path = m.group(1)
                 if text.startswith("}", m.end()):
                     raise TemplateError(f"{text[i:m.end() + 1]!r} mixes one and two braces; write {{{{ {path} }}}}")
-                placeholder = _legacy_field(path, roots, names)
+                placeholder = _legacy_field(path, roots, names, dates)
                 if placeholder is None:  # {word} that names nothing and resembles no field: literal text
                     literal.append(m.group(0))
                     i = m.end()

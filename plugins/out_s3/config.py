@@ -83,7 +83,7 @@ class KeyTemplateCheck(TemplateCheck):
         self.need_object_id = need_object_id
 
     def parse(self, value: str) -> Template:
-        return KeyTemplate(value, allowed=self.allowed, need_object_id=self.need_object_id).parsed
+        return KeyTemplate(value, allowed=self.allowed, need_object_id=self.need_object_id).written
 
 
 S3_SCHEMA: dict[str, Any] = {

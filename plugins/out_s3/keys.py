@@ -69,7 +69,7 @@ class KeyTemplate:
         if template.startswith("/"):
             raise TemplateError("a key must not start with '/'")
         self.allowed = allowed
-        parsed = self._parse(template)
+        parsed = self.written = self._parse(template)  # as the user wrote it (warnings quote this)
         if need_object_id and _OBJECT_ID not in {f.path for f in parsed.fields}:
             parsed = self._parse(template.rstrip("/") + "/{{ object_id }}")
         self.template = parsed.text
@@ -79,11 +79,7 @@ class KeyTemplate:
     def _parse(self, text: str) -> Template:
         if self.allowed is None:
             return parse_template(text, extra={_OBJECT_ID})
-        parsed = parse_template(text, extra=self.allowed, roots=frozenset())
-        bad = [f.path for f in parsed.fields if f.path not in self.allowed]
-        if bad:
-            raise TemplateError(f"the placeholder {{{{ {bad[0]} }}}} is not one of: {', '.join(sorted(self.allowed))}")
-        return parsed
+        return parse_template(text, extra=self.allowed, roots=frozenset(), dates={})
 
     def render(self, values: Mapping[str, Any] | None = None, doc: Mapping[str, Any] | None = None,
                when: datetime | None = None, object_name: str = _MARK) -> str:
