@@ -91,7 +91,7 @@ def validate(args: argparse.Namespace, redactor: Redactor) -> int:
           f"{count(len(cfg.routes), 'route')}")
     for f in plugins.failures:
         print(f"~ plugin {f.plugin} ({f.origin}) is disabled: {f.error}")
-    for w in getattr(cfg.router, "warnings", ()):
+    for w in [*cfg.warnings, *getattr(cfg.router, "warnings", ())]:
         print(f"~ {w}")
     for w in exposure_warnings(cfg):
         print(f"~ {redactor(w)}")
