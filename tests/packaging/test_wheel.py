@@ -50,8 +50,14 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     res = _run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel))
     assert res.returncode == 0, res.stderr[-3000:]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "SIEMRELAY"))}
-    env["PYTHONPATH"] = str(site)
+    # the wheel first, then this interpreter's site-packages for the dependencies; run with -S so
+    # no .pth file (this checkout's editable install among them) can lend a module the wheel lacks
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *(p for p in sys.path if p.endswith("site-packages"))])
     return env
+
+
+def _py(*args: str) -> tuple[str, ...]:
+    return (sys.executable, "-S", *args)
 
 
 def test_wheel_carries_configuration_examples_routes_license_and_no_pytest11(wheel: Path):
@@ -64,6 +70,8 @@ def test_wheel_carries_configuration_examples_routes_license_and_no_pytest11(whe
     assert any(n.startswith("conf/examples/") for n in shipped) and any(n.startswith("conf/routes.d/") for n in shipped)
     missing = sorted(f"agent/{name}" for name in shipped if f"agent/{name}" not in names)
     assert not missing, missing
+    modules = {p.relative_to(ROOT).as_posix() for top in ("agent", "plugins") for p in (ROOT / top).rglob("*.py")}
+    assert not sorted(modules - names), sorted(modules - names)[:20]  # every module of the agent and its plugins
     assert f"{dist_info}/licenses/LICENSE" in names or f"{dist_info}/LICENSE" in names
     assert "[console_scripts]" in entry_points and "siemrelay = agent.cli.main:main" in entry_points
     # the pytest plugin is opt-in: no pytest11 entry point loads it into every pytest run
@@ -73,16 +81,16 @@ def test_wheel_carries_configuration_examples_routes_license_and_no_pytest11(whe
 
 def test_installed_wheel_runs_its_own_configuration_and_route_tests(installed: dict[str, str], tmp_path: Path):
     # where a pip-installed agent finds its samples, and that it is the wheel's agent, not this checkout's
-    res = _run(sys.executable, "-c", "import importlib.resources, agent; "
-               "print(agent.__file__); print(importlib.resources.files('agent') / 'conf')", env=installed, cwd=tmp_path)
+    res = _run(*_py("-c", "import importlib.resources, agent; "
+               "print(agent.__file__); print(importlib.resources.files('agent') / 'conf')"), env=installed, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     agent_file, conf = res.stdout.split()
-    assert agent_file.startswith(installed["PYTHONPATH"]), agent_file
+    assert agent_file.startswith(installed["PYTHONPATH"].split(os.pathsep)[0]), agent_file
     assert not Path(conf).is_symlink() and (Path(conf) / "routes.d").is_dir()
     # the default configuration validates, and its routes.d rules pass the shipped route tests
-    res = _run(sys.executable, "-m", "agent", "validate", "-c", f"{conf}/siemrelay.yaml", env=installed, cwd=tmp_path)
+    res = _run(*_py("-m", "agent", "validate", "-c", f"{conf}/siemrelay.yaml"), env=installed, cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
-    res = _run(sys.executable, "-m", "agent", "test", "-c", f"{conf}/siemrelay.yaml", env=installed, cwd=tmp_path)
+    res = _run(*_py("-m", "agent", "test", "-c", f"{conf}/siemrelay.yaml"), env=installed, cwd=tmp_path)
     assert res.returncode == 0 and " 0 failed" in res.stdout, res.stdout + res.stderr
     # (every example's validity is tested from the checkout; here, that each one arrived whole)
     for example in (ROOT / "conf" / "examples").glob("*.yaml"):
