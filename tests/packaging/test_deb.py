@@ -57,7 +57,8 @@ def test_package_passes_lintian(built_deb: Path):
     assert res.returncode == 0 and not tags, res.stdout[-4000:] + res.stderr[-2000:]
 
 
-def test_deb_installs_runs_and_purges_cleanly(deb: Path):
+def test_package_carries_docs_man_page_changelogs_and_copyright(built_deb: Path, tmp_path: Path):
+    deb = built_deb
     info = _run("dpkg-deb", "--info", str(deb)).stdout
     assert "Package: siemrelay" in info and "python3 (>= 3." in info and "adduser" in info
     assert re.search(r"^\s+\d+ bytes,\s+\d+ lines\s+md5sums", info, re.M), info
@@ -69,7 +70,30 @@ def test_deb_installs_runs_and_purges_cleanly(deb: Path):
         assert path in contents, path
     for page in (ROOT / "docs").glob("*.md"):
         assert f".{DOC}/{page.name}" in contents, page.name
+    _run("dpkg-deb", "-x", str(deb), str(tmp_path))
+    doc = tmp_path / DOC.relative_to("/")
 
+    # the man page, as `man siemrelay` shows it: every command of the CLI, no groff complaint
+    page = _run("man", "--warnings", "-P", "cat", "-l", str(tmp_path / "usr/share/man/man1/siemrelay.1.gz"), check=False)
+    assert page.returncode == 0 and page.stderr.strip() == "", page.stderr
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for command in sub.choices:  # type: ignore[union-attr]
+        assert re.search(rf"^   {re.escape(command)}$", page.stdout, re.M), command
+    # DEP-5 copyright: siemrelay's license, and each bundled distribution's (PyYAML's, for one)
+    copyright_text = (doc / "copyright").read_text()
+    assert copyright_text.startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
+    assert re.search(r"^Files: \*\nCopyright: .+\nLicense: Apache-2.0$", copyright_text, re.M)
+    assert re.search(r"^Files: .*opt/siemrelay/lib/python3\.\d+/site-packages/yaml/\*.*\nCopyright: .+\nLicense: MIT$",
+                     copyright_text, re.M)
+    assert gzip.decompress((doc / "changelog.gz").read_bytes()).decode() == (ROOT / "CHANGELOG.md").read_text()
+    assert "siemrelay (" in gzip.decompress((doc / "changelog.Debian.gz").read_bytes()).decode()
+    # Markdown kept readable as is (the unit's Documentation= names operations.md), whole
+    assert (doc / "README.md").read_text() == (ROOT / "README.md").read_text()
+    for page_path in (ROOT / "docs").glob("*.md"):
+        assert (doc / page_path.name).read_text() == page_path.read_text(), page_path.name
+
+
+def test_deb_installs_runs_and_purges_cleanly(deb: Path):
     _run("dpkg", "-i", str(deb))
     assert _installed()
     conffiles = Path("/var/lib/dpkg/info/siemrelay.conffiles").read_text().split()
@@ -92,20 +116,6 @@ def test_deb_installs_runs_and_purges_cleanly(deb: Path):
     _run("/opt/siemrelay/bin/python", "-c", "import agent.admin.server, plugins.in_http, prometheus_client")
     if shutil.which("systemd-analyze"):
         _run("systemd-analyze", "verify", "/lib/systemd/system/siemrelay.service")
-
-    # the man page, as `man siemrelay` shows it: every command of the CLI, no groff complaint
-    page = _run("man", "--warnings", "-P", "cat", "-l", "/usr/share/man/man1/siemrelay.1.gz",
-                check=False)
-    assert page.returncode == 0 and page.stderr.strip() == "", page.stderr
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    for command in sub.choices:  # type: ignore[union-attr]
-        assert re.search(rf"^   {re.escape(command)}$", page.stdout, re.M), command
-    # DEP-5 copyright: siemrelay's license, and each bundled distribution's (PyYAML's, for one)
-    copyright_text = (DOC / "copyright").read_text()
-    assert copyright_text.startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
-    assert re.search(r"^Files: \*\nCopyright: .+\nLicense: Apache-2.0$", copyright_text, re.M)
-    assert re.search(r"^Files: opt/siemrelay/lib/python3\.\d+/site-packages/yaml/\*", copyright_text, re.M)
-    assert gzip.decompress((DOC / "changelog.gz").read_bytes()).decode() == (ROOT / "CHANGELOG.md").read_text()
 
     _run("dpkg", "--purge", "siemrelay")
     assert not _installed()
