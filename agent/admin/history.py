@@ -98,28 +98,30 @@ class MinuteHistory:
             out[cur.minute - first] = grown / (60.0 * (cur.minute - prev.minute))
         return out
 
-    def growth(self, key: str, seconds: float) -> float:
+    def growth(self, key: str, seconds: float, current: float | None = None) -> float:
         """How much a counter grew in about the last ``seconds`` (minute resolution).
 
-        Compared with the last sample taken at least ``seconds`` ago, or with the first
-        sample when the series is younger than that (so a fresh agent's totals are not
-        under-counted by a missing baseline).
+        Compared with the last sample taken at least ``seconds`` ago, or with zero when
+        the series is younger than that (counters start at zero with the agent).
+        ``current`` is the counter's live value: samples are taken every few seconds,
+        and a page must not show "0 in 5 min" right after events arrived. A counter that
+        went down (its sink was rebuilt) counts again from zero.
         """
-        points = self._points(key)
-        if not points:
-            return 0.0
-        since = int((self.clock() - seconds) // 60)
-        base = 0.0
+        now = self.clock()
         with self._lock:
-            young = self._first_seen.get(key, 0.0) > self.clock() - seconds
-        if not young:
+            ring = self._series.get(key)
+            points = list(ring) if ring else []
+            first_seen = self._first_seen.get(key, now)
+        if current is not None:
+            points.append(Point(int(now // 60), float(current)))
+        since = int((now - seconds) // 60)
+        prev = 0.0
+        if first_seen <= now - seconds:  # old enough to have a baseline
             older = [p for p in points if p.minute <= since]
-            base = older[-1].value if older else points[0].value
-        total, prev = 0.0, base
+            prev = older[-1].value if older else points[0].value if points else 0.0
+            points = [p for p in points if p.minute > since]
+        total = 0.0
         for p in points:
-            if p.minute <= since and not young:
-                prev = p.value
-                continue
             total += p.value - prev if p.value >= prev else p.value
             prev = p.value
         return total

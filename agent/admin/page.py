@@ -41,9 +41,10 @@ tr.bad td:first-child{border-left:4px solid #b91c1c}tr.warn td:first-child{borde
 code{background:#f0f3f6;padding:0 .3em;border-radius:.2em;overflow-wrap:anywhere}
 ul.howto{padding-left:1.2em}
 @media (max-width:760px){
- body{margin:.6em}table,thead,tbody,tr,td{display:block;width:100%}thead{display:none}
- tr{border:1px solid #e3e7eb;border-radius:.4em;margin:0 0 .6em;background:#fff}
- td{border:0;padding:.2em .6em;text-align:left}td.num{text-align:left;white-space:normal}
+ body{margin:.6em}table,thead,tbody,tr{display:block;width:100%}thead{display:none}
+ tr{border:1px solid #e3e7eb;border-radius:.4em;margin:0 0 .6em;background:#fff;padding:.2em 0}
+ td{display:inline-block;width:50%;border:0;padding:.15em .6em;text-align:left}td.num{text-align:left;white-space:normal}
+ td.wide{width:100%}td.title{width:100%;font-weight:700;font-size:1.05em}td.title::before{content:none}
  td[data-label]::before{content:attr(data-label) ": ";color:#5a6570;font-weight:600}
  tr.bad td:first-child,tr.warn td:first-child{border-left:0}tr.bad{border-left:4px solid #b91c1c}
  tr.warn{border-left:4px solid #d97706}
@@ -89,6 +90,8 @@ def human_age(seconds: float | None) -> str:
 
 
 def _td(label: str, content: str, cls: str = "") -> str:
+    """A cell that names its column (``data-label``): on a phone each row is a card and the
+    column headers are hidden, so each cell shows its own label (CSS ``attr()``)."""
     klass = f' class="{cls}"' if cls else ""
     return f'<td data-label="{_e(label)}"{klass}>{content}</td>'
 
@@ -122,6 +125,9 @@ def sparkline(rate: Sequence[float | None], depth: Sequence[float | None] | None
     if len(line) > 1:
         body.append('<polyline points="' + " ".join(f"{x},{y}" for x, y in line)
                     + '" fill="none" stroke="#2563eb" stroke-width="1.5"/>')
+    else:
+        words = f"{label}: no chart yet (one point a minute)"
+        body.append('<text x="2" y="18" font-size="10" fill="#8a949e">chart from the 2nd minute</text>')
     body.append(f'<line x1="0" y1="{height}" x2="{width:g}" y2="{height}" stroke="#cbd5e1" stroke-width="1"/>')
     parts.append(f' aria-label="{_e(words)}"><title>{_e(words)}</title>')
     return "".join(parts) + "".join(body) + "</svg>"
@@ -151,13 +157,13 @@ def _sink_row(s: dict[str, Any], history: MinuteHistory | None) -> str:
         recent = (f"<small>{_num(s['events_5m'])} in 5 min · {_num(s['events_1h'])} in 1 h · "
                   f"{_e(human_bytes(s.get('bytes_sent')))} total</small>")
     return (f'<tr data-sink="{_e(name)}" class="{cls}">'
-            + _td("Sink", _e(name)) + _td("Type", _e(s["type"]))
+            + _td("Sink", _e(name), "title") + _td("Type", _e(s["type"]))
             + _td("State", f'<span class="state {_e(state)}">{_e(state.replace("_", " "))}</span>')
             + _td("Rate", f'{_num(float(s["rate_per_s"]), 1)}/s', "num")
             + _td("Queue", _num(s["queue_depth"]), "num") + _td("Oldest queued", oldest, "num")
-            + _td("Sent", f'{_num(s["events_sent"])}<br>{recent}' if recent else _num(s["events_sent"]), "num")
+            + _td("Sent", f'{_num(s["events_sent"])}<br>{recent}' if recent else _num(s["events_sent"]), "num wide")
             + _td("Last success", last_ok) + _td("Dead letters", _num(s["dead_letters_stored"]), "num")
-            + _td("Last error", err) + _td("Last hour", chart) + "</tr>")
+            + _td("Last error", err, "wide") + _td("Last hour", chart, "wide") + "</tr>")
 
 
 def _sinks(sinks: list[dict[str, Any]], history: MinuteHistory | None) -> str:
@@ -186,12 +192,12 @@ def _source_row(s: dict[str, Any], history: MinuteHistory | None) -> str:
     chart = sparkline(history.per_second(f"source:{name}:events"), label=name) if history is not None else ""
     cls = "warn" if quiet or (s["enabled"] and not s["running"]) else ""
     return (f'<tr data-source="{_e(name)}" class="{cls}">'
-            + _td("Source", _e(name)) + _td("Type", _e(s["type"])) + _td("Status", status)
+            + _td("Source", _e(name), "title") + _td("Type", _e(s["type"])) + _td("Status", status)
             + _td("Rate", f'{_num(float(s["rate_per_s"]), 1)}/s', "num") + _td("Last event", last)
-            + _td("Last 5 min (events / bytes)", window or "-", "num")
+            + _td("Last 5 min (events / bytes)", window or "-", "num wide")
             + _td("Events", _num(s["events"]), "num") + _td("Received", _e(human_bytes(s.get("bytes"))), "num")
             + _td("Decode errors", _num(s["decode_errors"]), "num")
-            + _td("Refused (spool full)", _num(s["refused_full"]), "num") + _td("Last hour", chart) + "</tr>")
+            + _td("Refused (spool full)", _num(s["refused_full"]), "num") + _td("Last hour", chart, "wide") + "</tr>")
 
 
 def _sources(sources: list[dict[str, Any]], history: MinuteHistory | None) -> str:
@@ -207,7 +213,7 @@ def _sources(sources: list[dict[str, Any]], history: MinuteHistory | None) -> st
 def _routes(routes: list[dict[str, Any]]) -> str:
     if not routes:
         return '<p class="none">No routes configured.</p>'
-    rows = [f'<tr data-route="{_e(r["name"])}">' + _td("Route", _e(r["name"]))
+    rows = [f'<tr data-route="{_e(r["name"])}">' + _td("Route", _e(r["name"]), "title")
             + _td("To", _e(", ".join(r["to"])) or '<span class="none">nothing (drops)</span>')
             + _td("Matched", _num(r["matched"]), "num") + _td("Queued for sinks", _num(r["queued"]), "num") + "</tr>"
             for r in routes]
@@ -221,7 +227,7 @@ def _dead(dl: dict[str, Any]) -> str:
         return '<p class="none" id=dead-letters>No dead letters.</p>'
     rows = [f'<tr data-dead-letter="{d["id"]}">' + _td("Id", str(d["id"]), "num") + _td("Created", _e(d["created"]))
             + _td("Sink", _e(d["sink"] or ("decode: " + (d["input"] or "?")))) + _td("Event", _e(d["event_id"] or "-"))
-            + _td("Attempts", str(d["attempts"]), "num") + _td("Reason", f'<span class="err">{_e(d["reason"])}</span>')
+            + _td("Attempts", str(d["attempts"]), "num") + _td("Reason", f'<span class="err">{_e(d["reason"])}</span>', "wide")
             + "</tr>" for d in recent]
     return ("<table id=dead-letters><thead><tr><th>Id</th><th>Created</th><th>Sink</th><th>Event</th><th>Attempts</th>"
             "<th>Reason</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")

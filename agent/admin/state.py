@@ -212,8 +212,8 @@ def sink_views(agent: AgentView, snap: SpoolSnapshot, rates: RateTracker, *, det
         }
         if history is not None:
             for window, seconds in (("5m", FIVE_MINUTES), ("1h", ONE_HOUR)):
-                view[f"events_{window}"] = int(history.growth(f"sink:{name}:events", seconds))
-                view[f"bytes_{window}"] = int(history.growth(f"sink:{name}:bytes", seconds))
+                view[f"events_{window}"] = int(history.growth(f"sink:{name}:events", seconds, view["events_sent"]))
+                view[f"bytes_{window}"] = int(history.growth(f"sink:{name}:bytes", seconds, view["bytes_sent"]))
         if detail:
             secret = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password", "url"}
             view["description"] = ct.description
@@ -262,8 +262,8 @@ def source_views(agent: AgentView, rates: RateTracker, *, history: MinuteHistory
         }
         if history is not None:
             for window, seconds in (("5m", FIVE_MINUTES), ("1h", ONE_HOUR)):
-                view[f"events_{window}"] = int(history.growth(f"source:{name}:events", seconds))
-                view[f"bytes_{window}"] = int(history.growth(f"source:{name}:bytes", seconds))
+                view[f"events_{window}"] = int(history.growth(f"source:{name}:events", seconds, view["events"]))
+                view[f"bytes_{window}"] = int(history.growth(f"source:{name}:bytes", seconds, view["bytes"]))
         out.append(view)
     return out
 
