@@ -191,7 +191,7 @@ class AdminApi:
     def get_sink(self, req: Request, p: dict[str, str]) -> Response:
         self._sink(p["name"])
         snap = spool_snapshot(self.agent.spool.path)
-        for view in sink_views(self.agent, snap, self.rates, detail=True):
+        for view in sink_views(self.agent, snap, self.rates, detail=True, history=self.history):
             if view["name"] == p["name"]:
                 return json_response(view)
         raise ApiError(404, f"no sink named {p['name']!r}")
