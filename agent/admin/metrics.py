@@ -200,9 +200,12 @@ class AgentCollector(Collector):
             depth.add_metric([name], snap.depth.get(name, 0))
             age.add_metric([name], snap.oldest_age_s.get(name, 0.0))
             dead.add_metric([name], snap.dead_by_sink.get(name, 0))
+        disabled = {n for n, (_, conf) in list(agent.cfg.sinks.items()) if not conf.get("enabled", True)}
         for name in names:
             w = workers.get(name)
             success.add_metric([name], w.stats.last_success if w is not None else 0.0)
+            if name in disabled:
+                continue  # switched off on purpose: no health series to alert on
             state = w.circuit.state if w is not None else "closed"
             for s in CIRCUIT_STATES:
                 circuit.add_metric([name, s], 1.0 if state == s else 0.0)

@@ -47,7 +47,7 @@ ul.howto{padding-left:1.2em}
  td.wide{width:100%}td.title{width:100%;font-weight:700;font-size:1.05em}td.title::before{content:none}
  td[data-label]::before{content:attr(data-label) ": ";color:#5a6570;font-weight:600}
  tr.bad td:first-child,tr.warn td:first-child{border-left:0}tr.bad{border-left:4px solid #b91c1c}
- tr.warn{border-left:4px solid #d97706}
+ tr.warn{border-left:4px solid #d97706}svg.chart{width:100%;max-width:420px;height:44px}
 }
 """
 
@@ -87,6 +87,11 @@ def human_age(seconds: float | None) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def _when(iso: str) -> str:
+    """``2026-01-05T10:00:07.123Z`` → ``2026-01-05 10:00:07 UTC``."""
+    return iso.replace("T", " ").split(".")[0].rstrip("Z") + " UTC"
 
 
 def _td(label: str, content: str, cls: str = "") -> str:
@@ -143,7 +148,7 @@ def _sink_row(s: dict[str, Any], history: MinuteHistory | None) -> str:
         if s.get("next_retry_in_s") is not None:
             extra.append(f"retrying in {human_age(s['next_retry_in_s'])}")
         if s.get("circuit_opened_at"):
-            extra.append(f"circuit opened at {s['circuit_opened_at']}")
+            extra.append(f"circuit opened at {_when(s['circuit_opened_at'])}")
         err = f'<span class="err">{_e(error)}</span>' + (f"<br><small>{_e(', '.join(extra))}</small>" if extra else "")
     else:
         err = '<span class="none">none</span>'
