@@ -5,6 +5,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from agent.admin.history import MinuteHistory
 from agent.admin.page import human_age, human_bytes, render_page, sparkline
 from agent.testing import FakeClock
@@ -87,3 +90,45 @@ def test_the_chart_draws_an_hour_from_the_history() -> None:
     assert "<polygon" in svg
     empty = sparkline([None] * 60, label="new")
     assert "<polyline" not in empty and "chart from the 2nd minute" in empty
+
+
+class _Cells(HTMLParser):
+    """Element names, and the text of each sink row as the browser would show it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.row: str | None = None
+        self.text: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        a = dict(attrs)
+        if tag == "tr" and a.get("data-sink") is not None:
+            self.row = str(a["data-sink"])
+            self.text[self.row] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr":
+            self.row = None
+
+    def handle_data(self, data: str) -> None:
+        if self.row is not None:
+            self.text[self.row] += data
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(lambda t: t.strip() == t)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_TEXT, error=_TEXT)
+def test_names_and_errors_from_outside_come_back_as_the_same_text(name: str, error: str) -> None:
+    """Whatever a peer says or a sink is called, a real HTML parser reads back that text and no markup."""
+    page = render_page(_status([_sink(name, "retrying", last_error=error, last_error_plain=error)], []))
+    cells = _Cells()
+    cells.feed(page)
+    cells.close()
+    assert name in cells.text and error in cells.text[name]
+    assert set(cells.tags) <= {"html", "head", "meta", "title", "style", "body", "h1", "p", "h2", "table", "thead", "tr",
+                               "th", "tbody", "td", "span", "br", "small", "svg", "title", "line", "text", "ul", "li",
+                               "code"}
