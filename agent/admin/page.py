@@ -238,13 +238,21 @@ def _dead(dl: dict[str, Any]) -> str:
             "<th>Reason</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _summary(status: dict[str, Any]) -> str:
     sinks = [s for s in status["sinks"] if s["state"] != "disabled"]
     failing = [s for s in sinks if s["state"] in _FAILING]
     quiet = [s for s in status["sources"] if s.get("quiet")]
-    parts = [f"{len(failing)} of {len(sinks)} sinks failing" if failing else f"all {len(sinks)} sinks healthy"]
+    if failing:
+        parts = [f"{len(failing)} of {_count(len(sinks), 'sink')} failing"]
+    else:
+        parts = ["no sinks enabled" if not sinks else "the sink is healthy" if len(sinks) == 1
+                 else f"all {len(sinks)} sinks healthy"]
     if quiet:
-        parts.append(f"{len(quiet)} of {len(status['sources'])} sources quiet")
+        parts.append(f"{len(quiet)} of {_count(len(status['sources']), 'source')} quiet")
     if status["spool"]["full"]:
         parts.append("spool full: sources pushed back")
     bad = bool(failing or quiet or status["spool"]["full"])

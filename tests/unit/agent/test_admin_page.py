@@ -67,7 +67,11 @@ def test_summary_counts_failing_sinks_and_quiet_sources_and_lists_them_first() -
 
 def test_a_healthy_agent_says_so() -> None:
     page = render_page(_status([_sink("archive", "ok")], [_source("hooks", last_event_age_s=3.0)]))
-    assert '<p id=summary class="summary good">all 1 sinks healthy</p>' in page
+    assert '<p id=summary class="summary good">the sink is healthy</p>' in page
+    two = render_page(_status([_sink("a", "ok"), _sink("b", "ok")], []))
+    assert '<p id=summary class="summary good">all 2 sinks healthy</p>' in two
+    one_failing = render_page(_status([_sink("a", "retrying")], [_source("s", quiet=True)]))
+    assert '<p id=summary class="summary bad">1 of 1 sink failing · 1 of 1 source quiet</p>' in one_failing
 
 
 def test_sizes_and_ages_read_like_ls_and_uptime() -> None:
