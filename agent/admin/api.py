@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
+from prometheus_client import CollectorRegistry
 
+from agent.registry import ComponentType
 from agent.version import __version__
 from agent.admin import actions
 from agent.admin.history import MinuteHistory
@@ -79,7 +81,7 @@ Handler = Callable[[Request, dict[str, str]], Response]
 class AdminApi:
     """The handlers, bound to one running agent."""
 
-    def __init__(self, agent: AgentView, rates: RateTracker, registry: Any, *, started_at: float,
+    def __init__(self, agent: AgentView, rates: RateTracker, registry: CollectorRegistry, *, started_at: float,
                  history: MinuteHistory | None = None, quiet_after_s: float = 900.0,
                  wall: Callable[[], float] = time.time) -> None:
         """:param history: the per-minute ring the page's charts and 5-minute/1-hour totals come from.
@@ -124,11 +126,11 @@ class AdminApi:
         return None, allowed, False
 
     # ----------------------------------------------------------------- helpers
-    def _sink(self, name: str) -> tuple[Any, dict[str, Any]]:
+    def _sink(self, name: str) -> tuple[ComponentType, dict[str, Any]]:
         found = self.agent.cfg.sinks.get(name)
         if found is None:
             raise ApiError(404, f"no sink named {name!r}")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def status_doc(self) -> dict[str, Any]:
         agent = self.agent

@@ -15,7 +15,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from loguru import logger
 
@@ -26,6 +27,7 @@ from agent.admin.history import MinuteHistory
 from agent.admin.metrics import AgentCollector, LatencyHistograms, register_runtime_collectors
 from agent.admin.state import AgentView, RateTracker, counters_for_history, counters_for_rates, spool_snapshot
 from agent.admin.tap import TapHub
+from agent.logging import Redactor
 from agent.sdk.net import family_of, parse_address
 
 __all__ = ["AdminServer"]
@@ -69,8 +71,9 @@ class _Server(ThreadingHTTPServer):
 class AdminServer:
     """Serves the admin API of one agent; ``start()`` binds, ``stop()`` ends everything."""
 
-    def __init__(self, agent: AgentView, config: dict[str, Any], state_dir: Any, *, taps: list[Any],
-                 redactor: Any = None, extra: Callable[[], dict[str, Any]] | None = None,
+    def __init__(self, agent: AgentView, config: dict[str, Any], state_dir: Path, *,
+                 taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]],
+                 redactor: Redactor | None = None, extra: Callable[[], dict[str, Any]] | None = None,
                  sample_interval_s: float = 1.0, history_interval_s: float = 10.0,
                  wall: Callable[[], float] = time.time) -> None:
         """:param history_interval_s: how often the per-minute history is fed; each feed counts

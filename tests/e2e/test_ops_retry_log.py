@@ -2,7 +2,7 @@
 
 The peer answers 503 for a while; the agent retries every 50 ms. The journal must get
 one warning for the whole failure streak (a periodic summary comes after 60 s, tested
-with an injected clock in tests/unit/agent/test_delivery_streak.py), not one per retry,
+with an injected clock in tests/unit/agent/delivery/test_streak.py), not one per retry,
 and one line when the sink delivers again that counts the failed attempts.
 """
 
