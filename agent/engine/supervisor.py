@@ -90,6 +90,7 @@ class Supervisor:
         self.admin: AdminServer | None = None
         self.watchdog: WatchdogPinger | None = None
         self.reload_counts = {"ok": 0, "failed": 0}
+        self.last_config_load: tuple[bool, float] = (True, 0.0)
         self.gate = SubmitGate()
         self.submit = GatedSubmit(self, self.gate)
 
@@ -133,6 +134,8 @@ class Supervisor:
             except Exception as exc:
                 self.shutdown()
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
+        for warning in self.cfg.warnings:
+            self.log.warning("configuration warning: {}", warning)
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
         try:
@@ -175,7 +178,11 @@ class Supervisor:
     def run_forever(self) -> None:
         """Block until a stop is requested, handling reloads meanwhile; then shut down."""
         while True:
-            self.stop_requested.wait()
+            # wake up now and then: a signal the kernel hands to another thread only sets a flag,
+            # and the main thread runs Python's handlers when it next runs bytecode; an endless
+            # wait here could sleep through SIGHUP or SIGTERM
+            while not self.stop_requested.wait(0.5):
+                pass
             if self.reload_requested.is_set() and self._signals == 0:
                 self.reload_requested.clear()
                 self.stop_requested.clear()
@@ -204,6 +211,8 @@ class Supervisor:
             self.log.error("reload refused ({} problems); the running configuration is kept", len(exc.problems))
             lifecycle.reloaded(self, False)
             return False
+        for warning in new.warnings:
+            self.log.warning("configuration warning: {}", warning)
         for warning in getattr(new.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
         try:

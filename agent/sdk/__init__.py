@@ -19,6 +19,7 @@ from agent.sdk.hookspecs import hookimpl
 from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
 from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
+from agent.sdk.logwindow import Admission, LogWindow
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
 from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
@@ -33,6 +34,7 @@ from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, ren
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
 from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, field_text, parse_template
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
@@ -58,3 +60,5 @@ __all__ = [
 ]
 __all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
+__all__ += ["Admission", "LogWindow"]
+__all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "field_text", "parse_template"]
