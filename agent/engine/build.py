@@ -17,6 +17,7 @@ from loguru import logger
 
 from agent.config.loader import LoadedConfig, SourceMap
 from agent.sdk.decoder import Decoder
+from agent.sdk.secrets import secret_keys, secret_values
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet
 from agent.registry import ComponentType, Kind
@@ -26,7 +27,7 @@ from agent.config.schema import (AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA, compose
 from agent.sdk.sink import Sink, SinkContext
 from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
 
-__all__ = ["AgentConfig", "validate_config", "DecoderFactory", "build_sinks", "build_sources", "secret_values"]
+__all__ = ["AgentConfig", "validate_config", "DecoderFactory", "build_sinks", "build_sources"]
 
 
 @dataclass(slots=True)
@@ -103,13 +104,12 @@ def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: Sou
                 body = {**body, "proxy": proxy}  # agent.proxy: the default of every HTTP sink
         else:
             schema = compose_source_schema(ct.schema)
-        secret_keys = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"}
-        doc = validate_section(body, schema, smap, path, problems, secret_keys)
+        doc = validate_section(body, schema, smap, path, problems, secret_keys(ct.cls))
         if doc is None:
             continue
         for msg in _check_config(ct.cls, doc):
             problems.append(smap.problem(path, msg))
-        out[name] = (ct, doc)
+        out[name] = (ct, ct.cls.derive_config(doc) if kind == "sink" else doc)
     return out
 
 
@@ -145,27 +145,8 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
     if problems:
         raise ConfigError(problems)
     return AgentConfig(loaded=loaded, agent=agent, sources=sources, sinks=sinks, decoders=decoders,
-                       routes=routes, router=router, secrets=set(loaded.secrets) | secret_values(sources, sinks))
-
-
-def secret_values(*sections: dict[str, tuple[ComponentType, dict[str, Any]]]) -> set[str]:
-    """Collect the values of keys a plugin declared secret, to redact them everywhere."""
-    found: set[str] = set()
-
-    def walk(value: Any, keys: frozenset[str], key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, keys, str(k))
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, keys, key)
-        elif isinstance(value, str) and key in keys and len(value) >= 4:
-            found.add(value)
-
-    for section in sections:
-        for ct, cfg in section.values():
-            walk(cfg, frozenset(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"})
-    return found
+                       routes=routes, router=router, secrets=set(loaded.secrets) | {
+                           v for ct, cfg in (*sources.values(), *sinks.values()) for v in secret_values(cfg, secret_keys(ct.cls))})
 
 
 class DecoderFactory:
@@ -200,11 +181,13 @@ class DecoderFactory:
         if problems:
             raise ConfigError(problems)
         try:
-            return ct.cls(doc)  # type: ignore[no-any-return]
+            decoder: Decoder = ct.cls(doc)
         except ConfigError:
             raise
         except Exception as exc:
             raise ConfigError(self.smap.problem(where, f"decoder {spec['type']!r} failed to start: {type(exc).__name__}: {exc}")) from None
+        decoder.use_decoders(lambda name: self({"type": name}, where))  # `auto` hands records on by type name
+        return decoder
 
 
 def _refuse(*_: Any, **__: Any) -> Submitted:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
 from agent.sdk.record import RawRecord
+from agent.sdk.secrets import ALWAYS_SECRET_KEYS
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -87,13 +88,14 @@ class Source(ABC):
 
     Subclasses declare ``type_name``, ``description``, ``CONFIG_SCHEMA`` and
     ``SECRET_KEYS`` like sinks do, build everything in ``__init__`` without starting
-    threads or binding sockets, and do both in :meth:`start`.
+    threads or binding sockets, and do both in :meth:`start`. They may override
+    :meth:`check_config`; everything a source may provide is declared here.
     """
 
     type_name: ClassVar[str]
     description: ClassVar[str] = ""
     CONFIG_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {}
-    SECRET_KEYS: ClassVar[frozenset[str]] = frozenset({"token", "secret", "password", "bearer", "value"})
+    SECRET_KEYS: ClassVar[frozenset[str]] = ALWAYS_SECRET_KEYS | {"bearer", "value"}
     api_version: ClassVar[int] = PLUGIN_API_VERSION
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
@@ -111,6 +113,17 @@ class Source(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Stop reading, finish or refuse in-flight input, join threads. Idempotent."""
+
+    # -- optional: override what applies; the default does nothing --------------------------
+
+    @staticmethod
+    def check_config(config: dict[str, Any]) -> list[str]:
+        """Cross-field checks the schema cannot express, run by ``siemrelay validate`` and at start.
+
+        :param config: the validated section, defaults filled in. Read it only: never change it.
+        :returns: one readable problem per entry (the agent adds file, line and key path).
+        """
+        return []
 
     def make_record(self, data: bytes, decoder: Decoder, origin: dict[str, Any],
                     received_at: Any, parsed: Any = None) -> RawRecord:

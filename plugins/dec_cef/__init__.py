@@ -1,5 +1,6 @@
-"""Built-in decoder ``cef``: CEF lines, bare or behind a syslog header; the parser lives in
-:mod:`plugins.dec_cef.parser` so the ``syslog`` decoder can share it."""
+"""Built-in decoder ``cef``: CEF lines, bare or behind a syslog header; the parser and the
+mapping live in the SDK (:mod:`agent.sdk.cef_parser`, :mod:`agent.sdk.cef_event`), shared
+with the ``syslog`` decoder."""
 
 from agent.sdk.hookspecs import hookimpl
 from plugins.dec_cef.decoder import CefDecoder

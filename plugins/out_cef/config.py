@@ -7,16 +7,12 @@ from typing import Any
 
 from agent.version import __version__
 from agent.sdk.net import ADDRESS_RULES
-from agent.sdk import CEF_KEYS, CUSTOM_KEYS, is_cef_key
+from agent.sdk import CEF_KEYS, CUSTOM_KEYS, FACILITIES, is_cef_key, optional_address, socket_checks
+from agent.sdk import describe as _d
 from agent.sdk.tls import TLS_SCHEMA
-from plugins.out_syslog.config import optional_address, socket_checks
-from plugins.out_syslog.header import FACILITIES
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 CONFIG_SCHEMA: dict[str, Any] = {

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.out_nats.options import CONNECTION_SCHEMA, NAME_RE, STREAM_SCHEMA, connection_checks, stream_checks
+from agent.sdk import NATS_CONNECTION_SCHEMA, NATS_NAME_RE, NATS_STREAM_SCHEMA, nats_connection_checks, nats_stream_checks
 
 #: A subject: dot-separated tokens without white space or wildcards; {field} placeholders allowed.
 SUBJECT_RE = r"^(?:[^\s.*>{}]+|\{[A-Za-z0-9_.]+\})+(?:\.(?:[^\s.*>{}]+|\{[A-Za-z0-9_.]+\})+)*$"
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    **CONNECTION_SCHEMA,
+    **NATS_CONNECTION_SCHEMA,
     "subject": {"type": "string", "required": True, "empty": False, "regex": SUBJECT_RE,
                 "meta": {"description": "Subject each event is published to; {field} placeholders take the event's value "
                                         "(e.g. siem.events.{source}.{severity}), other characters become '_'."}},
-    "stream": {"type": "string", "nullable": True, "default": None, "regex": NAME_RE,
+    "stream": {"type": "string", "nullable": True, "default": None, "regex": NATS_NAME_RE,
                "meta": {"description": "Stream expected to store the subject: publishes are refused if another stream "
                                        "would (Nats-Expected-Stream); required with create_stream."}},
-    "create_stream": STREAM_SCHEMA,
+    "create_stream": NATS_STREAM_SCHEMA,
     "msg_id": {"type": "boolean", "default": True,
                "meta": {"description": "Send the event id as Nats-Msg-Id so the server drops a re-published event "
                                        "within the stream's duplicate window."}},
@@ -32,7 +32,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 def check_config(config: dict[str, Any]) -> list[str]:
     """Checks across keys: authentication, TLS files, stream creation, OCSF support."""
-    problems = connection_checks(config) + stream_checks(config)
+    problems = nats_connection_checks(config) + nats_stream_checks(config)
     if config.get("schema") == "ocsf":
         from plugins.out_nats.encoder import ocsf_available
 

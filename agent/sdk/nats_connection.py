@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
-from plugins.out_nats.options import connect_options, display_url, server_urls, stream_config
+from agent.sdk.nats_options import connect_options, display_url, server_urls, stream_config
 
 if TYPE_CHECKING:
     from loguru import Logger
