@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from loguru import logger
 
@@ -109,7 +109,7 @@ def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: Sou
             continue
         for msg in _check_config(ct.cls, doc):
             problems.append(smap.problem(path, msg))
-        out[name] = (ct, ct.cls.derive_config(doc) if kind == "sink" else doc)
+        out[name] = (ct, cast("type[Sink]", ct.cls).derive_config(doc) if kind == "sink" else doc)
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from agent.model import Event, Severity, content_id, parse_time, score_from_severity
 from agent.sdk.record import RawRecord
@@ -149,7 +149,20 @@ def _port(value: str | None) -> int | str | None:
     return int(value) if value.isascii() and value.isdigit() and int(value) <= 65535 else value
 
 
-def _context(cef: dict[str, Any], ext: dict[str, str], header_host: str) -> dict[str, dict[str, Any] | None]:
+class _Context(TypedDict):
+    """The model's context groups a CEF line fills (``None`` where it has nothing)."""
+
+    network: dict[str, Any] | None
+    actor: dict[str, Any] | None
+    process: dict[str, Any] | None
+    file: dict[str, Any] | None
+    device: dict[str, Any] | None
+    signature: dict[str, Any] | None
+    action: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+
+
+def _context(cef: dict[str, Any], ext: dict[str, str], header_host: str) -> _Context:
     """The model's context groups from the CEF header and the dictionary keys that have a home."""
     network = {k: v for k, v in (
         ("src_ip", ext.get("src") or ext.get("shost")), ("src_port", _port(ext.get("spt"))),

@@ -171,8 +171,9 @@ class SinkHarness:
 
     def raw_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """The sink's own keys for ``endpoint``: its ``conformance_config`` or a fallback from the schema."""
-        if self.opted_in:
-            cfg = dict(self.cls.conformance_config(endpoint))  # type: ignore[attr-defined]
+        make = self.cls.conformance_config
+        if self.opted_in and make is not None:
+            cfg = dict(make(endpoint))
         else:
             cfg = fallback_config(self.cls, endpoint)
         retry = dict(cfg.get("retry") or {})

@@ -11,6 +11,7 @@ import pytest
 from agent.sdk.decoder import DecodeError
 from agent.testing import make_record
 from plugins.dec_auto.decoder import AutoDecoder, detect
+from tests.peers.decoder_factory import build_decoder
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors"
 VENDOR_FILES = sorted(FIXTURES.glob("*/*.json"))
@@ -18,7 +19,7 @@ VENDOR_FILES = sorted(FIXTURES.glob("*/*.json"))
 
 @pytest.fixture
 def auto() -> AutoDecoder:
-    return AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    return build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("path", VENDOR_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -52,7 +53,7 @@ def test_detect(payload: Any, kind: str | None) -> None:
 def test_unknown_json_goes_to_the_generic_decoder_or_is_rejected(auto: AutoDecoder) -> None:
     [ev] = auto.decode(make_record(b'{"title": "hello", "severity": "high"}', auto))
     assert (ev.source, ev.title) == ("json", "hello")
-    strict = AutoDecoder({"unknown_json": "reject", "unknown_text": "raw"})
+    strict = build_decoder({"type": "auto", "unknown_json": "reject", "unknown_text": "raw"})
     with pytest.raises(DecodeError, match="no known vendor shape"):
         strict.decode(make_record(b'{"title": "hello"}', strict))
 
@@ -70,7 +71,7 @@ def test_text_kinds(auto: AutoDecoder) -> None:
     [line] = auto.decode(make_record(b"just a line", auto))
     assert (line.source, line.title) == ("raw", "just a line")
     assert [e.title for e in auto.decode(make_record(b'{"title": "a"}\n{"title": "b"}\n', auto))] == ["a", "b"]
-    strict = AutoDecoder({"unknown_json": "json", "unknown_text": "reject"})
+    strict = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "reject"})
     with pytest.raises(DecodeError, match="neither JSON, CEF nor syslog"):
         strict.decode(make_record(b"just a line", strict))
     with pytest.raises(DecodeError, match="malformed JSON"):
@@ -90,7 +91,7 @@ def test_syslog_goes_to_the_syslog_decoder_when_installed(auto: AutoDecoder) -> 
 def test_json_scalars_and_html_pages_are_not_events(auto: AutoDecoder, body: bytes, what: str) -> None:
     with pytest.raises(DecodeError, match=f"^{what}, not an event"):
         auto.decode(make_record(body, auto))
-    lenient = AutoDecoder({"unknown_json": "json", "unknown_text": "accept"})
+    lenient = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "accept"})
     [ev] = lenient.decode(make_record(body, lenient))  # today's behaviour, for those who want it
     assert ev.source == "raw"
 
