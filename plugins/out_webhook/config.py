@@ -10,7 +10,7 @@ from agent.sdk.proxy import PROXY_SCHEMA
 from agent.sdk.tls import TLS_SCHEMA, tls_check
 from agent.sdk import describe
 
-__all__ = ["CONFIG_SCHEMA", "SECRET_HEADER_NAMES", "check_config"]
+__all__ = ["CONFIG_SCHEMA", "SECRET_HEADER_NAMES", "check_config", "derive_config"]
 
 
 
@@ -52,8 +52,12 @@ def check_config(config: dict[str, Any]) -> list[str]:
     hmac_cfg = config.get("hmac") or {}
     if hmac_cfg.get("secret") is not None and len(hmac_cfg["secret"]) < 8:
         problems.append("hmac.secret is shorter than 8 characters")
-    if config.get("format") == "object":
-        batch = config.setdefault("batch", {})
-        if batch.get("max_events", 1) != 1:
-            batch["max_events"] = 1  # one event per request: a batch of one keeps at-least-once exact
     return problems
+
+
+def derive_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``format: object`` posts one event per request, so its batch is one event: a failed
+    post then never resends an earlier event (at-least-once stays exact). Pure."""
+    if config.get("format") != "object":
+        return config
+    return {**config, "batch": {**(config.get("batch") or {}), "max_events": 1}}
