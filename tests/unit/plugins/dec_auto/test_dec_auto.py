@@ -9,6 +9,9 @@ import orjson
 import pytest
 
 from agent.sdk.decoder import DecodeError
+from agent.config.loader import SourceMap
+from agent.engine.build import DecoderFactory
+from agent.plugins import load_plugins
 from agent.testing import make_record
 from plugins.dec_auto.decoder import AutoDecoder, detect
 from tests.peers.decoder_factory import build_decoder
@@ -82,6 +85,30 @@ def test_syslog_goes_to_the_syslog_decoder_when_installed(auto: AutoDecoder) -> 
     assert "syslog" in auto.decoders  # the built-in syslog plugin ships with siemrelay
     [ev] = auto.decode(make_record(b"<34>1 2025-01-15T14:30:00Z host app - - - hello", auto))
     assert ev.source == "syslog"
+
+
+def test_a_disabled_decoder_plugin_dead_letters_its_records_naming_it() -> None:
+    """auto reaches the others through the registry: with the zeropath plugin blocked, a
+    ZeroPath webhook is refused with the reason, the other vendors still decode."""
+    plugins = load_plugins(entry_points=False, block=["plugins.dec_zeropath"])
+    auto = DecoderFactory(plugins, {}, SourceMap())({"type": "auto"})
+    body = (FIXTURES / "zeropath" / "scan-complete.json").read_bytes()
+    with pytest.raises(DecodeError, match="no 'zeropath' decoder is registered"):
+        auto.decode(make_record(body, auto))
+    [ev] = auto.decode(make_record((FIXTURES / "detectify" / "finding.json").read_bytes(), auto))
+    assert ev.source == "detectify"
+
+
+def test_the_vendor_names_auto_keys_on_are_the_vendor_decoders_own() -> None:
+    """auto keeps copies (a plugin imports no other plugin); they must not drift."""
+    from plugins.dec_auto import decoder as auto_decoder
+    from plugins.dec_detectify.decoder import LEGACY_TYPES
+    from plugins.dec_escape.config import RESOURCES
+    from plugins.dec_pentest.decoder import EVENT_TYPES
+
+    assert auto_decoder.ESCAPE_RESOURCES == RESOURCES
+    assert auto_decoder.PENTEST_TYPES == EVENT_TYPES
+    assert auto_decoder.DETECTIFY_LEGACY_TYPES == LEGACY_TYPES
 
 
 @pytest.mark.parametrize("body,what", [
