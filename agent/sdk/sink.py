@@ -141,11 +141,12 @@ class Sink(ABC):
         return config
 
     #: The pure encoder, ``encode_batch(self, batch) -> bytes | list[bytes]``: exactly what
-    #: :meth:`send` puts on the wire for ``batch`` (one payload, or one message per event),
+    #: :meth:`send` puts on the wire for ``batch`` (one payload, or one message per event;
+    #: a sink with payloads of its own kind, such as S3 objects, returns a list of those),
     #: with no I/O and no clock. Define it as a method and call it from :meth:`send`:
     #: ``siemrelay route --explain`` shows its output and the conformance suite checks it
     #: is pure. ``None`` here means "this sink exposes no encoder".
-    encode_batch: ClassVar[Callable[..., bytes | list[bytes]] | None] = None
+    encode_batch: ClassVar[Callable[..., object] | None] = None
 
     #: For the conformance suite (:mod:`agent.testing.conformance`), a classmethod
     #: ``conformance_config(cls, endpoint) -> dict``: this sink's own keys pointing at the

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
 from agent.sdk.record import RawRecord
@@ -23,7 +23,7 @@ from agent.sdk.secrets import ALWAYS_SECRET_KEYS
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Source", "SourceContext", "Submitted", "SubmitStatus"]
+__all__ = ["DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus"]
 
 
 class SubmitStatus(str, Enum):
@@ -58,6 +58,21 @@ class Submitted:
         return self.status is SubmitStatus.ACCEPTED
 
 
+class DecoderBuilder(Protocol):
+    """``build_decoder(spec, key="decoder") -> Decoder``, handed to a source in its context."""
+
+    def __call__(self, spec: str | dict[str, Any], key: str | tuple[str | int, ...] = "decoder") -> Decoder:
+        """Build the decoder a source's section names.
+
+        :param spec: a decoder type name, the name of an entry of the top-level
+            ``decoders:`` section, or ``{type: NAME, ...options}``.
+        :param key: where ``spec`` sits in the source's section (a key, or a path of keys
+            such as ``("paths", "/hooks", "decoder")``), so a configuration error names that line.
+        :raises agent.errors.ConfigError: the spec names no registered decoder, or its options are invalid.
+        """
+        ...
+
+
 @dataclass(slots=True)
 class SourceContext:
     """What the agent hands a source at construction.
@@ -78,7 +93,7 @@ class SourceContext:
     logger: "Logger"
     state_dir: Path
     submit: Callable[..., Submitted]
-    build_decoder: Callable[[Any], Decoder]
+    build_decoder: DecoderBuilder
     stopping: threading.Event = field(default_factory=threading.Event)
     redact: Callable[[str], str] = field(default=lambda text: text)
 

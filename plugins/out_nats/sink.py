@@ -140,7 +140,7 @@ class NatsSink(Sink):
         from nats.js import api
         import nats.js.errors
 
-        prefix = nc.new_inbox()
+        prefix: str = nc.new_inbox()
 
         async def on_ack(msg: Any) -> None:
             fut = self._waiting.get(msg.subject)
@@ -219,7 +219,4 @@ class NatsSink(Sink):
 
 def _retry(reason: str, kind: str | None = None) -> Delivery:
     """RETRY carrying the transport error kind (``connection``/``timeout``) that ``retry.retry_on`` matches."""
-    try:
-        return Delivery.retry(reason, error_kind=kind)  # type: ignore[call-arg]
-    except TypeError:  # a core without error kinds retries every RETRY
-        return Delivery.retry(reason)
+    return Delivery.retry(reason, error_kind=kind)
