@@ -17,7 +17,7 @@ from agent.sdk.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.sdk.decoder import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.sdk.outcome import Delivery, Status, classify_http, parse_retry_after
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk.hookspecs import Register, hookimpl
 from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
 from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
@@ -65,7 +65,7 @@ __all__ = [
     "AGENT_VERSION",
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
     "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
-    "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
+    "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl", "Register",
     "DirectoryWatcher", "FsChange", "FsEvent",
     "HttpClient", "ProxyRefused", "url_check", "PROXY_SCHEMA", "ProxySettings",
     "api_error_text", "api_outcome", "gzip_bytes", "oversized",

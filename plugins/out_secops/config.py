@@ -6,12 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.sdk import PROXY_SCHEMA, SCHEMA_RULES, TLS_SCHEMA, tls_check, url_check
+from agent.sdk import describe as _d
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
-
-
-def _d(text: str, example: Any = None) -> dict[str, Any]:
-    return {"description": text} if example is None else {"description": text, "example": example}
 
 
 def _optional_url(field: str, value: Any, error: Any) -> None:
