@@ -92,3 +92,29 @@ def test_derived_settings_come_back_in_a_new_section() -> None:
     assert doc == before
     assert (derived["batch"]["max_wait_s"], derived["batch"]["max_events"]) == (300, 1000)
     assert Sink.derive_config(doc) is doc  # the default derives nothing
+
+
+def test_validation_derives_the_chat_batch_and_a_reload_of_the_same_file_sees_no_change(write_config: Any,
+                                                                                         tmp_path: Path) -> None:
+    """Through the agent's own path: the worker's section has the digest batch, building the
+    sink changes nothing, and validating the same file again (what a reload compares) gives an
+    equal section, so a reload does not rebuild the sink and reset its circuit."""
+    from agent.config.loader import load_config
+    from agent.engine.build import build_sinks, validate_config
+
+    path = write_config(f"""
+        agent: {{state_dir: {tmp_path}/state}}
+        sinks:
+          chat: {{type: teams, url: "https://example.webhook.office.com/webhookb2/x", digest: {{window_s: 120}}}}
+        routes:
+          - {{name: all, to: [chat]}}
+        """)
+    first = validate_config(load_config(path, env={}), _PLUGINS)
+    _, section = first.sinks["chat"]
+    assert (section["batch"]["max_wait_s"], section["batch"]["max_events"]) == (120, 1000)
+    before = copy.deepcopy(section)
+    sinks = build_sinks(first, redact=lambda text: text)
+    sinks["chat"].close()
+    assert section == before
+    again = validate_config(load_config(path, env={}), _PLUGINS)
+    assert again.sinks["chat"][1] == section
