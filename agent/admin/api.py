@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
+from prometheus_client import CollectorRegistry
 
+from agent.registry import ComponentType
 from agent.version import __version__
 from agent.admin import actions
 from agent.admin.metrics import CONTENT_TYPE as METRICS_TYPE
@@ -76,7 +78,7 @@ Handler = Callable[[Request, dict[str, str]], Response]
 class AdminApi:
     """The handlers, bound to one running agent."""
 
-    def __init__(self, agent: AgentView, rates: RateTracker, registry: Any, *, started_at: float) -> None:
+    def __init__(self, agent: AgentView, rates: RateTracker, registry: CollectorRegistry, *, started_at: float) -> None:
         self.agent = agent
         self.rates = rates
         self.registry = registry
@@ -112,11 +114,11 @@ class AdminApi:
         return None, allowed, False
 
     # ----------------------------------------------------------------- helpers
-    def _sink(self, name: str) -> tuple[Any, dict[str, Any]]:
+    def _sink(self, name: str) -> tuple[ComponentType, dict[str, Any]]:
         found = self.agent.cfg.sinks.get(name)
         if found is None:
             raise ApiError(404, f"no sink named {name!r}")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def status_doc(self) -> dict[str, Any]:
         agent = self.agent

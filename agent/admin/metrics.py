@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
@@ -83,7 +83,8 @@ class LatencyHistograms:
 class AgentCollector(Collector):
     """Reads a supervisor's state at each scrape."""
 
-    def __init__(self, agent: AgentView, histograms: LatencyHistograms, extra: Any = None) -> None:
+    def __init__(self, agent: AgentView, histograms: LatencyHistograms,
+                 extra: Callable[[], dict[str, Any]] | None = None) -> None:
         self.agent = agent
         self.histograms = histograms
         self.extra = extra  # callable returning {"reloads_ok": n, "reloads_failed": n, "tap_watchers": n}

@@ -15,7 +15,8 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from loguru import logger
 
@@ -25,6 +26,7 @@ from agent.admin.crosssite import cross_site_refusal
 from agent.admin.metrics import AgentCollector, LatencyHistograms
 from agent.admin.state import AgentView, RateTracker, counters_for_rates
 from agent.admin.tap import TapHub
+from agent.logging import Redactor
 from agent.sdk.net import family_of, parse_address
 
 __all__ = ["AdminServer"]
@@ -68,8 +70,9 @@ class _Server(ThreadingHTTPServer):
 class AdminServer:
     """Serves the admin API of one agent; ``start()`` binds, ``stop()`` ends everything."""
 
-    def __init__(self, agent: AgentView, config: dict[str, Any], state_dir: Any, *, taps: list[Any],
-                 redactor: Any = None, extra: Callable[[], dict[str, Any]] | None = None,
+    def __init__(self, agent: AgentView, config: dict[str, Any], state_dir: Path, *,
+                 taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]],
+                 redactor: Redactor | None = None, extra: Callable[[], dict[str, Any]] | None = None,
                  sample_interval_s: float = 1.0) -> None:
         self.agent = agent
         self.config = config

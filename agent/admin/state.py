@@ -14,23 +14,53 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
-__all__ = ["AgentView", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_views", "source_views",
+from agent.config.validate import AgentConfig
+from agent.delivery.worker import SinkWorker
+from agent.plugins import PluginSet
+from agent.sdk.running import RunningAgent
+from agent.spool.store import Spool
+
+__all__ = ["AgentView", "IntakeView", "IntakeCounters", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_views", "source_views",
            "iso", "event_types", "redact_config"]
 
 
-class AgentView(Protocol):
-    """What the admin side reads from :class:`agent.engine.supervisor.Supervisor` (attributes only)."""
+class IntakeCounters(Protocol):
+    """The intake's per-source counters (``agent.engine.intake.IntakeStats``): read under ``lock``."""
 
-    cfg: Any
-    plugins: Any
-    redactor: Callable[[str], str]
-    spool: Any
-    sinks: dict[str, Any]
-    workers: dict[str, Any]
-    sources: dict[str, Any]
-    intake: Any
+    @property
+    def lock(self) -> threading.Lock: ...
+
+    @property
+    def by_input(self) -> Mapping[str, Mapping[str, int]]: ...
+
+
+class IntakeView(Protocol):
+    """What the admin side reads of the intake: its counters."""
+
+    @property
+    def stats(self) -> IntakeCounters: ...
+
+
+class AgentView(RunningAgent, Protocol):
+    """What the admin side reads of a running agent (the engine's interface,
+    :class:`agent.engine.api.Engine`, extends it): read-only."""
+
+    @property
+    def cfg(self) -> AgentConfig: ...
+
+    @property
+    def plugins(self) -> PluginSet: ...
+
+    @property
+    def spool(self) -> Spool: ...
+
+    @property
+    def workers(self) -> Mapping[str, SinkWorker]: ...
+
+    @property
+    def intake(self) -> IntakeView | None: ...
 
 
 def iso(ts: float | None) -> str | None:
@@ -144,7 +174,7 @@ def redact_config(value: Any, secret_keys: Iterable[str], key: str = "") -> Any:
     return value
 
 
-def _sink_state(worker: Any, enabled: bool) -> str:
+def _sink_state(worker: SinkWorker | None, enabled: bool) -> str:
     if not enabled:
         return "disabled"
     if worker is None or not worker.alive:

@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agent.sdk.outcome import Delivery
 from agent.delivery.flood import FloodControl
-from agent.delivery.retry import CircuitBreaker, RetryPolicy, TokenBucket, Verdict, classify
+from agent.delivery.circuit import CircuitBreaker
+from agent.delivery.ratelimit import TokenBucket
+from agent.delivery.retry import RetryPolicy, Verdict, classify
 from agent.sdk.sink import Sink, SpooledEvent
 from agent.spool.store import SinkState, Spool, SpoolClosed, SpoolError
 from agent.spool.db import event_id_of

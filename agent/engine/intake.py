@@ -5,13 +5,19 @@ decodes them, routes each event once, serialises each event once, and hands the
 batch to the spool, which commits it together with whatever other sources submitted
 meanwhile (group commit). Only then does ``submit`` return ACCEPTED, and only then may
 the source acknowledge its input.
+
+Sources do not hold the intake itself but :class:`GatedSubmit`, which passes the ingest
+gate (:class:`SubmitGate`) and then reaches whatever intake is current: a reload that
+swaps the spool pauses the gate, so a submission waits for the instant it takes instead
+of seeing a refusal.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-from typing import TYPE_CHECKING, Callable, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.engine.dedup import DedupWindow
@@ -23,7 +29,10 @@ from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Intake", "DedupWindow", "IntakeStats"]
+__all__ = ["Intake", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
+
+#: ``tap(source_name, rows)``: called with each batch once it is durably spooled (``siemrelay tap``)
+Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
 
 
 class IntakeStats:
@@ -57,7 +66,7 @@ class Intake:
         self._unrouted_warned: set[str] = set()
         #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
         #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
-        self.taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]] = []
+        self.taps: list[Tap] = []
 
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
@@ -172,3 +181,68 @@ class Intake:
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
                              "(add a route named 'default' to keep them)", name)
         return Submitted(SubmitStatus.ACCEPTED, events=spooled, errors=failed, duplicates=duplicates)
+
+
+class SubmitGate:
+    """Counts submissions in flight; ``paused()`` waits for them to finish and holds new ones."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._paused = False
+
+    def enter(self, timeout: float) -> bool:
+        with self._cond:
+            if self._paused and not self._cond.wait_for(lambda: not self._paused, timeout):
+                return False
+            self._active += 1
+            return True
+
+    def exit(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._cond:
+            self._paused = True
+            self._cond.wait_for(lambda: self._active == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._paused = False
+                self._cond.notify_all()
+
+
+class HoldsIntake(Protocol):
+    """Whoever owns the current intake (the supervisor: a reload replaces it)."""
+
+    @property
+    def intake(self) -> Intake | None: ...
+
+
+class GatedSubmit:
+    """The ``submit`` sources hold: it always reaches the supervisor's *current* intake.
+
+    :param hold_s: how long a submission may wait while a reload swaps the spool
+        before the source is told to push back (FULL).
+    """
+
+    def __init__(self, supervisor: HoldsIntake, gate: SubmitGate, hold_s: float = 60.0) -> None:
+        self.sup = supervisor
+        self.gate = gate
+        self.hold_s = hold_s
+
+    def __call__(self, records: Sequence[RawRecord], timeout: float | None = None, *, dedup: bool = False) -> Submitted:
+        if not self.gate.enter(self.hold_s):
+            return Submitted(SubmitStatus.FULL, retry_after=5.0)
+        try:
+            intake = self.sup.intake
+            if intake is None:  # not started yet, or already gone: nothing can take the records
+                return Submitted(SubmitStatus.CLOSED)
+            return intake.submit(records, timeout, dedup=dedup)
+        finally:
+            self.gate.exit()

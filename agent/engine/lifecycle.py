@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.engine.api import Engine
 from agent.engine.notify import WatchdogPinger, watchdog_interval
 
 __all__ = ["started", "stopping", "stopped", "reloading", "reloaded", "restart_admin", "healthy", "status_line"]
 
 
-def healthy(sup: Any) -> bool:
+def healthy(sup: Engine) -> bool:
     """What the watchdog vouches for: the spool is open and every sink worker runs.
 
     While stopping (draining can outlast ``WatchdogSec``) the agent counts as healthy.
@@ -27,14 +28,14 @@ def healthy(sup: Any) -> bool:
     return all(w.alive for w in list(sup.workers.values()))
 
 
-def status_line(sup: Any) -> str:
+def status_line(sup: Engine) -> str:
     line = f"{len(sup.sources)} sources, {len(sup.sinks)} sinks"
     if sup.admin is not None:
         line += f", admin API on {sup.admin.url}"
     return line
 
 
-def _start_admin(sup: Any) -> None:
+def _start_admin(sup: Engine) -> None:
     conf = sup.cfg.agent.get("admin") or {}
     if not conf.get("enabled"):
         sup.admin = None
@@ -49,7 +50,7 @@ def _start_admin(sup: Any) -> None:
     sup.admin = admin
 
 
-def started(sup: Any) -> None:
+def started(sup: Engine) -> None:
     """After sources started: serve the admin API, tell systemd we are ready, start the watchdog.
 
     :raises OSError: the admin address cannot be bound.
@@ -62,7 +63,7 @@ def started(sup: Any) -> None:
         sup.watchdog.start()
 
 
-def stopping(sup: Any) -> None:
+def stopping(sup: Engine) -> None:
     """At the start of a shutdown: tell systemd, stop serving the admin API and taps."""
     sup.notifier.stopping()
     if sup.admin is not None:
@@ -70,7 +71,7 @@ def stopping(sup: Any) -> None:
         sup.admin = None
 
 
-def stopped(sup: Any) -> None:
+def stopped(sup: Engine) -> None:
     """At the very end of a shutdown."""
     if sup.watchdog is not None:
         sup.watchdog.stop()
@@ -78,16 +79,16 @@ def stopped(sup: Any) -> None:
     sup.notifier.close()
 
 
-def reloading(sup: Any) -> None:
+def reloading(sup: Engine) -> None:
     sup.notifier.reloading()
 
 
-def reloaded(sup: Any, ok: bool) -> None:
+def reloaded(sup: Engine, ok: bool) -> None:
     sup.reload_counts["ok" if ok else "failed"] += 1
     sup.notifier.ready(f"running: {status_line(sup)}" + ("" if ok else "; the last reload failed, see the log"))
 
 
-def restart_admin(sup: Any) -> bool:
+def restart_admin(sup: Engine) -> bool:
     """Apply a changed ``agent.admin`` block; on failure the API stays off and this says so."""
     if sup.admin is not None:
         sup.admin.stop()

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from agent.routing.conditions import FEATURES, Cond, CondCompiler, parse_threshold
-from agent.config.loader import SourceMap
+from agent.yamlsource import SourceMap
 from agent.errors import Problem
 from agent.model import Event
 from agent.routing.transforms import Transform, TransformCompiler

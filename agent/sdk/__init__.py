@@ -30,8 +30,10 @@ from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
 from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.sdk.record import RawRecord
+from agent.sdk.running import RunningAgent
 from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk.sinkschema import compose_sink_schema
 from agent.sdk.source import DecoderBuilder, Source, SourceContext, Submitted, SubmitStatus
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
@@ -51,15 +53,6 @@ from agent.sdk.nats_connection import ConnectFailed as NatsConnectFailed, NatsCo
 from agent.sdk.cef_parser import find_cef, parse_cef
 from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
 
-
-def compose_sink_schema(plugin_schema: dict[str, object], defaults: dict[str, object] | None = None) -> dict[str, object]:
-    """Core sink keys plus the plugin's keys, with the sink type's defaults applied.
-
-    Imported when called, not at import time: the configuration package imports SDK modules
-    (address rules, the proxy schema), so a top-level import here would be a circle.
-    """
-    from agent.config.schema import compose_sink_schema as compose
-    return compose(dict(plugin_schema), dict(defaults) if defaults is not None else None)
 
 __all__ = [
     "AGENT_VERSION",
@@ -90,4 +83,5 @@ __all__ += [
     "nats_default_subjects", "nats_stream_checks", "NatsConnectFailed", "NatsConnection",
     "find_cef", "parse_cef", "cef_severity", "cef_time", "event_from_cef",
 ]
+__all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]

@@ -100,7 +100,8 @@ def test_validation_derives_the_chat_batch_and_a_reload_of_the_same_file_sees_no
     sink changes nothing, and validating the same file again (what a reload compares) gives an
     equal section, so a reload does not rebuild the sink and reset its circuit."""
     from agent.config.loader import load_config
-    from agent.engine.build import build_sinks, validate_config
+    from agent.config.validate import validate_config
+    from agent.engine.build import build_sinks
 
     path = write_config(f"""
         agent: {{state_dir: {tmp_path}/state}}

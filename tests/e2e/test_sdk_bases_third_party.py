@@ -19,7 +19,8 @@ from loguru import logger
 
 from agent.config.loader import load_config
 from agent.delivery.worker import SinkWorker
-from agent.engine.build import build_sinks, validate_config
+from agent.config.validate import validate_config
+from agent.engine.build import build_sinks
 from agent.plugins import load_plugins
 from agent.sdk import Register, hookimpl
 from agent.spool.store import Spool

@@ -25,7 +25,7 @@ from agent.sdk.render import render_json
 from agent.testing import make_event, make_record, spooled
 from tests.peers.decoder_factory import build_decoder
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 ECS_FIELDS: dict[str, dict[str, Any]] = yaml.safe_load((FIXTURES / "ecs" / "ecs_flat.yml").read_text())
 _ALLOWED = {name: {a["name"]: a for a in ECS_FIELDS[name]["allowed_values"]}
             for name in ("event.kind", "event.category", "event.type", "event.outcome")}

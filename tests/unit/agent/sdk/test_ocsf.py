@@ -21,7 +21,7 @@ from agent.sdk.ocsf import OCSF_VERSION, ocsf_class_of, to_ocsf
 from agent.testing import make_event, make_record
 from tests.peers.decoder_factory import build_decoder
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vendors"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors"
 _SCHEMA = OcsfJsonSchemaEmbedded(get_ocsf_schema(version=OCSF_VERSION))
 _VALIDATORS: dict[int, jsonschema.Draft202012Validator] = {}
 

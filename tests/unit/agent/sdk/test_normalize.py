@@ -14,7 +14,7 @@ from agent.sdk.normalize import (MAX_DEPTH, TYPE_TABLE, canonical, first_time, n
                              req_str, severity_of_any, severity_of_cvss, severity_of_detectify, severity_of_name,
                              severity_of_number, severity_of_score, stable_id)
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 ROWS = [(vendor, vtype, ntype) for vendor, table in TYPE_TABLE.items() for vtype, ntype in table.items()]
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from agent.config.loader import SourceMap
 from agent.sdk.outcome import Delivery
-from agent.delivery.retry import DEFAULT_RETRY_ON, CircuitBreaker, RetryPolicy, TokenBucket, Verdict, classify
+from agent.delivery.circuit import CircuitBreaker
+from agent.delivery.ratelimit import TokenBucket
+from agent.delivery.retry import DEFAULT_RETRY_ON, RetryPolicy, Verdict, classify
 from agent.config.schema import compose_sink_schema, validate_section
 from agent.testing import FakeClock
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.engine.build import validate_config
+from agent.config.validate import validate_config
 from agent.config.loader import load_config, load_yaml_text
 from agent.errors import ConfigError
 

@@ -1,10 +1,10 @@
-"""The reload gate: a spool swap waits for submissions in flight and holds new ones meanwhile."""
+"""The ingest gate: a spool swap waits for submissions in flight and holds new ones meanwhile."""
 
 from __future__ import annotations
 
 import threading
 
-from agent.engine.reload import GatedSubmit, SubmitGate
+from agent.engine.intake import GatedSubmit, SubmitGate
 from agent.sdk.source import Submitted, SubmitStatus
 
 

@@ -19,7 +19,7 @@ from agent.spool.store import SinkState, Spool, SpoolError, SpoolFull
 from agent.spool.views import SpoolAdmin
 from agent.testing import FakeClock, make_event
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _ev(i: int, pad: int = 0) -> bytes:
