@@ -182,7 +182,7 @@ def cmd_validate(args: argparse.Namespace, redactor: Any) -> int:
           f"{_count(len(cfg.routes), 'route')}")
     for f in plugins.failures:
         print(f"~ plugin {f.plugin} ({f.origin}) is disabled: {f.error}")
-    for w in getattr(cfg.router, "warnings", ()):
+    for w in [*cfg.warnings, *getattr(cfg.router, "warnings", ())]:
         print(f"~ {w}")
     from agent.config.exposure import exposure_warnings
 

@@ -22,6 +22,7 @@ from agent.registry import ComponentType, Kind
 from agent.routing.router import Router, compile_routes
 from agent.sdk.secrets import secret_keys, secret_values as section_secrets
 from agent.sdk.sink import Sink
+from agent.sdk.template import legacy_templates
 
 __all__ = ["AgentConfig", "validate_config", "secret_values", "unknown_type", "check_plugin_config"]
 
@@ -38,6 +39,8 @@ class AgentConfig:
     routes: list[dict[str, Any]]
     router: Router
     secrets: set[str] = field(default_factory=set)
+    #: what still works but should be rewritten (deprecated template spellings), with file and line
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def smap(self) -> SourceMap:
@@ -73,8 +76,12 @@ def check_plugin_config(cls: type, config: dict[str, Any]) -> list[str]:
 
 def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: SourceMap,
                          problems: list[Problem], proxy: dict[str, Any] | None = None,
+                         warnings: list[Problem] | None = None,
                          ) -> dict[str, tuple[ComponentType, dict[str, Any]]]:
-    """Validate each component section; a sink with a ``proxy`` key and no block of its own gets ``proxy``."""
+    """Validate each component section; a sink with a ``proxy`` key and no block of its own gets ``proxy``.
+
+    :param warnings: receives deprecated template spellings in template options, at their key.
+    """
     out: dict[str, tuple[ComponentType, dict[str, Any]]] = {}
     top = kind + "s"
     for name, body in (section or {}).items():
@@ -105,6 +112,8 @@ def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: Sou
             continue
         for msg in check_plugin_config(ct.cls, doc):
             problems.append(smap.problem(path, msg))
+        if warnings is not None:
+            warnings.extend(smap.problem(path + rel, msg) for rel, msg in legacy_templates(schema, body))
         out[name] = (ct, cast("type[Sink]", ct.cls).derive_config(doc) if kind == "sink" else doc)
     return out
 
@@ -118,7 +127,8 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
         raise ConfigError(problems)
     agent = validate_section(top["agent"], with_nested_defaults(AGENT_SCHEMA), smap, ("agent",), problems) or {}
     sources = _validate_components("source", top["sources"], plugins, smap, problems)
-    sinks = _validate_components("sink", top["sinks"], plugins, smap, problems, agent.get("proxy"))
+    warnings: list[Problem] = []
+    sinks = _validate_components("sink", top["sinks"], plugins, smap, problems, agent.get("proxy"), warnings)
     decoders: dict[str, Any] = {}
     for name, body in (top.get("decoders") or {}).items():
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):
@@ -141,7 +151,8 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
     if problems:
         raise ConfigError(problems)
     return AgentConfig(loaded=loaded, agent=agent, sources=sources, sinks=sinks, decoders=decoders,
-                       routes=routes, router=router, secrets=set(loaded.secrets) | secret_values(sources, sinks))
+                       routes=routes, router=router, secrets=set(loaded.secrets) | secret_values(sources, sinks),
+                       warnings=sorted(warnings, key=lambda p: (p.file, p.line)))
 
 
 def secret_values(*sections: dict[str, tuple[ComponentType, dict[str, Any]]]) -> set[str]:

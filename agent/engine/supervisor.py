@@ -133,6 +133,8 @@ class Supervisor:
             except Exception as exc:
                 self.shutdown()
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
+        for warning in self.cfg.warnings:
+            self.log.warning("configuration warning: {}", warning)
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
         try:
@@ -204,6 +206,8 @@ class Supervisor:
             self.log.error("reload refused ({} problems); the running configuration is kept", len(exc.problems))
             lifecycle.reloaded(self, False)
             return False
+        for warning in new.warnings:
+            self.log.warning("configuration warning: {}", warning)
         for warning in getattr(new.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
         try:

@@ -35,6 +35,7 @@ from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, ren
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
 from agent.sdk.source import DecoderBuilder, Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, field_text, parse_template
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 from agent.sdk.json_lines import encode_lines
@@ -85,3 +86,4 @@ __all__ += [
 ]
 __all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
+__all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "field_text", "parse_template"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk import SCHEMA_RULES, TLS_SCHEMA, describe, tls_check, url_check
+from agent.sdk import SCHEMA_RULES, TEMPLATE_CHECK, TLS_SCHEMA, describe, tls_check, url_check
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULTS", "check_config"]
 
@@ -13,8 +13,9 @@ __all__ = ["CONFIG_SCHEMA", "DEFAULTS", "check_config"]
 CONFIG_SCHEMA: dict[str, Any] = {
     "url": {"type": "string", "required": True, "check_with": url_check,
             "meta": {**describe("Base URL of the cluster (the sink POSTs to <url>/_bulk)."), "example": "https://127.0.0.1:9200"}},
-    "index": {"type": "string", "default": "logs-siemrelay-default", "empty": False,
-              "meta": describe("Data stream or index of each event; {field} templates allowed (logs-siemrelay-{source}).")},
+    "index": {"type": "string", "default": "logs-siemrelay-default", "empty": False, "check_with": TEMPLATE_CHECK,
+              "meta": describe("Data stream or index of each event, lower-cased; a template is allowed "
+                         "(logs-siemrelay-{{ source }}, siemrelay-{{ year }}.{{ month }}).")},
     "schema": {**SCHEMA_RULES, "default": "ecs"},
     "api_key": {"type": "string", "nullable": True, "default": None, "empty": False,
                 "meta": describe("Encoded API key (the 'encoded' value Elasticsearch returns), sent as 'Authorization: ApiKey ...'.")},

@@ -8,7 +8,7 @@ from agent.sdk.httpclient import url_check
 from agent.sdk.render import SCHEMA_RULES
 from agent.sdk.proxy import PROXY_SCHEMA
 from agent.sdk.tls import TLS_SCHEMA, tls_check
-from agent.sdk import describe
+from agent.sdk import TEMPLATE_CHECK, describe
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
 
@@ -19,14 +19,17 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "meta": describe("HEC base URL (https://splunk.example.com:8088) or the full /services/collector/event URL.")},
     "token": {"type": "string", "required": True, "empty": False,
               "meta": describe("HEC token, sent as 'Authorization: Splunk <token>'; normally ${SPLUNK_HEC_TOKEN}. Never logged.")},
-    "index": {"type": "string", "nullable": True, "default": None,
-              "meta": describe("Target index; default the token's default index; {field} placeholders take it from the event.")},
-    "source": {"type": "string", "default": "siemrelay",
-               "meta": describe("source of each event; {field} placeholders take it from the event (e.g. {source}).")},
-    "sourcetype": {"type": "string", "default": "_json",
-                   "meta": describe("sourcetype of each event (_json gives Splunk's automatic JSON field extraction).")},
-    "host": {"type": "string", "nullable": True, "default": None,
-             "meta": describe("host of each event; default this machine's name; {field} placeholders allowed (e.g. {asset.host}).")},
+    "index": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
+              "meta": describe("Target index; default the token's default index; a template (siem_{{ source }}) takes it "
+                         "from the event, and an event whose template renders empty goes to the default index.")},
+    "source": {"type": "string", "default": "siemrelay", "check_with": TEMPLATE_CHECK,
+               "meta": describe("source of each event; a template takes it from the event (e.g. {{ source }}).")},
+    "sourcetype": {"type": "string", "default": "_json", "check_with": TEMPLATE_CHECK,
+                   "meta": describe("sourcetype of each event (_json gives Splunk's automatic JSON field extraction); "
+                              "a template is allowed.")},
+    "host": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
+             "meta": describe("host of each event; default this machine's name; a template takes it from the event "
+                        "(e.g. {{ asset.host }}).")},
     "schema": SCHEMA_RULES,
     "gzip": {"type": "boolean", "default": True, "meta": describe("Compress request bodies (Content-Encoding: gzip).")},
     "gzip_level": {"type": "integer", "default": 1, "min": 1, "max": 9,

@@ -7,7 +7,7 @@ from typing import Any
 
 from agent.sdk.net import ADDRESS_RULES
 from agent.sdk.render import SCHEMA_RULES
-from agent.sdk import FACILITIES, describe, optional_address, socket_checks
+from agent.sdk import FACILITIES, TEMPLATE_CHECK, describe, optional_address, socket_checks
 from agent.sdk.tls import TLS_SCHEMA
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULT_SD_FIELDS", "check_config"]
@@ -34,13 +34,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "path": {"type": "string", "nullable": True, "default": None,
              "meta": describe("File the messages are appended to, one per line (transport: file).")},
     "tls": TLS_SCHEMA,
-    "app_name": {"type": "string", "default": "siemrelay",
-                 "meta": describe("APP-NAME (48 printable ASCII characters at most); {field} placeholders take it from the event.")},
-    "hostname": {"type": "string", "nullable": True, "default": None,
-                 "meta": describe("HOSTNAME; default this machine's name; {field} placeholders take it from the event (e.g. {asset.host}).")},
-    "procid": {"type": "string", "default": "-", "meta": describe("PROCID; '-' for none; {field} placeholders allowed.")},
-    "msgid": {"type": "string", "default": "{type}",
-              "meta": describe("MSGID (32 printable ASCII characters at most); default the event type, e.g. finding.new.")},
+    "app_name": {"type": "string", "default": "siemrelay", "check_with": TEMPLATE_CHECK,
+                 "meta": describe("APP-NAME (48 printable ASCII characters at most); a template ({{ source }}) takes it from the event.")},
+    "hostname": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
+                 "meta": describe("HOSTNAME; default this machine's name; a template takes it from the event (e.g. {{ asset.host }}).")},
+    "procid": {"type": "string", "default": "-", "check_with": TEMPLATE_CHECK,
+               "meta": describe("PROCID; '-' for none; a template is allowed.")},
+    "msgid": {"type": "string", "default": "{{ type }}", "check_with": TEMPLATE_CHECK,
+              "meta": describe("MSGID (32 printable ASCII characters at most); default the event type, e.g. finding.new; "
+                         "a template is allowed.")},
     "facility": {"type": "string", "default": "local0", "allowed": list(FACILITIES),
                  "meta": describe("Syslog facility; the severity comes from the event (critical→crit, high→err, medium→warning, low→notice, info→info).")},
     "sd_id": {"type": "string", "default": "siemrelay@32473",
@@ -51,8 +53,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "msg_format": {"type": "string", "default": "json", "allowed": ["json", "text"],
                    "meta": describe("MSG: json (the event in the form 'schema' names) or text (text_template).")},
     "schema": SCHEMA_RULES,
-    "text_template": {"type": "string", "default": "[{severity}] {title}",
-                      "meta": describe("MSG for msg_format: text; {dotted.path} placeholders are event fields.")},
+    "text_template": {"type": "string", "default": "[{{ severity }}] {{ title }}", "check_with": TEMPLATE_CHECK,
+                      "meta": describe("MSG for msg_format: text; {{ dotted.path }} placeholders are event fields.")},
     "max_message_bytes": {"type": "integer", "nullable": True, "default": None, "min": 480,
                           "meta": describe("Longest message in bytes; a longer MSG is cut, ends with '…[truncated]' and truncated=\"<original size>\" is added to the structured data. Default 2048 on UDP (RFC 5426), 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
 }
