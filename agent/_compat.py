@@ -44,7 +44,7 @@ MOVED: dict[str, str] = {
     "transforms": "routing.transforms", "routecases": "routing.cases", "schema": "config.schema",
     "docs": "config.reference", "exposure": "config.exposure", "runtime": "engine.supervisor",
     "intake": "engine.intake", "notify": "engine.notify",
-    "dedup": "engine.dedup", "cli_delivery": "cli.delivery", "ops_cli": "cli.ops", "routetest": "cli.routes",
+    "dedup": "engine.dedup", "cli_delivery": "cli.delivery", "ops_cli": "cli.live", "routetest": "cli.routes",
 }
 
 #: old module (under ``agent.``) -> the modules its public names now live in

@@ -26,7 +26,8 @@ _SD_ID = re.compile(r'^[!#-<>-\\^-~]{1,32}$')
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "check_with": optional_address, "nullable": True, "default": None,
-                "meta": describe("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file.")},
+                "meta": {**describe("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file."),
+                         "example": "siem.example.com:6514"}},
     "transport": {"type": "string", "default": "tcp", "allowed": ["tcp", "udp", "tls", "file"],
                   "meta": describe("tcp (RFC 6587), udp (RFC 5426, one message per datagram), tls (RFC 5425) or file (one message per line at path).")},
     "framing": {"type": "string", "default": "octet", "allowed": ["octet", "lf"],
