@@ -58,6 +58,8 @@ class Engine(AgentView, Protocol):
     admin: AdminServer | None
     watchdog: WatchdogPinger | None
     reload_counts: dict[str, int]
+    #: (the last configuration load succeeded, wall time of the last success): the config metrics
+    last_config_load: tuple[bool, float]
 
     def reenable(self, name: str) -> bool:
         """Close sink ``name``'s circuit and retry its head batch now; False if unknown."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
@@ -36,13 +37,21 @@ Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
 
 
 class IntakeStats:
-    """Counters per source (name → counts); read by metrics and ``siemrelay top``."""
+    """Counters per source (name → counts) and per route; read by metrics, the status page and ``top``.
+
+    ``bytes`` counts the raw records' bytes as received (what a SIEM licence bills);
+    ``last_received`` is the wall time of each source's latest batch (a webhook that
+    went quiet shows here first); ``routes`` counts per route name the events it
+    matched and the events it queued for its sinks.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_input: dict[str, dict[str, int]] = collections.defaultdict(
             lambda: {"records": 0, "events": 0, "decode_errors": 0, "duplicates": 0, "unrouted": 0, "refused_full": 0,
-                     "dropped": 0})
+                     "dropped": 0, "bytes": 0})
+        self.last_received: dict[str, float] = {}
+        self.routes: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"matched": 0, "queued": 0})
 
     def add(self, name: str, **counts: int) -> None:
         with self.lock:
@@ -50,18 +59,34 @@ class IntakeStats:
             for k, v in counts.items():
                 c[k] += v
 
+    def add_routes(self, matched: dict[tuple[str, ...], int], queued: dict[tuple[str, ...], int]) -> None:
+        """Fold one batch's per-plan counts (keyed by the matched routes' names) into the per-route totals."""
+        with self.lock:
+            for names, n in matched.items():
+                for route in names:
+                    self.routes[route]["matched"] += n
+            for names, n in queued.items():
+                for route in names:
+                    self.routes[route]["queued"] += n
+
+    def received(self, name: str, when: float) -> None:
+        with self.lock:
+            self.last_received[name] = when
+
 
 class Intake:
     """Decode, route and spool batches of raw records for every source."""
 
     def __init__(self, spool: Spool, router: Router, logger: "Logger", dedup: DedupWindow | None = None,
-                 stats: IntakeStats | None = None, retry_after_s: float = 5.0) -> None:
+                 stats: IntakeStats | None = None, retry_after_s: float = 5.0,
+                 wall: Callable[[], float] = time.time) -> None:
         self.spool = spool
         self.router = router
         self.log = logger
         self.dedup = dedup
         self.stats = stats or IntakeStats()
         self.retry_after_s = retry_after_s
+        self.wall = wall
         self._bits = {name: 1 << bit for name, bit in spool.sinks.items()}
         self._unrouted_warned: set[str] = set()
         #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
@@ -98,6 +123,8 @@ class Intake:
         masks: dict[tuple[str, ...], int] = {}
         spooled = dropped = 0
         batch_ids: set[str] = set()
+        matched: dict[tuple[str, ...], int] = {}  # per plan's route names: a dict bump per event, folded once per batch
+        queued: dict[tuple[str, ...], int] = {}
         for index, rec in enumerate(records):
             try:
                 events = rec.decoder.decode(rec)
@@ -134,6 +161,7 @@ class Intake:
                 if not plan.routes:
                     unrouted += 1
                     continue
+                matched[plan.routes] = matched.get(plan.routes, 0) + 1
                 n_rows = len(rows)
                 unstorable = False
                 for transform, sinks in plan.branches:
@@ -157,6 +185,7 @@ class Intake:
                     rows.append((mask, data))
                 if len(rows) > n_rows:
                     spooled += 1
+                    queued[plan.routes] = queued.get(plan.routes, 0) + 1
                 elif not unstorable:
                     dropped += 1  # every route that matched consumed it (no `to:`, or a drop transform)
         try:
@@ -172,7 +201,11 @@ class Intake:
             self.dedup.remember(ids)  # type: ignore[union-attr]
         name = records[0].origin.get("input", "?") if records else "?"
         self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
-                       duplicates=duplicates, unrouted=unrouted, dropped=dropped)
+                       duplicates=duplicates, unrouted=unrouted, dropped=dropped, bytes=sum(len(r.data) for r in records))
+        if records:
+            self.stats.received(name, self.wall())
+        if matched:
+            self.stats.add_routes(matched, queued)
         if self.taps and rows:
             for tap in tuple(self.taps):
                 tap(name, rows)

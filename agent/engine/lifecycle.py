@@ -8,6 +8,7 @@ start/stop order readable and the operations pieces testable on their own.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from agent.engine.api import Engine
@@ -43,7 +44,9 @@ def _start_admin(sup: Engine) -> None:
     from agent.admin.server import AdminServer
 
     def extra() -> dict[str, Any]:
-        return {"reloads_ok": sup.reload_counts["ok"], "reloads_failed": sup.reload_counts["failed"]}
+        ok, at = sup.last_config_load
+        return {"reloads_ok": sup.reload_counts["ok"], "reloads_failed": sup.reload_counts["failed"],
+                "last_reload_ok": ok, "last_reload_at": at}
 
     admin = AdminServer(sup, conf, sup.cfg.state_dir, taps=sup.taps, redactor=sup.redactor, extra=extra)
     admin.start()  # OSError propagates: the caller decides whether that is fatal
@@ -55,6 +58,7 @@ def started(sup: Engine) -> None:
 
     :raises OSError: the admin address cannot be bound.
     """
+    sup.last_config_load = (True, time.time())  # (succeeded, when it last succeeded): for the metrics
     _start_admin(sup)
     sup.notifier.ready(f"running: {status_line(sup)}")
     interval = watchdog_interval()
@@ -85,6 +89,8 @@ def reloading(sup: Engine) -> None:
 
 def reloaded(sup: Engine, ok: bool) -> None:
     sup.reload_counts["ok" if ok else "failed"] += 1
+    _, last_ok_at = sup.last_config_load
+    sup.last_config_load = (ok, time.time() if ok else last_ok_at)
     sup.notifier.ready(f"running: {status_line(sup)}" + ("" if ok else "; the last reload failed, see the log"))
 
 

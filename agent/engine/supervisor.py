@@ -90,6 +90,7 @@ class Supervisor:
         self.admin: AdminServer | None = None
         self.watchdog: WatchdogPinger | None = None
         self.reload_counts = {"ok": 0, "failed": 0}
+        self.last_config_load: tuple[bool, float] = (True, 0.0)
         self.gate = SubmitGate()
         self.submit = GatedSubmit(self, self.gate)
 
@@ -177,7 +178,11 @@ class Supervisor:
     def run_forever(self) -> None:
         """Block until a stop is requested, handling reloads meanwhile; then shut down."""
         while True:
-            self.stop_requested.wait()
+            # wake up now and then: a signal the kernel hands to another thread only sets a flag,
+            # and the main thread runs Python's handlers when it next runs bytecode; an endless
+            # wait here could sleep through SIGHUP or SIGTERM
+            while not self.stop_requested.wait(0.5):
+                pass
             if self.reload_requested.is_set() and self._signals == 0:
                 self.reload_requested.clear()
                 self.stop_requested.clear()

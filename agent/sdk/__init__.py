@@ -21,6 +21,7 @@ from agent.sdk.hookspecs import Register, hookimpl
 from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
 from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
+from agent.sdk.logwindow import Admission, LogWindow
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
 from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
@@ -86,4 +87,5 @@ __all__ += [
 ]
 __all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
+__all__ += ["Admission", "LogWindow"]
 __all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "field_text", "parse_template"]

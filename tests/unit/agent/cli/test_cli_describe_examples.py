@@ -75,7 +75,7 @@ def test_every_describe_example_validates_as_printed(plugins: PluginSet, tmp_pat
 
 
 def test_examples_use_the_variable_names_of_the_packaged_environment_file(plugins: PluginSet) -> None:
-    packaged = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / "packaging" / "deb" / "siemrelay.default").read_text(), re.M))
+    packaged = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", (ROOT / "packaging" / "deb" / "debian" / "siemrelay.default").read_text(), re.M))
     used = {var for ct in plugins.registry for var in _VAR.findall(describe_type(ct, plugins))}
     component_vars = {v for v in packaged if not v.startswith("SIEMRELAY_")}
     assert component_vars and component_vars <= used, f"not named by any describe example: {sorted(component_vars - used)}"
