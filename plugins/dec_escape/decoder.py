@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError
-from agent.model import Event, Severity
+from agent.sdk import Event, Severity
 from agent.sdk.normalize import canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, severity_of_name
 from agent.sdk.record import RawRecord
 from plugins.dec_escape.context import DEVICE, issue_context, network_of, scan_outcome

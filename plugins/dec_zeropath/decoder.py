@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.sdk.decoder import Decoder, DecodeError
-from agent.model import Event, Severity, parse_time
+from agent.sdk import Event, Severity, parse_time
 from agent.sdk.normalize import (canonical, first_time, normalize_type, obj_or_empty, opt_obj, opt_str, req_obj, req_str,
                              severity_of_any, severity_of_score, stable_id)
 from agent.sdk.record import RawRecord

@@ -6,18 +6,14 @@ import difflib
 import re
 from typing import Any
 
-from agent.version import __version__
 from agent.sdk.net import ADDRESS_RULES
-from agent.sdk import CEF_KEYS, CUSTOM_KEYS, LEEF_COMPUTED_KEYS, LEEF_CUSTOM_KEY, LEEF_KEYS, is_cef_key
+from agent.sdk import (AGENT_VERSION, CEF_KEYS, CUSTOM_KEYS, FACILITIES, LEEF_COMPUTED_KEYS, LEEF_CUSTOM_KEY, LEEF_KEYS,
+                       is_cef_key, optional_address, socket_checks)
+from agent.sdk import describe as _d
 from agent.sdk.tls import TLS_SCHEMA
-from plugins.out_syslog.config import optional_address, socket_checks
-from plugins.out_syslog.header import FACILITIES
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -39,7 +35,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                       "meta": _d("Device Vendor header field (63 characters at most).")},
     "device_product": {"type": "string", "default": "siemrelay", "empty": False,
                        "meta": _d("Device Product header field (63 characters at most).")},
-    "device_version": {"type": "string", "default": __version__, "empty": False,
+    "device_version": {"type": "string", "default": AGENT_VERSION, "empty": False,
                        "meta": _d("Device Version header field (31 characters at most).")},
     "header_from_event": {"type": "boolean", "default": True,
                           "meta": _d("Take Device Vendor/Product/Version from the event's device and Device Event Class ID/Name from its signature when it has them (a relayed Suricata alert stays Suricata's); the device_* options only for events without one.")},

@@ -200,7 +200,7 @@ def mapped_extensions(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | N
 def header_fields(fmt: CefFormat, doc: Mapping[str, Any]) -> tuple[str, str, str, str, str, str]:
     """(vendor, product, version, event class id, name, severity) of one event."""
     device = doc.get("device") if fmt.header_from_event and isinstance(doc.get("device"), dict) else None
-    signature = doc.get("signature") if fmt.header_from_event and isinstance(doc.get("signature"), dict) else {}
+    signature: Mapping[str, Any] = doc["signature"] if fmt.header_from_event and isinstance(doc.get("signature"), dict) else {}
     vendor, product, version = fmt.vendor, fmt.product, fmt.version
     if device and device.get("vendor") and device.get("product"):
         vendor, product, version = _text(device["vendor"]), _text(device["product"]), _text(device.get("version"))

@@ -7,11 +7,10 @@ from typing import Any, Mapping, Sequence
 
 import orjson
 
-from agent.sdk import TRUNCATION_MARKER, SinkContext, SpooledEvent
+from agent.sdk import (FACILITIES, TRUNCATION_MARKER, SinkContext, SocketSink, SpooledEvent, rfc3164_header,
+                       rfc5424_header, truncate_utf8)
 from plugins.out_cef.config import CONFIG_SCHEMA, check_config
 from plugins.out_cef.encoder import CefFormat, encode_cef, encode_leef
-from plugins.out_syslog.header import FACILITIES, rfc3164_header, rfc5424_header, truncate_utf8
-from plugins.out_syslog.socket_sink import SocketSink
 
 
 def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: bool, facility: int,

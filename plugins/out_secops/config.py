@@ -6,15 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.sdk import PROXY_SCHEMA, SCHEMA_RULES, TLS_SCHEMA, tls_check, url_check
+from agent.sdk import describe as _d
 
 __all__ = ["CONFIG_SCHEMA", "check_config", "LEGACY_MAX_BYTES"]
 
 #: The legacy Ingestion API's request size limit (unstructuredlogentries:batchCreate: 1 MB).
 LEGACY_MAX_BYTES = 1_000_000
-
-
-def _d(text: str, example: Any = None) -> dict[str, Any]:
-    return {"description": text} if example is None else {"description": text, "example": example}
 
 
 def _optional_url(field: str, value: Any, error: Any) -> None:

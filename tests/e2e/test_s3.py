@@ -29,7 +29,7 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from agent.sdk.ocsf import OCSF_VERSION
 from agent.testing import make_record
-from plugins.dec_auto.decoder import AutoDecoder
+from tests.peers.decoder_factory import build_decoder
 from tests.conftest import pick_port, run_cli, wait_for, wait_for_port
 from tests.peers.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoS3, S3Faults
 
@@ -116,7 +116,7 @@ def drop_nulls(value: Any) -> Any:
 
 
 def fixture_events() -> list[Any]:
-    auto = AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    auto = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})
     return [e for path in sorted(FIXTURES.glob("*/*")) if path.suffix in (".json", ".cef")
             for e in auto.decode(make_record(path.read_bytes(), auto))]
 

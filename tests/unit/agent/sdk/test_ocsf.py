@@ -19,7 +19,7 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 from agent.model import Event
 from agent.sdk.ocsf import OCSF_VERSION, ocsf_class_of, to_ocsf
 from agent.testing import make_event, make_record
-from plugins.dec_auto.decoder import AutoDecoder
+from tests.peers.decoder_factory import build_decoder
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors"
 _SCHEMA = OcsfJsonSchemaEmbedded(get_ocsf_schema(version=OCSF_VERSION))
@@ -36,7 +36,7 @@ def validate(obj: dict[str, Any]) -> list[str]:
 
 
 def _fixture_events() -> list[Event]:
-    auto = AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    auto = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})
     events: list[Event] = []
     for path in sorted(FIXTURES.glob("*/*")):
         if path.suffix in (".json", ".cef"):
