@@ -32,7 +32,8 @@ def context_groups(payload: dict[str, Any], sourcetype: str, audit: dict[str, An
     if isinstance(payload.get("host"), str) and payload["host"]:
         device["hostname"] = payload["host"]  # the documented origin host (zeropath.com)
     groups: dict[str, dict[str, Any]] = {"device": device}
-    caller = audit.get("caller") if isinstance(audit.get("caller"), dict) else {}
+    found = audit.get("caller")
+    caller: dict[str, Any] = found if isinstance(found, dict) else {}
     user = next((str(caller[k]) for k in ("email", "id") if isinstance(caller.get(k), str) and caller[k]), "")
     if user:
         groups["actor"] = {"user": user}

@@ -155,13 +155,15 @@ class ZeroPathDecoder(Decoder):
             _first(meta, "message", "reason", "description")
         time = (first_time(audit.get("timestamp")) if audit else None) or when or \
             first_time(event.get("timestamp"), payload.get("time"))
+        groups = context_groups(payload, sourcetype, audit, finding, scan)
         return Event(
             id=stable_id(SOURCE, canon), time=time or record.received_at, received_at=record.received_at,
             source=SOURCE, type=etype, vendor_type=sourcetype,
             severity_id=int(sev[0]), score=sev[1], title=title, description=description,
             asset=asset, finding=finding or None, scan=scan or None, repository=repository or None,
             organization=organization or None, links=links or None, raw=payload,
-            **context_groups(payload, sourcetype, audit, finding, scan),
+            device=groups.get("device"), actor=groups.get("actor"), file=groups.get("file"),
+            outcome=groups.get("outcome"), action=groups.get("action"),
         )
 
     @staticmethod
