@@ -5,7 +5,7 @@ after its route's transforms, in the native JSON form. A case's input is a nativ
 event, or a vendor payload (inline or a file) run through a decoder built exactly as
 a source builds it (:class:`agent.engine.build.DecoderFactory`), so any registered decoder
 works. Loading a file reports every problem with its file and line; running a case
-never raises, it returns an :class:`Outcome` with readable failure lines.
+never raises, it returns an :class:`CaseResult` with readable failure lines.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from agent.model import Event, format_time, score_from_severity
 from agent.sdk.record import RawRecord
 from agent.routing.router import Router
 
-__all__ = ["Case", "Outcome", "load_cases", "run_case", "build_input"]
+__all__ = ["Case", "CaseResult", "load_cases", "run_case", "build_input"]
 
 _INPUT_KEYS = ("event", "payload", "file", "decoder", "origin")
 _EXPECT_KEYS = ("to", "not_to", "only_to", "routes", "fields", "sinks", "decode_error", "events")
@@ -49,7 +49,7 @@ class Case:
 
 
 @dataclass(slots=True)
-class Outcome:
+class CaseResult:
     """The result of one case: no failures means it passed."""
 
     case: Case
@@ -251,9 +251,9 @@ def _pretty(value: Any) -> str:
     return orjson.dumps(value, option=opt, default=str).decode()
 
 
-def run_case(case: Case, router: Router, decoders: Callable[[Any], Decoder]) -> Outcome:
+def run_case(case: Case, router: Router, decoders: Callable[[Any], Decoder]) -> CaseResult:
     """Route the case's input and check every expectation; never raises."""
-    out = Outcome(case)
+    out = CaseResult(case)
     expect = case.expect
     try:
         events = build_input(case.input, case.base_dir, decoders, f"case-{case.index + 1}")
@@ -283,7 +283,7 @@ def run_case(case: Case, router: Router, decoders: Callable[[Any], Decoder]) -> 
     return out
 
 
-def _check_event(out: Outcome, ev: Event, exp: dict[str, Any], router: Router, tag: str) -> None:
+def _check_event(out: CaseResult, ev: Event, exp: dict[str, Any], router: Router, tag: str) -> None:
     plan = router.plan(ev)
     received: dict[str, dict[str, Any]] = {}
     for variant, sinks in router.dispatch(ev):

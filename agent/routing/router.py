@@ -28,7 +28,7 @@ from agent.errors import Problem
 from agent.model import Event
 from agent.routing.transforms import Transform, TransformCompiler
 
-__all__ = ["Route", "Router", "Plan", "Verdict", "compile_routes", "parse_threshold"]
+__all__ = ["Route", "Router", "Plan", "RouteExplanation", "compile_routes", "parse_threshold"]
 
 Predicate = Callable[[Event], bool]
 Branch = tuple["Transform | None", tuple[str, ...]]
@@ -70,7 +70,7 @@ _UNHASHABLE = object()
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class RouteExplanation:
     """What ``route --explain`` says about one route."""
 
     name: str
@@ -233,16 +233,16 @@ class Router:
         return tuple(s for s in plan.sinks if s in kept)
 
     # ----------------------------------------------------------------- explain
-    def explain(self, event: Event) -> list[Verdict]:
+    def explain(self, event: Event) -> list[RouteExplanation]:
         """Evaluate every route without the cache and say why each matched or not."""
-        out: list[Verdict] = []
+        out: list[RouteExplanation] = []
         stopped_by = ""
         any_match = False
         everything = sorted([*self.routes, *self.disabled], key=lambda r: r.index)
         for r in everything:
             desc = r.transform.desc if r.transform else ""
             if not r.enabled:
-                out.append(Verdict(r.name, "disabled", "enabled: false", r.to, desc, r.where))
+                out.append(RouteExplanation(r.name, "disabled", "enabled: false", r.to, desc, r.where))
                 continue
             try:
                 ok = r.predicate(event)
@@ -260,14 +260,14 @@ class Router:
                     stopped_by = r.name
             else:
                 status, reason = "failed", why
-            out.append(Verdict(r.name, status, reason, r.to, desc, r.where))
+            out.append(RouteExplanation(r.name, status, reason, r.to, desc, r.where))
         if self.default is not None:
             d = self.default
             desc = d.transform.desc if d.transform else ""
             if any_match:
-                out.append(Verdict(d.name, "default-unused", "not used: another route matched", d.to, desc, d.where))
+                out.append(RouteExplanation(d.name, "default-unused", "not used: another route matched", d.to, desc, d.where))
             else:
-                out.append(Verdict(d.name, "default-used", "no other route matched", d.to, desc, d.where))
+                out.append(RouteExplanation(d.name, "default-used", "no other route matched", d.to, desc, d.where))
         return out
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import orjson
 
 from agent.routing.conditions import CondCompiler, Errors
-from agent.sdk.eventpaths import copy_event, del_nested, lookup, set_nested
+from agent.sdk.eventpaths import copy_event, del_nested, find_in_event, set_nested
 from agent.sdk.eventpaths import step as keep
 from agent.sdk.template import Template, TemplateError, parse_template
 from agent.model import GROUPS, Event, Severity, severity_from_name
@@ -258,7 +258,7 @@ class TransformCompiler:
                 return keep(lambda ev: del_nested(ev, head, steps))
 
             def masked(ev: Event) -> bool:
-                if lookup(ev, head, steps)[0]:
+                if find_in_event(ev, head, steps)[0]:
                     set_nested(ev, head, steps, mask)
                 return True
 
@@ -294,7 +294,7 @@ class TransformCompiler:
     @staticmethod
     def _move(h1: str, s1: list[str], h2: str, s2: list[str]) -> Step:
         def move(ev: Event) -> bool:
-            found, value = lookup(ev, h1, s1)
+            found, value = find_in_event(ev, h1, s1)
             if found:
                 del_nested(ev, h1, s1)
                 set_nested(ev, h2, s2, value)

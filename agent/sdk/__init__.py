@@ -33,7 +33,7 @@ from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.sdk.record import RawRecord
 from agent.sdk.running import RunningAgent
-from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
+from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json, render_schema
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
 from agent.sdk.source import DecoderBuilder, Source, SourceContext, Submitted, SubmitStatus
@@ -70,7 +70,7 @@ __all__ = [
     "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
     "severity_from_name", "severity_from_score", "utcnow",
     "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",
-    "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "compose_sink_schema",
+    "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "render_schema", "compose_sink_schema",
     "Sink", "SinkContext", "SpooledEvent", "DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
     "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from agent.model import Event
 
-__all__ = ["copy_event", "set_nested", "lookup", "del_nested", "step"]
+__all__ = ["copy_event", "set_nested", "find_in_event", "del_nested", "step"]
 
 _FIELDS = tuple(Event.__dataclass_fields__)
 
@@ -44,7 +44,7 @@ def set_nested(ev: Event, head: str, steps: list[str], value: Any) -> None:
     setattr(ev, head, root)
 
 
-def lookup(ev: Event, head: str, steps: list[str]) -> tuple[bool, Any]:
+def find_in_event(ev: Event, head: str, steps: list[str]) -> tuple[bool, Any]:
     cur = getattr(ev, head)
     for s in steps:
         if not isinstance(cur, dict) or s not in cur:
@@ -54,7 +54,7 @@ def lookup(ev: Event, head: str, steps: list[str]) -> tuple[bool, Any]:
 
 
 def del_nested(ev: Event, head: str, steps: list[str]) -> bool:
-    found, _ = lookup(ev, head, steps)
+    found, _ = find_in_event(ev, head, steps)
     if not found:
         return False
     root = dict(getattr(ev, head))

@@ -16,7 +16,7 @@ import orjson
 
 from agent.model import Event
 
-__all__ = ["SCHEMAS", "SCHEMA_RULES", "render", "render_json", "expand", "lookup", "epoch_ms"]
+__all__ = ["SCHEMAS", "SCHEMA_RULES", "render_schema", "render", "render_json", "expand", "lookup", "epoch_ms"]
 
 SCHEMAS = ("native", "ocsf", "ecs")
 
@@ -34,8 +34,12 @@ class _Spooled(Protocol):
     def event(self) -> Event: ...
 
 
-def render(event: Event, schema: str) -> dict[str, Any]:
-    """Return ``event`` as a dict in ``schema`` (``native``, ``ocsf`` or ``ecs``)."""
+def render_schema(event: Event, schema: str) -> dict[str, Any]:
+    """Return ``event`` as a dict in ``schema`` (``native``, ``ocsf`` or ``ecs``).
+
+    Named for what it does: a template's ``render`` fills text from an event; this
+    turns the whole event into another schema's document.
+    """
     if schema == "ocsf":
         from agent.sdk.ocsf import to_ocsf  # lazy: optional, and owned by the decoders
 
@@ -49,11 +53,14 @@ def render(event: Event, schema: str) -> dict[str, Any]:
     return event.to_dict()
 
 
+render = render_schema  # the 0.1 name, kept one release for third-party plugins
+
+
 def render_json(item: _Spooled, schema: str) -> bytes:
     """Return one spooled event as JSON bytes in ``schema``; native is the stored bytes."""
     if schema == "native":
         return item.data
-    return orjson.dumps(render(item.event, schema), option=orjson.OPT_NON_STR_KEYS)
+    return orjson.dumps(render_schema(item.event, schema), option=orjson.OPT_NON_STR_KEYS)
 
 
 def lookup(doc: Mapping[str, Any], path: str, default: Any = None) -> Any:

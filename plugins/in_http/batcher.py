@@ -24,7 +24,7 @@ from agent.sdk.decoder import DecodeError, Decoder, PartialDecodeError
 from agent.sdk.record import RawRecord
 from agent.sdk.source import Submitted, SubmitStatus
 
-__all__ = ["Batcher", "Outcome", "Refusal", "TrackingDecoder"]
+__all__ = ["Batcher", "RequestResult", "Refusal", "TrackingDecoder"]
 
 
 class TrackingDecoder(Decoder):
@@ -65,7 +65,7 @@ class Refusal(Decoder):
 
 
 @dataclass(slots=True)
-class Outcome:
+class RequestResult:
     """One request's share of a batch's :class:`Submitted`."""
 
     status: SubmitStatus
@@ -85,11 +85,11 @@ class Batcher:
         self.pool = pool
         self.max_inflight = max_inflight
         self.timeout = timeout
-        self.pending: dict[bool, list[tuple[list[RawRecord], asyncio.Future[Outcome]]]] = {True: [], False: []}
+        self.pending: dict[bool, list[tuple[list[RawRecord], asyncio.Future[RequestResult]]]] = {True: [], False: []}
         self.inflight = 0
 
-    def add(self, records: list[RawRecord], dedup: bool) -> asyncio.Future[Outcome]:
-        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    def add(self, records: list[RawRecord], dedup: bool) -> asyncio.Future[RequestResult]:
+        fut: asyncio.Future[RequestResult] = asyncio.get_running_loop().create_future()
         self.pending[dedup].append((records, fut))
         self._pump()
         return fut
@@ -107,7 +107,7 @@ class Batcher:
         records = [r for recs, _ in items for r in recs]
         return self.submit(records, timeout=self.timeout, dedup=dedup)
 
-    def _done(self, job: asyncio.Future[Submitted], *, items: list[tuple[list[RawRecord], asyncio.Future[Outcome]]]) -> None:
+    def _done(self, job: asyncio.Future[Submitted], *, items: list[tuple[list[RawRecord], asyncio.Future[RequestResult]]]) -> None:
         self.inflight -= 1
         try:
             result = job.result()
@@ -125,13 +125,13 @@ class Batcher:
                 base += len(recs)
                 continue
             if result.status is not SubmitStatus.ACCEPTED:
-                fut.set_result(Outcome(result.status, retry_after=result.retry_after))
+                fut.set_result(RequestResult(result.status, retry_after=result.retry_after))
                 base += len(recs)
                 continue
             errors = [by_index[base + i] for i in range(len(recs)) if base + i in by_index]
             events = sum(r.meta.get("events", 0) for r in recs)
             failed_all = bool(errors) and len(errors) == len(recs) and not any(r.meta.get("partial") for r in recs)
             dups = result.duplicates if single else (0 if not result.duplicates else None)
-            fut.set_result(Outcome(result.status, events, errors, failed_all, dups))
+            fut.set_result(RequestResult(result.status, events, errors, failed_all, dups))
             base += len(recs)
         self._pump()

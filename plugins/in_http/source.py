@@ -24,7 +24,7 @@ from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus
 from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
-from plugins.in_http.batcher import Batcher, Outcome, Refusal, TrackingDecoder
+from plugins.in_http.batcher import Batcher, RequestResult, Refusal, TrackingDecoder
 from plugins.in_http.config import CONFIG_SCHEMA, check_config
 from plugins.in_http.hec import HEC_OK, HecError, hec_answer, hec_auth_refusal, split_envelopes
 from plugins.in_http.protocol import HttpProtocol, Request, Response, ServerState, json_response
@@ -257,7 +257,7 @@ class HttpSource(Source):
             empty = not req.body.strip()  # refused, but kept as a dead letter like any refused body
             records = [RawRecord(req.body, Refusal("empty body") if empty else route.decoder, origin, received)]
         try:
-            outcome: Outcome = await asyncio.wait_for(self._batcher.add(records, route.dedup), self.response_timeout)
+            outcome: RequestResult = await asyncio.wait_for(self._batcher.add(records, route.dedup), self.response_timeout)
         except asyncio.TimeoutError:
             self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
             return self._busy(route, "spool is slow, retry later")
@@ -291,7 +291,7 @@ class HttpSource(Source):
             return json_response(503, hec_answer("Server is busy", 9), headers)
         return json_response(503, {"error": text}, headers)
 
-    def _answer(self, req: Request, route: _Route, outcome: Outcome) -> Response:
+    def _answer(self, req: Request, route: _Route, outcome: RequestResult) -> Response:
         errors = outcome.errors
         if outcome.failed_all:
             # nothing usable: the sender should fix it (the body is in the dead-letter store)

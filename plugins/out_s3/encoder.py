@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 
-from agent.sdk import SpooledEvent, gzip_bytes, render, render_json
+from agent.sdk import SpooledEvent, gzip_bytes, render_schema, render_json
 from plugins.out_s3.keys import KeyTemplate, event_datetime, object_id, safe_part, security_lake_prefix
 
 __all__ = ["S3Object", "JsonlFormat", "ParquetFormat", "plan_s3", "plan_security_lake", "parquet_bytes", "prune",
@@ -187,7 +187,7 @@ def plan_s3(batch: Sequence[SpooledEvent], template: KeyTemplate, schema: str,
         if isinstance(fmt, JsonlFormat):
             group.rows.append(render_json(item, schema))
         else:
-            group.rows.append(doc if schema == "native" else render(item.event, schema))
+            group.rows.append(doc if schema == "native" else render_schema(item.event, schema))
     return _finish(groups.values(), fmt, extension)
 
 
@@ -202,7 +202,7 @@ def plan_security_lake(batch: Sequence[SpooledEvent], source: KeyTemplate, regio
     object, rows sorted by time as Security Lake recommends."""
     groups: dict[str, _Group] = {}
     for item in batch:
-        row = render(item.event, "ocsf")
+        row = render_schema(item.event, "ocsf")
         name = source.render({"class_uid": row.get("class_uid", 0), "class_name": class_slug(row)})
         when = event_datetime(orjson.loads(item.data))
         key = security_lake_prefix(name, region, account_id, when) + f"{row.get('class_uid', 0)}-" + "\x00"

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import orjson
 
-from agent.sdk import SpooledEvent, lookup, render, render_json
+from agent.sdk import SpooledEvent, lookup, render_schema, render_json
 
 __all__ = ["encode_rows", "encode_row", "time_generated"]
 
@@ -28,7 +28,7 @@ def encode_row(item: SpooledEvent, schema: str, columns: Mapping[str, str]) -> b
     native = orjson.loads(item.data)
     stamp = orjson.dumps(time_generated(native))
     if columns:
-        doc = native if schema == "native" else render(item.event, schema)
+        doc = native if schema == "native" else render_schema(item.event, schema)
         row = {"TimeGenerated": None, **{column: lookup(doc, path) for column, path in columns.items()}}
         return b'{"TimeGenerated":' + stamp + orjson.dumps(row)[len(b'{"TimeGenerated":null'):]
     body = render_json(item, schema)

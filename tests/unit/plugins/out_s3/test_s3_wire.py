@@ -19,7 +19,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.model import Event, score_from_severity
-from agent.sdk.render import render
+from agent.sdk.render import render_schema
 from agent.sdk.sink import SpooledEvent
 from agent.testing import make_event, spooled
 from plugins.out_s3.encoder import JsonlFormat, ParquetFormat, plan_s3, plan_security_lake, prune
@@ -86,7 +86,7 @@ def test_jsonl_objects_hold_every_event_once_as_rendered(batch: list[Event], sch
         body = gzip.decompress(obj.body) if gz else obj.body
         assert body.endswith(b"\n") and obj.count == body.count(b"\n")
         lines += [orjson.loads(line) for line in body.splitlines()]
-    expected = [orjson.loads(orjson.dumps(render(e.event, schema), option=orjson.OPT_NON_STR_KEYS))
+    expected = [orjson.loads(orjson.dumps(render_schema(e.event, schema), option=orjson.OPT_NON_STR_KEYS))
                 for e in from_spool(batch)]
     assert sorted(map(orjson.dumps, lines)) == sorted(map(orjson.dumps, expected))
     again = plan_s3(from_spool(batch), template, schema, JsonlFormat(gz))  # the same spool rows, read again after a crash
@@ -106,7 +106,7 @@ def test_parquet_objects_read_back_as_the_rendered_events(batch: list[Event], sc
     rows = pq.read_table(io.BytesIO(obj.body)).to_pylist()
     assert len(rows) == len(batch)
     for item, row in zip(items, rows):
-        expected = prune(orjson.loads(orjson.dumps(render(item.event, schema), option=orjson.OPT_NON_STR_KEYS)))
+        expected = prune(orjson.loads(orjson.dumps(render_schema(item.event, schema), option=orjson.OPT_NON_STR_KEYS)))
         assert same(expected, row), (expected, row)
 
 
