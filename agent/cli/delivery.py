@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import orjson
 
-from agent.spool.views import SpoolAdmin
+from agent.spool.admin import SpoolAdmin
 from agent.spool.db import SpoolError
 
 __all__ = ["add_dlq_parser", "add_deliveries_parser", "add_sinks_parser", "cmd_dlq", "cmd_deliveries", "cmd_sinks"]

@@ -16,7 +16,7 @@ import pytest
 
 from agent.sdk.sink import SpooledEvent
 from agent.spool.store import SinkState, Spool, SpoolError, SpoolFull
-from agent.spool.views import SpoolAdmin
+from agent.spool.admin import SpoolAdmin
 from agent.testing import FakeClock, make_event
 
 ROOT = Path(__file__).resolve().parents[3]
