@@ -103,7 +103,7 @@ class SpoolViews:
             row = conn.execute("SELECT cursor, bit FROM sinks WHERE name=?", (sink,)).fetchone()
             if row is None:
                 return 0
-            return int(conn.execute("SELECT count(*) FROM events WHERE seq > ? AND (mask >> ?) & 1", row).fetchone()[0])
+            return db.backlog(conn, row[0], row[1])[0]
         return int(self._query(q))
 
     def dead_letters(self, sink: str | None = None, limit: int = 100, ids: Sequence[int] | None = None) -> list[DeadLetter]:
@@ -132,8 +132,7 @@ class SpoolViews:
             for name, bit, cursor, *state in conn.execute(
                     "SELECT name, bit, cursor, retry_seq, attempts, first_attempt, last_attempt, last_error, failures "
                     "FROM sinks ORDER BY name").fetchall():
-                n, size = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM events WHERE seq > ? AND (mask >> ?) & 1",
-                                       (cursor, bit)).fetchone()
+                n, size, _ = db.backlog(conn, cursor, bit)
                 dead = conn.execute("SELECT count(*) FROM dead_letters WHERE sink=?", (name,)).fetchone()[0]
                 out.append(SinkRow(name, cursor, int(n), int(size), int(dead), SinkState(*state)))
             return out
