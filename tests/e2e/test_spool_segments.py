@@ -46,16 +46,16 @@ def _queued(cfg: Path) -> dict[str, int]:
 
 def test_kill_9_between_segment_commit_and_sink_ack_loses_nothing_and_keeps_order(
         tmp_path: Path, write_config: Callable[[str], Path], agent_process: Any) -> None:
-    n = 4000
+    n = 2500
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "fw.jsonl").write_text("".join(json.dumps({"id": f"s{i}", "title": f"line {i}"}) + "\n" for i in range(n)))
-    # three batches of 150 accepted (the cursor stops inside a segment of up to 1,000 lines), then the peer fails
+    # three batches of 150 accepted (the cursor stops inside a segment of 500 lines or more), then the peer fails
     with HttpCapture([200, 200, 200], default=503) as rx:
         cfg = write_config(f"""
             agent: {{state_dir: {tmp_path}/state, shutdown_timeout_s: 2, spool: {{sync: full}}}}
             sources:
-              tail: {{type: file, paths: ["{logs}/*.jsonl"], decoder: json, batch_lines: 1000}}
+              tail: {{type: file, paths: ["{logs}/*.jsonl"], decoder: json, batch_lines: 500}}
             sinks:
               hook:
                 type: webhook
