@@ -70,6 +70,8 @@ def event_at(ends: Sequence[int], data: bytes, index: int) -> bytes:
 def events_after(base: int, ends: Sequence[int], data: bytes, after: int) -> Iterator[tuple[int, bytes]]:
     """``(seq, data)`` of the segment's events with ``seq > after``, in order."""
     start = max(0, after + 1 - base)
+    if start >= len(ends):
+        return
     prev = ends[start - 1] if start else 0
     for index in range(start, len(ends)):
         end = ends[index]

@@ -35,8 +35,14 @@ def _file_ids(path: Path) -> list[str]:
 
 
 def _first_seen(ids: list[str]) -> list[str]:
+    """``ids`` without repeats (at-least-once may re-send a batch after the kill), in first-seen order."""
     seen: set[str] = set()
-    return [i for i in ids if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
+    out = []
+    for i in ids:
+        if i not in seen:
+            seen.add(i)
+            out.append(i)
+    return out
 
 
 def _queued(cfg: Path) -> dict[str, int]:
