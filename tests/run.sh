@@ -33,7 +33,9 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check ./examples/siemrelay-pagerduty
 
 set +e
-.venv/bin/python -m pytest "$@"
+# most tests wait on sockets, peers and subprocesses, so three workers fill two cores;
+# tests/conftest.py keeps each file (and all packaging tests) on one worker
+.venv/bin/python -m pytest -n "${SIEMRELAY_TEST_WORKERS:-3}" --dist loadgroup "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

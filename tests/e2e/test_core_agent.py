@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import threading
 import time
@@ -201,14 +200,17 @@ def test_corrupt_spool_is_refused_then_kept_aside(tmp_path, agent_process):
 
 
 def test_embedded_default_config_runs_without_external_services(tmp_path, agent_process):
-    shutil.copy(ROOT / "conf" / "siemrelay.yaml", tmp_path / "siemrelay.yaml")
+    # the shipped file as it is, but on free ports: 8080 and 8081 may be taken on the machine
+    # that runs the suite, and a test must not depend on that
+    shipped = (ROOT / "conf" / "siemrelay.yaml").read_text()
+    assert shipped.count('"127.0.0.1:8080"') == 1 and shipped.count('"127.0.0.1:8081"') == 1
+    port, admin_port = pick_port(), pick_port()
+    (tmp_path / "siemrelay.yaml").write_text(shipped.replace('"127.0.0.1:8080"', f'"127.0.0.1:{port}"')
+                                             .replace('"127.0.0.1:8081"', f'"127.0.0.1:{admin_port}"'))
     assert run_cli("validate", "-c", "siemrelay.yaml", cwd=tmp_path).returncode == 0
-    port = 8080
-    try:
-        agent = agent_process(tmp_path / "siemrelay.yaml")
-        wait_for_port(port)
-    except AssertionError:
-        pytest.fail("the default config must listen on 127.0.0.1:8080 (is something else using it?)")
+    agent = agent_process(tmp_path / "siemrelay.yaml")
+    wait_for_port(port)
+    wait_for_port(admin_port)
     seed = ROOT / "tests" / "fixtures" / "tour-finding.json"
     r = requests.post(f"http://127.0.0.1:{port}/events", data=seed.read_bytes(), timeout=5)
     assert r.status_code == 200
