@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loguru import logger  # noqa: E402
 
-from agent.engine.build import build_sources, validate_config  # noqa: E402
+from agent.config.validate import validate_config  # noqa: E402
+from agent.engine.build import build_sources  # noqa: E402
 from agent.config.loader import load_config  # noqa: E402
 from agent.engine.intake import DedupWindow, Intake  # noqa: E402
 from agent.plugins import load_plugins  # noqa: E402

@@ -2,7 +2,8 @@
 
 ``event_factory``, ``fake_clock``, ``http_receiver``, ``tcp_receiver`` and the sink
 conformance suite come from siemrelay's own pytest plugin (``agent.testing.pytest_plugin``,
-registered through the ``pytest11`` entry point), the same ones plugin authors use.
+loaded by ``-p agent.testing.pytest_plugin`` in pyproject.toml's pytest options), the same
+ones plugin authors opt into.
 
 Fixtures that start processes always stop them, so no test leaves a process behind.
 """

@@ -21,7 +21,11 @@ if [ "${#want[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
 # the distribution's syslog-ng service is not wanted: tests start their own on free ports
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now syslog-ng >/dev/null 2>&1 || true; fi
+# (nor Prometheus's: the suite only uses its promtool)
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now syslog-ng >/dev/null 2>&1 || true
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -13,22 +13,21 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from loguru import logger
 
 from agent.admin.state import AgentView, iso
 from agent.sdk.outcome import Delivery
-from agent.model import Severity, utcnow
+from agent.model import Event, Severity, utcnow
 from agent.sdk.sink import SinkContext, SpooledEvent
+from agent.spool.views import DeadLetter
 
 __all__ = ["send_test", "test_event", "delivery_view", "dead_letter_view"]
 
 
-def test_event() -> Any:
+def test_event() -> Event:
     """The event ``send-test`` delivers: recognisable, harmless, info severity."""
-    from agent.model import Event
-
     now = utcnow()
     host = socket.gethostname()
     return Event(id=f"siemrelay-test-{uuid.uuid4().hex[:16]}", time=now, received_at=now, source="siemrelay",
@@ -78,7 +77,7 @@ def send_test(agent: AgentView, name: str) -> dict[str, Any]:
             "code": outcome.code, "latency_ms": round(latency_ms, 3), "event_id": ev.id}
 
 
-def delivery_view(row: dict[str, Any], redact: Any) -> dict[str, Any]:
+def delivery_view(row: dict[str, Any], redact: Callable[[str], str]) -> dict[str, Any]:
     """A delivery-history row as the API shows it."""
     ids = [i for i in (row.get("event_ids") or "").split(",") if i]
     return {"id": row.get("id"), "time": iso(row["time"]), "batch_size": row["batch_size"], "event_ids": ids,
@@ -87,7 +86,7 @@ def delivery_view(row: dict[str, Any], redact: Any) -> dict[str, Any]:
             "error": redact(row["error"]) if row.get("error") else None}
 
 
-def dead_letter_view(d: Any, redact: Any, max_data: int = 65536) -> dict[str, Any]:
+def dead_letter_view(d: DeadLetter, redact: Callable[[str], str], max_data: int = 65536) -> dict[str, Any]:
     """A dead letter as the API shows it (data as text, truncated, secrets redacted)."""
     data = d.data.decode("utf-8", "replace")
     if len(data) > max_data:

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
+from prometheus_client import CollectorRegistry
 
+from agent.registry import ComponentType
 from agent.version import __version__
 from agent.admin import actions
+from agent.admin.history import MinuteHistory
 from agent.admin.metrics import CONTENT_TYPE as METRICS_TYPE
 from agent.admin.metrics import render_metrics
 from agent.admin.openapi import openapi_document
 from agent.admin.page import render_page
-from agent.admin.state import AgentView, RateTracker, event_types, sink_views, source_views, spool_snapshot
+from agent.admin.state import (AgentView, RateTracker, event_types, route_views, sink_views, source_views,
+                               spool_snapshot)
 
 __all__ = ["Request", "Response", "AdminApi", "ApiError"]
 
@@ -76,11 +81,20 @@ Handler = Callable[[Request, dict[str, str]], Response]
 class AdminApi:
     """The handlers, bound to one running agent."""
 
-    def __init__(self, agent: AgentView, rates: RateTracker, registry: Any, *, started_at: float) -> None:
+    def __init__(self, agent: AgentView, rates: RateTracker, registry: CollectorRegistry, *, started_at: float,
+                 history: MinuteHistory | None = None, quiet_after_s: float = 900.0,
+                 wall: Callable[[], float] = time.time) -> None:
+        """:param history: the per-minute ring the page's charts and 5-minute/1-hour totals come from.
+        :param quiet_after_s: a source silent this long is flagged quiet (``agent.admin.quiet_after_s``).
+        """
         self.agent = agent
         self.rates = rates
         self.registry = registry
         self.started_at = started_at
+        self.history = history if history is not None else MinuteHistory()
+        self.quiet_after_s = quiet_after_s
+        self.wall = wall
+        self.watching_since = wall()
         s = r"(?P<name>[^/]+)"
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = [
             ("GET", re.compile(r"/"), self.page, False),
@@ -112,26 +126,31 @@ class AdminApi:
         return None, allowed, False
 
     # ----------------------------------------------------------------- helpers
-    def _sink(self, name: str) -> tuple[Any, dict[str, Any]]:
+    def _sink(self, name: str) -> tuple[ComponentType, dict[str, Any]]:
         found = self.agent.cfg.sinks.get(name)
         if found is None:
             raise ApiError(404, f"no sink named {name!r}")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def status_doc(self) -> dict[str, Any]:
         agent = self.agent
         snap = spool_snapshot(agent.spool.path)
         redact = agent.redactor
         recent = [actions.dead_letter_view(d, redact, max_data=512) for d in agent.spool.dead_letters(None, 10)]
-        return {"version": __version__, "uptime_s": round(time.monotonic() - self.started_at, 3),
+        now = self.wall()
+        return {"version": __version__, "host": socket.gethostname(),
+                "uptime_s": round(time.monotonic() - self.started_at, 3),
                 "spool": {"pending_bytes": int(agent.spool.pending_bytes), "max_bytes": int(agent.spool.max_bytes),
                           "full": bool(agent.spool.is_full)},
-                "sinks": sink_views(agent, snap, self.rates), "sources": source_views(agent, self.rates),
+                "sinks": sink_views(agent, snap, self.rates, history=self.history, now=now),
+                "sources": source_views(agent, self.rates, history=self.history, quiet_after_s=self.quiet_after_s,
+                                        since=self.watching_since, now=now),
+                "routes": route_views(agent),
                 "dead_letters": {"total": snap.dead_total, "recent": recent}}
 
     # ----------------------------------------------------------------- handlers
     def page(self, req: Request, _: dict[str, str]) -> Response:
-        html = render_page(self.status_doc(), role=req.role)
+        html = render_page(self.status_doc(), self.history, role=req.role)
         return Response(200, html.encode("utf-8"), "text/html; charset=utf-8",
                         {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
                          "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"})
@@ -169,12 +188,12 @@ class AdminApi:
 
     def list_sinks(self, req: Request, _: dict[str, str]) -> Response:
         snap = spool_snapshot(self.agent.spool.path)
-        return json_response({"sinks": sink_views(self.agent, snap, self.rates)})
+        return json_response({"sinks": sink_views(self.agent, snap, self.rates, history=self.history)})
 
     def get_sink(self, req: Request, p: dict[str, str]) -> Response:
         self._sink(p["name"])
         snap = spool_snapshot(self.agent.spool.path)
-        for view in sink_views(self.agent, snap, self.rates, detail=True):
+        for view in sink_views(self.agent, snap, self.rates, detail=True, history=self.history):
             if view["name"] == p["name"]:
                 return json_response(view)
         raise ApiError(404, f"no sink named {p['name']!r}")
@@ -201,7 +220,8 @@ class AdminApi:
         return json_response({"sink": p["name"], "circuit": worker.circuit.state})
 
     def list_sources(self, req: Request, _: dict[str, str]) -> Response:
-        return json_response({"sources": source_views(self.agent, self.rates)})
+        return json_response({"sources": source_views(self.agent, self.rates, history=self.history,
+                                                      quiet_after_s=self.quiet_after_s, since=self.watching_since)})
 
     def list_event_types(self, req: Request, _: dict[str, str]) -> Response:
         return json_response({"event_types": event_types(self.agent)})

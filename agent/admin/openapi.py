@@ -41,11 +41,20 @@ _SINK_PROPS: dict[str, Any] = {
     "dead_letters_stored": {"type": "integer"}, "rate_per_s": {"type": "number"},
     "last_error": {"type": "string", "nullable": True}, "last_success": {"type": "string", "nullable": True},
     "last_latency_ms": {"type": "number", "nullable": True},
+    "last_error_plain": {"type": "string", "nullable": True,
+                         "description": "last_error in plain words (connection refused by host:port, HTTP status meaning)."},
+    "last_success_age_s": {"type": "number", "nullable": True}, "bytes_sent": {"type": "integer"},
+    "next_retry_in_s": {"type": "number", "nullable": True,
+                        "description": "Seconds until the next attempt while the sink waits (backoff or open circuit)."},
+    "circuit_opened_at": {"type": "string", "nullable": True, "description": "When the circuit opened in this outage."},
+    "oldest_queued_at": {"type": "string", "nullable": True},
 }
+_WINDOWS: dict[str, Any] = {f"{what}_{window}": {"type": "integer", "description": f"{what.capitalize()} in the last {words}."}
+                            for what in ("events", "bytes") for window, words in (("5m", "5 minutes"), ("1h", "hour"))}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-    "Sink": {"type": "object", "required": list(_SINK_PROPS), "properties": _SINK_PROPS},
+    "Sink": {"type": "object", "required": list(_SINK_PROPS), "properties": {**_SINK_PROPS, **_WINDOWS}},
     "SinkDetail": {"allOf": [_ref("Sink"), {"type": "object", "required": ["config", "description", "plugin"], "properties": {
         "config": {"type": "object", "description": "The validated section, secrets replaced by ***."},
         "description": {"type": "string"}, "plugin": {"type": "string"}}}]},
@@ -53,7 +62,14 @@ SCHEMAS: dict[str, Any] = {
         "name": {"type": "string"}, "type": {"type": "string"}, "enabled": {"type": "boolean"}, "running": {"type": "boolean"},
         "records": {"type": "integer"}, "events": {"type": "integer"}, "decode_errors": {"type": "integer"},
         "duplicates": {"type": "integer"}, "unrouted": {"type": "integer"}, "refused_full": {"type": "integer"},
-        "rate_per_s": {"type": "number"}}},
+        "rate_per_s": {"type": "number"}, "bytes": {"type": "integer", "description": "Raw bytes received and accepted."},
+        "last_event_at": {"type": "string", "nullable": True}, "last_event_age_s": {"type": "number", "nullable": True},
+        "quiet": {"type": "boolean", "description": "Running, and nothing received for agent.admin.quiet_after_s."},
+        **_WINDOWS}},
+    "Route": {"type": "object", "required": ["name", "to", "matched", "queued"], "properties": {
+        "name": {"type": "string"}, "to": {"type": "array", "items": {"type": "string"}},
+        "matched": {"type": "integer", "description": "Events the route matched."},
+        "queued": {"type": "integer", "description": "Events it queued for its sinks (not dropped by its transform)."}}},
     "Delivery": {"type": "object", "required": ["time", "batch_size", "status", "success", "attempt", "latency_ms"], "properties": {
         "id": {"type": "integer"}, "time": {"type": "string"}, "batch_size": {"type": "integer"},
         "event_ids": {"type": "array", "items": {"type": "string"}},
@@ -72,6 +88,8 @@ SCHEMAS: dict[str, Any] = {
         "data": {"type": "string", "description": "The stored bytes as text (an event's native JSON, or the undecodable record)."}}},
     "Status": {"type": "object", "required": ["version", "uptime_s", "spool", "sinks", "sources", "dead_letters"], "properties": {
         "version": {"type": "string"}, "uptime_s": {"type": "number"},
+        "host": {"type": "string", "description": "The agent's host name (the status page's title)."},
+        "routes": {"type": "array", "items": _ref("Route")},
         "spool": {"type": "object", "required": ["pending_bytes", "max_bytes", "full"], "properties": {
             "pending_bytes": {"type": "integer"}, "max_bytes": {"type": "integer"}, "full": {"type": "boolean"}}},
         "sinks": {"type": "array", "items": _ref("Sink")}, "sources": {"type": "array", "items": _ref("Source")},

@@ -15,16 +15,19 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from loguru import logger
 
 from agent.admin.api import AdminApi, ApiError, Request, Response, json_response
 from agent.admin.auth import Tokens, load_or_create_token, role_of
 from agent.admin.crosssite import cross_site_refusal
-from agent.admin.metrics import AgentCollector, LatencyHistograms
-from agent.admin.state import AgentView, RateTracker, counters_for_rates
+from agent.admin.history import MinuteHistory
+from agent.admin.metrics import AgentCollector, LatencyHistograms, register_runtime_collectors
+from agent.admin.state import AgentView, RateTracker, counters_for_history, counters_for_rates, spool_snapshot
 from agent.admin.tap import TapHub
+from agent.logging import Redactor
 from agent.sdk.net import family_of, parse_address
 
 __all__ = ["AdminServer"]
@@ -68,9 +71,13 @@ class _Server(ThreadingHTTPServer):
 class AdminServer:
     """Serves the admin API of one agent; ``start()`` binds, ``stop()`` ends everything."""
 
-    def __init__(self, agent: AgentView, config: dict[str, Any], state_dir: Any, *, taps: list[Any],
-                 redactor: Any = None, extra: Callable[[], dict[str, Any]] | None = None,
-                 sample_interval_s: float = 1.0) -> None:
+    def __init__(self, agent: AgentView, config: dict[str, Any], state_dir: Path, *,
+                 taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]],
+                 redactor: Redactor | None = None, extra: Callable[[], dict[str, Any]] | None = None,
+                 sample_interval_s: float = 1.0, history_interval_s: float = 10.0,
+                 wall: Callable[[], float] = time.time) -> None:
+        """:param history_interval_s: how often the per-minute history is fed; each feed counts
+            every sink's queue in the spool, so it runs less often than the rate sampler."""
         self.agent = agent
         self.config = config
         self.state_dir = state_dir
@@ -79,6 +86,9 @@ class AdminServer:
         self.tokens: Tokens | None = None
         self.rates = RateTracker(window_s=max(2.0, 5 * sample_interval_s))
         self.sample_interval_s = sample_interval_s
+        self.history_interval_s = history_interval_s
+        self.wall = wall
+        self.history = MinuteHistory(clock=wall)
         self.hub = TapHub(taps, lambda: dict(agent.spool.sinks))
         self.histograms = LatencyHistograms()
         self._extra = extra or (lambda: {})
@@ -118,8 +128,10 @@ class AdminServer:
             self.redactor.add(self.tokens.values())
         registry = CollectorRegistry(auto_describe=False)
         registry.register(AgentCollector(self.agent, self.histograms, self._extra_metrics))
+        register_runtime_collectors(registry)
         self.histograms.update(self.agent.spool.path)  # count only this run's attempts
-        self.api = AdminApi(self.agent, self.rates, registry, started_at=time.monotonic())
+        self.api = AdminApi(self.agent, self.rates, registry, started_at=time.monotonic(), history=self.history,
+                            quiet_after_s=float(self.config.get("quiet_after_s", 900.0)), wall=self.wall)
         tls_ctx = None
         tls_cfg = self.config.get("tls") or {}
         if tls_cfg.get("enabled") or tls_cfg.get("cert_file"):
@@ -146,9 +158,13 @@ class AdminServer:
                       "configured" if self.config.get("token") else f"generated in {self.state_dir}/admin.token")
 
     def _sample(self) -> None:
+        next_history = 0.0
         while True:
             try:
                 self.rates.sample(counters_for_rates(self.agent))
+                if time.monotonic() >= next_history:
+                    next_history = time.monotonic() + self.history_interval_s
+                    self.history.record(counters_for_history(self.agent, spool_snapshot(self.agent.spool.path)))
             except Exception as exc:  # never let a view bug end the sampler
                 self.log.debug("rate sampling failed: {}", exc)
             if self._stop.wait(self.sample_interval_s):

@@ -14,27 +14,67 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import orjson
 
+from agent.admin.history import MinuteHistory
+from agent.config.validate import AgentConfig
+from agent.delivery.plain_errors import plain_error
+from agent.delivery.worker import SinkWorker
+from agent.plugins import PluginSet
+from agent.sdk.running import RunningAgent
 from agent.spool import db as spool_db
+from agent.spool.store import Spool
 
-__all__ = ["AgentView", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_views", "source_views",
-           "iso", "event_types", "redact_config"]
+__all__ = ["AgentView", "IntakeView", "IntakeCounters", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_views",
+           "source_views", "route_views", "route_names", "intake_counts", "iso", "event_types", "redact_config",
+           "counters_for_history", "FIVE_MINUTES", "ONE_HOUR"]
+
+FIVE_MINUTES, ONE_HOUR = 300.0, 3600.0
 
 
-class AgentView(Protocol):
-    """What the admin side reads from :class:`agent.engine.supervisor.Supervisor` (attributes only)."""
+class IntakeCounters(Protocol):
+    """The intake's per-source counters (``agent.engine.intake.IntakeStats``): read under ``lock``."""
 
-    cfg: Any
-    plugins: Any
-    redactor: Callable[[str], str]
-    spool: Any
-    sinks: dict[str, Any]
-    workers: dict[str, Any]
-    sources: dict[str, Any]
-    intake: Any
+    @property
+    def lock(self) -> threading.Lock: ...
+
+    @property
+    def by_input(self) -> Mapping[str, Mapping[str, int]]: ...
+
+    @property
+    def last_received(self) -> Mapping[str, float]: ...
+
+    @property
+    def routes(self) -> Mapping[str, Mapping[str, int]]: ...
+
+
+class IntakeView(Protocol):
+    """What the admin side reads of the intake: its counters."""
+
+    @property
+    def stats(self) -> IntakeCounters: ...
+
+
+class AgentView(RunningAgent, Protocol):
+    """What the admin side reads of a running agent (the engine's interface,
+    :class:`agent.engine.api.Engine`, extends it): read-only."""
+
+    @property
+    def cfg(self) -> AgentConfig: ...
+
+    @property
+    def plugins(self) -> PluginSet: ...
+
+    @property
+    def spool(self) -> Spool: ...
+
+    @property
+    def workers(self) -> Mapping[str, SinkWorker]: ...
+
+    @property
+    def intake(self) -> IntakeView | None: ...
 
 
 def iso(ts: float | None) -> str | None:
@@ -156,7 +196,7 @@ def redact_config(value: Any, secret_keys: Iterable[str], key: str = "") -> Any:
     return value
 
 
-def _sink_state(worker: Any, enabled: bool) -> str:
+def _sink_state(worker: SinkWorker | None, enabled: bool) -> str:
     if not enabled:
         return "disabled"
     if worker is None or not worker.alive:
@@ -169,8 +209,26 @@ def _sink_state(worker: Any, enabled: bool) -> str:
     return "retrying" if worker.circuit.failures else "ok"
 
 
-def sink_views(agent: AgentView, snap: SpoolSnapshot, rates: RateTracker, *, detail: bool = False) -> list[dict[str, Any]]:
-    """One dict per configured sink (disabled ones included), in configuration order."""
+def _next_retry_in(worker: Any) -> float | None:
+    """Seconds until the worker's next attempt while it waits (backoff or open circuit), else ``None``."""
+    at = float(worker.stats.next_attempt_at) if worker is not None else 0.0
+    if not at:
+        return None
+    return round(max(0.0, at - float(worker.clock())), 1)
+
+
+def _ago(ts: float | None, now: float) -> float | None:
+    return round(max(0.0, now - ts), 1) if ts else None
+
+
+def sink_views(agent: AgentView, snap: SpoolSnapshot, rates: RateTracker, *, detail: bool = False,
+               history: MinuteHistory | None = None, now: float | None = None) -> list[dict[str, Any]]:
+    """One dict per configured sink (disabled ones included), in configuration order.
+
+    ``last_error`` is the sink's own reason text (what the delivery history holds);
+    ``last_error_plain`` says the same in plain words for the status page.
+    """
+    now = time.time() if now is None else now
     redact = agent.redactor
     workers = dict(agent.workers)
     out: list[dict[str, Any]] = []
@@ -190,9 +248,19 @@ def sink_views(agent: AgentView, snap: SpoolSnapshot, rates: RateTracker, *, det
             "dead_letters_stored": snap.dead_by_sink.get(name, 0),
             "rate_per_s": round(rates.rate(f"sink:{name}"), 2),
             "last_error": redact(st.last_error) if st and st.last_error else None,
+            "last_error_plain": plain_error(redact(st.last_error)) if st and st.last_error else None,
             "last_success": iso(st.last_success) if st else None,
+            "last_success_age_s": _ago(st.last_success, now) if st else None,
             "last_latency_ms": round(st.last_latency_ms, 3) if st and st.last_success else None,
+            "bytes_sent": st.bytes_sent if st else 0,
+            "next_retry_in_s": _next_retry_in(w),
+            "circuit_opened_at": iso(st.circuit_opened_at) if st else None,
+            "oldest_queued_at": iso(now - snap.oldest_age_s[name]) if snap.depth.get(name) and name in snap.oldest_age_s else None,
         }
+        if history is not None:
+            for window, seconds in (("5m", FIVE_MINUTES), ("1h", ONE_HOUR)):
+                view[f"events_{window}"] = int(history.growth(f"sink:{name}:events", seconds, view["events_sent"]))
+                view[f"bytes_{window}"] = int(history.growth(f"sink:{name}:bytes", seconds, view["bytes_sent"]))
         if detail:
             secret = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password", "url"}
             view["description"] = ct.description
@@ -202,24 +270,89 @@ def sink_views(agent: AgentView, snap: SpoolSnapshot, rates: RateTracker, *, det
     return out
 
 
-def source_views(agent: AgentView, rates: RateTracker) -> list[dict[str, Any]]:
-    """One dict per configured source with intake counters and its current rate."""
+def intake_counts(agent: AgentView) -> tuple[dict[str, dict[str, int]], dict[str, float], dict[str, dict[str, int]]]:
+    """Copies of the intake's per-source counters, last-received times and per-route counters."""
     stats = getattr(agent.intake, "stats", None)
-    by_input: dict[str, dict[str, int]] = {}
-    if stats is not None:
-        with stats.lock:
-            by_input = {k: dict(v) for k, v in stats.by_input.items()}
+    if stats is None:
+        return {}, {}, {}
+    with stats.lock:
+        return ({k: dict(v) for k, v in stats.by_input.items()}, dict(stats.last_received),
+                {k: dict(v) for k, v in stats.routes.items()})
+
+
+def source_views(agent: AgentView, rates: RateTracker, *, history: MinuteHistory | None = None,
+                 quiet_after_s: float = 900.0, since: float | None = None, now: float | None = None
+                 ) -> list[dict[str, Any]]:
+    """One dict per configured source with intake counters, its current rate and when it last received.
+
+    ``quiet`` marks a running source that received nothing for ``quiet_after_s`` (or
+    nothing at all since ``since``, when watching began, that long ago): the most common
+    silent failure of a SOC pipeline is a webhook that stopped arriving.
+    """
+    now = time.time() if now is None else now
+    by_input, last, _ = intake_counts(agent)
     running = dict(agent.sources)
+    started = since or now
     out = []
     for name, (ct, conf) in list(agent.cfg.sources.items()):
         c = by_input.get(name, {})
-        out.append({
+        seen = last.get(name)
+        silent_for = now - (seen or started)
+        view: dict[str, Any] = {
             "name": name, "type": ct.name, "enabled": bool(conf.get("enabled", True)), "running": name in running,
             "records": c.get("records", 0), "events": c.get("events", 0), "decode_errors": c.get("decode_errors", 0),
             "duplicates": c.get("duplicates", 0), "unrouted": c.get("unrouted", 0), "refused_full": c.get("refused_full", 0),
+            "bytes": c.get("bytes", 0),
             "rate_per_s": round(rates.rate(f"source:{name}"), 2),
-        })
+            "last_event_at": iso(seen), "last_event_age_s": _ago(seen, now),
+            "quiet": name in running and silent_for >= quiet_after_s,
+        }
+        if history is not None:
+            for window, seconds in (("5m", FIVE_MINUTES), ("1h", ONE_HOUR)):
+                view[f"events_{window}"] = int(history.growth(f"source:{name}:events", seconds, view["events"]))
+                view[f"bytes_{window}"] = int(history.growth(f"source:{name}:bytes", seconds, view["bytes"]))
+        out.append(view)
     return out
+
+
+def route_names(agent: AgentView) -> list[tuple[str, tuple[str, ...]]]:
+    """Every enabled route's name and sinks, in rule order, the default route last."""
+    router = getattr(agent.cfg, "router", None)
+    if router is None:
+        return []
+    routes = list(getattr(router, "routes", ()))
+    default = getattr(router, "default", None)
+    if default is not None:
+        routes.append(default)
+    return [(r.name, tuple(r.to)) for r in routes]
+
+
+def route_views(agent: AgentView) -> list[dict[str, Any]]:
+    """Per route: events it matched and events it queued for its sinks ("which rule sends everything to Slack?").
+
+    A matched event is not queued when the route's transform dropped it or the route
+    has no ``to:``; an event that matched several routes (``continue: true``) counts
+    for each of them.
+    """
+    _, _, counts = intake_counts(agent)
+    return [{"name": name, "to": list(to), "matched": counts.get(name, {}).get("matched", 0),
+             "queued": counts.get(name, {}).get("queued", 0)} for name, to in route_names(agent)]
+
+
+def counters_for_history(agent: AgentView, snap: SpoolSnapshot | None) -> dict[str, float]:
+    """What the per-minute history keeps: events and bytes per source and sink, and queue depth per sink."""
+    values: dict[str, float] = {}
+    for name, w in list(agent.workers.items()):
+        values[f"sink:{name}:events"] = float(w.stats.events_sent)
+        values[f"sink:{name}:bytes"] = float(w.stats.bytes_sent)
+    if snap is not None:
+        for name, depth in snap.depth.items():
+            values[f"sink:{name}:queue"] = float(depth)
+    by_input, _, _ = intake_counts(agent)
+    for name, c in by_input.items():
+        values[f"source:{name}:events"] = float(c.get("events", 0))
+        values[f"source:{name}:bytes"] = float(c.get("bytes", 0))
+    return values
 
 
 def counters_for_rates(agent: AgentView) -> dict[str, float]:

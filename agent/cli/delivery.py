@@ -1,5 +1,5 @@
-"""``siemrelay dlq``, ``siemrelay deliveries`` and ``siemrelay sinks``: the operator's
-view of delivery, whether or not the agent is running.
+"""``siemrelay dlq`` and ``siemrelay deliveries``, and the offline half of ``siemrelay
+sinks``: the operator's view of delivery, whether or not the agent is running.
 
 Reads go straight to the spool (WAL readers never block the agent). Changes (replay,
 purge, enable) are applied by the running agent's spool writer through the spool's
@@ -11,20 +11,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
-import orjson
-
-from agent.spool.admin import SpoolAdmin
+from agent.cli.command import Command
+from agent.cli.common import EXIT_CONFIG, add_config, dump_json as _dump_json, load_validated
+from agent.cli.table import render_table
 from agent.spool.db import SpoolError
 
-__all__ = ["add_dlq_parser", "add_deliveries_parser", "add_sinks_parser", "cmd_dlq", "cmd_deliveries", "cmd_sinks"]
+if TYPE_CHECKING:
+    from agent.logging import Redactor
+    from agent.spool.admin import SpoolAdmin
 
-EXIT_CONFIG = 2
+__all__ = ["COMMANDS", "cmd_dlq", "cmd_deliveries", "offline_sinks"]
+
+#: What the offline commands print through: the Redactor, or any str -> str (tests).
+Redact = Callable[[str], str]
 
 
-def add_dlq_parser(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("dlq", help="list, show, replay or purge dead letters")
+def _dlq_arguments(p: argparse.ArgumentParser) -> None:
     add_config(p)
     p.add_argument("action", choices=["list", "show", "replay", "purge"])
     p.add_argument("ids", nargs="*", type=int, help="dead-letter ids (default: all matching --sink)")
@@ -34,8 +39,7 @@ def add_dlq_parser(sub: Any, add_config: Callable[[argparse.ArgumentParser], Non
     p.add_argument("--json", action="store_true", help="machine-readable output (list, show)")
 
 
-def add_deliveries_parser(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("deliveries", help="show a sink's recent delivery attempts")
+def _deliveries_arguments(p: argparse.ArgumentParser) -> None:
     add_config(p)
     p.add_argument("sink")
     p.add_argument("--limit", type=int, default=20, help="most attempts shown, newest first (default 20)")
@@ -44,12 +48,16 @@ def add_deliveries_parser(sub: Any, add_config: Callable[[argparse.ArgumentParse
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def add_sinks_parser(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("sinks", help="show sinks' queues and health, or re-enable one")
-    add_config(p)
-    p.add_argument("action", choices=["list", "enable"])
-    p.add_argument("name", nargs="?", help="the sink to re-enable")
-    p.add_argument("--json", action="store_true", help="machine-readable output (list)")
+def _with_state_dir(fn: Callable[[argparse.Namespace, Redact, Path], int]) -> Callable[[argparse.Namespace, Redactor], int]:
+    """These commands need only the state directory of the (validated) configuration."""
+    def run(args: argparse.Namespace, redactor: Redactor) -> int:
+        loaded = load_validated(args, redactor)
+        if isinstance(loaded, int):
+            return loaded
+        return fn(args, redactor, loaded[0].state_dir)
+
+    run.__doc__ = fn.__doc__
+    return run
 
 
 def _when(ts: float | None) -> str:
@@ -58,7 +66,9 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _open(state_dir: Any) -> SpoolAdmin | int:
+def _open(state_dir: Path) -> SpoolAdmin | int:
+    from agent.spool.admin import SpoolAdmin
+
     try:
         return SpoolAdmin(state_dir).open()
     except SpoolError as exc:
@@ -73,10 +83,11 @@ def _decode_errors(admin: SpoolAdmin, ids: list[int] | None) -> list[int]:
 
 
 def _dump(obj: Any) -> None:
-    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode() + "\n")
+    _dump_json(obj)
 
 
-def cmd_dlq(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
+def cmd_dlq(args: argparse.Namespace, redactor: Redact, state_dir: Path) -> int:
+    """List, show, replay or purge dead letters in the spool under ``state_dir``."""
     admin = _open(state_dir)
     if isinstance(admin, int):
         return admin
@@ -97,11 +108,10 @@ def cmd_dlq(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
                         **({"data": redactor(r.data.decode("utf-8", "replace"))} if args.action == "show" else {})}
                        for r in rows])
             elif args.action == "list":
-                print(f"{'ID':>6}  {'SINK':<16} {'EVENT':<34} {'ATTEMPTS':>8}  {'FIRST ATTEMPT':<20} {'LAST ATTEMPT':<20} REASON")
-                for r in rows:
-                    sink = r.sink or f"(decode:{r.input or '?'})"
-                    print(f"{r.id:>6}  {sink:<16} {(r.event_id or '-'):<34} {r.attempts:>8}  {_when(r.first_attempt):<20} "
-                          f"{_when(r.last_attempt):<20} {redactor(r.reason)}")
+                table = [[str(r.id), r.sink or f"(decode:{r.input or '?'})", r.event_id or "-", str(r.attempts),
+                          _when(r.first_attempt), _when(r.last_attempt), redactor(r.reason)] for r in rows]
+                print("\n".join(render_table(["ID", "SINK", "EVENT", "ATTEMPTS", "FIRST ATTEMPT", "LAST ATTEMPT", "REASON"],
+                                             table, "rllr")))
                 total = admin.dead_letter_count(args.sink)
                 if total > len(rows):
                     print(f"({len(rows)} of {total} shown; --limit N for more)")
@@ -142,7 +152,8 @@ def cmd_dlq(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
         admin.close()
 
 
-def cmd_deliveries(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
+def cmd_deliveries(args: argparse.Namespace, redactor: Redact, state_dir: Path) -> int:
+    """A sink's recent delivery attempts, newest first."""
     admin = _open(state_dir)
     if isinstance(admin, int):
         return admin
@@ -161,19 +172,23 @@ def cmd_deliveries(args: argparse.Namespace, redactor: Any, state_dir: Any) -> i
             _dump([{**r, "success": bool(r["success"]), "event_ids": r["event_ids"].split(",") if r["event_ids"] else []}
                    for r in rows])
             return 0
-        print(f"{'TIME':<24} {'EVENTS':>6} {'ATTEMPT':>7} {'STATUS':<7} {'CODE':>5} {'OK':<3} {'MS':>8}  ERROR")
-        for r in rows:
-            when = dt.datetime.fromtimestamp(r["time"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-            print(f"{when:<24} {r['batch_size']:>6} {r['attempt']:>7} {r['status']:<7} {r['code'] or '':>5} "
-                  f"{'yes' if r['success'] else 'no':<3} {r['latency_ms']:>8.1f}  {r['error'] or ''}")
+        headers = ["TIME", "EVENTS", "ATTEMPT", "STATUS", "CODE", "OK", "MS", "ERROR"]
+        table = [[dt.datetime.fromtimestamp(r["time"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                  str(r["batch_size"]), str(r["attempt"]), str(r["status"]), str(r["code"] or ""),
+                  "yes" if r["success"] else "no", f"{r['latency_ms']:.1f}", r["error"] or ""] for r in rows]
+        lines = render_table(headers, table, "lrrlrlr")
+        print(lines[0])
+        for r, line in zip(rows, lines[1:]):
+            print(line)
             if args.ids:
-                print(f"{'':<24} ids: {r['event_ids']}")
+                print(f"    ids: {r['event_ids']}")
         return 0
     finally:
         admin.close()
 
 
-def cmd_sinks(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
+def offline_sinks(args: argparse.Namespace, redactor: Redact, state_dir: Path) -> int:
+    """``sinks list|enable`` straight on the spool, for when no agent (or no admin API) answers."""
     admin = _open(state_dir)
     if isinstance(admin, int):
         return admin
@@ -193,13 +208,29 @@ def cmd_sinks(args: argparse.Namespace, redactor: Any, state_dir: Any) -> int:
                     "last_error": redactor(r.state.last_error or "") or None, "last_attempt": r.state.last_attempt}
                    for r in rows])
             return 0
-        print(f"{'SINK':<20} {'QUEUED':>9} {'BYTES':>12} {'DEAD':>7} {'FAILURES':>8} {'ATTEMPTS':>8}  LAST ERROR")
-        for r in rows:
-            print(f"{r.name:<20} {r.queued:>9} {r.queued_bytes:>12} {r.dead_letters:>7} {r.state.failures:>8} "
-                  f"{r.state.attempts:>8}  {redactor(r.state.last_error or '')}")
+        table = [[r.name, f"{r.queued:,}", f"{r.queued_bytes:,}", f"{r.dead_letters:,}", str(r.state.failures),
+                  str(r.state.attempts), redactor(r.state.last_error or "")] for r in rows]
+        print("\n".join(render_table(["SINK", "QUEUED", "BYTES", "DEAD", "FAILURES", "ATTEMPTS", "LAST ERROR"], table,
+                                     "lrrrrr")))
         return 0
     except SpoolError as exc:
         print(f"siemrelay: {exc}", file=sys.stderr)
         return 1
     finally:
         admin.close()
+
+
+COMMANDS = (
+    Command("dlq", "list, show, replay or purge dead letters",
+            "Dead letters are events a sink refused for good (or that exhausted their retries) and records no "
+            "decoder could read; they are kept with their reason until replayed or purged. Works whether or not "
+            "the agent runs: a running agent applies replay and purge itself.",
+            ("siemrelay dlq list --sink splunk", "siemrelay dlq show 42", "siemrelay dlq replay --sink splunk",
+             "siemrelay dlq purge 41 42"),
+            _dlq_arguments, _with_state_dir(cmd_dlq)),
+    Command("deliveries", "show a sink's recent delivery attempts",
+            "A sink's delivery history from the spool, newest first: batch size, attempt, outcome, the peer's "
+            "status code, latency and error.",
+            ("siemrelay deliveries splunk --failed", "siemrelay deliveries splunk --limit 5 --ids --json"),
+            _deliveries_arguments, _with_state_dir(cmd_deliveries)),
+)

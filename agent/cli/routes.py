@@ -16,27 +16,31 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
-__all__ = ["add_parsers", "cmd_test", "cmd_route", "junit_xml"]
+from agent.cli.command import Command
+from agent.cli.common import add_config, load_validated
+
+if TYPE_CHECKING:
+    from agent.logging import Redactor
+
+__all__ = ["COMMANDS", "cmd_test", "cmd_route", "junit_xml"]
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
-def add_parsers(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add the ``test`` and ``route`` subcommands."""
-    p = sub.add_parser("test", help="run route tests: which sinks events reach and what each sink receives")
+def _test_arguments(p: argparse.ArgumentParser) -> None:
     add_config(p)
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="test files (default: routing-tests.yaml and routing-tests.d/*.yaml next to the configuration)")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report (for CI)")
     p.add_argument("-v", "--verbose", action="store_true", help="show matched routes for passing tests too")
-    p.set_defaults(handler=cmd_test)
 
-    p = sub.add_parser("route", help="show where an event goes; --explain says why, route by route")
+
+def _route_arguments(p: argparse.ArgumentParser) -> None:
     add_config(p)
     p.add_argument("event", metavar="EVENT.json",
                    help="a native event (or an array of them), or with --decoder a vendor payload; - reads stdin")
@@ -44,14 +48,12 @@ def add_parsers(sub: Any, add_config: Callable[[argparse.ArgumentParser], None])
     p.add_argument("--decoder", default=None, help="decode EVENT.json with this decoder (type or name in decoders:)")
     p.add_argument("--payload", action="store_true", help="print the JSON each sink receives (after transforms)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=cmd_route)
 
 
-def _setup(args: argparse.Namespace, redactor: Any) -> tuple[Any, Any] | int:
+def _setup(args: argparse.Namespace, redactor: Redactor) -> tuple[Any, Any] | int:
     from agent.engine.build import DecoderFactory
-    from agent.cli.main import _load
 
-    loaded = _load(args, redactor)
+    loaded = load_validated(args, redactor)
     if isinstance(loaded, int):
         return loaded
     cfg, plugins = loaded
@@ -70,7 +72,7 @@ def _default_files(config: Path) -> list[Path]:
     return files
 
 
-def cmd_test(args: argparse.Namespace, redactor: Any) -> int:
+def cmd_test(args: argparse.Namespace, redactor: Redactor) -> int:
     """Run route tests; 0 when all pass, 1 when one fails, 2 on an invalid file."""
     from agent.errors import Problem
     from agent.routing.cases import load_cases, run_case
@@ -174,7 +176,7 @@ _MARKS = {"matched": "✓", "failed": "✗", "shadowed": "~", "not-evaluated": "
           "default-used": "✓", "default-unused": "·"}
 
 
-def cmd_route(args: argparse.Namespace, redactor: Any) -> int:
+def cmd_route(args: argparse.Namespace, redactor: Redactor) -> int:
     """Print where an event goes (and with --explain, why)."""
     from agent.sdk.decoder import DecodeError
     from agent.errors import ConfigError
@@ -269,3 +271,21 @@ def _sink_payload(sinks: dict[str, Any], name: str, native: dict[str, Any], reda
     return [redact(i.decode("utf-8", "replace").rstrip("\n")) if isinstance(i, (bytes, bytearray)) else redact(repr(i))
             for i in items]
 
+
+
+COMMANDS = (
+    Command("test", "run route tests: which sinks events reach and what each sink receives",
+            "Run YAML route tests against the configuration's rules, like unit tests: each case gives an event "
+            "(or a vendor payload and its decoder) and expects the sinks it reaches and what they receive. Prints "
+            "a diff per failed expectation; exit 1 when a test fails, 2 when a file is invalid; --junit for CI.",
+            ("siemrelay test -c /etc/siemrelay/siemrelay.yaml",
+             "siemrelay test -c siemrelay.yaml routing-tests.d/*.yaml --junit report.xml"),
+            _test_arguments, cmd_test),
+    Command("route", "show where an event goes; --explain says why, route by route",
+            "Route one event (or an array) through the configuration's rules and print the routes it matched and "
+            "the sinks it reaches; --explain gives every route's verdict with the condition that failed, "
+            "--payload what each sink would send (from its own encoder; nothing is sent).",
+            ("siemrelay route finding.json --explain", "siemrelay route payload.json --decoder zeropath --payload",
+             "cat event.json | siemrelay route - --json"),
+            _route_arguments, cmd_route),
+)

@@ -1,3 +1,4 @@
 """Configuration: loading YAML with line tracking (``loader``), the schemas (``schema``, ``admin``),
-validation and the generated reference (``reference``), exposure warnings (``exposure``).
+validation into an ``AgentConfig`` (``validate``), the generated reference (``reference``),
+exposure warnings (``exposure``).
 """

@@ -30,6 +30,9 @@ ADMIN_SCHEMA: dict[str, Any] = {
                                   "Empty: no read-only token.")},
         "max_connections": {"type": "integer", "default": 32, "min": 1, "max": 1024,
                             "meta": _d("Concurrent requests served (live taps count); more get 503.")},
+        "quiet_after_s": {"type": "number", "default": 900, "min": 1,
+                          "meta": _d("The status page flags a running source that received nothing for this many seconds "
+                                     "as quiet (a webhook that stopped arriving).")},
         "tls": {**TLS_SCHEMA, "meta": _d("Serve HTTPS with cert_file/key_file (and require client certificates when ca_file is set).")},
     },
 }

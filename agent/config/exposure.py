@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from agent.engine.build import AgentConfig
+from agent.config.validate import AgentConfig
 from agent.sdk.net import parse_address
 
 __all__ = ["is_loopback", "exposure_warnings"]

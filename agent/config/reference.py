@@ -12,7 +12,7 @@ from agent.registry import ComponentType, Kind
 from agent.config.schema import AGENT_SCHEMA, SINK_CORE_SCHEMA, compose_sink_schema, compose_source_schema
 
 __all__ = ["schema_rows", "plugins_text", "plugins_json", "describe_type", "reference_markdown", "effective_schema",
-           "example_lines", "plugin_location"]
+           "example_lines", "plugin_location", "env_name"]
 
 
 def effective_schema(ct: ComponentType) -> dict[str, Any]:
@@ -99,9 +99,13 @@ def plugins_text(plugins: PluginSet, *, options: bool = True) -> str:
     :param options: also list each type's options (``--brief`` turns this off).
     """
     provides = _provides(plugins)
-    out = ["Plugins:", f"  {'NAME':<28} {'VERSION':<10} {'ORIGIN':<40} PROVIDES"]
-    for p in plugins.plugins:
-        out.append(f"  {p.name:<28} {p.version:<10} {_origin_text(p):<40} {', '.join(provides.get(p.name, [])) or '-'}")
+    rows = [(p.name, p.version, ", ".join(provides.get(p.name, [])) or "-", _origin_text(p)) for p in plugins.plugins]
+    # columns as wide as their longest value (names are never cut); the origin, which can hold a
+    # path, comes last so it pushes nothing out of line
+    w = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("NAME", "VERSION", "PROVIDES"))]
+    out = ["Plugins:", f"  {'NAME':<{w[0]}}  {'VERSION':<{w[1]}}  {'PROVIDES':<{w[2]}}  ORIGIN"]
+    for name, version, what, origin in rows:
+        out.append(f"  {name:<{w[0]}}  {version:<{w[1]}}  {what:<{w[2]}}  {origin}")
     if plugins.failures:
         out += ["", "Plugins that failed (skipped; the agent refuses to start only if a configured component needs them):"]
         for f in plugins.failures:
@@ -142,17 +146,33 @@ def _yaml_value(value: Any) -> str:
     return text[1:-1]
 
 
-def _placeholder(ct: ComponentType, key: str, rules: dict[str, Any]) -> str:
-    """A value for a required key: its ``meta.example``, an ``${ENV}`` for a secret, or a typed hint."""
+def env_name(ct: ComponentType, path: str) -> str:
+    """The environment variable an example block names for a value: ``TYPE_KEY_PATH`` in
+    capitals (``SPLUNK_HEC_TOKEN``, ``WEBHOOK_HMAC_SECRET``); a secret ``url`` is a webhook
+    URL with its key inside (``SLACK_WEBHOOK_URL``). The packaged /etc/default/siemrelay
+    uses these names, so an example pastes in unchanged."""
+    parts = [ct.name, *path.split(".")]
+    if parts[-1] == "url" and path in _secret_keys(ct):
+        parts[-1:] = ["webhook", "url"]
+    words = "_".join(parts).upper().split("_")
+    return "_".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1])  # WEBHOOK_WEBHOOK_URL -> WEBHOOK_URL
+
+
+def _placeholder(ct: ComponentType, path: str, rules: dict[str, Any]) -> str:
+    """A value for a required key: its ``meta.example``, or a ``${ENV}`` placeholder the
+    user fills in the environment (a secret's only proper place), or a typed hint."""
+    key = path.rsplit(".", 1)[-1]
     example = (rules.get("meta") or {}).get("example")
     if example is not None:
         return _yaml_value(example)
-    if key in _secret_keys(ct):
-        return "${" + f"{ct.name}_{key}".upper() + "}"
     if rules.get("allowed"):
         return _yaml_value(rules["allowed"][0])
     kind = rules.get("type")
     kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "list" and rules.get("minlength"):
+        return _yaml_value([f"<{key}>"])
+    if key in _secret_keys(ct) or kind == "string":
+        return "${" + env_name(ct, path) + "}"
     return {"list": "[]", "dict": "{}", "integer": str(rules.get("min", 0)), "number": str(rules.get("min", 0)),
             "boolean": "false"}.get(str(kind), f'"<{key}>"')
 
@@ -161,26 +181,35 @@ def _secret_keys(ct: ComponentType) -> set[str]:
     return set(getattr(ct.cls, "SECRET_KEYS", ()) or ()) | {"token", "secret", "password"}
 
 
-def example_lines(ct: ComponentType, schema: dict[str, Any], indent: str = "    ", commented: bool = False) -> list[str]:
+def example_lines(ct: ComponentType, schema: dict[str, Any], indent: str = "    ", commented: bool = False,
+                  prefix: str = "") -> list[str]:
     """The example block's body: required keys set, every other key commented out at its default.
 
-    Removing the first ``# `` of any line gives valid YAML with that key at its default.
+    Removing the first ``# `` of any line gives valid YAML with that key at its default;
+    a secret's line ends with the ``${ENV}`` placeholder to write instead.
     """
     lines = []
     for key, rules in schema.items():
         if key == "type" or not isinstance(rules, dict):
             continue
+        path = f"{prefix}{key}"
         required = bool(rules.get("required")) and not commented
         if rules.get("type") == "dict" and isinstance(rules.get("schema"), dict):
             lines.append(f"{indent}{key}:" if required else f"{indent}# {key}:")
-            lines += example_lines(ct, rules["schema"], indent + "  ", commented=not required)
+            lines += example_lines(ct, rules["schema"], indent + "  ", commented=not required, prefix=path + ".")
         elif required:
-            lines.append(f"{indent}{key}: {_placeholder(ct, key, rules)}  # required")
+            lines.append(f"{indent}{key}: {_placeholder(ct, path, rules)}  # required")
         elif not commented and (rules.get("meta") or {}).get("example") is not None:
-            lines.append(f"{indent}{key}: {_placeholder(ct, key, rules)}  # required (here, or another way the check accepts)")
+            lines.append(f"{indent}{key}: {_placeholder(ct, path, rules)}  # required (here, or another way the check accepts)")
         elif "default" in rules:
-            lines.append(f"{indent}# {key}: {_yaml_value(rules['default'])}")
+            hint = f"  # secret: ${{{env_name(ct, path)}}}" if key in _secret_keys(ct) and _is_string(rules) else ""
+            lines.append(f"{indent}# {key}: {_yaml_value(rules['default'])}{hint}")
     return lines
+
+
+def _is_string(rules: dict[str, Any]) -> bool:
+    kind = rules.get("type")
+    return kind == "string" or isinstance(kind, list) and "string" in kind
 
 
 def describe_type(ct: ComponentType, plugins: PluginSet | None = None) -> str:

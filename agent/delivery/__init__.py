@@ -1,3 +1,4 @@
 """Delivery: one worker per sink from its spool queue to its destination (``worker``), with the
-retry schedule, circuit breaker and rate limit (``retry``) and flood caps (``flood``).
+retry schedule and outcome classification (``retry``), the circuit breaker (``circuit``), the rate
+limit (``ratelimit``) and flood caps (``flood``).
 """

@@ -1,4 +1,5 @@
-"""Retry schedule, outcome classification, circuit breaker and token bucket.
+"""Retry schedule and outcome classification (the circuit breaker is in ``circuit``,
+the rate limit in ``ratelimit``).
 
 Pure state machines with time injected: none of these sleep. The delivery worker
 asks them what to do and how long to wait, and waits on an event that shutdown and
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from agent.sdk.outcome import Delivery, Status
 
-__all__ = ["RetryPolicy", "CircuitBreaker", "TokenBucket", "UNLIMITED", "DEFAULT_RETRY_ON", "RETRY_ON_PATTERN",
-           "Verdict", "classify"]
+__all__ = ["RetryPolicy", "UNLIMITED", "DEFAULT_RETRY_ON", "RETRY_ON_PATTERN", "Verdict", "classify"]
 
 #: ``max_attempts: unlimited`` (the default): a batch is retried until delivered.
 UNLIMITED = "unlimited"
@@ -130,92 +130,3 @@ class RetryPolicy:
         rng = rng or random.Random(0)
         n = limit if self.max_attempts is None else min(limit, self.max_attempts)
         return [self.delay(i, rng) for i in range(1, n + 1)]
-
-
-class CircuitBreaker:
-    """Closed → (N consecutive failures) → open → (cool-down) → half-open → closed or open.
-
-    While open, no delivery is attempted: events keep spooling. After the cool-down
-    one probe is let through (half-open); its success closes the circuit, its failure
-    opens it for another cool-down.
-    """
-
-    CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
-
-    def __init__(self, failure_threshold: int, cooldown_s: float, clock: Callable[[], float], failures: int = 0) -> None:
-        self.failure_threshold = failure_threshold
-        self.cooldown_s = cooldown_s
-        self.clock = clock
-        self.failures = failures
-        self.opened_at: float | None = None
-        self.opened_count = 0
-        self._state = self.CLOSED
-
-    @property
-    def state(self) -> str:
-        if self._state == self.OPEN and self.opened_at is not None and self.clock() - self.opened_at >= self.cooldown_s:
-            return self.HALF_OPEN
-        return self._state
-
-    @property
-    def is_open(self) -> bool:
-        """Open or half-open: the sink is unhealthy."""
-        return self._state == self.OPEN
-
-    def wait_time(self) -> float:
-        """Seconds until a delivery may be attempted (0 when closed or half-open)."""
-        if self._state != self.OPEN or self.opened_at is None:
-            return 0.0
-        return max(0.0, self.opened_at + self.cooldown_s - self.clock())
-
-    def record_success(self) -> None:
-        self.failures = 0
-        self._state = self.CLOSED
-        self.opened_at = None
-
-    def record_failure(self, *, force_open: bool = False) -> bool:
-        """Count a failure; return True when this one opened (or re-opened) the circuit."""
-        self.failures += 1
-        if force_open or self._state == self.OPEN or self.failures >= self.failure_threshold:
-            self._state = self.OPEN
-            self.opened_at = self.clock()
-            self.opened_count += 1
-            return True
-        return False
-
-    def reset(self) -> None:
-        """Re-enable: close the circuit and forget the failure count."""
-        self.record_success()
-
-
-class TokenBucket:
-    """``per_second`` tokens a second up to ``burst``; ``per_second == 0`` is unlimited."""
-
-    def __init__(self, per_second: float, burst: int, clock: Callable[[], float]) -> None:
-        self.rate = float(per_second)
-        self.capacity = float(max(burst, 1))
-        self.tokens = self.capacity
-        self.clock = clock
-        self.stamp = clock()
-
-    @property
-    def limited(self) -> bool:
-        return self.rate > 0
-
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_time(self, n: float = 1.0) -> float:
-        """Seconds until ``n`` tokens (at most ``burst``) are available (0 if now)."""
-        if self.rate <= 0:
-            return 0.0
-        self._refill()
-        n = min(n, self.capacity)
-        return 0.0 if self.tokens >= n else (n - self.tokens) / self.rate
-
-    def take(self, n: float = 1.0) -> None:
-        if self.rate > 0:
-            self._refill()
-            self.tokens -= min(n, self.capacity)

@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agent.sdk.outcome import Delivery
 from agent.delivery.flood import FloodControl
-from agent.delivery.retry import CircuitBreaker, RetryPolicy, TokenBucket, Verdict, classify
+from agent.delivery.circuit import CircuitBreaker
+from agent.delivery.ratelimit import TokenBucket
+from agent.delivery.retry import RetryPolicy, Verdict, classify
+from agent.delivery.streak import FailureStreakLog
 from agent.sdk.sink import Sink, SpooledEvent
 from agent.spool.store import SinkState, Spool, SpoolClosed, SpoolError
 from agent.spool.db import event_id_of
@@ -56,6 +59,12 @@ class WorkerStats:
     last_success: float = 0.0
     last_latency_ms: float = 0.0
     next_attempt_in_s: float = 0.0
+    #: monotonic time of the next attempt while the worker waits (0: not waiting)
+    next_attempt_at: float = 0.0
+    #: bytes of the events the sink acknowledged (as spooled: the normalised event JSON)
+    bytes_sent: int = 0
+    #: wall time the circuit opened in the current outage (0: closed)
+    circuit_opened_at: float = 0.0
 
 
 class SinkWorker:
@@ -90,6 +99,7 @@ class SinkWorker:
                                       failures=state.failures)
         self._resume = state if state.retry_seq is not None else None
         self.stats = WorkerStats()
+        self.streak = FailureStreakLog(self.name, logger, clock=clock)
         self._wake = threading.Event()  # set to interrupt a wait (stop, re-enable)
         self._stop = threading.Event()
         self._reenable = threading.Event()
@@ -165,6 +175,7 @@ class SinkWorker:
         if self._stop.is_set() and self._deadline is not None:
             seconds = min(seconds, max(0.0, self._deadline - self.clock()))
         self.stats.next_attempt_in_s = seconds
+        self.stats.next_attempt_at = self.clock() + seconds
         if seconds > 0:
             if self._sleep is not None:
                 self._sleep(seconds)
@@ -172,12 +183,14 @@ class SinkWorker:
                 self._wake.wait(seconds)
         self._wake.clear()
         self.stats.next_attempt_in_s = 0.0
+        self.stats.next_attempt_at = 0.0
         return not self._past_deadline()
 
     def _apply_reenable(self) -> None:
         if self._reenable.is_set():
             self._reenable.clear()
             self.circuit.reset()
+            self.stats.circuit_opened_at = 0.0
             self._reenabled.set()
             self.log.info("sink {} re-enabled: circuit closed, failure counter reset", self.name)
 
@@ -305,12 +318,16 @@ class SinkWorker:
                 self._ack_pending = self.spool.ack(self.name, end, dead=self._take_suppressed(end), failures=0, wait=False)
                 self.stats.events_sent += len(batch)
                 self.stats.batches_sent += 1
+                self.stats.bytes_sent += sum(len(e.data) for e in batch)
                 self.stats.last_success = now
+                self.stats.circuit_opened_at = 0.0
+                self.streak.succeeded()
                 return True
             self.stats.failures += 1
             self.stats.last_error = outcome.reason
             if outcome.open_circuit:
                 self.circuit.record_failure(force_open=True)
+                self.stats.circuit_opened_at = self.stats.circuit_opened_at or now
                 self.log.error("sink {} refused our credentials or configuration ({}); circuit opened, events stay queued",
                                self.name, outcome.reason)
                 self._save(batch, attempts, first_attempt, now, outcome.reason)
@@ -322,6 +339,7 @@ class SinkWorker:
                 return True
             was_open = self.circuit.is_open
             if self.circuit.record_failure() and not was_open:
+                self.stats.circuit_opened_at = self.stats.circuit_opened_at or now
                 self.log.warning("sink {} is unhealthy: {} consecutive failures, circuit open for {:.0f}s (last: {}); "
                                  "events keep spooling", self.name, self.circuit.failures, self.circuit.cooldown_s, outcome.reason)
             if self.policy.exhausted(attempts) and not self.circuit.is_open:
@@ -331,8 +349,7 @@ class SinkWorker:
             delay = self.policy.delay(attempts, self.rng, outcome.retry_after)
             self.stats.retries += 1
             self._save(batch, attempts, first_attempt, now, outcome.reason)
-            self.log.warning("sink {}: delivery of {} events failed ({}); attempt {}, retrying in {:.2f}s",
-                             self.name, len(batch), outcome.reason, attempts, delay)
+            self.streak.failed(len(batch), outcome.reason, attempts, delay)
             if not self._wait(delay):
                 return None
 

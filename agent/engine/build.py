@@ -1,171 +1,27 @@
-"""From a loaded configuration to validated sections and constructed components.
+"""From a validated configuration to constructed components (no threads, no sockets).
 
-``siemrelay validate`` and ``siemrelay run`` share this code, so validation is the
-same check as start-up: every section is validated against the core schema plus its
-plugin's schema, every component is constructed (no threads, no sockets), and every
+``siemrelay validate`` and ``siemrelay run`` share this code: after
+:func:`agent.config.validate.validate_config`, every component is constructed, and every
 problem is reported at once with its file, line and key path.
 """
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from loguru import logger
 
-from agent.config.loader import LoadedConfig, SourceMap
+from agent.config.loader import SourceMap
+from agent.config.validate import AgentConfig, check_plugin_config, unknown_type
+from agent.config.validate import validate_config as validate_config  # the CLI still imports it from here
 from agent.sdk.decoder import Decoder
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet
-from agent.registry import ComponentType, Kind
-from agent.routing.router import Router, compile_routes
-from agent.config.schema import (AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA, compose_sink_schema, compose_source_schema,
-                          validate_section, with_nested_defaults)
+from agent.config.schema import validate_section, with_nested_defaults
 from agent.sdk.sink import Sink, SinkContext
 from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
 
-__all__ = ["AgentConfig", "validate_config", "DecoderFactory", "build_sinks", "build_sources", "secret_values"]
-
-
-@dataclass(slots=True)
-class AgentConfig:
-    """The validated configuration, defaults filled in, with the map back to its files."""
-
-    loaded: LoadedConfig
-    agent: dict[str, Any]
-    sources: dict[str, tuple[ComponentType, dict[str, Any]]]
-    sinks: dict[str, tuple[ComponentType, dict[str, Any]]]
-    decoders: dict[str, Any]
-    routes: list[dict[str, Any]]
-    router: Router
-    secrets: set[str] = field(default_factory=set)
-
-    @property
-    def smap(self) -> SourceMap:
-        return self.loaded.smap
-
-    @property
-    def state_dir(self) -> Path:
-        return Path(self.agent["state_dir"])
-
-
-def _unknown_type(kind: Kind, name: str, plugins: PluginSet) -> str:
-    known = plugins.registry.names(kind)
-    msg = f"unknown {kind} type {name!r}"
-    close = difflib.get_close_matches(name, known, n=1)
-    if close:
-        msg += f"; did you mean {close[0]!r}?"
-    elif known:
-        msg += f" (known: {', '.join(known)})"
-    if plugins.failures:
-        msg += "; plugins that failed to load: " + "; ".join(f"{f.plugin} ({f.error})" for f in plugins.failures)
-    return msg
-
-
-def _check_config(cls: type, config: dict[str, Any]) -> list[str]:
-    check = getattr(cls, "check_config", None)
-    if check is None:
-        return []
-    try:
-        return list(check(config) or [])
-    except Exception as exc:  # a plugin bug in its own check must not hide the other problems
-        return [f"the plugin's configuration check failed: {type(exc).__name__}: {exc}"]
-
-
-def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: SourceMap,
-                         problems: list[Problem], proxy: dict[str, Any] | None = None,
-                         ) -> dict[str, tuple[ComponentType, dict[str, Any]]]:
-    """Validate each component section; a sink with a ``proxy`` key and no block of its own gets ``proxy``."""
-    out: dict[str, tuple[ComponentType, dict[str, Any]]] = {}
-    top = kind + "s"
-    for name, body in (section or {}).items():
-        path = (top, name)
-        if not isinstance(name, str) or not name.replace("-", "_").isidentifier():
-            problems.append(smap.problem(path, f"{kind} names must be letters, digits, '_' or '-', found {name!r}"))
-            continue
-        if not isinstance(body, dict):
-            problems.append(smap.problem(path, f"expected a mapping with at least 'type', found {type(body).__name__}"))
-            continue
-        type_name = body.get("type")
-        if not isinstance(type_name, str):
-            problems.append(smap.problem(path + ("type",), "required key is missing" if type_name is None else
-                                         f"expected a string, found {type(type_name).__name__}"))
-            continue
-        ct = plugins.registry.get(kind, type_name)
-        if ct is None:
-            problems.append(smap.problem(path + ("type",), _unknown_type(kind, type_name, plugins)))
-            continue
-        if kind == "sink":
-            schema = compose_sink_schema(ct.schema, getattr(ct.cls, "DEFAULTS", {}))
-            if proxy and "proxy" in schema and "proxy" not in body:
-                body = {**body, "proxy": proxy}  # agent.proxy: the default of every HTTP sink
-        else:
-            schema = compose_source_schema(ct.schema)
-        secret_keys = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"}
-        doc = validate_section(body, schema, smap, path, problems, secret_keys)
-        if doc is None:
-            continue
-        for msg in _check_config(ct.cls, doc):
-            problems.append(smap.problem(path, msg))
-        out[name] = (ct, doc)
-    return out
-
-
-def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
-    """Validate every section of ``loaded``; raise :class:`ConfigError` listing all problems."""
-    smap = loaded.smap
-    problems: list[Problem] = []
-    top = validate_section(loaded.data, with_nested_defaults(TOP_SCHEMA), smap, (), problems)
-    if top is None:
-        raise ConfigError(problems)
-    agent = validate_section(top["agent"], with_nested_defaults(AGENT_SCHEMA), smap, ("agent",), problems) or {}
-    sources = _validate_components("source", top["sources"], plugins, smap, problems)
-    sinks = _validate_components("sink", top["sinks"], plugins, smap, problems, agent.get("proxy"))
-    decoders: dict[str, Any] = {}
-    for name, body in (top.get("decoders") or {}).items():
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            problems.append(smap.problem(("decoders", name), "expected a mapping with a decoder 'type'"))
-            continue
-        decoders[name] = body
-    routes: list[dict[str, Any]] = []
-    for i, r in enumerate(top["routes"]):
-        doc = validate_section(r, with_nested_defaults(ROUTE_SCHEMA), smap, ("routes", i), problems)
-        if doc is not None:
-            routes.append(doc)
-        else:
-            routes.append({"name": f"#{i}", "when": {}, "to": [], "enabled": False})
-    enabled_sinks = {n for n, (_, c) in sinks.items() if c.get("enabled", True)}
-    disabled = set(sinks) - enabled_sinks
-    # a sink whose own section is invalid is still defined: its problem is already
-    # reported, and routes naming it must not add "sink ... is not defined"
-    broken = {n for n in (top["sinks"] or {}) if isinstance(n, str)} - set(sinks)
-    router = compile_routes(routes, enabled_sinks, smap, problems, disabled | broken)
-    if problems:
-        raise ConfigError(problems)
-    return AgentConfig(loaded=loaded, agent=agent, sources=sources, sinks=sinks, decoders=decoders,
-                       routes=routes, router=router, secrets=set(loaded.secrets) | secret_values(sources, sinks))
-
-
-def secret_values(*sections: dict[str, tuple[ComponentType, dict[str, Any]]]) -> set[str]:
-    """Collect the values of keys a plugin declared secret, to redact them everywhere."""
-    found: set[str] = set()
-
-    def walk(value: Any, keys: frozenset[str], key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, keys, str(k))
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, keys, key)
-        elif isinstance(value, str) and key in keys and len(value) >= 4:
-            found.add(value)
-
-    for section in sections:
-        for ct, cfg in section.values():
-            walk(cfg, frozenset(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"})
-    return found
+__all__ = ["DecoderFactory", "build_sinks", "build_sources"]
 
 
 class DecoderFactory:
@@ -189,13 +45,13 @@ class DecoderFactory:
             raise ConfigError(self.smap.problem(where, "expected a decoder name or a mapping with 'type'"))
         ct = self.plugins.registry.get("decoder", spec["type"])
         if ct is None:
-            raise ConfigError(self.smap.problem(where, _unknown_type("decoder", spec["type"], self.plugins)))
+            raise ConfigError(self.smap.problem(where, unknown_type("decoder", spec["type"], self.plugins)))
         schema = with_nested_defaults({"type": {"type": "string", "required": True}, **ct.schema})
         problems: list[Problem] = []
         doc = validate_section(spec, schema, self.smap, where, problems)
         if doc is None:
             raise ConfigError(problems)
-        for msg in _check_config(ct.cls, doc):
+        for msg in check_plugin_config(ct.cls, doc):
             problems.append(self.smap.problem(where, msg))
         if problems:
             raise ConfigError(problems)

@@ -5,13 +5,20 @@ decodes them, routes each event once, serialises each event once, and hands the
 batch to the spool, which commits it together with whatever other sources submitted
 meanwhile (group commit). Only then does ``submit`` return ACCEPTED, and only then may
 the source acknowledge its input.
+
+Sources do not hold the intake itself but :class:`GatedSubmit`, which passes the ingest
+gate (:class:`SubmitGate`) and then reaches whatever intake is current: a reload that
+swaps the spool pauses the gate, so a submission waits for the instant it takes instead
+of seeing a refusal.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-from typing import TYPE_CHECKING, Callable, Sequence
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.engine.dedup import DedupWindow
@@ -23,17 +30,28 @@ from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Intake", "DedupWindow", "IntakeStats"]
+__all__ = ["Intake", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
+
+#: ``tap(source_name, rows)``: called with each batch once it is durably spooled (``siemrelay tap``)
+Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
 
 
 class IntakeStats:
-    """Counters per source (name → counts); read by metrics and ``siemrelay top``."""
+    """Counters per source (name → counts) and per route; read by metrics, the status page and ``top``.
+
+    ``bytes`` counts the raw records' bytes as received (what a SIEM licence bills);
+    ``last_received`` is the wall time of each source's latest batch (a webhook that
+    went quiet shows here first); ``routes`` counts per route name the events it
+    matched and the events it queued for its sinks.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_input: dict[str, dict[str, int]] = collections.defaultdict(
             lambda: {"records": 0, "events": 0, "decode_errors": 0, "duplicates": 0, "unrouted": 0, "refused_full": 0,
-                     "dropped": 0})
+                     "dropped": 0, "bytes": 0})
+        self.last_received: dict[str, float] = {}
+        self.routes: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"matched": 0, "queued": 0})
 
     def add(self, name: str, **counts: int) -> None:
         with self.lock:
@@ -41,23 +59,39 @@ class IntakeStats:
             for k, v in counts.items():
                 c[k] += v
 
+    def add_routes(self, matched: dict[tuple[str, ...], int], queued: dict[tuple[str, ...], int]) -> None:
+        """Fold one batch's per-plan counts (keyed by the matched routes' names) into the per-route totals."""
+        with self.lock:
+            for names, n in matched.items():
+                for route in names:
+                    self.routes[route]["matched"] += n
+            for names, n in queued.items():
+                for route in names:
+                    self.routes[route]["queued"] += n
+
+    def received(self, name: str, when: float) -> None:
+        with self.lock:
+            self.last_received[name] = when
+
 
 class Intake:
     """Decode, route and spool batches of raw records for every source."""
 
     def __init__(self, spool: Spool, router: Router, logger: "Logger", dedup: DedupWindow | None = None,
-                 stats: IntakeStats | None = None, retry_after_s: float = 5.0) -> None:
+                 stats: IntakeStats | None = None, retry_after_s: float = 5.0,
+                 wall: Callable[[], float] = time.time) -> None:
         self.spool = spool
         self.router = router
         self.log = logger
         self.dedup = dedup
         self.stats = stats or IntakeStats()
         self.retry_after_s = retry_after_s
+        self.wall = wall
         self._bits = {name: 1 << bit for name, bit in spool.sinks.items()}
         self._unrouted_warned: set[str] = set()
         #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
         #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
-        self.taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]] = []
+        self.taps: list[Tap] = []
 
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
@@ -89,6 +123,8 @@ class Intake:
         masks: dict[tuple[str, ...], int] = {}
         spooled = dropped = 0
         batch_ids: set[str] = set()
+        matched: dict[tuple[str, ...], int] = {}  # per plan's route names: a dict bump per event, folded once per batch
+        queued: dict[tuple[str, ...], int] = {}
         for index, rec in enumerate(records):
             try:
                 events = rec.decoder.decode(rec)
@@ -125,6 +161,7 @@ class Intake:
                 if not plan.routes:
                     unrouted += 1
                     continue
+                matched[plan.routes] = matched.get(plan.routes, 0) + 1
                 n_rows = len(rows)
                 unstorable = False
                 for transform, sinks in plan.branches:
@@ -148,6 +185,7 @@ class Intake:
                     rows.append((mask, data))
                 if len(rows) > n_rows:
                     spooled += 1
+                    queued[plan.routes] = queued.get(plan.routes, 0) + 1
                 elif not unstorable:
                     dropped += 1  # every route that matched consumed it (no `to:`, or a drop transform)
         try:
@@ -163,7 +201,11 @@ class Intake:
             self.dedup.remember(ids)  # type: ignore[union-attr]
         name = records[0].origin.get("input", "?") if records else "?"
         self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
-                       duplicates=duplicates, unrouted=unrouted, dropped=dropped)
+                       duplicates=duplicates, unrouted=unrouted, dropped=dropped, bytes=sum(len(r.data) for r in records))
+        if records:
+            self.stats.received(name, self.wall())
+        if matched:
+            self.stats.add_routes(matched, queued)
         if self.taps and rows:
             for tap in tuple(self.taps):
                 tap(name, rows)
@@ -172,3 +214,68 @@ class Intake:
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
                              "(add a route named 'default' to keep them)", name)
         return Submitted(SubmitStatus.ACCEPTED, events=spooled, errors=failed, duplicates=duplicates)
+
+
+class SubmitGate:
+    """Counts submissions in flight; ``paused()`` waits for them to finish and holds new ones."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._paused = False
+
+    def enter(self, timeout: float) -> bool:
+        with self._cond:
+            if self._paused and not self._cond.wait_for(lambda: not self._paused, timeout):
+                return False
+            self._active += 1
+            return True
+
+    def exit(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._cond:
+            self._paused = True
+            self._cond.wait_for(lambda: self._active == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._paused = False
+                self._cond.notify_all()
+
+
+class HoldsIntake(Protocol):
+    """Whoever owns the current intake (the supervisor: a reload replaces it)."""
+
+    @property
+    def intake(self) -> Intake | None: ...
+
+
+class GatedSubmit:
+    """The ``submit`` sources hold: it always reaches the supervisor's *current* intake.
+
+    :param hold_s: how long a submission may wait while a reload swaps the spool
+        before the source is told to push back (FULL).
+    """
+
+    def __init__(self, supervisor: HoldsIntake, gate: SubmitGate, hold_s: float = 60.0) -> None:
+        self.sup = supervisor
+        self.gate = gate
+        self.hold_s = hold_s
+
+    def __call__(self, records: Sequence[RawRecord], timeout: float | None = None, *, dedup: bool = False) -> Submitted:
+        if not self.gate.enter(self.hold_s):
+            return Submitted(SubmitStatus.FULL, retry_after=5.0)
+        try:
+            intake = self.sup.intake
+            if intake is None:  # not started yet, or already gone: nothing can take the records
+                return Submitted(SubmitStatus.CLOSED)
+            return intake.submit(records, timeout, dedup=dedup)
+        finally:
+            self.gate.exit()

@@ -8,14 +8,16 @@ start/stop order readable and the operations pieces testable on their own.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from agent.engine.api import Engine
 from agent.engine.notify import WatchdogPinger, watchdog_interval
 
 __all__ = ["started", "stopping", "stopped", "reloading", "reloaded", "restart_admin", "healthy", "status_line"]
 
 
-def healthy(sup: Any) -> bool:
+def healthy(sup: Engine) -> bool:
     """What the watchdog vouches for: the spool is open and every sink worker runs.
 
     While stopping (draining can outlast ``WatchdogSec``) the agent counts as healthy.
@@ -27,14 +29,14 @@ def healthy(sup: Any) -> bool:
     return all(w.alive for w in list(sup.workers.values()))
 
 
-def status_line(sup: Any) -> str:
+def status_line(sup: Engine) -> str:
     line = f"{len(sup.sources)} sources, {len(sup.sinks)} sinks"
     if sup.admin is not None:
         line += f", admin API on {sup.admin.url}"
     return line
 
 
-def _start_admin(sup: Any) -> None:
+def _start_admin(sup: Engine) -> None:
     conf = sup.cfg.agent.get("admin") or {}
     if not conf.get("enabled"):
         sup.admin = None
@@ -42,18 +44,21 @@ def _start_admin(sup: Any) -> None:
     from agent.admin.server import AdminServer
 
     def extra() -> dict[str, Any]:
-        return {"reloads_ok": sup.reload_counts["ok"], "reloads_failed": sup.reload_counts["failed"]}
+        ok, at = sup.last_config_load
+        return {"reloads_ok": sup.reload_counts["ok"], "reloads_failed": sup.reload_counts["failed"],
+                "last_reload_ok": ok, "last_reload_at": at}
 
     admin = AdminServer(sup, conf, sup.cfg.state_dir, taps=sup.taps, redactor=sup.redactor, extra=extra)
     admin.start()  # OSError propagates: the caller decides whether that is fatal
     sup.admin = admin
 
 
-def started(sup: Any) -> None:
+def started(sup: Engine) -> None:
     """After sources started: serve the admin API, tell systemd we are ready, start the watchdog.
 
     :raises OSError: the admin address cannot be bound.
     """
+    sup.last_config_load = (True, time.time())  # (succeeded, when it last succeeded): for the metrics
     _start_admin(sup)
     sup.notifier.ready(f"running: {status_line(sup)}")
     interval = watchdog_interval()
@@ -62,7 +67,7 @@ def started(sup: Any) -> None:
         sup.watchdog.start()
 
 
-def stopping(sup: Any) -> None:
+def stopping(sup: Engine) -> None:
     """At the start of a shutdown: tell systemd, stop serving the admin API and taps."""
     sup.notifier.stopping()
     if sup.admin is not None:
@@ -70,7 +75,7 @@ def stopping(sup: Any) -> None:
         sup.admin = None
 
 
-def stopped(sup: Any) -> None:
+def stopped(sup: Engine) -> None:
     """At the very end of a shutdown."""
     if sup.watchdog is not None:
         sup.watchdog.stop()
@@ -78,16 +83,18 @@ def stopped(sup: Any) -> None:
     sup.notifier.close()
 
 
-def reloading(sup: Any) -> None:
+def reloading(sup: Engine) -> None:
     sup.notifier.reloading()
 
 
-def reloaded(sup: Any, ok: bool) -> None:
+def reloaded(sup: Engine, ok: bool) -> None:
     sup.reload_counts["ok" if ok else "failed"] += 1
+    _, last_ok_at = sup.last_config_load
+    sup.last_config_load = (ok, time.time() if ok else last_ok_at)
     sup.notifier.ready(f"running: {status_line(sup)}" + ("" if ok else "; the last reload failed, see the log"))
 
 
-def restart_admin(sup: Any) -> bool:
+def restart_admin(sup: Engine) -> bool:
     """Apply a changed ``agent.admin`` block; on failure the API stays off and this says so."""
     if sup.admin is not None:
         sup.admin.stop()

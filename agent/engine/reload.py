@@ -13,10 +13,10 @@ Then only what changed is restarted:
   name: the spool queue is keyed by name, so queued events simply wait for the new
   worker. Counters and, if its settings did not change, the circuit carry over.
 - **Adding or removing a sink** changes the spool's set of queues. Submissions are
-  held at a gate for the instant it takes (sources never see a refusal), workers
-  are stopped, the spool is reopened with the new set (a removed sink's undelivered
-  events go to dead letters, replayable with ``siemrelay dlq replay``) and the
-  workers restart on it.
+  held at the ingest gate (``intake.SubmitGate``) for the instant it takes (sources
+  never see a refusal), workers are stopped, the spool is reopened with the new set
+  (a removed sink's undelivered events go to dead letters, replayable with
+  ``siemrelay dlq replay``) and the workers restart on it.
 
 ``agent.state_dir``, ``agent.spool`` and ``agent.dedup`` need a restart; a reload
 that changes them says so and keeps the running values.
@@ -25,95 +25,42 @@ that changes them says so and keeps the running values.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from loguru import logger
 
-from agent.engine.build import AgentConfig, build_sinks, build_sources
+from agent.config.validate import AgentConfig
+from agent.engine.api import Engine
+from agent.engine.build import build_sinks, build_sources
 from agent.errors import ConfigError
 from agent.engine.intake import Intake
-from agent.sdk.source import Submitted, SubmitStatus
+from agent.registry import ComponentType
+from agent.sdk.sink import Sink
+from agent.sdk.source import Source
 from agent.spool.store import Spool, SpoolError
 from agent.delivery.worker import SinkWorker
 
-__all__ = ["SubmitGate", "GatedSubmit", "apply_reload", "RESTART_ONLY"]
+__all__ = ["apply_reload", "RESTART_ONLY"]
 
 RESTART_ONLY = ("state_dir", "spool", "dedup")
 
 
-class SubmitGate:
-    """Counts submissions in flight; ``paused()`` waits for them to finish and holds new ones."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-        self._paused = False
-
-    def enter(self, timeout: float) -> bool:
-        with self._cond:
-            if self._paused and not self._cond.wait_for(lambda: not self._paused, timeout):
-                return False
-            self._active += 1
-            return True
-
-    def exit(self) -> None:
-        with self._cond:
-            self._active -= 1
-            if self._active == 0:
-                self._cond.notify_all()
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        with self._cond:
-            self._paused = True
-            self._cond.wait_for(lambda: self._active == 0)
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._paused = False
-                self._cond.notify_all()
+Section = dict[str, tuple[ComponentType, dict[str, Any]]]
 
 
-class GatedSubmit:
-    """The ``submit`` sources hold: it always reaches the supervisor's *current* intake.
-
-    :param hold_s: how long a submission may wait while a reload swaps the spool
-        before the source is told to push back (FULL).
-    """
-
-    def __init__(self, supervisor: Any, gate: SubmitGate, hold_s: float = 60.0) -> None:
-        self.sup = supervisor
-        self.gate = gate
-        self.hold_s = hold_s
-
-    def __call__(self, records: Sequence[Any], timeout: float | None = None, **kw: Any) -> Submitted:
-        if not self.gate.enter(self.hold_s):
-            return Submitted(SubmitStatus.FULL, retry_after=5.0)
-        try:
-            return self.sup.intake.submit(records, timeout, **kw)  # type: ignore[no-any-return]
-        finally:
-            self.gate.exit()
-
-
-def _enabled(section: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, tuple[Any, dict[str, Any]]]:
+def _enabled(section: Section) -> Section:
     return {n: v for n, v in section.items() if v[1].get("enabled", True)}
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+def _diff(old: Section, new: Section) -> tuple[set[str], set[str], set[str]]:
     added = set(new) - set(old)
     removed = set(old) - set(new)
     changed = {n for n in set(old) & set(new) if old[n] != new[n]}
     return added, removed, changed
 
 
-def apply_reload(sup: Any, new: AgentConfig) -> bool:
-    """Apply a validated configuration to a running supervisor; False if it was refused.
-
-    :param sup: the :class:`~agent.engine.supervisor.Supervisor`.
-    """
+def apply_reload(sup: Engine, new: AgentConfig) -> bool:
+    """Apply a validated configuration to a running supervisor; False if it was refused."""
     log = sup.log
     old: AgentConfig = sup.cfg
     for key in RESTART_ONLY:
@@ -142,7 +89,7 @@ def apply_reload(sup: Any, new: AgentConfig) -> bool:
     else:
         for name in sorted(s_changed):
             _replace_sink(sup, name, built_sinks[name], new_sinks[name][1])
-        sup.intake.set_router(new.router)
+        _running_intake(sup).set_router(new.router)
     ok = True
     for name in sorted(i_added | i_changed):
         ok = _start_source(sup, name, built_srcs[name], old, new) and ok
@@ -157,7 +104,13 @@ def apply_reload(sup: Any, new: AgentConfig) -> bool:
     return ok
 
 
-def _stop_source(sup: Any, name: str) -> None:
+def _running_intake(sup: Engine) -> Intake:
+    if sup.intake is None:
+        raise RuntimeError("a reload needs a started agent (it has no intake yet)")
+    return sup.intake
+
+
+def _stop_source(sup: Engine, name: str) -> None:
     source = sup.sources.pop(name, None)
     if source is None:
         return
@@ -167,7 +120,7 @@ def _stop_source(sup: Any, name: str) -> None:
         sup.log.error("reload: source {} did not stop cleanly: {}", name, exc)
 
 
-def _start_source(sup: Any, name: str, source: Any, old: AgentConfig, new: AgentConfig) -> bool:
+def _start_source(sup: Engine, name: str, source: Source, old: AgentConfig, new: AgentConfig) -> bool:
     try:
         source.start()
         sup.sources[name] = source
@@ -188,7 +141,7 @@ def _start_source(sup: Any, name: str, source: Any, old: AgentConfig, new: Agent
     return False
 
 
-def _new_worker(sup: Any, sink: Any, conf: dict[str, Any], spool: Spool, previous: SinkWorker | None,
+def _new_worker(sink: Sink, conf: dict[str, Any], spool: Spool, previous: SinkWorker | None,
                 same_conf: bool) -> SinkWorker:
     worker = SinkWorker(sink, spool, conf, logger.bind(component="sink", name=sink.name))
     if previous is not None:
@@ -198,7 +151,7 @@ def _new_worker(sup: Any, sink: Any, conf: dict[str, Any], spool: Spool, previou
     return worker
 
 
-def _stop_workers(workers: Sequence[SinkWorker], clock: Any) -> None:
+def _stop_workers(workers: Sequence[SinkWorker], clock: Callable[[], float]) -> None:
     now = clock()
     for w in workers:
         w.stop(now)  # no drain: an unacknowledged batch simply stays queued for the next worker
@@ -207,7 +160,7 @@ def _stop_workers(workers: Sequence[SinkWorker], clock: Any) -> None:
             logger.bind(component="agent").error("reload: sink {} is still sending after 60s; its batch will be sent again", w.name)
 
 
-def _replace_sink(sup: Any, name: str, sink: Any, conf: dict[str, Any]) -> None:
+def _replace_sink(sup: Engine, name: str, sink: Sink, conf: dict[str, Any]) -> None:
     old_worker = sup.workers.get(name)
     if old_worker is not None:
         _stop_workers([old_worker], sup.clock)
@@ -215,13 +168,13 @@ def _replace_sink(sup: Any, name: str, sink: Any, conf: dict[str, Any]) -> None:
     if old_sink is not None:
         _close(sup, name, old_sink)
     _open(sup, name, sink)
-    worker = _new_worker(sup, sink, conf, sup.spool, old_worker, False)
+    worker = _new_worker(sink, conf, sup.spool, old_worker, False)
     sup.sinks = {**sup.sinks, name: sink}
     sup.workers = {**sup.workers, name: worker}
     worker.start()
 
 
-def _reopen_spool(sup: Any, new: AgentConfig, built: dict[str, Any], changed: set[str]) -> None:
+def _reopen_spool(sup: Engine, new: AgentConfig, built: dict[str, Sink], changed: set[str]) -> None:
     """Swap the spool for one with the new set of sink queues, holding submissions meanwhile."""
     new_sinks = _enabled(new.sinks)
     old_workers: dict[str, SinkWorker] = dict(sup.workers)
@@ -240,18 +193,19 @@ def _reopen_spool(sup: Any, new: AgentConfig, built: dict[str, Any], changed: se
             raise
         for note in notes:
             sup.log.warning("reload: {}", note)
-        if callable(getattr(sup, "reenable", None)):  # `siemrelay sinks enable` requests, as at start-up
-            spool.set_control_handler(lambda action, name: action == "enable" and sup.reenable(name or ""))
-        intake = Intake(spool, new.router, sup.intake.log, sup.intake.dedup, stats=sup.intake.stats)
+        # `siemrelay sinks enable` requests, as at start-up
+        spool.set_control_handler(lambda action, name: action == "enable" and sup.reenable(name or ""))
+        old_intake = _running_intake(sup)
+        intake = Intake(spool, new.router, old_intake.log, old_intake.dedup, stats=old_intake.stats)
         intake.taps = sup.taps
-        sinks: dict[str, Any] = {}
+        sinks: dict[str, Sink] = {}
         workers: dict[str, SinkWorker] = {}
         for name, (_, conf) in new_sinks.items():
             sink = built.get(name) or sup.sinks[name]
             if name in built:
                 _open(sup, name, sink)
             sinks[name] = sink
-            workers[name] = _new_worker(sup, sink, conf, spool, old_workers.get(name), name not in changed)
+            workers[name] = _new_worker(sink, conf, spool, old_workers.get(name), name not in changed)
         gone = {n: s for n, s in sup.sinks.items() if n not in sinks or sinks[n] is not s}
         sup.spool, sup.intake, sup.sinks, sup.workers = spool, intake, sinks, workers
         for w in workers.values():
@@ -260,14 +214,14 @@ def _reopen_spool(sup: Any, new: AgentConfig, built: dict[str, Any], changed: se
         _close(sup, name, sink)
 
 
-def _open(sup: Any, name: str, sink: Any) -> None:
+def _open(sup: Engine, name: str, sink: Sink) -> None:
     try:
         sink.open()
     except Exception as exc:
         sup.log.warning("sink {} could not open yet ({}); its worker will keep retrying", name, sup.redactor(str(exc)))
 
 
-def _close(sup: Any, name: str, sink: Any) -> None:
+def _close(sup: Engine, name: str, sink: Sink) -> None:
     try:
         sink.close()
     except Exception as exc:

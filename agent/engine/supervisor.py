@@ -1,6 +1,7 @@
 """The supervisor: owns start and stop order, signals and reload.
 
-Start: open the spool → start one worker per sink → start sources.
+Start: open the spool → start one worker per sink → build sources → the plugins' ``startup``
+hooks → start sources → admin API and readiness.
 Stop (SIGTERM/SIGINT): stop sources (no new input) → workers drain their queues until
 the shutdown deadline → close sinks → close the spool. A second signal forces exit;
 the spool is crash-safe, so even then nothing acknowledged is lost.
@@ -13,14 +14,15 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from loguru import logger
 
-from agent.engine.build import AgentConfig, build_sinks, build_sources, validate_config
+from agent.config.validate import AgentConfig, validate_config
+from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
 from agent.errors import ConfigError
-from agent.engine.intake import DedupWindow, Intake
+from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
 from agent.sdk.sink import Sink
@@ -28,8 +30,11 @@ from agent.sdk.source import Source
 from agent.spool.store import Spool
 from agent.delivery.worker import SinkWorker
 from agent.engine import lifecycle
-from agent.engine.notify import Notifier
-from agent.engine.reload import GatedSubmit, SubmitGate, apply_reload
+from agent.engine.notify import Notifier, WatchdogPinger
+from agent.engine.reload import apply_reload
+
+if TYPE_CHECKING:
+    from agent.admin.server import AdminServer  # imported when the admin API starts (lifecycle)
 
 __all__ = ["Supervisor", "StartupError"]
 
@@ -81,10 +86,11 @@ class Supervisor:
         self.log = logger.bind(component="agent")
         # operations (agent/engine/lifecycle.py): sd_notify, watchdog, admin API, taps, reload gate
         self.notifier = Notifier.from_environ()
-        self.taps: list[Any] = []
-        self.admin: Any = None
-        self.watchdog: Any = None
+        self.taps: list[Tap] = []
+        self.admin: AdminServer | None = None
+        self.watchdog: WatchdogPinger | None = None
         self.reload_counts = {"ok": 0, "failed": 0}
+        self.last_config_load: tuple[bool, float] = (True, 0.0)
         self.gate = SubmitGate()
         self.submit = GatedSubmit(self, self.gate)
 
@@ -115,6 +121,10 @@ class Supervisor:
             self.workers[name] = worker
             worker.start()
         self.sources = build_sources(self.cfg, self.plugins, self.redactor, submit=self.submit, stopping=self.stopping)
+        # before any source starts: no event can arrive while a hook prepares what sinks and sources need
+        for plugin, failure in call_hook_each(self.plugins.pm, "startup", agent=self):
+            self.log.error("plugin {}'s startup hook failed ({}: {}); the agent keeps running without that hook",
+                           plugin, type(failure).__name__, self.redactor(str(failure)))
         for name, source in self.sources.items():
             try:
                 source.start()
@@ -124,11 +134,10 @@ class Supervisor:
             except Exception as exc:
                 self.shutdown()
                 raise StartupError(f"source {name!r} ({source.type_name}) failed to start: {type(exc).__name__}: {exc}") from None
+        for warning in self.cfg.warnings:
+            self.log.warning("configuration warning: {}", warning)
         for warning in getattr(self.cfg.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
-        for plugin, failure in call_hook_each(self.plugins.pm, "startup", agent=self):
-            self.log.error("plugin {}'s startup hook failed ({}: {}); the agent keeps running without that hook",
-                           plugin, type(failure).__name__, self.redactor(str(failure)))
         try:
             lifecycle.started(self)
         except (OSError, ValueError) as exc:
@@ -169,7 +178,11 @@ class Supervisor:
     def run_forever(self) -> None:
         """Block until a stop is requested, handling reloads meanwhile; then shut down."""
         while True:
-            self.stop_requested.wait()
+            # wake up now and then: a signal the kernel hands to another thread only sets a flag,
+            # and the main thread runs Python's handlers when it next runs bytecode; an endless
+            # wait here could sleep through SIGHUP or SIGTERM
+            while not self.stop_requested.wait(0.5):
+                pass
             if self.reload_requested.is_set() and self._signals == 0:
                 self.reload_requested.clear()
                 self.stop_requested.clear()
@@ -198,6 +211,8 @@ class Supervisor:
             self.log.error("reload refused ({} problems); the running configuration is kept", len(exc.problems))
             lifecycle.reloaded(self, False)
             return False
+        for warning in new.warnings:
+            self.log.warning("configuration warning: {}", warning)
         for warning in getattr(new.router, "warnings", ()):
             self.log.warning("route warning: {}", warning)
         try:

@@ -21,7 +21,7 @@ import orjson
 
 from agent.routing.operators import build_op
 from agent.routing.conditions import OPERATORS
-from agent.config.loader import SourceMap, load_yaml_text
+from agent.yamlsource import SourceMap, load_yaml_text
 from agent.sdk.decoder import Decoder, DecodeError
 from agent.errors import ConfigError, Problem
 from agent.model import Event, format_time, score_from_severity

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from agent.routing.conditions import FEATURES, Cond, CondCompiler, parse_threshold
-from agent.config.loader import SourceMap
+from agent.yamlsource import SourceMap
 from agent.errors import Problem
 from agent.model import Event
 from agent.routing.transforms import Transform, TransformCompiler
@@ -318,6 +318,7 @@ def compile_routes(routes: list[dict[str, Any]], sinks: set[str], smap: SourceMa
     names: dict[str, int] = {}
     raw_when: dict[int, Any] = {}
     found: list[Problem] = []
+    template_notes: list[Problem] = []
     for i, r in enumerate(routes):
         name = str(r.get("name", f"#{i}"))
         base = ("routes", i)
@@ -336,9 +337,12 @@ def compile_routes(routes: list[dict[str, Any]], sinks: set[str], smap: SourceMa
         for rel, msg in errors:
             found.append(smap.problem(base + ("when",) + rel, f"route {name!r}: {msg}"))
         del errors[:]
+        del transforms.warnings[:]
         transform = transforms.compile(r.get("transforms"), ())
         for rel, msg in errors:
             found.append(smap.problem(base + ("transforms",) + rel, f"route {name!r}: {msg}"))
+        template_notes.extend(smap.problem(base + ("transforms",) + rel, f"route {name!r}: {msg}")
+                              for rel, msg in transforms.warnings)
         to = tuple(dict.fromkeys(t for t in (r.get("to") or []) if t in sinks))
         enabled = bool(r.get("enabled", True))
         route = Route(name, cond.test, to, bool(r.get("continue")), transform, cond, i, where, enabled)
@@ -352,7 +356,7 @@ def compile_routes(routes: list[dict[str, Any]], sinks: set[str], smap: SourceMa
         else:
             compiled.append(route)
     problems.extend(found)
-    notes = _shadow_warnings(compiled, default, raw_when)
+    notes = template_notes + _shadow_warnings(compiled, default, raw_when)
     if warnings is not None:
         warnings.extend(notes)
     return Router(compiled, default, disabled=disabled, warnings=notes)

@@ -18,9 +18,9 @@ from typing import Any, Callable
 import orjson
 
 from agent.routing.conditions import CondCompiler, Errors
-from agent.sdk.eventpaths import copy_event, del_nested, lookup, placeholders, set_nested
-from agent.sdk.eventpaths import render as compile_template
+from agent.sdk.eventpaths import copy_event, del_nested, lookup, set_nested
 from agent.sdk.eventpaths import step as keep
+from agent.sdk.template import Template, TemplateError, parse_template
 from agent.model import GROUPS, Event, Severity, severity_from_name
 
 __all__ = ["Transform", "TransformCompiler", "STEPS", "copy_event"]
@@ -59,10 +59,15 @@ class Transform:
 
 
 class TransformCompiler:
-    """Compiles ``transforms:`` lists; equal lists compile to the same object (one variant)."""
+    """Compiles ``transforms:`` lists; equal lists compile to the same object (one variant).
+
+    :ivar warnings: ``(path, message)`` of values that still work but should be rewritten
+        (the deprecated single-brace placeholder), for ``validate`` and start-up to show.
+    """
 
     def __init__(self, errors: Errors) -> None:
         self.errors = errors
+        self.warnings: Errors = []
         self.conds = CondCompiler(errors)
         self._cache: dict[bytes, Transform] = {}
 
@@ -119,11 +124,17 @@ class TransformCompiler:
             return None
         return head, steps
 
-    def _placeholders_ok(self, text: str, path: tuple[Any, ...], verb: str) -> bool:
-        bad = [p for p in placeholders(text) if p.split(".")[0] not in _KNOWN_HEADS]
-        if bad:
-            self._err(path, f"{verb}: the placeholder {{{{ {bad[0]} }}}} does not name an event field")
-        return not bad
+    def _template(self, text: str, path: tuple[Any, ...], verb: str) -> Template | None:
+        """``text`` parsed as a template, or ``None`` (with the error recorded) when it is not one."""
+        try:
+            template = parse_template(text)
+        except TemplateError as exc:
+            self._err(path, f"{verb}: {exc}")
+            return None
+        if template.legacy:
+            self.warnings.append((path, f"{verb}: the single-brace placeholder {text!r} is deprecated and stops "
+                                        f"working in the next release; write {template.fixed!r}"))
+        return template
 
     def _drop(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
         if arg is False:
@@ -145,9 +156,10 @@ class TransformCompiler:
         if where is None:
             return None
         head, steps = where
-        if isinstance(value, str) and not self._placeholders_ok(value, path, "set"):
+        template = self._template(value, path, "set") if isinstance(value, str) else None
+        if isinstance(value, str) and template is None:
             return None
-        render = compile_template(value) if isinstance(value, str) else None
+        render = template.render_event if template is not None and not template.static else None
         if steps:
             if render is not None:
                 return keep(lambda ev: set_nested(ev, head, steps, render(ev)))
@@ -191,9 +203,12 @@ class TransformCompiler:
         if not isinstance(items, list) or not items or not all(isinstance(t, str) and t for t in items):
             self._err(path, f"tag: expected a tag or a list of tags, found {arg!r}")
             return None
-        if not all(self._placeholders_ok(t, path, "tag") for t in items):
+        templates = [self._template(t, path, "tag") for t in items]
+        if any(t is None for t in templates):
             return None
-        renders = [(compile_template(t, require_all=True), t) for t in items]  # no "repo:" for an event without one
+        # a tag whose placeholder is empty is left out: no "repo:" for an event without a repository
+        renders = [(None if t.static else t.render_event_complete, text)
+                   for t, text in zip(templates, items) if t is not None]
 
         def tag(ev: Event) -> bool:
             tags = list(ev.tags or ())

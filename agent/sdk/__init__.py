@@ -18,6 +18,7 @@ from agent.sdk.hookspecs import hookimpl
 from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
 from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
+from agent.sdk.logwindow import Admission, LogWindow
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
 from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
@@ -27,21 +28,15 @@ from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
 from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.sdk.record import RawRecord
+from agent.sdk.running import RunningAgent
 from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk.sinkschema import compose_sink_schema
 from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, field_text, parse_template
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 
-
-def compose_sink_schema(plugin_schema: dict[str, object], defaults: dict[str, object] | None = None) -> dict[str, object]:
-    """Core sink keys plus the plugin's keys, with the sink type's defaults applied.
-
-    Imported when called, not at import time: the configuration package imports SDK modules
-    (address rules, the proxy schema), so a top-level import here would be a circle.
-    """
-    from agent.config.schema import compose_sink_schema as compose
-    return compose(dict(plugin_schema), dict(defaults) if defaults is not None else None)
 
 __all__ = [
     "AGENT_VERSION",
@@ -62,4 +57,7 @@ __all__ = [
     "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
     "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",
 ]
+__all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
+__all__ += ["Admission", "LogWindow"]
+__all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "field_text", "parse_template"]

@@ -11,9 +11,11 @@ error names the plugin that caused it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import pluggy
+
+from agent.sdk.running import RunningAgent
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 
@@ -49,16 +51,20 @@ def register_sinks(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def startup(agent: Any) -> None:
-    """Called once after the pipeline is built and before sources start.
+def startup(agent: RunningAgent) -> None:
+    """Called once when the sinks and their workers run and the sources are built, before any source starts.
 
-    :param agent: the running :class:`agent.engine.supervisor.Supervisor` (read-only use).
+    No event can arrive yet, so a hook can prepare what sinks, decoders or sources need
+    (a lookup file, a directory, a login) and be sure the first event finds it. Sources
+    start when every hook has returned; a hook that raises is logged and the agent runs on.
+
+    :param agent: the running agent (:class:`agent.sdk.RunningAgent`; read-only use).
     """
 
 
 @hookspec
-def shutdown(agent: Any) -> None:
+def shutdown(agent: RunningAgent) -> None:
     """Called once after sources stopped and sinks were flushed and closed.
 
-    :param agent: the :class:`agent.engine.supervisor.Supervisor` that is stopping.
+    :param agent: the agent that is stopping (:class:`agent.sdk.RunningAgent`).
     """

@@ -2,7 +2,7 @@
 
 Everything a SOC routes on is decided here, once, so that ``finding.new`` means the
 same thing whichever scanner sent it. ``docs/event-types.md`` lists the table and
-``tests/unit/agent/test_normalize.py`` checks every row.
+``tests/unit/agent/sdk/test_normalize.py`` checks every row.
 
 Severity rules (each returns an OCSF severity and a 0-100 score):
 

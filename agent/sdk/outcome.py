@@ -130,7 +130,7 @@ def classify_http(response: Any = None, error: BaseException | None = None) -> D
     if error is not None:
         name = type(error).__name__
         kind = "timeout" if isinstance(error, TimeoutError) or "Timeout" in name else "connection"
-        return Delivery.retry(f"{name}: {_short(str(error))}", error_kind=kind)
+        return Delivery.retry(f"{name}: {_short_ends(str(error))}", error_kind=kind)
     code = int(response.status_code)
     reason = f"HTTP {code}"
     text = _short(getattr(response, "text", "") or "")
@@ -141,6 +141,16 @@ def classify_http(response: Any = None, error: BaseException | None = None) -> D
     if code in (408, 425, 429) or code >= 500:
         return Delivery.retry(reason, parse_retry_after(response.headers.get("Retry-After")), code=code)
     return Delivery.reject(reason, code=code)
+
+
+def _short_ends(text: str, limit: int = 200) -> str:
+    """Like :func:`_short`, but keeping the end too: ``requests`` puts the root cause
+    (``[Errno 111] Connection refused``) last, after the URL and the wrapper's name."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    tail = limit // 2
+    return text[: limit - tail - 1] + "…" + text[-tail:]
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -74,6 +74,10 @@ def lookup(doc: Mapping[str, Any], path: str, default: Any = None) -> Any:
 def expand(template: str, doc: Mapping[str, Any]) -> str:
     """Fill ``{dotted.path}`` placeholders from a native-form dict; ``{{``/``}}`` are braces.
 
+    Deprecated: the old single-brace syntax, parsed again for every call. Options take
+    ``{{ path }}`` templates now: :func:`agent.sdk.parse_template` once, ``render`` per
+    event. Kept for one release for third-party plugins that call it.
+
     Missing fields become empty strings (a template never fails on an event that lacks
     a group), lists are joined with commas, dicts become compact JSON.
     """

@@ -5,8 +5,8 @@
 - :mod:`agent.testing.receivers`: capturing HTTP and TCP receivers on loopback.
 - :mod:`agent.testing.conformance` and :mod:`agent.testing.checks`: the sink conformance
   suite every sink, built-in or third-party, must pass.
-- :mod:`agent.testing.pytest_plugin`: the fixtures, loaded by pytest through the
-  ``pytest11`` entry point.
+- :mod:`agent.testing.pytest_plugin`: the fixtures; opt-in (``pytest -p agent.testing.pytest_plugin``),
+  so it never loads into the tests of a project that merely has siemrelay installed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """siemrelay's pytest plugin: fixtures for plugin authors and the sink conformance suite.
 
-Installed with siemrelay (entry point ``pytest11``), so a plugin's own test suite gets,
-with no conftest:
+Opt-in: a plugin's test suite loads it with ``-p agent.testing.pytest_plugin`` (in its
+pytest ``addopts``) or ``pytest_plugins = ["agent.testing.pytest_plugin"]`` in its top-level
+``conftest.py``; ``pip install siemrelay[testing]`` brings pytest along. It registers no
+``pytest11`` entry point, so it never loads into the tests of a project that merely has
+siemrelay installed. Then the tests get:
 
 - ``event_factory``: :func:`agent.testing.make_event`, a valid Event with overrides.
 - ``fake_clock``: :class:`agent.testing.FakeClock`, a clock the test moves by hand.

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Build siemrelay_<version>_<arch>.deb: a self-contained virtual environment under
-# /opt/siemrelay (the agent and every dependency, on Debian's own python3), the
-# systemd unit, /etc/siemrelay/siemrelay.yaml and /etc/default/siemrelay as conffiles,
-# and maintainer scripts that create the siemrelay system user and clean up on purge.
+# Build siemrelay_<version>_<arch>.deb with debhelper (dh): a virtual environment under
+# /opt/siemrelay (the agent and every dependency, on Debian's own python3) linked as
+# /usr/bin/siemrelay, the systemd unit (enabled and started through deb-systemd-helper),
+# /etc/siemrelay/siemrelay.yaml and /etc/default/siemrelay as conffiles, the man page
+# generated from the CLI, the documentation and examples under /usr/share/doc/siemrelay.
 #
-# Usage: packaging/deb/build-deb.sh [--out DIR] [--python /usr/bin/python3] [--version DEBIAN_VERSION]
-# (--version overrides the package version, e.g. 0.1.0+local1 to test an upgrade; default: the agent's)
-# Needs: python3-venv, dpkg-dev (dpkg-deb), network access to PyPI (or a pip
-# configuration pointing at a mirror / wheelhouse via PIP_* variables).
+# Usage: packaging/deb/build-deb.sh [--out DIR] [--python /usr/bin/python3] [--version VERSION] [--lintian]
+# (--version overrides the package's version, e.g. 0.1.0+local1 to test an upgrade; default:
+#  the top entry of packaging/deb/debian/changelog. --lintian runs lintian on the result and
+#  fails on any error or warning it does not have an override for.)
+# Needs: debhelper, dpkg-dev, python3-venv (and lintian for --lintian); pip's index (PyPI, or a
+# mirror / wheelhouse configured through PIP_* variables or pip.conf).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,78 +18,64 @@ root="$(cd "$here/../.." && pwd)"
 out="$root/dist"
 python=/usr/bin/python3
 version=""
+lint=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --python) python="$2"; shift 2 ;;
     --version) version="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --lintian) lint=yes; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "build-deb.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+for tool in dpkg-buildpackage:dpkg-dev dh:debhelper; do
+  command -v "${tool%%:*}" >/dev/null || { echo "build-deb.sh: ${tool%%:*} is missing: apt-get install ${tool##*:}" >&2; exit 1; }
+done
+if [ "$lint" = yes ]; then
+  command -v lintian >/dev/null || { echo "build-deb.sh: lintian is missing: apt-get install lintian" >&2; exit 1; }
+fi
 
-[ -n "$version" ] || version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/agent/version.py")"
-[ -n "$version" ] || { echo "build-deb.sh: cannot read __version__ from agent/version.py" >&2; exit 1; }
-arch="$(dpkg --print-architecture)"
-pyver="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
-pynext="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1] + 1}")')"
+# the package's upstream version is the agent's: refuse to build a package that says otherwise
+agent_version="$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$root/agent/version.py")"
+debian_version="$(sed -n '1s/^siemrelay (\([^)]*\)).*/\1/p' "$here/debian/changelog")"
+if [ "${debian_version%-*}" != "$agent_version" ]; then
+  echo "build-deb.sh: packaging/deb/debian/changelog is at $debian_version but agent/version.py says $agent_version:" \
+       "add a changelog entry for $agent_version-1" >&2
+  exit 1
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-stage="$work/stage"
-venv="$stage/opt/siemrelay"
-
-# 1. the virtual environment, built in the staging tree, then made to believe it lives in /opt/siemrelay
-"$python" -m venv "$venv"
-# (from a copy of the sources, so the build leaves no build/ or *.egg-info in the checkout)
-mkdir -p "$work/src"
-cp -r "$root/agent" "$root/plugins" "$root/pyproject.toml" "$root/README.md" "$work/src/"
-[ -d "$root/conf" ] && cp -r "$root/conf" "$work/src/"
-find "$work/src" -type d -name __pycache__ -prune -exec rm -rf {} +
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-compile --no-warn-script-location "$work/src"
-"$venv/bin/python" -m pip uninstall -q -y pip setuptools wheel >/dev/null 2>&1 || true
-grep -rlI --null "$venv" "$venv/bin" | xargs -0 -r sed -i "s|$venv|/opt/siemrelay|g"
-find "$venv" -type d -name __pycache__ -prune -exec rm -rf {} +
-rm -f "$venv/bin/activate.csh" "$venv/bin/activate.fish" "$venv/bin/Activate.ps1"
-
-# 2. the files around it
-install -D -m 0644 "$root/packaging/systemd/siemrelay.service" "$stage/lib/systemd/system/siemrelay.service"
-install -D -m 0640 "$here/siemrelay.yaml" "$stage/etc/siemrelay/siemrelay.yaml"
-install -d -m 0750 "$stage/etc/siemrelay/routes.d"
-install -D -m 0640 "$here/siemrelay.default" "$stage/etc/default/siemrelay"
-install -d "$stage/usr/bin"
-ln -s /opt/siemrelay/bin/siemrelay "$stage/usr/bin/siemrelay"
-doc="$stage/usr/share/doc/siemrelay"
-install -d "$doc"
-for f in "$root"/docs/operations.md "$root"/docs/admin-api.md "$root"/README.md; do
-  [ -f "$f" ] && install -m 0644 "$f" "$doc/"
+src="$work/siemrelay"
+# a copy of the sources, so the build leaves nothing (build/, *.egg-info, debian/) in the checkout
+mkdir -p "$src"
+for f in agent plugins conf docs pyproject.toml README.md LICENSE CHANGELOG.md; do
+  [ -e "$root/$f" ] && cp -a "$root/$f" "$src/"
 done
-printf 'siemrelay\nLicense: Apache-2.0\n' > "$doc/copyright"
+cp -a "$here/debian" "$src/debian"
+install -m 0644 "$root/packaging/systemd/siemrelay.service" "$src/debian/siemrelay.service"
+find "$src" -type d -name __pycache__ -prune -exec rm -rf {} +
 
-# 3. control data
-install -d "$stage/DEBIAN"
-for s in postinst prerm postrm; do install -m 0755 "$here/$s" "$stage/DEBIAN/$s"; done
-printf '/etc/siemrelay/siemrelay.yaml\n/etc/default/siemrelay\n' > "$stage/DEBIAN/conffiles"
-size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
-cat > "$stage/DEBIAN/control" <<EOF
-Package: siemrelay
-Version: $version
-Architecture: $arch
-Maintainer: siemrelay maintainers <siemrelay@localhost>
-Installed-Size: $size
-Depends: python3 (>= $pyver), python3 (<< $pynext), passwd, procps
-Section: net
-Priority: optional
-Homepage: https://github.com/siemrelay/siemrelay
-Description: forwarder of security events to SIEMs and chat tools
- siemrelay collects security events from vendor webhooks, syslog and files,
- normalises them into one event model, routes them by rules and delivers them
- reliably (durable spool, retries, dead letters) to CEF, syslog, Splunk HEC,
- Slack, Teams and webhooks. Runs as a hardened systemd service with an admin
- API, Prometheus metrics and a status page on loopback.
-EOF
+if [ -n "$version" ] && [ "$version" != "$debian_version" ]; then
+  # an entry on top of the changelog, in the temporary copy only
+  { printf 'siemrelay (%s) unstable; urgency=medium\n\n  * Local build of %s.\n\n -- %s  %s\n\n' \
+      "$version" "$version" "$(sed -n 's/^Maintainer: //p' "$src/debian/control")" "$(date -R)"
+    cat "$here/debian/changelog"; } > "$src/debian/changelog"
+fi
 
+(cd "$src" && PYTHON="$python" dpkg-buildpackage --build=binary --no-sign -j1 >"$work/build.log" 2>&1) || {
+  tail -n 60 "$work/build.log" >&2
+  echo "build-deb.sh: dpkg-buildpackage failed (the last lines of its log are above)" >&2
+  exit 1
+}
+built="$(ls "$work"/siemrelay_*.deb)"
 mkdir -p "$out"
-deb="$out/siemrelay_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zgzip -z3 --build "$stage" "$deb" >/dev/null
+deb="$out/$(basename "$built")"
+mv "$built" "$deb"
+
+if [ "$lint" = yes ]; then
+  # errors and warnings fail the build; each accepted tag is justified in debian/siemrelay.lintian-overrides
+  lintian --fail-on error,warning "$deb" >&2
+fi
 echo "$deb"

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from agent.sdk import LogWindow
 from agent.sdk.decoder import Decoder
 from agent.model import utcnow
 from agent.sdk.net import family_of, parse_address
@@ -104,8 +105,7 @@ class HttpSource(Source):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
-        self._log_window = (0, 0)  # (second, lines logged in it)
-        self._suppressed = 0
+        self._log_window = LogWindow(LOG_PER_SECOND, 1.0, lambda: self.clock())
 
     @property
     def bound_port(self) -> int:
@@ -165,21 +165,14 @@ class HttpSource(Source):
         """Count and log a refusal: path, peer, status and reason; never the body or a secret."""
         key = f"refused_{status}"
         self.stats[key] = self.stats.get(key, 0) + 1
-        now = int(self.clock())
-        second, n = self._log_window
-        if second != now:
-            if self._suppressed:
-                self.ctx.logger.warning("{} more refusals not logged in the last second", self._suppressed)
-                self._suppressed = 0
-            second, n = now, 0
-        if n >= LOG_PER_SECOND:
-            self._suppressed += 1
-        else:
-            n += 1
+        admitted = self._log_window.admit()
+        if admitted.suppressed:
+            self.ctx.logger.warning("{} more refusals not logged in the last {:.0f} s", admitted.suppressed,
+                                    admitted.closed_after_s)
+        if admitted.log:
             path = req.path if req is not None else "-"
             self.ctx.logger.warning("refused {} {} from {}: {} {}", req.method if req else "-", self.ctx.redact(path), peer,
                                     status, self.ctx.redact(reason))
-        self._log_window = (second, n)
 
     # ----------------------------------------------------------------- app
     def _route(self, path: str) -> _Route | None:

@@ -21,7 +21,8 @@ def _d(text: str) -> dict[str, str]:
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "check_with": optional_address, "nullable": True, "default": None,
-                "meta": _d("Collector (ArcSight SmartConnector, QRadar) as host:port; required unless transport is file.")},
+                "meta": {**_d("Collector (ArcSight SmartConnector, QRadar) as host:port; required unless transport is file."),
+                         "example": "arcsight.example.com:514"}},
     "transport": {"type": "string", "default": "tcp", "allowed": ["tcp", "udp", "tls", "file"],
                   "meta": _d("tcp, udp (one message per datagram), tls, or file (one message per line at path).")},
     "framing": {"type": "string", "default": "lf", "allowed": ["octet", "lf"],

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import orjson
 
-from agent.sdk import Delivery, HttpClient, Sink, SinkContext, SpooledEvent, Status, expand, render_json
+from agent.sdk import Delivery, HttpClient, Sink, SinkContext, SpooledEvent, Status, parse_template, render_json
 from plugins.out_elasticsearch.config import CONFIG_SCHEMA, DEFAULTS, check_config
 from plugins.out_elasticsearch.encoder import bulk_body, doc_id, read_items
 
@@ -41,7 +41,7 @@ class ElasticsearchSink(Sink):
         super().__init__(name, config, ctx)
         check_config(config)
         self.bulk_url = config["url"].rstrip("/") + "/_bulk"
-        self.index = config["index"]
+        self.index = parse_template(config["index"])
         self.schema = config["schema"]
         self.gzip = bool(config["gzip"])
         headers = {"Content-Type": "application/x-ndjson"}
@@ -68,11 +68,10 @@ class ElasticsearchSink(Sink):
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
         """The uncompressed NDJSON body."""
-        templated = "{" in self.index
         items = []
         for item in batch:
             doc = orjson.loads(item.data)
-            index = expand(self.index, doc) if templated else self.index
+            index = self.index.render(doc)
             timestamp = None if self.schema == "ecs" else str(doc.get("time", ""))
             items.append((index.lower(), doc_id(str(doc.get("id", ""))), timestamp, render_json(item, self.schema)))
         return bulk_body(items)

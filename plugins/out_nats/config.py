@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from agent.sdk import Template, TemplateCheck
 from plugins.out_nats.options import CONNECTION_SCHEMA, NAME_RE, STREAM_SCHEMA, connection_checks, stream_checks
 
-#: A subject: dot-separated tokens without white space or wildcards; {field} placeholders allowed.
-SUBJECT_RE = r"^(?:[^\s.*>{}]+|\{[A-Za-z0-9_.]+\})+(?:\.(?:[^\s.*>{}]+|\{[A-Za-z0-9_.]+\})+)*$"
+#: A subject once its placeholders are filled: dot-separated tokens without white space or wildcards.
+_SUBJECT_SHAPE = re.compile(r"^[^\s.*>{}]+(?:\.[^\s.*>{}]+)*$")
+
+
+def subject_shape(template: Template) -> str | None:
+    """What is wrong with a subject template's literal parts (a placeholder always fills one token's worth)."""
+    shape = "".join(p if isinstance(p, str) else "x" for p in template.parts)
+    if _SUBJECT_SHAPE.match(shape):
+        return None
+    return ("a subject is dot-separated tokens without spaces or the wildcards * and >, e.g. "
+            "siem.events.{{ source }}.{{ severity }}")
+
 
 CONFIG_SCHEMA: dict[str, Any] = {
     **CONNECTION_SCHEMA,
-    "subject": {"type": "string", "required": True, "empty": False, "regex": SUBJECT_RE,
-                "meta": {"description": "Subject each event is published to; {field} placeholders take the event's value "
-                                        "(e.g. siem.events.{source}.{severity}), other characters become '_'."}},
+    "subject": {"type": "string", "required": True, "empty": False, "check_with": TemplateCheck(shape=subject_shape),
+                "meta": {"description": "Subject each event is published to; {{ path }} placeholders take the event's "
+                                        "value (e.g. siem.events.{{ source }}.{{ severity }}), characters other than "
+                                        "letters, digits, '_' and '-' become '_'."}},
     "stream": {"type": "string", "nullable": True, "default": None, "regex": NAME_RE,
                "meta": {"description": "Stream expected to store the subject: publishes are refused if another stream "
                                        "would (Nats-Expected-Stream); required with create_stream."}},

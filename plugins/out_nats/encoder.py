@@ -15,12 +15,12 @@ from typing import Any, Callable, Sequence
 
 import orjson
 
+from agent.sdk import parse_template
 from agent.sdk.sink import SpooledEvent
 
 __all__ = ["Message", "SubjectTemplate", "event_id", "msg_id_header", "make_renderer", "ocsf_available", "encode_batch"]
 
 _TOKEN_BAD = re.compile(r"[^A-Za-z0-9_\-]")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 _SAFE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
@@ -34,7 +34,7 @@ class Message:
 
 
 class SubjectTemplate:
-    """``siem.events.{source}.{severity}`` compiled once; rendered per event.
+    """``siem.events.{{ source }}.{{ severity }}`` parsed once; rendered per event.
 
     A placeholder's value becomes one subject token: characters other than letters,
     digits, ``_`` and ``-`` become ``_`` (a dot in a value must not add a level, a
@@ -43,8 +43,8 @@ class SubjectTemplate:
 
     def __init__(self, template: str) -> None:
         self.template = template
-        self._parts = _PLACEHOLDER.split(template)  # literal, field, literal, field, ...
-        self.static = len(self._parts) == 1
+        self._parsed = parse_template(template)
+        self.static = self._parsed.static
 
     @staticmethod
     def token(value: Any) -> str:
@@ -55,11 +55,7 @@ class SubjectTemplate:
     def render(self, event: SpooledEvent) -> str:
         if self.static:
             return self.template
-        ev = event.event
-        out = []
-        for i, part in enumerate(self._parts):
-            out.append(part if i % 2 == 0 else self.token(ev.get(part)))
-        return "".join(out)
+        return self._parsed.render_event(event.event, self.token)
 
 
 def event_id(event: SpooledEvent) -> str:

@@ -9,10 +9,10 @@ checks across those keys, and the pure translation of a validated section into
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from agent.sdk import parse_template
 from agent.sdk.tls import TLS_SCHEMA, tls_check
 
 __all__ = ["CONNECTION_SCHEMA", "STREAM_SCHEMA", "SECRET_KEYS", "connection_checks", "stream_checks",
@@ -169,14 +169,15 @@ def connect_options(config: dict[str, Any], name: str) -> dict[str, Any]:
     return opts
 
 
-_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 def default_subjects(subject: str | None) -> list[str]:
-    """The subjects a created stream stores when none are given: ``a.{source}`` → ``a.*``."""
+    """The subjects a created stream stores when none are given: ``a.{{ source }}`` → ``a.*``
+    (a token with a placeholder anywhere in it becomes the one-token wildcard)."""
     if not subject:
         return []
-    return [_PLACEHOLDER.sub("*", subject)]
+    marked = "".join(p if isinstance(p, str) else "\x00" for p in parse_template(subject).parts)
+    return [".".join("*" if "\x00" in token else token for token in marked.split("."))]
 
 
 def stream_config(name: str, spec: dict[str, Any], subject: str | None = None) -> Any:

@@ -13,7 +13,7 @@ import importlib.util
 import re
 from typing import Any, Callable
 
-from agent.sdk import SCHEMA_RULES, url_check
+from agent.sdk import SCHEMA_RULES, Template, TemplateCheck, url_check
 from plugins.out_s3.keys import KeyTemplate, TemplateError
 
 __all__ = ["S3_EXTRA_HINT", "S3_SCHEMA", "SECURITY_LAKE_SCHEMA", "S3_DEFAULTS", "SECURITY_LAKE_DEFAULTS",
@@ -74,10 +74,22 @@ CONNECTION_SCHEMA: dict[str, Any] = {
 PARQUET_COMPRESSION = {"type": "string", "default": "zstd", "allowed": ["zstd", "snappy", "gzip", "none"],
                        "meta": _d("Column compression inside Parquet objects.")}
 
+class KeyTemplateCheck(TemplateCheck):
+    """The key rules (placeholders, date parts, no leading '/') checked at the option's own line."""
+
+    def __init__(self, allowed: set[str] | None = None, need_object_id: bool = True) -> None:
+        super().__init__(extra=allowed or ())
+        self.allowed = allowed
+        self.need_object_id = need_object_id
+
+    def parse(self, value: str) -> Template:
+        return KeyTemplate(value, allowed=self.allowed, need_object_id=self.need_object_id).written
+
+
 S3_SCHEMA: dict[str, Any] = {
     **CONNECTION_SCHEMA,
     "key": {"type": "string", "default": "siemrelay/{{ source }}/{{ year }}/{{ month }}/{{ day }}/{{ object_id }}",
-            "empty": False,
+            "empty": False, "check_with": KeyTemplateCheck(),
             "meta": _d("Object key template: {{ path }} names a field of the event (source, type, asset.name), "
                        "{{ year }} {{ month }} {{ day }} {{ hour }} {{ minute }} the event's UTC time, {{ object_id }} "
                        "the object's deterministic name; the extension (.jsonl.gz, .jsonl, .parquet) is appended.")},
@@ -94,6 +106,7 @@ SECURITY_LAKE_SCHEMA: dict[str, Any] = {
                "meta": {**_d("The Security Lake bucket (aws-security-data-lake-REGION-...)."),
                         "example": "aws-security-data-lake-us-east-1-abcdefghij"}},
     "source_name": {"type": "string", "required": True, "regex": r"^[A-Za-z0-9_\-{} .]{1,128}$",
+                    "check_with": KeyTemplateCheck({"class_uid", "class_name"}, need_object_id=False),
                     "meta": {**_d("The custom source's name (objects go under ext/SOURCE/); {{ class_uid }} and "
                                   "{{ class_name }} make one custom source per OCSF class, as Security Lake expects."),
                              "example": "siemrelay-{{ class_name }}"}},

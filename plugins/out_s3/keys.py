@@ -10,28 +10,19 @@ Values put into a key are reduced to S3's safe characters (letters, digits and
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from agent.sdk import Event, lookup
+from agent.sdk import DATE_PARTS, Template, TemplateError, parse_template
 
 __all__ = ["KeyTemplate", "TemplateError", "object_id", "safe_part", "event_datetime", "security_lake_prefix",
            "DATE_PARTS"]
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9!_.*'()\-]+")
-#: Date parts a key template may name (UTC, zero-padded), from the event's time.
-DATE_PARTS = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H", "minute": "%M"}
-_EVENT_FIELDS = frozenset(Event.__dataclass_fields__) | {"severity"}
 _OBJECT_ID = "object_id"
 _MARK = "\x00"  # stands for the object id while events are grouped (never in a safe part)
-
-
-class TemplateError(ValueError):
-    """A key template that names something an event does not have."""
 
 
 def safe_part(value: Any, limit: int = 100) -> str:
@@ -63,7 +54,7 @@ def object_id(first_seq: int, first_event_id: str) -> str:
 
 
 class KeyTemplate:
-    """A compiled key template: literal text and ``{{ name }}`` placeholders.
+    """A key template (:func:`agent.sdk.parse_template`): literal text and ``{{ name }}`` placeholders.
 
     :param allowed: the names a placeholder may use; by default the event's fields
         (dotted paths below them), the date parts and ``object_id``.
@@ -75,44 +66,30 @@ class KeyTemplate:
     def __init__(self, template: str, *, allowed: set[str] | None = None, need_object_id: bool = True) -> None:
         if not template.strip():
             raise TemplateError("the template is empty")
-        names = [m.group(1) for m in _PLACEHOLDER.finditer(template)]
-        for name in names:
-            head = name.split(".", 1)[0]
-            ok = name in allowed if allowed is not None else (
-                head in _EVENT_FIELDS or (name in DATE_PARTS) or name == _OBJECT_ID)
-            if not ok:
-                choices = sorted(allowed) if allowed is not None else ["an event field (source, type, asset.name ...)",
-                                                                       *DATE_PARTS, _OBJECT_ID]
-                known = sorted(allowed) if allowed is not None else sorted(_EVENT_FIELDS | set(DATE_PARTS) | {_OBJECT_ID})
-                near = difflib.get_close_matches(head, known, n=1)
-                hint = f" (did you mean {{{{ {near[0]} }}}}?)" if near else ""
-                raise TemplateError(f"the placeholder {{{{ {name} }}}} is not one of: {', '.join(choices)}{hint}")
-        rest = _PLACEHOLDER.sub("", template)
-        if "{{" in rest or "}}" in rest:
-            raise TemplateError("an unclosed or malformed {{ placeholder }}")
         if template.startswith("/"):
             raise TemplateError("a key must not start with '/'")
-        if need_object_id and _OBJECT_ID not in names:
-            template = template.rstrip("/") + "/{{ object_id }}"
-        self.template = template
-        self._parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
+        self.allowed = allowed
+        parsed = self.written = self._parse(template)  # as the user wrote it (warnings quote this)
+        if need_object_id and _OBJECT_ID not in {f.path for f in parsed.fields}:
+            parsed = self._parse(template.rstrip("/") + "/{{ object_id }}")
+        self.template = parsed.text
+        self.parsed = parsed
+        self._dates = [name for name in DATE_PARTS if any(f.path == name for f in parsed.fields)]
+
+    def _parse(self, text: str) -> Template:
+        if self.allowed is None:
+            return parse_template(text, extra={_OBJECT_ID})
+        return parse_template(text, extra=self.allowed, roots=frozenset(), dates={})
 
     def render(self, values: Mapping[str, Any] | None = None, doc: Mapping[str, Any] | None = None,
                when: datetime | None = None, object_name: str = _MARK) -> str:
         """Fill the template: ``values`` first, then date parts of ``when``, then fields of ``doc``."""
-        out: list[str] = []
-        for i, part in enumerate(self._parts):
-            if i % 2 == 0:
-                out.append(part)
-            elif part == _OBJECT_ID:
-                out.append(object_name)
-            elif values is not None and part in values:
-                out.append(safe_part(values[part]))
-            elif part in DATE_PARTS and when is not None:
-                out.append(when.strftime(DATE_PARTS[part]))
-            else:
-                out.append(safe_part(lookup(doc or {}, part, "")))
-        return "".join(out)
+        given = {_OBJECT_ID: object_name}
+        if when is not None:
+            given.update((name, when.strftime(DATE_PARTS[name])) for name in self._dates)
+        if values is not None:
+            given.update((name, safe_part(value)) for name, value in values.items())
+        return self.parsed.render(doc or {}, safe_part, given)
 
     @staticmethod
     def finish(grouped_key: str, object_name: str) -> str:

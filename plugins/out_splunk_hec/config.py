@@ -7,6 +7,7 @@ from typing import Any
 from agent.sdk.httpclient import url_check
 from agent.sdk.render import SCHEMA_RULES
 from agent.sdk.proxy import PROXY_SCHEMA
+from agent.sdk import TEMPLATE_CHECK
 from agent.sdk.tls import TLS_SCHEMA, tls_check
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
@@ -21,14 +22,17 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "meta": _d("HEC base URL (https://splunk.example.com:8088) or the full /services/collector/event URL.")},
     "token": {"type": "string", "required": True, "empty": False,
               "meta": _d("HEC token, sent as 'Authorization: Splunk <token>'; normally ${SPLUNK_HEC_TOKEN}. Never logged.")},
-    "index": {"type": "string", "nullable": True, "default": None,
-              "meta": _d("Target index; default the token's default index; {field} placeholders take it from the event.")},
-    "source": {"type": "string", "default": "siemrelay",
-               "meta": _d("source of each event; {field} placeholders take it from the event (e.g. {source}).")},
-    "sourcetype": {"type": "string", "default": "_json",
-                   "meta": _d("sourcetype of each event (_json gives Splunk's automatic JSON field extraction).")},
-    "host": {"type": "string", "nullable": True, "default": None,
-             "meta": _d("host of each event; default this machine's name; {field} placeholders allowed (e.g. {asset.host}).")},
+    "index": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
+              "meta": _d("Target index; default the token's default index; a template (siem_{{ source }}) takes it "
+                         "from the event, and an event whose template renders empty goes to the default index.")},
+    "source": {"type": "string", "default": "siemrelay", "check_with": TEMPLATE_CHECK,
+               "meta": _d("source of each event; a template takes it from the event (e.g. {{ source }}).")},
+    "sourcetype": {"type": "string", "default": "_json", "check_with": TEMPLATE_CHECK,
+                   "meta": _d("sourcetype of each event (_json gives Splunk's automatic JSON field extraction); "
+                              "a template is allowed.")},
+    "host": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
+             "meta": _d("host of each event; default this machine's name; a template takes it from the event "
+                        "(e.g. {{ asset.host }}).")},
     "schema": SCHEMA_RULES,
     "gzip": {"type": "boolean", "default": True, "meta": _d("Compress request bodies (Content-Encoding: gzip).")},
     "gzip_level": {"type": "integer", "default": 1, "min": 1, "max": 9,

@@ -10,41 +10,44 @@ event is never serialised twice.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import orjson
 
-from agent.sdk.render import epoch_ms, expand
+from agent.sdk.render import epoch_ms
+from agent.sdk import Template, parse_template
 
 __all__ = ["HecFormat", "hec_time", "encode_event", "gzip_bytes"]
 
 
 @dataclass(frozen=True, slots=True)
 class HecFormat:
-    """Metadata settings of one sink; values with ``{...}`` are filled per event."""
+    """Metadata settings of one sink, parsed once; ``{{ path }}`` placeholders are filled per event."""
 
     host: str
     source: str
     sourcetype: str
     index: str | None = None
+    _templates: tuple[Template, Template, Template, Template | None] = field(init=False, repr=False, compare=False)
 
-    def _value(self, template: str, doc: Mapping[str, Any] | None) -> str:
-        if "{" in template and doc is not None:
-            return expand(template, doc)
-        return template
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_templates", (parse_template(self.host), parse_template(self.source),
+                                                parse_template(self.sourcetype),
+                                                parse_template(self.index) if self.index else None))
 
     def needs_doc(self) -> bool:
-        return any("{" in (v or "") for v in (self.host, self.source, self.sourcetype, self.index))
+        return not all(t is None or t.static for t in self._templates)
 
     def metadata(self, doc: Mapping[str, Any] | None) -> bytes:
         """``,"host":..,"source":..,"sourcetype":..[,"index":..]`` (leading comma)."""
-        parts = {"host": self._value(self.host, doc), "source": self._value(self.source, doc),
-                 "sourcetype": self._value(self.sourcetype, doc)}
-        if self.index:
-            index = self._value(self.index, doc)
-            if index:
-                parts["index"] = index
+        host, source, sourcetype, index = self._templates
+        values = doc if doc is not None else {}
+        parts = {"host": host.render(values), "source": source.render(values), "sourcetype": sourcetype.render(values)}
+        if index is not None:
+            name = index.render(values)
+            if name:
+                parts["index"] = name
         return b"," + orjson.dumps(parts)[1:-1]
 
 

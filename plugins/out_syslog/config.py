@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from agent.sdk.net import ADDRESS_RULES, address_check
+from agent.sdk import TEMPLATE_CHECK
 from agent.sdk.render import SCHEMA_RULES
 from agent.sdk.tls import TLS_SCHEMA, tls_check
 from plugins.out_syslog.header import FACILITIES
@@ -35,7 +36,8 @@ _SD_ID = re.compile(r'^[!#-<>-\\^-~]{1,32}$')
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "check_with": optional_address, "nullable": True, "default": None,
-                "meta": _d("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file.")},
+                "meta": {**_d("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file."),
+                         "example": "siem.example.com:6514"}},
     "transport": {"type": "string", "default": "tcp", "allowed": ["tcp", "udp", "tls", "file"],
                   "meta": _d("tcp (RFC 6587), udp (RFC 5426, one message per datagram), tls (RFC 5425) or file (one message per line at path).")},
     "framing": {"type": "string", "default": "octet", "allowed": ["octet", "lf"],
@@ -43,13 +45,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "path": {"type": "string", "nullable": True, "default": None,
              "meta": _d("File the messages are appended to, one per line (transport: file).")},
     "tls": TLS_SCHEMA,
-    "app_name": {"type": "string", "default": "siemrelay",
-                 "meta": _d("APP-NAME (48 printable ASCII characters at most); {field} placeholders take it from the event.")},
-    "hostname": {"type": "string", "nullable": True, "default": None,
-                 "meta": _d("HOSTNAME; default this machine's name; {field} placeholders take it from the event (e.g. {asset.host}).")},
-    "procid": {"type": "string", "default": "-", "meta": _d("PROCID; '-' for none; {field} placeholders allowed.")},
-    "msgid": {"type": "string", "default": "{type}",
-              "meta": _d("MSGID (32 printable ASCII characters at most); default the event type, e.g. finding.new.")},
+    "app_name": {"type": "string", "default": "siemrelay", "check_with": TEMPLATE_CHECK,
+                 "meta": _d("APP-NAME (48 printable ASCII characters at most); a template ({{ source }}) takes it from the event.")},
+    "hostname": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
+                 "meta": _d("HOSTNAME; default this machine's name; a template takes it from the event (e.g. {{ asset.host }}).")},
+    "procid": {"type": "string", "default": "-", "check_with": TEMPLATE_CHECK,
+               "meta": _d("PROCID; '-' for none; a template is allowed.")},
+    "msgid": {"type": "string", "default": "{{ type }}", "check_with": TEMPLATE_CHECK,
+              "meta": _d("MSGID (32 printable ASCII characters at most); default the event type, e.g. finding.new; "
+                         "a template is allowed.")},
     "facility": {"type": "string", "default": "local0", "allowed": list(FACILITIES),
                  "meta": _d("Syslog facility; the severity comes from the event (critical→crit, high→err, medium→warning, low→notice, info→info).")},
     "sd_id": {"type": "string", "default": "siemrelay@32473",
@@ -60,8 +64,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "msg_format": {"type": "string", "default": "json", "allowed": ["json", "text"],
                    "meta": _d("MSG: json (the event in the form 'schema' names) or text (text_template).")},
     "schema": SCHEMA_RULES,
-    "text_template": {"type": "string", "default": "[{severity}] {title}",
-                      "meta": _d("MSG for msg_format: text; {dotted.path} placeholders are event fields.")},
+    "text_template": {"type": "string", "default": "[{{ severity }}] {{ title }}", "check_with": TEMPLATE_CHECK,
+                      "meta": _d("MSG for msg_format: text; {{ dotted.path }} placeholders are event fields.")},
     "max_message_bytes": {"type": "integer", "nullable": True, "default": None, "min": 480,
                           "meta": _d("Longest message in bytes; a longer MSG is cut, ends with '…[truncated]' and truncated=\"<original size>\" is added to the structured data. Default 2048 on UDP (RFC 5426), 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
 }

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from agent.sdk import TRUNCATION_MARKER, escape_json_c1, expand, lookup, sd_param_value, syslog_msg_text
+from agent.sdk import (TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template, sd_param_value,
+                       syslog_msg_text)
 from plugins.out_syslog.header import FACILITIES, rfc5424_header, truncate_utf8
 
 __all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "encode"]
@@ -26,13 +27,19 @@ class SyslogFormat:
     hostname: str = "-"
     app_name: str = "siemrelay"
     procid: str = "-"
-    msgid: str = "{type}"
+    msgid: str = "{{ type }}"
     facility: int = FACILITIES["local0"]
     sd_id: str = "siemrelay@32473"
     sd_fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     max_bytes: int = 0  # 0: unlimited
     #: whether the framing carries line breaks inside MSG (octet counting, UDP); LF framing cannot
     multiline: bool = True
+    #: hostname, app_name, procid and msgid parsed once (``{{ path }}`` filled per event)
+    templates: tuple[Template, Template, Template, Template] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "templates", tuple(parse_template(t) for t in
+                                                    (self.hostname, self.app_name, self.procid, self.msgid)))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], default_hostname: str, max_bytes: int,
@@ -49,9 +56,9 @@ def escape_param(value: str) -> str:
     return sd_param_value(value)
 
 
-def text_msg(fmt: SyslogFormat, template: str, doc: Mapping[str, Any]) -> bytes:
-    """A ``msg_format: text`` MSG: the template expanded, controls neutralised for the framing."""
-    return syslog_msg_text(expand(template, doc), fmt.multiline).encode("utf-8")
+def text_msg(fmt: SyslogFormat, template: Template, doc: Mapping[str, Any]) -> bytes:
+    """A ``msg_format: text`` MSG: the template filled, controls neutralised for the framing."""
+    return syslog_msg_text(template.render(doc), fmt.multiline).encode("utf-8")
 
 
 def json_msg(data: bytes) -> bytes:
@@ -68,8 +75,8 @@ def _param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
-        return str(value)  # what expand() writes for a number, without parsing a template per event
-    return expand("{v}", {"v": value})
+        return str(value)
+    return field_text(value)  # what a template writes for the value
 
 
 def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tuple[str, str], ...] = (),
@@ -95,17 +102,14 @@ def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tupl
     return "[" + " ".join(parts) + "]"
 
 
-def _field(template: str, doc: Mapping[str, Any]) -> str:
-    return expand(template, doc) if "{" in template else template
-
-
 def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     """One RFC 5424 message (unframed). Over ``fmt.max_bytes`` the MSG is cut at a
     character boundary and ends with :data:`agent.sdk.TRUNCATION_MARKER`, and
     ``truncated="<original size>"`` is added to the SD element; if the structured data
     alone does not fit, its values are cut too (each ending with the marker)."""
-    header = rfc5424_header(fmt.facility, doc, _field(fmt.hostname, doc), _field(fmt.app_name, doc),
-                            _field(fmt.procid, doc), _field(fmt.msgid, doc))
+    hostname, app_name, procid, msgid = fmt.templates
+    header = rfc5424_header(fmt.facility, doc, hostname.render(doc), app_name.render(doc), procid.render(doc),
+                            msgid.render(doc))
     head = f"{header} {structured_data(fmt, doc)}".encode("utf-8")
     if not msg:
         out = head

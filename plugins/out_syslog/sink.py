@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import orjson
 
+from agent.sdk import parse_template
 from agent.sdk.render import render_json
 from agent.sdk.sink import SinkContext, SpooledEvent
 from plugins.out_syslog.config import CONFIG_SCHEMA, check_config
@@ -23,7 +24,7 @@ class SyslogSink(SocketSink):
         super().__init__(name, config, ctx)
         self.format = SyslogFormat.from_config(config, ctx.hostname, self.max_bytes, multiline=self.multiline)
         self.schema = config["schema"]
-        self.text_template = config["text_template"] if config["msg_format"] == "text" else None
+        self.text_template = parse_template(config["text_template"]) if config["msg_format"] == "text" else None
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[bytes]:
         """Framed messages for a batch (pure apart from parsing the stored JSON)."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agent.sdk import hookimpl, hookspecs
-from agent.engine.build import validate_config
+from agent.config.validate import validate_config
 from agent.config.loader import load_config
 from agent.sdk.decoder import Decoder
 from agent.logging import Redactor

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agent.sdk import hookimpl
-from agent.engine.build import validate_config
+from agent.config.validate import validate_config
 from agent.config.loader import load_config
 from agent.sdk.outcome import Delivery
 from agent.errors import ConfigError

@@ -37,7 +37,7 @@ sinks:
     type: elasticsearch
     url: "{url}"
     api_key: "{KEY}"
-    index: "logs-siemrelay-{{source}}"
+    index: "logs-siemrelay-{{{{ source }}}}"
     schema: native
     batch: {{max_events: 50, max_wait_s: 0.1}}
     retry: {{jitter: none, initial_backoff_s: 0.1, multiplier: 2, max_backoff_s: 0.4, timeout_s: 2}}

@@ -73,7 +73,7 @@ sinks:
   jetstream:
     type: nats
     servers: {json.dumps(urls)}
-    subject: "siem.events.{{source}}"
+    subject: "siem.events.{{{{ source }}}}"
     stream: EVENTS
     connect_timeout_s: 1
     reconnect_wait_s: 0.2

@@ -33,7 +33,7 @@ sinks:
   js:
     type: nats
     url: {url}
-    subject: siem.events.{{severity}}
+    subject: "siem.events.{{{{ severity }}}}"
     stream: EVENTS
     create_stream: {{subjects: ["siem.events.>"]}}
     connect_timeout_s: 0.5

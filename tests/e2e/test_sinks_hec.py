@@ -67,7 +67,7 @@ def test_batch_is_gzip_and_byte_exact(hec: HecReceiver) -> None:
 
 def test_uncompressed_and_per_event_metadata(hec: HecReceiver) -> None:
     events = [make_event(source="zeropath", asset={"host": "web1"}), make_event(source="escape", asset={"host": "web2"})]
-    sink = hec_sink(hec, gzip=False, host="{asset.host}", source="{source}", sourcetype="siemrelay:finding")
+    sink = hec_sink(hec, gzip=False, host="{{ asset.host }}", source="{{ source }}", sourcetype="siemrelay:finding")
     try:
         assert sink.send(spooled(events)).ok
     finally:
@@ -106,7 +106,7 @@ def test_busy_and_throttled_are_retried_with_retry_after(hec: HecReceiver) -> No
 
 
 def test_malformed_event_is_rejected_with_its_index(hec: HecReceiver) -> None:
-    sink = hec_sink(hec, index="{organization.name}")
+    sink = hec_sink(hec, index="{{ organization.name }}")
     events = [make_event(organization={"name": "main"}), make_event(organization={"name": "main"}),
               make_event(organization={"name": "nope"})]
     try:

@@ -70,19 +70,14 @@ def _repack(deb: Path, version: str, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def packages(built_deb: Path) -> dict[str, Path]:
     if os.geteuid() != 0:
         pytest.fail("booting a systemd container needs root: run the test command (bash tests/run.sh) as root")
     for tool, package in (("systemd-nspawn", "systemd-container"), ("debootstrap", "debootstrap"),
                           ("nsenter", "util-linux"), ("dpkg-deb", "dpkg")):
         require_tool(tool, package)
-    out = tmp_path_factory.mktemp("debs")
-    os.chmod(out, 0o755)
-    res = subprocess.run([str(ROOT / "packaging" / "deb" / "build-deb.sh"), "--out", str(out)],
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-    deb = Path(res.stdout.strip().splitlines()[-1])
-    return {"current": deb, "upgrade": _repack(deb, _version() + "+upgrade1", out)}
+    upgrade = built_deb.parent / f"siemrelay_{_version()}+upgrade1_{built_deb.name.rsplit('_', 1)[1]}"
+    return {"current": built_deb, "upgrade": upgrade if upgrade.exists() else _repack(built_deb, _version() + "+upgrade1", built_deb.parent)}
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +302,17 @@ def test_purge_removes_user_unit_and_state(box: DebianContainer):
         assert box.run(f"test -e {gone}", check=False).returncode != 0, f"purge left {gone}"
     assert box.run("getent passwd siemrelay", check=False).returncode != 0
     assert box.run("getent group siemrelay", check=False).returncode != 0
+
+
+def test_install_honours_policy_rc_d(box: DebianContainer, packages: dict[str, Path]):
+    """A policy-rc.d that forbids starting services (as in image builds and chroots): the unit is enabled, not started."""
+    box.run("printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d")
+    try:
+        res = box.run(f"apt-get install -y --no-install-recommends {PACKAGES_MOUNT}/{packages['current'].name}",
+                      check=False, timeout=300)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        assert box.run("systemctl is-enabled siemrelay", check=False).stdout.strip() == "enabled"
+        assert box.run("systemctl is-active siemrelay", check=False).stdout.strip() == "inactive"
+    finally:
+        box.run("rm -f /usr/sbin/policy-rc.d && apt-get purge -y siemrelay", check=False, timeout=300)
+    assert box.run("getent passwd siemrelay", check=False).returncode != 0

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from loguru import logger
 
-from agent.engine.build import build_sinks, validate_config
+from agent.config.validate import validate_config
+from agent.engine.build import build_sinks
 from agent.config.loader import load_config
 from agent.model import Event
 from agent.plugins import load_plugins

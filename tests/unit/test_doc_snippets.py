@@ -1,7 +1,7 @@
 """Every ```yaml snippet in README.md and docs/*.md is checked by the real validator.
 
 Users copy these snippets, so each one goes through the same public code paths as
-``siemrelay validate``: :func:`agent.config.loader.load_config`, :func:`agent.engine.build.validate_config`
+``siemrelay validate``: :func:`agent.config.loader.load_config`, :func:`agent.config.validate.validate_config`
 (plugins from :func:`agent.plugins.load_plugins`), named decoders through
 :class:`agent.engine.build.DecoderFactory`, then :func:`agent.engine.build.build_sinks` and
 :func:`agent.engine.build.build_sources` (which resolve each source's decoders), and route-test
@@ -39,7 +39,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.engine.build import DecoderFactory, build_sinks, build_sources, validate_config
+from agent.config.validate import validate_config
+from agent.engine.build import DecoderFactory, build_sinks, build_sources
 from agent.config.loader import load_config, load_yaml_text
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet, load_plugins

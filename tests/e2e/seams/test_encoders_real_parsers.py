@@ -164,8 +164,8 @@ def deliver(sink: Any, events: list[Event], path: Path, is_sentinel: Callable[[d
 
 # ---------------------------------------------------------------- RFC 5424
 
-SYSLOG_HEADER = {"hostname": "{asset.host}", "app_name": "{source}", "procid": "{finding.id}", "msgid": "{vendor_type}"}
-TEXT_TEMPLATE = "[{severity}] {title} / {description} <end>"
+SYSLOG_HEADER = {"hostname": "{{ asset.host }}", "app_name": "{{ source }}", "procid": "{{ finding.id }}", "msgid": "{{ vendor_type }}"}
+TEXT_TEMPLATE = "[{{ severity }}] {{ title }} / {{ description }} <end>"
 SD_PATHS = {"id": "id", "source": "source", "type": "type", "vendor_type": "vendor_type", "severity": "severity",
             "score": "score", "finding_id": "finding.id", "category": "finding.category", "asset": "asset.name",
             "repository": "repository.name", "url": "links.vendor"}
@@ -362,7 +362,7 @@ def test_agent_forwards_hostile_zeropath_webhooks_as_one_record_each(
         sinks:
           arcsight: {{type: cef, address: "127.0.0.1:{receiver['ports']['raw']}", hostname: relay-host}}
           collector: {{type: syslog, address: "127.0.0.1:{receiver['ports']['lf']}", framing: lf,
-                      hostname: relay-host, msg_format: text, text_template: "{{title}}"}}
+                      hostname: relay-host, msg_format: text, text_template: "{{{{ title }}}}"}}
         routes:
           - {{name: all, to: [arcsight, collector]}}
         """)

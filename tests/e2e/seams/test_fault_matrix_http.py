@@ -302,7 +302,7 @@ def test_hec_connection_refused_until_splunk_starts(tmp_path: Path, hec_port: in
 def test_hec_invalid_event_is_the_only_dead_letter(tmp_path: Path, hec_port: int) -> None:
     events = [make_event(title=f"seam-{i:03d}", id=f"ev-{i:03d}", organization={"name": "main"}) for i in range(8)]
     events[5] = make_event(title="seam-POISON", id="ev-poison", organization={"name": "no-such-index"})
-    p, hec, worker = run_hec(tmp_path, hec_port, events, extra='\n    index: "{organization.name}"')
+    p, hec, worker = run_hec(tmp_path, hec_port, events, extra='\n    index: "{{ organization.name }}"')
     assert [d.event_id for d in p.dead_letters()] == ["ev-poison"]
     assert "HEC code 7" in p.dead_letters()[0].reason
     assert [e["event"]["title"] for e in hec.indexed] == [e.title for i, e in enumerate(events) if i != 5]

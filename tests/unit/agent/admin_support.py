@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from agent.engine.build import validate_config
+from agent.config.validate import validate_config
 from agent.config.loader import load_config
 from agent.logging import Redactor
 from agent.plugins import load_plugins

@@ -8,7 +8,7 @@ from typing import Any
 from loguru import logger
 
 from agent.sdk import hookimpl
-from agent.engine.build import validate_config
+from agent.config.validate import validate_config
 from agent.config.loader import load_config
 from agent.logging import Redactor
 from agent.plugins import call_hook_each, load_plugins

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.engine.build import validate_config
+from agent.config.validate import validate_config
 from agent.config.loader import load_config
 from agent.errors import ConfigError
 

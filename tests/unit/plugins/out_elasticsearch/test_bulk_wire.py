@@ -25,7 +25,7 @@ _text = st.text(max_size=20)
 def test_bulk_body_is_action_and_source_pairs(specs: list[tuple[str, str, int, dict[str, str]]], schema: str) -> None:
     events = [make_event(id=i, source=src or "x", severity_id=sev, score=score_from_severity(sev), raw=raw)
               for i, src, sev, raw in specs]
-    sink = make_sink(ElasticsearchSink, {"url": "http://127.0.0.1:9", "index": "logs-siemrelay-{source}",
+    sink = make_sink(ElasticsearchSink, {"url": "http://127.0.0.1:9", "index": "logs-siemrelay-{{ source }}",
                                          "schema": schema})
     try:
         body = sink.encode_batch(spooled(events))

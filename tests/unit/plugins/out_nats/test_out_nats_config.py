@@ -51,7 +51,7 @@ def test_subjects_with_wildcards_or_empty_tokens_are_refused(subject: str) -> No
     assert "subject" in invalid(subject=subject)
 
 
-@pytest.mark.parametrize("subject", ["siem.events", "siem.{source}.{severity}", "x.{asset.name}-v1"])
+@pytest.mark.parametrize("subject", ["siem.events", "siem.{{ source }}.{{ severity }}", "x.{{ asset.name }}-v1"])
 def test_subjects_and_placeholders_are_accepted(subject: str) -> None:
     validated(subject=subject)
 
@@ -111,7 +111,7 @@ def test_display_url_hides_embedded_credentials() -> None:
 
 
 def test_stream_config_from_create_stream() -> None:
-    cfg = validated(subject="siem.{source}.{severity}", stream="EVENTS",
+    cfg = validated(subject="siem.{{ source }}.{{ severity }}", stream="EVENTS",
                     create_stream={"replicas": 3, "duplicate_window_s": 300, "retention": "workqueue", "max_age_s": 3600})
     sc = stream_config("EVENTS", cfg["create_stream"], cfg["subject"])
     assert sc.subjects == ["siem.*.*"] and default_subjects("siem.events") == ["siem.events"]

@@ -55,7 +55,7 @@ def test_plain_ids_are_kept_as_they_are() -> None:
 
 
 def test_subject_placeholders_take_event_values_as_single_tokens() -> None:
-    tpl = SubjectTemplate("siem.{source}.{severity}.{asset.name}")
+    tpl = SubjectTemplate("siem.{{ source }}.{{ severity }}.{{ asset.name }}")
     assert not tpl.static
     ev = make_event(source="zero.path", severity="critical", asset={"name": "web *01>"})
     assert tpl.render(spooled([ev])[0]) == "siem.zero_path.critical.web__01_"

@@ -87,7 +87,7 @@ def add_stream(url: str, name: str, subjects: list[str], **cfg: Any) -> None:
 
 
 def test_each_event_is_one_message_with_its_id_and_the_batch_waits_for_acks(make_sink: Any, nats_server: NatsServer) -> None:
-    sink, logs = make_sink(url=nats_server.url, subject="siem.events.{source}", stream="EVENTS",
+    sink, logs = make_sink(url=nats_server.url, subject="siem.events.{{ source }}", stream="EVENTS",
                            create_stream={"subjects": ["siem.events.>"], "duplicate_window_s": 60})
     batch = spooled([make_event(id=f"ev-{i}", source="zeropath") for i in range(25)])
     outcome = sink.send(batch)
@@ -240,7 +240,7 @@ def test_tls_verifies_the_server_against_ca_file(make_sink: Any, tmp_path: Path)
 
 
 def test_healthcheck_finds_the_stream_or_says_why_not(make_sink: Any, nats_server: NatsServer) -> None:
-    sink, _ = make_sink(url=nats_server.url, subject="siem.{source}")
+    sink, _ = make_sink(url=nats_server.url, subject="siem.{{ source }}")
     assert sink.healthcheck().status is Status.RETRY
     add_stream(nats_server.url, "EVENTS", ["siem.>"])
     probe = sink.healthcheck()

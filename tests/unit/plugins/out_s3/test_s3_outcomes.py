@@ -66,15 +66,15 @@ def test_secrets_in_an_error_message_are_redacted() -> None:
 def test_validate_names_the_file_line_key_and_the_nearest_placeholder(tmp_path: Path) -> None:
     cfg = tmp_path / "siemrelay.yaml"
     cfg.write_text('sinks:\n  lake:\n    type: s3\n    bucket: good-bucket\n    key: "logs/{{ sourc }}/x"\n'
-                   "    access_key_id: AKIAEXAMPLE\n"
+                   "  arch:\n    type: s3\n    bucket: good-bucket\n    access_key_id: AKIAEXAMPLE\n"
                    "  sl:\n    type: security_lake\n    bucket: lake-bucket\n    source_name: x\n    account_id: '12'\n"
-                   "routes:\n  - {name: all, to: [lake, sl]}\n")
+                   "routes:\n  - {name: all, to: [lake, arch, sl]}\n")
     res = run_cli("validate", "-c", str(cfg))
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert f"{cfg}:2: sinks.lake: key: the placeholder {{{{ sourc }}}}" in res.stderr
-    assert "(did you mean {{ source }}?)" in res.stderr
+    assert f"{cfg}:5: sinks.lake.key: the placeholder {{{{ sourc }}}}" in res.stderr
+    assert "did you mean {{ source }}?" in res.stderr
     assert "access_key_id and secret_access_key go together" in res.stderr
-    assert f"{cfg}:11: sinks.sl.account_id" in res.stderr
+    assert f"{cfg}:14: sinks.sl.account_id" in res.stderr
 
 
 def test_a_missing_extra_is_a_configuration_problem_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,8 +143,8 @@ def test_object_ids_sort_in_spool_order_and_differ_across_spools() -> None:
 
 
 @pytest.mark.parametrize("template,message", [
-    ("logs/{{ nosuch }}/x", "{{ nosuch }} is not one of"),
-    ("logs/{{ source }/x", "unclosed or malformed"),
+    ("logs/{{ nosuch }}/x", "{{ nosuch }} does not name an event field"),
+    ("logs/{{ source }/x", "unclosed placeholder"),
     ("/logs/{{ source }}", "must not start with '/'"),
     ("  ", "empty"),
 ])
@@ -156,3 +156,16 @@ def test_bad_key_templates_are_refused_with_the_reason(template: str, message: s
 def test_a_template_without_object_id_gets_one_appended() -> None:
     [obj] = plan_s3(spooled([make_event(source="zeropath")]), KeyTemplate("x/{{ source }}"), "native", JsonlFormat())
     assert re.fullmatch(r"x/zeropath/\d{16}-[0-9a-f]{12}\.jsonl\.gz", obj.key)
+
+
+def test_the_old_single_brace_key_still_names_the_same_objects() -> None:
+    old, new = KeyTemplate("logs/{source}/{year}/{month}"), KeyTemplate("logs/{{ source }}/{{ year }}/{{ month }}")
+    assert old.written.legacy and old.written.fixed == "logs/{{ source }}/{{ year }}/{{ month }}"
+    batch = spooled([make_event(source="zeropath"), make_event(source="a b/c")])
+    assert [o.key for o in plan_s3(batch, old, "native", JsonlFormat())] == \
+        [o.key for o in plan_s3(batch, new, "native", JsonlFormat())]
+
+
+def test_a_security_lake_source_name_takes_only_the_class_names() -> None:
+    with pytest.raises(TemplateError, match=r"\(valid roots: class_name, class_uid\)"):
+        KeyTemplate("x-{{ year }}", allowed={"class_uid", "class_name"}, need_object_id=False)

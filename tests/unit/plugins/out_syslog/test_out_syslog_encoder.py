@@ -30,7 +30,7 @@ def test_pri_uses_facility_and_event_severity() -> None:
 
 def test_full_message_golden() -> None:
     e = make_event(id="e1", title="T", finding={"id": 'F"1]'}, links={"vendor": "https://v/x"})
-    fmt = SyslogFormat(hostname="h", app_name="app", procid="{source}", msgid="{type}",
+    fmt = SyslogFormat(hostname="h", app_name="app", procid="{{ source }}", msgid="{{ type }}",
                        sd_fields=(("id", "id"), ("finding_id", "finding.id"), ("url", "links.vendor"), ("none", "asset.name")))
     out = encode(fmt, e.to_dict(), b'{"x":1}')
     assert out == b'<131>1 2025-01-15T14:30:00Z h app test finding.new [siemrelay@32473 id="e1" finding_id="F\\"1\\]" url="https://v/x"] {"x":1}'
@@ -60,7 +60,7 @@ def test_rfc3164_header_pads_the_day() -> None:
 
 
 def test_text_template_and_octet_framing_from_the_sink() -> None:
-    sink = make_sink(SyslogSink, {"address": "127.0.0.1:1", "msg_format": "text", "text_template": "{severity}|{asset.name}|{{x}}",
+    sink = make_sink(SyslogSink, {"address": "127.0.0.1:1", "msg_format": "text", "text_template": "{{ severity }}|{{ asset.name }}|{x}",
                                   "hostname": "h", "sd_id": ""})
     frames = sink.encode_batch(__import__("agent.testing.fakes", fromlist=["spooled"]).spooled([make_event(asset={"name": "web"})]))
     msg = b"<131>1 2025-01-15T14:30:00Z h siemrelay - finding.new - high|web|{x}"
