@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,6 +29,7 @@ from plugins.dec_detectify.decoder import DetectifyDecoder  # noqa: E402
 from plugins.dec_escape.decoder import EscapeDecoder  # noqa: E402
 from plugins.dec_pentest.decoder import PentestDecoder  # noqa: E402
 from plugins.dec_zeropath.decoder import ZeroPathDecoder  # noqa: E402
+from tests.peers.decoder_factory import build_decoder  # noqa: E402
 
 FIX = ROOT / "tests" / "fixtures" / "vendors"
 CASES = [
@@ -42,10 +43,6 @@ CASES = [
     ("cef line (WAF)", CefDecoder, None),
     ("auto → zeropath SCAN_COMPLETE", AutoDecoder, FIX / "zeropath" / "scan-complete.json"),
 ]
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    return {k: v["default"] for k, v in cls.CONFIG_SCHEMA.items() if "default" in v}
 
 
 def _rate(fn: Callable[[], int], seconds: float) -> float:
@@ -78,7 +75,7 @@ def main() -> int:
     print(f"{'payload':42} {'decode ev/s':>12} {'+to_json ev/s':>14} {'+ocsf ev/s':>11}  bytes")
     failed = False
     for label, cls, path in CASES:
-        dec = cls(_defaults(cls))
+        dec = build_decoder(cls.type_name)  # as the agent builds it: auto reaches the others by name
         data = cef_line if path is None else path.read_bytes()
         record = make_record(data, dec)
         events = dec.decode(record)

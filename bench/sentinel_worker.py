@@ -7,7 +7,8 @@ same process, so the figure is a lower bound of the sink itself. The spool and w
 add their own cost, measured by bench/delivery_drain.py.
 
 secops sends JSON with base64 ``data`` (the Chronicle API has no gzip in its documented
-request format) to the strict Google receiver the same way.
+request format) to the strict Google receiver the same way, then the legacy Ingestion
+API's ``unstructuredlogentries:batchCreate`` (``log_text`` as JSON text).
 
     python bench/sentinel_worker.py [events]
 """
@@ -53,14 +54,19 @@ def main() -> None:
     print(f"sentinel gzip   {sent / elapsed:>10,.0f} events/s  (batches of 1000, compression {ratio:.1f}x, "
           f"{len(gzip.decompress(body)) // 1000} bytes/row)")
 
+    for api in ("import", "legacy_unstructured"):
+        print(f"secops {api:<20} {secops(api, batch[:500], n):>10,.0f} events/s  (batches of 500, no compression)")
+
+
+def secops(api: str, small: list, n: int) -> float:
+    """Events/s of one secops sink (``api: import`` or the legacy ``unstructuredlogentries:batchCreate``)."""
     key = ServiceAccountKey.generate()
     with Chronicle(pick_port(), (key,)) as g, tempfile.TemporaryDirectory() as tmp:
         key_file = key.write(Path(tmp) / "sa.json", g.token_uri)
         sink = make_sink(SecOpsSink, {"endpoint": g.url, "region": "us", "project": "my-secops-project",
-                                      "instance": "inst-1", "log_type": "SIEMRELAY_JSON",
-                                      "credentials_file": str(key_file), "max_request_bytes": 4_000_000},
+                                      "instance": "inst-1", "log_type": "SIEMRELAY_JSON", "api": api,
+                                      "credentials_file": str(key_file), "max_request_bytes": 1_000_000},
                          state_dir=Path(tmp))
-        small = batch[:500]
         sink.send(small[:1])
         started = time.perf_counter()
         sent = 0
@@ -70,7 +76,7 @@ def main() -> None:
             sent += len(small)
         elapsed = time.perf_counter() - started
         sink.close()
-    print(f"secops          {sent / elapsed:>10,.0f} events/s  (batches of 500, no compression)")
+    return sent / elapsed
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.testing import make_record, spooled  # noqa: E402
 from bench.sinks_throughput import events  # noqa: E402
-from plugins.dec_auto.decoder import AutoDecoder  # noqa: E402
 from plugins.out_s3.sink import S3Sink, SecurityLakeSink  # noqa: E402
 from tests.peers.s3 import ACCESS_KEY, SECRET_KEY, MotoS3  # noqa: E402
+from tests.peers.decoder_factory import build_decoder  # noqa: E402
 from tests.peers.sink_factory import make_sink  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "vendors"
@@ -54,7 +54,7 @@ def throughput(moto: MotoS3, cls: type, batch: list[Any], size: int, options: di
 
 
 def fixture_events() -> list[Any]:
-    auto = AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    auto = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})
     return [e for path in sorted(FIXTURES.glob("*/*")) if path.suffix in (".json", ".cef")
             for e in auto.decode(make_record(path.read_bytes(), auto))]
 

@@ -6,12 +6,10 @@ from typing import Any
 
 from agent.sdk.net import ADDRESS_RULES
 from agent.sdk.tls import TLS_SCHEMA
+from agent.sdk.describe import describe as _d  # the one description helper, short at the many call sites
 
 __all__ = ["ADMIN_SCHEMA"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 ADMIN_SCHEMA: dict[str, Any] = {

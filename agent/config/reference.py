@@ -9,6 +9,7 @@ import yaml
 
 from agent.plugins import PluginInfo, PluginSet
 from agent.registry import ComponentType, Kind
+from agent.sdk.secrets import secret_keys
 from agent.config.schema import AGENT_SCHEMA, SINK_CORE_SCHEMA, compose_sink_schema, compose_source_schema
 
 __all__ = ["schema_rows", "plugins_text", "plugins_json", "describe_type", "reference_markdown", "effective_schema",
@@ -178,7 +179,7 @@ def _placeholder(ct: ComponentType, path: str, rules: dict[str, Any]) -> str:
 
 
 def _secret_keys(ct: ComponentType) -> set[str]:
-    return set(getattr(ct.cls, "SECRET_KEYS", ()) or ()) | {"token", "secret", "password"}
+    return set(secret_keys(ct.cls))
 
 
 def example_lines(ct: ComponentType, schema: dict[str, Any], indent: str = "    ", commented: bool = False,

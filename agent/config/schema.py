@@ -17,6 +17,8 @@ from agent.config.admin import ADMIN_SCHEMA
 from agent.config.loader import Path_t, SourceMap
 from agent.errors import Problem
 from agent.sdk.proxy import PROXY_SCHEMA
+from agent.sdk.secrets import ALWAYS_SECRET_KEYS
+from agent.sdk.describe import describe as _d  # the one description helper, short at the many call sites
 from agent.sdk.sinkschema import (BATCH_SCHEMA, CIRCUIT_SCHEMA, FLOOD_SCHEMA, RATE_SCHEMA, RETRY_SCHEMA, SINK_CORE_SCHEMA,
                                   compose_sink_schema, with_nested_defaults)
 
@@ -27,12 +29,9 @@ __all__ = [
 ]
 
 
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
-
 
 #: Keys whose values are never echoed in an error message.
-SECRET_KEY_NAMES = frozenset({"token", "secret", "password", "bearer", "value", "url", "query_secret", "key"})
+SECRET_KEY_NAMES = ALWAYS_SECRET_KEYS | {"bearer", "value", "url", "query_secret", "key"}
 
 AGENT_SCHEMA: dict[str, Any] = {
     "state_dir": {"type": "string", "default": "./var/state", "empty": False,

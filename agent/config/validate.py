@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agent.config.loader import LoadedConfig, SourceMap
 from agent.config.schema import (AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA, compose_sink_schema, compose_source_schema,
@@ -20,6 +20,8 @@ from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet
 from agent.registry import ComponentType, Kind
 from agent.routing.router import Router, compile_routes
+from agent.sdk.secrets import secret_keys, secret_values as section_secrets
+from agent.sdk.sink import Sink
 from agent.sdk.template import legacy_templates
 
 __all__ = ["AgentConfig", "validate_config", "secret_values", "unknown_type", "check_plugin_config"]
@@ -105,15 +107,14 @@ def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: Sou
                 body = {**body, "proxy": proxy}  # agent.proxy: the default of every HTTP sink
         else:
             schema = compose_source_schema(ct.schema)
-        secret_keys = set(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"}
-        doc = validate_section(body, schema, smap, path, problems, secret_keys)
+        doc = validate_section(body, schema, smap, path, problems, secret_keys(ct.cls))
         if doc is None:
             continue
         for msg in check_plugin_config(ct.cls, doc):
             problems.append(smap.problem(path, msg))
         if warnings is not None:
             warnings.extend(smap.problem(path + rel, msg) for rel, msg in legacy_templates(schema, body))
-        out[name] = (ct, doc)
+        out[name] = (ct, cast("type[Sink]", ct.cls).derive_config(doc) if kind == "sink" else doc)
     return out
 
 
@@ -155,20 +156,5 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
 
 
 def secret_values(*sections: dict[str, tuple[ComponentType, dict[str, Any]]]) -> set[str]:
-    """Collect the values of keys a plugin declared secret, to redact them everywhere."""
-    found: set[str] = set()
-
-    def walk(value: Any, keys: frozenset[str], key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, keys, str(k))
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, keys, key)
-        elif isinstance(value, str) and key in keys and len(value) >= 4:
-            found.add(value)
-
-    for section in sections:
-        for ct, cfg in section.values():
-            walk(cfg, frozenset(getattr(ct.cls, "SECRET_KEYS", ())) | {"token", "secret", "password"})
-    return found
+    """Collect the values of keys a plugin declared secret (and the always-secret keys), to redact them everywhere."""
+    return {value for section in sections for ct, cfg in section.values() for value in section_secrets(cfg, secret_keys(ct.cls))}

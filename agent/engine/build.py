@@ -56,11 +56,13 @@ class DecoderFactory:
         if problems:
             raise ConfigError(problems)
         try:
-            return ct.cls(doc)  # type: ignore[no-any-return]
+            decoder: Decoder = ct.cls(doc)
         except ConfigError:
             raise
         except Exception as exc:
             raise ConfigError(self.smap.problem(where, f"decoder {spec['type']!r} failed to start: {type(exc).__name__}: {exc}")) from None
+        decoder.use_decoders(lambda name: self({"type": name}, where))  # `auto` hands records on by type name
+        return decoder
 
 
 def _refuse(*_: Any, **__: Any) -> Submitted:

@@ -2,7 +2,10 @@
 
 Everything a source, decoder or sink plugin needs (the base classes, the outcome a
 sink returns, the event model, the shared HTTP client (with its egress proxy), the OAuth token providers, TLS and address helpers, the
-JSON renderers and the normalisation helpers) is importable from here. Plugins,
+JSON renderers and the normalisation helpers) is importable from here, and so is what the
+built-in plugins share: the socket sink base with the syslog header and framing, the chat
+webhook sink base with the digest, the NATS options and connection, the JSON lines encoder,
+and the CEF parser with its mapping to the model. Plugins,
 built-in or third-party, import ``agent.sdk`` and nothing deeper, so the engine's
 internals can move without breaking them.
 """
@@ -11,10 +14,11 @@ from __future__ import annotations
 
 from agent.version import __version__ as AGENT_VERSION
 from agent.sdk.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
+from agent.sdk.leefdict import LEEF_COMPUTED_KEYS, LEEF_CUSTOM_KEY, LEEF_KEYS
 from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.sdk.decoder import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.sdk.outcome import Delivery, Status, classify_http, parse_retry_after
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk.hookspecs import Register, hookimpl
 from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
 from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
@@ -32,17 +36,32 @@ from agent.sdk.running import RunningAgent
 from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
-from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import DecoderBuilder, Source, SourceContext, Submitted, SubmitStatus
 from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, field_text, parse_template
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
+from agent.sdk.json_lines import encode_lines
+from agent.sdk.describe import describe
+from agent.sdk.secrets import ALWAYS_SECRET_KEYS, secret_keys, secret_values
+from agent.sdk.syslog_header import (FACILITIES, frame_lf, frame_octet, header_field, hostname_field, pri, rfc3164_header, rfc5424_header,
+                                     syslog_severity, truncate_utf8)
+from agent.sdk.socket_sink import SocketSink, optional_address, socket_checks
+from agent.sdk.digest import (DIGEST_SCHEMA, MARKERS, SEVERITY_ORDER, digest_batching, severity_counts, summary_line, top_events,
+                              truncate)
+from agent.sdk.chat_sink import ChatWebhookSink, chat_outcome
+from agent.sdk.nats_options import (CONNECTION_SCHEMA as NATS_CONNECTION_SCHEMA, NAME_RE as NATS_NAME_RE, SECRET_KEYS as NATS_SECRET_KEYS,
+                                    STREAM_SCHEMA as NATS_STREAM_SCHEMA, connection_checks as nats_connection_checks,
+                                    default_subjects as nats_default_subjects, stream_checks as nats_stream_checks)
+from agent.sdk.nats_connection import ConnectFailed as NatsConnectFailed, NatsConnection
+from agent.sdk.cef_parser import find_cef, parse_cef
+from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
 
 
 __all__ = [
     "AGENT_VERSION",
     "PLUGIN_API_VERSION", "DecodeError", "Decoder", "PartialDecodeError", "parse_json",
-    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key",
-    "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl",
+    "CEF_HOMES", "CEF_KEYS", "CUSTOM_KEYS", "is_cef_key", "LEEF_KEYS", "LEEF_COMPUTED_KEYS", "LEEF_CUSTOM_KEY",
+    "Delivery", "Status", "classify_http", "parse_retry_after", "hookimpl", "Register",
     "DirectoryWatcher", "FsChange", "FsEvent",
     "HttpClient", "ProxyRefused", "url_check", "PROXY_SCHEMA", "ProxySettings",
     "api_error_text", "api_outcome", "gzip_bytes", "oversized",
@@ -52,10 +71,20 @@ __all__ = [
     "severity_from_name", "severity_from_score", "utcnow",
     "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",
     "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "compose_sink_schema",
-    "Sink", "SinkContext", "SpooledEvent", "Source", "SourceContext", "Submitted", "SubmitStatus",
+    "Sink", "SinkContext", "SpooledEvent", "DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
     "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
     "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",
+]
+__all__ += [
+    "encode_lines", "describe", "ALWAYS_SECRET_KEYS", "secret_keys", "secret_values",
+    "FACILITIES", "frame_lf", "frame_octet", "header_field", "hostname_field", "pri", "rfc3164_header", "rfc5424_header",
+    "syslog_severity", "truncate_utf8", "SocketSink", "optional_address", "socket_checks",
+    "DIGEST_SCHEMA", "MARKERS", "SEVERITY_ORDER", "digest_batching", "severity_counts", "summary_line", "top_events",
+    "truncate", "ChatWebhookSink", "chat_outcome",
+    "NATS_CONNECTION_SCHEMA", "NATS_NAME_RE", "NATS_SECRET_KEYS", "NATS_STREAM_SCHEMA", "nats_connection_checks",
+    "nats_default_subjects", "nats_stream_checks", "NatsConnectFailed", "NatsConnection",
+    "find_cef", "parse_cef", "cef_severity", "cef_time", "event_from_cef",
 ]
 __all__ += ["RunningAgent"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]

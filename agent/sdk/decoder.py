@@ -9,7 +9,7 @@ nothing is dropped and nothing crashes the agent.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import orjson
 
@@ -58,7 +58,8 @@ class Decoder(ABC):
 
     Subclasses set :attr:`type_name`, :attr:`description` and :attr:`CONFIG_SCHEMA`
     (cerberus rules with a default or ``required`` and ``meta.description`` per key)
-    and implement :meth:`decode`.
+    and implement :meth:`decode`. They may override :meth:`check_config` and
+    :meth:`use_decoders`; everything a decoder may provide is declared here.
     """
 
     type_name: ClassVar[str]
@@ -69,6 +70,25 @@ class Decoder(ABC):
     def __init__(self, config: dict[str, Any]) -> None:
         """:param config: this decoder's validated options, defaults filled in."""
         self.config = config
+
+    # -- optional: override what applies; the defaults do nothing --------------------------
+
+    @staticmethod
+    def check_config(config: dict[str, Any]) -> list[str]:
+        """Cross-field checks the schema cannot express, run by ``siemrelay validate`` and at start.
+
+        :param config: the validated section, defaults filled in. Read it only: never change it.
+        :returns: one readable problem per entry (the agent adds file, line and key path).
+        """
+        return []
+
+    def use_decoders(self, build: Callable[[str], "Decoder"]) -> None:
+        """Receive a way to build other registered decoder types, for decoders that delegate.
+
+        The agent calls it once, right after construction. ``build(type_name)`` returns
+        that type's decoder with its defaults, or raises when no plugin registered it.
+        ``auto`` uses it to hand records on by name without importing other plugins.
+        """
 
     @abstractmethod
     def decode(self, record: RawRecord) -> list[Event]:

@@ -17,15 +17,18 @@ import pluggy
 
 from agent.sdk.running import RunningAgent
 
-__all__ = ["hookspec", "hookimpl", "PROJECT"]
+__all__ = ["hookspec", "hookimpl", "PROJECT", "Register"]
 
 PROJECT = "siemrelay"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+#: The ``register`` callable a ``register_*`` hook receives: ``register(MyType)`` once per type.
+Register = Callable[[type], None]
+
 
 @hookspec
-def register_sources(register: Callable[[type], None]) -> None:
+def register_sources(register: Register) -> None:
     """Register source types (subclasses of :class:`agent.sdk.source.Source`).
 
     :param register: call ``register(MySource)`` once per type.
@@ -33,7 +36,7 @@ def register_sources(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def register_decoders(register: Callable[[type], None]) -> None:
+def register_decoders(register: Register) -> None:
     """Register decoder types (subclasses of :class:`agent.sdk.decoder.Decoder`).
 
     :param register: call ``register(MyDecoder)`` once per type.
@@ -41,7 +44,7 @@ def register_decoders(register: Callable[[type], None]) -> None:
 
 
 @hookspec
-def register_sinks(register: Callable[[type], None]) -> None:
+def register_sinks(register: Register) -> None:
     """Register sink types (subclasses of :class:`agent.sdk.sink.Sink`).
 
     This is the only hook a sink plugin needs.

@@ -9,8 +9,9 @@ texts quote the path.
 
 Egress proxies (:mod:`agent.sdk.proxy`) are chosen per request (``no_proxy`` decides), and
 a proxy's own refusals are classified apart from the destination's: ``407 Proxy
-Authentication Required`` opens the circuit (the proxy credentials are wrong; retrying
-will not fix them), a proxy's 502/503/504 (it could not reach the destination) retries.
+Authentication Required`` (or a proxy's own 401, see :func:`proxy_refusal`) opens the
+circuit (the proxy credentials are wrong; retrying will not fix them), a proxy's
+502/503/504 (it could not reach the destination) retries.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from agent.sdk.outcome import Delivery, classify_http
 from agent.sdk.proxy import ProxySettings
 from agent.sdk.tls import client_context
 
-__all__ = ["HttpClient", "ProxyRefused", "USER_AGENT", "url_check"]
+__all__ = ["HttpClient", "ProxyRefused", "USER_AGENT", "url_check", "proxy_refusal", "proxy_outcome"]
 
 USER_AGENT = f"siemrelay/{__version__}"
 _URL_IN_TEXT = re.compile(r"(url: |https?://)\S+")
@@ -119,9 +120,10 @@ class HttpClient:
         kwargs["stream"] = bool(proxies)
         try:
             response = self.session.request(method, url, **kwargs)
-            if proxies and response.status_code == 407:
+            refused = proxy_refusal(response.status_code, response.headers) if proxies else None
+            if refused is not None:
                 response.close()
-                return None, ProxyRefused(407, "Proxy Authentication Required")
+                return None, refused
             if proxies:
                 response.content  # noqa: B018 - read it now, inside the error handling
         except requests.exceptions.ProxyError as exc:
@@ -158,6 +160,34 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+#: Proxies that answer a wrong password with their own ``401`` (not ``407``) on a forwarded
+#: request, named by the product token of their ``Server`` header or their challenge's realm.
+PROXIES_ANSWERING_401 = ("tinyproxy",)
+
+
+def proxy_refusal(status: int, headers: Mapping[str, str]) -> ProxyRefused | None:
+    """The proxy's own refusal of a request sent through it, or ``None`` when the answer is the destination's.
+
+    ``407`` is always the proxy's. A ``401`` is the proxy's when it challenges for the proxy
+    (``Proxy-Authenticate``) or comes from a proxy known to answer bad credentials with 401:
+    tinyproxy answers a wrong password on plain HTTP with ``401`` and ``WWW-Authenticate:
+    Basic realm="Tinyproxy"`` from ``Server: tinyproxy/1.11``, which would otherwise read as
+    the destination refusing its own credentials.
+    """
+    if status == 407:
+        return ProxyRefused(407, "Proxy Authentication Required")
+    if status != 401:
+        return None
+    server = str(headers.get("Server") or "").split("/", 1)[0].strip().lower()
+    realm = re.search(r'realm="?([^",]*)', str(headers.get("WWW-Authenticate") or ""))
+    by = server if server in PROXIES_ANSWERING_401 else (realm.group(1).strip().lower() if realm else "")
+    if headers.get("Proxy-Authenticate") is not None:
+        return ProxyRefused(401, "Unauthorized, with a Proxy-Authenticate challenge")
+    if by in PROXIES_ANSWERING_401:
+        return ProxyRefused(401, f"Unauthorized, from the proxy itself ({by})")
+    return None
 
 
 def proxy_outcome(error: ProxyRefused, reason: str) -> Delivery:

@@ -10,7 +10,9 @@ where its analysts expect it:
 ``scan.*``             Scan Activity (6007, Application Activity)      started, completed, failed → Error, ...
 ``audit.*``/``config.*`` Entity Management (3004, IAM)                 verb of the type: created → Create, ...
 ``asset.*``            Inventory Info (5001) for a host, else Entity Management (3004)
+``process.*``/sudo     Process Activity (1007, System Activity)        started → Launch, terminated → Terminate, ...
 ``auth.*``             Authentication (3002)                            Logon, status from ``outcome``
+a traffic verdict      Network Activity (4001)                          an allow/deny ``action`` on a connection
 ``alert``/a signature  Detection Finding (2004)                         Create
 network addresses      Network Activity (4001)                          Refuse when denied, else Traffic
 anything else          Base Event (0) with activity Other
@@ -32,6 +34,7 @@ from typing import Any
 import orjson
 
 from agent.model import Event, Severity, parse_time
+from agent.sdk.ocsf_process import is_process_event, process_activity
 
 __all__ = ["to_ocsf", "OCSF_VERSION", "ocsf_class_of"]
 
@@ -50,6 +53,7 @@ _CLASSES: dict[int, tuple[str, int, str]] = {
     2004: ("Detection Finding", 2, "Findings"),
     3002: ("Authentication", 3, "Identity & Access Management"),
     4001: ("Network Activity", 4, "Network Activity"),
+    1007: ("Process Activity", 1, "System Activity"),
 }
 
 _VULN_ACTIVITY = {"new": (1, "Create"), "resolved": (3, "Close"), "closed": (3, "Close")}
@@ -129,8 +133,12 @@ def ocsf_class_of(event: Event) -> int:
     head = event.type.split(".", 1)[0]
     if head == "finding":
         return 2002
+    if is_process_event(event):
+        return 1007
     if head == "auth":
         return 3002
+    if _traffic_verdict(event):  # a firewall's allow/deny of a connection, even with a rule id
+        return 4001
     if head == "alert" or event.signature:
         return 2004
     if head == "scan":
@@ -143,6 +151,16 @@ def ocsf_class_of(event: Event) -> int:
     if _endpoint(event, "src") or _endpoint(event, "dst"):
         return 4001
     return 0
+
+
+_TRAFFIC_VERDICTS = ("allowed", "denied", "dropped", "blocked", "reset")
+
+
+def _traffic_verdict(event: Event) -> bool:
+    """True for a connection with a traffic verdict (FortiGate ``act=deny``): Network Activity,
+    not a detection, though the firewall names its rule in the signature."""
+    action = _s(_group(event, "action").get("name"))
+    return action in _TRAFFIC_VERDICTS and bool(_endpoint(event, "src") or _endpoint(event, "dst"))
 
 
 def _port(value: Any) -> int | None:
@@ -166,8 +184,8 @@ def _endpoint(event: Event, side: str) -> dict[str, Any]:
 
 def _user(event: Event) -> dict[str, Any]:
     actor = _group(event, "actor")
-    user = {k: v for k, v in (("name", _s(actor.get("user"))), ("domain", _s(actor.get("domain")))) if v}
-    return user or {"name": "unknown"}
+    # OCSF's user wants a name (or uid/account): a domain alone keeps the name "unknown"
+    return {"name": _s(actor.get("user")) or "unknown", **({"domain": d} if (d := _s(actor.get("domain"))) else {})}
 
 
 def _authentication(event: Event, out: dict[str, Any]) -> tuple[int, str]:
@@ -206,7 +224,7 @@ def _network(event: Event, out: dict[str, Any]) -> tuple[int, str]:
         if endpoint:
             out[key] = endpoint
     action = _s(_group(event, "action").get("name"))
-    return (5, "Refuse") if action in ("denied", "dropped", "blocked", "reset") else (6, "Traffic")
+    return (5, "Refuse") if action in _TRAFFIC_VERDICTS[1:] else (6, "Traffic")
 
 
 def _verb(event: Event) -> str:
@@ -429,6 +447,8 @@ def to_ocsf(event: Event, *, include_raw: bool = True) -> dict[str, Any]:
         activity = _detection(event, out)
     elif class_uid == 4001:
         activity = _network(event, out)
+    elif class_uid == 1007:
+        activity = process_activity(event, out, _user(event))
     else:
         activity = (99, _verb(event) or "Other")
     out["activity_id"], out["activity_name"] = activity

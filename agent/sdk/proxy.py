@@ -17,12 +17,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlsplit
+from agent.sdk.describe import describe
 
 __all__ = ["PROXY_SCHEMA", "ProxySettings", "proxy_url_check"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 def proxy_url_check(field: str, value: Any, error: Callable[[str, str], None]) -> None:
@@ -40,20 +38,20 @@ def proxy_url_check(field: str, value: Any, error: Callable[[str, str], None]) -
 
 PROXY_SCHEMA: dict[str, Any] = {
     "type": "dict", "default": {},
-    "meta": _d("Egress proxy (HTTP CONNECT for https:// destinations). A sink's own block replaces agent.proxy; "
+    "meta": describe("Egress proxy (HTTP CONNECT for https:// destinations). A sink's own block replaces agent.proxy; "
                "proxy: {} sends directly."),
     "schema": {
         "url": {"type": "string", "nullable": True, "default": None, "check_with": proxy_url_check,
-                "meta": _d("Proxy address, http://proxy.example:3128; unset sends directly (unless from_env).")},
+                "meta": describe("Proxy address, http://proxy.example:3128; unset sends directly (unless from_env).")},
         "username": {"type": "string", "nullable": True, "default": None,
-                     "meta": _d("User name for the proxy's Basic authentication (Proxy-Authorization).")},
+                     "meta": describe("User name for the proxy's Basic authentication (Proxy-Authorization).")},
         "password": {"type": "string", "nullable": True, "default": None,
-                     "meta": _d("Password for the proxy; normally ${PROXY_PASSWORD}. Never logged.")},
+                     "meta": describe("Password for the proxy; normally ${PROXY_PASSWORD}. Never logged.")},
         "no_proxy": {"type": "list", "default": [], "schema": {"type": "string", "empty": False},
-                     "meta": _d("Destinations reached directly: host names (a leading dot or none matches subdomains "
+                     "meta": describe("Destinations reached directly: host names (a leading dot or none matches subdomains "
                                 "too), IP addresses or CIDR ranges, host:port.")},
         "from_env": {"type": "boolean", "default": False,
-                     "meta": _d("Take the proxy from HTTPS_PROXY / HTTP_PROXY / NO_PROXY of the agent's environment "
+                     "meta": describe("Take the proxy from HTTPS_PROXY / HTTP_PROXY / NO_PROXY of the agent's environment "
                                 "when url is unset. Off by default so an inherited variable never reroutes events.")},
     },
 }

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from agent.sdk.decoder import PLUGIN_API_VERSION
 from agent.sdk.outcome import Delivery
+from agent.sdk.secrets import ALWAYS_SECRET_KEYS
 from agent.model import Event
 
 if TYPE_CHECKING:
@@ -82,13 +83,19 @@ class Sink(ABC):
     - ``DEFAULTS``: this type's defaults for those common blocks, e.g.
       ``{"rate_limit": {"per_second": 1, "burst": 1}}`` for Slack.
     - ``SECRET_KEYS``: names of keys whose values must never be logged.
+
+    A sink implements :meth:`send`, and may override :meth:`open`, :meth:`healthcheck`,
+    :meth:`close`, :meth:`check_config`, :meth:`derive_config`, and provide :attr:`encode_batch` and
+    :attr:`conformance_config`: everything a sink may provide is declared here.
+    Socket and chat-webhook sinks start from :class:`agent.sdk.SocketSink` and
+    :class:`agent.sdk.ChatWebhookSink`.
     """
 
     type_name: ClassVar[str]
     description: ClassVar[str] = ""
     CONFIG_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {}
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
-    SECRET_KEYS: ClassVar[frozenset[str]] = frozenset({"token", "secret", "password", "url"})
+    SECRET_KEYS: ClassVar[frozenset[str]] = ALWAYS_SECRET_KEYS | {"url"}
     api_version: ClassVar[int] = PLUGIN_API_VERSION
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
@@ -110,6 +117,43 @@ class Sink(ABC):
 
     def close(self) -> None:
         """Release resources. Must be safe to call more than once."""
+
+    # -- optional: override what applies ------------------------------------------------------
+
+    @staticmethod
+    def check_config(config: dict[str, Any]) -> list[str]:
+        """Cross-field checks the schema cannot express, run by ``siemrelay validate`` and at start.
+
+        :param config: the validated section, defaults filled in. Read it only: never change it
+            (a sink that derives settings does so in ``__init__``).
+        :returns: one readable problem per entry (the agent adds file, line and key path).
+        """
+        return []
+
+    @classmethod
+    def derive_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Settings that follow from other settings, e.g. a chat sink's batch from its digest window.
+
+        The agent calls it after validation and :meth:`check_config`, and builds the sink and
+        its delivery worker from the result. Return a new section; never change ``config``.
+        The default returns it as it is.
+        """
+        return config
+
+    #: The pure encoder, ``encode_batch(self, batch) -> bytes | list[bytes]``: exactly what
+    #: :meth:`send` puts on the wire for ``batch`` (one payload, or one message per event;
+    #: a sink with payloads of its own kind, such as S3 objects, returns a list of those),
+    #: with no I/O and no clock. Define it as a method and call it from :meth:`send`:
+    #: ``siemrelay route --explain`` shows its output and the conformance suite checks it
+    #: is pure. ``None`` here means "this sink exposes no encoder".
+    encode_batch: ClassVar[Callable[..., object] | None] = None
+
+    #: For the conformance suite (:mod:`agent.testing.conformance`), a classmethod
+    #: ``conformance_config(cls, endpoint) -> dict``: this sink's own keys pointing at the
+    #: suite's receiver (``endpoint.url``, ``endpoint.address``, ``endpoint.path``; every
+    #: secret set to ``endpoint.secret``). ``None`` here: the suite builds a best-effort
+    #: config from the schema instead.
+    conformance_config: ClassVar[Callable[..., dict[str, Any]] | None] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} type={self.type_name}>"

@@ -11,12 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from agent.sdk.describe import describe as _d  # the one description helper, short at the many call sites
+
 __all__ = ["SINK_CORE_SCHEMA", "RETRY_SCHEMA", "BATCH_SCHEMA", "CIRCUIT_SCHEMA", "RATE_SCHEMA", "FLOOD_SCHEMA",
            "compose_sink_schema", "with_nested_defaults"]
-
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 def _attempts(value: Any) -> Any:

@@ -14,15 +14,16 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
 from agent.sdk.record import RawRecord
+from agent.sdk.secrets import ALWAYS_SECRET_KEYS
 
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Source", "SourceContext", "Submitted", "SubmitStatus"]
+__all__ = ["DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus"]
 
 
 class SubmitStatus(str, Enum):
@@ -57,6 +58,21 @@ class Submitted:
         return self.status is SubmitStatus.ACCEPTED
 
 
+class DecoderBuilder(Protocol):
+    """``build_decoder(spec, key="decoder") -> Decoder``, handed to a source in its context."""
+
+    def __call__(self, spec: str | dict[str, Any], key: str | tuple[str | int, ...] = "decoder") -> Decoder:
+        """Build the decoder a source's section names.
+
+        :param spec: a decoder type name, the name of an entry of the top-level
+            ``decoders:`` section, or ``{type: NAME, ...options}``.
+        :param key: where ``spec`` sits in the source's section (a key, or a path of keys
+            such as ``("paths", "/hooks", "decoder")``), so a configuration error names that line.
+        :raises agent.errors.ConfigError: the spec names no registered decoder, or its options are invalid.
+        """
+        ...
+
+
 @dataclass(slots=True)
 class SourceContext:
     """What the agent hands a source at construction.
@@ -77,7 +93,7 @@ class SourceContext:
     logger: "Logger"
     state_dir: Path
     submit: Callable[..., Submitted]
-    build_decoder: Callable[[Any], Decoder]
+    build_decoder: DecoderBuilder
     stopping: threading.Event = field(default_factory=threading.Event)
     redact: Callable[[str], str] = field(default=lambda text: text)
 
@@ -87,13 +103,14 @@ class Source(ABC):
 
     Subclasses declare ``type_name``, ``description``, ``CONFIG_SCHEMA`` and
     ``SECRET_KEYS`` like sinks do, build everything in ``__init__`` without starting
-    threads or binding sockets, and do both in :meth:`start`.
+    threads or binding sockets, and do both in :meth:`start`. They may override
+    :meth:`check_config`; everything a source may provide is declared here.
     """
 
     type_name: ClassVar[str]
     description: ClassVar[str] = ""
     CONFIG_SCHEMA: ClassVar[dict[str, dict[str, Any]]] = {}
-    SECRET_KEYS: ClassVar[frozenset[str]] = frozenset({"token", "secret", "password", "bearer", "value"})
+    SECRET_KEYS: ClassVar[frozenset[str]] = ALWAYS_SECRET_KEYS | {"bearer", "value"}
     api_version: ClassVar[int] = PLUGIN_API_VERSION
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
@@ -111,6 +128,17 @@ class Source(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Stop reading, finish or refuse in-flight input, join threads. Idempotent."""
+
+    # -- optional: override what applies; the default does nothing --------------------------
+
+    @staticmethod
+    def check_config(config: dict[str, Any]) -> list[str]:
+        """Cross-field checks the schema cannot express, run by ``siemrelay validate`` and at start.
+
+        :param config: the validated section, defaults filled in. Read it only: never change it.
+        :returns: one readable problem per entry (the agent adds file, line and key path).
+        """
+        return []
 
     def make_record(self, data: bytes, decoder: Decoder, origin: dict[str, Any],
                     received_at: Any, parsed: Any = None) -> RawRecord:

@@ -36,6 +36,7 @@ from agent.config.loader import SourceMap
 from agent.errors import Problem
 from agent.testing.receivers import HTTPReceiver, Reply, TCPReceiver
 from agent.config.schema import SINK_CORE_SCHEMA, compose_sink_schema, validate_section
+from agent.sdk.secrets import secret_keys, secret_values
 from agent.sdk.sink import Sink
 from agent.testing import CapturedLogs, make_sink_context
 
@@ -45,7 +46,6 @@ __all__ = ["Endpoint", "SinkHarness", "ConformanceError", "NotApplicable", "CHEC
 #: ``retry.timeout_s`` the suite configures (the smallest the core schema allows, at
 #: least half a second); a stalled peer must give RETRY after about this long.
 TIMEOUT_S = max(0.5, float(SINK_CORE_SCHEMA["retry"]["schema"]["timeout_s"].get("min", 0.5)))
-_ALWAYS_SECRET = frozenset({"token", "secret", "password"})
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,9 @@ class SinkHarness:
 
     def raw_config(self, endpoint: Endpoint) -> dict[str, Any]:
         """The sink's own keys for ``endpoint``: its ``conformance_config`` or a fallback from the schema."""
-        if self.opted_in:
-            cfg = dict(self.cls.conformance_config(endpoint))  # type: ignore[attr-defined]
+        make = self.cls.conformance_config
+        if self.opted_in and make is not None:
+            cfg = dict(make(endpoint))
         else:
             cfg = fallback_config(self.cls, endpoint)
         retry = dict(cfg.get("retry") or {})
@@ -186,9 +187,9 @@ class SinkHarness:
         raw = self.raw_config(endpoint)
         problems: list[Problem] = []
         schema = compose_sink_schema(dict(getattr(self.cls, "CONFIG_SCHEMA", {}) or {}), getattr(self.cls, "DEFAULTS", {}))
-        secret_keys = set(getattr(self.cls, "SECRET_KEYS", ())) | _ALWAYS_SECRET
+        keys = secret_keys(self.cls)
         doc = validate_section(raw, schema, SourceMap(default_file="<conformance>"), ("sinks", "conformance"),
-                               problems, secret_keys)
+                               problems, keys)
         if doc is not None:
             check = getattr(self.cls, "check_config", None)
             for msg in (check(doc) or []) if check else []:
@@ -196,8 +197,8 @@ class SinkHarness:
         if doc is None or problems:
             origin = "conformance_config(endpoint)" if self.opted_in else "the fallback config built from the schema"
             raise ConformanceError(f"{origin} does not validate:\n" + "\n".join(f"  - {p}" for p in problems))
-        self.secrets |= secret_values(doc, secret_keys)
-        return doc
+        self.secrets |= secret_values(doc, keys)
+        return self.cls.derive_config(doc)
 
     def build(self, endpoint: Endpoint | None = None) -> Sink:
         """Construct the sink for ``endpoint`` (default: the live receiver) with a captured-log context."""
@@ -241,24 +242,6 @@ class SinkHarness:
         self.logs.stop()
 
 
-def secret_values(config: dict[str, Any], keys: set[str] | frozenset[str]) -> set[str]:
-    """Values of secret keys anywhere in ``config`` (as the agent's redactor collects them)."""
-    found: set[str] = set()
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, str(k))
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-        elif isinstance(value, str) and key in keys and len(value) >= 4:
-            found.add(value)
-
-    walk(config)
-    return found
-
-
 def fallback_config(cls: type, endpoint: Endpoint) -> dict[str, Any]:
     """A best-effort config from the schema for sinks without ``conformance_config``.
 
@@ -266,13 +249,13 @@ def fallback_config(cls: type, endpoint: Endpoint) -> dict[str, Any]:
     canary (secret keys), their first allowed value, their minimum, or a neutral value.
     """
     schema = dict(getattr(cls, "CONFIG_SCHEMA", None) or {})
-    secret_keys = set(getattr(cls, "SECRET_KEYS", ())) | _ALWAYS_SECRET
+    keys = secret_keys(cls)
     cfg: dict[str, Any] = {}
     for key, rules in schema.items():
         if not isinstance(rules, dict):
             continue
         if key == "url":
-            cfg[key] = endpoint.secret_url if key in secret_keys else endpoint.url
+            cfg[key] = endpoint.secret_url if key in keys else endpoint.url
         elif key == "address":
             cfg[key] = endpoint.address
         elif key == "path":
@@ -280,11 +263,11 @@ def fallback_config(cls: type, endpoint: Endpoint) -> dict[str, Any]:
         elif key == "transport" and endpoint.transport in (rules.get("allowed") or ()):
             cfg[key] = endpoint.transport
         elif rules.get("required"):
-            cfg[key] = _neutral(key, rules, secret_keys, endpoint)
+            cfg[key] = _neutral(key, rules, keys, endpoint)
     return cfg
 
 
-def _neutral(key: str, rules: dict[str, Any], secret_keys: set[str], endpoint: Endpoint) -> Any:
+def _neutral(key: str, rules: dict[str, Any], secret_keys: frozenset[str], endpoint: Endpoint) -> Any:
     if rules.get("allowed"):
         return rules["allowed"][0]
     kind = rules.get("type")

@@ -10,29 +10,25 @@ untouched; which decoder was used shows in ``source``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
-from agent.sdk.decoder import Decoder, DecodeError, parse_json
-from agent.model import Event
-from agent.sdk.record import RawRecord
+from agent.sdk import DecodeError, Decoder, Event, RawRecord, find_cef, parse_json
 from plugins.dec_auto.config import CONFIG_SCHEMA
-from plugins.dec_cef.decoder import CefDecoder
-from plugins.dec_cef.parser import find_cef
-from plugins.dec_detectify.decoder import LEGACY_TYPES, DetectifyDecoder
-from plugins.dec_escape.config import RESOURCES
-from plugins.dec_escape.decoder import EscapeDecoder
-from plugins.dec_json.decoder import JsonDecoder
-from plugins.dec_pentest.decoder import EVENT_TYPES as PENTEST_TYPES
-from plugins.dec_pentest.decoder import PentestDecoder
-from plugins.dec_raw.decoder import RawDecoder
-from plugins.dec_zeropath.decoder import ZeroPathDecoder
 
+# The vendors' documented event names detection keys on. They are the vendor decoders'
+# own lists (a test holds them equal); copied, not imported, because a plugin never
+# imports another plugin: the decoders themselves are reached through the registry.
+#: Escape's export arrays (``dec_escape`` RESOURCES)
+ESCAPE_RESOURCES = ("issues", "assets", "scans", "profiles", "locations", "integrations")
+#: the pentest platforms' event types (``dec_pentest`` EVENT_TYPES)
+PENTEST_TYPES = ("finding_added", "finding_verified", "phase_changed", "engagement_completed", "engagement_signed",
+                 "critical_finding", "retest_completed", "report_ready", "surface_changed", "monitor_alert")
+#: Detectify's legacy webhook types (``dec_detectify`` LEGACY_TYPES)
+DETECTIFY_LEGACY_TYPES = ("event_scan_started", "event_scan_finished", "event_finding_high", "event_finding_medium")
 _DETECTIFY_CURRENT = ("finding", "scan_started", "scan_completed", "scan_finished", "asset_added", "asset_changed",
                       "asset_removed", "finding_updated", "finding_resolved", "new_finding", "finding_new")
-
-
-def _defaults(cls: type[Decoder]) -> dict[str, Any]:
-    return {k: v.get("default") for k, v in cls.CONFIG_SCHEMA.items() if "default" in v}
+#: the decoder types ``auto`` hands records to, by registered name
+DISPATCH = ("escape", "detectify", "zeropath", "pentest", "json", "cef", "syslog", "raw")
 
 
 def detect(payload: Any) -> str | None:
@@ -55,9 +51,9 @@ def detect(payload: Any) -> str | None:
     kind = payload.get("event_type")
     if isinstance(kind, str) and (isinstance(payload.get("finding"), dict) or kind in _DETECTIFY_CURRENT):
         return "detectify"
-    if payload.get("type") in LEGACY_TYPES and "domain" in payload:
+    if payload.get("type") in DETECTIFY_LEGACY_TYPES and "domain" in payload:
         return "detectify"
-    present = [k for k in RESOURCES if k in payload]
+    present = [k for k in ESCAPE_RESOURCES if k in payload]
     if present and all(isinstance(payload[k], list) or payload[k] is None for k in present) \
             and not any(k in payload for k in ("event", "event_type", "type", "sourcetype")):
         return "escape"
@@ -102,20 +98,20 @@ class AutoDecoder(Decoder):
         self.reject_json = config.get("unknown_json") == "reject"
         self.reject_text = config.get("unknown_text") == "reject"
         self.accept_text = config.get("unknown_text") == "accept"
-        self.decoders: dict[str, Decoder] = {cls.type_name: cls(_defaults(cls)) for cls in (
-            EscapeDecoder, DetectifyDecoder, ZeroPathDecoder, PentestDecoder, JsonDecoder, CefDecoder, RawDecoder)}
-        syslog = self._syslog()
-        if syslog is not None:
-            self.decoders["syslog"] = syslog
+        #: registered decoders by type name, filled by :meth:`use_decoders`
+        self.decoders: dict[str, Decoder] = {}
 
-    @staticmethod
-    def _syslog() -> Decoder | None:
-        """The ``syslog`` decoder when its plugin is installed (it is a separate plugin)."""
-        try:
-            from plugins.dec_syslog.decoder import SyslogDecoder
-        except ImportError:
-            return None
-        return SyslogDecoder(_defaults(SyslogDecoder))
+    def use_decoders(self, build: Callable[[str], Decoder]) -> None:
+        """Build the decoders this one hands records to, by name, through the agent's registry.
+
+        A type that is not registered (its plugin is disabled or not installed) is left
+        out: records of that kind are dead-lettered naming the missing decoder.
+        """
+        for name in DISPATCH:
+            try:
+                self.decoders[name] = build(name)
+            except Exception:  # unknown type: the agent's error names it; here it only means "not available"
+                continue
 
     def choose(self, record: RawRecord) -> tuple[str, Any]:
         """(decoder type, parsed JSON or ``None``) for ``record``."""
@@ -158,11 +154,12 @@ class AutoDecoder(Decoder):
         kind, payload = self.choose(record)
         if payload is not None and record.parsed is None:
             record = dataclasses.replace(record, parsed=payload)
-        if kind != "syslog":
-            return self.decoders[kind].decode(record)
+        decoder = self.decoders.get(kind)
+        if decoder is None:
+            raise DecodeError(f"the record looks like {kind}, but no {kind!r} decoder is registered (is its plugin disabled?)")
         try:  # another plugin's decoder: its bugs become this record's reason, not an escape
-            return self.decoders[kind].decode(record)
+            return decoder.decode(record)
         except DecodeError:
             raise
         except Exception as exc:
-            raise DecodeError(f"syslog decoder failed: {type(exc).__name__}: {exc}") from None
+            raise DecodeError(f"{kind} decoder failed: {type(exc).__name__}: {exc}") from None

@@ -1,10 +1,11 @@
-"""Built-in decoder ``cef``: CEF lines, bare or behind a syslog header; the parser lives in
-:mod:`plugins.dec_cef.parser` so the ``syslog`` decoder can share it."""
+"""Built-in decoder ``cef``: CEF lines, bare or behind a syslog header; the parser and the
+mapping live in the SDK (:mod:`agent.sdk.cef_parser`, :mod:`agent.sdk.cef_event`), shared
+with the ``syslog`` decoder."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.dec_cef.decoder import CefDecoder
 
 
 @hookimpl
-def register_decoders(register):  # type: ignore[no-untyped-def]
+def register_decoders(register: Register) -> None:
     register(CefDecoder)

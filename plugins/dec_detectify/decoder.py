@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.sdk.decoder import Decoder, DecodeError
-from agent.model import Event, Severity, score_from_severity
+from agent.sdk import Event, Severity, score_from_severity
 from agent.sdk.normalize import (canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, req_obj, req_str,
                              severity_of_detectify, stable_id)
 from agent.sdk.record import RawRecord

@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any, Callable
 
 from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError
-from agent.model import Event, Severity
+from agent.sdk import Event, Severity
 from agent.sdk.normalize import canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, severity_of_name
 from agent.sdk.record import RawRecord
+from plugins.dec_escape.context import DEVICE, issue_context, network_of, scan_outcome
 from plugins.dec_escape.config import CONFIG_SCHEMA, RESOURCES
 from plugins.dec_escape.mapping import asset_group, location_of, profile_group, scan_events, scan_group, target_group
 
@@ -134,14 +135,16 @@ class EscapeDecoder(Decoder):
         return self._event(item, where, record, "issue", status, time=time, title=name,
                            severity=severity_of_name(item.get("severity")),
                            description=opt_str(item.get("context")), finding=finding, asset=asset, scan=scan,
-                           repository=repository, tags=list((asset or {}).get("tags", [])))
+                           repository=repository, tags=list((asset or {}).get("tags", [])),
+                           **issue_context(finding, asset))
 
     def _asset(self, item: dict[str, Any], where: str, record: RawRecord) -> Event:
         asset, repository = asset_group(item, where)
         name = asset.get("name") or asset.get("url") or asset.get("host") or opt_str(item.get("id"))
         title = f"Escape asset {name} ({asset.get('class') or asset.get('type') or 'unknown class'})"
         return self._event(item, where, record, "asset", "", time=first_time(item.get("updatedAt"), item.get("createdAt")),
-                           title=title, asset=asset, repository=repository, tags=list(asset.get("tags", [])))
+                           title=title, asset=asset, repository=repository, tags=list(asset.get("tags", [])),
+                           device=dict(DEVICE), network=network_of(asset))
 
     def _scan(self, item: dict[str, Any], where: str, record: RawRecord) -> Event:
         scan = scan_group(item, where)
@@ -150,13 +153,14 @@ class EscapeDecoder(Decoder):
         title = f"Escape {scan.get('type') or 'scan'} scan {status.lower() or 'updated'}: {app}"
         sev = (Severity.LOW, 25) if status == "FAILED" else (Severity.INFO, 5)
         time = first_time(item.get("finishedAt"), item.get("updatedAt"), item.get("createdAt"))
-        return self._event(item, where, record, "scan", status, time=time, title=title, scan=scan, severity=sev)
+        return self._event(item, where, record, "scan", status, time=time, title=title, scan=scan, severity=sev,
+                           device=dict(DEVICE), outcome=scan_outcome(status))
 
     def _profile(self, item: dict[str, Any], where: str, record: RawRecord) -> Event:
         asset = {"type": "profile", **profile_group(item)}
         title = f"Escape profile {asset.get('name') or asset.get('id')} ({asset.get('scanner_kind') or 'scanner'})"
         return self._event(item, where, record, "profile", "", time=first_time(item.get("updatedAt"), item.get("createdAt")),
-                           title=title, asset=asset)
+                           title=title, asset=asset, device=dict(DEVICE))
 
     def _location(self, item: dict[str, Any], where: str, record: RawRecord) -> Event:
         asset: dict[str, Any] = {"type": "location"}
@@ -170,7 +174,7 @@ class EscapeDecoder(Decoder):
         state = "enabled" if asset.get("enabled") else "disabled" if "enabled" in asset else "unknown state"
         title = f"Escape location {asset.get('name') or asset.get('id')} ({state})"
         return self._event(item, where, record, "location", "", time=first_time(item.get("updatedAt"), item.get("createdAt")),
-                           title=title, asset=asset)
+                           title=title, asset=asset, device=dict(DEVICE))
 
     def _integration(self, item: dict[str, Any], where: str, record: RawRecord) -> Event:
         asset: dict[str, Any] = {"type": "integration"}
@@ -186,7 +190,10 @@ class EscapeDecoder(Decoder):
             (" is invalid" if invalid else "")
         sev = (Severity.LOW, 25) if invalid else (Severity.INFO, 5)
         return self._event(item, where, record, "integration", "", severity=sev,
-                           time=first_time(item.get("updatedAt"), item.get("createdAt")), title=title, asset=asset)
+                           time=first_time(item.get("updatedAt"), item.get("createdAt")), title=title, asset=asset,
+                           device=dict(DEVICE),
+                           outcome={"name": "failure" if invalid else "success", "original": "invalid" if invalid
+                                    else "valid"} if "valid" in asset else None)
 
 
 def _not_object(where: str, value: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from agent.sdk.decoder import Decoder, DecodeError, PartialDecodeError, parse_json
-from agent.model import Event, parse_time, score_from_severity, severity_from_name, severity_from_score
+from agent.sdk import Event, parse_time, score_from_severity, severity_from_name, severity_from_score
 from agent.sdk.normalize import canonical, opt_str, severity_of_cvss, severity_of_score, stable_id
 from agent.sdk.record import RawRecord
 from agent.sdk.vocab import action_group, outcome_group

@@ -1,9 +1,9 @@
 """Built-in decoder ``raw``: plain text lines, optionally picked apart by a regular expression."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.dec_raw.decoder import RawDecoder
 
 
 @hookimpl
-def register_decoders(register):  # type: ignore[no-untyped-def]
+def register_decoders(register: Register) -> None:
     register(RawDecoder)

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from agent.sdk.decoder import Decoder, DecodeError
-from agent.model import Event, Severity, content_id, parse_time, score_from_severity, severity_from_name
+from agent.sdk import Event, Severity, content_id, parse_time, score_from_severity, severity_from_name
 from agent.sdk.normalize import severity_of_any
 from agent.sdk.record import RawRecord
 from plugins.dec_raw.config import CONFIG_SCHEMA, check_config

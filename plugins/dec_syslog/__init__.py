@@ -1,9 +1,9 @@
 """Built-in decoder ``syslog``: RFC 5424 (structured data included) and RFC 3164, CEF inside."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.dec_syslog.decoder import SyslogDecoder
 
 
 @hookimpl
-def register_decoders(register):  # type: ignore[no-untyped-def]
+def register_decoders(register: Register) -> None:
     register(SyslogDecoder)

@@ -54,5 +54,14 @@ def auth_facts(app_name: str, message: str) -> AuthFacts | None:
             return AuthFacts("auth.sudo", f"sudo by {m.group('user')} as {m.group('target')}: {m.group('command')[:80]}",
                              {"actor": {"user": m.group("user")},
                               "outcome": {"name": outcome, "original": problem or "allowed"},
-                              "process": {"name": m.group("command").split(" ", 1)[0]}})
+                              "process": _sudo_process(m.group("command"), m.group("target"))})
     return None
+
+
+def _sudo_process(command: str, target: str) -> dict[str, Any]:
+    """The command sudo ran: its program (as written), the whole command line, the user it ran as."""
+    program = command.split(" ", 1)[0]
+    process: dict[str, Any] = {"name": program, "command_line": command.strip(), "user": target}
+    if program.startswith("/"):
+        process["path"] = program
+    return process

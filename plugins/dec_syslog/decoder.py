@@ -7,13 +7,10 @@ so a SOC sees malformed senders instead of silently losing their messages.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.sdk.decoder import Decoder
-from agent.model import Event, Severity, content_id, score_from_severity
-from agent.sdk.record import RawRecord
+from agent.sdk import Decoder, Event, RawRecord, Severity, content_id, event_from_cef, find_cef, parse_cef, score_from_severity
 from plugins.dec_syslog.auth import auth_facts
 from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog
@@ -22,35 +19,6 @@ from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseErro
 SYSLOG_TO_OCSF = (Severity.CRITICAL, Severity.CRITICAL, Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM,
                   Severity.LOW, Severity.INFO, Severity.INFO)
 TITLE_CHARS = 256
-_CEF_WORDS = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH, "very-high": Severity.CRITICAL,
-              "very high": Severity.CRITICAL, "unknown": Severity.UNKNOWN}
-
-
-def _load_cef() -> tuple[Callable[[str], dict[str, Any]], Callable[[str], int]] | None:
-    """The CEF parser of the ``cef`` decoder plugin, if it is installed (imported lazily)."""
-    try:
-        from plugins.dec_cef.parser import find_cef, parse_cef
-    except ImportError:
-        return None
-    return parse_cef, find_cef
-
-
-def cef_severity(value: str) -> Severity:
-    """CEF severity (0-10 or Low/Medium/High/Very-High) → OCSF: 0-3 low, 4-6 medium, 7-8 high, 9-10 critical."""
-    text = str(value).strip().lower()
-    if text in _CEF_WORDS:
-        return _CEF_WORDS[text]
-    try:
-        n = float(text)
-    except ValueError:
-        return Severity.UNKNOWN
-    if n >= 9:
-        return Severity.CRITICAL
-    if n >= 7:
-        return Severity.HIGH
-    if n >= 4:
-        return Severity.MEDIUM
-    return Severity.LOW
 
 
 def _title(text: str) -> str:
@@ -71,7 +39,7 @@ class SyslogDecoder(Decoder):
         self.source = config.get("source", "syslog")
         self.event_type = config.get("event_type", "log")
         self.tz = ZoneInfo(config.get("timezone", "UTC"))
-        self.cef = _load_cef() if config.get("cef", True) else None
+        self.cef = bool(config.get("cef", True))
         self.severity_from_priority = bool(config.get("severity_from_priority", False))
 
     def decode(self, record: RawRecord) -> list[Event]:
@@ -86,8 +54,8 @@ class SyslogDecoder(Decoder):
             msg = parse_syslog(text, record.received_at, self.tz)
         except SyslogParseError as exc:
             return [self._unparsed(record, text, str(exc), flags)]
-        if self.cef is not None and "CEF:" in msg.message:
-            event = self._cef_event(record, msg, flags)
+        if self.cef and "CEF:" in msg.message:
+            event = self._cef_event(record, text, msg, flags)
             if event is not None:
                 return [event]
         return [self._event(record, msg, flags)]
@@ -124,9 +92,9 @@ class SyslogDecoder(Decoder):
             device={"hostname": msg.hostname} if msg.hostname else None,
             process=process or None, origin=self._origin(record, flags), raw=msg.header(), **groups)
 
-    def _cef_event(self, record: RawRecord, msg: SyslogMessage, flags: list[str]) -> Event | None:
-        assert self.cef is not None
-        parse_cef, find_cef = self.cef
+    def _cef_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str]) -> Event | None:
+        """CEF inside syslog, mapped exactly as the ``cef`` decoder maps it (:func:`agent.sdk.event_from_cef`),
+        with the time and host of the syslog header this decoder already parsed."""
         start = find_cef(msg.message)
         if start < 0:
             return None
@@ -138,24 +106,13 @@ class SyslogDecoder(Decoder):
             event = self._event(record, msg, flags)
             event.origin = self._origin(record, flags, parse_error=f"CEF: {exc}")
             return event
-        ext: dict[str, str] = cef.get("extensions") or {}
-        sev = cef_severity(cef.get("severity", ""))
-        asset: dict[str, Any] = {}
-        host = ext.get("dhost") or ext.get("shost") or msg.hostname
-        if host:
-            asset["host"] = host
-        ip = ext.get("dst") or ext.get("src")
-        if ip:
-            asset["ip"] = ip
-        when = _cef_time(ext.get("rt")) or msg.timestamp or record.received_at
-        name = cef.get("name", "")
-        raw = {"syslog": {k: v for k, v in msg.header().items() if k != "message"}, "cef": cef}
-        return Event(
-            id=ext.get("externalId") or content_id("cef", record.data), time=when, received_at=record.received_at,
-            source=(cef.get("device_vendor") or "cef").strip().lower().replace(" ", "_") or "cef",
-            type="alert", vendor_type=cef.get("signature_id", ""), severity_id=int(sev), score=score_from_severity(sev),
-            title=_title(name) or _title(msg.message), description=ext.get("msg", ""),
-            asset=asset or None, origin=self._origin(record, flags), raw=raw)
+        at = text.find(msg.message[start:])
+        line = text.rstrip("\r\n")
+        source = (cef["device_vendor"] or "cef").strip().lower().replace(" ", "_") or "cef"
+        event = event_from_cef(cef, line, record, source, "alert", text[:at] if at > 0 else "",
+                               header_time=msg.timestamp, header_host=msg.hostname or "")
+        event.origin = self._origin(record, flags)
+        return event
 
     def _unparsed(self, record: RawRecord, text: str, reason: str, flags: list[str]) -> Event:
         flags.append("parse_error")
@@ -164,11 +121,3 @@ class SyslogDecoder(Decoder):
             source=self.source, type=self.event_type, vendor_type="", severity_id=int(Severity.UNKNOWN), score=0,
             title=_title(text), description="", origin=self._origin(record, flags, parse_error=reason),
             raw={"format": "unparsed", "message": text})
-
-
-def _cef_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    from agent.model import parse_time
-
-    return parse_time(value)

@@ -1,9 +1,9 @@
 """Built-in decoder ``zeropath``: ZeroPath webhooks, all 24 event types."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.dec_zeropath.decoder import ZeroPathDecoder
 
 
 @hookimpl
-def register_decoders(register):  # type: ignore[no-untyped-def]
+def register_decoders(register: Register) -> None:
     register(ZeroPathDecoder)

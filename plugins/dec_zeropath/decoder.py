@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from agent.sdk.decoder import Decoder, DecodeError
-from agent.model import Event, Severity, parse_time
+from agent.sdk import Event, Severity, parse_time
 from agent.sdk.normalize import (canonical, first_time, normalize_type, obj_or_empty, opt_obj, opt_str, req_obj, req_str,
                              severity_of_any, severity_of_score, stable_id)
 from agent.sdk.record import RawRecord
+from plugins.dec_zeropath.context import context_groups
 from plugins.dec_zeropath.config import CONFIG_SCHEMA
 from plugins.dec_zeropath.rules import NESTED_REQUIRED, missing_for
 
@@ -154,12 +155,15 @@ class ZeroPathDecoder(Decoder):
             _first(meta, "message", "reason", "description")
         time = (first_time(audit.get("timestamp")) if audit else None) or when or \
             first_time(event.get("timestamp"), payload.get("time"))
+        groups = context_groups(payload, sourcetype, audit, finding, scan)
         return Event(
             id=stable_id(SOURCE, canon), time=time or record.received_at, received_at=record.received_at,
             source=SOURCE, type=etype, vendor_type=sourcetype,
             severity_id=int(sev[0]), score=sev[1], title=title, description=description,
             asset=asset, finding=finding or None, scan=scan or None, repository=repository or None,
             organization=organization or None, links=links or None, raw=payload,
+            device=groups.get("device"), actor=groups.get("actor"), file=groups.get("file"),
+            outcome=groups.get("outcome"), action=groups.get("action"),
         )
 
     @staticmethod

@@ -12,7 +12,7 @@ import hmac
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs
 
-from agent.model import parse_time
+from agent.sdk import parse_time
 
 __all__ = ["Authenticator"]
 

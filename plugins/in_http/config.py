@@ -6,10 +6,8 @@ from typing import Any
 
 from agent.sdk.net import ADDRESS_RULES
 from agent.sdk.tls import TLS_SCHEMA, tls_check
+from agent.sdk import describe
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 # A secret that is set must not be empty: `bearer: ""` (or `${TOKEN:-}` with TOKEN unset)
@@ -18,87 +16,87 @@ SECRET_ITEM = {"type": "string", "empty": False}
 SECRET_RULES = {"type": ["string", "list"], "schema": SECRET_ITEM, "empty": False, "nullable": True, "default": None}
 
 AUTH_SCHEMA: dict[str, Any] = {
-    "hmac": {"type": "dict", "nullable": True, "default": None, "meta": _d(
+    "hmac": {"type": "dict", "nullable": True, "default": None, "meta": describe(
         "HMAC-SHA256 of the raw body, hex, in a header (Detectify: X-Detectify-Signature; pentest platform: X-Webhook-Signature)."),
         "schema": {
-            "header": {"type": "string", "default": "X-Webhook-Signature", "meta": _d("Header that carries the signature.")},
+            "header": {"type": "string", "default": "X-Webhook-Signature", "meta": describe("Header that carries the signature.")},
             "secret": {"type": ["string", "list"], "schema": SECRET_ITEM, "required": True, "empty": False,
-                       "meta": _d("Shared secret; a list accepts any of several (rotation).")},
+                       "meta": describe("Shared secret; a list accepts any of several (rotation).")},
             "prefix": {"type": "string", "default": "sha256=",
-                       "meta": _d("Prefix before the hex digest; accepted with or without it.")},
+                       "meta": describe("Prefix before the hex digest; accepted with or without it.")},
             "signed": {"type": "string", "default": "body", "allowed": ["body", "timestamp.body"],
-                       "meta": _d("What is signed: the body, or '<timestamp header value>.<body>' (needs auth.timestamp).")},
+                       "meta": describe("What is signed: the body, or '<timestamp header value>.<body>' (needs auth.timestamp).")},
         }},
-    "bearer": {**SECRET_RULES, "meta": _d("Required 'Authorization: Bearer <token>'; a list accepts any of several.")},
-    "header": {"type": "dict", "nullable": True, "default": None, "meta": _d(
+    "bearer": {**SECRET_RULES, "meta": describe("Required 'Authorization: Bearer <token>'; a list accepts any of several.")},
+    "header": {"type": "dict", "nullable": True, "default": None, "meta": describe(
         "A custom header that must carry a secret (ZeroPath's custom headers, e.g. X-Api-Key)."), "schema": {
-            "name": {"type": "string", "required": True, "meta": _d("Header name.")},
+            "name": {"type": "string", "required": True, "meta": describe("Header name.")},
             "value": {"type": ["string", "list"], "schema": SECRET_ITEM, "required": True, "empty": False,
-                      "meta": _d("Expected value (secret); a list accepts any of several.")},
+                      "meta": describe("Expected value (secret); a list accepts any of several.")},
         }},
-    "query_secret": {**SECRET_RULES, "meta": _d("Required query parameter value, ZeroPath inbound style (?secret=...).")},
-    "query_param": {"type": "string", "default": "secret", "meta": _d("Name of the query parameter of query_secret.")},
-    "timestamp": {"type": "dict", "nullable": True, "default": None, "meta": _d(
+    "query_secret": {**SECRET_RULES, "meta": describe("Required query parameter value, ZeroPath inbound style (?secret=...).")},
+    "query_param": {"type": "string", "default": "secret", "meta": describe("Name of the query parameter of query_secret.")},
+    "timestamp": {"type": "dict", "nullable": True, "default": None, "meta": describe(
         "A header with the send time (epoch seconds or ISO 8601); requests outside the skew are refused (replays)."), "schema": {
-            "header": {"type": "string", "default": "X-Webhook-Timestamp", "meta": _d("Header that carries the time.")},
-            "max_skew_s": {"type": "number", "default": 300, "min": 1, "meta": _d("Largest accepted difference from now.")},
+            "header": {"type": "string", "default": "X-Webhook-Timestamp", "meta": describe("Header that carries the time.")},
+            "max_skew_s": {"type": "number", "default": 300, "min": 1, "meta": describe("Largest accepted difference from now.")},
         }},
 }
 
 PATH_SCHEMA: dict[str, Any] = {
     "decoder": {"type": ["string", "dict"], "default": "json",
-                "meta": _d("Decoder for bodies posted to this path (escape, detectify, zeropath, pentest, json, ndjson, auto, ...).")},
+                "meta": describe("Decoder for bodies posted to this path (escape, detectify, zeropath, pentest, json, ndjson, auto, ...).")},
     "auth": {"type": "dict", "default": {}, "schema": AUTH_SCHEMA,
-             "meta": _d("Checks a request must pass (all that are set); none set means open.")},
+             "meta": describe("Checks a request must pass (all that are set); none set means open.")},
     "content_types": {"type": "list", "default": [], "schema": {"type": "string"},
-                      "meta": _d("Accepted Content-Types (*/* for any); empty: JSON, NDJSON and text/plain. No header is accepted.")},
+                      "meta": describe("Accepted Content-Types (*/* for any); empty: JSON, NDJSON and text/plain. No header is accepted.")},
     "dedup": {"type": "boolean", "nullable": True, "default": None,
-              "meta": _d("Override the source's dedup for this path.")},
+              "meta": describe("Override the source's dedup for this path.")},
     "keep_headers": {"type": "list", "default": [], "schema": {"type": "string"},
-                     "meta": _d("Request headers copied to origin.headers (e.g. a delivery id); authentication headers are never kept.")},
+                     "meta": describe("Request headers copied to origin.headers (e.g. a delivery id); authentication headers are never kept.")},
 }
 
 HEC_SCHEMA: dict[str, Any] = {
-    "enabled": {"type": "boolean", "default": False, "meta": _d("Serve /services/collector/event and /services/collector/raw.")},
-    "token": {**SECRET_RULES, "meta": _d("Token(s) accepted in 'Authorization: Splunk <token>'; required when enabled.")},
-    "decoder": {"type": ["string", "dict"], "default": "json", "meta": _d("Decoder of each HEC envelope's `event`.")},
-    "raw_decoder": {"type": ["string", "dict"], "default": "raw", "meta": _d("Decoder of each line posted to /raw.")},
+    "enabled": {"type": "boolean", "default": False, "meta": describe("Serve /services/collector/event and /services/collector/raw.")},
+    "token": {**SECRET_RULES, "meta": describe("Token(s) accepted in 'Authorization: Splunk <token>'; required when enabled.")},
+    "decoder": {"type": ["string", "dict"], "default": "json", "meta": describe("Decoder of each HEC envelope's `event`.")},
+    "raw_decoder": {"type": ["string", "dict"], "default": "raw", "meta": describe("Decoder of each line posted to /raw.")},
     "dedup": {"type": "boolean", "default": False,
-              "meta": _d("De-duplicate HEC events by id; off by default because log lines without an id are identified by "
+              "meta": describe("De-duplicate HEC events by id; off by default because log lines without an id are identified by "
                          "their content, and two identical log lines are two events.")},
 }
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "default": "127.0.0.1:8080",
-                "meta": _d("Listen address, host:port ([::1]:8080 for IPv6).")},
+                "meta": describe("Listen address, host:port ([::1]:8080 for IPv6).")},
     "paths": {"type": "dict", "default": {"/events": {"decoder": "json"}},
               "keysrules": {"type": "string", "regex": "^/.*"},
               "valuesrules": {"type": "dict", "schema": PATH_SCHEMA},
-              "meta": _d("URL paths that accept POSTs, each with its decoder and authentication.")},
-    "hec": {"type": "dict", "default": {}, "schema": HEC_SCHEMA, "meta": _d("Splunk HEC-compatible intake.")},
-    "tls": {**TLS_SCHEMA, "meta": _d("HTTPS: cert_file and key_file; with ca_file, client certificates are required.")},
+              "meta": describe("URL paths that accept POSTs, each with its decoder and authentication.")},
+    "hec": {"type": "dict", "default": {}, "schema": HEC_SCHEMA, "meta": describe("Splunk HEC-compatible intake.")},
+    "tls": {**TLS_SCHEMA, "meta": describe("HTTPS: cert_file and key_file; with ca_file, client certificates are required.")},
     "max_body_bytes": {"type": "integer", "default": 10 * 1024 * 1024, "min": 1,
-                       "meta": _d("Larger bodies are refused with 413 without being read.")},
+                       "meta": describe("Larger bodies are refused with 413 without being read.")},
     "max_connections": {"type": "integer", "default": 1024, "min": 1,
-                        "meta": _d("Most open connections; further ones get 503 and are closed.")},
+                        "meta": describe("Most open connections; further ones get 503 and are closed.")},
     "max_connections_per_client": {"type": "integer", "default": 64, "min": 1,
-                                   "meta": _d("Most open connections from one peer address; further ones get 429 and are "
+                                   "meta": describe("Most open connections from one peer address; further ones get 429 and are "
                                               "closed at once, so one client cannot lock the other senders out.")},
     "read_timeout_s": {"type": "number", "default": 10.0, "min": 0.1,
-                       "meta": _d("A request must arrive whole within this time of its first byte, and a new connection "
+                       "meta": describe("A request must arrive whole within this time of its first byte, and a new connection "
                                   "must send its first request within it (slow or idle clients get 408 and are closed).")},
     "idle_timeout_s": {"type": "number", "default": 60.0, "min": 0.1,
-                       "meta": _d("A keep-alive connection with no request for this long after its last answer is closed.")},
+                       "meta": describe("A keep-alive connection with no request for this long after its last answer is closed.")},
     "response_timeout_s": {"type": "number", "default": 9.0, "min": 0.1, "max": 9.5,
-                           "meta": _d("Longest wait for the spool before answering 503; every 2xx comes within it.")},
+                           "meta": describe("Longest wait for the spool before answering 503; every 2xx comes within it.")},
     "submit_timeout_s": {"type": "number", "default": 2.0, "min": 0, "max": 9,
-                         "meta": _d("How long a request waits for spool space before it is answered 503.")},
+                         "meta": describe("How long a request waits for spool space before it is answered 503.")},
     "retry_after_s": {"type": "integer", "default": 5, "min": 1,
-                      "meta": _d("Retry-After sent with 503 when the spool is full.")},
+                      "meta": describe("Retry-After sent with 503 when the spool is full.")},
     "workers": {"type": "integer", "default": 1, "min": 1, "max": 256,
-                "meta": _d("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). One is fastest: more threads contend for the interpreter lock instead of overlapping.")},
+                "meta": describe("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). One is fastest: more threads contend for the interpreter lock instead of overlapping.")},
     "dedup": {"type": "boolean", "default": True,
-              "meta": _d("Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s.")},
+              "meta": describe("Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s.")},
 }
 
 

@@ -1,9 +1,9 @@
 """Built-in source ``nats``: a durable JetStream pull consumer shared by a pool of relay agents."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.in_nats.source import NatsSource
 
 
 @hookimpl
-def register_sources(register):  # type: ignore[no-untyped-def]
+def register_sources(register: Register) -> None:
     register(NatsSource)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.out_nats.options import CONNECTION_SCHEMA, NAME_RE, STREAM_SCHEMA, connection_checks, stream_checks
+from agent.sdk import NATS_CONNECTION_SCHEMA, NATS_NAME_RE, NATS_STREAM_SCHEMA, nats_connection_checks, nats_stream_checks
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    **CONNECTION_SCHEMA,
-    "stream": {"type": "string", "required": True, "regex": NAME_RE,
+    **NATS_CONNECTION_SCHEMA,
+    "stream": {"type": "string", "required": True, "regex": NATS_NAME_RE,
                "meta": {"description": "Stream to consume."}},
-    "durable": {"type": "string", "default": "siemrelay", "regex": NAME_RE,
+    "durable": {"type": "string", "default": "siemrelay", "regex": NATS_NAME_RE,
                 "meta": {"description": "Durable consumer name; every relay agent with the same name shares it, so the "
                                         "pool splits the stream (each message goes to one relay)."}},
     "subject": {"type": "string", "nullable": True, "default": None, "regex": r"^[^\s]+$",
                 "meta": {"description": "Filter subject of the consumer (wildcards allowed); default: the whole stream."}},
-    "create_stream": STREAM_SCHEMA,
+    "create_stream": NATS_STREAM_SCHEMA,
     "decoder": {"type": ["string", "dict"], "default": "json",
                 "meta": {"description": "Decoder for message payloads; json passes native siemrelay events through unchanged."}},
     "deliver_policy": {"type": "string", "default": "all", "allowed": ["all", "new", "last"],
@@ -47,7 +47,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 def check_config(config: dict[str, Any]) -> list[str]:
     """Checks across keys: authentication, TLS files, and timings that would cause redeliveries."""
-    problems = connection_checks(config) + stream_checks(config)
+    problems = nats_connection_checks(config) + nats_stream_checks(config)
     if config.get("create_stream") is not None and not (config["create_stream"].get("subjects") or config.get("subject")):
         problems.append("create_stream needs subjects (or subject) to know what the stream stores")
     wait = float(config.get("ack_wait_s", 30.0))

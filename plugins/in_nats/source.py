@@ -15,12 +15,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from agent.sdk.decoder import Decoder
-from agent.model import utcnow
-from agent.sdk.source import Source, SourceContext, SubmitStatus
+from agent.sdk import (NATS_SECRET_KEYS, Decoder, NatsConnectFailed, NatsConnection, Source, SourceContext, SubmitStatus,
+                       utcnow)
 from plugins.in_nats.config import CONFIG_SCHEMA, check_config
-from plugins.out_nats.connection import ConnectFailed, NatsConnection
-from plugins.out_nats.options import SECRET_KEYS
 
 _MAX_BACKOFF_S = 30.0
 
@@ -29,7 +26,7 @@ class NatsSource(Source):
     type_name = "nats"
     description = "Durable JetStream pull consumer shared by a pool of relays; acknowledges only what is spooled."
     CONFIG_SCHEMA = CONFIG_SCHEMA
-    SECRET_KEYS = SECRET_KEYS
+    SECRET_KEYS = NATS_SECRET_KEYS
     check_config = staticmethod(check_config)
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SourceContext) -> None:
@@ -107,11 +104,11 @@ class NatsSource(Source):
 
         try:
             self._sub, created, diffs, info = self.conn.call(bind(), self.op_timeout)
-        except ConnectFailed:
+        except NatsConnectFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - reported, then retried with backoff
             desc = getattr(exc, "description", None) or str(exc) or type(exc).__name__
-            raise ConnectFailed(self.ctx.redact(f"cannot bind consumer {self.durable} on {self.stream}: {desc}")) from None
+            raise NatsConnectFailed(self.ctx.redact(f"cannot bind consumer {self.durable} on {self.stream}: {desc}")) from None
         if diffs:
             self.ctx.logger.warning("consumer {} on {} exists with other settings ({}); it is used as it is",
                                     self.durable, self.stream, "; ".join(diffs))
@@ -127,7 +124,7 @@ class NatsSource(Source):
                 try:
                     self._subscribe()
                     backoff = 0.5
-                except ConnectFailed as exc:
+                except NatsConnectFailed as exc:
                     self.ctx.logger.error("NATS {}: {}; retrying in {:.1f}s", self.name, exc.reason, backoff)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF_S)

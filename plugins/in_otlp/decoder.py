@@ -78,7 +78,8 @@ class OtlpDecoder(Decoder):
         if not isinstance(log, dict) or "body" not in log:
             raise DecodeError("not an OTLP log record (expected an object with a body)")
         body = log.get("body")
-        attrs = log.get("attributes") if isinstance(log.get("attributes"), dict) else {}
+        found = log.get("attributes")
+        attrs: dict[str, Any] = found if isinstance(found, dict) else {}
         try:
             if isinstance(body, dict) and all(k in body for k in _NATIVE_KEYS):
                 return [Event.from_dict(body)]
@@ -111,7 +112,8 @@ class OtlpDecoder(Decoder):
         title = first if len(first) <= TITLE_LIMIT else first[:TITLE_LIMIT - 1] + "…"
         number = int(log.get("severity_number") or 0)
         severity = ocsf_severity(number) if number else int(severity_from_name(log.get("severity_text") or ""))
-        resource = log.get("resource") if isinstance(log.get("resource"), dict) else {}
+        found = log.get("resource")
+        resource: dict[str, Any] = found if isinstance(found, dict) else {}
         asset = {k: str(resource[r]) for k, r in (("host", "host.name"), ("name", "service.name")) if resource.get(r)}
         ident = {k: v for k, v in log.items() if k != "observed_time_unix_nano"}  # a re-sent record keeps its id
         return Event(id=content_id(self.source, ident), time=when, received_at=observed, source=self.source,

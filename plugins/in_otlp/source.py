@@ -69,8 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = self.server.source.read_timeout
         super().setup()
+        self.connection.settimeout(self.server.source.read_timeout)  # a slow client cannot hold a thread
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass  # refusals are logged by the source, with their reason

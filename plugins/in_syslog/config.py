@@ -6,34 +6,32 @@ from typing import Any
 
 from agent.sdk.net import ADDRESS_RULES
 from agent.sdk.tls import TLS_SCHEMA, tls_check
+from agent.sdk import describe
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "default": "127.0.0.1:5514",
-                "meta": _d("Listen address, host:port ([::1]:5514 for IPv6); port 514 needs CAP_NET_BIND_SERVICE.")},
+                "meta": describe("Listen address, host:port ([::1]:5514 for IPv6); port 514 needs CAP_NET_BIND_SERVICE.")},
     "transport": {"type": "string", "default": "tcp", "allowed": ["udp", "tcp", "tls"],
-                  "meta": _d("udp (one message per datagram), tcp, or tls (RFC 5425; needs tls.cert_file and tls.key_file).")},
-    "tls": {**TLS_SCHEMA, "meta": _d("Server certificate and, with ca_file, required client certificates (transport: tls).")},
+                  "meta": describe("udp (one message per datagram), tcp, or tls (RFC 5425; needs tls.cert_file and tls.key_file).")},
+    "tls": {**TLS_SCHEMA, "meta": describe("Server certificate and, with ca_file, required client certificates (transport: tls).")},
     "framing": {"type": "string", "default": "auto", "allowed": ["auto", "octet", "lf"],
-                "meta": _d("TCP/TLS framing: auto tells RFC 6587 octet counting from LF framing per message; octet or lf forces one.")},
+                "meta": describe("TCP/TLS framing: auto tells RFC 6587 octet counting from LF framing per message; octet or lf forces one.")},
     "decoder": {"type": ["string", "dict"], "default": "syslog",
-                "meta": _d("Decoder of each message (syslog parses RFC 5424/3164 and CEF inside; json, cef, raw, ... also work).")},
+                "meta": describe("Decoder of each message (syslog parses RFC 5424/3164 and CEF inside; json, cef, raw, ... also work).")},
     "max_message_bytes": {"type": "integer", "default": 65536, "min": 480, "max": 16 * 1024 * 1024,
-                          "meta": _d("Longer messages are cut to this size and flagged `truncated` (RFC 5425 asks for at least 2048).")},
+                          "meta": describe("Longer messages are cut to this size and flagged `truncated` (RFC 5425 asks for at least 2048).")},
     "max_connections": {"type": "integer", "default": 512, "min": 1,
-                        "meta": _d("Most TCP/TLS connections at once; further ones are closed at once and counted.")},
+                        "meta": describe("Most TCP/TLS connections at once; further ones are closed at once and counted.")},
     "idle_timeout_s": {"type": "number", "default": 300.0, "min": 0.1,
-                       "meta": _d("A TCP/TLS connection that sends nothing for this long is closed.")},
+                       "meta": describe("A TCP/TLS connection that sends nothing for this long is closed.")},
     "handshake_timeout_s": {"type": "number", "default": 10.0, "min": 0.1,
-                            "meta": _d("Longest TLS handshake; a client that stalls in it is disconnected.")},
+                            "meta": describe("Longest TLS handshake; a client that stalls in it is disconnected.")},
     "batch_max_messages": {"type": "integer", "default": 1000, "min": 1,
-                           "meta": _d("Most messages handed to the spool in one commit (per connection, or per UDP burst).")},
+                           "meta": describe("Most messages handed to the spool in one commit (per connection, or per UDP burst).")},
     "receive_buffer_bytes": {"type": "integer", "default": 0, "min": 0,
-                             "meta": _d("SO_RCVBUF of the UDP socket (larger absorbs bursts); 0 keeps the system default.")},
+                             "meta": describe("SO_RCVBUF of the UDP socket (larger absorbs bursts); 0 keeps the system default.")},
 }
 
 

@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from agent.sdk.decoder import Decoder
-from agent.model import utcnow
+from agent.sdk import utcnow
 from agent.sdk.net import family_of, parse_address
 from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus

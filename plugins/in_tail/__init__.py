@@ -1,9 +1,9 @@
 """Built-in source ``file``: follow files by glob, checkpointing offsets."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.in_tail.source import TailSource
 
 
 @hookimpl
-def register_sources(register):  # type: ignore[no-untyped-def]
+def register_sources(register: Register) -> None:
     register(TailSource)

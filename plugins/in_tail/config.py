@@ -5,41 +5,40 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.sdk import describe
 
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "paths": {"type": "list", "required": True, "minlength": 1, "schema": {"type": "string"},
-              "meta": _d("Files to follow, as globs (** matches directories at any depth; new matching files are picked up while running).")},
+              "meta": describe("Files to follow, as globs (** matches directories at any depth; new matching files are picked up while running).")},
     "exclude": {"type": "list", "default": [], "schema": {"type": "string"},
-                "meta": _d("Globs of files not to follow (e.g. *.gz).")},
+                "meta": describe("Globs of files not to follow (e.g. *.gz).")},
     "read_from": {"type": "string", "default": "beginning", "allowed": ["beginning", "end"],
-                  "meta": _d("Where to start in a file seen for the first time at start-up (files that appear later are read whole).")},
+                  "meta": describe("Where to start in a file seen for the first time at start-up (files that appear later are read whole).")},
     "decoder": {"type": ["string", "dict"], "default": "json",
-                "meta": _d("Decoder applied to each line (json, cef, syslog, raw, or a vendor decoder).")},
+                "meta": describe("Decoder applied to each line (json, cef, syslog, raw, or a vendor decoder).")},
     "max_line_bytes": {"type": "integer", "default": 1024 * 1024, "min": 64,
-                       "meta": _d("Longer lines are truncated to this size, flagged `truncated` and counted.")},
+                       "meta": describe("Longer lines are truncated to this size, flagged `truncated` and counted.")},
     "partial_flush_s": {"type": "number", "default": 5.0, "min": 0,
-                        "meta": _d("A last line without its newline is held until completed, or emitted after it stayed unchanged this long (0: hold until completed).")},
+                        "meta": describe("A last line without its newline is held until completed, or emitted after it stayed unchanged this long (0: hold until completed).")},
     "rotate_wait_s": {"type": "number", "default": 5.0, "min": 0,
-                      "meta": _d("A file no matching name holds any more (rotated away or deleted) is read to its end and kept open this long after it last grew.")},
-    "multiline": {"type": "dict", "default": {}, "meta": _d("Join continuation lines (stack traces) to the line that starts the record."),
+                      "meta": describe("A file no matching name holds any more (rotated away or deleted) is read to its end and kept open this long after it last grew.")},
+    "multiline": {"type": "dict", "default": {}, "meta": describe("Join continuation lines (stack traces) to the line that starts the record."),
                   "schema": {
                       "start_pattern": {"type": "string", "nullable": True, "default": None,
-                                        "meta": _d("Regular expression matching the first line of a record; unset disables joining.")},
+                                        "meta": describe("Regular expression matching the first line of a record; unset disables joining.")},
                       "max_lines": {"type": "integer", "default": 500, "min": 1,
-                                    "meta": _d("Most lines in one record; a longer group is cut into several.")},
+                                    "meta": describe("Most lines in one record; a longer group is cut into several.")},
                       "flush_s": {"type": "number", "default": 2.0, "min": 0,
-                                  "meta": _d("The last group is emitted once the file did not grow for this long.")},
+                                  "meta": describe("The last group is emitted once the file did not grow for this long.")},
                   }},
     "poll_interval_s": {"type": "number", "default": 0.25, "min": 0.01,
-                        "meta": _d("How often files are checked for new data, rotation and new matches (the fallback where change notifications are unavailable).")},
+                        "meta": describe("How often files are checked for new data, rotation and new matches (the fallback where change notifications are unavailable).")},
     "notify": {"type": "boolean", "default": True,
-               "meta": _d("Use change notifications (inotify on Linux) to find new and rotated files at once; polling stays the fallback.")},
+               "meta": describe("Use change notifications (inotify on Linux) to find new and rotated files at once; polling stays the fallback.")},
     "batch_lines": {"type": "integer", "default": 2000, "min": 1,
-                    "meta": _d("Most lines submitted (and checkpointed) at once.")},
+                    "meta": describe("Most lines submitted (and checkpointed) at once.")},
 }
 
 

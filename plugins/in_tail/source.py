@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.sdk.decoder import Decoder
-from agent.model import utcnow
+from agent.sdk import utcnow
 from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus
 from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints

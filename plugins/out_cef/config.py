@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
-from agent.version import __version__
 from agent.sdk.net import ADDRESS_RULES
-from agent.sdk import CEF_KEYS, CUSTOM_KEYS, is_cef_key
+from agent.sdk import (AGENT_VERSION, CEF_KEYS, CUSTOM_KEYS, FACILITIES, LEEF_COMPUTED_KEYS, LEEF_CUSTOM_KEY, LEEF_KEYS,
+                       is_cef_key, optional_address, socket_checks)
+from agent.sdk import describe as _d
 from agent.sdk.tls import TLS_SCHEMA
-from plugins.out_syslog.config import optional_address, socket_checks
-from plugins.out_syslog.header import FACILITIES
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -38,7 +35,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                       "meta": _d("Device Vendor header field (63 characters at most).")},
     "device_product": {"type": "string", "default": "siemrelay", "empty": False,
                        "meta": _d("Device Product header field (63 characters at most).")},
-    "device_version": {"type": "string", "default": __version__, "empty": False,
+    "device_version": {"type": "string", "default": AGENT_VERSION, "empty": False,
                        "meta": _d("Device Version header field (31 characters at most).")},
     "header_from_event": {"type": "boolean", "default": True,
                           "meta": _d("Take Device Vendor/Product/Version from the event's device and Device Event Class ID/Name from its signature when it has them (a relayed Suricata alert stays Suricata's); the device_* options only for events without one.")},
@@ -48,6 +45,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "custom_strings": {"type": "dict", "default": {}, "maxlength": 6, "keysrules": {"type": "string", "empty": False},
                        "valuesrules": {"type": "string", "empty": False},
                        "meta": _d("Label → Event path, written as cs1..cs6 with csNLabel, e.g. {Repository: repository.name}.")},
+    "leef_keys": {"type": "dict", "nullable": True, "default": None, "keysrules": {"type": "string"},
+                  "valuesrules": {"type": "string", "empty": False},
+                  "meta": _d("LEEF only: QRadar predefined LEEF key → Event path, e.g. {src: network.src_ip, usrName: actor.user, cat: finding.category}; replaces the default mapping of docs/sinks.md. Keys must be QRadar's predefined LEEF attributes; sev and devTime/devTimeFormat are always written.")},
+    "leef_custom_keys": {"type": "dict", "nullable": True, "default": None, "keysrules": {"type": "string"},
+                         "valuesrules": {"type": "string", "empty": False},
+                         "meta": _d("LEEF only: custom attribute name → Event path for what QRadar has no predefined key for, e.g. {findingId: finding.id, repository: repository.name}; replaces the default custom keys of docs/sinks.md. Each needs a QRadar custom property.")},
     "relay_extensions": {"type": "boolean", "default": True,
                          "meta": _d("An event decoded from CEF is written with exactly the extension keys and values it arrived with, so a CEF relay loses nothing.")},
     "app_name": {"type": "string", "default": "siemrelay", "meta": _d("APP-NAME of the rfc5424 header.")},
@@ -70,4 +73,24 @@ def check_config(config: dict[str, Any]) -> list[str]:
             errors.append(f"extensions.{key}: not a key of the ArcSight CEF dictionary{hint}")
         elif key in CUSTOM_KEYS or key.endswith("Label"):
             errors.append(f"extensions.{key}: custom strings and labels are set with custom_strings")
+    return errors + leef_checks(config)
+
+
+def leef_checks(config: dict[str, Any]) -> list[str]:
+    """``leef_keys`` names QRadar's predefined attributes only, ``leef_custom_keys`` anything else."""
+    errors: list[str] = []
+    for key in config.get("leef_keys") or {}:
+        if key in LEEF_COMPUTED_KEYS:
+            errors.append(f"leef_keys.{key}: written by the sink itself (sev from the score, devTime from the time)")
+        elif key not in LEEF_KEYS:
+            near = difflib.get_close_matches(key, sorted(LEEF_KEYS), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            errors.append(f"leef_keys.{key}: not one of QRadar's predefined LEEF attributes{hint}; "
+                          "custom attributes go in leef_custom_keys")
+    for key in config.get("leef_custom_keys") or {}:
+        if key in LEEF_KEYS:
+            errors.append(f"leef_custom_keys.{key}: a QRadar predefined LEEF attribute; map it in leef_keys")
+        elif not re.match(LEEF_CUSTOM_KEY, key):
+            errors.append(f"leef_custom_keys.{key}: a LEEF attribute name is a letter, then letters, digits, "
+                          "'_', '-' or '.' (64 characters at most)")
     return errors

@@ -50,6 +50,9 @@ SECURITY_EXTENSIONS: dict[str, str] = {
     "request": "finding.url", "msg": "description",
 }
 _SECURITY_GROUPS = ("network", "actor", "signature", "process", "file")
+#: Scanner life-cycle types: their default mapping is the finding one (cs1..cs6, score,
+#: CVSS) even when a vendor decoder adds network, file or signature context to them.
+_LIFECYCLE_TYPES = ("finding", "scan", "asset")
 
 
 class CefFormat:
@@ -61,15 +64,21 @@ class CefFormat:
     :param custom_strings: label → Event path, written as ``csN``/``csNLabel``.
     :param relay: an event decoded from CEF is written with exactly the extension
         keys and values it arrived with (its header from ``device``/``signature``).
+    :param leef_keys: QRadar predefined LEEF key → Event path, replacing the default
+        (:data:`LEEF_PREDEFINED`, ``cat`` from ``finding.category``, ``identSrc``).
+    :param leef_custom_keys: custom LEEF key → Event path, replacing the default custom keys.
     """
 
     __slots__ = ("vendor", "product", "version", "prefix", "leef_prefix", "header_from_event", "mapping",
-                 "custom_strings", "relay")
+                 "custom_strings", "relay", "leef_keys", "leef_custom_keys")
 
     def __init__(self, vendor: str, product: str, version: str, *, header_from_event: bool = True,
                  extensions: Mapping[str, str] | None = None, custom_strings: Mapping[str, str] | None = None,
-                 relay: bool = True) -> None:
+                 relay: bool = True, leef_keys: Mapping[str, str] | None = None,
+                 leef_custom_keys: Mapping[str, str] | None = None) -> None:
         self.vendor, self.product, self.version = vendor, product, version
+        self.leef_keys = dict(leef_keys) if leef_keys is not None else None
+        self.leef_custom_keys = dict(leef_custom_keys) if leef_custom_keys is not None else None
         self.header_from_event, self.relay = header_from_event, relay
         self.mapping = dict(extensions) if extensions else None
         self.custom_strings = dict(custom_strings or {})
@@ -159,8 +168,15 @@ def mapped_extensions(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | N
     if relayed is not None:
         return [(str(k), _text(v)) for k, v in relayed["extensions"].items()]
     mapping = fmt.mapping
-    if mapping is None and not any(doc.get(g) for g in _SECURITY_GROUPS):
+    lifecycle = str(doc.get("type") or "").split(".", 1)[0] in _LIFECYCLE_TYPES
+    if mapping is None and (lifecycle or not any(doc.get(g) for g in _SECURITY_GROUPS)):
         out = extensions(doc, msg_limit)
+        if lifecycle:  # a scanner's finding keeps its finding keys, plus the context it carries
+            written = {k for k, _ in out}
+            for key, path in SECURITY_EXTENSIONS.items():
+                value = lookup(doc, path) if key not in written else None
+                if value is not None and value != "" and not isinstance(value, (dict, list)):
+                    out.append((key, _text(value)[:4000]))
     else:
         out = []
         rt = epoch_ms(doc.get("time"))
@@ -184,7 +200,7 @@ def mapped_extensions(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | N
 def header_fields(fmt: CefFormat, doc: Mapping[str, Any]) -> tuple[str, str, str, str, str, str]:
     """(vendor, product, version, event class id, name, severity) of one event."""
     device = doc.get("device") if fmt.header_from_event and isinstance(doc.get("device"), dict) else None
-    signature = doc.get("signature") if fmt.header_from_event and isinstance(doc.get("signature"), dict) else {}
+    signature: Mapping[str, Any] = doc["signature"] if fmt.header_from_event and isinstance(doc.get("signature"), dict) else {}
     vendor, product, version = fmt.vendor, fmt.product, fmt.version
     if device and device.get("vendor") and device.get("product"):
         vendor, product, version = _text(device["vendor"]), _text(device["product"]), _text(device.get("version"))
@@ -238,31 +254,80 @@ def _leef_time(iso: Any) -> str | None:
     return f"{dt.strftime('%b %d %Y %H:%M:%S')}.{ms % 1000:03d} UTC"
 
 
-def leef_attributes(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tuple[str, str]]:
-    """The (key, value) attributes of one event: QRadar's predefined keys where the model has
-    the value, custom keys only for the rest."""
-    sev = max(1, cef_severity(doc))
-    category = lookup(doc, "finding.category") or doc.get("type") or "event"
-    attrs: list[tuple[str, str]] = [("sev", str(sev)), ("cat", _text(category))]
-    dev_time = _leef_time(doc.get("time"))
-    if dev_time:
-        attrs += [("devTime", dev_time), ("devTimeFormat", LEEF_TIME_FORMAT)]
+def _scalar(doc: Mapping[str, Any], path: str) -> str | None:
+    """The text of a scalar at ``path`` (a top-level field or a dotted group path), else ``None``."""
+    value = doc.get(path) if "." not in path else lookup(doc, path)
+    if value is None or value == "" or isinstance(value, (dict, list)):
+        return None
+    return _text(value)
+
+
+def _predefined_default(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The documented default of QRadar's predefined keys (``cat`` apart)."""
+    attrs: list[tuple[str, str]] = []
     for key, path in LEEF_PREDEFINED.items():
-        value = lookup(doc, path)
-        if value is not None and value != "" and not isinstance(value, (dict, list)):
-            attrs.append((key, _text(value)))
+        value = _scalar(doc, path)
+        if value is not None:
+            attrs.append((key, value))
     if lookup(doc, "actor.user") and lookup(doc, "network.src_ip"):
         attrs.append(("identSrc", _text(lookup(doc, "network.src_ip"))))  # the address the user acted from
+    return attrs
+
+
+def _custom_default(doc: Mapping[str, Any], msg_limit: int | None) -> list[tuple[str, str]]:
+    """The documented default custom keys: what QRadar has no predefined key for."""
+    attrs: list[tuple[str, str]] = []
     for key, path in (("action", "action.original"), ("outcome", "outcome.name"), ("devHost", "device.hostname")):
-        value = lookup(doc, path)
-        if value not in (None, "") and not isinstance(value, (dict, list)):
-            attrs.append((key, _text(value)))
+        value = _scalar(doc, path)
+        if value is not None:
+            attrs.append((key, value))
     attrs.append(("name", _text(doc.get("title"))[:512]))
     for key, value in extensions(doc, msg_limit):
         name = _LEEF_CUSTOM.get(key)
-        if name and not (key == "request" and any(k == "url" for k, _ in attrs)):
+        if name:
             attrs.append((name, value))
     return attrs
+
+
+def _configured(mapping: Mapping[str, str], doc: Mapping[str, Any], msg_limit: int | None) -> list[tuple[str, str]]:
+    """The attributes of a ``leef_keys``/``leef_custom_keys`` map, in its order; ``description``
+    shortened to ``msg_limit`` as the CEF ``msg`` is."""
+    attrs: list[tuple[str, str]] = []
+    for key, path in mapping.items():
+        value = _scalar(doc, path)
+        if value is None:
+            continue
+        if path == "description" and msg_limit is not None and msg_limit < min(1023, len(value)):
+            value = value[:max(0, msg_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
+        attrs.append((key, value[:4000]))
+    return attrs
+
+
+def leef_attributes(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None) -> list[tuple[str, str]]:
+    """The (key, value) attributes of one event: QRadar's predefined keys where the model has
+    the value, custom keys only for the rest.
+
+    ``sev`` (1-10) and ``devTime``/``devTimeFormat`` are always written; ``cat`` is the
+    mapped value, else the event's type. ``fmt.leef_keys`` replaces the default
+    predefined mapping, ``fmt.leef_custom_keys`` the default custom keys; a key the
+    predefined part already wrote is not written again.
+    """
+    sev = max(1, cef_severity(doc))
+    keys = fmt.leef_keys
+    cat_path = keys.get("cat") if keys is not None else "finding.category"
+    category = (_scalar(doc, cat_path) if cat_path else None) or _text(doc.get("type")) or "event"
+    attrs: list[tuple[str, str]] = [("sev", str(sev)), ("cat", category[:4000])]
+    dev_time = _leef_time(doc.get("time"))
+    if dev_time:
+        attrs += [("devTime", dev_time), ("devTimeFormat", LEEF_TIME_FORMAT)]
+    if keys is None:
+        attrs += _predefined_default(doc)
+    else:
+        attrs += _configured({k: v for k, v in keys.items() if k != "cat"}, doc, msg_limit)
+    custom = (_custom_default(doc, msg_limit) if fmt.leef_custom_keys is None
+              else _configured(fmt.leef_custom_keys, doc, msg_limit))
+    written = {k for k, _ in attrs}
+    return attrs + [(k, v) for k, v in custom if k not in written]
 
 
 def encode_leef(fmt: CefFormat, doc: Mapping[str, Any], msg_limit: int | None = None, version: str = "2.0") -> str:

@@ -7,11 +7,10 @@ from typing import Any, Mapping, Sequence
 
 import orjson
 
-from agent.sdk import TRUNCATION_MARKER, SinkContext, SpooledEvent
+from agent.sdk import (FACILITIES, TRUNCATION_MARKER, SinkContext, SocketSink, SpooledEvent, rfc3164_header,
+                       rfc5424_header, truncate_utf8)
 from plugins.out_cef.config import CONFIG_SCHEMA, check_config
 from plugins.out_cef.encoder import CefFormat, encode_cef, encode_leef
-from plugins.out_syslog.header import FACILITIES, rfc3164_header, rfc5424_header, truncate_utf8
-from plugins.out_syslog.socket_sink import SocketSink
 
 
 def build_line(doc: Mapping[str, Any], fmt: CefFormat, *, header: str, leef: bool, facility: int,
@@ -62,7 +61,8 @@ class CefSink(SocketSink):
         super().__init__(name, config, ctx)
         self.format = CefFormat(config["device_vendor"], config["device_product"], config["device_version"],
                                 header_from_event=config["header_from_event"], extensions=config["extensions"],
-                                custom_strings=config["custom_strings"], relay=config["relay_extensions"])
+                                custom_strings=config["custom_strings"], relay=config["relay_extensions"],
+                                leef_keys=config["leef_keys"], leef_custom_keys=config["leef_custom_keys"])
         self.header = config["header"]
         self.leef = config["format"] in ("leef", "leef1")
         self.leef_version = "1.0" if config["format"] == "leef1" else "2.0"

@@ -1,9 +1,9 @@
 """Built-in sink ``elasticsearch``: Elasticsearch and OpenSearch ``_bulk`` with per-item results."""
 
-from agent.sdk import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.out_elasticsearch.sink import ElasticsearchSink
 
 
 @hookimpl
-def register_sinks(register):  # type: ignore[no-untyped-def]
+def register_sinks(register: Register) -> None:
     register(ElasticsearchSink)

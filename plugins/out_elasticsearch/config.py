@@ -4,29 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk import SCHEMA_RULES, TEMPLATE_CHECK, TLS_SCHEMA, tls_check, url_check
+from agent.sdk import SCHEMA_RULES, TEMPLATE_CHECK, TLS_SCHEMA, describe, tls_check, url_check
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULTS", "check_config"]
 
 
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
-
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "url": {"type": "string", "required": True, "check_with": url_check,
-            "meta": {**_d("Base URL of the cluster (the sink POSTs to <url>/_bulk)."), "example": "https://127.0.0.1:9200"}},
+            "meta": {**describe("Base URL of the cluster (the sink POSTs to <url>/_bulk)."), "example": "https://127.0.0.1:9200"}},
     "index": {"type": "string", "default": "logs-siemrelay-default", "empty": False, "check_with": TEMPLATE_CHECK,
-              "meta": _d("Data stream or index of each event, lower-cased; a template is allowed "
+              "meta": describe("Data stream or index of each event, lower-cased; a template is allowed "
                          "(logs-siemrelay-{{ source }}, siemrelay-{{ year }}.{{ month }}).")},
     "schema": {**SCHEMA_RULES, "default": "ecs"},
     "api_key": {"type": "string", "nullable": True, "default": None, "empty": False,
-                "meta": _d("Encoded API key (the 'encoded' value Elasticsearch returns), sent as 'Authorization: ApiKey ...'.")},
+                "meta": describe("Encoded API key (the 'encoded' value Elasticsearch returns), sent as 'Authorization: ApiKey ...'.")},
     "username": {"type": "string", "nullable": True, "default": None, "empty": False,
-                 "meta": _d("Basic authentication user (with password); not with api_key.")},
+                 "meta": describe("Basic authentication user (with password); not with api_key.")},
     "password": {"type": "string", "nullable": True, "default": None,
-                 "meta": _d("Basic authentication password.")},
-    "gzip": {"type": "boolean", "default": True, "meta": _d("Compress request bodies (Content-Encoding: gzip).")},
+                 "meta": describe("Basic authentication password.")},
+    "gzip": {"type": "boolean", "default": True, "meta": describe("Compress request bodies (Content-Encoding: gzip).")},
     "tls": TLS_SCHEMA,
 }
 

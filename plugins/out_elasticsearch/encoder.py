@@ -65,7 +65,7 @@ def read_items(answer: Any, count: int) -> BulkVerdict:
         raise ValueError(f"the _bulk answer has {len(items) if isinstance(items, list) else 'no'} items for {count} actions")
     first_retry: tuple[int, int, str] | None = None
     for i, item in enumerate(items):
-        result = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}
+        result: Any = next(iter(item.values()), {}) if isinstance(item, dict) and item else {}  # JSON: checked below
         status = int(result.get("status", 0)) if isinstance(result, dict) else 0
         if 200 <= status < 300 or status == 409:
             continue

@@ -6,10 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from agent.sdk.outcome import Delivery
-from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk import Delivery, Sink, SinkContext, SpooledEvent, encode_lines
 from plugins.out_file.config import CONFIG_SCHEMA
-from plugins.out_file.encoder import encode_lines
 
 
 class FileSink(Sink):

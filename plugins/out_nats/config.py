@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.sdk import Template, TemplateCheck
-from plugins.out_nats.options import CONNECTION_SCHEMA, NAME_RE, STREAM_SCHEMA, connection_checks, stream_checks
+from agent.sdk import (NATS_CONNECTION_SCHEMA, NATS_NAME_RE, NATS_STREAM_SCHEMA, Template, TemplateCheck, nats_connection_checks,
+                       nats_stream_checks)
 
 #: A subject once its placeholders are filled: dot-separated tokens without white space or wildcards.
 _SUBJECT_SHAPE = re.compile(r"^[^\s.*>{}]+(?:\.[^\s.*>{}]+)*$")
@@ -22,15 +22,15 @@ def subject_shape(template: Template) -> str | None:
 
 
 CONFIG_SCHEMA: dict[str, Any] = {
-    **CONNECTION_SCHEMA,
+    **NATS_CONNECTION_SCHEMA,
     "subject": {"type": "string", "required": True, "empty": False, "check_with": TemplateCheck(shape=subject_shape),
                 "meta": {"description": "Subject each event is published to; {{ path }} placeholders take the event's "
                                         "value (e.g. siem.events.{{ source }}.{{ severity }}), characters other than "
                                         "letters, digits, '_' and '-' become '_'."}},
-    "stream": {"type": "string", "nullable": True, "default": None, "regex": NAME_RE,
+    "stream": {"type": "string", "nullable": True, "default": None, "regex": NATS_NAME_RE,
                "meta": {"description": "Stream expected to store the subject: publishes are refused if another stream "
                                        "would (Nats-Expected-Stream); required with create_stream."}},
-    "create_stream": STREAM_SCHEMA,
+    "create_stream": NATS_STREAM_SCHEMA,
     "msg_id": {"type": "boolean", "default": True,
                "meta": {"description": "Send the event id as Nats-Msg-Id so the server drops a re-published event "
                                        "within the stream's duplicate window."}},
@@ -45,7 +45,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 def check_config(config: dict[str, Any]) -> list[str]:
     """Checks across keys: authentication, TLS files, stream creation, OCSF support."""
-    problems = connection_checks(config) + stream_checks(config)
+    problems = nats_connection_checks(config) + nats_stream_checks(config)
     if config.get("schema") == "ocsf":
         from plugins.out_nats.encoder import ocsf_available
 

@@ -14,12 +14,10 @@ from typing import Any, Sequence
 
 import orjson
 
-from agent.sdk.outcome import Delivery
-from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk import (NATS_SECRET_KEYS, Delivery, NatsConnectFailed, NatsConnection, Sink, SinkContext, SpooledEvent,
+                       nats_default_subjects)
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
-from plugins.out_nats.connection import ConnectFailed, NatsConnection
 from plugins.out_nats.encoder import EncodeError, Message, SubjectTemplate, encode_batch, make_renderer
-from plugins.out_nats.options import SECRET_KEYS, default_subjects
 
 # JetStream error codes (nats-server's errors.json) that retrying cannot fix.
 _ERR_STREAM_MISMATCH = 10060  # Nats-Expected-Stream names another stream
@@ -33,7 +31,7 @@ class NatsSink(Sink):
     DEFAULTS = {"batch": {"max_events": 500, "max_wait_s": 0.05},
                 "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0},
                 "circuit_breaker": {"cooldown_s": 10.0}}
-    SECRET_KEYS = SECRET_KEYS
+    SECRET_KEYS = NATS_SECRET_KEYS
     check_config = staticmethod(check_config)
 
     #: The conformance suite has no NATS server to drive, so it runs only the checks
@@ -73,7 +71,7 @@ class NatsSink(Sink):
                 assert self.stream is not None
                 self.conn.ensure_stream(self.stream, self.create_stream, self.config["subject"], self.ack_timeout)
                 self._stream_ready = True
-        except ConnectFailed as exc:
+        except NatsConnectFailed as exc:
             if exc.fatal:
                 return Delivery.reject(exc.reason, open_circuit=True)
             return _retry(exc.reason, "connection")
@@ -142,7 +140,7 @@ class NatsSink(Sink):
         from nats.js import api
         import nats.js.errors
 
-        prefix = nc.new_inbox()
+        prefix: str = nc.new_inbox()
 
         async def on_ack(msg: Any) -> None:
             fut = self._waiting.get(msg.subject)
@@ -199,7 +197,7 @@ class NatsSink(Sink):
         failed = self._ensure()
         if failed is not None:
             return failed
-        subject = (default_subjects(self.config["subject"]) or [self.config["subject"]])[0]
+        subject = (nats_default_subjects(self.config["subject"]) or [self.config["subject"]])[0]
 
         async def probe() -> str:
             if self.stream:
@@ -221,7 +219,4 @@ class NatsSink(Sink):
 
 def _retry(reason: str, kind: str | None = None) -> Delivery:
     """RETRY carrying the transport error kind (``connection``/``timeout``) that ``retry.retry_on`` matches."""
-    try:
-        return Delivery.retry(reason, error_kind=kind)  # type: ignore[call-arg]
-    except TypeError:  # a core without error kinds retries every RETRY
-        return Delivery.retry(reason)
+    return Delivery.retry(reason, error_kind=kind)

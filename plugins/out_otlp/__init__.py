@@ -1,9 +1,9 @@
 """Built-in sink ``otlp``: OpenTelemetry logs over OTLP/HTTP (protobuf or JSON)."""
 
-from agent.sdk import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.out_otlp.sink import OtlpSink
 
 
 @hookimpl
-def register_sinks(register):  # type: ignore[no-untyped-def]
+def register_sinks(register: Register) -> None:
     register(OtlpSink)

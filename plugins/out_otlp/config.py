@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk import TLS_SCHEMA, otlp_missing, tls_check, url_check
+from agent.sdk import TLS_SCHEMA, describe, otlp_missing, tls_check, url_check
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULTS", "SECRET_HEADER_NAMES", "check_config"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 #: Header names whose values are secrets (compared case-insensitively).
@@ -19,24 +16,24 @@ SECRET_HEADER_NAMES = frozenset({"authorization", "x-api-key", "api-key", "x-hon
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "url": {"type": "string", "required": True, "check_with": url_check,
-            "meta": {**_d("The OTLP/HTTP logs endpoint, path included (a Collector's is http://HOST:4318/v1/logs)."),
+            "meta": {**describe("The OTLP/HTTP logs endpoint, path included (a Collector's is http://HOST:4318/v1/logs)."),
                      "example": "http://127.0.0.1:4318/v1/logs"}},
     "encoding": {"type": "string", "default": "protobuf", "allowed": ["protobuf", "json"],
-                 "meta": _d("Request body: protobuf (application/x-protobuf, OTLP's default) or json (OTLP/JSON).")},
-    "gzip": {"type": "boolean", "default": True, "meta": _d("Compress request bodies (Content-Encoding: gzip).")},
+                 "meta": describe("Request body: protobuf (application/x-protobuf, OTLP's default) or json (OTLP/JSON).")},
+    "gzip": {"type": "boolean", "default": True, "meta": describe("Compress request bodies (Content-Encoding: gzip).")},
     "body": {"type": "string", "default": "title", "allowed": ["title", "event"],
-             "meta": _d("LogRecord body: title (a string; the other fields become siemrelay.* attributes) or "
+             "meta": describe("LogRecord body: title (a string; the other fields become siemrelay.* attributes) or "
                         "event (the whole native event as a map).")},
     "include_raw": {"type": "boolean", "default": False,
-                    "meta": _d("With body: title, also send the vendor payload as the siemrelay.raw attribute (a map).")},
+                    "meta": describe("With body: title, also send the vendor payload as the siemrelay.raw attribute (a map).")},
     "service_name": {"type": "string", "default": "siemrelay", "empty": False,
-                     "meta": _d("Resource attribute service.name.")},
+                     "meta": describe("Resource attribute service.name.")},
     "resource": {"type": "dict", "default": {}, "keysrules": {"type": "string", "empty": False},
                  "valuesrules": {"type": ["string", "integer", "float", "boolean"]},
-                 "meta": _d("More resource attributes (e.g. deployment.environment.name: prod); host.name is this machine's.")},
+                 "meta": describe("More resource attributes (e.g. deployment.environment.name: prod); host.name is this machine's.")},
     "headers": {"type": "dict", "default": {}, "keysrules": {"type": "string", "regex": r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"},
                 "valuesrules": {"type": "string"},
-                "meta": _d("Extra request headers (an API key for a vendor endpoint); Authorization and API-key values are redacted.")},
+                "meta": describe("Extra request headers (an API key for a vendor endpoint); Authorization and API-key values are redacted.")},
     "tls": TLS_SCHEMA,
 }
 

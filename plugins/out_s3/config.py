@@ -13,7 +13,7 @@ import importlib.util
 import re
 from typing import Any, Callable
 
-from agent.sdk import SCHEMA_RULES, Template, TemplateCheck, url_check
+from agent.sdk import SCHEMA_RULES, Template, TemplateCheck, describe, url_check
 from plugins.out_s3.keys import KeyTemplate, TemplateError
 
 __all__ = ["S3_EXTRA_HINT", "S3_SCHEMA", "SECURITY_LAKE_SCHEMA", "S3_DEFAULTS", "SECURITY_LAKE_DEFAULTS",
@@ -24,9 +24,6 @@ S3_EXTRA_HINT = "install the s3 extra: pip install 'siemrelay[s3]' (boto3, pyarr
 
 SECRET_KEYS = frozenset({"secret_access_key", "session_token", "token", "secret", "password"})
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 def _endpoint_check(field: str, value: Any, error: Callable[[str, str], None]) -> None:
@@ -44,35 +41,35 @@ def _bucket_check(field: str, value: Any, error: Callable[[str, str], None]) -> 
 #: The connection keys both sinks share.
 CONNECTION_SCHEMA: dict[str, Any] = {
     "bucket": {"type": "string", "required": True, "check_with": _bucket_check,
-               "meta": {**_d("The S3 bucket objects are written to."), "example": "security-events"}},
+               "meta": {**describe("The S3 bucket objects are written to."), "example": "security-events"}},
     "region": {"type": "string", "default": "us-east-1", "regex": r"^[a-z]{2}(-[a-z]+)+-\d+$",
-               "meta": _d("AWS region of the bucket (signs the requests; part of the Security Lake layout).")},
+               "meta": describe("AWS region of the bucket (signs the requests; part of the Security Lake layout).")},
     "endpoint_url": {"type": "string", "nullable": True, "default": None, "check_with": _endpoint_check,
-                     "meta": _d("Another S3 endpoint (MinIO, Ceph, a VPC endpoint); unset means AWS's for the region.")},
+                     "meta": describe("Another S3 endpoint (MinIO, Ceph, a VPC endpoint); unset means AWS's for the region.")},
     "path_style": {"type": "boolean", "default": False,
-                   "meta": _d("Address buckets in the path (endpoint/bucket/key) rather than the host name; "
+                   "meta": describe("Address buckets in the path (endpoint/bucket/key) rather than the host name; "
                               "most S3-compatible stores need it.")},
     "profile": {"type": "string", "nullable": True, "default": None, "empty": False,
-                "meta": _d("A named profile of the AWS config files; unset uses boto3's credential chain "
+                "meta": describe("A named profile of the AWS config files; unset uses boto3's credential chain "
                            "(environment, web identity, config files, container and instance roles).")},
     "access_key_id": {"type": "string", "nullable": True, "default": None, "empty": False,
-                      "meta": _d("Explicit access key id (with secret_access_key), normally ${ENV}; unset uses the chain.")},
+                      "meta": describe("Explicit access key id (with secret_access_key), normally ${ENV}; unset uses the chain.")},
     "secret_access_key": {"type": "string", "nullable": True, "default": None, "empty": False,
-                          "meta": _d("Explicit secret access key (redacted everywhere).")},
+                          "meta": describe("Explicit secret access key (redacted everywhere).")},
     "session_token": {"type": "string", "nullable": True, "default": None, "empty": False,
-                      "meta": _d("Session token of temporary credentials (redacted everywhere).")},
+                      "meta": describe("Session token of temporary credentials (redacted everywhere).")},
     "multipart_threshold_bytes": {"type": "integer", "default": 16 << 20, "min": 5 << 20,
-                                  "meta": _d("Objects at least this large are uploaded in parts (multipart upload).")},
+                                  "meta": describe("Objects at least this large are uploaded in parts (multipart upload).")},
     "part_size_bytes": {"type": "integer", "default": 8 << 20, "min": 5 << 20, "max": 5 << 30,
-                        "meta": _d("Size of each part of a multipart upload (S3's minimum is 5 MiB).")},
+                        "meta": describe("Size of each part of a multipart upload (S3's minimum is 5 MiB).")},
     "storage_class": {"type": "string", "nullable": True, "default": None,
                       "allowed": ["STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR",
                                   "REDUCED_REDUNDANCY", None],
-                      "meta": _d("Storage class of new objects; unset is the bucket's default (STANDARD).")},
+                      "meta": describe("Storage class of new objects; unset is the bucket's default (STANDARD).")},
 }
 
 PARQUET_COMPRESSION = {"type": "string", "default": "zstd", "allowed": ["zstd", "snappy", "gzip", "none"],
-                       "meta": _d("Column compression inside Parquet objects.")}
+                       "meta": describe("Column compression inside Parquet objects.")}
 
 class KeyTemplateCheck(TemplateCheck):
     """The key rules (placeholders, date parts, no leading '/') checked at the option's own line."""
@@ -90,28 +87,28 @@ S3_SCHEMA: dict[str, Any] = {
     **CONNECTION_SCHEMA,
     "key": {"type": "string", "default": "siemrelay/{{ source }}/{{ year }}/{{ month }}/{{ day }}/{{ object_id }}",
             "empty": False, "check_with": KeyTemplateCheck(),
-            "meta": _d("Object key template: {{ path }} names a field of the event (source, type, asset.name), "
+            "meta": describe("Object key template: {{ path }} names a field of the event (source, type, asset.name), "
                        "{{ year }} {{ month }} {{ day }} {{ hour }} {{ minute }} the event's UTC time, {{ object_id }} "
                        "the object's deterministic name; the extension (.jsonl.gz, .jsonl, .parquet) is appended.")},
     "format": {"type": "string", "default": "jsonl", "allowed": ["jsonl", "parquet"],
-               "meta": _d("Object format: jsonl (one JSON event per line) or parquet (columnar, pyarrow).")},
+               "meta": describe("Object format: jsonl (one JSON event per line) or parquet (columnar, pyarrow).")},
     "schema": SCHEMA_RULES,
-    "gzip": {"type": "boolean", "default": True, "meta": _d("Compress jsonl objects with gzip (Content-Encoding: gzip, .jsonl.gz).")},
+    "gzip": {"type": "boolean", "default": True, "meta": describe("Compress jsonl objects with gzip (Content-Encoding: gzip, .jsonl.gz).")},
     "parquet_compression": PARQUET_COMPRESSION,
 }
 
 SECURITY_LAKE_SCHEMA: dict[str, Any] = {
     **CONNECTION_SCHEMA,
     "bucket": {**CONNECTION_SCHEMA["bucket"],
-               "meta": {**_d("The Security Lake bucket (aws-security-data-lake-REGION-...)."),
+               "meta": {**describe("The Security Lake bucket (aws-security-data-lake-REGION-...)."),
                         "example": "aws-security-data-lake-us-east-1-abcdefghij"}},
     "source_name": {"type": "string", "required": True, "regex": r"^[A-Za-z0-9_\-{} .]{1,128}$",
                     "check_with": KeyTemplateCheck({"class_uid", "class_name"}, need_object_id=False),
-                    "meta": {**_d("The custom source's name (objects go under ext/SOURCE/); {{ class_uid }} and "
+                    "meta": {**describe("The custom source's name (objects go under ext/SOURCE/); {{ class_uid }} and "
                                   "{{ class_name }} make one custom source per OCSF class, as Security Lake expects."),
                              "example": "siemrelay-{{ class_name }}"}},
     "account_id": {"type": "string", "required": True, "regex": r"^\d{12}$",
-                   "meta": {**_d("The AWS account id of the custom source (the accountId= partition)."),
+                   "meta": {**describe("The AWS account id of the custom source (the accountId= partition)."),
                             "example": "123456789012"}},
     "parquet_compression": PARQUET_COMPRESSION,
 }

@@ -1,9 +1,9 @@
 """Built-in sink ``secops``: Google Security Operations (Chronicle) log import."""
 
-from agent.sdk import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.out_secops.sink import SecOpsSink
 
 
 @hookimpl
-def register_sinks(register):  # type: ignore[no-untyped-def]
+def register_sinks(register: Register) -> None:
     register(SecOpsSink)

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.sdk import PROXY_SCHEMA, SCHEMA_RULES, TLS_SCHEMA, tls_check, url_check
+from agent.sdk import describe as _d
 
-__all__ = ["CONFIG_SCHEMA", "check_config"]
+__all__ = ["CONFIG_SCHEMA", "check_config", "LEGACY_MAX_BYTES"]
 
-
-def _d(text: str, example: Any = None) -> dict[str, Any]:
-    return {"description": text} if example is None else {"description": text, "example": example}
+#: The legacy Ingestion API's request size limit (unstructuredlogentries:batchCreate: 1 MB).
+LEGACY_MAX_BYTES = 1_000_000
 
 
 def _optional_url(field: str, value: Any, error: Any) -> None:
@@ -22,10 +22,15 @@ def _optional_url(field: str, value: Any, error: Any) -> None:
 CONFIG_SCHEMA: dict[str, Any] = {
     "region": {"type": "string", "required": True, "regex": r"^[a-z0-9-]{2,30}$",
                "meta": _d("Location of the SecOps instance (us, europe, europe-west2, asia-southeast1, ...).", "us")},
-    "project": {"type": "string", "required": True, "regex": r"^[a-z0-9-]{4,40}$",
-                "meta": _d("Google Cloud project the SecOps instance is bound to.", "my-secops-project")},
+    "api": {"type": "string", "default": "import", "allowed": ["import", "legacy_unstructured"],
+            "meta": _d("import: the Chronicle API's logs.import; legacy_unstructured: the legacy Ingestion API's "
+                       "unstructuredlogentries:batchCreate (malachiteingestion-pa, no project, 1 MB per request).")},
+    "project": {"type": "string", "nullable": True, "default": None, "regex": r"^[a-z0-9-]{4,40}$",
+                "meta": _d("Google Cloud project the SecOps instance is bound to; required with api: import.",
+                           "my-secops-project")},
     "instance": {"type": "string", "required": True, "empty": False,
-                 "meta": _d("SecOps instance (customer) id, a UUID.", "00000000-0000-0000-0000-000000000000")},
+                 "meta": _d("SecOps instance (customer) id, a UUID; the legacy API's customer_id.",
+                            "00000000-0000-0000-0000-000000000000")},
     "log_type": {"type": "string", "required": True, "regex": r"^[A-Z0-9_]{2,64}$",
                  "meta": _d("Log type the parser is chosen by: a custom type for siemrelay's JSON, or a vendor's own.",
                             "SIEMRELAY_JSON")},
@@ -39,11 +44,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "forwarder": {"type": "string", "nullable": True, "default": None,
                   "meta": _d("Forwarder resource name (projects/.../forwarders/ID) to attribute the import to; optional.")},
     "endpoint": {"type": "string", "nullable": True, "default": None, "check_with": _optional_url,
-                 "meta": _d("API root; default the regional endpoint https://chronicle.<region>.rep.googleapis.com.")},
+                 "meta": _d("API root; default the regional endpoint https://chronicle.<region>.rep.googleapis.com "
+                            "(api: legacy_unstructured: https://malachiteingestion-pa.googleapis.com for us, else "
+                            "https://<region>-malachiteingestion-pa.googleapis.com).")},
     "api_version": {"type": "string", "default": "v1alpha", "allowed": ["v1alpha", "v1beta", "v1"],
                     "meta": _d("Chronicle API version.")},
     "max_request_bytes": {"type": "integer", "default": 1_000_000, "min": 10_000, "max": 4_000_000,
-                          "meta": _d("Largest request body; a bigger batch is split by the worker before it is sent.")},
+                          "meta": _d("Largest request body; a bigger batch is split by the worker before it is sent "
+                                     "(the legacy API takes 1,000,000 bytes at most).")},
     "schema": SCHEMA_RULES,
     "tls": TLS_SCHEMA,
     "proxy": PROXY_SCHEMA,
@@ -53,6 +61,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
 def check_config(config: dict[str, Any]) -> list[str]:
     """Cross-field checks of a ``secops`` section."""
     problems = tls_check(config.get("tls") or {}, server=False)
+    if config.get("api", "import") == "import" and not config.get("project"):
+        problems.append("project: required with api: import (the Chronicle API names the instance by its project)")
+    if config.get("api") == "legacy_unstructured":
+        if int(config.get("max_request_bytes") or 0) > LEGACY_MAX_BYTES:
+            problems.append(f"max_request_bytes: the legacy Ingestion API takes {LEGACY_MAX_BYTES} bytes per request "
+                            "at most")
+        if config.get("forwarder"):
+            problems.append("forwarder: only with api: import")
     path = Path(config.get("credentials_file") or "")
     if not path.is_file():
         problems.append(f"credentials_file: cannot read {path}")

@@ -1,4 +1,5 @@
-"""The ``secops`` sink: Google Security Operations ``logs.import`` with a service account.
+"""The ``secops`` sink: Google Security Operations ``logs.import`` (or the legacy Ingestion
+API's ``unstructuredlogentries:batchCreate``, ``api: legacy_unstructured``) with a service account.
 
 ``POST {endpoint}/{api_version}/projects/{project}/locations/{region}/instances/{instance}/logTypes/{log_type}/logs:import``
 with a bearer token from the service-account key (google-auth signs the JWT). Google
@@ -17,9 +18,12 @@ from urllib.parse import quote
 from agent.sdk import (Delivery, GoogleServiceAccount, HttpClient, Sink, SinkContext, SpooledEvent, TokenProvider,
                        api_outcome, bearer_request, load_service_account, oversized)
 from plugins.out_secops.config import CONFIG_SCHEMA, check_config
-from plugins.out_secops.encoder import import_body
+from plugins.out_secops.encoder import import_body, legacy_unstructured_body
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+#: The legacy Ingestion API's scope (Google's documented malachite-ingestion scope).
+LEGACY_SCOPES = ("https://www.googleapis.com/auth/malachite-ingestion",)
+LEGACY_PATH = "/v2/unstructuredlogentries:batchCreate"
 _HINT = "give the service account the Chronicle API Editor role, and check project, region, instance and log_type"
 
 
@@ -48,10 +52,18 @@ class SecOpsSink(Sink):
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
-        root = (config.get("endpoint") or f"https://chronicle.{config['region']}.rep.googleapis.com").rstrip("/")
-        parent = (f"projects/{quote(config['project'])}/locations/{quote(config['region'])}"
-                  f"/instances/{quote(config['instance'])}")
-        self.url = f"{root}/{config['api_version']}/{parent}/logTypes/{quote(config['log_type'])}/logs:import"
+        self.legacy = config.get("api") == "legacy_unstructured"
+        self.instance, self.log_type = config["instance"], config["log_type"]
+        if self.legacy:
+            region = config["region"]
+            default = ("https://malachiteingestion-pa.googleapis.com" if region == "us"
+                       else f"https://{region}-malachiteingestion-pa.googleapis.com")
+            self.url = (config.get("endpoint") or default).rstrip("/") + LEGACY_PATH
+        else:
+            root = (config.get("endpoint") or f"https://chronicle.{config['region']}.rep.googleapis.com").rstrip("/")
+            parent = (f"projects/{quote(config['project'] or '')}/locations/{quote(config['region'])}"
+                      f"/instances/{quote(config['instance'])}")
+            self.url = f"{root}/{config['api_version']}/{parent}/logTypes/{quote(config['log_type'])}/logs:import"
         self.schema = config["schema"]
         self.namespace = config.get("namespace")
         self.labels = dict(config.get("labels") or {})
@@ -60,11 +72,14 @@ class SecOpsSink(Sink):
         timeout = float(config["retry"]["timeout_s"])
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=timeout,
                                  headers={"Content-Type": "application/json"}, redact=ctx.redact)
-        credentials = load_service_account(config["credentials_file"], SCOPES)
+        account = load_service_account(config["credentials_file"], LEGACY_SCOPES if self.legacy else SCOPES)
         token_client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=timeout, redact=ctx.redact)
-        self.tokens = TokenProvider(GoogleServiceAccount(token_client, credentials, clock=ctx.clock), clock=ctx.clock)
+        self.tokens = TokenProvider(GoogleServiceAccount(token_client, account, clock=ctx.clock), clock=ctx.clock)
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
+        if self.legacy:
+            return legacy_unstructured_body(batch, self.schema, self.instance, self.log_type, self.namespace,
+                                            self.labels)
         return import_body(batch, self.schema, self.namespace, self.labels, self.forwarder)
 
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
@@ -72,7 +87,8 @@ class SecOpsSink(Sink):
             return Delivery.success("nothing to send")
         body = self.encode_batch(batch)
         if len(body) > self.max_bytes:
-            return oversized(len(batch), len(body), self.max_bytes, "logs.import")
+            return oversized(len(batch), len(body), self.max_bytes,
+                             "unstructuredlogentries:batchCreate" if self.legacy else "logs.import")
         result = bearer_request(self.client, self.tokens, "POST", self.url, data=body)
         if isinstance(result, Delivery):
             return result

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk.httpclient import url_check
-from agent.sdk.proxy import PROXY_SCHEMA
-from agent.sdk.tls import TLS_SCHEMA, tls_check
-from plugins.out_slack.digest import DIGEST_SCHEMA, apply_digest_batching
+from agent.sdk import DIGEST_SCHEMA, PROXY_SCHEMA, TLS_SCHEMA, tls_check, url_check
 
 __all__ = ["CONFIG_SCHEMA", "BATCH_DEFAULTS", "check_config"]
 
-#: One event per message unless digest mode is on (see apply_digest_batching).
+#: One event per message unless digest mode is on (see agent.sdk.digest_batching).
 BATCH_DEFAULTS = {"max_events": 1, "max_wait_s": 0.0}
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -24,6 +21,5 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 
 def check_config(config: dict[str, Any]) -> list[str]:
-    """Cross-field checks; also makes the batch follow the digest window (see docs/sinks.md)."""
-    apply_digest_batching(config, BATCH_DEFAULTS)
+    """Cross-field checks; reads ``config`` only (the sink makes the batch follow the digest window)."""
     return tls_check(config.get("tls") or {}, server=False)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from agent.sdk.render import epoch_ms, lookup
-from plugins.out_slack.digest import MARKERS, summary_line, top_events, truncate
+from agent.sdk import MARKERS, epoch_ms, lookup, summary_line, top_events, truncate
 
 __all__ = ["escape_mrkdwn", "event_message", "digest_message", "encode"]
 

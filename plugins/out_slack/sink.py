@@ -9,9 +9,7 @@ import re
 import orjson
 import requests
 
-from agent.sdk.outcome import Delivery
-from agent.sdk.sink import SpooledEvent
-from plugins.out_slack.chat import ChatWebhookSink, chat_outcome
+from agent.sdk import ChatWebhookSink, Delivery, SpooledEvent, chat_outcome
 from plugins.out_slack.config import BATCH_DEFAULTS, CONFIG_SCHEMA, check_config
 from plugins.out_slack.encoder import encode
 

@@ -7,46 +7,43 @@ from typing import Any
 from agent.sdk.httpclient import url_check
 from agent.sdk.render import SCHEMA_RULES
 from agent.sdk.proxy import PROXY_SCHEMA
-from agent.sdk import TEMPLATE_CHECK
 from agent.sdk.tls import TLS_SCHEMA, tls_check
+from agent.sdk import TEMPLATE_CHECK, describe
 
 __all__ = ["CONFIG_SCHEMA", "check_config"]
 
 
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
-
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "url": {"type": "string", "required": True, "check_with": url_check,
-            "meta": _d("HEC base URL (https://splunk.example.com:8088) or the full /services/collector/event URL.")},
+            "meta": describe("HEC base URL (https://splunk.example.com:8088) or the full /services/collector/event URL.")},
     "token": {"type": "string", "required": True, "empty": False,
-              "meta": _d("HEC token, sent as 'Authorization: Splunk <token>'; normally ${SPLUNK_HEC_TOKEN}. Never logged.")},
+              "meta": describe("HEC token, sent as 'Authorization: Splunk <token>'; normally ${SPLUNK_HEC_TOKEN}. Never logged.")},
     "index": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
-              "meta": _d("Target index; default the token's default index; a template (siem_{{ source }}) takes it "
+              "meta": describe("Target index; default the token's default index; a template (siem_{{ source }}) takes it "
                          "from the event, and an event whose template renders empty goes to the default index.")},
     "source": {"type": "string", "default": "siemrelay", "check_with": TEMPLATE_CHECK,
-               "meta": _d("source of each event; a template takes it from the event (e.g. {{ source }}).")},
+               "meta": describe("source of each event; a template takes it from the event (e.g. {{ source }}).")},
     "sourcetype": {"type": "string", "default": "_json", "check_with": TEMPLATE_CHECK,
-                   "meta": _d("sourcetype of each event (_json gives Splunk's automatic JSON field extraction); "
+                   "meta": describe("sourcetype of each event (_json gives Splunk's automatic JSON field extraction); "
                               "a template is allowed.")},
     "host": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
-             "meta": _d("host of each event; default this machine's name; a template takes it from the event "
+             "meta": describe("host of each event; default this machine's name; a template takes it from the event "
                         "(e.g. {{ asset.host }}).")},
     "schema": SCHEMA_RULES,
-    "gzip": {"type": "boolean", "default": True, "meta": _d("Compress request bodies (Content-Encoding: gzip).")},
+    "gzip": {"type": "boolean", "default": True, "meta": describe("Compress request bodies (Content-Encoding: gzip).")},
     "gzip_level": {"type": "integer", "default": 1, "min": 1, "max": 9,
-                   "meta": _d("zlib level: 1 is fastest and already shrinks JSON about 5x; 9 is smallest.")},
-    "ack": {"type": "dict", "default": {}, "meta": _d("Indexer acknowledgement (the token must have it enabled)."), "schema": {
+                   "meta": describe("zlib level: 1 is fastest and already shrinks JSON about 5x; 9 is smallest.")},
+    "ack": {"type": "dict", "default": {}, "meta": describe("Indexer acknowledgement (the token must have it enabled)."), "schema": {
         "enabled": {"type": "boolean", "default": False,
-                    "meta": _d("Count a batch as delivered only once /services/collector/ack says it was indexed.")},
+                    "meta": describe("Count a batch as delivered only once /services/collector/ack says it was indexed.")},
         "timeout_s": {"type": "number", "default": 60.0, "min": 1,
-                      "meta": _d("How long to poll for the acknowledgement before the batch is sent again.")},
+                      "meta": describe("How long to poll for the acknowledgement before the batch is sent again.")},
         "poll_interval_s": {"type": "number", "default": 1.0, "min": 0.01,
-                            "meta": _d("Longest pause between two polls (polling starts faster and backs off to this).")},
+                            "meta": describe("Longest pause between two polls (polling starts faster and backs off to this).")},
     }},
     "healthcheck_on_start": {"type": "boolean", "default": True,
-                             "meta": _d("Probe /services/collector/health when the sink opens and log the result.")},
+                             "meta": describe("Probe /services/collector/health when the sink opens and log the result.")},
     "tls": TLS_SCHEMA,
     "proxy": PROXY_SCHEMA,
 }

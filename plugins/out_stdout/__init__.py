@@ -1,9 +1,9 @@
 """Built-in sink ``stdout``: JSON lines on standard output."""
 
-from agent.sdk.hookspecs import hookimpl
+from agent.sdk import Register, hookimpl
 from plugins.out_stdout.sink import StdoutSink
 
 
 @hookimpl
-def register_sinks(register):  # type: ignore[no-untyped-def]
+def register_sinks(register: Register) -> None:
     register(StdoutSink)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any, BinaryIO, Sequence
 
-from agent.sdk import SCHEMA_RULES, Delivery, Sink, SinkContext, SpooledEvent, render_json
+from agent.sdk import SCHEMA_RULES, Delivery, Sink, SinkContext, SpooledEvent, encode_lines
 
 CONFIG_SCHEMA = {
     "schema": SCHEMA_RULES,
@@ -31,7 +31,7 @@ class StdoutSink(Sink):
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> bytes:
         """The pure encoder: the JSON lines (in the configured schema) this sink writes for ``batch``."""
-        return b"".join(render_json(e, self.schema) + b"\n" for e in batch)
+        return encode_lines(batch, self.schema)
 
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         try:

@@ -5,23 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.sdk.net import ADDRESS_RULES, address_check
-from agent.sdk import TEMPLATE_CHECK
+from agent.sdk.net import ADDRESS_RULES
 from agent.sdk.render import SCHEMA_RULES
-from agent.sdk.tls import TLS_SCHEMA, tls_check
-from plugins.out_syslog.header import FACILITIES
+from agent.sdk import FACILITIES, TEMPLATE_CHECK, describe, optional_address, socket_checks
+from agent.sdk.tls import TLS_SCHEMA
 
-__all__ = ["CONFIG_SCHEMA", "DEFAULT_SD_FIELDS", "check_config", "socket_checks", "optional_address"]
+__all__ = ["CONFIG_SCHEMA", "DEFAULT_SD_FIELDS", "check_config"]
 
-
-def optional_address(field: str, value: Any, error: Any) -> None:
-    """``host:port`` check that lets an unset address through (transport: file needs none)."""
-    if value is not None:
-        address_check(field, value, error)
-
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 #: SD-PARAM name → dotted path in the native event. Empty values are left out.
@@ -36,53 +26,39 @@ _SD_ID = re.compile(r'^[!#-<>-\\^-~]{1,32}$')
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "address": {**ADDRESS_RULES, "check_with": optional_address, "nullable": True, "default": None,
-                "meta": {**_d("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file."),
+                "meta": {**describe("Collector as host:port ([::1]:6514 for IPv6); required unless transport is file."),
                          "example": "siem.example.com:6514"}},
     "transport": {"type": "string", "default": "tcp", "allowed": ["tcp", "udp", "tls", "file"],
-                  "meta": _d("tcp (RFC 6587), udp (RFC 5426, one message per datagram), tls (RFC 5425) or file (one message per line at path).")},
+                  "meta": describe("tcp (RFC 6587), udp (RFC 5426, one message per datagram), tls (RFC 5425) or file (one message per line at path).")},
     "framing": {"type": "string", "default": "octet", "allowed": ["octet", "lf"],
-                "meta": _d("TCP/TLS framing: octet (RFC 6587 octet counting, 'LEN SP MSG', as RFC 5425 requires) or lf (newline-terminated).")},
+                "meta": describe("TCP/TLS framing: octet (RFC 6587 octet counting, 'LEN SP MSG', as RFC 5425 requires) or lf (newline-terminated).")},
     "path": {"type": "string", "nullable": True, "default": None,
-             "meta": _d("File the messages are appended to, one per line (transport: file).")},
+             "meta": describe("File the messages are appended to, one per line (transport: file).")},
     "tls": TLS_SCHEMA,
     "app_name": {"type": "string", "default": "siemrelay", "check_with": TEMPLATE_CHECK,
-                 "meta": _d("APP-NAME (48 printable ASCII characters at most); a template ({{ source }}) takes it from the event.")},
+                 "meta": describe("APP-NAME (48 printable ASCII characters at most); a template ({{ source }}) takes it from the event.")},
     "hostname": {"type": "string", "nullable": True, "default": None, "check_with": TEMPLATE_CHECK,
-                 "meta": _d("HOSTNAME; default this machine's name; a template takes it from the event (e.g. {{ asset.host }}).")},
+                 "meta": describe("HOSTNAME; default this machine's name; a template takes it from the event (e.g. {{ asset.host }}).")},
     "procid": {"type": "string", "default": "-", "check_with": TEMPLATE_CHECK,
-               "meta": _d("PROCID; '-' for none; a template is allowed.")},
+               "meta": describe("PROCID; '-' for none; a template is allowed.")},
     "msgid": {"type": "string", "default": "{{ type }}", "check_with": TEMPLATE_CHECK,
-              "meta": _d("MSGID (32 printable ASCII characters at most); default the event type, e.g. finding.new; "
+              "meta": describe("MSGID (32 printable ASCII characters at most); default the event type, e.g. finding.new; "
                          "a template is allowed.")},
     "facility": {"type": "string", "default": "local0", "allowed": list(FACILITIES),
-                 "meta": _d("Syslog facility; the severity comes from the event (critical→crit, high→err, medium→warning, low→notice, info→info).")},
+                 "meta": describe("Syslog facility; the severity comes from the event (critical→crit, high→err, medium→warning, low→notice, info→info).")},
     "sd_id": {"type": "string", "default": "siemrelay@32473",
-              "meta": _d("SD-ID of the structured-data element (name@private-enterprise-number); empty for no structured data.")},
+              "meta": describe("SD-ID of the structured-data element (name@private-enterprise-number); empty for no structured data.")},
     "sd_fields": {"type": "dict", "default": dict(DEFAULT_SD_FIELDS), "keysrules": {"type": "string"},
                   "valuesrules": {"type": "string"},
-                  "meta": _d("SD-PARAM name → event field (dotted path) written in the structured data; empty values are left out.")},
+                  "meta": describe("SD-PARAM name → event field (dotted path) written in the structured data; empty values are left out.")},
     "msg_format": {"type": "string", "default": "json", "allowed": ["json", "text"],
-                   "meta": _d("MSG: json (the event in the form 'schema' names) or text (text_template).")},
+                   "meta": describe("MSG: json (the event in the form 'schema' names) or text (text_template).")},
     "schema": SCHEMA_RULES,
     "text_template": {"type": "string", "default": "[{{ severity }}] {{ title }}", "check_with": TEMPLATE_CHECK,
-                      "meta": _d("MSG for msg_format: text; {{ dotted.path }} placeholders are event fields.")},
+                      "meta": describe("MSG for msg_format: text; {{ dotted.path }} placeholders are event fields.")},
     "max_message_bytes": {"type": "integer", "nullable": True, "default": None, "min": 480,
-                          "meta": _d("Longest message in bytes; a longer MSG is cut, ends with '…[truncated]' and truncated=\"<original size>\" is added to the structured data. Default 2048 on UDP (RFC 5426), 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
+                          "meta": describe("Longest message in bytes; a longer MSG is cut, ends with '…[truncated]' and truncated=\"<original size>\" is added to the structured data. Default 2048 on UDP (RFC 5426), 65536 on TCP/TLS (syslog-ng's default log_msg_size), unlimited for a file.")},
 }
-
-
-def socket_checks(config: dict[str, Any]) -> list[str]:
-    """Checks every socket sink shares (``syslog``, ``cef``)."""
-    problems = []
-    transport = config.get("transport")
-    if transport == "file":
-        if not config.get("path"):
-            problems.append("path is required when transport is file")
-    elif not config.get("address"):
-        problems.append(f"address (host:port) is required when transport is {transport}")
-    if transport == "tls":
-        problems.extend(tls_check(config.get("tls") or {}, server=False))
-    return problems
 
 
 def check_config(config: dict[str, Any]) -> list[str]:

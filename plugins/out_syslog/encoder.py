@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from agent.sdk import (TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template, sd_param_value,
-                       syslog_msg_text)
-from plugins.out_syslog.header import FACILITIES, rfc5424_header, truncate_utf8
+from agent.sdk import (FACILITIES, TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template, rfc5424_header,
+                       sd_param_value, syslog_msg_text, truncate_utf8)
 
 __all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "encode"]
 

@@ -8,10 +8,9 @@ import orjson
 
 from agent.sdk import parse_template
 from agent.sdk.render import render_json
-from agent.sdk.sink import SinkContext, SpooledEvent
+from agent.sdk import SinkContext, SocketSink, SpooledEvent
 from plugins.out_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.out_syslog.encoder import SyslogFormat, encode, json_msg, text_msg
-from plugins.out_syslog.socket_sink import SocketSink
 
 
 class SyslogSink(SocketSink):

@@ -21,8 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import orjson
 
-from agent.sdk.render import lookup
-from plugins.out_slack.digest import MARKERS, summary_line, top_events, truncate
+from agent.sdk import MARKERS, lookup, summary_line, top_events, truncate
 
 __all__ = ["CARD_VERSION", "MAX_BYTES", "COLORS", "escape_markdown", "event_card", "digest_card", "message", "encode"]
 

@@ -11,7 +11,7 @@ from agent.sdk.outcome import Delivery, Status
 from agent.sdk.httpclient import HttpClient
 from agent.sdk.render import render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
-from plugins.out_webhook.config import CONFIG_SCHEMA, SECRET_HEADER_NAMES, check_config
+from plugins.out_webhook.config import CONFIG_SCHEMA, SECRET_HEADER_NAMES, check_config, derive_config
 from plugins.out_webhook.encoder import CONTENT_TYPES, body, hec_envelope, signature
 
 
@@ -26,13 +26,16 @@ class WebhookSink(Sink):
     check_config = staticmethod(check_config)
 
     @classmethod
+    def derive_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return derive_config(config)
+
+    @classmethod
     def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
         """For the sink conformance suite: signed with the canary secret."""
         return {"url": endpoint.url, "hmac": {"secret": endpoint.secret}}
 
     def __init__(self, name: str, config: dict[str, Any], ctx: SinkContext) -> None:
         super().__init__(name, config, ctx)
-        check_config(config)
         self.url = config["url"]
         self.format = config["format"]
         self.schema = config["schema"]

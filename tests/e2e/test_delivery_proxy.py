@@ -93,7 +93,7 @@ def test_agent_proxy_is_every_http_sinks_default(tmp_path: Path, agent_process: 
 
 def test_proxy_demanding_credentials_opens_the_circuit(tmp_path: Path, agent_process: Any) -> None:
     """Without credentials the proxy answers 407 (a wrong password on a CONNECT tunnel is
-    covered by the sentinel tests; tinyproxy answers a wrong one on plain HTTP with 401)."""
+    covered by the sentinel tests; a wrong one on plain HTTP by the next test)."""
     with ExitStack() as peers:
         cfg, port, proc, hook, direct, hec, proxy = run(tmp_path, agent_process, "", peers)
         post(port, 2)
@@ -106,3 +106,23 @@ def test_proxy_demanding_credentials_opens_the_circuit(tmp_path: Path, agent_pro
         assert rows[name]["queued"] == 2 and rows[name]["dead_letters"] == 0
         assert "proxy" in rows[name]["last_error"] and "proxy.password" in rows[name]["last_error"]
         assert "407" in rows[name]["last_error"]
+
+
+def test_a_wrong_proxy_password_is_the_proxys_401_not_the_destinations(tmp_path: Path, agent_process: Any) -> None:
+    """tinyproxy answers a wrong password on plain HTTP with its own ``401`` and a
+    ``WWW-Authenticate`` challenge, as a destination refusing its credentials would: the
+    webhook sink would dead-letter the events. It is the proxy's refusal: the circuit opens,
+    the events stay queued, and the reason names the proxy."""
+    with ExitStack() as peers:
+        cfg, port, proc, hook, direct, hec, proxy = run(tmp_path, agent_process, "not-the-password", peers)
+        post(port, 2)
+        wait_for(lambda: proc.log.count("circuit opened") >= 2, 20, what="both proxied sinks to open their circuit")
+        wait_for(lambda: len(direct.delivered()) >= 2, 20, what="the direct sink")
+        res = run_cli("sinks", "list", "-c", str(cfg), "--json")
+    rows = {r["name"]: r for r in orjson.loads(res.stdout)}
+    assert hook.requests == [] and hec.indexed == []
+    for name in ("hook", "hec"):
+        assert rows[name]["queued"] == 2 and rows[name]["dead_letters"] == 0, rows[name]
+        assert "proxy answered 401" in rows[name]["last_error"] and "tinyproxy" in rows[name]["last_error"]
+        assert "proxy.password" in rows[name]["last_error"]
+    assert "not-the-password" not in proc.log

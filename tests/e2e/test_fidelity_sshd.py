@@ -1,5 +1,5 @@
 """End to end: an sshd "Failed password" line at auth.crit, sent over TCP syslog with
-``logger`` (util-linux), reaches the file sink as an ECS authentication failure with
+``logger`` (util-linux), reaches the file sinks as an ECS authentication failure (and OCSF Authentication, CEF, LEEF) with
 the user and address, and not as a critical-severity event: a syslog level is not a
 security severity unless the user asks for it."""
 
@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import wait_for, wait_for_port
 from tests.peers.leef import QRADAR_KEYS, parse_leef
 from tests.peers.lognorm import parse_cef_lines
+from tests.peers.ocsf_schema import ocsf_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -35,10 +36,11 @@ def test_sshd_failure_lands_as_an_ecs_authentication_failure(write_config: Any, 
         sinks:
           elastic: {{type: file, path: {tmp_path}/ecs.jsonl, fsync: false, schema: ecs}}
           native: {{type: file, path: {tmp_path}/native.jsonl, fsync: false}}
+          lake: {{type: file, path: {tmp_path}/ocsf.jsonl, fsync: false, schema: ocsf}}
           qradar: {{type: cef, transport: file, path: {tmp_path}/qradar.leef, header: none, format: leef}}
           arcsight: {{type: cef, transport: file, path: {tmp_path}/arcsight.cef, header: none}}
         routes:
-          - {{name: default, to: [elastic, native, qradar, arcsight]}}
+          - {{name: default, to: [elastic, native, qradar, arcsight, lake]}}
         """)
     agent_process(config)
     wait_for_port(port)
@@ -63,3 +65,7 @@ def test_sshd_failure_lands_as_an_ecs_authentication_failure(write_config: Any, 
     ext = parsed["cef"]["Extensions"]
     assert (ext["suser"], ext["src"], ext["spt"], ext["outcome"], ext["sproc"]) == ("root", "198.51.100.23", "40022", LINE, "sshd")
     assert parsed["cef"]["Severity"] == "0"
+    [ocsf] = wait_for(lambda: _events(tmp_path / "ocsf.jsonl"), timeout=20, what="the OCSF event")
+    assert ocsf_errors(ocsf) == []
+    assert (ocsf["class_uid"], ocsf["activity_id"], ocsf["status_id"], ocsf["severity_id"]) == (3002, 1, 2, 0)
+    assert ocsf["user"] == {"name": "root"} and ocsf["src_endpoint"] == {"ip": "198.51.100.23", "port": 40022}

@@ -29,7 +29,7 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from agent.sdk.ocsf import OCSF_VERSION
 from agent.testing import make_record
-from plugins.dec_auto.decoder import AutoDecoder
+from tests.peers.decoder_factory import build_decoder
 from tests.conftest import pick_port, run_cli, wait_for, wait_for_port
 from tests.peers.s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoS3, S3Faults
 
@@ -116,7 +116,7 @@ def drop_nulls(value: Any) -> Any:
 
 
 def fixture_events() -> list[Any]:
-    auto = AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    auto = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})
     return [e for path in sorted(FIXTURES.glob("*/*")) if path.suffix in (".json", ".cef")
             for e in auto.decode(make_record(path.read_bytes(), auto))]
 
@@ -164,7 +164,7 @@ def test_security_lake_objects_are_valid_ocsf_parquet_one_class_each(tmp_path: P
         assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)  # sorted by time, as Security Lake asks
         seen += [r["metadata"]["uid"] for r in rows]
     assert sorted(seen) == sorted(e.id for e in expected)  # every event once
-    assert classes == {2002, 2004, 6007, 3004, 5001, 0}
+    assert classes == {2002, 2004, 6007, 3004, 5001, 4001, 0}  # 4001: the FortiGate deny
     assert agent.stop() == 0
 
 

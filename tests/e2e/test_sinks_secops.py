@@ -133,3 +133,68 @@ def test_through_an_authenticating_proxy(tmp_path: Path, agent_process: Any, acc
     assert any(line.startswith(f"POST {g.token_uri}") for line in seen), seen
     assert any(line.startswith(f"POST {g.url}/v1alpha/") for line in seen), seen
     assert PROXY_PASSWORD not in proc.log and base64.b64encode(PROXY_PASSWORD.encode()).decode() not in proc.log
+
+
+def test_an_overloaded_token_endpoint_is_retried_by_the_worker_not_by_google_auth(
+        tmp_path: Path, agent_process: Any, account: ServiceAccountKey) -> None:
+    """google-auth would retry a 503 itself, sleeping in the sink; the worker's retry policy owns it."""
+    with Chronicle(pick_port(), (account,)) as g:
+        g.fail_token_next(503, {"Retry-After": "0"})
+        cfg, port, proc = start(tmp_path, agent_process, g, account)
+        post(port, [native(1)])
+        wait_for(lambda: len(g.logs) >= 1, 20, what="the log after the token endpoint recovered")
+        row = orjson.loads(run_cli("sinks", "-c", str(cfg), "list", "--json").stdout)[0]
+    assert [r.status for r in g.token_calls()] == [503, 200]
+    assert row["dead_letters"] == 0 and "circuit opened" not in proc.log
+    assert "retry" in proc.log.lower() and "temporarily_unavailable" in proc.log
+
+
+def test_a_wrong_proxy_password_names_the_proxy_not_google(tmp_path: Path, agent_process: Any,
+                                                           account: ServiceAccountKey) -> None:
+    """tinyproxy's own 401 on the token request is the proxy's refusal, not Google refusing the key."""
+    require_tool("tinyproxy", "tinyproxy")
+    with Chronicle(pick_port(), (account,)) as g, Tinyproxy(tmp_path / "proxy", "relay", PROXY_PASSWORD) as proxy:
+        agent_extra = f'  proxy: {{url: "{proxy.url}", username: relay, password: "wrong-{PROXY_PASSWORD}"}}'
+        cfg, port, proc = start(tmp_path, agent_process, g, account, agent_extra=agent_extra)
+        post(port, [native(1)])
+        wait_for(lambda: "circuit opened" in proc.log, 20, what="the circuit to open")
+        row = orjson.loads(run_cli("sinks", "-c", str(cfg), "list", "--json").stdout)[0]
+    assert g.requests == [] and row["queued"] == 1 and row["dead_letters"] == 0
+    assert "proxy answered 401" in row["last_error"] and "proxy.password" in row["last_error"]
+    assert "Google" not in row["last_error"] and PROXY_PASSWORD not in proc.log
+
+
+LEGACY = "    api: legacy_unstructured"
+
+
+def test_legacy_unstructured_api_carries_customer_times_namespace_and_labels(
+        tmp_path: Path, agent_process: Any, account: ServiceAccountKey) -> None:
+    with Chronicle(pick_port(), (account,)) as g:
+        cfg, port, proc = start(tmp_path, agent_process, g, account, extra=LEGACY)
+        post(port, [native(i) for i in range(3)])
+        wait_for(lambda: len(g.logs) >= 3, 20, what="3 legacy entries")
+    [batch] = g.legacy_batches
+    assert (batch["customer_id"], batch["log_type"], batch["namespace"]) == ("inst-1", "SIEMRELAY_JSON", "corp")
+    assert batch["labels"] == [{"key": "env", "value": "prod"}]
+    assert [json.loads(e["log_text"])["id"] for e in batch["entries"]] == ["ev-0", "ev-1", "ev-2"]
+    assert [e["ts_rfc3339"] for e in batch["entries"]] == [f"2025-01-15T14:30:0{i}Z" for i in range(3)]
+    assert [r.path for r in g.imports()] == ["/v2/unstructuredlogentries:batchCreate"] and len(g.token_calls()) == 1
+
+
+def test_legacy_api_retries_splits_and_dead_letters(tmp_path: Path, agent_process: Any, account: ServiceAccountKey) -> None:
+    """429 retried, a batch over max_request_bytes split before sending, Google's 400 for one
+    entry dead-lettered with its message, every other event delivered once."""
+    def reject(log: dict[str, Any]) -> str | None:
+        return "log_text: invalid log entry" if b"POISON" in log["data"] else None
+
+    with Chronicle(pick_port(), (account,), reject_log=reject) as g:
+        g.fail_next(429, {"Retry-After": "0"})
+        cfg, port, _ = start(tmp_path, agent_process, g, account, extra=LEGACY + "\n    max_request_bytes: 10000")
+        events = [native(i, description="x" * 3000) for i in range(8)]
+        events[5]["title"] = "POISON"
+        post(port, events)
+        wait_for(lambda: len(g.logs) >= 7, 30, what="the good entries")
+        dead = wait_for(lambda: orjson.loads(run_cli("dlq", "-c", str(cfg), "list", "--json").stdout), 10, what="a dead letter")
+    assert sorted(ids(g)) == [f"ev-{i}" for i in range(8) if i != 5]
+    assert g.imports()[0].status == 429 and all(len(r.body) <= 10000 for r in g.imports())
+    assert [d["event_id"] for d in dead] == ["ev-5"] and "INVALID_ARGUMENT" in dead[0]["reason"]

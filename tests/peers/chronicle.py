@@ -8,11 +8,18 @@ the Chronicle API's ``logs.import``, written from Google's documentation.
   ``invalid_grant`` (as Google answers a revoked or deleted key). Success:
   ``{access_token, expires_in, token_type}``.
 - ``POST /v1alpha/projects/P/locations/R/instances/I/logTypes/T/logs:import``: bearer
-  token required (401 ``UNAUTHENTICATED``), unknown instance or log type → 404
+  token required (401 ``UNAUTHENTICATED``), a token without the cloud-platform scope →
+  403 ``PERMISSION_DENIED``, unknown instance or log type → 404
   ``NOT_FOUND``, a body over 4 MB or not ``{"inlineSource": {"logs": [...]}}`` with
   base64 ``data`` → 400 ``INVALID_ARGUMENT``. Success: 200 with an empty JSON object.
+- ``POST /v2/unstructuredlogentries:batchCreate`` (the legacy Ingestion API): a bearer
+  token with the ``malachite-ingestion`` scope (else 401 / 403), a JSON body
+  ``{customer_id, log_type, namespace?, labels?: [{key, value}], entries: [{log_text,
+  ts_epoch_microseconds | ts_rfc3339}]}`` of at most 1 MB; an unknown customer id or log
+  type, a missing or empty field, a time in both forms or neither parseable → 400
+  ``INVALID_ARGUMENT``. Success: 200 with an empty JSON object.
 
-Faults: :meth:`Chronicle.fail_next`; :meth:`Chronicle.revoke_tokens`.
+Faults: :meth:`Chronicle.fail_next`, :meth:`Chronicle.fail_token_next`; :meth:`Chronicle.revoke_tokens`.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +43,11 @@ __all__ = ["Chronicle", "ServiceAccountKey", "GoogleRequest"]
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: Google's documented ``aud`` of a service-account assertion, whatever URL the token is fetched from.
 AUDIENCE = "https://oauth2.googleapis.com/token"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+#: The legacy Ingestion API's scope.
+MALACHITE = "https://www.googleapis.com/auth/malachite-ingestion"
+LEGACY_PATH = "/v2/unstructuredlogentries:batchCreate"
+LEGACY_MAX_BYTES = 1_000_000
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
            429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
@@ -81,10 +94,13 @@ class Chronicle:
         self.parent = f"/v1alpha/projects/{project}/locations/{region}/instances/{instance}/logTypes/"
         self.log_types = log_types
         self.reject_log = reject_log
-        self.tokens: set[str] = set()
+        self.instance = instance
+        self.tokens: dict[str, set[str]] = {}
+        self.legacy_batches: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
         self.requests: list[GoogleRequest] = []
         self.faults: list[tuple[int, dict[str, str]]] = []
+        self.token_faults: list[tuple[int, dict[str, str]]] = []
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -100,12 +116,17 @@ class Chronicle:
         with self.lock:
             self.faults.extend([(status, dict(headers or {}))] * times)
 
+    def fail_token_next(self, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """The next ``times`` token requests get ``status`` (Google's OAuth error body for it)."""
+        with self.lock:
+            self.token_faults.extend([(status, dict(headers or {}))] * times)
+
     def revoke_tokens(self) -> None:
         with self.lock:
             self.tokens.clear()
 
     def imports(self) -> list[GoogleRequest]:
-        return [r for r in self.requests if r.path.endswith("logs:import")]
+        return [r for r in self.requests if r.path.endswith("logs:import") or r.path == LEGACY_PATH]
 
     def token_calls(self) -> list[GoogleRequest]:
         return [r for r in self.requests if r.path == "/token"]
@@ -113,6 +134,11 @@ class Chronicle:
     def handle_token(self, req: GoogleRequest) -> tuple[int, dict[str, str], Any]:
         from google.auth import jwt
 
+        with self.lock:
+            fault = self.token_faults.pop(0) if self.token_faults else None
+        if fault:
+            error = "temporarily_unavailable" if fault[0] >= 500 or fault[0] == 429 else "invalid_request"
+            return fault[0], fault[1], {"error": error, "error_description": "Injected fault."}
         form = {k: v[0] for k, v in parse_qs(req.body.decode("ascii", "replace")).items()}
         if form.get("grant_type") != GRANT or "assertion" not in form:
             return 400, {}, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
@@ -122,24 +148,55 @@ class Chronicle:
             claims = jwt.decode(form["assertion"], certs=account.public_pem, audience=AUDIENCE)
         except (KeyError, ValueError):
             return 400, {}, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
-        if "https://www.googleapis.com/auth/cloud-platform" not in str(claims.get("scope", "")).split():
+        if not {CLOUD_PLATFORM, MALACHITE} & set(str(claims.get("scope", "")).split()):
             return 400, {}, {"error": "invalid_scope", "error_description": "Invalid OAuth scope."}
         if int(claims["exp"]) - int(claims["iat"]) > 3600:
             return 400, {}, {"error": "invalid_grant", "error_description": "Invalid JWT: expiration too far."}
         token = "ya29." + secrets.token_urlsafe(24)
         with self.lock:
-            self.tokens.add(token)
+            self.tokens[token] = set(str(claims.get("scope", "")).split())
         return 200, {}, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
 
-    def handle_import(self, req: GoogleRequest) -> tuple[int, dict[str, str], Any]:
+    def _authorise(self, req: GoogleRequest, scope: str) -> tuple[int, dict[str, str], Any] | None:
+        """401 without a valid token, 403 without ``scope``, an injected fault, else ``None``."""
         auth = req.headers.get("authorization", "")
         with self.lock:
-            valid = auth.startswith("Bearer ") and auth[7:] in self.tokens
-            fault = self.faults.pop(0) if valid and self.faults else None
-        if not valid:
+            scopes = self.tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+            fault = self.faults.pop(0) if scopes is not None and self.faults else None
+        if scopes is None:
             return 401, {}, _error(401, "Request had invalid authentication credentials.")
+        if scope not in scopes:
+            return 403, {}, _error(403, "Request had insufficient authentication scopes.")
         if fault:
             return fault[0], fault[1], _error(fault[0], "Injected fault.")
+        return None
+
+    def handle_legacy(self, req: GoogleRequest) -> tuple[int, dict[str, str], Any]:
+        refused = self._authorise(req, MALACHITE)
+        if refused:
+            return refused
+        if len(req.body) > LEGACY_MAX_BYTES:
+            return 400, {}, _error(400, f"Request payload size exceeds the limit: {LEGACY_MAX_BYTES} bytes.")
+        try:
+            doc = json.loads(req.body)
+            problem = _legacy_problem(doc, self.instance, self.log_types)
+        except ValueError:
+            problem = "Invalid JSON payload received."
+        if problem:
+            return 400, {}, _error(400, problem)
+        for i, entry in enumerate(doc["entries"]):
+            rejected = self.reject_log({"data": entry["log_text"].encode()}) if self.reject_log else None
+            if rejected:
+                return 400, {}, _error(400, f"entries[{i}]: {rejected}")
+        with self.lock:
+            self.legacy_batches.append(doc)
+            self.logs.extend({"data": e["log_text"].encode(), "legacy": True, **e} for e in doc["entries"])
+        return 200, {}, {}
+
+    def handle_import(self, req: GoogleRequest) -> tuple[int, dict[str, str], Any]:
+        refused = self._authorise(req, CLOUD_PLATFORM)
+        if refused:
+            return refused
         if not req.path.startswith(self.parent) or req.path[len(self.parent):].split("/")[0] not in self.log_types:
             return 404, {}, _error(404, "Log type or instance not found.")
         if len(req.body) > 4_000_000:
@@ -174,6 +231,8 @@ class Chronicle:
                                     self.rfile.read(length) if length else b"")
                 if req.path == "/token":
                     status, headers, doc = receiver.handle_token(req)
+                elif req.path == LEGACY_PATH:
+                    status, headers, doc = receiver.handle_legacy(req)
                 else:
                     status, headers, doc = receiver.handle_import(req)
                 req.status = status
@@ -208,3 +267,39 @@ class Chronicle:
 
 def _error(code: int, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": _STATUS.get(code, "UNKNOWN")}}
+
+
+def _legacy_problem(doc: Any, customer_id: str, log_types: tuple[str, ...]) -> str | None:
+    """What Google's legacy Ingestion API would refuse in an UnstructuredLogEntries body, else ``None``."""
+    if not isinstance(doc, dict):
+        return "Invalid JSON payload received."
+    unknown = set(doc) - {"customer_id", "log_type", "namespace", "labels", "entries"}
+    if unknown:
+        return f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]!r}."
+    if doc.get("customer_id") != customer_id:
+        return "customer_id: invalid or unknown customer."
+    if doc.get("log_type") not in log_types:
+        return f"log_type: {doc.get('log_type')!r} is not a supported log type."
+    if "namespace" in doc and not isinstance(doc["namespace"], str):
+        return "namespace: expected a string."
+    labels = doc.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(lb, dict) and set(lb) == {"key", "value"}
+                                               and all(isinstance(v, str) for v in lb.values()) for lb in labels):
+        return "labels: expected a list of {key, value} strings."
+    entries = doc.get("entries")
+    if not isinstance(entries, list) or not entries:
+        return "entries: at least one entry is required."
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("log_text"), str) or not entry["log_text"]:
+            return f"entries[{i}].log_text: a non-empty string is required."
+        times = [k for k in ("ts_epoch_microseconds", "ts_rfc3339") if k in entry]
+        if set(entry) - {"log_text", "ts_epoch_microseconds", "ts_rfc3339"} or len(times) > 1:
+            return f"entries[{i}]: log_text and at most one of ts_epoch_microseconds, ts_rfc3339."
+        if "ts_rfc3339" in entry:
+            try:
+                datetime.fromisoformat(str(entry["ts_rfc3339"]).replace("Z", "+00:00"))
+            except ValueError:
+                return f"entries[{i}].ts_rfc3339: not an RFC 3339 time."
+        if "ts_epoch_microseconds" in entry and not isinstance(entry["ts_epoch_microseconds"], int):
+            return f"entries[{i}].ts_epoch_microseconds: an integer is required."
+    return None

@@ -22,7 +22,7 @@ def sink_config(cls: type, config: dict[str, Any]) -> dict[str, Any]:
     problems = list(check(doc) or []) if check else []
     if problems:
         raise ValueError("; ".join(problems))
-    return doc
+    return cls.derive_config(doc)  # type: ignore[attr-defined, no-any-return]
 
 
 def make_sink(cls: type, config: dict[str, Any], *, name: str = "under_test", clock: Any = None,

@@ -325,6 +325,59 @@ def test_leef_one_record_per_event_and_every_attribute_as_sent(receiver: dict[st
         sink.close()
 
 
+LEEF_KEYS = {"cat": "finding.category", "url": "finding.url", "resource": "asset.name", "identHostName": "asset.host"}
+LEEF_CUSTOM = {"findingId": "finding.id", "title": "title", "detail": "description", "repo": "repository.name",
+               "link": "links.vendor", "vtype": "vendor_type"}
+
+
+def _at(event: Event, path: str) -> str:
+    head, _, rest = path.partition(".")
+    value = getattr(event, head)
+    value = value.get(rest) if rest and isinstance(value, dict) else value
+    return value if isinstance(value, str) else ""
+
+
+def test_configured_leef_keys_carry_every_value_as_sent(receiver: dict[str, Any]) -> None:
+    """``leef_keys`` and ``leef_custom_keys`` through TCP and the real syslog-ng: exactly the
+    configured keys (plus sev, devTime, devTimeFormat), each value as sent after the documented
+    LEEF neutralising (tabs and line breaks → space, controls → stand-ins, 4000 characters)."""
+    path = receiver["files"]["raw"]
+    sink = make_sink(CefSink, {"address": f"127.0.0.1:{receiver['ports']['raw']}", "format": "leef",
+                               "leef_keys": LEEF_KEYS, "leef_custom_keys": LEEF_CUSTOM})
+
+    @EXAMPLES
+    @given(batches())
+    def prop(events: list[Event]) -> None:
+        got = deliver(sink, events, path, lambda r: "findingId=psentinel" in r["msg"])
+        for record, event in zip(got, events):
+            msg = record["msg"]
+            _, attrs = parse_leef(msg[msg.index("LEEF:"):])
+            expected = {key: documented(_at(event, p)[:4000], fold=True, tab_space=True)
+                        for key, p in {**LEEF_KEYS, **LEEF_CUSTOM}.items() if _at(event, p)}
+            expected["cat"] = expected.get("cat") or documented(event.type[:4000], fold=True, tab_space=True) or "event"
+            assert 1 <= int(attrs.pop("sev")) <= 10
+            assert attrs.pop("devTimeFormat") and attrs.pop("devTime")
+            if event.id != "huge":
+                assert attrs == expected
+                continue
+            # over 65536 bytes: the description (detail) shortened first, then the line cut, each cut marked
+            detail, want = attrs.pop("detail", None), expected.pop("detail")
+            assert detail is None or detail == want or detail.endswith(MARKER)
+            if not msg.endswith(MARKER):
+                assert attrs == expected
+                continue
+            keys = list(attrs)
+            assert keys == [k for k in expected if k in attrs]
+            for key in keys[:-1]:
+                assert attrs[key] == expected[key], key
+            assert attrs[keys[-1]].endswith(MARKER)
+
+    try:
+        prop()
+    finally:
+        sink.close()
+
+
 def test_receiver_really_splits_an_oversize_message(receiver: dict[str, Any]) -> None:
     """The fault the limit guards against is real: this syslog-ng splits a message over
     64 KiB into two records, so the sinks' default max_message_bytes is what keeps one."""

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk import url_check
-from agent.sdk import TLS_SCHEMA
+from agent.sdk import TLS_SCHEMA, url_check
+from agent.sdk import describe as _d
 
 __all__ = ["CONFIG_SCHEMA", "DEFAULTS", "SEVERITIES", "PD_SEVERITIES", "check_config"]
 
 #: siemrelay's severity names (OCSF) and PagerDuty's four.
 SEVERITIES = ("unknown", "info", "low", "medium", "high", "critical")
 PD_SEVERITIES = ("critical", "error", "warning", "info")
-
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 CONFIG_SCHEMA: dict[str, Any] = {

@@ -23,7 +23,7 @@ from agent.sdk.ecs import ECS_VERSION, to_ecs
 from agent.model import Event
 from agent.sdk.render import render_json
 from agent.testing import make_event, make_record, spooled
-from plugins.dec_auto.decoder import AutoDecoder
+from tests.peers.decoder_factory import build_decoder
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 ECS_FIELDS: dict[str, dict[str, Any]] = yaml.safe_load((FIXTURES / "ecs" / "ecs_flat.yml").read_text())
@@ -88,7 +88,7 @@ def ecs_errors(doc: dict[str, Any]) -> list[str]:
 
 
 def _fixture_events() -> list[Event]:
-    auto = AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    auto = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})
     events: list[Event] = []
     for path in sorted((FIXTURES / "vendors").glob("*/*")):
         if path.suffix in (".json", ".cef", ".log"):

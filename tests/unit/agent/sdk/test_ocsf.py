@@ -19,7 +19,7 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 from agent.model import Event
 from agent.sdk.ocsf import OCSF_VERSION, ocsf_class_of, to_ocsf
 from agent.testing import make_event, make_record
-from plugins.dec_auto.decoder import AutoDecoder
+from tests.peers.decoder_factory import build_decoder
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors"
 _SCHEMA = OcsfJsonSchemaEmbedded(get_ocsf_schema(version=OCSF_VERSION))
@@ -36,7 +36,7 @@ def validate(obj: dict[str, Any]) -> list[str]:
 
 
 def _fixture_events() -> list[Event]:
-    auto = AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    auto = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})
     events: list[Event] = []
     for path in sorted(FIXTURES.glob("*/*")):
         if path.suffix in (".json", ".cef"):
@@ -48,7 +48,7 @@ FIXTURE_EVENTS = _fixture_events()
 
 
 def test_fixtures_cover_every_class() -> None:
-    assert {ocsf_class_of(e) for e in FIXTURE_EVENTS} == {2002, 2004, 6007, 3004, 5001, 0}
+    assert {ocsf_class_of(e) for e in FIXTURE_EVENTS} == {2002, 2004, 6007, 3004, 5001, 4001, 0}
 
 
 @pytest.mark.parametrize("event", FIXTURE_EVENTS, ids=[f"{e.source}-{e.vendor_type}-{i}" for i, e in enumerate(FIXTURE_EVENTS)])
@@ -239,3 +239,51 @@ def test_a_firewall_deny_is_ocsf_network_activity_refuse() -> None:
     assert validate(out) == []
     assert (out["class_uid"], out["activity_id"]) == (4001, 5)
     assert out["src_endpoint"] == {"ip": "10.1.1.1", "port": 51515}
+
+
+@pytest.mark.parametrize("etype,activity", [
+    ("process.started", (1, "Launch")), ("process.terminated", (2, "Terminate")), ("process.injected", (4, "Inject")),
+    ("process.set_user_id", (5, "Set User ID")), ("process.renamed", (99, "renamed")), ("auth.sudo", (1, "Launch")),
+])
+def test_process_events_are_process_activity(etype: str, activity: tuple[int, str]) -> None:
+    out = to_ocsf(make_event(type=etype, process={"name": "nginx", "pid": 812}, actor={"user": "www-data"},
+                             device={"hostname": "web-1"}, outcome={"name": "failure"}))
+    assert validate(out) == []
+    assert (out["class_uid"], out["category_uid"], out["activity_id"], out["activity_name"]) == (1007, 1, *activity)
+    assert out["process"] == {"name": "nginx", "pid": 812} and out["actor"] == {"user": {"name": "www-data"}}
+    assert out["device"]["hostname"] == "web-1" and out["status_id"] == 2
+
+
+def test_a_process_without_pid_or_host_still_validates() -> None:
+    ev = make_event(type="process.started", process={"path": "C:\\Tools\\x.exe"})
+    out = to_ocsf(ev)
+    assert validate(out) == []
+    assert out["process"] == {"name": "x.exe", "uid": ev.id, "file": {"name": "x.exe", "path": "C:\\Tools\\x.exe", "type_id": 1}}
+    assert out["actor"] == {"user": {"name": "unknown"}} and out["device"]["name"] == ev.source
+
+
+def test_sudo_line_is_ocsf_process_activity_with_command_and_target_user() -> None:
+    out = to_ocsf(_syslog_event("<86>Jan 15 14:31:00 bastion-1 sudo[4242]:    alice : TTY=pts/0 ; PWD=/home/alice ; "
+                                "USER=root ; COMMAND=/usr/bin/systemctl restart nginx"))
+    assert validate(out) == []
+    assert (out["class_uid"], out["activity_id"], out["status_id"]) == (1007, 1, 1)
+    assert out["actor"] == {"user": {"name": "alice"}} and out["device"]["hostname"] == "bastion-1"
+    assert out["process"]["cmd_line"] == "/usr/bin/systemctl restart nginx" and out["process"]["user"] == {"name": "root"}
+
+
+process_values = st.one_of(st.none(), st.text(max_size=12), st.integers(-5, 2**40), st.booleans(),
+                           st.sampled_from(["42", "/usr/bin/id", "C:\\x\\y.exe", "/", "\\"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(verb=st.sampled_from(["started", "terminated", "opened", "weird", "exec"]),
+       process=st.dictionaries(st.sampled_from(["name", "pid", "path", "command_line", "user", "parent_pid"]),
+                               process_values, max_size=6),
+       actor=st.dictionaries(st.sampled_from(["user", "domain"]), process_values, max_size=2),
+       device=st.dictionaries(st.sampled_from(["hostname", "vendor", "product"]), process_values, max_size=3))
+def test_any_process_event_renders_valid_ocsf(verb: str, process: dict[str, Any], actor: dict[str, Any],
+                                              device: dict[str, Any]) -> None:
+    out = to_ocsf(make_event(type=f"process.{verb}", process=process, actor=actor, device=device))
+    assert validate(out) == [], out
+    assert out["class_uid"] == 1007 and ("pid" in out["process"]) != ("uid" in out["process"])
+    orjson.dumps(out)

@@ -9,8 +9,12 @@ import orjson
 import pytest
 
 from agent.sdk.decoder import DecodeError
+from agent.config.loader import SourceMap
+from agent.engine.build import DecoderFactory
+from agent.plugins import load_plugins
 from agent.testing import make_record
 from plugins.dec_auto.decoder import AutoDecoder, detect
+from tests.peers.decoder_factory import build_decoder
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors"
 VENDOR_FILES = sorted(FIXTURES.glob("*/*.json"))
@@ -18,7 +22,7 @@ VENDOR_FILES = sorted(FIXTURES.glob("*/*.json"))
 
 @pytest.fixture
 def auto() -> AutoDecoder:
-    return AutoDecoder({"unknown_json": "json", "unknown_text": "raw"})
+    return build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "raw"})  # type: ignore[return-value]
 
 
 @pytest.mark.parametrize("path", VENDOR_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -52,7 +56,7 @@ def test_detect(payload: Any, kind: str | None) -> None:
 def test_unknown_json_goes_to_the_generic_decoder_or_is_rejected(auto: AutoDecoder) -> None:
     [ev] = auto.decode(make_record(b'{"title": "hello", "severity": "high"}', auto))
     assert (ev.source, ev.title) == ("json", "hello")
-    strict = AutoDecoder({"unknown_json": "reject", "unknown_text": "raw"})
+    strict = build_decoder({"type": "auto", "unknown_json": "reject", "unknown_text": "raw"})
     with pytest.raises(DecodeError, match="no known vendor shape"):
         strict.decode(make_record(b'{"title": "hello"}', strict))
 
@@ -70,7 +74,7 @@ def test_text_kinds(auto: AutoDecoder) -> None:
     [line] = auto.decode(make_record(b"just a line", auto))
     assert (line.source, line.title) == ("raw", "just a line")
     assert [e.title for e in auto.decode(make_record(b'{"title": "a"}\n{"title": "b"}\n', auto))] == ["a", "b"]
-    strict = AutoDecoder({"unknown_json": "json", "unknown_text": "reject"})
+    strict = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "reject"})
     with pytest.raises(DecodeError, match="neither JSON, CEF nor syslog"):
         strict.decode(make_record(b"just a line", strict))
     with pytest.raises(DecodeError, match="malformed JSON"):
@@ -83,6 +87,30 @@ def test_syslog_goes_to_the_syslog_decoder_when_installed(auto: AutoDecoder) -> 
     assert ev.source == "syslog"
 
 
+def test_a_disabled_decoder_plugin_dead_letters_its_records_naming_it() -> None:
+    """auto reaches the others through the registry: with the zeropath plugin blocked, a
+    ZeroPath webhook is refused with the reason, the other vendors still decode."""
+    plugins = load_plugins(entry_points=False, block=["plugins.dec_zeropath"])
+    auto = DecoderFactory(plugins, {}, SourceMap())({"type": "auto"})
+    body = (FIXTURES / "zeropath" / "scan-complete.json").read_bytes()
+    with pytest.raises(DecodeError, match="no 'zeropath' decoder is registered"):
+        auto.decode(make_record(body, auto))
+    [ev] = auto.decode(make_record((FIXTURES / "detectify" / "finding.json").read_bytes(), auto))
+    assert ev.source == "detectify"
+
+
+def test_the_vendor_names_auto_keys_on_are_the_vendor_decoders_own() -> None:
+    """auto keeps copies (a plugin imports no other plugin); they must not drift."""
+    from plugins.dec_auto import decoder as auto_decoder
+    from plugins.dec_detectify.decoder import LEGACY_TYPES
+    from plugins.dec_escape.config import RESOURCES
+    from plugins.dec_pentest.decoder import EVENT_TYPES
+
+    assert auto_decoder.ESCAPE_RESOURCES == RESOURCES
+    assert auto_decoder.PENTEST_TYPES == EVENT_TYPES
+    assert auto_decoder.DETECTIFY_LEGACY_TYPES == LEGACY_TYPES
+
+
 @pytest.mark.parametrize("body,what", [
     (b"null", "a bare JSON null"), (b" true\n", "a bare JSON true"), (b'"a string"', "a top-level JSON string"),
     (b"<!DOCTYPE html><html><body>502</body></html>", "an HTML page"), (b"\n<HTML><head></head></HTML>", "an HTML page"),
@@ -90,7 +118,7 @@ def test_syslog_goes_to_the_syslog_decoder_when_installed(auto: AutoDecoder) -> 
 def test_json_scalars_and_html_pages_are_not_events(auto: AutoDecoder, body: bytes, what: str) -> None:
     with pytest.raises(DecodeError, match=f"^{what}, not an event"):
         auto.decode(make_record(body, auto))
-    lenient = AutoDecoder({"unknown_json": "json", "unknown_text": "accept"})
+    lenient = build_decoder({"type": "auto", "unknown_json": "json", "unknown_text": "accept"})
     [ev] = lenient.decode(make_record(body, lenient))  # today's behaviour, for those who want it
     assert ev.source == "raw"
 

@@ -28,6 +28,7 @@ from plugins.dec_json.decoder import JsonDecoder, NdjsonDecoder
 from plugins.dec_pentest.decoder import PentestDecoder
 from plugins.dec_raw.decoder import RawDecoder
 from plugins.dec_zeropath.decoder import ZeroPathDecoder
+from tests.peers.decoder_factory import build_decoder
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors"
 CLASSES = (EscapeDecoder, DetectifyDecoder, ZeroPathDecoder, PentestDecoder, JsonDecoder, NdjsonDecoder,
@@ -36,7 +37,7 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 def _decoder(cls: type[Decoder]) -> Decoder:
-    return cls({k: v["default"] for k, v in cls.CONFIG_SCHEMA.items() if "default" in v})
+    return build_decoder(cls.type_name)  # as the agent builds it (auto reaches the others through the registry)
 
 
 DECODERS = [_decoder(c) for c in CLASSES]

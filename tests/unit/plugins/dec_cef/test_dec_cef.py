@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.model import Severity
 from agent.testing import make_record
-from plugins.dec_cef.decoder import CefDecoder, cef_severity, cef_time
-from plugins.dec_cef.parser import find_cef, parse_cef
+from agent.sdk import cef_severity, cef_time, find_cef, parse_cef
+from plugins.dec_cef.decoder import CefDecoder
 
 SAMPLES = Path(__file__).resolve().parents[3] / "fixtures" / "vendors" / "cef" / "samples.cef"
 

@@ -189,3 +189,26 @@ def test_invalid_json_and_utf8(dec: EscapeDecoder) -> None:
         dec.decode(make_record(b'{"issues": [', dec))
     with pytest.raises(DecodeError, match="malformed JSON"):
         dec.decode(make_record(b'{"issues": ["\xff"]}', dec))
+
+
+def test_the_export_fills_the_context_groups(dec: EscapeDecoder, export: dict[str, Any]) -> None:
+    """Escape reports every event (device); an issue's security test is its signature; a host
+    asset's address and port are network context; a scan's status is its outcome."""
+    events = {e.vendor_type + ":" + (e.asset or {}).get("class", ""): e for e in decode(dec, export)}
+    issue = next(e for e in decode(dec, export) if e.type == "finding.new")
+    assert issue.device == {"vendor": "Escape", "product": "Escape"}
+    assert issue.signature == {"id": "test-456", "name": "SQL Injection"}
+    host = events["asset:HOST"]
+    assert host.network == {"dst_ip": "192.0.2.1", "dst_port": 443, "protocol": "https"}
+    scan = next(e for e in decode(dec, export) if e.type == "scan.completed")
+    assert scan.outcome == {"name": "success", "original": "FINISHED"}
+    integration = next(e for e in decode(dec, export) if e.vendor_type == "integration")
+    assert integration.outcome == {"name": "success", "original": "valid"}
+    assert all(e.device == {"vendor": "Escape", "product": "Escape"} for e in decode(dec, export))
+
+
+def test_a_code_file_target_is_the_file_group(dec: EscapeDecoder, export: dict[str, Any]) -> None:
+    issue = copy.deepcopy(export["issues"][0])
+    issue["targets"] = [{"id": "t1", "targetUid": "u1", "codeFile": {"id": "c1", "language": "python", "path": "app/db.py"}}]
+    [event] = decode(dec, {"issues": [issue]})
+    assert event.file == {"path": "app/db.py"} and event.network is None

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from agent.model import Severity
 from agent.sdk.record import RawRecord
 from plugins.dec_syslog.config import check_config
-from plugins.dec_syslog.decoder import SyslogDecoder, cef_severity
+from plugins.dec_syslog.decoder import SyslogDecoder
 from plugins.dec_syslog.parser import SyslogParseError, parse_syslog
 
 RECEIVED = datetime(2025, 1, 15, 15, 0, 0, tzinfo=timezone.utc)
@@ -114,8 +114,9 @@ def test_invalid_utf8_is_replaced_and_flagged() -> None:
 def test_cef_in_syslog_is_handed_to_the_cef_parser() -> None:
     [ev] = decode("<13>1 2025-01-15T14:30:00Z fw1 CEF - - - CEF:0|Acme|IDS|1.0|100|Port scan|8|src=10.0.0.1 dst=10.0.0.2 dhost=web1 msg=many ports")
     assert (ev.source, ev.type, ev.vendor_type, ev.title, ev.severity_id) == ("acme", "alert", "100", "Port scan", Severity.HIGH)
-    assert ev.asset == {"host": "web1", "ip": "10.0.0.2"} and ev.description == "many ports"
-    assert ev.raw["cef"]["extensions"]["src"] == "10.0.0.1" and ev.raw["syslog"]["hostname"] == "fw1"
+    assert ev.asset == {"name": "web1", "host": "web1", "ip": "10.0.0.2"} and ev.description == "many ports"
+    assert ev.raw["extensions"]["src"] == "10.0.0.1" and ev.raw["syslog_header"].startswith("<13>1 2025-01-15T14:30:00Z fw1")
+    assert ev.network == {"src_ip": "10.0.0.1", "dst_ip": "10.0.0.2"} and ev.device["hostname"] == "fw1"
     [ev] = decode("<13>Jan 15 14:30:00 fw1 CEF:0|Acme|IDS|1.0|7|Login|Very-High|")
     assert ev.severity_id == Severity.CRITICAL and ev.title == "Login"
 
@@ -125,10 +126,6 @@ def test_malformed_cef_stays_a_syslog_event_flagged() -> None:
     assert ev.source == "syslog" and ev.origin["flags"] == ["cef_error"] and ev.origin["parse_error"].startswith("CEF:")
     [ev] = decode("<13>1 - fw1 app - - - CEF:0|Acme|IDS|1.0|100|Port scan|8|", cef=False)
     assert ev.source == "syslog" and ev.title.startswith("CEF:0")
-
-
-def test_cef_severity_bands() -> None:
-    assert [cef_severity(s) for s in ("0", "3", "4", "6", "7", "8", "9", "10", "Low", "x")] == [2, 2, 3, 3, 4, 4, 5, 5, 2, 0]
 
 
 def test_parser_refuses_empty_and_bad_pri() -> None:

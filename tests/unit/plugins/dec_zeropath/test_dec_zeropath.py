@@ -192,3 +192,20 @@ def test_unknown_type_text_is_never_a_format_string(dec: ZeroPathDecoder, source
     ev = decode(dec, payload)
     assert ev.vendor_type == sourcetype
     assert ev.title.startswith(sourcetype.replace("_", " ").capitalize())
+
+
+def test_the_fixtures_fill_the_context_groups(dec: ZeroPathDecoder) -> None:
+    audit = decode(dec, load("AUDIT_LOG_EVENT"))
+    assert audit.actor == {"user": "alice@acme.example"}
+    assert audit.device == {"vendor": "ZeroPath", "product": "ZeroPath", "hostname": "zeropath.com"}
+    assert decode(dec, load("SCAN_COMPLETE")).outcome == {"name": "success", "original": "completed"}
+    assert decode(dec, load("SCAN_FAILED")).outcome == {"name": "failure", "original": "failed"}
+    assert decode(dec, load("PR_BLOCKED")).action == {"name": "blocked", "original": "PR_BLOCKED"}
+    assert decode(dec, load("PATCH_PR_DENIED")).action == {"name": "denied", "original": "PATCH_PR_DENIED"}
+    assert decode(dec, load("REPORT_COMPLETE")).outcome is None
+
+
+def test_a_vulnerability_file_is_the_file_group(dec: ZeroPathDecoder) -> None:
+    payload = load("NEW_VULNERABILITIES_FULL_SCAN")
+    payload["event"]["vulnerability"].update({"filePath": "src/db/users.py", "lineNumber": 42})
+    assert decode(dec, payload).file == {"path": "src/db/users.py"}

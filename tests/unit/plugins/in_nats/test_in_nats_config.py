@@ -9,7 +9,7 @@ import pytest
 
 from agent.config.schema import compose_source_schema
 from plugins.in_nats.config import CONFIG_SCHEMA, check_config
-from plugins.out_nats.options import stream_config
+from agent.sdk.nats_options import stream_config
 
 
 def validated(**doc: Any) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def test_udp_limit_shortens_msg_first() -> None:
 
 def test_cut_never_leaves_half_an_escape() -> None:
     """A hard cut inside a run of escaped backslashes must not end on a lone escape character."""
-    from plugins.dec_cef.parser import parse_cef
+    from agent.sdk import parse_cef
 
     doc = make_event(description="d", title="t", finding={"id": "\\" * 800}).to_dict()
     for max_bytes in range(480, 560):

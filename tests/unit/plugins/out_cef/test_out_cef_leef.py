@@ -56,3 +56,38 @@ def test_any_event_parses_as_leef_with_known_keys(title: str, user: str, categor
     assert set(attrs) <= QRADAR_KEYS | CUSTOM
     if user.strip() and "\t" not in user and "\n" not in user and "\r" not in user and user.isprintable():
         assert attrs["usrName"] == user
+
+
+def test_configured_leef_keys_replace_the_default_mapping() -> None:
+    fmt = CefFormat("a", "b", "1", leef_keys={"usrName": "actor.user", "srcPreNAT": "network.src_ip",
+                                              "cat": "action.original", "resource": "asset.name"},
+                    leef_custom_keys={"findingId": "finding.id", "repo": "repository.name"})
+    event = make_event(title="t", actor={"user": "bob"}, network={"src_ip": "10.1.1.1", "dst_ip": "10.2.2.2"},
+                       action={"original": "deny"}, asset={"name": "web"}, finding={"id": "f-1"},
+                       repository={"name": "api"})
+    _, attrs = parse_leef(encode_leef(fmt, event.to_dict()))
+    assert [k for k in attrs] == ["sev", "cat", "devTime", "devTimeFormat", "usrName", "srcPreNAT", "resource",
+                                  "findingId", "repo"]
+    assert (attrs["cat"], attrs["usrName"], attrs["srcPreNAT"], attrs["resource"]) == ("deny", "bob", "10.1.1.1", "web")
+    assert (attrs["findingId"], attrs["repo"]) == ("f-1", "api") and "dst" not in attrs
+
+
+def test_an_empty_custom_map_writes_only_predefined_keys() -> None:
+    fmt = CefFormat("a", "b", "1", leef_custom_keys={})
+    _, attrs = parse_leef(encode_leef(fmt, make_event(**SURICATA).to_dict()))
+    assert set(attrs) <= QRADAR_KEYS and {"src", "dst", "dstPort", "proto", "cat", "sev"} <= set(attrs)
+
+
+def test_validate_refuses_leef_keys_outside_qradars_set() -> None:
+    from plugins.out_cef.config import check_config
+
+    base = {"transport": "file", "path": "/dev/null", "address": None, "format": "leef"}
+    assert check_config({**base, "leef_keys": {"src": "network.src_ip", "usrName": "actor.user"},
+                         "leef_custom_keys": {"findingId": "finding.id"}}) == []
+    errors = check_config({**base, "leef_keys": {"usrname": "actor.user", "sev": "score", "title": "title"},
+                           "leef_custom_keys": {"src": "network.src_ip", "bad key": "x", "a=b": "y"}})
+    assert any("leef_keys.usrname" in e and "'usrName'" in e for e in errors)
+    assert any("leef_keys.sev" in e and "written by the sink" in e for e in errors)
+    assert any("leef_keys.title" in e and "leef_custom_keys" in e for e in errors)
+    assert any("leef_custom_keys.src" in e and "leef_keys" in e for e in errors)
+    assert sum("leef_custom_keys.bad key" in e or "leef_custom_keys.a=b" in e for e in errors) == 2

@@ -11,7 +11,7 @@ import pytest
 
 from agent.config.schema import compose_sink_schema
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
-from plugins.out_nats.options import connect_options, default_subjects, display_url, server_urls, stream_config
+from agent.sdk.nats_options import connect_options, default_subjects, display_url, server_urls, stream_config
 from plugins.out_nats.sink import NatsSink
 
 

@@ -7,7 +7,7 @@ import pytest
 from agent.testing import make_event
 from plugins.out_syslog.config import check_config
 from plugins.out_syslog.encoder import SyslogFormat, encode, escape_param, structured_data
-from plugins.out_syslog.header import frame_lf, frame_octet, header_field, pri, rfc3164_header, truncate_utf8
+from agent.sdk.syslog_header import frame_lf, frame_octet, header_field, pri, rfc3164_header, truncate_utf8
 from plugins.out_syslog.sink import SyslogSink
 from tests.peers.sink_factory import make_sink, sink_config
 

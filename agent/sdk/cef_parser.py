@@ -1,7 +1,7 @@
 """A CEF line parser: header and extensions, with the CEF specification's escaping.
 
-Kept free of the decoder so the ``syslog`` decoder (CEF carried in syslog) and tests
-share it. The grammar (ArcSight "Implementing ArcSight CEF", rev. 25):
+Part of the SDK so every decoder that meets CEF (the ``cef`` decoder, the ``syslog``
+decoder for CEF carried in syslog, third-party ones) parses it the same way. The grammar (ArcSight "Implementing ArcSight CEF", rev. 25):
 
     CEF:Version|Device Vendor|Device Product|Device Version|Signature ID|Name|Severity|Extension
 

@@ -1,10 +1,13 @@
-"""Pure encoder of the ``file`` and ``stdout`` sinks: spooled events → JSON lines bytes."""
+"""The JSON lines encoder of the ``file`` and ``stdout`` sinks (and any sink that writes NDJSON): pure."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from agent.sdk import SpooledEvent, render_json
+from agent.sdk.render import render_json
+from agent.sdk.sink import SpooledEvent
+
+__all__ = ["encode_lines"]
 
 
 def encode_lines(batch: Sequence[SpooledEvent], schema: str = "native") -> bytes:

@@ -1,6 +1,7 @@
-"""What the socket sinks (``syslog``, ``cef``) share: framing, size limit and the writer.
+"""What socket sinks (the built-in ``syslog`` and ``cef``, and any third-party one) share:
+framing, size limit, the writer, and the checks of their connection options.
 
-Both write one framed message per event over TCP, TLS, UDP or to a file through the
+Each writes one framed message per event over TCP, TLS, UDP or to a file through the
 reconnecting :class:`agent.sdk.sockets.Writer`; they differ only in how an event becomes a
 message, which each subclass does in ``encode_batch``.
 """
@@ -12,8 +13,12 @@ from typing import Any, Callable, Sequence
 
 from agent.sdk.outcome import Delivery
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
+from agent.sdk.net import address_check
 from agent.sdk.sockets import Writer
-from plugins.out_syslog.header import frame_lf, frame_octet
+from agent.sdk.syslog_header import frame_lf, frame_octet
+from agent.sdk.tls import tls_check
+
+__all__ = ["SocketSink", "optional_address", "socket_checks", "UDP_DEFAULT_MAX", "STREAM_DEFAULT_MAX"]
 
 UDP_DEFAULT_MAX = 2048  # RFC 5426 §3.2: every receiver SHOULD accept 2048 octets
 #: TCP/TLS: syslog-ng's default log_msg_size; a longer message is split by the receiver
@@ -21,12 +26,41 @@ UDP_DEFAULT_MAX = 2048  # RFC 5426 §3.2: every receiver SHOULD accept 2048 octe
 STREAM_DEFAULT_MAX = 65536
 
 
+def optional_address(field: str, value: Any, error: Any) -> None:
+    """``host:port`` check (a cerberus ``check_with``) that lets an unset address through:
+    ``transport: file`` needs none, and :func:`socket_checks` says when one is missing."""
+    if value is not None:
+        address_check(field, value, error)
+
+
+def socket_checks(config: dict[str, Any]) -> list[str]:
+    """Cross-field checks every socket sink shares: an address for the network transports,
+    a path for ``file``, and readable TLS files for ``tls``. Reads ``config`` only."""
+    problems = []
+    transport = config.get("transport")
+    if transport == "file":
+        if not config.get("path"):
+            problems.append("path is required when transport is file")
+    elif not config.get("address"):
+        problems.append(f"address (host:port) is required when transport is {transport}")
+    if transport == "tls":
+        problems.extend(tls_check(config.get("tls") or {}, server=False))
+    return problems
+
+
 def _unframed(message: bytes) -> bytes:
     return message
 
 
 class SocketSink(Sink):
-    """Base of the socket sinks: ``transport``, ``framing``, ``max_message_bytes``, the writer."""
+    """Base of the socket sinks: ``transport``, ``framing``, ``max_message_bytes``, the writer.
+
+    A subclass's schema has ``address`` (with :func:`optional_address`), ``transport``
+    (``tcp|udp|tls|file``), ``framing`` (``octet|lf``), ``path``, ``tls`` and
+    ``max_message_bytes``; its ``check_config`` starts from :func:`socket_checks`; it
+    implements only :meth:`encode_batch` (pure: events → framed messages, using
+    :attr:`frame` and :attr:`max_bytes`). Sending, reconnecting and the health check are here.
+    """
 
     DEFAULTS = {"batch": {"max_events": 1000, "max_wait_s": 0.1},
                 "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0}}

@@ -1,4 +1,4 @@
-"""What chat sinks (``slack``, ``teams``) share: severity markers, digest summaries, batching.
+"""What chat sinks (``slack``, ``teams``, third-party ones) share: severity markers, digest summaries, batching.
 
 Digest mode turns the batch the worker hands over into one message, so it keeps
 at-least-once delivery: the window is the worker's ``batch.max_wait_s``, and the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 __all__ = ["DIGEST_SCHEMA", "SEVERITY_ORDER", "MARKERS", "severity_counts", "summary_line", "top_events",
-           "apply_digest_batching", "truncate"]
+           "digest_batching", "truncate"]
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info", "unknown")
 MARKERS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "info": "⚪", "unknown": "⚫"}
@@ -29,24 +29,26 @@ DIGEST_SCHEMA: dict[str, Any] = {
 }
 
 
-def apply_digest_batching(config: dict[str, Any], single_defaults: Mapping[str, Any]) -> None:
-    """Make the worker's batch follow the digest settings (idempotent).
+def digest_batching(config: Mapping[str, Any], single_defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The section with the worker's batch following the digest settings; pure, idempotent.
 
     Without a digest a chat sink sends one event per message (``batch.max_events: 1``,
     so a failed post never resends an earlier event). With ``digest.window_s`` the
     batch waits that long and takes up to ``digest.max_events``, unless the user set
     ``batch.max_wait_s``/``batch.max_events`` to something else than the type's defaults.
+
+    :returns: a new section (``config`` itself is never changed) with a new ``batch``.
     """
     digest = config.get("digest") or {}
     window = float(digest.get("window_s") or 0)
-    batch = config.setdefault("batch", {})
-    if window <= 0:
-        return
-    if batch.get("max_wait_s", single_defaults.get("max_wait_s")) == single_defaults.get("max_wait_s"):
-        batch["max_wait_s"] = window
-    if batch.get("max_events", single_defaults.get("max_events")) == single_defaults.get("max_events"):
-        batch["max_events"] = int(digest.get("max_events", 1000))
-    batch["max_bytes"] = max(int(batch.get("max_bytes", 1 << 20)), 1 << 24)
+    batch = dict(config.get("batch") or {})
+    if window > 0:
+        if batch.get("max_wait_s", single_defaults.get("max_wait_s")) == single_defaults.get("max_wait_s"):
+            batch["max_wait_s"] = window
+        if batch.get("max_events", single_defaults.get("max_events")) == single_defaults.get("max_events"):
+            batch["max_events"] = int(digest.get("max_events", 1000))
+        batch["max_bytes"] = max(int(batch.get("max_bytes", 1 << 20)), 1 << 24)
+    return {**config, "batch": batch}
 
 
 def severity_counts(docs: Sequence[Mapping[str, Any]]) -> dict[str, int]:

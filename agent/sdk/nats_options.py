@@ -1,4 +1,4 @@
-"""Connection and stream options shared by the ``nats`` sink and the ``nats`` source.
+"""Connection and stream options shared by NATS plugins (the built-in ``nats`` sink and source).
 
 Both plugins speak to the same cluster with the same credentials, so they share one
 schema for servers, TLS and authentication, one schema for ``create_stream``, the
@@ -14,13 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from agent.sdk import parse_template
 from agent.sdk.tls import TLS_SCHEMA, tls_check
+from agent.sdk.describe import describe
 
 __all__ = ["CONNECTION_SCHEMA", "STREAM_SCHEMA", "SECRET_KEYS", "connection_checks", "stream_checks",
            "server_urls", "display_url", "connect_options", "stream_config", "NAME_RE"]
 
-
-def _d(text: str) -> dict[str, str]:
-    return {"description": text}
 
 
 #: JetStream stream and consumer names: no white space, dots, wildcards or path separators.
@@ -31,56 +29,56 @@ SECRET_KEYS = frozenset({"token", "password"})
 
 CONNECTION_SCHEMA: dict[str, Any] = {
     "servers": {"type": "list", "default": [], "schema": {"type": "string", "regex": r"^(nats|tls)://.+"},
-                "meta": _d("Seed URLs of the NATS cluster (nats://host:4222 or tls://host:4222); the client learns "
+                "meta": describe("Seed URLs of the NATS cluster (nats://host:4222 or tls://host:4222); the client learns "
                            "the other members and fails over between them. Default: url, else nats://127.0.0.1:4222.")},
     "url": {"type": "string", "nullable": True, "default": None, "regex": r"^(nats|tls)://.+",
-            "meta": _d("One server URL, shorthand for servers: [url].")},
+            "meta": describe("One server URL, shorthand for servers: [url].")},
     "client_name": {"type": "string", "nullable": True, "default": None,
-                    "meta": _d("Connection name shown in the server's monitoring (default: siemrelay-<section name>).")},
+                    "meta": describe("Connection name shown in the server's monitoring (default: siemrelay-<section name>).")},
     "token": {"type": "string", "nullable": True, "default": None,
-              "meta": _d("Authentication token (normally ${NATS_TOKEN}); never logged.")},
-    "user": {"type": "string", "nullable": True, "default": None, "meta": _d("User name, with password.")},
+              "meta": describe("Authentication token (normally ${NATS_TOKEN}); never logged.")},
+    "user": {"type": "string", "nullable": True, "default": None, "meta": describe("User name, with password.")},
     "password": {"type": "string", "nullable": True, "default": None,
-                 "meta": _d("Password of user (normally ${NATS_PASSWORD}); never logged.")},
+                 "meta": describe("Password of user (normally ${NATS_PASSWORD}); never logged.")},
     "nkey_seed_file": {"type": "string", "nullable": True, "default": None,
-                       "meta": _d("File holding the NKey seed (SU...) to sign the server's nonce with.")},
+                       "meta": describe("File holding the NKey seed (SU...) to sign the server's nonce with.")},
     "creds_file": {"type": "string", "nullable": True, "default": None,
-                   "meta": _d("Decentralised-auth credentials file (user JWT and NKey seed), as made by nsc.")},
+                   "meta": describe("Decentralised-auth credentials file (user JWT and NKey seed), as made by nsc.")},
     "tls": TLS_SCHEMA,
     "connect_timeout_s": {"type": "number", "default": 5.0, "min": 0.1, "max": 120,
-                          "meta": _d("How long one connection attempt to one server may take.")},
+                          "meta": describe("How long one connection attempt to one server may take.")},
     "reconnect_wait_s": {"type": "number", "default": 1.0, "min": 0.05, "max": 60,
-                         "meta": _d("Pause between reconnection attempts to the same server after a connection is lost.")},
+                         "meta": describe("Pause between reconnection attempts to the same server after a connection is lost.")},
 }
 
 STREAM_SCHEMA: dict[str, Any] = {
     "type": "dict", "nullable": True, "default": None,
-    "meta": _d("Create the stream if it does not exist (null: never create; the stream must exist). "
+    "meta": describe("Create the stream if it does not exist (null: never create; the stream must exist). "
                "An existing stream is never changed; a differing one is reported in the log."),
     "schema": {
         "subjects": {"type": "list", "default": [], "schema": {"type": "string", "empty": False},
-                     "meta": _d("Subjects the stream stores (default: the configured subject, with placeholders as wildcards).")},
+                     "meta": describe("Subjects the stream stores (default: the configured subject, with placeholders as wildcards).")},
         "replicas": {"type": "integer", "default": 1, "min": 1, "max": 5,
-                     "meta": _d("Copies kept on different servers; 3 survives the loss of one server.")},
+                     "meta": describe("Copies kept on different servers; 3 survives the loss of one server.")},
         "duplicate_window_s": {"type": "number", "default": 120.0, "min": 0,
-                               "meta": _d("The server drops a message whose Nats-Msg-Id (the event id) it stored within "
+                               "meta": describe("The server drops a message whose Nats-Msg-Id (the event id) it stored within "
                                           "this many seconds: an edge retrying a batch does not duplicate events "
                                           "(at most max_age_s).")},
         "max_age_s": {"type": "number", "default": 0, "min": 0,
-                      "meta": _d("Messages older than this are discarded (0: kept until another limit applies).")},
+                      "meta": describe("Messages older than this are discarded (0: kept until another limit applies).")},
         "max_bytes": {"type": "integer", "default": -1, "min": -1,
-                      "meta": _d("Most bytes the stream keeps (-1: no limit).")},
+                      "meta": describe("Most bytes the stream keeps (-1: no limit).")},
         "max_msgs": {"type": "integer", "default": -1, "min": -1,
-                     "meta": _d("Most messages the stream keeps (-1: no limit).")},
+                     "meta": describe("Most messages the stream keeps (-1: no limit).")},
         "max_msg_bytes": {"type": "integer", "default": -1, "min": -1,
-                          "meta": _d("Largest message accepted (-1: the server's max_payload).")},
+                          "meta": describe("Largest message accepted (-1: the server's max_payload).")},
         "storage": {"type": "string", "default": "file", "allowed": ["file", "memory"],
-                    "meta": _d("file survives a server restart; memory does not.")},
+                    "meta": describe("file survives a server restart; memory does not.")},
         "retention": {"type": "string", "default": "limits", "allowed": ["limits", "workqueue", "interest"],
-                      "meta": _d("limits: keep by age/size (replayable); workqueue: delete once the relay pool acked; "
+                      "meta": describe("limits: keep by age/size (replayable); workqueue: delete once the relay pool acked; "
                                  "interest: delete once every consumer acked.")},
         "discard": {"type": "string", "default": "old", "allowed": ["old", "new"],
-                    "meta": _d("At a limit, drop the oldest messages (old) or refuse new ones (new: edges keep them "
+                    "meta": describe("At a limit, drop the oldest messages (old) or refuse new ones (new: edges keep them "
                                "spooled and retry).")},
     },
 }

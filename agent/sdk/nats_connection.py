@@ -12,9 +12,9 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, TypeVar
 
-from plugins.out_nats.options import connect_options, display_url, server_urls, stream_config
+from agent.sdk.nats_options import connect_options, display_url, server_urls, stream_config
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -65,7 +65,7 @@ class LoopThread:
         self._thread.start()
         ready.wait()
 
-    def call(self, coro: Awaitable[T], timeout: float | None) -> T:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
         """Run ``coro`` on the loop and wait for its result from this (other) thread.
 
         :raises TimeoutError: not done within ``timeout`` (the coroutine is cancelled).
@@ -74,7 +74,7 @@ class LoopThread:
             if asyncio.iscoroutine(coro):
                 coro.close()
             raise RuntimeError("the NATS event loop is not running")
-        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
             return fut.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -132,7 +132,7 @@ class NatsConnection:
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
-    def call(self, coro: Awaitable[T], timeout: float | None) -> T:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
         return self.loop.call(coro, timeout)
 
     # ----------------------------------------------------------------- callbacks
@@ -182,10 +182,10 @@ class NatsConnection:
             self.log.info("NATS {}: connected to {} (nats-server {})", self.name, display_url(url), version)
 
     async def _connect(self, opts: dict[str, Any], budget: float) -> tuple[Any, Any]:
-        import nats
+        import nats.aio.client
         import nats.errors
 
-        nc = nats.NATS()
+        nc = nats.aio.client.Client()
         self.last_error = ""
         refused = asyncio.Event()
         refusal: list[str] = []  # the server's refusal, kept: the connection reset that follows it is not the reason
