@@ -38,7 +38,7 @@ MOVED: dict[str, str] = {
     "wire_text": "sdk.wire_text", "cloudapi": "sdk.cloudapi", "fswatch": "sdk.fswatch",
     "eventpaths": "sdk.eventpaths", "receivers": "testing.receivers", "conformance": "testing.conformance",
     "conformance_checks": "testing.checks", "pytest_plugin": "testing.pytest_plugin",
-    "spool_ops": "spool.writes", "spool_admin": "spool.views", "spool_db": "spool.db",
+    "spool_ops": "spool.writes", "spool_admin": "spool.admin", "spool_db": "spool.db",
     "worker": "delivery.worker", "flood": "delivery.flood",
     "conditions": "routing.conditions", "condops": "routing.operators", "thresholds": "routing.thresholds",
     "transforms": "routing.transforms", "routecases": "routing.cases", "schema": "config.schema",

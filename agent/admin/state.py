@@ -16,12 +16,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+import orjson
+
 from agent.admin.history import MinuteHistory
 from agent.config.validate import AgentConfig
 from agent.delivery.plain_errors import plain_error
 from agent.delivery.worker import SinkWorker
 from agent.plugins import PluginSet
 from agent.sdk.running import RunningAgent
+from agent.spool import db as spool_db
 from agent.spool.store import Spool
 
 __all__ = ["AgentView", "IntakeView", "IntakeCounters", "RateTracker", "SpoolSnapshot", "spool_snapshot", "sink_views",
@@ -129,6 +132,17 @@ class SpoolSnapshot:
         return sum(self.dead_by_sink.values()) + sum(self.dead_by_input.values())
 
 
+def _received_at(data: bytes | None) -> Any:
+    """The ``received_at`` of a stored event (None when there is none or it does not parse)."""
+    if data is None:
+        return None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return doc.get("received_at") if isinstance(doc, dict) else None
+
+
 def _parse_iso(text: Any) -> float | None:
     if not isinstance(text, str):
         return None
@@ -151,13 +165,10 @@ def spool_snapshot(path: Path, now: float | None = None) -> SpoolSnapshot:
     conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
     try:
         conn.execute("PRAGMA query_only=1")
-        rows = conn.execute(
-            "SELECT s.name, "
-            " (SELECT count(*) FROM events e WHERE e.seq > s.cursor AND (e.mask >> s.bit) & 1), "
-            " (SELECT json_extract(e.data, '$.received_at') FROM events e WHERE e.seq > s.cursor AND (e.mask >> s.bit) & 1 "
-            "  ORDER BY e.seq LIMIT 1) FROM sinks s").fetchall()
-        for name, depth, oldest in rows:
-            snap.depth[name] = int(depth)
+        for name, cursor, bit in conn.execute("SELECT name, cursor, bit FROM sinks").fetchall():
+            depth, _, first = spool_db.backlog(conn, cursor, bit)
+            snap.depth[name] = depth
+            oldest = _received_at(first)
             ts = _parse_iso(oldest)
             snap.oldest_age_s[name] = max(0.0, now - ts) if ts is not None and depth else 0.0
         for sink, inp, n in conn.execute("SELECT sink, input, count(*) FROM dead_letters GROUP BY sink, input"):

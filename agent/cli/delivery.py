@@ -21,7 +21,7 @@ from agent.spool.db import SpoolError
 
 if TYPE_CHECKING:
     from agent.logging import Redactor
-    from agent.spool.views import SpoolAdmin
+    from agent.spool.admin import SpoolAdmin
 
 __all__ = ["COMMANDS", "cmd_dlq", "cmd_deliveries", "offline_sinks"]
 
@@ -67,7 +67,7 @@ def _when(ts: float | None) -> str:
 
 
 def _open(state_dir: Path) -> SpoolAdmin | int:
-    from agent.spool.views import SpoolAdmin
+    from agent.spool.admin import SpoolAdmin
 
     try:
         return SpoolAdmin(state_dir).open()

@@ -1,3 +1,4 @@
 """The durable spool in SQLite: the live store (``store``), the writer thread's operations
-(``writes``), read views and the offline administrator's handle (``views``), schema and migrations (``db``).
+(``writes``), read views shared by the agent and the CLI (``views``), the offline
+administrator's handle (``admin``), schema and migrations (``db``).
 """

@@ -11,11 +11,14 @@ import fcntl
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
+
+from agent.spool.segments import Run, events_after, pack_ends, runs, unpack_ends
 
 __all__ = ["SCHEMA_VERSION", "MAX_SINKS", "SpoolError", "connect", "open_checked", "SpoolLock", "select_dead",
            "requeue", "purge", "gc_range", "next_seq", "event_id_of", "make_private_dir", "make_private_file",
-           "DIR_MODE_MAX", "FILE_MODE_MAX"]
+           "DIR_MODE_MAX", "FILE_MODE_MAX", "insert_runs", "queued_events", "backlog", "dead_letter_rest", "clear_bit",
+           "stored_bytes"]
 
 #: The widest modes the state directory and the spool's files keep: the spool holds
 #: event bodies and dead letters (findings, tokens a sender leaked, personal data), so
@@ -24,14 +27,16 @@ DIR_MODE_MAX = 0o750
 FILE_MODE_MAX = 0o640
 
 MAX_SINKS = 63
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sinks (name TEXT PRIMARY KEY, bit INTEGER NOT NULL UNIQUE, cursor INTEGER NOT NULL,
     retry_seq INTEGER, attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL, last_attempt REAL, last_error TEXT,
     failures INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, mask INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (base INTEGER PRIMARY KEY, last INTEGER NOT NULL, mask INTEGER NOT NULL,
+    size INTEGER NOT NULL, ends BLOB NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS segments_last ON segments (last);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, sink TEXT, input TEXT, event_id TEXT, data BLOB NOT NULL, reason TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, first_attempt REAL, last_attempt REAL, last_error TEXT, created REAL NOT NULL);
@@ -55,6 +60,34 @@ _MIGRATE_1 = [
     "ALTER TABLE sinks ADD COLUMN last_error TEXT",
     "ALTER TABLE sinks ADD COLUMN failures INTEGER NOT NULL DEFAULT 0",
 ]
+
+
+def _create_tables(conn: sqlite3.Connection) -> None:
+    """Run the DDL statement by statement (``executescript`` would commit the caller's transaction)."""
+    for statement in _DDL.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _migrate_2(conn: sqlite3.Connection) -> None:
+    """Version 2 → 3: the events of the ``events`` table (one row each) become segments.
+
+    Consecutive rows with the same mask and no gap between their sequence numbers make
+    one segment, so cursors, masks and sequence numbers keep their meaning exactly.
+    """
+    _create_tables(conn)
+    base, last, mask = 0, -1, -1
+    datas: list[bytes] = []
+    for seq, row_mask, data in conn.cursor().execute("SELECT seq, mask, data FROM events ORDER BY seq"):
+        if row_mask != mask or seq != last + 1 or len(datas) >= 2000:
+            if datas:
+                _insert_segment(conn, base, mask, datas)
+            base, mask, datas = seq, row_mask, []
+        datas.append(bytes(data))
+        last = seq
+    if datas:
+        _insert_segment(conn, base, mask, datas)
+    conn.execute("DROP TABLE events")
 
 
 class SpoolError(Exception):
@@ -96,6 +129,10 @@ def make_private_file(path: Path) -> None:
 def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, busy timeout."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    # a new database only (an existing one keeps its page size): segments are ~1 MB blobs, and
+    # 16 KiB pages halve the overflow pages SQLite chains and writes for each (measured: about
+    # half the insert CPU and fsync time per segment of 2,000 events)
+    conn.execute("PRAGMA page_size=16384")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -125,17 +162,23 @@ def open_checked(path: Path, sync: str = "full") -> sqlite3.Connection:
             conn.close()
             raise SpoolError(f"spool {path} has schema version {row[0]}, this siemrelay knows up to {SCHEMA_VERSION}; "
                              "use the siemrelay version that wrote it")
-        if row is not None and int(row[0]) == 1:
+        if row is not None and int(row[0]) < SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
-            for stmt in _MIGRATE_1:
-                conn.execute(stmt)
-            conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-            conn.execute("COMMIT")
-        conn.executescript(_DDL)
+            try:
+                if int(row[0]) == 1:
+                    for stmt in _MIGRATE_1:
+                        conn.execute(stmt)
+                _migrate_2(conn)
+                conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        _create_tables(conn)
         if row is None:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         conn.execute("SELECT count(*) FROM sinks").fetchone()
-        conn.execute("SELECT max(seq) FROM events").fetchone()
+        conn.execute("SELECT max(last) FROM segments").fetchone()
         return conn
     except PermissionError as exc:
         if conn is not None:
@@ -209,9 +252,80 @@ def select_dead(ids: Sequence[int] | None, sink: str | None) -> tuple[str, list[
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
+def _insert_segment(conn: sqlite3.Connection, base: int, mask: int, datas: Sequence[bytes]) -> int:
+    data = b"".join(datas)
+    conn.execute("INSERT INTO segments (base, last, mask, size, ends, data) VALUES (?, ?, ?, ?, ?, ?)",
+                 (base, base + len(datas) - 1, mask, len(data), pack_ends(datas), data))
+    return len(data)
+
+
+def insert_runs(conn: sqlite3.Connection, seq: int, pending: Sequence[Run]) -> tuple[int, int]:
+    """Store each run as one segment, numbered from ``seq``.
+
+    :returns: ``(next free seq, bytes stored)``.
+    """
+    size = 0
+    for run in pending:
+        if run.datas:
+            size += _insert_segment(conn, seq, run.mask, run.datas)
+            seq += len(run.datas)
+    return seq, size
+
+
+def stored_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of every stored segment (what the quota counts)."""
+    return int(conn.execute("SELECT coalesce(sum(size), 0) FROM segments").fetchone()[0])
+
+
+def queued_events(conn: sqlite3.Connection, after: int, bit: int) -> Iterator[tuple[int, bytes]]:
+    """``(seq, data)`` of every stored event for sink ``bit`` after ``after``, in order
+    (offline and view use: it reads segment by segment)."""
+    bases = conn.execute("SELECT base FROM segments WHERE last > ? AND (mask >> ?) & 1 ORDER BY last",
+                         (after, bit)).fetchall()
+    for (base,) in bases:
+        row = conn.execute("SELECT ends, data FROM segments WHERE base=?", (base,)).fetchone()
+        if row is not None:
+            yield from events_after(base, unpack_ends(row[0]), bytes(row[1]), after)
+
+
+def backlog(conn: sqlite3.Connection, after: int, bit: int) -> tuple[int, int, bytes | None]:
+    """``(events, bytes, the oldest event's data or None)`` queued for sink ``bit`` after ``after``,
+    without reading the events' bodies (only the first one's)."""
+    count = size = 0
+    first: tuple[int, int] | None = None
+    for base, last, ends_blob in conn.execute(
+            "SELECT base, last, ends FROM segments WHERE last > ? AND (mask >> ?) & 1 ORDER BY last", (after, bit)):
+        ends = unpack_ends(ends_blob)
+        start = max(0, after + 1 - base)
+        count += last - max(base, after + 1) + 1
+        size += ends[-1] - (ends[start - 1] if start else 0)
+        if first is None:
+            first = (base, start)
+    if first is None:
+        return 0, 0, None
+    base, start = first
+    row = conn.execute("SELECT ends, data FROM segments WHERE base=?", (base,)).fetchone()
+    ends = unpack_ends(row[0])
+    return count, size, bytes(row[1][ends[start - 1] if start else 0:ends[start]])
+
+
+def dead_letter_rest(conn: sqlite3.Connection, sink: str, bit: int, cursor: int, reason: str, now: float) -> int:
+    """Move every event still queued for ``sink`` to dead letters; returns how many."""
+    rows = [(sink, event_id_of(data), data, reason, now) for _, data in queued_events(conn, cursor, bit)]
+    conn.executemany("INSERT INTO dead_letters (sink, input, event_id, data, reason, attempts, created) "
+                     "VALUES (?, NULL, ?, ?, ?, 0, ?)", rows)
+    return len(rows)
+
+
+def clear_bit(conn: sqlite3.Connection, bit: int) -> None:
+    """Take sink ``bit`` off every segment (a removed sink, or a new sink given a freed bit)."""
+    conn.execute("UPDATE segments SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
+    conn.execute("DELETE FROM segments WHERE mask = 0")
+
+
 def next_seq(conn: sqlite3.Connection) -> int:
     """The next free event sequence number (above every row and every cursor)."""
-    max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    max_seq = conn.execute("SELECT coalesce(max(last), 0) FROM segments").fetchone()[0]
     max_cursor = conn.execute("SELECT coalesce(max(cursor), 0) FROM sinks").fetchone()[0]
     return int(max(max_seq, max_cursor)) + 1
 
@@ -226,15 +340,14 @@ def requeue(conn: sqlite3.Connection, ids: Sequence[int] | None, sink: str | Non
     """
     clause, params = select_dead(ids, sink)
     rows = conn.execute(f"SELECT id, sink, data FROM dead_letters{clause} ORDER BY id", params).fetchall()
-    out, done, size = [], [], 0
+    out: list[tuple[int, bytes]] = []
+    done = []
     for rid, target, data in rows:
         if target is None or target not in bits:
             continue
-        out.append((seq, 1 << bits[target], len(data), data))
-        size += len(data)
-        seq += 1
+        out.append((1 << bits[target], bytes(data)))
         done.append((rid,))
-    conn.executemany("INSERT INTO events (seq, mask, size, data) VALUES (?, ?, ?, ?)", out)
+    seq, size = insert_runs(conn, seq, runs(out))
     conn.executemany("DELETE FROM dead_letters WHERE id=?", done)
     return len(out), size, seq
 
@@ -245,9 +358,10 @@ def purge(conn: sqlite3.Connection, ids: Sequence[int] | None, sink: str | None)
 
 
 def gc_range(conn: sqlite3.Connection, lo: int, hi: int, cursors: Mapping[str, int], bits: Mapping[str, int]) -> int:
-    """Delete the rows in ``(lo, hi]`` that no sink still owes; return their bytes.
+    """Delete the segments ending in ``(lo, hi]`` that no sink still owes; return their bytes.
 
-    A row may go once every sink whose bit it carries has a cursor at or past it. The
+    A segment may go once every sink whose bit it carries has a cursor at or past its
+    last event (a cursor inside it keeps it whole). The
     range is cut at every cursor inside it; in each piece the sinks still owing rows
     are those whose cursor lies at or below the piece, so one indexed range statement
     per piece suffices. Called for the range a sink's cursor just moved over, so each
@@ -265,9 +379,9 @@ def gc_range(conn: sqlite3.Connection, lo: int, hi: int, cursors: Mapping[str, i
                 owing |= 1 << bits[name]
         params: tuple[int, ...]
         if owing:
-            where, params = "seq > ? AND seq <= ? AND (mask & ?) = 0", (a, b, owing)
+            where, params = "last > ? AND last <= ? AND (mask & ?) = 0", (a, b, owing)
         else:
-            where, params = "seq > ? AND seq <= ?", (a, b)
-        freed += int(conn.execute(f"SELECT coalesce(sum(size), 0) FROM events WHERE {where}", params).fetchone()[0])
-        conn.execute(f"DELETE FROM events WHERE {where}", params)
+            where, params = "last > ? AND last <= ?", (a, b)
+        freed += int(conn.execute(f"SELECT coalesce(sum(size), 0) FROM segments WHERE {where}", params).fetchone()[0])
+        conn.execute(f"DELETE FROM segments WHERE {where}", params)
     return freed

@@ -2,23 +2,28 @@
 
 Layout (one database, ``<state_dir>/spool.db``, WAL mode; tables in :mod:`agent.spool.db`):
 
-- ``events(seq, mask, size, data)``: each event's native JSON **once**, however many
-  sinks it fans out to. ``mask`` has one bit per destination sink.
+- ``segments(base, last, mask, size, ends, data)``: each event's native JSON **once**,
+  however many sinks it fans out to, many events to a row (:mod:`agent.spool.segments`):
+  a run of consecutive sequence numbers with one ``mask`` (one bit per destination
+  sink). A group commit of 2,000 lines for one sink is one row.
 - ``sinks(name, bit, cursor, ...)``: each sink's queue is "events with my bit and
-  ``seq > cursor``"; acknowledging a batch advances the cursor. A row is deleted as
-  soon as every sink it was for has passed it, so a sink that is down for a week holds
-  only its own undelivered rows on disk. The sink's retry state (attempts of the batch
+  ``seq > cursor``"; acknowledging a batch advances the cursor (it may stop inside a
+  segment). A segment is deleted as soon as every sink it was for has passed its last
+  event, so a sink that is down for a week holds only its own undelivered segments on disk. The sink's retry state (attempts of the batch
   at the head of its queue, consecutive failures) is kept here too, so a restart does
   not hand a poison batch a fresh retry budget.
 - ``dead_letters``, ``deliveries`` (history, pruned by count per sink and by age),
   ``control`` (requests from the CLI while the agent runs).
 
 All writes go through one writer thread that takes every request waiting, runs them
-in one transaction and commits once (group commit), then wakes the callers. A
+in one transaction and commits once (group commit), then wakes the callers. Within
+that transaction, the appends of every source become as few segments as their masks
+allow, each sink's cursor and retry state is written once however many
+acknowledgements it sent, and the delivery-history rows go in one statement. A
 source's ``append`` returns only after that commit, which is what makes its
 acknowledgement safe. Readers (one per sink worker) use their own connections.
 
-Quota: :attr:`Spool.pending_bytes` is the size of the rows still owed to at least one
+Quota: :attr:`Spool.pending_bytes` is the size of the segments still owed to at least one
 sink. At ``max_bytes`` (high water mark) appends are refused (sources push back);
 they are accepted again once it drops to ``resume_ratio * max_bytes`` (low mark).
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import queue
 import sqlite3
+from array import array
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +41,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from agent.spool import db as db
 from agent.sdk.sink import SpooledEvent
+from agent.spool.segments import unpack_ends
 from agent.spool.views import DeadLetter, SinkState, SpoolViews
 from agent.spool.writes import SpoolOps
 from agent.spool.db import MAX_SINKS, SpoolError
@@ -92,6 +99,10 @@ class Spool(SpoolViews, SpoolOps):
         self._history_counts: dict[str, int] = {}
         self._history_pruned_at = 0.0
         self._control_handler: Callable[[str, str | None], bool] | None = None
+        self._runs = []
+        self._moved_from = {}
+        self._touched = set()
+        self._history_rows = []
 
     # ----------------------------------------------------------------- lifecycle
     def open(self, sinks: Iterable[str], *, reset: bool = False) -> list[str]:
@@ -180,9 +191,8 @@ class Spool(SpoolViews, SpoolOps):
                     self._cursors[name] = cursor
                     self._states[name] = SinkState(*state)
                     continue
-                moved = self._dead_letter_rest(conn, name, bit, cursor, "sink removed from configuration")
-                conn.execute("UPDATE events SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
-                conn.execute("DELETE FROM events WHERE mask = 0")
+                moved = db.dead_letter_rest(conn, name, bit, cursor, "sink removed from configuration", self.clock())
+                db.clear_bit(conn, bit)
                 conn.execute("DELETE FROM sinks WHERE name=?", (name,))
                 if moved:
                     notes.append(f"sink {name!r} is no longer configured: its {moved} undelivered events were moved to dead letters")
@@ -195,27 +205,20 @@ class Spool(SpoolViews, SpoolOps):
                     self._cursors[name] = self._next_seq - 1
                     self._states[name] = SinkState()
                     conn.execute("INSERT INTO sinks (name, bit, cursor) VALUES (?, ?, ?)", (name, bit, self._next_seq - 1))
-                    conn.execute("UPDATE events SET mask = mask & ? WHERE (mask >> ?) & 1", (~(1 << bit), bit))
+                    db.clear_bit(conn, bit)
             if self._cursors:
                 floor = min(self._cursors.values())
-                conn.execute("DELETE FROM events WHERE seq <= ?", (floor,))
+                conn.execute("DELETE FROM segments WHERE last <= ?", (floor,))
                 db.gc_range(conn, floor, max(self._cursors.values()), self._cursors, self._bits)
-            conn.execute("DELETE FROM events WHERE mask = 0")
+            conn.execute("DELETE FROM segments WHERE mask = 0")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         self._history_counts = dict(conn.execute("SELECT sink, count(*) FROM deliveries GROUP BY sink").fetchall())
-        self._pending_bytes = int(conn.execute("SELECT coalesce(sum(size), 0) FROM events").fetchone()[0])
+        self._pending_bytes = db.stored_bytes(conn)
         self._full = self._pending_bytes >= self.max_bytes
         return notes
-
-    def _dead_letter_rest(self, conn: sqlite3.Connection, sink: str, bit: int, cursor: int, reason: str) -> int:
-        cur = conn.execute(
-            "INSERT INTO dead_letters (sink, input, event_id, data, reason, attempts, created) "
-            "SELECT ?, NULL, json_extract(data, '$.id'), data, ?, 0, ? FROM events WHERE seq > ? AND (mask >> ?) & 1",
-            (sink, reason, self.clock(), cursor, bit))
-        return int(cur.rowcount)
 
     def close(self) -> None:
         """Finish queued writes, stop the writer thread and close the database. Idempotent."""
@@ -434,6 +437,7 @@ class Spool(SpoolViews, SpoolOps):
                     added += req.result
                 elif req.kind == "control":
                     enables.extend(req.result)
+            self._flush(conn)
             self._prune_history(conn)
             conn.execute("COMMIT")
         except BaseException as exc:  # the whole group fails together; callers see the error
@@ -442,6 +446,7 @@ class Spool(SpoolViews, SpoolOps):
             except sqlite3.Error:
                 pass
             self._next_seq, self._cursors, self._states, self._history_counts, self._pending_bytes = saved
+            self._discard_unflushed()
             err: BaseException = SpoolError(f"spool write failed: {exc}") if isinstance(exc, sqlite3.Error) else exc
             for req in batch:
                 req.error = err
@@ -463,11 +468,28 @@ class Spool(SpoolViews, SpoolOps):
 
 
 class SpoolReader:
-    """One sink worker's view of its queue, on its own connection."""
+    """One sink worker's view of its queue, on its own connection.
+
+    It keeps the last segment it read: a sink batch is usually smaller than a
+    segment (500 of a commit's 2,000 events), and the next read continues inside it.
+    Segments never change once written, and their sequence numbers are never reused.
+    """
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
         self.conn = db.connect(spool.path, spool.sync)
+        self._segment: tuple[int, int, "array[int]", bytes] | None = None
+
+    def _load(self, base: int) -> tuple[int, int, "array[int]", bytes] | None:
+        seg = self._segment
+        if seg is not None and seg[0] == base:
+            return seg
+        row = self.conn.execute("SELECT last, ends, data FROM segments WHERE base=?", (base,)).fetchone()
+        if row is None:
+            return None
+        seg = (base, int(row[0]), unpack_ends(row[1]), bytes(row[2]))
+        self._segment = seg
+        return seg
 
     def read(self, sink: str, after: int, max_events: int, max_bytes: int) -> tuple[list[SpooledEvent], int]:
         """Read the next events for ``sink`` after position ``after``.
@@ -476,21 +498,35 @@ class SpoolReader:
             events and every event in between that was not for this sink.
         """
         bit = self.spool._bits[sink]
-        self.conn.execute("BEGIN")
+        out: list[SpooledEvent] = []
+        size = 0
+        seen = after
+        self.conn.execute("BEGIN")  # one snapshot: the position returned never skips a later commit
         try:
-            rows = self.conn.execute(
-                "SELECT seq, data FROM events WHERE seq > ? AND (mask >> ?) & 1 ORDER BY seq LIMIT ?",
-                (after, bit, max_events)).fetchall()
-            out: list[SpooledEvent] = []
-            size = 0
-            for seq, data in rows:
-                if out and size + len(data) > max_bytes:
-                    return out, out[-1].seq
-                out.append(SpooledEvent(seq, data))
-                size += len(data)
-            if len(rows) == max_events:
-                return out, out[-1].seq
-            top = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            while True:
+                heads = self.conn.execute(
+                    "SELECT base FROM segments WHERE last > ? AND (mask >> ?) & 1 ORDER BY last LIMIT 8",
+                    (seen, bit)).fetchall()
+                if not heads:
+                    break
+                for (base,) in heads:
+                    seg = self._load(base)
+                    if seg is None:
+                        continue
+                    _, last, ends, data = seg
+                    start = max(0, seen + 1 - base)
+                    prev = ends[start - 1] if start else 0
+                    for index in range(start, len(ends)):
+                        end = ends[index]
+                        if out and size + end - prev > max_bytes:
+                            return out, out[-1].seq
+                        out.append(SpooledEvent(base + index, data[prev:end]))
+                        size += end - prev
+                        prev = end
+                        if len(out) == max_events:
+                            return out, base + index
+                    seen = last
+            top = self.conn.execute("SELECT coalesce(max(last), 0) FROM segments").fetchone()[0]
             return out, max(top, after, out[-1].seq if out else 0)
         finally:
             self.conn.execute("COMMIT")

@@ -6,6 +6,11 @@ spool owns the lifecycle, the writer loop and the public calls; these methods ar
 ``control`` requests the CLI leaves for a running agent. They touch the in-memory
 state (cursors, retry states, pending bytes, next sequence number) only from the
 writer thread, and the spool rolls that state back if the transaction fails.
+
+What can wait for the end of the transaction does (:meth:`SpoolOps._flush`): the
+events of every append become segments there (one per run of equal masks, across
+all the appends of the commit), each sink touched gets one ``UPDATE`` with its final
+cursor and retry state, and the history rows are inserted in one statement.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Callable
 
 from agent.spool import db as db
 from agent.sdk.sink import SpooledEvent
+from agent.spool.segments import Run, runs
 from agent.spool.views import SinkState
 
 __all__ = ["SpoolOps"]
@@ -35,6 +41,43 @@ class SpoolOps:
     history_max_age_s: float
     clock: Callable[[], float]
     path: Path
+    #: appended events of the open transaction, not yet stored as segments
+    _runs: list[Run]
+    #: sinks whose cursor moved in the open transaction → their cursor before it
+    _moved_from: dict[str, int]
+    #: sinks whose cursor or retry state changed in the open transaction
+    _touched: set[str]
+    _history_rows: list[tuple[Any, ...]]
+
+    def _discard_unflushed(self) -> None:
+        """Forget the open transaction's buffered writes (it was rolled back)."""
+        self._runs, self._moved_from, self._touched, self._history_rows = [], {}, set(), []
+
+    def _flush_appends(self, conn: sqlite3.Connection) -> None:
+        if self._runs:
+            self._next_seq, size = db.insert_runs(conn, self._next_seq, self._runs)
+            self._pending_bytes += size
+            self._runs = []
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        """Write what the transaction's requests buffered (see the module doc)."""
+        self._flush_appends(conn)
+        if self._touched:
+            rows = []
+            for sink in self._touched:
+                st = self._states.get(sink) or SinkState()
+                rows.append((self._cursors[sink], st.retry_seq, st.attempts, st.first_attempt, st.last_attempt,
+                             st.last_error, st.failures, sink))
+            conn.executemany("UPDATE sinks SET cursor=?, retry_seq=?, attempts=?, first_attempt=?, last_attempt=?, "
+                             "last_error=?, failures=? WHERE name=?", rows)
+            self._touched = set()
+        for sink, old in self._moved_from.items():
+            self._pending_bytes -= db.gc_range(conn, old, self._cursors[sink], self._cursors, self._bits)
+        self._moved_from = {}
+        if self._history_rows:
+            conn.executemany("INSERT INTO deliveries (sink, time, batch_size, event_ids, status, code, success, attempt, "
+                             "latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._history_rows)
+            self._history_rows = []
 
     def _do_noop(self, conn: sqlite3.Connection) -> None:
         return None
@@ -42,17 +85,7 @@ class SpoolOps:
     def _do_append(self, conn: sqlite3.Connection, events: list[tuple[int, bytes]],
                    errors: list[tuple[str, str | None, bytes, str]]) -> int:
         if events:
-            seq = self._next_seq
-            rows = []
-            size = 0
-            for mask, data in events:
-                n = len(data)
-                rows.append((seq, mask, n, data))
-                size += n
-                seq += 1
-            conn.executemany("INSERT INTO events (seq, mask, size, data) VALUES (?, ?, ?, ?)", rows)
-            self._next_seq = seq
-            self._pending_bytes += size
+            self._runs.extend(runs(events, self._runs[-1] if self._runs else None))
         if errors:
             now = self.clock()
             conn.executemany(
@@ -65,12 +98,10 @@ class SpoolOps:
         state = self._states.get(sink) or SinkState()
         fails = state.failures if failures is None else failures
         self._states[sink] = SinkState(failures=fails)
+        self._touched.add(sink)
         if position > old:
+            self._moved_from.setdefault(sink, old)
             self._cursors[sink] = position
-        conn.execute("UPDATE sinks SET cursor=?, retry_seq=NULL, attempts=0, first_attempt=NULL, last_attempt=NULL, "
-                     "last_error=NULL, failures=? WHERE name=?", (self._cursors[sink], fails, sink))
-        if position > old:
-            self._pending_bytes -= db.gc_range(conn, old, position, self._cursors, self._bits)
 
     def _insert_dead(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.executemany(
@@ -94,9 +125,8 @@ class SpoolOps:
 
     def _do_state(self, conn: sqlite3.Connection, sink: str, state: SinkState) -> None:
         self._states[sink] = state
-        conn.execute("UPDATE sinks SET retry_seq=?, attempts=?, first_attempt=?, last_attempt=?, last_error=?, failures=? "
-                     "WHERE name=?", (state.retry_seq, state.attempts, state.first_attempt, state.last_attempt,
-                                      state.last_error, state.failures, sink))
+        if sink in self._cursors:
+            self._touched.add(sink)
 
     def _do_reset_failures(self, conn: sqlite3.Connection, sink: str) -> None:
         if sink in self._bits:
@@ -105,8 +135,7 @@ class SpoolOps:
                                                  st.last_error, 0))
 
     def _do_history(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
-        conn.execute("INSERT INTO deliveries (sink, time, batch_size, event_ids, status, code, success, attempt, latency_ms, error) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self._history_rows.append(row)
         sink = row[0]
         self._history_counts[sink] = self._history_counts.get(sink, 0) + 1
 
@@ -123,6 +152,7 @@ class SpoolOps:
                 self._history_counts = dict(conn.execute("SELECT sink, count(*) FROM deliveries GROUP BY sink").fetchall())
 
     def _do_requeue(self, conn: sqlite3.Connection, ids: list[int] | None, sink: str | None) -> int:
+        self._flush_appends(conn)  # sequence numbers in commit order: earlier appends first
         n, size, self._next_seq = db.requeue(conn, ids, sink, self._bits, self._next_seq)
         self._pending_bytes += size
         return n

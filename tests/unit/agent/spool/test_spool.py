@@ -16,7 +16,7 @@ import pytest
 
 from agent.sdk.sink import SpooledEvent
 from agent.spool.store import SinkState, Spool, SpoolError, SpoolFull
-from agent.spool.views import SpoolAdmin
+from agent.spool.admin import SpoolAdmin
 from agent.testing import FakeClock, make_event
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -42,9 +42,11 @@ def spool(tmp_path):
 
 
 def _all_rows(sp: Spool) -> list[tuple[int, int]]:
+    """``(seq, mask)`` of every stored event (segments expanded)."""
     conn = sqlite3.connect(str(sp.path))
     try:
-        return conn.execute("SELECT seq, mask FROM events ORDER BY seq").fetchall()
+        segments = conn.execute("SELECT base, last, mask FROM segments ORDER BY base").fetchall()
+        return [(seq, mask) for base, last, mask in segments for seq in range(base, last + 1)]
     finally:
         conn.close()
 
@@ -52,7 +54,7 @@ def _all_rows(sp: Spool) -> list[tuple[int, int]]:
 def _stored_bytes(sp: Spool) -> int:
     conn = sqlite3.connect(str(sp.path))
     try:
-        return int(conn.execute("SELECT coalesce(sum(size), 0) FROM events").fetchone()[0])
+        return int(conn.execute("SELECT coalesce(sum(size), 0) FROM segments").fetchone()[0])
     finally:
         conn.close()
 

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""A/B of two siemrelay versions in the side-by-side forwarding harness, interleaved.
+
+On a shared machine the load drifts by ±20 % between minutes, so two versions measured
+one after the other are not comparable. This script runs the harness (``bench.py``,
+see the README's "Performance" section) once per repetition for each version in turn,
+A B A B A B, each run also measuring rsyslog (and syslog-ng with ``--anchors``) so
+every siemrelay figure has its anchor from the same minute, and prints the medians
+and the median of the per-run ratios to rsyslog.
+
+Version A is a git ref of this repository exported with ``git archive`` into a
+temporary directory and put first on ``PYTHONPATH`` (so the installed virtual
+environment's dependencies serve both); version B is the working tree.
+
+    python bench/ab_side_by_side.py --harness ../shared/bench/bench.py --base main [--mode file|http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def export(ref: str, into: Path) -> Path:
+    """The ``agent`` and ``plugins`` trees of ``ref`` under ``into``."""
+    blob = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent", "plugins"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def agent_command(mode: str, tree: Path | None) -> str:
+    """The harness's AGENT_CMD (or AGENT_HTTP_CMD) running the code in ``tree`` (None: the working tree)."""
+    python = ROOT / ".venv" / "bin" / "python"
+    prefix = f"PYTHONPATH={tree} " if tree is not None else ""
+    writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}"
+    if mode == "file":
+        write = f"{writer} file {{input}} {{host}} {{port}} {{workdir}}"
+    else:
+        write = f"{writer} http {{host}} {{port}} {{http_port}} {{workdir}}"
+    return f"{write} && {prefix}exec {python} -m agent run -c {{workdir}}/siemrelay.yaml"
+
+
+def run_once(harness: Path, mode: str, tree: Path | None, events: int, anchors: str, out: Path,
+             duration: int) -> dict[str, object]:
+    env = dict(os.environ, BENCH_OUT=str(out))
+    target = "agent" if mode == "file" else "agent-http"
+    only = f"{target},{anchors}" if anchors else target
+    cmd = [sys.executable, str(harness), "--events", str(events), "--reps", "1", "--only", only, "--out", str(out)]
+    if mode == "file":
+        env["AGENT_CMD"] = agent_command(mode, tree)
+        cmd += ["--skip", "agent-http"]
+    else:
+        env["AGENT_HTTP_CMD"] = agent_command(mode, tree)
+        cmd += ["--http-duration", str(duration)]
+    before = set(out.glob("bench-*.json"))
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    (new,) = set(out.glob("bench-*.json")) - before
+    return dict(json.loads(new.read_text()), result_file=new.name)
+
+
+def figures(result: dict[str, object], mode: str) -> dict[str, float]:
+    """events/s (or delivered/s and p99), CPU µs/event and peak RSS of each target in one run."""
+    out: dict[str, float] = {}
+    for run in result["runs"]:  # type: ignore[union-attr]
+        name = run["target"]
+        if not run.get("complete"):
+            continue
+        if name.endswith("-http"):
+            out[f"{name}_req_s"] = float(run["rps"])
+            out[f"{name}_delivered_s"] = float(run["delivered_eps"])
+            out[f"{name}_p99_ms"] = float(run["latency_p99_ms"])
+        else:
+            out[f"{name}_eps"] = float(run["eps"])
+        out[f"{name}_cpu_us"] = float(run["cpu_us_per_event"])
+        out[f"{name}_rss_mb"] = float(run["rss_peak_mb"])
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--harness", type=Path, required=True, help="the side-by-side harness's bench.py")
+    ap.add_argument("--base", default="main", help="git ref of version A (default main)")
+    ap.add_argument("--mode", choices=("file", "http"), default="file")
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--anchors", default="rsyslog", help="anchor targets measured in every run (default rsyslog)")
+    ap.add_argument("--http-duration", type=int, default=15)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+    with tempfile.TemporaryDirectory(prefix="siemrelay-ab-") as tmp:
+        tree_a = export(args.base, Path(tmp))
+        for rep in range(args.reps):
+            for label, tree in (("A", tree_a), ("B", None)):
+                result = run_once(args.harness, args.mode, tree, args.events, args.anchors, args.out, args.http_duration)
+                fig = figures(result, args.mode)
+                rows[label].append(fig)
+                print(f"rep {rep + 1} {label}: {json.dumps(fig)} ({result['result_file']})", flush=True)
+    print(f"\nmedians of {args.reps} (A = {args.base}, B = working tree):")
+    for label in ("A", "B"):
+        keys = sorted({k for r in rows[label] for k in r})
+        med = {k: statistics.median(r[k] for r in rows[label] if k in r) for k in keys}
+        if args.mode == "file":
+            ratios = [r["agent_eps"] / r["rsyslog_eps"] for r in rows[label] if r.get("agent_eps") and r.get("rsyslog_eps")]
+            if ratios:
+                med["agent_vs_rsyslog"] = round(statistics.median(ratios), 3)
+        print(f"{label}: {json.dumps({k: round(v, 3) for k, v in med.items()})}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
