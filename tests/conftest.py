@@ -162,17 +162,3 @@ def require_tool(name: str, package: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: the test command (bash tests/run.sh) installs Debian's {package}")
     return path
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each test file on one xdist worker, and the packaging tests on one together.
-
-    The suite runs on several workers (``tests/run.sh`` passes ``-n``). A file's tests share
-    module-scoped peers (a syslog-ng, a nats-server), so they stay together; the packaging
-    tests install the .deb on this machine and boot a container on the host's ports
-    8080/8081, so they run one after another on a single worker.
-    """
-    for item in items:
-        path = Path(str(item.path)).relative_to(ROOT).as_posix()
-        group = "packaging" if path.startswith("tests/packaging/") else path
-        item.add_marker(pytest.mark.xdist_group(group))

@@ -37,9 +37,11 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check ./examples/siemrelay-pagerduty
 
 set +e
-# most tests wait on sockets, peers and subprocesses, so three workers fill two cores;
-# tests/conftest.py keeps each file (and all packaging tests) on one worker
-.venv/bin/python -m pytest -n "${SIEMRELAY_TEST_WORKERS:-3}" --dist loadgroup "$@"
+# most tests wait on sockets, peers and subprocesses, so three workers fill two cores; each
+# file stays on one worker (its module-scoped peers, e.g. the booted systemd container, are
+# started once); the packaging files share nothing that conflicts (the container has its
+# own root, the .deb test installs on the host without binding ports)
+.venv/bin/python -m pytest -n "${SIEMRELAY_TEST_WORKERS:-3}" --dist loadfile "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
