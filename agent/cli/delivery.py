@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, add_config, dump_json as _dump_json, load_validated
 from agent.cli.table import render_table
+from agent.delivery.plain_errors import plain_error
 from agent.spool.db import SpoolError
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ def offline_sinks(args: argparse.Namespace, redactor: Redact, state_dir: Path) -
                    for r in rows])
             return 0
         table = [[r.name, f"{r.queued:,}", f"{r.queued_bytes:,}", f"{r.dead_letters:,}", str(r.state.failures),
-                  str(r.state.attempts), redactor(r.state.last_error or "")] for r in rows]
+                  str(r.state.attempts), plain_error(redactor(r.state.last_error or ""))] for r in rows]
         print("\n".join(render_table(["SINK", "QUEUED", "BYTES", "DEAD", "FAILURES", "ATTEMPTS", "LAST ERROR"], table,
                                      "lrrrrr")))
         return 0

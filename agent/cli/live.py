@@ -88,7 +88,7 @@ def sink_table(sinks: Sequence[dict[str, Any]], colour: bool = False) -> list[st
     rows = [[s["name"], s["type"], s["state"], _rate(s["rate_per_s"]), f"{s['queue_depth']:,}",
              f"{s['oldest_age_s']:.0f}s", f"{s['events_sent']:,}",
              human_bytes(s["bytes_sent"]) if s.get("bytes_sent") is not None else "-",
-             f"{s['dead_letters_stored']:,}", s["last_error"] or ""] for s in sinks]
+             f"{s['dead_letters_stored']:,}", s.get("last_error_plain") or s["last_error"] or ""] for s in sinks]
     codes = [["", "", _state_colour(s["state"])] for s in sinks] if colour else None
     return render_table(headers, rows, "lllrrrrrr", codes)
 

@@ -58,7 +58,7 @@ def test_templated_options_reach_splunk_syslog_ng_and_nats(tmp_path: Path, agent
     syslog_port, syslog_out = collector
     http_port = pick_port()
     with HecReceiver(pick_port(), tokens={"good-token": {"ack": False}},
-                     indexes=("sec_zeropath", "sec_escape")) as hec, NatsServer(tmp_path / "nats").start() as nats:
+                     indexes=("sec_zeropath", "sec_escape")) as hec, NatsServer(tmp_path / "nats") as nats:
         config = tmp_path / "siemrelay.yaml"
         config.write_text(f"""
 agent: {{state_dir: {tmp_path}/state}}

@@ -95,6 +95,8 @@ class NatsServer:
         A free port is only free until someone binds it: when another process took one
         of the ports picked here between picking and binding, fresh ones are picked.
         """
+        if self.alive:  # a second start would orphan the first process (`with X.start() as x`)
+            raise RuntimeError(f"nats-server {self.name} is already running; use either start() or `with`")
         for attempt in range(3):
             try:
                 return self._start(timeout, wait_ready)

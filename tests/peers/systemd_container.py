@@ -149,7 +149,12 @@ class DebianContainer:
                "/bin/sh", "-c", script]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and res.returncode != 0:
-            raise AssertionError(f"in the container, `{script}` exited {res.returncode}:\n{res.stdout}\n{res.stderr}")
+            journal = ""
+            if "systemctl" in script:  # why the unit failed is in its journal, not in systemctl's answer
+                cmd[-1] = "journalctl -u siemrelay --no-pager -n 40 -o short-monotonic"
+                journal = "\nlast journal lines of siemrelay:\n" + subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=30).stdout
+            raise AssertionError(f"in the container, `{script}` exited {res.returncode}:\n{res.stdout}\n{res.stderr}{journal}")
         return res
 
     def stop(self, timeout_s: float = 30.0) -> None:
