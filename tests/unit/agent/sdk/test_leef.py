@@ -132,3 +132,38 @@ def test_siemrelays_own_leef_parses_back_to_the_same_fields(src: str, dst: str, 
     assert back.signature == event.signature
     assert (back.severity_id, back.score) == (int(cef_severity(str(tenths))[0]), tenths * 10)
     assert back.time == time
+
+
+_key = st.from_regex(r"[A-Za-z][A-Za-z0-9_.\-]{0,10}", fullmatch=True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(version=st.sampled_from(["1.0", "2.0"]), header=st.lists(_header_text, min_size=4, max_size=4),
+       delim=st.sampled_from(["\t", "^", ";", "x09", "0x5E", "x7C"]),  # a literal "|" cannot be told from an empty field
+       attrs=st.dictionaries(_key, st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12), max_size=6))
+def test_the_parser_agrees_with_the_documented_grammar(version: str, header: list[str], delim: str,
+                                                       attrs: dict[str, str]) -> None:
+    """Any well-formed LEEF line reads the same through siemrelay's parser and the one written
+    from IBM's documentation (tests/peers/leef.py)."""
+    real = {"x09": "\t", "0x5E": "^", "x7C": "|"}.get(delim, delim)
+    if version == "1.0":
+        real = "\t"
+    attrs = {k: v for k, v in attrs.items() if real not in v and "\t" not in v}
+    head = f"LEEF:{version}|" + "|".join(header) + "|" + (f"{delim}|" if version == "2.0" else "")
+    line = head + real.join(f"{k}={v}" for k, v in attrs.items())
+    ours = parse_leef(line)
+    if attrs:
+        doc_header, doc_attrs = documented_leef(line)
+        assert ours["attributes"] == doc_attrs
+        assert (ours["vendor"], ours["product"], ours["product_version"], ours["event_id"]) == (
+            doc_header["vendor"], doc_header["product"], doc_header["product_version"], doc_header["event_id"])
+    assert ours["attributes"] == attrs and ours["delimiter"] == real
+
+
+@settings(max_examples=120, deadline=None)
+@given(tail=st.text(max_size=60), framed=st.booleans())
+def test_any_leef_looking_text_is_one_event_never_a_crash(tail: str, framed: bool) -> None:
+    syslog = build_decoder({"type": "syslog"})
+    text = ("<13>1 - h app - - - " if framed else "") + "LEEF:" + tail
+    events = syslog.decode(make_record(text.encode("utf-8", "surrogatepass"), syslog))
+    assert len(events) == 1
