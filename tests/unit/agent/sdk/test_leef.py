@@ -9,6 +9,7 @@ independent reading of IBM's grammar in tests/e2e/seams; this closes the loop.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,10 +17,12 @@ from hypothesis import strategies as st
 
 from agent.model import Severity
 from agent.sdk import cef_severity, event_from_leef, find_leef, leef_time, parse_leef
+from agent.sdk.ocsf import to_ocsf
 from agent.testing import make_event, make_record
 from plugins.out_cef.encoder import CefFormat, encode_leef
 from tests.peers.decoder_factory import build_decoder
 from tests.peers.leef import parse_leef as documented_leef
+from tests.peers.ocsf_schema import ocsf_errors
 
 # IBM's documentation examples, LEEF 1.0 and 2.0 (the 2.0 one with a caret delimiter)
 LEEF1 = ("LEEF:1.0|Microsoft|MSExchange|4.0 SP1|15345|src=192.0.2.0\tdst=172.50.123.1\tsev=5\tcat=anomaly"
@@ -167,3 +170,18 @@ def test_any_leef_looking_text_is_one_event_never_a_crash(tail: str, framed: boo
     text = ("<13>1 - h app - - - " if framed else "") + "LEEF:" + tail
     events = syslog.decode(make_record(text.encode("utf-8", "surrogatepass"), syslog))
     assert len(events) == 1
+
+
+LEEF_FIXTURES = sorted((Path(__file__).resolve().parents[3] / "fixtures" / "vendors" / "leef").glob("*.log"))
+
+
+@pytest.mark.parametrize("path", LEEF_FIXTURES, ids=lambda p: p.name)
+def test_leef_fixtures_decode_through_auto_and_render_valid_ocsf(path: Path) -> None:
+    """The LEEF fixtures (the ECS test renders them too) reach the model through ``auto`` and
+    validate against the OCSF schema, in the class their content calls for."""
+    auto = build_decoder({"type": "auto"})
+    [event] = auto.decode(make_record(path.read_bytes(), auto))
+    assert event.network and event.network["src_ip"] and event.actor and event.signature
+    doc = to_ocsf(event)
+    assert ocsf_errors(doc) == []
+    assert doc["class_uid"] == (4001 if event.action else 2004)
