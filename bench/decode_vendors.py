@@ -28,10 +28,15 @@ from plugins.dec_cef.decoder import CefDecoder  # noqa: E402
 from plugins.dec_detectify.decoder import DetectifyDecoder  # noqa: E402
 from plugins.dec_escape.decoder import EscapeDecoder  # noqa: E402
 from plugins.dec_pentest.decoder import PentestDecoder  # noqa: E402
+from plugins.dec_syslog.decoder import SyslogDecoder  # noqa: E402
 from plugins.dec_zeropath.decoder import ZeroPathDecoder  # noqa: E402
 from tests.peers.decoder_factory import build_decoder  # noqa: E402
 
 FIX = ROOT / "tests" / "fixtures" / "vendors"
+#: A QRadar LEEF 2.0 firewall line as devices send it: inside RFC 5424 syslog, predefined keys.
+LEEF_LINE = (b"<134>1 2025-01-15T14:30:00Z pa-fw1 pan - - - LEEF:2.0|Palo Alto Networks|PAN-OS|10.1|TRAFFIC|x09|"
+             b"src=198.51.100.7\tdst=192.0.2.10\tsrcPort=51515\tdstPort=22\tproto=tcp\tusrName=bob\tsev=7"
+             b"\tcat=traffic\tdevTime=Jan 15 2025 14:30:00.250 UTC\tdevTimeFormat=MMM dd yyyy HH:mm:ss.SSS z")
 CASES = [
     ("escape export (9 resources)", EscapeDecoder, FIX / "escape" / "export.json"),
     ("zeropath SCAN_COMPLETE", ZeroPathDecoder, FIX / "zeropath" / "scan-complete.json"),
@@ -41,6 +46,7 @@ CASES = [
     ("detectify finding", DetectifyDecoder, FIX / "detectify" / "finding.json"),
     ("pentest finding_added", PentestDecoder, FIX / "pentest" / "finding-added.json"),
     ("cef line (WAF)", CefDecoder, None),
+    ("leef 2.0 in rfc 5424 syslog", SyslogDecoder, None),
     ("auto → zeropath SCAN_COMPLETE", AutoDecoder, FIX / "zeropath" / "scan-complete.json"),
 ]
 
@@ -76,7 +82,7 @@ def main() -> int:
     failed = False
     for label, cls, path in CASES:
         dec = build_decoder(cls.type_name)  # as the agent builds it: auto reaches the others by name
-        data = cef_line if path is None else path.read_bytes()
+        data = (LEEF_LINE if cls is SyslogDecoder else cef_line) if path is None else path.read_bytes()
         record = make_record(data, dec)
         events = dec.decode(record)
 

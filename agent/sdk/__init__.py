@@ -5,7 +5,7 @@ sink returns, the event model, the shared HTTP client (with its egress proxy), t
 JSON renderers and the normalisation helpers) is importable from here, and so is what the
 built-in plugins share: the socket sink base with the syslog header and framing, the chat
 webhook sink base with the digest, the NATS options and connection, the JSON lines encoder,
-and the CEF parser with its mapping to the model. Plugins,
+and the CEF and LEEF parsers with their mappings to the model. Plugins,
 built-in or third-party, import ``agent.sdk`` and nothing deeper, so the engine's
 internals can move without breaking them.
 """
@@ -55,6 +55,8 @@ from agent.sdk.nats_options import (CONNECTION_SCHEMA as NATS_CONNECTION_SCHEMA,
 from agent.sdk.nats_connection import ConnectFailed as NatsConnectFailed, NatsConnection
 from agent.sdk.cef_parser import find_cef, parse_cef
 from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
+from agent.sdk.leef_parser import LeefRecord, find_leef, parse_leef
+from agent.sdk.leef_event import event_from_leef, leef_time
 
 
 __all__ = [
@@ -87,6 +89,7 @@ __all__ += [
     "find_cef", "parse_cef", "cef_severity", "cef_time", "event_from_cef",
 ]
 __all__ += ["RunningAgent"]
+__all__ += ["LeefRecord", "find_leef", "parse_leef", "event_from_leef", "leef_time"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
 __all__ += ["Admission", "LogWindow"]
 __all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "field_text", "parse_template"]

@@ -9,6 +9,7 @@ categorisation follows the event's normalised type and the groups it carries:
 ``type`` / groups          kind      category                 type
 =========================  ========  =======================  =====================
 ``finding.*``              alert     vulnerability            info
+a traffic verdict          event     network                  connection + allowed/denied
 ``alert`` (IDS, EDR, CEF)  alert     intrusion_detection      allowed/denied/info
 ``auth.*`` / actor+outcome event     authentication           start
 ``network`` group          event     network                  connection (+ allowed/denied)
@@ -19,6 +20,15 @@ categorisation follows the event's normalised type and the groups it carries:
 ``asset.*``                asset     host                     change/info
 anything else              event     (none)                   (none)
 =========================  ========  =======================  =====================
+
+A traffic verdict is a firewall's allow/deny of a connection (FortiGate ``act=deny``):
+an ``action`` of allowed, denied, dropped, blocked or reset on an event with network
+addresses. It is network activity, not an intrusion alert, although the firewall names
+its rule in ``signature`` (the OCSF rendering files it as Network Activity 4001 by the
+same rule). Its ``event.outcome`` is the event's own outcome when it has one, else
+``success``: ECS keeps deny/allow out of the outcome (they are ``event.type``), and a
+firewall that denied a connection did what it was asked to ("Using the categorization
+fields", firewall blocking a network connection).
 
 What ECS has no field for (the siemrelay type) rides in ``labels``; the vendor's
 payload is ``event.original``. The rendering is a pure function of the event.
@@ -44,6 +54,9 @@ _VERB_TYPE = {"new": "creation", "added": "creation", "created": "creation", "ch
 _ACTION_TYPE = {"allowed": "allowed", "denied": "denied", "dropped": "denied", "blocked": "denied",
                 "reset": "denied", "quarantined": "denied"}
 _OUTCOMES = frozenset({"success", "failure", "unknown"})
+#: The normalised actions that are a firewall's disposition of a connection.
+_TRAFFIC_VERDICTS = {"allowed": "allowed", "denied": "denied", "dropped": "denied", "blocked": "denied",
+                     "reset": "denied"}
 
 
 def _obj(event: Event, name: str) -> dict[str, Any]:
@@ -99,6 +112,8 @@ def ecs_categorisation(event: Event) -> tuple[str, list[str], list[str]]:
     verdict = [_ACTION_TYPE[action]] if action in _ACTION_TYPE else []
     if head == "finding":
         return "alert", ["vulnerability"], ["info"]
+    if _traffic_verdict(event):
+        return "event", ["network"], ["connection", _TRAFFIC_VERDICTS[action]]
     if head == "alert" or event.signature:
         return "alert", ["intrusion_detection"], verdict or ["info"]
     if head == "auth":
@@ -119,10 +134,19 @@ def ecs_categorisation(event: Event) -> tuple[str, list[str], list[str]]:
     return "event", [], []
 
 
+def _traffic_verdict(event: Event) -> bool:
+    """True for a firewall's allow/deny of a connection: a traffic verdict ``action`` and an address."""
+    net = _obj(event, "network")
+    action = _s(_obj(event, "action").get("name"))
+    return action in _TRAFFIC_VERDICTS and bool(_s(net.get("src_ip")) or _s(net.get("dst_ip")))
+
+
 def _outcome(event: Event) -> str | None:
     name = _s(_obj(event, "outcome").get("name"))
     if name in _OUTCOMES:
         return name
+    if _traffic_verdict(event):
+        return "success"  # the firewall applied its disposition; deny/allow is event.type
     verb = event.type.rsplit(".", 1)[-1]
     return "failure" if verb == "failed" else None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from agent.sdk import DecodeError, Decoder, Event, RawRecord, find_cef, parse_json
+from agent.sdk import DecodeError, Decoder, Event, RawRecord, find_cef, find_leef, parse_json
 from plugins.dec_auto.config import CONFIG_SCHEMA
 
 # The vendors' documented event names detection keys on. They are the vendor decoders'
@@ -90,7 +90,7 @@ class AutoDecoder(Decoder):
     """Picks escape, detectify, zeropath, pentest, json, cef, syslog or raw by the record's shape."""
 
     type_name = "auto"
-    description = "Recognises the vendor by the payload's shape (Escape, Detectify, ZeroPath, pentest, CEF, syslog, JSON, text)."
+    description = "Recognises the vendor by the payload's shape (Escape, Detectify, ZeroPath, pentest, CEF, LEEF, syslog, JSON, text)."
     CONFIG_SCHEMA = CONFIG_SCHEMA
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -142,6 +142,8 @@ class AutoDecoder(Decoder):
             return "syslog"
         if find_cef(first) >= 0:
             return "cef"
+        if find_leef(first) >= 0 and "syslog" in self.decoders:  # the syslog decoder reads LEEF, bare or in syslog
+            return "syslog"
         if self.reject_text:
             raise DecodeError("text that is neither JSON, CEF nor syslog (unknown_text: reject)")
         if not self.accept_text:

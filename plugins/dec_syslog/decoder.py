@@ -1,4 +1,4 @@
-"""Syslog → Event: RFC 5424 and RFC 3164 messages, CEF carried in syslog, never a drop.
+"""Syslog → Event: RFC 5424 and RFC 3164 messages, CEF and LEEF carried in syslog, never a drop.
 
 A message that parses in neither format still becomes an event: its text is the
 title, ``origin.flags`` holds ``parse_error`` and ``origin.parse_error`` the reason,
@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.sdk import Decoder, Event, RawRecord, Severity, content_id, event_from_cef, find_cef, parse_cef, score_from_severity
+from agent.sdk import (Decoder, Event, RawRecord, Severity, content_id, event_from_cef, event_from_leef, find_cef, find_leef,
+                       parse_cef, parse_leef, score_from_severity)
 from plugins.dec_syslog.auth import auth_facts
 from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog
@@ -30,7 +31,7 @@ class SyslogDecoder(Decoder):
     """One syslog message per record (the source strips the transport framing)."""
 
     type_name = "syslog"
-    description = "Syslog messages: RFC 5424 with structured data, RFC 3164/BSD, CEF inside syslog; unparseable text is kept, flagged."
+    description = "Syslog messages: RFC 5424 with structured data, RFC 3164/BSD, CEF and LEEF inside syslog; unparseable text is kept, flagged."
     CONFIG_SCHEMA = CONFIG_SCHEMA
     check_config = staticmethod(check_config)
 
@@ -40,6 +41,7 @@ class SyslogDecoder(Decoder):
         self.event_type = config.get("event_type", "log")
         self.tz = ZoneInfo(config.get("timezone", "UTC"))
         self.cef = bool(config.get("cef", True))
+        self.leef = bool(config.get("leef", True))
         self.severity_from_priority = bool(config.get("severity_from_priority", False))
 
     def decode(self, record: RawRecord) -> list[Event]:
@@ -53,9 +55,15 @@ class SyslogDecoder(Decoder):
         try:
             msg = parse_syslog(text, record.received_at, self.tz)
         except SyslogParseError as exc:
+            if self.leef and text.lstrip("\ufeff \t").startswith("LEEF:"):
+                return [self._bare_leef(record, text, flags)]
             return [self._unparsed(record, text, str(exc), flags)]
         if self.cef and "CEF:" in msg.message:
             event = self._cef_event(record, text, msg, flags)
+            if event is not None:
+                return [event]
+        if self.leef and "LEEF:" in msg.message:
+            event = self._leef_event(record, text, msg, flags)
             if event is not None:
                 return [event]
         return [self._event(record, msg, flags)]
@@ -111,6 +119,38 @@ class SyslogDecoder(Decoder):
         source = (cef["device_vendor"] or "cef").strip().lower().replace(" ", "_") or "cef"
         event = event_from_cef(cef, line, record, source, "alert", text[:at] if at > 0 else "",
                                header_time=msg.timestamp, header_host=msg.hostname or "")
+        event.origin = self._origin(record, flags)
+        return event
+
+    def _leef_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str]) -> Event | None:
+        """LEEF inside syslog (QRadar's usual transport), mapped by :func:`agent.sdk.event_from_leef`
+        with the time and host of the syslog header; malformed LEEF stays plain syslog, flagged."""
+        start = find_leef(msg.message)
+        if start < 0:
+            return None
+        try:
+            leef = parse_leef(msg.message[start:])
+        except ValueError as exc:
+            flags.append("leef_error")
+            event = self._event(record, msg, flags)
+            event.origin = self._origin(record, flags, parse_error=f"LEEF: {exc}")
+            return event
+        at = text.find(msg.message[start:])
+        source = (leef["vendor"] or "leef").strip().lower().replace(" ", "_") or "leef"
+        event = event_from_leef(leef, text.rstrip("\r\n"), record, source, "alert", text[:at] if at > 0 else "",
+                                header_time=msg.timestamp, header_host=msg.hostname or "")
+        event.origin = self._origin(record, flags)
+        return event
+
+    def _bare_leef(self, record: RawRecord, text: str, flags: list[str]) -> Event:
+        """A LEEF line without a syslog header (a file, a webhook body): mapped, or kept flagged."""
+        line = text.rstrip("\r\n")
+        try:
+            leef = parse_leef(line)
+        except ValueError as exc:
+            return self._unparsed(record, text, f"LEEF: {exc}", flags)
+        source = (leef["vendor"] or "leef").strip().lower().replace(" ", "_") or "leef"
+        event = event_from_leef(leef, line, record, source, "alert")
         event.origin = self._origin(record, flags)
         return event
 

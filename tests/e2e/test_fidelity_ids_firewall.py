@@ -80,5 +80,7 @@ def test_suricata_and_fortigate_keep_their_fields_in_every_format(write_config: 
     alert, deny = ecs["Suricata"], ecs["Fortinet"]
     assert (alert["event"]["kind"], alert["rule"]["id"], alert["source"]["ip"], alert["destination"]["port"]) == (
         "alert", "2100498", "203.0.113.9", 80)
-    assert "denied" in deny["event"]["type"] and deny["event"]["action"] == "deny"
+    assert (deny["event"]["kind"], deny["event"]["category"], deny["event"]["type"], deny["event"]["outcome"]) == (
+        "event", ["network"], ["connection", "denied"], "success")  # ECS's "firewall blocking a connection"
+    assert deny["event"]["action"] == "deny"
     assert (deny["source"]["ip"], deny["source"]["port"], deny["destination"]["port"]) == ("10.1.1.1", 51515, 443)

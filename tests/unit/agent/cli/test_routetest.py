@@ -260,6 +260,6 @@ routes:
            if ln.strip().startswith(("arcsight:", "qradar:", "elastic:", "lake:"))}
     assert out["arcsight"] == line
     assert out["qradar"].startswith("LEEF:2.0|Fortinet|FortiGate|7.2|0000000013|x09|") and "\tsrc=10.1.1.1" in out["qradar"]
-    assert orjson.loads(out["elastic"])["event"]["type"] == ["denied"]
+    assert orjson.loads(out["elastic"])["event"]["type"] == ["connection", "denied"]  # ECS: a firewall deny is network
     assert orjson.loads(out["lake"])["class_uid"] == 4001  # a firewall deny is Network Activity
     assert not (tmp_path / "a.cef").exists()  # shown, never sent

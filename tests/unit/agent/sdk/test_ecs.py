@@ -134,7 +134,7 @@ def test_network_identity_and_device_context_land_in_ecs_fields() -> None:
         type="alert", severity="high", title="GPL ATTACK_RESPONSE id check returned root",
         network={"src_ip": "203.0.113.9", "src_port": 51234, "dst_ip": "192.0.2.10", "dst_port": 80,
                  "protocol": "tcp", "direction": "inbound"},
-        actor={"user": "root", "domain": "EXAMPLE"}, action={"name": "denied", "original": "deny"},
+        actor={"user": "root", "domain": "EXAMPLE"}, action={"name": "alerted", "original": "alert"},
         outcome={"name": "failure", "original": "blocked"}, process={"name": "sshd", "pid": 4242},
         file={"path": "/tmp/x", "hash": "d41d8cd98f00b204e9800998ecf8427e"},
         device={"vendor": "Suricata", "product": "IDS", "version": "7.0", "hostname": "ids-1"},
@@ -144,9 +144,9 @@ def test_network_identity_and_device_context_land_in_ecs_fields() -> None:
     assert ecs_errors(doc) == []
     assert doc["event"]["kind"] == "alert"
     assert doc["event"]["category"] == ["intrusion_detection"]
-    assert doc["event"]["type"] == ["denied"]
+    assert doc["event"]["type"] == ["info"]
     assert doc["event"]["outcome"] == "failure"
-    assert doc["event"]["action"] == "deny"
+    assert doc["event"]["action"] == "alert"
     assert doc["source"] == {"ip": "203.0.113.9", "address": "203.0.113.9", "port": 51234}
     assert doc["destination"] == {"ip": "192.0.2.10", "address": "192.0.2.10", "port": 80}
     assert doc["network"] == {"transport": "tcp", "direction": "inbound"}
@@ -156,6 +156,42 @@ def test_network_identity_and_device_context_land_in_ecs_fields() -> None:
     assert doc["process"] == {"name": "sshd", "pid": 4242}
     assert doc["file"] == {"path": "/tmp/x", "hash": {"md5": "d41d8cd98f00b204e9800998ecf8427e"}}
     assert doc["related"]["ip"] == ["192.0.2.10", "203.0.113.9"]
+
+
+FORTIGATE_DENY = b"<13>Jan 15 14:30:00 fw02 CEF:0|Fortinet|FortiGate|7.2|0000000013|traffic denied|3|src=10.1.1.1 spt=51515 dst=10.2.2.2 dpt=443 proto=6 act=deny"
+
+
+@pytest.mark.parametrize("act, verdict", [("deny", "denied"), ("accept", "allowed"), ("drop", "denied")])
+def test_a_firewall_verdict_is_a_network_connection_not_an_intrusion_alert(act: str, verdict: str) -> None:
+    """FortiGate's ``act=deny`` (OCSF Network Activity, Refuse) through the decoder: ECS's
+    "firewall blocking a network connection", with the deny in event.type, not the outcome."""
+    auto = build_decoder({"type": "auto"})
+    [event] = auto.decode(make_record(FORTIGATE_DENY.replace(b"act=deny", b"act=" + act.encode()), auto))
+    doc = to_ecs(event)
+    assert ecs_errors(doc) == []
+    assert (doc["event"]["kind"], doc["event"]["category"], doc["event"]["type"]) == ("event", ["network"], ["connection", verdict])
+    assert (doc["event"]["outcome"], doc["event"]["action"]) == ("success", act)
+    assert doc["rule"]["id"] == "0000000013" and doc["observer"]["product"] == "FortiGate"
+
+
+def test_a_verdict_keeps_the_events_own_outcome_and_an_edr_block_stays_an_alert() -> None:
+    deny = to_ecs(make_event(type="alert", network={"dst_ip": "192.0.2.1"}, action={"name": "blocked", "original": "block"},
+                             outcome={"name": "failure", "original": "failed"}))
+    assert (deny["event"]["category"], deny["event"]["type"], deny["event"]["outcome"]) == (["network"], ["connection", "denied"], "failure")
+    edr = to_ecs(make_event(type="alert", signature={"id": "ransom-1"}, action={"name": "quarantined", "original": "quarantine"}))
+    assert (edr["event"]["kind"], edr["event"]["category"], edr["event"]["type"]) == ("alert", ["intrusion_detection"], ["denied"])
+    assert ecs_errors(deny) == [] and ecs_errors(edr) == []
+
+
+def test_ecs_and_ocsf_agree_on_which_fixtures_are_network_activity() -> None:
+    from agent.sdk.ocsf import ocsf_class_of
+
+    for event in FIXTURE_EVENTS:
+        doc = to_ecs(event)
+        if ocsf_class_of(event) == 4001 and event.action:
+            assert doc["event"]["category"] == ["network"], event.raw
+        if doc["event"].get("category") == ["intrusion_detection"]:
+            assert ocsf_class_of(event) == 2004, event.raw
 
 
 def test_a_vulnerability_finding_fills_vulnerability_fields() -> None:
