@@ -207,6 +207,10 @@ def test_reload_refuses_a_broken_config_and_applies_a_valid_one(box: DebianConta
         _wait_archived(box, ["v2"])
     finally:
         box.run(f"cp /root/siemrelay.yaml.orig {CONFIG} && systemctl reload siemrelay", check=False)
+        # a changed HTTP source is stopped and started again: leave only once the restored
+        # listener serves, so the next test does not post into the hand-over
+        _wait_for(box, f"test \"$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 2 -X POST -H 'Content-Type: "
+                       f"application/json' --data '{_finding('v2-gone')}' {LISTENER}/v2/events)\" = 404", 30)
 
 
 def test_journal_carries_log_priorities(box: DebianContainer):
