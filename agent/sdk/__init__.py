@@ -37,7 +37,7 @@ from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, ren
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
 from agent.sdk.source import DecoderBuilder, Source, SourceContext, Submitted, SubmitStatus
-from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, field_text, parse_template
+from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, event_time, field_text, parse_template
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
 from agent.sdk.json_lines import encode_lines
@@ -92,4 +92,4 @@ __all__ += ["RunningAgent"]
 __all__ += ["LeefRecord", "find_leef", "parse_leef", "event_from_leef", "leef_time"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
 __all__ += ["Admission", "LogWindow"]
-__all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "field_text", "parse_template"]
+__all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "event_time", "field_text", "parse_template"]

@@ -32,7 +32,7 @@ import orjson
 from agent.model import GROUPS, Event, format_time
 
 __all__ = ["Template", "Field", "TemplateError", "TemplateCheck", "TEMPLATE_CHECK", "parse_template", "field_text",
-           "legacy_templates", "EVENT_ROOTS", "DATE_PARTS"]
+           "legacy_templates", "EVENT_ROOTS", "DATE_PARTS", "event_time"]
 
 #: Top-level names of the event's JSON form (``severity`` is the name, ``severity_id`` the number).
 EVENT_ROOTS = frozenset(Event.__dataclass_fields__) | {"severity"}
@@ -93,7 +93,7 @@ def _lookup(doc: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
     return value
 
 
-def _doc_time(doc: Mapping[str, Any]) -> datetime:
+def event_time(doc: Mapping[str, Any]) -> datetime:
     """The event's time from its JSON form (else its receive time, else the epoch: never the clock)."""
     for name in ("time", "received_at"):
         value = doc.get(name)
@@ -116,7 +116,7 @@ def _compile(parts: tuple[Part, ...], source: str) -> Callable[..., str]:
         if isinstance(part, str):
             pieces.append(repr(part))
         elif part.date is not None:
-            when = "_doc_time(doc)" if source == "doc" else "ev.time.astimezone(_UTC)"
+            when = "event_time(doc)" if source == "doc" else "ev.time.astimezone(_UTC)"
             pieces.append(f"{when}.strftime({part.date!r})")
         elif source == "ev":
             pieces.append(f"text(ev.get({part.path!r}))")
@@ -125,7 +125,7 @@ def _compile(parts: tuple[Part, ...], source: str) -> Callable[..., str]:
         else:
             pieces.append(f"text(_lookup(doc, {part.steps!r}))")
     body = "".join(["(", " + ".join(pieces) or "''", ")"])
-    scope = {"_lookup": _lookup, "_doc_time": _doc_time, "_UTC": timezone.utc}
+    scope = {"_lookup": _lookup, "event_time": event_time, "_UTC": timezone.utc}
     fill: Callable[..., str] = eval(f"lambda {source}, text: {body}", scope)  # noqa: S307 (code built above)
     return fill
 
@@ -215,7 +215,7 @@ class Template:
         if isinstance(part, str):
             return part
         if part.date is not None:
-            return _doc_time(doc).strftime(part.date)
+            return event_time(doc).strftime(part.date)
         return text(_lookup(doc, part.steps))
 
 

@@ -15,7 +15,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from agent.sdk import DATE_PARTS, Template, TemplateError, parse_template
+from agent.sdk import DATE_PARTS, Template, TemplateError, event_time, parse_template
 
 __all__ = ["KeyTemplate", "TemplateError", "object_id", "safe_part", "event_datetime", "security_lake_prefix",
            "DATE_PARTS"]
@@ -32,17 +32,7 @@ def safe_part(value: Any, limit: int = 100) -> str:
     return text or "unknown"
 
 
-def event_datetime(doc: Mapping[str, Any]) -> datetime:
-    """The event's time (UTC), else its receive time, else the epoch: never the clock."""
-    for name in ("time", "received_at"):
-        value = doc.get(name)
-        if isinstance(value, str):
-            try:
-                when = datetime.fromisoformat(value)
-            except ValueError:
-                continue
-            return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    return datetime(1970, 1, 1, tzinfo=timezone.utc)
+event_datetime = event_time  # the date parts of keys come from the same event time as every template
 
 
 def object_id(first_seq: int, first_event_id: str) -> str:
