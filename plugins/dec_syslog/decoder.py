@@ -7,7 +7,7 @@ so a SOC sees malformed senders instead of silently losing their messages.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from agent.sdk import (Decoder, Event, RawRecord, Severity, content_id, event_from_cef, event_from_leef, find_cef, find_leef,
@@ -15,6 +15,13 @@ from agent.sdk import (Decoder, Event, RawRecord, Severity, content_id, event_fr
 from plugins.dec_syslog.auth import auth_facts
 from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog
+
+# the formats that arrive inside a syslog message: where it starts, its parser, its mapping
+# to an Event, and the header field naming the vendor (the event's source)
+_EMBEDDED: dict[str, tuple[Callable[[str], int], Callable[[str], Any], Callable[..., Event], str]] = {
+    "CEF": (find_cef, parse_cef, event_from_cef, "device_vendor"),
+    "LEEF": (find_leef, parse_leef, event_from_leef, "vendor"),
+}
 
 #: syslog severity (0 emerg … 7 debug) → OCSF severity id
 SYSLOG_TO_OCSF = (Severity.CRITICAL, Severity.CRITICAL, Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM,
@@ -59,11 +66,11 @@ class SyslogDecoder(Decoder):
                 return [self._bare_leef(record, text, flags)]
             return [self._unparsed(record, text, str(exc), flags)]
         if self.cef and "CEF:" in msg.message:
-            event = self._cef_event(record, text, msg, flags)
+            event = self._embedded_event(record, text, msg, flags, "CEF")
             if event is not None:
                 return [event]
         if self.leef and "LEEF:" in msg.message:
-            event = self._leef_event(record, text, msg, flags)
+            event = self._embedded_event(record, text, msg, flags, "LEEF")
             if event is not None:
                 return [event]
         return [self._event(record, msg, flags)]
@@ -100,45 +107,27 @@ class SyslogDecoder(Decoder):
             device={"hostname": msg.hostname} if msg.hostname else None,
             process=process or None, origin=self._origin(record, flags), raw=msg.header(), **groups)
 
-    def _cef_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str]) -> Event | None:
-        """CEF inside syslog, mapped exactly as the ``cef`` decoder maps it (:func:`agent.sdk.event_from_cef`),
-        with the time and host of the syslog header this decoder already parsed."""
-        start = find_cef(msg.message)
+    def _embedded_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str],
+                        kind: str) -> Event | None:
+        """CEF or LEEF inside syslog, mapped exactly as the ``cef`` decoder maps CEF
+        (:func:`agent.sdk.event_from_cef`, :func:`agent.sdk.event_from_leef`), with the time
+        and host of the syslog header this decoder already parsed. Malformed CEF or LEEF
+        stays plain syslog, flagged with why."""
+        find, parse, to_event, vendor_key = _EMBEDDED[kind]
+        start = find(msg.message)
         if start < 0:
             return None
         try:
-            cef = parse_cef(msg.message[start:])
+            parsed = parse(msg.message[start:])
         except ValueError as exc:
-            # CEF-looking but malformed: keep it as plain syslog, flagged with why
-            flags.append("cef_error")
+            flags.append(f"{kind.lower()}_error")
             event = self._event(record, msg, flags)
-            event.origin = self._origin(record, flags, parse_error=f"CEF: {exc}")
+            event.origin = self._origin(record, flags, parse_error=f"{kind}: {exc}")
             return event
         at = text.find(msg.message[start:])
-        line = text.rstrip("\r\n")
-        source = (cef["device_vendor"] or "cef").strip().lower().replace(" ", "_") or "cef"
-        event = event_from_cef(cef, line, record, source, "alert", text[:at] if at > 0 else "",
-                               header_time=msg.timestamp, header_host=msg.hostname or "")
-        event.origin = self._origin(record, flags)
-        return event
-
-    def _leef_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str]) -> Event | None:
-        """LEEF inside syslog (QRadar's usual transport), mapped by :func:`agent.sdk.event_from_leef`
-        with the time and host of the syslog header; malformed LEEF stays plain syslog, flagged."""
-        start = find_leef(msg.message)
-        if start < 0:
-            return None
-        try:
-            leef = parse_leef(msg.message[start:])
-        except ValueError as exc:
-            flags.append("leef_error")
-            event = self._event(record, msg, flags)
-            event.origin = self._origin(record, flags, parse_error=f"LEEF: {exc}")
-            return event
-        at = text.find(msg.message[start:])
-        source = (leef["vendor"] or "leef").strip().lower().replace(" ", "_") or "leef"
-        event = event_from_leef(leef, text.rstrip("\r\n"), record, source, "alert", text[:at] if at > 0 else "",
-                                header_time=msg.timestamp, header_host=msg.hostname or "")
+        source = (parsed[vendor_key] or kind.lower()).strip().lower().replace(" ", "_") or kind.lower()
+        event = to_event(parsed, text.rstrip("\r\n"), record, source, "alert", text[:at] if at > 0 else "",
+                         header_time=msg.timestamp, header_host=msg.hostname or "")
         event.origin = self._origin(record, flags)
         return event
 
