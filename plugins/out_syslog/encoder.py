@@ -68,16 +68,6 @@ def json_msg(data: bytes) -> bytes:
 _MARKER = TRUNCATION_MARKER.encode("utf-8")
 
 
-def _param_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return field_text(value)  # what a template writes for the value
-
-
 def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tuple[str, str], ...] = (),
                     value_limit: int | None = None) -> str:
     """``[SD-ID name="value" ...]`` from the configured fields, or ``-`` when there is none.
@@ -92,7 +82,7 @@ def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tupl
         value = doc.get(path) if "." not in path else lookup(doc, path)
         if value is None or (not value and isinstance(value, (str, list, dict))):
             continue  # empty values are left out (0 and false are values)
-        text = value if type(value) is str else _param_text(value)
+        text = value if type(value) is str else field_text(value)  # what a template writes for the value
         if value_limit is not None and len(text) > value_limit:
             text = text[:max(0, value_limit - len(TRUNCATION_MARKER))] + TRUNCATION_MARKER
         parts.append(f'{name}="{escape_param(text)}"')
