@@ -126,7 +126,9 @@ def test_sighup_adds_removes_and_changes_sources_and_sinks(tmp_path: Path, agent
         wait_for(lambda: sorted(_received(up)) == ["e1", "e2"], what="queued events delivered by the changed sink")
         wait_for_port(port_b)
         _post(port_b, "e3")
-        wait_for(lambda: "e3" in _ids(tmp_path / "second.jsonl") and "e3" in _received(up), what="e3 through the new source")
+        # three sinks, three workers: each delivers on its own clock, so wait for all of them
+        wait_for(lambda: "e3" in _ids(tmp_path / "second.jsonl") and "e3" in _received(up)
+                 and "e3" in _ids(tmp_path / "archive.jsonl"), what="e3 through the new source")
         assert _ids(tmp_path / "archive.jsonl") == ["e1", "e2", "e3"]
         assert _received(down) == []
 
