@@ -152,19 +152,31 @@ def _parse_iso(text: Any) -> float | None:
         return None
 
 
-def spool_snapshot(path: Path, now: float | None = None) -> SpoolSnapshot:
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+
+
+def spool_snapshot(path: Path, now: float | None = None,
+                   connect: Callable[[Path], sqlite3.Connection] = _connect) -> SpoolSnapshot:
     """Query the spool database read-only on a short-lived connection.
 
     The spool's writer thread keeps its own connection; WAL mode lets this reader
-    run next to it without blocking a commit.
+    run next to it without blocking a commit. Every query runs in one read
+    transaction, so they all see the same instant: a queue's backlog is read in two
+    statements (its segments, then the oldest one's event), and between two
+    autocommit statements the writer may delete that segment (every sink passed
+    it), which once answered the admin API with a 500 right after start-up.
+
+    :param connect: opens the connection (tests interpose a writer between statements).
     """
     snap = SpoolSnapshot()
     if not Path(path).exists():
         return snap
     now = time.time() if now is None else now
-    conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+    conn = connect(Path(path))
     try:
         conn.execute("PRAGMA query_only=1")
+        conn.execute("BEGIN")  # one snapshot for every statement below (WAL: the writer is never blocked)
         for name, cursor, bit in conn.execute("SELECT name, cursor, bit FROM sinks").fetchall():
             depth, _, first = spool_db.backlog(conn, cursor, bit)
             snap.depth[name] = depth
@@ -180,7 +192,7 @@ def spool_snapshot(path: Path, now: float | None = None) -> SpoolSnapshot:
     except sqlite3.Error:
         pass  # a locked or half-created database: report what we have
     finally:
-        conn.close()
+        conn.close()  # ends the read transaction
     return snap
 
 
