@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
+from agent.sdk.listeners import Listeners
 from agent.sdk.record import RawRecord
 from agent.sdk.secrets import ALWAYS_SECRET_KEYS
 
@@ -87,6 +88,10 @@ class SourceContext:
         source's section) is where the spec sits, so a ``ConfigError`` names that line.
     :ivar stopping: set when the agent is shutting down.
     :ivar redact: returns a text with every known secret replaced by ``***``.
+    :ivar listeners: where a listening source gets its sockets (``listeners.stream(host, port,
+        backlog=...)``, ``listeners.datagram(...)``) and gives them back (``listeners.close()``
+        at the end of ``stop``). A reload that replaces the source hands the same sockets to
+        its successor through this, so no connection is refused in between.
     """
 
     name: str
@@ -96,6 +101,7 @@ class SourceContext:
     build_decoder: DecoderBuilder
     stopping: threading.Event = field(default_factory=threading.Event)
     redact: Callable[[str], str] = field(default=lambda text: text)
+    listeners: Listeners = field(default_factory=Listeners)
 
 
 class Source(ABC):

@@ -19,7 +19,7 @@ from typing import Any
 from agent.sdk import LogWindow
 from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
-from agent.sdk.net import family_of, parse_address
+from agent.sdk.net import parse_address
 from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus
 from agent.sdk.tls import server_context
@@ -35,6 +35,7 @@ HEC_EVENT = ("/services/collector", "/services/collector/event", "/services/coll
 HEC_RAW = ("/services/collector/raw", "/services/collector/raw/1.0")
 HEC_HEALTH = ("/services/collector/health", "/services/collector/health/1.0")
 LOG_PER_SECOND = 20
+IDLE_GRACE_S = 0.5  # stopping: how long a keep-alive connection between requests may still send one
 
 
 class _Route:
@@ -113,14 +114,17 @@ class HttpSource(Source):
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        # the socket comes from the context: a reload hands the predecessor's to this instance
+        sock = self.ctx.listeners.stream(self.host, self.port, backlog=1024, v6only=True)
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
             self._server = loop.run_until_complete(loop.create_server(
-                lambda: HttpProtocol(self._state), self.host, self.port, family=family_of(self.host), reuse_address=True,
+                lambda: HttpProtocol(self._state), sock=sock,
                 ssl=self.ssl_context, ssl_handshake_timeout=float(self.config["read_timeout_s"]) if self.ssl_context else None,
                 backlog=1024))
         except OSError:
+            sock.close()
             loop.close()
             self._loop = None
             raise
@@ -139,17 +143,43 @@ class HttpSource(Source):
             return
 
         async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for conn in list(self._state.connections):
-                if not conn.busy:
-                    conn.close()
-            if self._state.tasks:  # let in-flight requests get their answer
-                await asyncio.wait(list(self._state.tasks), timeout=self.response_timeout)
+            # graceful drain: stop accepting (only this instance's duplicate of the listening
+            # socket closes: a reload's successor accepts what queues meanwhile), answer every
+            # request already arriving with "Connection: close"; a connection with no request
+            # under way (just opened, or keep-alive between requests) gets IDLE_GRACE_S to send
+            # one (a sender posting in a loop does), then closes as its idle timeout would
+            server = self._server
+            if server is not None:  # stop accepting, but close the server only once its accepts are set up:
+                for sock in server.sockets:  # asyncio drops a connection accepted just before close()
+                    loop.remove_reader(sock.fileno())
+            handle = self._state.handle
+
+            async def last_answer(req: Request) -> Response:
+                resp = await handle(req)
+                resp.close = True
+                return resp
+
+            self._state.handle = last_answer
+            grace_end = loop.time() + min(IDLE_GRACE_S, self.response_timeout)
+            deadline = loop.time() + self.response_timeout
+            me = asyncio.current_task()
+            # a connection the server accepted just before it closed is still being set up by a
+            # task of its own (TLS handshake, connection_made): wait for those too, not only for
+            # the connections already known, or one would be left open on a stopped loop
+            while ((self._state.connections or any(t is not me for t in asyncio.all_tasks()))
+                   and loop.time() < deadline):
+                idle_ends = loop.time() >= grace_end
+                for conn in list(self._state.connections):
+                    if idle_ends and not (conn.closing or conn.busy or conn.queue or conn.started or conn.in_body):
+                        conn.close()
+                await asyncio.sleep(0.01)
+            if server is not None:
+                server.close()  # closes this instance's duplicate of the listening socket only
             for conn in list(self._state.connections):
                 conn.close()
             for task in list(self._state.tasks):
                 task.cancel()
+            await asyncio.sleep(0)  # let the transports close their sockets before the loop stops
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(self.response_timeout + 2)
         loop.call_soon_threadsafe(loop.stop)
@@ -159,6 +189,7 @@ class HttpSource(Source):
         self._pool.shutdown(wait=True)
         loop.close()
         self._server = None
+        self.ctx.listeners.close()
 
     # ----------------------------------------------------------------- refusals
     def _refused(self, req: Request | None, peer: str, status: int, reason: str) -> None:

@@ -16,6 +16,7 @@ connection costs nothing here, and a plugin may not import another plugin.
 from __future__ import annotations
 
 import hmac
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from agent.sdk import (Source, SourceContext, SubmitStatus, family_of, otlp_modules, parse_address, server_context,
+from agent.sdk import (Source, SourceContext, SubmitStatus, otlp_modules, parse_address, server_context,
                        utcnow)
 from plugins.in_otlp.config import CONFIG_SCHEMA, check_config
 from plugins.in_otlp.request import BadRequest, decode_body, log_dicts, parse_request, to_json
@@ -55,10 +56,14 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler: type, family: int, source: "OtlpSource") -> None:
-        self.address_family = family
+    def __init__(self, listener: socket.socket, handler: type, source: "OtlpSource") -> None:
+        """Serve on ``listener`` (from the source context, so a reload hands it over) instead of binding."""
+        self.address_family = listener.family
         self.source = source
-        super().__init__(address, handler)
+        super().__init__(listener.getsockname()[:2], handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listener
+        self.server_address = listener.getsockname()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -130,7 +135,7 @@ class OtlpSource(Source):
         return int(self._server.server_address[1]) if self._server else self.port
 
     def start(self) -> None:
-        server = _Server((self.host, self.port), _Handler, family_of(self.host), self)
+        server = _Server(self.ctx.listeners.stream(self.host, self.port, backlog=_Server.request_queue_size), _Handler, self)
         if self.ssl_context is not None:
             server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True)
         self._server = server
@@ -145,10 +150,11 @@ class OtlpSource(Source):
         if server is None:
             return
         server.shutdown()
-        server.server_close()
+        server.server_close()  # closes this instance's duplicate; requests being handled finish on their threads
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        self.ctx.listeners.close()
 
     # ----------------------------------------------------------------- requests
     def _refuse(self, peer: str, status: int, reason: str, json_body: bool,
