@@ -140,6 +140,7 @@ class HttpSource(Source):
     def stop(self) -> None:
         loop, self._loop = self._loop, None
         if loop is None:
+            self.ctx.listeners.close()  # start() may have failed after taking the socket
             return
 
         async def shutdown() -> None:

@@ -148,6 +148,7 @@ class OtlpSource(Source):
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
+            self.ctx.listeners.close()  # start() may have failed after taking the socket
             return
         server.shutdown()
         server.server_close()  # closes this instance's duplicate; requests being handled finish on their threads
