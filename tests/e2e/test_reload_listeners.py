@@ -125,8 +125,8 @@ def test_reloads_that_change_listening_sources_refuse_and_reset_nothing(tmp_path
     cfg = tmp_path / "siemrelay.yaml"
     cfg.write_text(_config(tmp_path, http_port, syslog_port, 0))
     agent = agent_process(cfg)
-    wait_for_port(http_port)
-    wait_for_port(syslog_port)
+    wait_for_port(http_port, timeout=30)
+    wait_for_port(syslog_port, timeout=30)
     done, out = threading.Event(), Outcomes()
     senders = [threading.Thread(target=_http_sender, args=(http_port, f"keep{k}", True, done, out)) for k in range(2)]
     senders += [threading.Thread(target=_http_sender, args=(http_port, f"fresh{k}", False, done, out)) for k in range(2)]
