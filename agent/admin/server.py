@@ -11,6 +11,7 @@ The server binds to loopback unless told otherwise, refuses more than
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import urllib.parse
@@ -28,11 +29,14 @@ from agent.admin.metrics import AgentCollector, LatencyHistograms, register_runt
 from agent.admin.state import AgentView, RateTracker, counters_for_history, counters_for_rates, spool_snapshot
 from agent.admin.tap import TapHub
 from agent.logging import Redactor
-from agent.sdk.net import family_of, parse_address
+from agent.sdk.listeners import Listeners
+from agent.sdk.net import parse_address
 
 __all__ = ["AdminServer"]
 
 MAX_BODY = 1 << 20
+DRAIN_GRACE_S = 0.5  # at stop: how long a keep-alive connection between requests may still send one
+DRAIN_LIMIT_S = 5.0  # at stop: how long requests under way may take to finish
 
 
 class _Server(ThreadingHTTPServer):
@@ -40,10 +44,18 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, addr: tuple[str, int], handler: Any, limit: int, tls: Any = None) -> None:
+    def __init__(self, listener: socket.socket, handler: Any, limit: int, tls: Any = None) -> None:
+        """Serve on ``listener`` (from :class:`~agent.sdk.listeners.Listeners`, so a restart hands it over)."""
         self.slots = threading.BoundedSemaphore(limit)
         self.tls = tls
-        super().__init__(addr, handler)
+        self.handlers: set[_Handler] = set()  # open connections, for the drain at stop
+        self.handlers_lock = threading.Lock()
+        self.draining = False  # set at stop: answers close their connection
+        self.address_family = listener.family
+        super().__init__(listener.getsockname()[:2], handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listener
+        self.server_address = listener.getsockname()
 
     def get_request(self) -> Any:
         sock, addr = super().get_request()
@@ -75,9 +87,11 @@ class AdminServer:
                  taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]],
                  redactor: Redactor | None = None, extra: Callable[[], dict[str, Any]] | None = None,
                  sample_interval_s: float = 1.0, history_interval_s: float = 10.0,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, listeners: Listeners | None = None) -> None:
         """:param history_interval_s: how often the per-minute history is fed; each feed counts
-            every sink's queue in the spool, so it runs less often than the rate sampler."""
+            every sink's queue in the spool, so it runs less often than the rate sampler.
+        :param listeners: where the listening socket comes from: a reload that restarts the
+            API hands the previous server's socket over through it, so no client is refused."""
         self.agent = agent
         self.config = config
         self.state_dir = state_dir
@@ -92,6 +106,7 @@ class AdminServer:
         self.hub = TapHub(taps, lambda: dict(agent.spool.sinks))
         self.histograms = LatencyHistograms()
         self._extra = extra or (lambda: {})
+        self.listeners = listeners or Listeners()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -143,8 +158,8 @@ class AdminServer:
         class Handler(_Handler):
             admin = server
 
-        _Server.address_family = family_of(self.host)
-        self._server = _Server((self.host, self.port), Handler, int(self.config.get("max_connections", 32)), tls_ctx)
+        listener = self.listeners.stream(self.host, self.port, backlog=_Server.request_queue_size)
+        self._server = _Server(listener, Handler, int(self.config.get("max_connections", 32)), tls_ctx)
         self._stop.clear()
         serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="admin-http")
         sampler = threading.Thread(target=self._sample, name="admin-sampler")
@@ -174,19 +189,64 @@ class AdminServer:
         """End taps, stop serving, join the threads. Idempotent."""
         self._stop.set()
         self.hub.close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.draining = True
+            server.shutdown()
+            server.server_close()  # this server's duplicate of the listening socket
+            _drain(server)
         for t in self._threads:
             t.join()
         self._threads = []
+        self.listeners.close()  # kept open instead while a restart hands it over
+
+
+def _drain(server: _Server, grace_s: float = DRAIN_GRACE_S, limit_s: float = DRAIN_LIMIT_S) -> None:
+    """End the connections of a server that stopped accepting, letting requests under way finish.
+
+    Without this a keep-alive client would go on being served by the stopped server,
+    with the tokens a reload just replaced. Requests under way are answered (with
+    ``Connection: close``, see ``_Handler._send``); a connection between requests gets
+    ``grace_s`` to send one more, then is shut for reading, which ends its thread.
+    """
+    start = time.monotonic()
+    while True:
+        with server.handlers_lock:
+            handlers = list(server.handlers)
+        elapsed = time.monotonic() - start
+        if not handlers or elapsed > limit_s:
+            return
+        for h in handlers:
+            if elapsed >= grace_s and not h.busy:
+                try:
+                    socket.socket.shutdown(h.connection, socket.SHUT_RD)
+                except OSError:
+                    pass
+        time.sleep(0.02)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "siemrelay-admin"
     sys_version = ""
+    server: _Server
+    busy = False  # a request is being read or answered
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.handlers_lock:
+            self.server.handlers.add(self)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.handlers_lock:
+                self.server.handlers.discard(self)
+
+    def parse_request(self) -> bool:
+        self.busy = True  # its request line arrived
+        return super().parse_request()
 
     def version_string(self) -> str:
         return self.server_version  # not "siemrelay-admin " with the empty sys_version appended
@@ -204,9 +264,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         for k, v in resp.headers.items():
             self.send_header(k, v)
+        if self.server.draining:  # the server stopped: the client's next request goes to its successor
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if not head:
             self.wfile.write(resp.body)
+        self.busy = False
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         resp = json_response({"error": message}, status)

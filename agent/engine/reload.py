@@ -100,8 +100,10 @@ def apply_reload(sup: Engine, new: AgentConfig) -> bool:
     ok = True
     for name in sorted(i_added | i_changed):
         ok = _start_source(sup, name, built_srcs[name], old, new, handed.get(name)) and ok
-    for listeners in handed.values():
+    for name, listeners in handed.items():
         listeners.settle()  # closes what the successor did not take again (its address changed)
+        if name not in sup.sources:  # neither the new nor the restored instance runs: nothing would serve it
+            listeners.close()
     new_admin, old_admin = new.agent.get("admin"), old.agent.get("admin")
     sup.cfg = new
     if new_admin != old_admin:

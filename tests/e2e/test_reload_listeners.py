@@ -26,11 +26,18 @@ from tests.conftest import pick_port, wait_for, wait_for_port
 RELOADS = 3
 
 
-def _config(tmp_path: Path, http_port: int, syslog_port: int, version: int) -> str:
-    # each version changes both sources (a different body limit): the reload restarts them
+ADMIN = "reload-listeners-admin-token"
+
+
+def _config(tmp_path: Path, http_port: int, syslog_port: int, version: int, admin_port: int = 0) -> str:
+    # each version changes both sources (a different body limit): the reload restarts them;
+    # with an admin port, the admin API too (a new read-only token)
+    admin = (f'admin: {{enabled: true, address: "127.0.0.1:{admin_port}", token: "{ADMIN}", '
+             f'read_token: "read-token-{version}"}}') if admin_port else "admin: {enabled: false}"
     return textwrap.dedent(f"""\
         agent:
           state_dir: {tmp_path}/state
+          {admin}
         sources:
           web:
             type: http
@@ -154,3 +161,57 @@ def test_reloads_that_change_listening_sources_refuse_and_reset_nothing(tmp_path
     wait_for(lambda: acked <= set(_archived(archive)), 30, what="every acknowledged event in the archive")
     counts = _archived(archive)
     assert sorted(i for i in acked if counts[i] != 1) == []
+
+
+def _admin_poller(port: int, keep_alive: bool, done: threading.Event, out: Outcomes) -> None:
+    session = requests.Session() if keep_alive else None
+    headers = {"Authorization": f"Bearer {ADMIN}"} if keep_alive else {"Authorization": f"Bearer {ADMIN}", "Connection": "close"}
+    n = 0
+    while not done.is_set():
+        n += 1
+        try:
+            r = (session or requests).get(f"http://127.0.0.1:{port}/api/v1/sinks", headers=headers, timeout=10)
+        except requests.RequestException as exc:
+            out.failed(f"admin-{n}: {type(exc).__name__}: {exc}")
+            continue
+        if r.status_code == 200:
+            out.ok([f"admin-{keep_alive}-{n}"])
+        else:
+            out.failed(f"admin-{n}: HTTP {r.status_code} {r.text[:100]}")
+
+
+@pytest.mark.e2e
+def test_reloads_that_change_the_admin_api_refuse_no_client_and_retire_the_old_tokens(
+        tmp_path: Path, agent_process: Callable[..., object]) -> None:
+    http_port, syslog_port, admin_port = pick_port(), pick_port(), pick_port()
+    cfg = tmp_path / "siemrelay.yaml"
+    cfg.write_text(_config(tmp_path, http_port, syslog_port, 0, admin_port))
+    agent = agent_process(cfg)
+    wait_for_port(admin_port, timeout=30)
+    stale = requests.Session()  # a client holding a keep-alive connection with the first read-only token
+    assert stale.get(f"http://127.0.0.1:{admin_port}/api/v1/sinks", headers={"Authorization": "Bearer read-token-0"},
+                     timeout=10).status_code == 200
+    done, out = threading.Event(), Outcomes()
+    pollers = [threading.Thread(target=_admin_poller, args=(admin_port, keep, done, out)) for keep in (True, False)]
+    for t in pollers:
+        t.start()
+    try:
+        for version in range(1, RELOADS + 1):
+            before = len(out.acked)
+            cfg.write_text(_config(tmp_path, http_port, syslog_port, version, admin_port))
+            agent.send_signal(signal.SIGHUP)  # type: ignore[attr-defined]
+            wait_for(lambda: agent.log.count("reload done") >= version, 30,  # type: ignore[attr-defined]
+                     what=f"reload {version} to finish")
+            wait_for(lambda: len(out.acked) > before + 20, 30, what="the pollers to go on after the reload")
+    finally:
+        done.set()
+        for t in pollers:
+            t.join(30)
+    assert out.failures == [], out.summary()
+    assert agent.log.count("admin API on") == RELOADS + 1  # type: ignore[attr-defined]  # restarted by each reload
+    # the old server is gone with its connections: the replaced token is refused, the current one works
+    refused = stale.get(f"http://127.0.0.1:{admin_port}/api/v1/sinks", headers={"Authorization": "Bearer read-token-0"},
+                        timeout=10)
+    assert refused.status_code == 401
+    assert stale.get(f"http://127.0.0.1:{admin_port}/api/v1/sinks", timeout=10,
+                     headers={"Authorization": f"Bearer read-token-{RELOADS}"}).status_code == 200
