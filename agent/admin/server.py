@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -29,33 +28,21 @@ from agent.admin.metrics import AgentCollector, LatencyHistograms, register_runt
 from agent.admin.state import AgentView, RateTracker, counters_for_history, counters_for_rates, spool_snapshot
 from agent.admin.tap import TapHub
 from agent.logging import Redactor
+from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
 from agent.sdk.listeners import Listeners
 from agent.sdk.net import parse_address
 
 __all__ = ["AdminServer"]
 
 MAX_BODY = 1 << 20
-DRAIN_GRACE_S = 0.5  # at stop: how long a keep-alive connection between requests may still send one
-DRAIN_LIMIT_S = 5.0  # at stop: how long requests under way may take to finish
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-
+class _Server(DrainingHTTPServer):
     def __init__(self, listener: socket.socket, handler: Any, limit: int, tls: Any = None) -> None:
         """Serve on ``listener`` (from :class:`~agent.sdk.listeners.Listeners`, so a restart hands it over)."""
         self.slots = threading.BoundedSemaphore(limit)
         self.tls = tls
-        self.handlers: set[_Handler] = set()  # open connections, for the drain at stop
-        self.handlers_lock = threading.Lock()
-        self.draining = False  # set at stop: answers close their connection
-        self.address_family = listener.family
-        super().__init__(listener.getsockname()[:2], handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = listener
-        self.server_address = listener.getsockname()
+        super().__init__(listener, handler)
 
     def get_request(self) -> Any:
         sock, addr = super().get_request()
@@ -191,62 +178,20 @@ class AdminServer:
         self.hub.close()
         server, self._server = self._server, None
         if server is not None:
-            server.draining = True
-            server.shutdown()
-            server.server_close()  # this server's duplicate of the listening socket
-            _drain(server)
+            # closes this server's duplicate of the listening socket, and ends its connections
+            # once their requests are answered: none is served on with the tokens of before
+            server.stop_and_drain()
         for t in self._threads:
             t.join()
         self._threads = []
         self.listeners.close()  # kept open instead while a restart hands it over
 
 
-def _drain(server: _Server, grace_s: float = DRAIN_GRACE_S, limit_s: float = DRAIN_LIMIT_S) -> None:
-    """End the connections of a server that stopped accepting, letting requests under way finish.
-
-    Without this a keep-alive client would go on being served by the stopped server,
-    with the tokens a reload just replaced. Requests under way are answered (with
-    ``Connection: close``, see ``_Handler._send``); a connection between requests gets
-    ``grace_s`` to send one more, then is shut for reading, which ends its thread.
-    """
-    start = time.monotonic()
-    while True:
-        with server.handlers_lock:
-            handlers = list(server.handlers)
-        elapsed = time.monotonic() - start
-        if not handlers or elapsed > limit_s:
-            return
-        for h in handlers:
-            if elapsed >= grace_s and not h.busy:
-                try:
-                    socket.socket.shutdown(h.connection, socket.SHUT_RD)
-                except OSError:
-                    pass
-        time.sleep(0.02)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DrainingHandler):
     protocol_version = "HTTP/1.1"
     server_version = "siemrelay-admin"
     sys_version = ""
     server: _Server
-    busy = False  # a request is being read or answered
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.handlers_lock:
-            self.server.handlers.add(self)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.server.handlers_lock:
-                self.server.handlers.discard(self)
-
-    def parse_request(self) -> bool:
-        self.busy = True  # its request line arrived
-        return super().parse_request()
 
     def version_string(self) -> str:
         return self.server_version  # not "siemrelay-admin " with the empty sys_version appended
@@ -264,13 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         for k, v in resp.headers.items():
             self.send_header(k, v)
-        if self.server.draining:  # the server stopped: the client's next request goes to its successor
-            self.send_header("Connection", "close")
-            self.close_connection = True
         self.end_headers()
         if not head:
             self.wfile.write(resp.body)
-        self.busy = False
 
     def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         resp = json_response({"error": message}, status)

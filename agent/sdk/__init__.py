@@ -29,6 +29,7 @@ from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, Mana
                          bearer_request, token_outcome)
 from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
 from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
+from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
 from agent.sdk.listeners import Listeners
 from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
@@ -93,5 +94,5 @@ __all__ += ["RunningAgent"]
 __all__ += ["LeefRecord", "find_leef", "parse_leef", "event_from_leef", "leef_time"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
 __all__ += ["Admission", "LogWindow"]
-__all__ += ["Listeners"]
+__all__ += ["DrainingHandler", "DrainingHTTPServer", "Listeners"]
 __all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "event_time", "field_text", "parse_template"]

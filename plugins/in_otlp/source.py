@@ -19,13 +19,12 @@ import hmac
 import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
 
-from agent.sdk import (Source, SourceContext, SubmitStatus, otlp_modules, parse_address, server_context,
-                       utcnow)
+from agent.sdk import (DrainingHandler, DrainingHTTPServer, Source, SourceContext, SubmitStatus, otlp_modules,
+                       parse_address, server_context, utcnow)
 from plugins.in_otlp.config import CONFIG_SCHEMA, check_config
 from plugins.in_otlp.request import BadRequest, decode_body, log_dicts, parse_request, to_json
 
@@ -51,22 +50,16 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(DrainingHTTPServer):
     request_queue_size = 128
 
-    def __init__(self, listener: socket.socket, handler: type, source: "OtlpSource") -> None:
+    def __init__(self, listener: socket.socket, handler: type["_Handler"], source: "OtlpSource") -> None:
         """Serve on ``listener`` (from the source context, so a reload hands it over) instead of binding."""
-        self.address_family = listener.family
         self.source = source
-        super().__init__(listener.getsockname()[:2], handler, bind_and_activate=False)
-        self.socket.close()
-        self.socket = listener
-        self.server_address = listener.getsockname()
+        super().__init__(listener, handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DrainingHandler):
     protocol_version = "HTTP/1.1"
     server_version = "siemrelay-otlp"
     sys_version = ""
@@ -76,9 +69,6 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.source.read_timeout)  # a slow client cannot hold a thread
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass  # refusals are logged by the source, with their reason
 
     def do_POST(self) -> None:  # noqa: N802
         status, body, ctype, headers = self.server.source.handle(self.command, self.path, self.headers, self.rfile,
@@ -150,8 +140,9 @@ class OtlpSource(Source):
         if server is None:
             self.ctx.listeners.close()  # start() may have failed after taking the socket
             return
-        server.shutdown()
-        server.server_close()  # closes this instance's duplicate; requests being handled finish on their threads
+        # closes this instance's duplicate of the socket; requests under way are answered, then every
+        # connection closes: none is served on by a stopped source with the settings of before
+        server.stop_and_drain()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None

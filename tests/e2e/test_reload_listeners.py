@@ -215,3 +215,82 @@ def test_reloads_that_change_the_admin_api_refuse_no_client_and_retire_the_old_t
     assert refused.status_code == 401
     assert stale.get(f"http://127.0.0.1:{admin_port}/api/v1/sinks", timeout=10,
                      headers={"Authorization": f"Bearer read-token-{RELOADS}"}).status_code == 200
+
+
+def _otlp_config(tmp_path: Path, port: int, version: int) -> str:
+    # each version rotates the second bearer token: the reload restarts the source
+    return textwrap.dedent(f"""\
+        agent:
+          state_dir: {tmp_path}/state
+        sources:
+          otel: {{type: otlp, address: "127.0.0.1:{port}", bearer: [stable-token, rotating-{version}]}}
+        sinks:
+          archive: {{type: file, path: {tmp_path}/archive.jsonl, batch: {{max_wait_s: 0}}}}
+        routes:
+          - {{name: all, to: [archive]}}
+        """)
+
+
+def _otlp_body(text: str) -> dict[str, object]:
+    return {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": text}}]}]}]}
+
+
+def _otlp_sender(port: int, keep_alive: bool, done: threading.Event, out: Outcomes) -> None:
+    session = requests.Session() if keep_alive else None
+    headers = {"Authorization": "Bearer stable-token"}
+    if not keep_alive:
+        headers["Connection"] = "close"
+    n = 0
+    while not done.is_set():
+        n += 1
+        text = f"otlp-{keep_alive}-{n}"
+        try:
+            r = (session or requests).post(f"http://127.0.0.1:{port}/v1/logs", json=_otlp_body(text), headers=headers,
+                                           timeout=10)
+        except requests.RequestException as exc:
+            out.failed(f"{text}: {type(exc).__name__}: {exc}")
+            continue
+        if r.status_code == 200:
+            out.ok([text])
+        else:
+            out.failed(f"{text}: HTTP {r.status_code} {r.text[:100]}")
+
+
+@pytest.mark.e2e
+def test_reloads_that_change_the_otlp_source_refuse_nothing_and_retire_the_old_token(
+        tmp_path: Path, agent_process: Callable[..., object]) -> None:
+    port = pick_port()
+    cfg = tmp_path / "siemrelay.yaml"
+    cfg.write_text(_otlp_config(tmp_path, port, 0))
+    agent = agent_process(cfg)
+    wait_for_port(port, timeout=30)
+    url = f"http://127.0.0.1:{port}/v1/logs"
+    stale = requests.Session()  # an exporter holding a keep-alive connection with the token the reloads rotate away
+    assert stale.post(url, json=_otlp_body("first"), headers={"Authorization": "Bearer rotating-0"},
+                      timeout=10).status_code == 200
+    done, out = threading.Event(), Outcomes()
+    senders = [threading.Thread(target=_otlp_sender, args=(port, keep, done, out)) for keep in (True, False)]
+    for t in senders:
+        t.start()
+    try:
+        for version in range(1, RELOADS + 1):
+            before = len(out.acked)
+            cfg.write_text(_otlp_config(tmp_path, port, version))
+            agent.send_signal(signal.SIGHUP)  # type: ignore[attr-defined]
+            wait_for(lambda: agent.log.count("reload done") >= version, 30,  # type: ignore[attr-defined]
+                     what=f"reload {version} to finish")
+            wait_for(lambda: len(out.acked) > before + 20, 30, what="the senders to go on after the reload")
+    finally:
+        done.set()
+        for t in senders:
+            t.join(30)
+    assert out.failures == [], out.summary()
+    assert "sources +0 -0 ~1" in agent.log  # type: ignore[attr-defined]
+    # the stopped instance closed its connections: the rotated-away token is refused on the same session
+    assert stale.post(url, json=_otlp_body("late"), headers={"Authorization": "Bearer rotating-0"},
+                      timeout=10).status_code == 401
+    assert stale.post(url, json=_otlp_body("late"), headers={"Authorization": f"Bearer rotating-{RELOADS}"},
+                      timeout=10).status_code == 200
+    archive = tmp_path / "archive.jsonl"
+    wait_for(lambda: archive.exists() and len(archive.read_text().splitlines()) >= len(out.acked) + 2, 30,
+             what="every acknowledged record in the archive")
