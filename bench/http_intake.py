@@ -194,6 +194,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--events-file", type=Path,
+                    help="JSON lines to post (e.g. the side-by-side harness's cached workload); default: 10,000 made here")
     ap.add_argument("--trees", nargs="+", type=Path, default=[HERE.parent],
                     help="work trees whose .venv/bin/siemrelay runs, alternated within each repetition")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
@@ -206,8 +208,9 @@ def main() -> int:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        events = Path(tmp) / "events.jsonl"
-        make_events(events, 10_000)
+        events = args.events_file or Path(tmp) / "events.jsonl"
+        if args.events_file is None:
+            make_events(events, 10_000)
         results: dict[str, list[dict[str, object]]] = {}
         for rep in range(args.reps):
             for i, tree in enumerate(args.trees):
