@@ -325,3 +325,18 @@ def test_a_request_answered_503_before_its_batch_left_is_not_spooled(make_source
     # "one" was already in the spool when it was answered 503 (at least once: its sender retries and dedup
     # catches it); "two" never left the listener, so a 503 for it means it was not taken
     assert [e.title for e in col.events] == ["one", "three"]
+
+
+def test_keep_alive_connection_outlives_read_timeout_between_requests_and_closes_when_idle(make_source: Any) -> None:
+    # the connection's one timer is armed for read_timeout_s at connect; answering a request moves the
+    # deadline to idle_timeout_s without moving the timer, which must then re-arm itself, not close early
+    src, col, url = make_source(read_timeout_s=0.3, idle_timeout_s=3.0)
+    req = b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    with socket.create_connection(("127.0.0.1", src.bound_port), timeout=10) as s:
+        s.sendall(req % (11, b'{"id":"k1"}'))
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        time.sleep(1.0)  # past read_timeout_s, within idle_timeout_s
+        s.sendall(req % (11, b'{"id":"k2"}'))
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        assert s.recv(4096) == b""  # then closed for idleness, without an answer
+    assert [e.id for e in col.events] == ["k1", "k2"]
