@@ -123,7 +123,9 @@ class Intake:
         ids: list[str] = []
         duplicates = unrouted = 0
         check_dup = dedup and self.dedup is not None and self.dedup.enabled
-        plan_of = self.router.plan  # one router per batch: a reload never splits a batch
+        router = self.router  # one router per batch: a reload never splits a batch
+        plan_of = router.plan
+        constant = router.constant
         shapes: dict[int, tuple[Plan, int]] = {}
         spooled = dropped = 0
         batch_ids: set[str] = set()
@@ -167,7 +169,7 @@ class Intake:
                     ids.append(ev.id)
                 # Route once; serialise once per variant (one, unless a route's transforms
                 # change what its own sinks receive). Each sink is in exactly one variant.
-                routed = plan_of(ev)
+                routed = constant if constant is not None else plan_of(ev)
                 if routed is not plan:
                     if plan is not None:
                         _fold(matched, queued, plan.routes, run_matched, run_queued)
