@@ -49,7 +49,9 @@ def agent_command(mode: str, tree: Path | None) -> str:
         write = f"{writer} file {{input}} {{host}} {{port}} {{workdir}}"
     else:
         write = f"{writer} http {{host}} {{port}} {{http_port}} {{workdir}}"
-    return f"{write} && {prefix}exec {python} -m agent run -c {{workdir}}/siemrelay.yaml"
+    # -P: the harness runs this from the project root, and ``-m`` would put that directory
+    # first on sys.path, ahead of PYTHONPATH, so version A would silently be the working tree
+    return f"{write} && {prefix}exec {python} -P -m agent run -c {{workdir}}/siemrelay.yaml"
 
 
 def run_once(harness: Path, mode: str, tree: Path | None, events: int, anchors: str, out: Path,
