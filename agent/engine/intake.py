@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import collections
 import threading
-from operator import attrgetter
 import time
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
