@@ -57,6 +57,7 @@ from agent.sdk.cef_parser import find_cef, parse_cef
 from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
 from agent.sdk.leef_parser import LeefRecord, find_leef, parse_leef
 from agent.sdk.leef_event import event_from_leef, leef_time
+from agent.sdk.vendor_names import DETECTIFY_LEGACY_TYPES, ESCAPE_RESOURCES, PENTEST_EVENT_TYPES
 
 
 __all__ = [
@@ -93,3 +94,4 @@ __all__ += ["LeefRecord", "find_leef", "parse_leef", "event_from_leef", "leef_ti
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
 __all__ += ["Admission", "LogWindow"]
 __all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "event_time", "field_text", "parse_template"]
+__all__ += ["ESCAPE_RESOURCES", "PENTEST_EVENT_TYPES", "DETECTIFY_LEGACY_TYPES"]

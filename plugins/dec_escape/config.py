@@ -2,7 +2,7 @@
 
 from typing import Any
 
-RESOURCES = ("issues", "assets", "scans", "profiles", "locations", "integrations")
+from agent.sdk import ESCAPE_RESOURCES as RESOURCES
 
 CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "resources": {"type": "list", "default": list(RESOURCES), "schema": {"type": "string", "allowed": list(RESOURCES)},
