@@ -9,6 +9,7 @@ for it (and so this module works while that mapping evolves).
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from typing import Any, Mapping, Protocol
 
@@ -88,6 +89,9 @@ def expand(template: str, doc: Mapping[str, Any]) -> str:
     Missing fields become empty strings (a template never fails on an event that lacks
     a group), lists are joined with commas, dicts become compact JSON.
     """
+    warnings.warn("agent.sdk.expand (single-brace {path} templates) is deprecated and goes away in the next release; "
+                  "parse the option once with agent.sdk.parse_template ({{ path }}) and call its render(event)",
+                  DeprecationWarning, stacklevel=2)
     if "{" not in template:
         return template.replace("}}", "}")
     out: list[str] = []
