@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from loguru import logger
+import ssl
 
 from agent.admin.api import AdminApi, ApiError, Request, Response, json_response
 from agent.admin.auth import Tokens, load_or_create_token, role_of
@@ -40,7 +41,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, addr: tuple[str, int], handler: Any, limit: int, tls: Any = None) -> None:
+    def __init__(self, addr: tuple[str, int],
+                 handler: Any,  # Any: socketserver's RequestHandlerClass, typed so by typeshed
+                 limit: int, tls: ssl.SSLContext | None = None) -> None:
         self.slots = threading.BoundedSemaphore(limit)
         self.tls = tls
         super().__init__(addr, handler)
@@ -51,7 +54,7 @@ class _Server(ThreadingHTTPServer):
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
-    def process_request(self, request: Any, client_address: Any) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:  # Any: both typed so by typeshed's socketserver
         if not self.slots.acquire(blocking=False):
             try:
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
@@ -61,7 +64,7 @@ class _Server(ThreadingHTTPServer):
             return
         super().process_request(request, client_address)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:  # Any: as process_request
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -193,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30
     admin: AdminServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
         pass
 
     def _send(self, resp: Response, head: bool = False) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 from unittest import mock
 
 import cerberus
@@ -22,9 +22,9 @@ from agent.sdk.outcome import Delivery, Status
 from agent.model import Event
 from agent.testing.receivers import Reply
 from agent.config.schema import SINK_CORE_SCHEMA
-from agent.sdk.sink import Sink
+from agent.sdk.sink import Sink, SpooledEvent
 from agent.testing import sample_events, spooled
-from agent.testing.harness import TIMEOUT_S, ConformanceError, NotApplicable, SinkHarness
+from agent.testing.harness import TIMEOUT_S, ConformanceError, Endpoint, NotApplicable, SinkHarness
 
 __all__ = ["ConformanceError", "NotApplicable", "schema_problems", "default_problems", "common_default_problems"]
 
@@ -148,7 +148,7 @@ def check_config_validates(h: SinkHarness) -> None:
     h.build()
 
 
-def _instance(h: SinkHarness, endpoint: Any = None) -> Sink:
+def _instance(h: SinkHarness, endpoint: Endpoint | None = None) -> Sink:
     """Build the sink; without the opt-in a fallback that fails is 'not applicable', not a failure."""
     try:
         return h.build(endpoint)
@@ -163,7 +163,7 @@ def _instance(h: SinkHarness, endpoint: Any = None) -> Sink:
 def _no_network_and_moving_clock(offset: float) -> Iterator[None]:
     real_time = time.time
 
-    def refuse(*_: Any, **__: Any) -> None:
+    def refuse(*_: object, **__: object) -> None:
         raise ConformanceError("encode_batch() opened a network connection; an encoder is a pure function of the batch")
 
     with mock.patch.object(socket.socket, "connect", refuse), mock.patch.object(socket, "create_connection", refuse), \
@@ -181,7 +181,7 @@ def check_encoder_pure(h: SinkHarness) -> None:
     before = [e.to_json() for e in events]
     copies = [Event.from_json(b) for b in before]
 
-    def run(batch: Any, offset: float) -> Any:
+    def run(batch: Sequence[SpooledEvent], offset: float) -> Any:
         with _no_network_and_moving_clock(offset):
             out = encode(batch)
         return list(out) if hasattr(out, "__next__") else out

@@ -12,13 +12,13 @@ import secrets as _secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from agent.config.loader import SourceMap
 from agent.config.schema import SINK_CORE_SCHEMA, compose_sink_schema, validate_section
 from agent.errors import Problem
 from agent.sdk.secrets import secret_keys, secret_values
-from agent.sdk.sink import Sink
+from agent.sdk.sink import Sink, SpooledEvent
 from agent.testing import CapturedLogs, make_sink_context
 from agent.testing.receivers import HTTPReceiver, Reply, TCPReceiver
 
@@ -205,7 +205,7 @@ class SinkHarness:
         self.texts += [repr(sink), str(sink)]
         return sink
 
-    def send(self, sink: Sink, batch: Any) -> Any:
+    def send(self, sink: Sink, batch: Sequence[SpooledEvent]) -> Any:
         """Call ``send`` and insist on a Delivery; remember its reason for the secrets check."""
         from agent.sdk.outcome import Delivery
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from agent.sdk import (DETECTIFY_LEGACY_TYPES, ESCAPE_RESOURCES, PENTEST_EVENT_TYPES, DecodeError, Decoder, Event, RawRecord,
                        find_cef, find_leef, parse_json)
 from plugins.dec_auto.config import CONFIG_SCHEMA
+from agent.sdk.json_types import JsonValue
 
 # The vendors' documented names detection keys on (ESCAPE_RESOURCES, PENTEST_EVENT_TYPES,
 # DETECTIFY_LEGACY_TYPES) come from the SDK, the one list the vendor decoders read too;
@@ -25,7 +26,7 @@ _DETECTIFY_CURRENT = ("finding", "scan_started", "scan_completed", "scan_finishe
 DISPATCH = ("escape", "detectify", "zeropath", "pentest", "json", "cef", "syslog", "raw")
 
 
-def detect(payload: Any) -> str | None:
+def detect(payload: JsonValue) -> str | None:
     """The decoder type a JSON payload's shape belongs to, or ``None`` for none known.
 
     * ``zeropath``: an object with ``sourcetype`` and an ``event`` object;

@@ -26,7 +26,7 @@ _LEGACY_FLOOR = {"event_finding_high": Severity.HIGH, "event_finding_medium": Se
 _COUNTS = (("critical_findings", "critical"), ("medium_findings", "medium"), ("notice_findings", "info"))
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     return "null" if value is None else {dict: "an object", list: "an array", bool: "a boolean", int: "a number",
                                          float: "a number"}.get(type(value), type(value).__name__)
 

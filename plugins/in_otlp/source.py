@@ -72,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.settimeout(self.server.source.read_timeout)  # a slow client cannot hold a thread
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass  # refusals are logged by the source, with their reason
 
     def do_POST(self) -> None:  # noqa: N802
@@ -159,7 +159,7 @@ class OtlpSource(Source):
         code = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 503: 14}.get(status, 2)
         return status, rpc_status(code, reason, json_body), JSON if json_body else PROTOBUF, headers or {}
 
-    def handle(self, method: str, path: str, headers: Any, rfile: Any,
+    def handle(self, method: str, path: str, headers: Any, rfile: Any,  # Any: the server's header map and body file
                peer: str) -> tuple[int, bytes, str, dict[str, str]]:
         """Answer one request: ``(status, body, content type, extra headers)``."""
         with self._lock:
