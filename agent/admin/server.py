@@ -12,6 +12,7 @@ The server binds to loopback unless told otherwise, refuses more than
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -38,7 +39,9 @@ MAX_BODY = 1 << 20
 
 
 class _Server(DrainingHTTPServer):
-    def __init__(self, listener: socket.socket, handler: Any, limit: int, tls: Any = None) -> None:
+    def __init__(self, listener: socket.socket,
+                 handler: Any,  # Any: socketserver's RequestHandlerClass, typed so by typeshed
+                 limit: int, tls: ssl.SSLContext | None = None) -> None:
         """Serve on ``listener`` (from :class:`~agent.sdk.listeners.Listeners`, so a restart hands it over)."""
         self.slots = threading.BoundedSemaphore(limit)
         self.tls = tls
@@ -50,7 +53,7 @@ class _Server(DrainingHTTPServer):
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
-    def process_request(self, request: Any, client_address: Any) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:  # Any: both typed so by typeshed's socketserver
         if not self.slots.acquire(blocking=False):
             try:
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
@@ -60,7 +63,7 @@ class _Server(DrainingHTTPServer):
             return
         super().process_request(request, client_address)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:  # Any: as process_request
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -198,7 +201,7 @@ class _Handler(DrainingHandler):
     timeout = 30
     admin: AdminServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
         pass
 
     def _send(self, resp: Response, head: bool = False) -> None:

@@ -143,7 +143,7 @@ def _received_at(data: bytes | None) -> Any:
     return doc.get("received_at") if isinstance(doc, dict) else None
 
 
-def _parse_iso(text: Any) -> float | None:
+def _parse_iso(text: object) -> float | None:
     if not isinstance(text, str):
         return None
     try:
@@ -196,7 +196,7 @@ def spool_snapshot(path: Path, now: float | None = None,
     return snap
 
 
-def redact_config(value: Any, secret_keys: Iterable[str], key: str = "") -> Any:
+def redact_config(value: object, secret_keys: Iterable[str], key: str = "") -> Any:
     """A copy of a config section with secret values replaced by ``***`` (API answers)."""
     keys = frozenset(secret_keys)
     if isinstance(value, dict):
@@ -221,10 +221,10 @@ def _sink_state(worker: SinkWorker | None, enabled: bool) -> str:
     return "retrying" if worker.circuit.failures else "ok"
 
 
-def _next_retry_in(worker: Any) -> float | None:
+def _next_retry_in(worker: SinkWorker | None) -> float | None:
     """Seconds until the worker's next attempt while it waits (backoff or open circuit), else ``None``."""
     at = float(worker.stats.next_attempt_at) if worker is not None else 0.0
-    if not at:
+    if worker is None or not at:
         return None
     return round(max(0.0, at - float(worker.clock())), 1)
 

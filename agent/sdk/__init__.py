@@ -59,6 +59,9 @@ from agent.sdk.cef_parser import find_cef, parse_cef
 from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
 from agent.sdk.leef_parser import LeefRecord, find_leef, parse_leef
 from agent.sdk.leef_event import event_from_leef, leef_time
+from agent.sdk.vendor_names import DETECTIFY_LEGACY_TYPES, ESCAPE_RESOURCES, PENTEST_EVENT_TYPES
+from agent.sdk.json_types import ConfigDict, JsonObject, JsonValue
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 __all__ = [
@@ -96,3 +99,5 @@ __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "esc
 __all__ += ["Admission", "LogWindow"]
 __all__ += ["DrainingHandler", "DrainingHTTPServer", "Listeners"]
 __all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "event_time", "field_text", "parse_template"]
+__all__ += ["ESCAPE_RESOURCES", "PENTEST_EVENT_TYPES", "DETECTIFY_LEGACY_TYPES"]
+__all__ += ["ConfigDict", "JsonObject", "JsonValue", "ConformanceEndpoint"]

@@ -20,8 +20,11 @@ from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
 from agent.sdk.listeners import Listeners
 from agent.sdk.record import RawRecord
 from agent.sdk.secrets import ALWAYS_SECRET_KEYS
+from agent.sdk.json_types import JsonValue
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from loguru import Logger
 
 __all__ = ["DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus"]
@@ -147,7 +150,7 @@ class Source(ABC):
         return []
 
     def make_record(self, data: bytes, decoder: Decoder, origin: dict[str, Any],
-                    received_at: Any, parsed: Any = None) -> RawRecord:
+                    received_at: datetime, parsed: JsonValue = None) -> RawRecord:
         """Build a :class:`RawRecord` with ``origin.input`` set to this source's name."""
         origin.setdefault("input", self.name)
         return RawRecord(data=data, decoder=decoder, origin=origin, received_at=received_at, parsed=parsed)

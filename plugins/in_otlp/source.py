@@ -157,7 +157,7 @@ class OtlpSource(Source):
         code = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 503: 14}.get(status, 2)
         return status, rpc_status(code, reason, json_body), JSON if json_body else PROTOBUF, headers or {}
 
-    def handle(self, method: str, path: str, headers: Any, rfile: Any,
+    def handle(self, method: str, path: str, headers: Any, rfile: Any,  # Any: the server's header map and body file
                peer: str) -> tuple[int, bytes, str, dict[str, str]]:
         """Answer one request: ``(status, body, content type, extra headers)``."""
         with self._lock:
