@@ -20,7 +20,7 @@ Drain rate = messages / time from the receiver's first to its last message. Inta
 = K / the time the source took to decode and spool its K events, from the agent's
 ``/metrics`` (``siemrelay_source_events_in_total``, polled every ``--poll-s``; the admin
 API is switched on for this on loopback). Both runs report both, so "draining at the
-normal rate" reads backlog drain ÷ normal events/s, and "intake not slower" reads
+normal rate" reads backlog drain ÷ normal delivered rate, and "intake not slower" reads
 backlog intake ÷ normal intake.
 
     python bench/backlog_drain.py [--harness ../shared/bench/bench.py] [--backlog 1000000] [--intake 200000] [--reps 2]
@@ -85,8 +85,10 @@ class MetricsPoller:
         self.port = port
         self.samples: list[tuple[float, float, float]] = []  # (monotonic, events in, events out)
         self.stop = threading.Event()
+        self.started = time.monotonic()
 
     def run(self, _listen: int | None, poll_s: float) -> None:
+        self.started = time.monotonic()  # called just after the agent was started
         req = urllib.request.Request(f"http://{HOST}:{self.port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         while not self.stop.is_set():
             try:
@@ -100,12 +102,15 @@ class MetricsPoller:
             self.stop.wait(poll_s)
 
     def intake(self, k: int) -> tuple[float | None, float | None]:
-        """(events/s of the source from its first to its K-th event, seconds from agent start to the K-th)."""
-        start = next((t for t, i, _ in reversed(self.samples) if i == 0), None)
+        """(events/s of the source from its first to its K-th event, seconds from agent start to the K-th).
+
+        The first event is bracketed by the last sample that still counted none; when the
+        admin API answered only after the source had begun, the agent's start stands in."""
+        start = next((t for t, i, _ in reversed(self.samples) if i == 0), self.started)
         done = next((t for t, i, _ in self.samples if i >= k), None)
-        if start is None or done is None or done <= start:
+        if done is None or done <= start:
             return None, None
-        return k / (done - start), done
+        return k / (done - start), done - self.started
 
 
 def agent(input_path: str, state_from: Path | None, admin_port: int) -> Callable[[str, int], Spec]:
@@ -153,10 +158,12 @@ def main() -> int:
                                load=lambda p, poller=poller: poller.run(p, args.poll_s),
                                timeout=max(600.0, expect / 200), idle=60.0)
                 poller.stop.set()
-                intake_eps, _ = poller.intake(args.intake)
+                intake_eps, intake_s = poller.intake(args.intake)
                 row = {"rep": rep, "run": label, "backlog": backlog, "complete": r.complete, "received": r.received,
                        "seconds": r.seconds, "eps": r.eps, "cpu_us": r.cpu_us, "rss_mb": r.rss_peak_mb,
-                       "intake_eps": intake_eps, "samples": len(poller.samples)}
+                       "drain_eps": expect / r.extra["stream_s"] if r.extra.get("stream_s") else None,
+                       "intake_eps": intake_eps, "intake_done_s": intake_s,
+                       "samples": [(round(t - poller.started, 2), i, o) for t, i, o in poller.samples]}
                 rows.append(row)
                 print(f"rep {rep} {r.line()}  intake {intake_eps or 0:,.0f}/s", file=sys.stderr, flush=True)
     def med(label: str, key: str) -> float | None:
@@ -167,16 +174,18 @@ def main() -> int:
         pairs = zip([r for r in rows if r["run"] == "backlog"], [r for r in rows if r["run"] == "normal"])
         return [a[key_a] / b[key_b] for a, b in pairs if a.get(key_a) and b.get(key_b)]
 
-    drain, intake = ratio("eps", "eps"), ratio("intake_eps", "intake_eps")
+    drain, intake = ratio("drain_eps", "drain_eps"), ratio("intake_eps", "intake_eps")
     md = (f"Backlog of {args.backlog:,} events for the syslog sink, drained while the file source reads "
           f"{args.intake:,} lines; {args.reps} repetition(s), normal and backlog interleaved; "
           f"{started:%Y-%m-%d %H:%M} UTC; load average {load_start[0]:.1f} → {os.getloadavg()[0]:.1f}; "
           f"spool filled at {args.backlog / fill_s:,.0f} events/s.\n\n"
-          "| run | events delivered | events/s (delivered ÷ time to the last) | CPU µs/event | peak RSS MB | intake events/s |\n"
-          "|---|---|---|---|---|---|\n")
+          "| run | events delivered | delivered/s, receiver's first → last | events/s from the agent's start | "
+          "CPU µs/event | peak RSS MB | intake events/s |\n"
+          "|---|---|---|---|---|---|---|\n")
     for label in ("normal", "backlog"):
         n = args.intake + (args.backlog if label == "backlog" else 0)
-        md += (f"| {label} | {n:,} | {med(label, 'eps') or 0:,.0f} | {med(label, 'cpu_us') or 0:.1f} | "
+        md += (f"| {label} | {n:,} | {med(label, 'drain_eps') or 0:,.0f} | {med(label, 'eps') or 0:,.0f} | "
+               f"{med(label, 'cpu_us') or 0:.1f} | "
                f"{med(label, 'rss_mb') or 0:.1f} | {med(label, 'intake_eps') or 0:,.0f} |\n")
     md += (f"\ndrain ÷ normal rate: {statistics.median(drain) if drain else float('nan'):.2f} "
            f"({', '.join(f'{x:.2f}' for x in drain)}); intake with backlog ÷ without: "

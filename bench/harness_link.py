@@ -131,6 +131,8 @@ def run_target(harness: ModuleType, rcv_cmd: list[str], name: str, expect: int, 
         result = rcv.result
         complete = bool(result.get("complete")) or result.get("count", 0) >= expect
         t_done = result.get("t_done") if complete else None
+        if complete and result.get("t_first"):
+            extra["stream_s"] = round(result["t_last"] - result["t_first"], 3)  # receiver's first → last message
         return RunResult(name, complete, int(result.get("count", 0)), (t_done - t0) if t_done else None,
                          round((live["cpu_s"] or 0.0) - cpu0, 3), live["rss_peak_mb"], events,
                          dict(extra, **({} if complete else {"log": fwd.log_tail(8)})))
