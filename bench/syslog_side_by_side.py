@@ -16,8 +16,8 @@ after the other in every repetition (A B C A B C …, so drift hits all alike):
 
 - ``rsyslog``: imtcp → omfwd (TCP, ``TCP_Framing="octet-counted"``, the harness's RFC 5424
   template), from the unpacked Debian package the harness finds;
-- ``syslog-ng``: ``syslog()`` source (RFC 5424 with octet counting; ``network()`` expects
-  LF framing) → ``syslog()`` destination, flow control, default window; ``syslog-ng-tuned``
+- ``syslog-ng``: ``syslog()`` source (syslog-ng's driver for RFC 5424 with octet counting,
+  rather than ``network()``) → ``syslog()`` destination, flow control, default window; ``syslog-ng-tuned``
   with ``log-fetch-limit(1000) log-iw-size(10000)`` (the harness's tuning);
 - ``siemrelay``: ``syslog`` source (TCP, ``syslog`` decoder) → durable spool (``sync: full``)
   → ``syslog`` sink, the configuration ``bench/write_bench_config.py syslog`` writes.
@@ -38,7 +38,6 @@ import json
 import os
 import socket
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -181,7 +180,6 @@ def main() -> int:
         "versions": ctx.versions(), "receiver": rcv_impl, "loadavg": [load_start, os.getloadavg()],
         "summary": rows, "runs": [{**r.__dict__, "eps": r.eps, "cpu_us": r.cpu_us} for r in runs]}, indent=1))
     print(f"results: {os.path.relpath(args.out / stamp)}.{{json,md}}", file=sys.stderr)
-    time.sleep(0)
     return 0
 
 
