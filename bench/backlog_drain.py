@@ -101,16 +101,21 @@ class MetricsPoller:
                 pass  # not listening yet, or stopping
             self.stop.wait(poll_s)
 
-    def intake(self, k: int) -> tuple[float | None, float | None]:
-        """(events/s of the source from its first to its K-th event, seconds from agent start to the K-th).
 
-        The first event is bracketed by the last sample that still counted none; when the
-        admin API answered only after the source had begun, the agent's start stands in."""
-        start = next((t for t, i, _ in reversed(self.samples) if i == 0), self.started)
-        done = next((t for t, i, _ in self.samples if i >= k), None)
-        if done is None or done <= start:
-            return None, None
-        return k / (done - start), done - self.started
+def intake_rate(samples: list[tuple[float, float, float]], k: int) -> float | None:
+    """Events/s the source spooled, from the first sample that counted any to the first that
+    counted all ``k`` (or, when the run ended between two samples, the last one before).
+
+    Start-up is left out (it differs with the spool's size, and it is not intake). Without a
+    backlog the source and the sink finish within one poll of each other, so the last
+    sample is often short of ``k``; the rate over the samples is the same measure either way.
+    """
+    counting = [(t, i) for t, i, _ in samples if i > 0]
+    if len(counting) < 2:
+        return None
+    done = next(((t, i) for t, i in counting if i >= k), counting[-1])
+    (t0, i0), (t1, i1) = counting[0], done
+    return (i1 - i0) / (t1 - t0) if t1 > t0 else None
 
 
 def agent(input_path: str, state_from: Path | None, admin_port: int) -> Callable[[str, int], Spec]:
@@ -127,6 +132,37 @@ def agent(input_path: str, state_from: Path | None, admin_port: int) -> Callable
     return spec
 
 
+def report(rows: list[dict[str, Any]], backlog: int, k: int, reps: int, date: str, load: tuple[float, float],
+           fill_eps: float) -> str:
+    """The Markdown summary of the runs (also re-rendered from a saved JSON with ``--report``)."""
+    for r in rows:  # the intake rate is derived from the stored samples, so a re-render applies today's rule
+        r["intake_eps"] = intake_rate([tuple(x) for x in r.get("samples") or []], k)  # type: ignore[misc]
+
+    def med(label: str, key: str) -> float | None:
+        vals = [r[key] for r in rows if r["run"] == label and r.get(key)]
+        return statistics.median(vals) if vals else None
+
+    def ratio(key: str) -> list[float]:
+        pairs = zip([r for r in rows if r["run"] == "backlog"], [r for r in rows if r["run"] == "normal"])
+        return [a[key] / b[key] for a, b in pairs if a.get(key) and b.get(key)]
+
+    drain, intake = ratio("drain_eps"), ratio("intake_eps")
+    md = (f"Backlog of {backlog:,} events for the syslog sink, drained while the file source reads "
+          f"{k:,} lines; {reps} repetition(s), normal and backlog interleaved; {date}; load average "
+          f"{load[0]:.1f} → {load[1]:.1f}; spool filled at {fill_eps:,.0f} events/s.\n\n"
+          "| run | events delivered | delivered/s, receiver's first → last | events/s from the agent's start | "
+          "CPU µs/event | peak RSS MB | intake events/s (first → last event spooled) |\n"
+          "|---|---|---|---|---|---|---|\n")
+    for label in ("normal", "backlog"):
+        n = k + (backlog if label == "backlog" else 0)
+        md += (f"| {label} | {n:,} | {med(label, 'drain_eps') or 0:,.0f} | {med(label, 'eps') or 0:,.0f} | "
+               f"{med(label, 'cpu_us') or 0:.1f} | {med(label, 'rss_mb') or 0:.1f} | {med(label, 'intake_eps') or 0:,.0f} |\n")
+    md += (f"\ndrain ÷ normal rate: {statistics.median(drain) if drain else float('nan'):.2f} "
+           f"({', '.join(f'{x:.2f}' for x in drain)}); intake with backlog ÷ without: "
+           f"{statistics.median(intake) if intake else float('nan'):.2f} ({', '.join(f'{x:.2f}' for x in intake)})\n")
+    return md
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--harness", type=Path, default=None, help="the side-by-side harness's bench.py (or its folder)")
@@ -135,7 +171,14 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--poll-s", type=float, default=0.5)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--report", type=Path, default=None, help="only re-render the summary of a saved JSON result")
     args = ap.parse_args()
+    if args.report is not None:
+        saved = json.loads(args.report.read_text())
+        print(report(saved["runs"], saved["backlog"], saved["intake"], max(r["rep"] for r in saved["runs"]),
+                     saved["date"], (saved["loadavg"][0][0], saved["loadavg"][1][0]),
+                     saved["backlog"] / saved["fill_s"]))
+        return 0
     harness = load_harness(args.harness)
     opts = harness_options(harness, args.intake)
     rcv_cmd, _ = harness.receiver_cmd(opts)
@@ -158,38 +201,18 @@ def main() -> int:
                                load=lambda p, poller=poller: poller.run(p, args.poll_s),
                                timeout=max(600.0, expect / 200), idle=60.0)
                 poller.stop.set()
-                intake_eps, intake_s = poller.intake(args.intake)
+                samples = [(round(t - poller.started, 2), i, o) for t, i, o in poller.samples]
+                intake_eps = intake_rate(samples, args.intake)
+                intake_s = next((t for t, i, _ in samples if i >= args.intake), None)
                 row = {"rep": rep, "run": label, "backlog": backlog, "complete": r.complete, "received": r.received,
                        "seconds": r.seconds, "eps": r.eps, "cpu_us": r.cpu_us, "rss_mb": r.rss_peak_mb,
                        "drain_eps": expect / r.extra["stream_s"] if r.extra.get("stream_s") else None,
                        "intake_eps": intake_eps, "intake_done_s": intake_s,
-                       "samples": [(round(t - poller.started, 2), i, o) for t, i, o in poller.samples]}
+                       "samples": samples}
                 rows.append(row)
                 print(f"rep {rep} {r.line()}  intake {intake_eps or 0:,.0f}/s", file=sys.stderr, flush=True)
-    def med(label: str, key: str) -> float | None:
-        vals = [r[key] for r in rows if r["run"] == label and r.get(key)]
-        return statistics.median(vals) if vals else None
-
-    def ratio(key_a: str, key_b: str) -> list[float]:
-        pairs = zip([r for r in rows if r["run"] == "backlog"], [r for r in rows if r["run"] == "normal"])
-        return [a[key_a] / b[key_b] for a, b in pairs if a.get(key_a) and b.get(key_b)]
-
-    drain, intake = ratio("drain_eps", "drain_eps"), ratio("intake_eps", "intake_eps")
-    md = (f"Backlog of {args.backlog:,} events for the syslog sink, drained while the file source reads "
-          f"{args.intake:,} lines; {args.reps} repetition(s), normal and backlog interleaved; "
-          f"{started:%Y-%m-%d %H:%M} UTC; load average {load_start[0]:.1f} → {os.getloadavg()[0]:.1f}; "
-          f"spool filled at {args.backlog / fill_s:,.0f} events/s.\n\n"
-          "| run | events delivered | delivered/s, receiver's first → last | events/s from the agent's start | "
-          "CPU µs/event | peak RSS MB | intake events/s |\n"
-          "|---|---|---|---|---|---|---|\n")
-    for label in ("normal", "backlog"):
-        n = args.intake + (args.backlog if label == "backlog" else 0)
-        md += (f"| {label} | {n:,} | {med(label, 'drain_eps') or 0:,.0f} | {med(label, 'eps') or 0:,.0f} | "
-               f"{med(label, 'cpu_us') or 0:.1f} | "
-               f"{med(label, 'rss_mb') or 0:.1f} | {med(label, 'intake_eps') or 0:,.0f} |\n")
-    md += (f"\ndrain ÷ normal rate: {statistics.median(drain) if drain else float('nan'):.2f} "
-           f"({', '.join(f'{x:.2f}' for x in drain)}); intake with backlog ÷ without: "
-           f"{statistics.median(intake) if intake else float('nan'):.2f} ({', '.join(f'{x:.2f}' for x in intake)})\n")
+    md = report(rows, args.backlog, args.intake, args.reps, f"{started:%Y-%m-%d %H:%M} UTC",
+                (load_start[0], os.getloadavg()[0]), args.backlog / fill_s)
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = f"backlog-{started:%Y%m%d-%H%M%S}"
