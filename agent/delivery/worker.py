@@ -114,8 +114,12 @@ class SinkWorker:
         self._thread: threading.Thread | None = None
         #: the sink's encoder in a child process (``encode_in``), started and ended by the worker thread
         self.encoder: ChildEncoder | None = None
-        if offload_wanted(sink, str(config.get("encode_in", "main"))):
+        encode_in = str(config.get("encode_in", "main"))
+        if offload_wanted(sink, encode_in):
             self.encoder = ChildEncoder(sink, logger, **(offload_options or {}))
+        elif encode_in == "child":
+            logger.warning("sink {}: encode_in is child, but sink type {} has no pure encoder to run there; "
+                           "it encodes in the main process", self.name, sink.type_name)
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:
