@@ -6,10 +6,13 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Iterable, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TextIO
 
 import orjson
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Message, Record
 
 __all__ = ["Redactor", "setup_logging", "journal_priority", "writes_to_journal"]
 
@@ -71,7 +74,7 @@ class Redactor:
 
 
 def _json_sink(stream: TextIO, redact: Redactor, journal: bool) -> Any:
-    def write(message: Any) -> None:
+    def write(message: "Message") -> None:
         rec = message.record
         out: dict[str, Any] = {
             "time": rec["time"].isoformat(),
@@ -107,7 +110,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | N
     if fmt == "auto":
         fmt = "text" if stream.isatty() else "json"
 
-    def patch(record: Any) -> None:
+    def patch(record: "Record") -> None:
         record["message"] = redact(record["message"])
         for k, v in list(record["extra"].items()):
             if isinstance(v, str):
@@ -117,7 +120,7 @@ def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | N
     if fmt == "json":
         logger.add(_json_sink(stream, redact, journal), level=level.upper(), backtrace=False, diagnose=False)
     else:
-        def write_text(message: Any) -> None:
+        def write_text(message: "Message") -> None:
             # the formatted line with its traceback, if any: exception texts are redacted too
             text = redact(str(message))
             if journal:  # journald reads one entry per line: each line carries the priority
@@ -129,13 +132,13 @@ def setup_logging(level: str = "info", fmt: str = "auto", redactor: Redactor | N
         logger.add(write_text, level=level.upper(), backtrace=False, diagnose=False, colorize=stream.isatty(),
                    format="<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
                           "<cyan>{extra[component]}</cyan>{extra[name_]} {message}")
-        def patch_text(record: Any) -> None:
+        def patch_text(record: "Record") -> None:
             patch(record)
             _name(record)
 
         logger.configure(extra={"component": "agent", "name_": ""}, patcher=patch_text)
 
 
-def _name(record: Any) -> None:
+def _name(record: "Record") -> None:
     name = record["extra"].get("name")
     record["extra"]["name_"] = f"[{name}]" if name else ""

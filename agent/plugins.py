@@ -87,7 +87,7 @@ def build_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _register_checked(pm: pluggy.PluginManager, obj: Any, name: str) -> None:
+def _register_checked(pm: pluggy.PluginManager, obj: object, name: str) -> None:
     """Register ``obj``; a hook implementation that matches no hookspec (a misspelt
     ``register_sink``) unregisters it and raises, so it is reported as that plugin's
     failure instead of ``check_pending`` failing the whole agent."""
@@ -101,7 +101,7 @@ def _register_checked(pm: pluggy.PluginManager, obj: Any, name: str) -> None:
         raise ValueError(f"unknown hook {', '.join(repr(u) for u in unknown)} (hooks are: {known})")
 
 
-def call_hook_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, BaseException]]:
+def call_hook_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: object) -> list[tuple[str, BaseException]]:
     """Call every plugin's implementation of ``hook_name`` on its own, so one that raises
     neither stops the others nor the caller; return ``(plugin name, exception)`` for those
     that raised."""

@@ -49,7 +49,9 @@ def agent_command(mode: str, tree: Path | None) -> str:
         write = f"{writer} file {{input}} {{host}} {{port}} {{workdir}}"
     else:
         write = f"{writer} http {{host}} {{port}} {{http_port}} {{workdir}}"
-    return f"{write} && {prefix}exec {python} -m agent run -c {{workdir}}/siemrelay.yaml"
+    # -P: no current directory first on sys.path, or `-m agent` run from the project root imports the
+    # working tree's code ahead of PYTHONPATH, and version A would be the working tree too
+    return f"{write} && {prefix}exec {python} -P -m agent run -c {{workdir}}/siemrelay.yaml"
 
 
 def run_once(harness: Path, mode: str, tree: Path | None, events: int, anchors: str, out: Path,

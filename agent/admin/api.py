@@ -58,7 +58,7 @@ class ApiError(Exception):
         self.message = message
 
 
-def json_response(body: Any, status: int = 200) -> Response:
+def json_response(body: object, status: int = 200) -> Response:
     return Response(status, orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS) + b"\n")
 
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import requests
 
 from agent.admin.auth import read_token_file
+from agent.sdk.json_types import JsonValue
 
 __all__ = ["AdminClient", "ClientError", "resolve"]
 
@@ -78,7 +79,7 @@ def resolve(url: str | None, token: str | None, config_path: str | None) -> tupl
 class AdminClient:
     """Thin JSON client; errors become :class:`ClientError` with a message a person can act on."""
 
-    def __init__(self, url: str, token: str, *, verify: Any = True, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str, *, verify: bool | str = True, timeout: float = 30.0) -> None:
         self.url = url
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
@@ -98,7 +99,8 @@ class AdminClient:
             raise ClientError(f"this needs the admin token, not the read-only one ({message})", 2)
         raise ClientError(f"HTTP {resp.status_code}: {message}", 2 if resp.status_code == 404 else 1)
 
-    def _request(self, method: str, path: str, **kw: Any) -> requests.Response:
+    def _request(self, method: str, path: str,
+                 **kw: Any) -> requests.Response:  # Any: requests.Session.request's keywords, passed on
         try:
             resp = self.session.request(method, self.url + path, timeout=kw.pop("timeout", self.timeout), **kw)
         except requests.ConnectionError:
@@ -108,13 +110,13 @@ class AdminClient:
             raise ClientError(f"the admin API at {self.url} did not answer in time") from None
         return self._check(resp)
 
-    def get(self, path: str, **params: Any) -> Any:
+    def get(self, path: str, **params: str | int | float | None) -> Any:
         return self._request("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
 
-    def post(self, path: str, body: Any = None) -> Any:
+    def post(self, path: str, body: JsonValue = None) -> Any:
         return self._request("POST", path, json=body).json()
 
-    def stream(self, path: str, **params: Any) -> Iterator[bytes]:
+    def stream(self, path: str, **params: str | int | float | None) -> Iterator[bytes]:
         """Yield the lines of an NDJSON stream (keep-alive blank lines skipped)."""
         resp = self._request("GET", path, params={k: v for k, v in params.items() if v is not None}, stream=True,
                              timeout=(self.timeout, None))

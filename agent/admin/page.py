@@ -54,11 +54,11 @@ ul.howto{padding-left:1.2em}
 _FAILING = ("retrying", "half_open", "circuit_open", "stopped")
 
 
-def _e(value: Any) -> str:
+def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def _num(value: Any, digits: int = 0) -> str:
+def _num(value: object, digits: int = 0) -> str:
     if value is None:
         return "-"
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"

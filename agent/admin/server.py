@@ -11,10 +11,11 @@ The server binds to loopback unless told otherwise, refuses more than
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,22 +29,23 @@ from agent.admin.metrics import AgentCollector, LatencyHistograms, register_runt
 from agent.admin.state import AgentView, RateTracker, counters_for_history, counters_for_rates, spool_snapshot
 from agent.admin.tap import TapHub
 from agent.logging import Redactor
-from agent.sdk.net import family_of, parse_address
+from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
+from agent.sdk.listeners import Listeners
+from agent.sdk.net import parse_address
 
 __all__ = ["AdminServer"]
 
 MAX_BODY = 1 << 20
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-
-    def __init__(self, addr: tuple[str, int], handler: Any, limit: int, tls: Any = None) -> None:
+class _Server(DrainingHTTPServer):
+    def __init__(self, listener: socket.socket,
+                 handler: Any,  # Any: socketserver's RequestHandlerClass, typed so by typeshed
+                 limit: int, tls: ssl.SSLContext | None = None) -> None:
+        """Serve on ``listener`` (from :class:`~agent.sdk.listeners.Listeners`, so a restart hands it over)."""
         self.slots = threading.BoundedSemaphore(limit)
         self.tls = tls
-        super().__init__(addr, handler)
+        super().__init__(listener, handler)
 
     def get_request(self) -> Any:
         sock, addr = super().get_request()
@@ -51,7 +53,7 @@ class _Server(ThreadingHTTPServer):
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
-    def process_request(self, request: Any, client_address: Any) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:  # Any: both typed so by typeshed's socketserver
         if not self.slots.acquire(blocking=False):
             try:
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
@@ -61,7 +63,7 @@ class _Server(ThreadingHTTPServer):
             return
         super().process_request(request, client_address)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:  # Any: as process_request
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -75,9 +77,11 @@ class AdminServer:
                  taps: list[Callable[[str, Sequence[tuple[int, bytes]]], None]],
                  redactor: Redactor | None = None, extra: Callable[[], dict[str, Any]] | None = None,
                  sample_interval_s: float = 1.0, history_interval_s: float = 10.0,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, listeners: Listeners | None = None) -> None:
         """:param history_interval_s: how often the per-minute history is fed; each feed counts
-            every sink's queue in the spool, so it runs less often than the rate sampler."""
+            every sink's queue in the spool, so it runs less often than the rate sampler.
+        :param listeners: where the listening socket comes from: a reload that restarts the
+            API hands the previous server's socket over through it, so no client is refused."""
         self.agent = agent
         self.config = config
         self.state_dir = state_dir
@@ -92,6 +96,7 @@ class AdminServer:
         self.hub = TapHub(taps, lambda: dict(agent.spool.sinks))
         self.histograms = LatencyHistograms()
         self._extra = extra or (lambda: {})
+        self.listeners = listeners or Listeners()
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -143,8 +148,8 @@ class AdminServer:
         class Handler(_Handler):
             admin = server
 
-        _Server.address_family = family_of(self.host)
-        self._server = _Server((self.host, self.port), Handler, int(self.config.get("max_connections", 32)), tls_ctx)
+        listener = self.listeners.stream(self.host, self.port, backlog=_Server.request_queue_size)
+        self._server = _Server(listener, Handler, int(self.config.get("max_connections", 32)), tls_ctx)
         self._stop.clear()
         serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="admin-http")
         sampler = threading.Thread(target=self._sample, name="admin-sampler")
@@ -174,26 +179,29 @@ class AdminServer:
         """End taps, stop serving, join the threads. Idempotent."""
         self._stop.set()
         self.hub.close()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            # closes this server's duplicate of the listening socket, and ends its connections
+            # once their requests are answered: none is served on with the tokens of before
+            server.stop_and_drain()
         for t in self._threads:
             t.join()
         self._threads = []
+        self.listeners.close()  # kept open instead while a restart hands it over
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DrainingHandler):
     protocol_version = "HTTP/1.1"
     server_version = "siemrelay-admin"
     sys_version = ""
+    server: _Server
 
     def version_string(self) -> str:
         return self.server_version  # not "siemrelay-admin " with the empty sys_version appended
     timeout = 30
     admin: AdminServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
         pass
 
     def _send(self, resp: Response, head: bool = False) -> None:

@@ -143,7 +143,7 @@ def _received_at(data: bytes | None) -> Any:
     return doc.get("received_at") if isinstance(doc, dict) else None
 
 
-def _parse_iso(text: Any) -> float | None:
+def _parse_iso(text: object) -> float | None:
     if not isinstance(text, str):
         return None
     try:
@@ -152,19 +152,31 @@ def _parse_iso(text: Any) -> float | None:
         return None
 
 
-def spool_snapshot(path: Path, now: float | None = None) -> SpoolSnapshot:
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+
+
+def spool_snapshot(path: Path, now: float | None = None,
+                   connect: Callable[[Path], sqlite3.Connection] = _connect) -> SpoolSnapshot:
     """Query the spool database read-only on a short-lived connection.
 
     The spool's writer thread keeps its own connection; WAL mode lets this reader
-    run next to it without blocking a commit.
+    run next to it without blocking a commit. Every query runs in one read
+    transaction, so they all see the same instant: a queue's backlog is read in two
+    statements (its segments, then the oldest one's event), and between two
+    autocommit statements the writer may delete that segment (every sink passed
+    it), which once answered the admin API with a 500 right after start-up.
+
+    :param connect: opens the connection (tests interpose a writer between statements).
     """
     snap = SpoolSnapshot()
     if not Path(path).exists():
         return snap
     now = time.time() if now is None else now
-    conn = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+    conn = connect(Path(path))
     try:
         conn.execute("PRAGMA query_only=1")
+        conn.execute("BEGIN")  # one snapshot for every statement below (WAL: the writer is never blocked)
         for name, cursor, bit in conn.execute("SELECT name, cursor, bit FROM sinks").fetchall():
             depth, _, first = spool_db.backlog(conn, cursor, bit)
             snap.depth[name] = depth
@@ -180,11 +192,11 @@ def spool_snapshot(path: Path, now: float | None = None) -> SpoolSnapshot:
     except sqlite3.Error:
         pass  # a locked or half-created database: report what we have
     finally:
-        conn.close()
+        conn.close()  # ends the read transaction
     return snap
 
 
-def redact_config(value: Any, secret_keys: Iterable[str], key: str = "") -> Any:
+def redact_config(value: object, secret_keys: Iterable[str], key: str = "") -> Any:
     """A copy of a config section with secret values replaced by ``***`` (API answers)."""
     keys = frozenset(secret_keys)
     if isinstance(value, dict):
@@ -209,10 +221,10 @@ def _sink_state(worker: SinkWorker | None, enabled: bool) -> str:
     return "retrying" if worker.circuit.failures else "ok"
 
 
-def _next_retry_in(worker: Any) -> float | None:
+def _next_retry_in(worker: SinkWorker | None) -> float | None:
     """Seconds until the worker's next attempt while it waits (backoff or open circuit), else ``None``."""
     at = float(worker.stats.next_attempt_at) if worker is not None else 0.0
-    if not at:
+    if worker is None or not at:
         return None
     return round(max(0.0, at - float(worker.clock())), 1)
 

@@ -76,7 +76,7 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def dump_json(obj: Any) -> None:
+def dump_json(obj: object) -> None:
     """Indented JSON on stdout."""
     sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode() + "\n")
 

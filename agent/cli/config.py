@@ -87,7 +87,7 @@ def _short(file: str, base: Path) -> str:
         return file
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: object) -> str:
     """One value as inline YAML on one line (flow style), whatever characters its strings hold."""
     if isinstance(value, str) and not _one_line(value):
         return _double_quoted(value)
@@ -134,7 +134,7 @@ def effective_yaml(doc: dict[str, Any], marks: dict[Path_t, tuple[str, int]], ba
         keys = secret_keys.get(path[:2], ALWAYS_SECRET)
         return bool(path) and isinstance(path[-1], str) and path[-1] in keys
 
-    def leaf(value: Any, path: Path_t) -> str:
+    def leaf(value: object, path: Path_t) -> str:
         if isinstance(value, str) and value and secret(path):
             return _scalar(MASK)
         if isinstance(value, list):

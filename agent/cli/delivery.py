@@ -83,7 +83,7 @@ def _decode_errors(admin: SpoolAdmin, ids: list[int] | None) -> list[int]:
     return sorted(r.id for r in rows if r.sink is None)
 
 
-def _dump(obj: Any) -> None:
+def _dump(obj: object) -> None:
     _dump_json(obj)
 
 

@@ -25,6 +25,7 @@ import yaml
 from agent.cli.command import Command
 from agent.cli.common import EXIT_CONFIG, add_config, dump_json, missing_config_hint
 from agent.cli.table import render_table
+from agent.sdk.json_types import JsonValue
 
 if TYPE_CHECKING:
     from agent.admin.client import AdminClient
@@ -189,14 +190,14 @@ def send_test(args: argparse.Namespace, redactor: Redactor) -> int:
 # --- tap -------------------------------------------------------------------------
 
 
-def _logfmt_value(value: Any) -> str:
+def _logfmt_value(value: JsonValue) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     if text == "" or any(c in text for c in ' "=\\') or any(ord(c) < 32 for c in text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
     return text
 
 
-def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def _flatten(value: JsonValue, prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         for k, v in value.items():
             yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
@@ -217,7 +218,7 @@ def format_event(line: bytes, fmt: str) -> str:
     return " ".join(f"{k}={_logfmt_value(v)}" for k, v in pairs if v is not None and v != [] and v != {}) + "\n"
 
 
-def _printable(value: Any) -> bool:
+def _printable(value: JsonValue) -> bool:
     if isinstance(value, str):
         return value.isprintable()
     if isinstance(value, dict):

@@ -24,6 +24,7 @@ from agent.cli.command import Command
 from agent.cli.common import add_config, load_validated
 
 if TYPE_CHECKING:
+    from agent.config.validate import AgentConfig
     from agent.logging import Redactor
 
 __all__ = ["COMMANDS", "cmd_test", "cmd_route", "junit_xml"]
@@ -240,7 +241,7 @@ def cmd_route(args: argparse.Namespace, redactor: Redactor) -> int:
     return 0
 
 
-def _built_sinks(cfg: Any, redact: Any) -> dict[str, Any]:
+def _built_sinks(cfg: "AgentConfig", redact: Callable[[str], str]) -> dict[str, Any]:
     """The configured sinks, constructed without I/O, so their pure encoders can be shown."""
     from agent.engine.build import build_sinks
     from agent.errors import ConfigError
@@ -252,7 +253,7 @@ def _built_sinks(cfg: Any, redact: Any) -> dict[str, Any]:
         return {}
 
 
-def _sink_payload(sinks: dict[str, Any], name: str, native: dict[str, Any], redact: Any) -> list[str]:
+def _sink_payload(sinks: dict[str, Any], name: str, native: dict[str, Any], redact: Callable[[str], str]) -> list[str]:
     """What sink ``name`` would send for one event (CEF, LEEF, OCSF, ECS, ...), from its own pure
     encoder: ``encode_batch`` is called, nothing is sent."""
     from agent.model import Event

@@ -30,7 +30,7 @@ def is_loopback(host: str) -> bool:
         return False  # a name (or 0.0.0.0-like wildcard spelled otherwise): assume reachable
 
 
-def _host(address: Any) -> str | None:
+def _host(address: object) -> str | None:
     try:
         return parse_address(str(address))[0]
     except (ValueError, TypeError):

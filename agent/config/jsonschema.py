@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from agent.config.schema import AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA
 from agent.plugins import PluginSet
 from agent.registry import ComponentType
+from agent.sdk.json_types import JsonValue
 
 __all__ = ["config_json_schema", "rules_to_json_schema", "schema_json", "SCHEMA_ID"]
 
@@ -169,12 +170,12 @@ def _share_repeats(node: dict[str, JsonSchema], definitions: dict[str, JsonSchem
     """Replace repeated large sub-schemas by ``{"$ref": "#/definitions/NAME"}``."""
     import orjson
 
-    def text(value: Any) -> bytes:
+    def text(value: JsonValue) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
     counts: dict[bytes, int] = {}
 
-    def count(value: Any) -> None:
+    def count(value: object) -> None:
         if isinstance(value, dict):
             for v in value.values():
                 count(v)
@@ -188,7 +189,7 @@ def _share_repeats(node: dict[str, JsonSchema], definitions: dict[str, JsonSchem
     count(node)
     names: dict[bytes, str] = {}
 
-    def share(value: Any, key: str) -> Any:
+    def share(value: JsonValue, key: str) -> Any:
         if key in ("default", "enum", "const"):  # data, not schema
             return value
         if isinstance(value, list):

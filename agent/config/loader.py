@@ -22,7 +22,7 @@ __all__ = ["Path_t", "SourceMap", "dotted", "LoadedConfig", "load_config", "load
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(value: Any, env: Mapping[str, str], smap: SourceMap, path: Path_t = (),
+def interpolate(value: object, env: Mapping[str, str], smap: SourceMap, path: Path_t = (),
                 problems: list[Problem] | None = None, secrets: set[str] | None = None) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string; ``$${`` is a literal ``${``.
 

@@ -141,7 +141,7 @@ def plugins_json(plugins: PluginSet) -> dict[str, Any]:
     }
 
 
-def _yaml_value(value: Any) -> str:
+def _yaml_value(value: object) -> str:
     """One value as inline YAML (flow style), so a commented line uncomments to valid YAML."""
     text = yaml.safe_dump([value], default_flow_style=True, width=1 << 20, allow_unicode=True).strip()
     return text[1:-1]

@@ -115,7 +115,7 @@ class _Validator(cerberus.Validator):  # type: ignore[misc]  # cerberus ships no
     """cerberus with the ``meta`` rule accepted everywhere (descriptions live there)."""
 
 
-def validate_section(doc: Any, schema: dict[str, Any], smap: SourceMap, prefix: Path_t,
+def validate_section(doc: object, schema: dict[str, Any], smap: SourceMap, prefix: Path_t,
                      problems: list[Problem], secret_keys: Iterable[str] = SECRET_KEY_NAMES) -> dict[str, Any] | None:
     """Validate and normalise one section; append a :class:`Problem` per error.
 
@@ -145,7 +145,8 @@ def _schema_at(schema: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
     return current if isinstance(current, dict) else {}
 
 
-def _flatten(err: Any, schema: dict[str, Any], smap: SourceMap, prefix: Path_t,
+def _flatten(err: Any,  # Any: cerberus' ValidationError (cerberus ships no types)
+             schema: dict[str, Any], smap: SourceMap, prefix: Path_t,
              problems: list[Problem], secrets: frozenset[str]) -> None:
     if err.is_group_error and err.child_errors:
         for child in err.child_errors:
@@ -193,7 +194,7 @@ _TYPE_WORDS = {"integer": "an integer", "number": "a number", "string": "a strin
                "dict": "a mapping", "list": "a list"}
 
 
-def _describe(value: Any, path: tuple[Any, ...], secrets: frozenset[str]) -> str:
+def _describe(value: object, path: tuple[Any, ...], secrets: frozenset[str]) -> str:
     name = type(value).__name__
     kind = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "dict": "mapping",
             "list": "list", "NoneType": "nothing (null)"}.get(name, name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Mapping, cast
 
 from agent.config.loader import LoadedConfig, SourceMap
 from agent.config.schema import (AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA, compose_sink_schema, compose_source_schema,
@@ -74,7 +74,7 @@ def check_plugin_config(cls: type, config: dict[str, Any]) -> list[str]:
         return [f"the plugin's configuration check failed: {type(exc).__name__}: {exc}"]
 
 
-def _validate_components(kind: Kind, section: Any, plugins: PluginSet, smap: SourceMap,
+def _validate_components(kind: Kind, section: Mapping[object, object] | None, plugins: PluginSet, smap: SourceMap,
                          problems: list[Problem], proxy: dict[str, Any] | None = None,
                          warnings: list[Problem] | None = None,
                          ) -> dict[str, tuple[ComponentType, dict[str, Any]]]:

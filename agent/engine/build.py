@@ -33,7 +33,7 @@ class DecoderFactory:
         self.named = named
         self.smap = smap
 
-    def __call__(self, spec: Any, path: tuple[Any, ...] = ()) -> Decoder:
+    def __call__(self, spec: object, path: tuple[Any, ...] = ()) -> Decoder:
         where = path
         if isinstance(spec, str):
             if spec in self.named:
@@ -65,7 +65,7 @@ class DecoderFactory:
         return decoder
 
 
-def _refuse(*_: Any, **__: Any) -> Submitted:
+def _refuse(*_: object, **__: object) -> Submitted:
     return Submitted(SubmitStatus.CLOSED)
 
 
@@ -91,7 +91,8 @@ def build_sinks(cfg: AgentConfig, redact: Callable[[str], str]) -> dict[str, Sin
 
 
 def build_sources(cfg: AgentConfig, plugins: PluginSet, redact: Callable[[str], str],
-                  submit: Callable[..., Submitted] | None = None, stopping: Any = None) -> dict[str, Source]:
+                  submit: Callable[..., Submitted] | None = None,
+                  stopping: Any = None) -> dict[str, Source]:  # Any: a threading.Event, or None passed on as given
     """Construct every enabled source (no threads, no sockets)."""
     import threading
 
@@ -103,7 +104,7 @@ def build_sources(cfg: AgentConfig, plugins: PluginSet, redact: Callable[[str], 
         if not conf.get("enabled", True):
             continue
 
-        def build_decoder(spec: Any, key: str | tuple[Any, ...] = "decoder", _name: str = name) -> Decoder:
+        def build_decoder(spec: object, key: str | tuple[Any, ...] = "decoder", _name: str = name) -> Decoder:
             # key: where the spec sits in this source's section, so an error names that line
             return factory(spec, ("sources", _name) + (key if isinstance(key, tuple) else (key,)))
 

@@ -18,12 +18,14 @@ import collections
 import threading
 import time
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.engine.dedup import DedupWindow
 from agent.sdk.record import RawRecord
-from agent.routing.router import Router
+from agent.model import Event
+from agent.routing.router import Plan, Router
 from agent.sdk.source import Submitted, SubmitStatus
 from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from loguru import Logger
 
 __all__ = ["Intake", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
+
+_data = attrgetter("data")
 
 #: ``tap(source_name, rows)``: called with each batch once it is durably spooled (``siemrelay tap``)
 Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
@@ -88,6 +92,7 @@ class Intake:
         self.retry_after_s = retry_after_s
         self.wall = wall
         self._bits = {name: 1 << bit for name, bit in spool.sinks.items()}
+        self._masks: dict[tuple[str, ...], int] = {}  # sinks of a branch → spool mask
         self._unrouted_warned: set[str] = set()
         #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
         #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
@@ -118,13 +123,20 @@ class Intake:
         ids: list[str] = []
         duplicates = unrouted = 0
         check_dup = dedup and self.dedup is not None and self.dedup.enabled
-        plan_of = self.router.plan  # one router per batch: a reload never splits a batch
-        bits = self._bits
-        masks: dict[tuple[str, ...], int] = {}
+        router = self.router  # one router per batch: a reload never splits a batch
+        plan_of = router.plan
+        constant = router.constant
+        shapes: dict[int, tuple[Plan, int]] = {}
         spooled = dropped = 0
         batch_ids: set[str] = set()
-        matched: dict[tuple[str, ...], int] = {}  # per plan's route names: a dict bump per event, folded once per batch
+        # Counts per plan, kept as a run of equal plans (consecutive events nearly always
+        # share one) and folded into these dicts when the plan changes, then once per batch.
+        matched: dict[tuple[str, ...], int] = {}
         queued: dict[tuple[str, ...], int] = {}
+        plan: Plan | None = None
+        run_matched = run_queued = 0
+        direct = 0  # the current plan's one sink mask when its events go as they are; 0: the general path
+        append = rows.append
         for index, rec in enumerate(records):
             try:
                 events = rec.decoder.decode(rec)
@@ -157,17 +169,33 @@ class Intake:
                     ids.append(ev.id)
                 # Route once; serialise once per variant (one, unless a route's transforms
                 # change what its own sinks receive). Each sink is in exactly one variant.
-                plan = plan_of(ev)
+                routed = constant if constant is not None else plan_of(ev)
+                if routed is not plan:
+                    if plan is not None:
+                        _fold(matched, queued, plan.routes, run_matched, run_queued)
+                    plan, run_matched, run_queued = routed, 0, 0
+                    shape = shapes.get(id(plan))
+                    if shape is None:
+                        shape = shapes[id(plan)] = (plan, self._direct_mask(plan))  # the plan is kept: its id stays its own
+                    direct = shape[1]
+                if direct:
+                    run_matched += 1
+                    try:
+                        append((direct, ev.to_json()))
+                    except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
+                        self._unstorable(rec, ev, index, exc, failed, errors)
+                        continue
+                    run_queued += 1
+                    spooled += 1
+                    continue
                 if not plan.routes:
                     unrouted += 1
                     continue
-                matched[plan.routes] = matched.get(plan.routes, 0) + 1
+                run_matched += 1
                 n_rows = len(rows)
                 unstorable = False
                 for transform, sinks in plan.branches:
-                    mask = masks.get(sinks)
-                    if mask is None:
-                        mask = masks[sinks] = sum(bits.get(s, 0) for s in set(sinks))
+                    mask = self._mask_of(sinks)
                     if not mask:
                         continue
                     variant = ev if transform is None else transform(ev)
@@ -176,18 +204,17 @@ class Intake:
                     try:
                         data = variant.to_json()
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
-                        reason = f"{rec.decoder.type_name}: event {ev.id!r} cannot be stored as JSON: {exc}"
-                        if not failed or failed[-1][0] != index:
-                            failed.append((index, reason))
-                            errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
+                        self._unstorable(rec, ev, index, exc, failed, errors)
                         unstorable = True
                         continue
-                    rows.append((mask, data))
+                    append((mask, data))
                 if len(rows) > n_rows:
                     spooled += 1
-                    queued[plan.routes] = queued.get(plan.routes, 0) + 1
+                    run_queued += 1
                 elif not unstorable:
                     dropped += 1  # every route that matched consumed it (no `to:`, or a drop transform)
+        if plan is not None:
+            _fold(matched, queued, plan.routes, run_matched, run_queued)
         try:
             self.spool.append(rows, errors)
         except SpoolFull:
@@ -201,7 +228,7 @@ class Intake:
             self.dedup.remember(ids)  # type: ignore[union-attr]
         name = records[0].origin.get("input", "?") if records else "?"
         self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
-                       duplicates=duplicates, unrouted=unrouted, dropped=dropped, bytes=sum(len(r.data) for r in records))
+                       duplicates=duplicates, unrouted=unrouted, dropped=dropped, bytes=sum(map(len, map(_data, records))))
         if records:
             self.stats.received(name, self.wall())
         if matched:
@@ -214,6 +241,40 @@ class Intake:
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
                              "(add a route named 'default' to keep them)", name)
         return Submitted(SubmitStatus.ACCEPTED, events=spooled, errors=failed, duplicates=duplicates)
+
+
+    def _mask_of(self, sinks: tuple[str, ...]) -> int:
+        """The spool mask of ``sinks`` (sinks the spool does not know, e.g. disabled ones, add nothing)."""
+        mask = self._masks.get(sinks)
+        if mask is None:
+            mask = self._masks[sinks] = sum(self._bits.get(s, 0) for s in set(sinks))
+        return mask
+
+    def _direct_mask(self, plan: Plan) -> int:
+        """The one mask ``plan``'s events are stored under as they are (a single branch without a
+        transform, to at least one known sink), or 0 when they need the general path."""
+        if len(plan.branches) != 1 or not plan.routes:
+            return 0
+        transform, sinks = plan.branches[0]
+        return 0 if transform is not None else self._mask_of(sinks)
+
+    @staticmethod
+    def _unstorable(rec: RawRecord, ev: Event, index: int, exc: Exception, failed: list[tuple[int, str]],
+                    errors: list[tuple[str, str | None, bytes, str]]) -> None:
+        """Dead-letter the record of an event that cannot be stored as JSON (once per record)."""
+        reason = f"{rec.decoder.type_name}: event {ev.id!r} cannot be stored as JSON: {exc}"
+        if not failed or failed[-1][0] != index:
+            failed.append((index, reason))
+            errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
+
+
+def _fold(matched: dict[tuple[str, ...], int], queued: dict[tuple[str, ...], int], routes: tuple[str, ...],
+          n_matched: int, n_queued: int) -> None:
+    """Add a run of events with one plan to the batch's per-plan counts."""
+    if n_matched:
+        matched[routes] = matched.get(routes, 0) + n_matched
+    if n_queued:
+        queued[routes] = queued.get(routes, 0) + n_queued
 
 
 class SubmitGate:

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.engine.api import Engine
 from agent.engine.notify import WatchdogPinger, watchdog_interval
+from agent.sdk.listeners import Listeners
 
 __all__ = ["started", "stopping", "stopped", "reloading", "reloaded", "restart_admin", "healthy", "status_line"]
 
@@ -36,7 +37,7 @@ def status_line(sup: Engine) -> str:
     return line
 
 
-def _start_admin(sup: Engine) -> None:
+def _start_admin(sup: Engine, listeners: Listeners | None = None) -> None:
     conf = sup.cfg.agent.get("admin") or {}
     if not conf.get("enabled"):
         sup.admin = None
@@ -48,7 +49,8 @@ def _start_admin(sup: Engine) -> None:
         return {"reloads_ok": sup.reload_counts["ok"], "reloads_failed": sup.reload_counts["failed"],
                 "last_reload_ok": ok, "last_reload_at": at}
 
-    admin = AdminServer(sup, conf, sup.cfg.state_dir, taps=sup.taps, redactor=sup.redactor, extra=extra)
+    admin = AdminServer(sup, conf, sup.cfg.state_dir, taps=sup.taps, redactor=sup.redactor, extra=extra,
+                        listeners=listeners)
     admin.start()  # OSError propagates: the caller decides whether that is fatal
     sup.admin = admin
 
@@ -95,13 +97,25 @@ def reloaded(sup: Engine, ok: bool) -> None:
 
 
 def restart_admin(sup: Engine) -> bool:
-    """Apply a changed ``agent.admin`` block; on failure the API stays off and this says so."""
+    """Apply a changed ``agent.admin`` block; on failure the API stays off and this says so.
+
+    The new server takes over the old one's listening socket when the address is the
+    same (as sources do), so a client polling the API is not refused meanwhile.
+    """
+    listeners = None
     if sup.admin is not None:
+        listeners = sup.admin.listeners
+        listeners.hand_over()
         sup.admin.stop()
         sup.admin = None
     try:
-        _start_admin(sup)
+        _start_admin(sup, listeners)
         return True
     except (OSError, ValueError) as exc:
         sup.log.error("reload: the admin API cannot start with its new settings: {}", getattr(exc, "strerror", None) or exc)
         return False
+    finally:
+        if listeners is not None:
+            listeners.settle()  # closes the old socket unless the new server took it again
+            if sup.admin is None:  # disabled now, or failed after taking it: nothing would serve it
+                listeners.close()

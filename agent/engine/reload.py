@@ -8,7 +8,10 @@ Then only what changed is restarted:
 
 - **Sources** removed or changed are stopped first (no new input from them), new
   and changed ones are started last. A changed source that cannot start (its new
-  port is taken) is put back with its old settings.
+  port is taken) is put back with its old settings. A changed source's listening
+  sockets are handed to its successor (:class:`agent.sdk.listeners.Listeners`): they
+  stay open while the two swap, so the kernel keeps queueing connections and
+  datagrams for the new instance and no sender is refused.
 - **Sinks** whose settings changed get a new instance and worker under the same
   name: the spool queue is keyed by name, so queued events simply wait for the new
   worker. Counters and, if its settings did not change, the circuit carry over.
@@ -35,6 +38,7 @@ from agent.engine.build import build_sinks, build_sources
 from agent.errors import ConfigError
 from agent.engine.intake import Intake
 from agent.registry import ComponentType
+from agent.sdk.listeners import Listeners
 from agent.sdk.sink import Sink
 from agent.sdk.source import Source
 from agent.spool.store import Spool, SpoolError
@@ -82,8 +86,11 @@ def apply_reload(sup: Engine, new: AgentConfig) -> bool:
         return False
     sup.redactor.add(new.secrets)
 
+    handed: dict[str, Listeners] = {}
     for name in sorted(i_removed | i_changed):
-        _stop_source(sup, name)
+        listeners = _stop_source(sup, name, hand_over=name in i_changed)
+        if listeners is not None:
+            handed[name] = listeners
     if s_added or s_removed:
         _reopen_spool(sup, new, built_sinks, s_changed)
     else:
@@ -92,7 +99,11 @@ def apply_reload(sup: Engine, new: AgentConfig) -> bool:
         _running_intake(sup).set_router(new.router)
     ok = True
     for name in sorted(i_added | i_changed):
-        ok = _start_source(sup, name, built_srcs[name], old, new) and ok
+        ok = _start_source(sup, name, built_srcs[name], old, new, handed.get(name)) and ok
+    for name, listeners in handed.items():
+        listeners.settle()  # closes what the successor did not take again (its address changed)
+        if name not in sup.sources:  # neither the new nor the restored instance runs: nothing would serve it
+            listeners.close()
     new_admin, old_admin = new.agent.get("admin"), old.agent.get("admin")
     sup.cfg = new
     if new_admin != old_admin:
@@ -110,17 +121,25 @@ def _running_intake(sup: Engine) -> Intake:
     return sup.intake
 
 
-def _stop_source(sup: Engine, name: str) -> None:
+def _stop_source(sup: Engine, name: str, *, hand_over: bool) -> Listeners | None:
+    """Stop source ``name``; with ``hand_over``, its listening sockets stay open for its successor."""
     source = sup.sources.pop(name, None)
     if source is None:
-        return
+        return None
+    listeners = source.ctx.listeners
+    if hand_over:
+        listeners.hand_over()
     try:
         source.stop()
     except Exception as exc:
         sup.log.error("reload: source {} did not stop cleanly: {}", name, exc)
+    return listeners if hand_over else None
 
 
-def _start_source(sup: Engine, name: str, source: Source, old: AgentConfig, new: AgentConfig) -> bool:
+def _start_source(sup: Engine, name: str, source: Source, old: AgentConfig, new: AgentConfig,
+                  listeners: Listeners | None) -> bool:
+    if listeners is not None:
+        source.ctx.listeners = listeners
     try:
         source.start()
         sup.sources[name] = source
@@ -132,6 +151,8 @@ def _start_source(sup: Engine, name: str, source: Source, old: AgentConfig, new:
         try:
             restored = build_sources(dataclasses.replace(old, sources={name: old.sources[name]}), sup.plugins, sup.redactor,
                                      submit=sup.submit, stopping=sup.stopping)[name]
+            if listeners is not None:
+                restored.ctx.listeners = listeners
             restored.start()
             sup.sources[name] = restored
             new.sources[name] = old.sources[name]

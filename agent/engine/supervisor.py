@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from loguru import logger
+from types import FrameType
 
 from agent.config.validate import AgentConfig, validate_config
 from agent.engine.build import build_sinks, build_sources
@@ -160,14 +161,14 @@ class Supervisor:
     def install_signal_handlers(self) -> None:
         """Install handlers (main thread only): TERM/INT stop, a second forces exit, HUP reloads."""
 
-        def on_stop(signum: int, _frame: Any) -> None:
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
             self._signals += 1
             if self._signals > 1:
                 os.write(2, b"second signal: forcing exit (the spool is crash-safe)\n")
                 os._exit(1)
             self.stop_requested.set()
 
-        def on_hup(_signum: int, _frame: Any) -> None:
+        def on_hup(_signum: int, _frame: FrameType | None) -> None:
             self.reload_requested.set()
             self.stop_requested.set()  # wake the main loop; run() tells the two apart
 

@@ -109,6 +109,11 @@ class Router:
             (FEATURES[f], {}, tuple((bits, test) for bits, test in by_desc.values()), self._all & ~readers[f])
             for f, by_desc in sorted(tests.items())]
         self.features = tuple(sorted(tests))
+        #: the plan of every event when no rule reads anything of it (only a ``default``
+        #: route, or routes without ``when``): the intake then skips :meth:`plan`
+        self.constant: Plan | None = None
+        if not self._index and all(residual is None for _, residual in self._entries):
+            self.constant = self._plan_of(self._first_matches(self._all))
 
     @staticmethod
     def _split(route: Route) -> tuple[list[tuple[str, str, Predicate]], Predicate | None]:
@@ -181,6 +186,18 @@ class Router:
                 self._plans.clear()
             plan = self._plan_of(matched)
         return plan
+
+    def _first_matches(self, mask: int) -> int:
+        """The routes taken among candidates ``mask`` that need no per-event test: in order,
+        up to the first that does not continue."""
+        matched = 0
+        while mask:
+            low = mask & -mask
+            matched |= low
+            if not self._entries[low.bit_length() - 1][0].cont:
+                break
+            mask ^= low
+        return matched
 
     def _careful(self, event: Event) -> int:
         """Evaluate route by route, taking a condition that raises as not matching."""

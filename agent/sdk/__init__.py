@@ -29,6 +29,8 @@ from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, Mana
                          bearer_request, token_outcome)
 from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
 from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
+from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
+from agent.sdk.listeners import Listeners
 from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.sdk.record import RawRecord
@@ -57,6 +59,9 @@ from agent.sdk.cef_parser import find_cef, parse_cef
 from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
 from agent.sdk.leef_parser import LeefRecord, find_leef, parse_leef
 from agent.sdk.leef_event import event_from_leef, leef_time
+from agent.sdk.vendor_names import DETECTIFY_LEGACY_TYPES, ESCAPE_RESOURCES, PENTEST_EVENT_TYPES
+from agent.sdk.json_types import ConfigDict, JsonObject, JsonValue
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 __all__ = [
@@ -92,4 +97,7 @@ __all__ += ["RunningAgent"]
 __all__ += ["LeefRecord", "find_leef", "parse_leef", "event_from_leef", "leef_time"]
 __all__ += ["TRUNCATION_MARKER", "cef_extension_value", "cef_header_field", "escape_json_c1", "leef_header_field", "leef_value", "neutralise", "sd_param_value", "syslog_msg_text"]
 __all__ += ["Admission", "LogWindow"]
+__all__ += ["DrainingHandler", "DrainingHTTPServer", "Listeners"]
 __all__ += ["DATE_PARTS", "TEMPLATE_CHECK", "Template", "TemplateCheck", "TemplateError", "event_time", "field_text", "parse_template"]
+__all__ += ["ESCAPE_RESOURCES", "PENTEST_EVENT_TYPES", "DETECTIFY_LEGACY_TYPES"]
+__all__ += ["ConfigDict", "JsonObject", "JsonValue", "ConformanceEndpoint"]

@@ -83,7 +83,7 @@ def _sid(doc: Mapping[str, Any]) -> int:
     return v if isinstance(v, int) else 0
 
 
-def _num(v: Any) -> float:
+def _num(v: object) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
 
 

@@ -64,7 +64,7 @@ def _obj(event: Event, name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _s(value: Any) -> str | None:
+def _s(value: object) -> str | None:
     """A non-empty string form of a scalar, else ``None``."""
     if value is None or isinstance(value, (dict, list)) or value == "":
         return None
@@ -73,7 +73,7 @@ def _s(value: Any) -> str | None:
     return str(value)
 
 
-def _ip(value: Any) -> str | None:
+def _ip(value: object) -> str | None:
     """An address ECS's ``ip`` type takes, else ``None`` (a host name is not an IP)."""
     text = _s(value)
     if not text:
@@ -84,7 +84,7 @@ def _ip(value: Any) -> str | None:
         return None
 
 
-def _port(value: Any) -> int | None:
+def _port(value: Any) -> int | None:  # Any: int() of whatever the payload holds; TypeError means None
     if isinstance(value, bool):
         return None
     try:
@@ -94,7 +94,7 @@ def _port(value: Any) -> int | None:
     return port if 0 <= port <= 65535 else None
 
 
-def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+def _put(doc: dict[str, Any], path: str, value: object) -> None:
     """Set a dotted path in nested dicts, skipping empty values."""
     if value is None or value == "" or value == []:
         return
@@ -259,7 +259,7 @@ def to_ecs(event: Event, *, include_original: bool = True) -> dict[str, Any]:
     return doc
 
 
-def _pid(value: Any) -> int | None:
+def _pid(value: Any) -> int | None:  # Any: int() of whatever the payload holds; TypeError means None
     if isinstance(value, bool):
         return None
     try:
@@ -272,7 +272,7 @@ def _pid(value: Any) -> int | None:
 _HASH_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 
 
-def _file_hash(value: Any, doc: dict[str, Any]) -> None:
+def _file_hash(value: object, doc: dict[str, Any]) -> None:
     """Put a hex digest under ``file.hash.<algorithm>``, told by its length."""
     text = _s(value)
     if not text:

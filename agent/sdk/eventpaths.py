@@ -31,7 +31,7 @@ def step(action: Callable[[Event], Any]) -> Callable[[Event], bool]:
     return run
 
 
-def set_nested(ev: Event, head: str, steps: list[str], value: Any) -> None:
+def set_nested(ev: Event, head: str, steps: list[str], value: object) -> None:
     root = getattr(ev, head)
     root = dict(root) if isinstance(root, dict) else {}
     cur = root

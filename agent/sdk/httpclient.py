@@ -20,9 +20,10 @@ import dataclasses
 import os
 import re
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
+import ssl
 from requests.adapters import HTTPAdapter
 
 from agent.version import __version__
@@ -51,19 +52,20 @@ class ProxyRefused(OSError):
 class _TLSAdapter(HTTPAdapter):
     """An adapter whose pools use our SSL context (CA, client cert, min version) and SNI name."""
 
-    def __init__(self, ssl_context: Any, server_name: str | None, **kwargs: Any) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None, server_name: str | None,
+                 **kwargs: Any) -> None:  # Any: HTTPAdapter's keywords, passed on
         self._ssl_context = ssl_context
         self._server_name = server_name
         super().__init__(**kwargs)
 
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # Any: the overridden signature, as typeshed has it
         kwargs["ssl_context"] = self._ssl_context
         if self._server_name:
             kwargs["server_hostname"] = self._server_name
             kwargs["assert_hostname"] = self._server_name
         super().init_poolmanager(*args, **kwargs)
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:  # Any: the overridden signature, as typeshed has it
         """Through a proxy (CONNECT), the destination's TLS uses the same context and SNI name."""
         proxy_kwargs["ssl_context"] = self._ssl_context
         if self._server_name:
@@ -109,7 +111,8 @@ class HttpClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0))
 
-    def request(self, method: str, url: str, **kwargs: Any) -> tuple[requests.Response | None, BaseException | None]:
+    def request(self, method: str, url: str,
+                **kwargs: Any) -> tuple[requests.Response | None, BaseException | None]:  # Any: Session.request's keywords
         """Send one request; return ``(response, None)`` or ``(None, error)``; never raises for I/O."""
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
@@ -208,7 +211,7 @@ def _tunnel_text(text: str) -> str:
     return found.group(1).strip() if found else ""
 
 
-def _netloc(parts: Any) -> str:
+def _netloc(parts: SplitResult) -> str:
     """host[:port] without the ``user:password@`` a URL may carry."""
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return netloc if "@" not in parts.netloc else f"***@{netloc}"

@@ -12,7 +12,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from agent.sdk import parse_template
+from agent.sdk.template import parse_template
 from agent.sdk.tls import TLS_SCHEMA, tls_check
 from agent.sdk.describe import describe
 

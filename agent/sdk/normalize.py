@@ -31,7 +31,7 @@ from agent.model import (Severity, content_id, parse_time, score_from_cvss, scor
                          severity_from_name, severity_from_score)
 
 __all__ = ["TYPE_TABLE", "normalize_type", "severity_of_name", "severity_of_cvss", "severity_of_score",
-           "severity_of_number", "severity_of_detectify", "first_time", "canonical", "stable_id",
+           "severity_of_number", "severity_of_detectify", "first_time", "canonical", "nested_within_limit", "stable_id",
            "opt_str", "opt_obj", "opt_list", "obj_or_empty", "req_obj", "req_str", "MAX_DEPTH"]
 
 #: vendor (Event.source) → vendor type → normalised dotted type. Escape has no event
@@ -207,6 +207,19 @@ def canonical(payload: Any) -> bytes:
             raise DecodeError(f"payload is nested deeper than {MAX_DEPTH} levels") from None
         raise DecodeError(f"payload cannot be stored as JSON: {exc}") from None
     return text[_HEADROOM:-_HEADROOM]
+
+
+def nested_within_limit(data: bytes) -> bool:
+    """Whether JSON text cannot nest deeper than :data:`MAX_DEPTH`, told from its bytes alone.
+
+    Every level opens with ``{`` or ``[``, so fewer of them in all than the limit (two C
+    scans of the bytes) proves the depth without serialising the parsed value as
+    :func:`canonical` does. ``False`` means only "not proven": brackets inside strings count
+    too. A value orjson parsed from such bytes is also storable (orjson reads no integer
+    beyond 64 bits and no non-string key), so a decoder that parsed the bytes itself needs
+    :func:`canonical` only for a content-hash id.
+    """
+    return data.count(b"{") + data.count(b"[") <= MAX_DEPTH
 
 
 def stable_id(source: str, canon: bytes) -> str:

@@ -140,7 +140,8 @@ class TokenProvider:
         self.fetcher.close()
 
 
-def bearer_request(client: HttpClient, tokens: TokenProvider, method: str, url: str, **kwargs: Any) -> Delivery | Result:
+def bearer_request(client: HttpClient, tokens: TokenProvider, method: str, url: str,
+                   **kwargs: Any) -> Delivery | Result:  # Any: HttpClient.request's keywords, passed on
     """Send with ``Authorization: Bearer``; on 401/403 refresh the token once and resend.
 
     :returns: the token failure as a Delivery, else ``(response, error)`` of the last try.

@@ -94,7 +94,7 @@ class GoogleServiceAccount:
         class _FirstAnswer(Request):  # google-auth's requests transport
             """google-auth's requests transport, ending the exchange at the first non-200 answer."""
 
-            def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            def __call__(self, *args: Any, **kwargs: Any) -> Any:  # Any: google-auth's Request signature (untyped)
                 kwargs.setdefault("timeout", client.timeout)
                 # through a proxy, read the status before the body (as HttpClient.request does): a
                 # proxy refusing the request closes the connection without reading what we sent

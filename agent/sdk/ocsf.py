@@ -86,12 +86,12 @@ _PRODUCTS = {
 }
 
 
-def _ms(value: Any) -> int | None:
+def _ms(value: object) -> int | None:
     dt = value if isinstance(value, datetime) else parse_time(value)
     return None if dt is None else int(dt.timestamp() * 1000)
 
 
-def _s(value: Any) -> str | None:
+def _s(value: object) -> str | None:
     """A non-empty string form of a scalar, else ``None``."""
     if value is None or isinstance(value, (dict, list)) or value == "":
         return None
@@ -100,7 +100,7 @@ def _s(value: Any) -> str | None:
     return str(value)
 
 
-def _ip(value: Any) -> str | None:
+def _ip(value: object) -> str | None:
     """An IP address OCSF's ``ip_t`` accepts, else ``None`` (a host name is not an IP)."""
     text = _s(value)
     if not text:
@@ -112,12 +112,12 @@ def _ip(value: Any) -> str | None:
     return text.strip()
 
 
-def _obj(value: Any) -> dict[str, Any]:
+def _obj(value: object) -> dict[str, Any]:
     """``value`` when it is an object, else an empty one (groups are vendor-shaped)."""
     return value if isinstance(value, dict) else {}
 
 
-def _int(value: Any) -> int | None:
+def _int(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -2**53 < value < 2**53:
         return None  # NaN fails the comparison too; OCSF integers must stay JSON-safe
     return int(value)
@@ -163,7 +163,7 @@ def _traffic_verdict(event: Event) -> bool:
     return action in _TRAFFIC_VERDICTS and bool(_endpoint(event, "src") or _endpoint(event, "dst"))
 
 
-def _port(value: Any) -> int | None:
+def _port(value: object) -> int | None:
     port = _int(value) if not isinstance(value, str) else (int(value) if value.isascii() and value.isdigit() else None)
     return port if port is not None and 0 <= port <= 65535 else None
 

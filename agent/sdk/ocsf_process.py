@@ -35,13 +35,13 @@ def is_process_event(event: Event) -> bool:
     return event.type.split(".", 1)[0] == "process" or event.type == "auth.sudo"
 
 
-def _s(value: Any) -> str | None:
+def _s(value: object) -> str | None:
     if value is None or isinstance(value, (dict, list, bool)) or value == "":
         return None
     return str(value)
 
 
-def _pid(value: Any) -> int | None:
+def _pid(value: object) -> int | None:
     """A process id OCSF's integer accepts (non-negative, JSON-safe), from a number or digits."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)

@@ -55,7 +55,7 @@ def otlp_modules() -> OtlpModules:
         raise ImportError(f"{exc}; {OTLP_EXTRA_HINT}") from None
 
 
-def to_any_value(value: Any, out: "AnyValue") -> None:
+def to_any_value(value: Any, out: "AnyValue") -> None:  # Any: JSON, narrowed by exact type() checks mypy does not follow
     """Fill ``out`` from a JSON-like Python value (dicts become kvlists, lists arrays)."""
     kind = type(value)  # exact types first: this runs for every attribute of every event
     if kind is str:
@@ -109,7 +109,7 @@ def from_any_value(value: "AnyValue") -> Any:
     return getattr(value, kind)
 
 
-def key_values(pairs: Iterable[tuple[str, Any]], out: Any) -> None:
+def key_values(pairs: Iterable[tuple[str, Any]], out: Any) -> None:  # Any: a protobuf repeated field (lazy import)
     """Append ``(key, value)`` pairs to a repeated ``KeyValue`` field, skipping None values."""
     for key, value in pairs:
         if value is None:

@@ -121,7 +121,8 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = _time.tim
     return max(0.0, when.timestamp() - now())
 
 
-def classify_http(response: Any = None, error: BaseException | None = None) -> Delivery:
+def classify_http(response: Any = None,  # Any: a requests.Response, or a stand-in with its status_code, headers, text
+                  error: BaseException | None = None) -> Delivery:
     """Classify an HTTP response (or the exception raised instead) as an outcome.
 
     2xx → OK; 408, 425, 429 and 5xx, connection errors and timeouts → RETRY with the

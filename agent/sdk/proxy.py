@@ -23,7 +23,7 @@ __all__ = ["PROXY_SCHEMA", "ProxySettings", "proxy_url_check"]
 
 
 
-def proxy_url_check(field: str, value: Any, error: Callable[[str, str], None]) -> None:
+def proxy_url_check(field: str, value: object, error: Callable[[str, str], None]) -> None:
     """cerberus ``check_with``: ``http://host:port`` or ``https://host:port``, credentials apart."""
     if value is None:
         return

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from agent.sdk.decoder import Decoder
+from agent.model import Event
 
-__all__ = ["RawRecord"]
+__all__ = ["RawRecord", "RecordDecoder"]
+
+
+class RecordDecoder(Protocol):
+    """What a record needs of its decoder: the pipeline calls ``decode`` and names ``type_name`` in reasons.
+
+    Every :class:`agent.sdk.decoder.Decoder` is one. Declared here, beside the record, so
+    this module does not import the decoder module that imports it.
+    """
+
+    @property
+    def type_name(self) -> str: ...
+
+    def decode(self, record: RawRecord) -> list[Event]: ...
 
 
 @dataclass(slots=True)
@@ -26,7 +38,7 @@ class RawRecord:
     """
 
     data: bytes
-    decoder: "Decoder"
+    decoder: RecordDecoder
     origin: dict[str, Any]
     received_at: datetime
     parsed: Any = None

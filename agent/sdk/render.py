@@ -9,6 +9,7 @@ for it (and so this module works while that mapping evolves).
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from typing import Any, Mapping, Protocol
 
@@ -63,7 +64,7 @@ def render_json(item: _Spooled, schema: str) -> bytes:
     return orjson.dumps(render_schema(item.event, schema), option=orjson.OPT_NON_STR_KEYS)
 
 
-def lookup(doc: Mapping[str, Any], path: str, default: Any = None) -> Any:
+def lookup(doc: Mapping[str, Any], path: str, default: object = None) -> Any:
     """Return the value at a dotted path of a native-form dict (``asset.name``)."""
     value: Any = doc
     for step in path.split("."):
@@ -88,6 +89,9 @@ def expand(template: str, doc: Mapping[str, Any]) -> str:
     Missing fields become empty strings (a template never fails on an event that lacks
     a group), lists are joined with commas, dicts become compact JSON.
     """
+    warnings.warn("agent.sdk.expand (single-brace {path} templates) is deprecated and goes away in the next release; "
+                  "parse the option once with agent.sdk.parse_template ({{ path }}) and call its render(event)",
+                  DeprecationWarning, stacklevel=2)
     if "{" not in template:
         return template.replace("}}", "}")
     out: list[str] = []
@@ -114,7 +118,7 @@ def expand(template: str, doc: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -126,7 +130,7 @@ def _text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def epoch_ms(iso: Any) -> int | None:
+def epoch_ms(iso: object) -> int | None:
     """Milliseconds since the epoch of a native-form time string (``None`` if it is not one)."""
     if not isinstance(iso, str):
         return None

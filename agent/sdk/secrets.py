@@ -32,7 +32,7 @@ def secret_values(config: Mapping[str, Any], keys: Iterable[str]) -> set[str]:
     wanted = frozenset(keys)
     found: set[str] = set()
 
-    def walk(value: Any, key: str = "") -> None:
+    def walk(value: object, key: str = "") -> None:
         if isinstance(value, Mapping):
             for k, v in value.items():
                 walk(v, str(k))

@@ -17,7 +17,7 @@ __all__ = ["SINK_CORE_SCHEMA", "RETRY_SCHEMA", "BATCH_SCHEMA", "CIRCUIT_SCHEMA",
            "compose_sink_schema", "with_nested_defaults"]
 
 
-def _attempts(value: Any) -> Any:
+def _attempts(value: object) -> Any:
     """``max_attempts``: ``unlimited`` is stored as -1; any other word is an error."""
     if isinstance(value, str):
         if value.strip().lower() == "unlimited":

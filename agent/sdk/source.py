@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, Sequence
 
 from agent.sdk.decoder import PLUGIN_API_VERSION, Decoder
+from agent.sdk.listeners import Listeners
 from agent.sdk.record import RawRecord
 from agent.sdk.secrets import ALWAYS_SECRET_KEYS
+from agent.sdk.json_types import JsonValue
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from loguru import Logger
 
 __all__ = ["DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus"]
@@ -87,6 +91,10 @@ class SourceContext:
         source's section) is where the spec sits, so a ``ConfigError`` names that line.
     :ivar stopping: set when the agent is shutting down.
     :ivar redact: returns a text with every known secret replaced by ``***``.
+    :ivar listeners: where a listening source gets its sockets (``listeners.stream(host, port,
+        backlog=...)``, ``listeners.datagram(...)``) and gives them back (``listeners.close()``
+        at the end of ``stop``). A reload that replaces the source hands the same sockets to
+        its successor through this, so no connection is refused in between.
     """
 
     name: str
@@ -96,6 +104,7 @@ class SourceContext:
     build_decoder: DecoderBuilder
     stopping: threading.Event = field(default_factory=threading.Event)
     redact: Callable[[str], str] = field(default=lambda text: text)
+    listeners: Listeners = field(default_factory=Listeners)
 
 
 class Source(ABC):
@@ -141,7 +150,7 @@ class Source(ABC):
         return []
 
     def make_record(self, data: bytes, decoder: Decoder, origin: dict[str, Any],
-                    received_at: Any, parsed: Any = None) -> RawRecord:
+                    received_at: datetime, parsed: JsonValue = None) -> RawRecord:
         """Build a :class:`RawRecord` with ``origin.input`` set to this source's name."""
         origin.setdefault("input", self.name)
         return RawRecord(data=data, decoder=decoder, origin=origin, received_at=received_at, parsed=parsed)

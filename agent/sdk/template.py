@@ -60,7 +60,7 @@ class Field:
 Part = Union[str, Field]
 
 
-def field_text(value: Any) -> str:
+def field_text(value: object) -> str:
     """The text a value renders as: missing is empty, lists comma-joined, mappings JSON."""
     if type(value) is str:
         return value
@@ -322,7 +322,7 @@ class TemplateCheck:
     def parse(self, value: str) -> Template:
         return parse_template(value, extra=self.extra)
 
-    def __call__(self, field: str, value: Any, error: Callable[[str, str], None]) -> None:
+    def __call__(self, field: str, value: object, error: Callable[[str, str], None]) -> None:
         if not isinstance(value, str):
             return
         try:

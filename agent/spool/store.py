@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import queue
 import sqlite3
-from array import array
 import threading
 import time
+from array import array
+from bisect import bisect_right
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -515,16 +517,23 @@ class SpoolReader:
                         continue
                     _, last, ends, data = seg
                     start = max(0, seen + 1 - base)
-                    prev = ends[start - 1] if start else 0
-                    for index in range(start, len(ends)):
-                        end = ends[index]
-                        if out and size + end - prev > max_bytes:
+                    stop = min(len(ends), start + max_events - len(out))
+                    if start < stop:
+                        # the events of this segment that fit, found by bisection on the offsets and
+                        # sliced out in C (the first event of a read always goes, however big)
+                        prev = ends[start - 1] if start else 0
+                        fit = bisect_right(ends, prev + max_bytes - size, start, stop)
+                        if fit == start and not out:
+                            fit = start + 1
+                        offsets = ends[start:fit]
+                        out.extend(map(SpooledEvent, range(base + start, base + fit),
+                                       map(data.__getitem__, map(slice, chain((prev,), offsets), offsets))))
+                        if fit > start:
+                            size += ends[fit - 1] - prev
+                        if fit < stop:  # the next event would pass max_bytes
                             return out, out[-1].seq
-                        out.append(SpooledEvent(base + index, data[prev:end]))
-                        size += end - prev
-                        prev = end
                         if len(out) == max_events:
-                            return out, base + index
+                            return out, base + fit - 1
                     seen = last
             top = self.conn.execute("SELECT coalesce(max(last), 0) FROM segments").fetchone()[0]
             return out, max(top, after, out[-1].seq if out else 0)

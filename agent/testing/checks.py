@@ -1,6 +1,6 @@
 """The individual checks of the sink conformance suite (see :mod:`agent.testing.conformance`).
 
-Every check takes a :class:`agent.testing.conformance.SinkHarness`, raises
+Every check takes a :class:`agent.testing.harness.SinkHarness`, raises
 :class:`ConformanceError` with an actionable message when the sink breaks the
 contract, and :class:`NotApplicable` when the check does not apply to it. The schema
 helpers (:func:`schema_problems`, :func:`default_problems`) are also used by
@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator, Sequence
 from unittest import mock
 
 import cerberus
@@ -22,21 +22,11 @@ from agent.sdk.outcome import Delivery, Status
 from agent.model import Event
 from agent.testing.receivers import Reply
 from agent.config.schema import SINK_CORE_SCHEMA
-from agent.sdk.sink import Sink
+from agent.sdk.sink import Sink, SpooledEvent
 from agent.testing import sample_events, spooled
-
-if TYPE_CHECKING:
-    from agent.testing.conformance import SinkHarness
+from agent.testing.harness import TIMEOUT_S, ConformanceError, Endpoint, NotApplicable, SinkHarness
 
 __all__ = ["ConformanceError", "NotApplicable", "schema_problems", "default_problems", "common_default_problems"]
-
-
-class ConformanceError(AssertionError):
-    """The sink breaks the contract; the message says where and how to fix it."""
-
-
-class NotApplicable(Exception):
-    """The check does not apply to this sink (its transport, or no opt-in)."""
 
 
 # ----------------------------------------------------------------------------- schema
@@ -120,7 +110,7 @@ def _fail_if(problems: list[str], what: str) -> None:
         raise ConformanceError(f"{what}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def check_declaration(h: "SinkHarness") -> None:
+def check_declaration(h: SinkHarness) -> None:
     cls = h.cls
     problems = []
     if not (isinstance(cls, type) and issubclass(cls, Sink)):
@@ -141,24 +131,24 @@ def check_declaration(h: "SinkHarness") -> None:
     _fail_if(problems, f"{cls.__name__} does not declare the sink contract")
 
 
-def check_keys_documented(h: "SinkHarness") -> None:
+def check_keys_documented(h: SinkHarness) -> None:
     _fail_if(schema_problems(dict(h.cls.CONFIG_SCHEMA)), f"{h.cls.__name__}.CONFIG_SCHEMA is not fully documented")
 
 
-def check_defaults_validate(h: "SinkHarness") -> None:
+def check_defaults_validate(h: SinkHarness) -> None:
     _fail_if(default_problems(dict(h.cls.CONFIG_SCHEMA)), f"{h.cls.__name__}.CONFIG_SCHEMA has defaults its own rules refuse")
 
 
-def check_common_defaults(h: "SinkHarness") -> None:
+def check_common_defaults(h: SinkHarness) -> None:
     _fail_if(common_default_problems(h.cls), f"{h.cls.__name__}.DEFAULTS is wrong")
 
 
-def check_config_validates(h: "SinkHarness") -> None:
+def check_config_validates(h: SinkHarness) -> None:
     h.require_opt_in()
     h.build()
 
 
-def _instance(h: "SinkHarness", endpoint: Any = None) -> Sink:
+def _instance(h: SinkHarness, endpoint: Endpoint | None = None) -> Sink:
     """Build the sink; without the opt-in a fallback that fails is 'not applicable', not a failure."""
     try:
         return h.build(endpoint)
@@ -173,7 +163,7 @@ def _instance(h: "SinkHarness", endpoint: Any = None) -> Sink:
 def _no_network_and_moving_clock(offset: float) -> Iterator[None]:
     real_time = time.time
 
-    def refuse(*_: Any, **__: Any) -> None:
+    def refuse(*_: object, **__: object) -> None:
         raise ConformanceError("encode_batch() opened a network connection; an encoder is a pure function of the batch")
 
     with mock.patch.object(socket.socket, "connect", refuse), mock.patch.object(socket, "create_connection", refuse), \
@@ -181,7 +171,7 @@ def _no_network_and_moving_clock(offset: float) -> Iterator[None]:
         yield
 
 
-def check_encoder_pure(h: "SinkHarness") -> None:
+def check_encoder_pure(h: SinkHarness) -> None:
     sink = _instance(h)
     encode = getattr(sink, "encode_batch", None) or getattr(sink, "encode", None)
     if not callable(encode):
@@ -191,7 +181,7 @@ def check_encoder_pure(h: "SinkHarness") -> None:
     before = [e.to_json() for e in events]
     copies = [Event.from_json(b) for b in before]
 
-    def run(batch: Any, offset: float) -> Any:
+    def run(batch: Sequence[SpooledEvent], offset: float) -> Any:
         with _no_network_and_moving_clock(offset):
             out = encode(batch)
         return list(out) if hasattr(out, "__next__") else out
@@ -207,7 +197,7 @@ def check_encoder_pure(h: "SinkHarness") -> None:
         raise ConformanceError("encode_batch() of six events returned nothing")
 
 
-def check_empty_batch(h: "SinkHarness") -> None:
+def check_empty_batch(h: SinkHarness) -> None:
     sink = _instance(h)
     outcome = h.send(sink, [])
     if outcome.status is not Status.OK:
@@ -221,7 +211,7 @@ def _expect(outcome: Delivery, status: Status, situation: str) -> None:
         raise ConformanceError(f"{situation}: expected {status.name}, got {outcome.status.name} ({outcome.reason!r})")
 
 
-def check_ok(h: "SinkHarness") -> None:
+def check_ok(h: SinkHarness) -> None:
     h.require_opt_in()
     h.require_transport("http", "tcp", "file", "none")  # "external": the sink needs its own peer (NATS)
     sink = _instance(h)
@@ -234,7 +224,7 @@ def check_ok(h: "SinkHarness") -> None:
         h.tcp.wait_for_bytes(1, timeout=5)
 
 
-def check_connection_refused(h: "SinkHarness") -> None:
+def check_connection_refused(h: SinkHarness) -> None:
     h.require_opt_in()
     h.require_transport("http", "tcp")
     sink = _instance(h, h.endpoint(closed=True))
@@ -245,9 +235,7 @@ def check_connection_refused(h: "SinkHarness") -> None:
     _expect(h.send(sink, spooled(sample_events()[:1])), Status.RETRY, "connection refused")
 
 
-def check_timeout(h: "SinkHarness") -> None:
-    from agent.testing.conformance import TIMEOUT_S
-
+def check_timeout(h: SinkHarness) -> None:
     h.require_opt_in()
     h.require_transport("http")
     ok = h.ok_reply
@@ -261,7 +249,7 @@ def check_timeout(h: "SinkHarness") -> None:
                                    "use it as its request timeout)")
 
 
-def check_http_status(h: "SinkHarness", code: int) -> None:
+def check_http_status(h: SinkHarness, code: int) -> None:
     h.require_opt_in()
     h.require_transport("http")
     headers = {"Retry-After": "7"} if code == 429 else {}
@@ -277,7 +265,7 @@ def check_http_status(h: "SinkHarness", code: int) -> None:
                                "(agent.delivery.parse_retry_after reads the header)")
 
 
-def check_healthcheck(h: "SinkHarness") -> None:
+def check_healthcheck(h: SinkHarness) -> None:
     endpoints: list[Any] = [None]
     if h.opted_in and h.transport in ("http", "tcp"):
         endpoints.append(h.endpoint(closed=True))
@@ -294,7 +282,7 @@ def check_healthcheck(h: "SinkHarness") -> None:
         h.texts.append(outcome.reason)
 
 
-def check_close_idempotent(h: "SinkHarness") -> None:
+def check_close_idempotent(h: SinkHarness) -> None:
     for used in (False, True):
         sink = _instance(h)
         if used:
@@ -313,7 +301,7 @@ def check_close_idempotent(h: "SinkHarness") -> None:
                                        "close() must be safe to call more than once") from exc
 
 
-def check_secrets(h: "SinkHarness") -> None:
+def check_secrets(h: SinkHarness) -> None:
     sink = _instance(h)
     h.send(sink, [])
     try:

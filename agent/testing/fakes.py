@@ -13,13 +13,16 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from agent.sdk.decoder import Decoder
 from agent.model import Event, Severity, content_id, score_from_severity
 from agent.sdk.record import RawRecord
 from agent.testing.receivers import CapturedRequest, HTTPReceiver, Reply, TCPReceiver
 from agent.sdk.sink import SinkContext, SpooledEvent
+
+if TYPE_CHECKING:
+    from loguru import Message
 
 __all__ = ["make_event", "spooled", "FakeClock", "make_record", "make_sink_context", "CapturedLogs",
            "HTTPReceiver", "TCPReceiver", "Reply", "CapturedRequest", "sample_events"]
@@ -28,7 +31,7 @@ _counter = itertools.count(1)
 T0 = datetime(2025, 1, 15, 14, 30, 0, tzinfo=timezone.utc)
 
 
-def make_event(**fields: Any) -> Event:
+def make_event(**fields: Any) -> Event:  # Any: any Event field by name, each of its own type
     """Return a valid Event with sensible defaults; any field can be overridden."""
     n = next(_counter)
     sev = fields.pop("severity", Severity.HIGH)
@@ -47,7 +50,7 @@ def spooled(events: Sequence[Event], start: int = 1) -> list[SpooledEvent]:
     return [SpooledEvent(start + i, e.to_json(), e) for i, e in enumerate(events)]
 
 
-def make_record(data: bytes, decoder: Decoder, **origin: Any) -> RawRecord:
+def make_record(data: bytes, decoder: Decoder, **origin: object) -> RawRecord:
     """A raw record as a source would build it (``origin.input`` defaults to ``test``)."""
     origin.setdefault("input", "test")
     return RawRecord(data=data, decoder=decoder, origin=origin, received_at=T0)
@@ -71,7 +74,7 @@ class FakeClock:
         self.now += seconds
 
 
-def stable_id(source: str, payload: Any) -> str:
+def stable_id(source: str, payload: object) -> str:
     """The id an event without a vendor id gets (re-exported for tests)."""
     return content_id(source, payload)
 
@@ -130,10 +133,10 @@ class CapturedLogs:
     def __enter__(self) -> "CapturedLogs":
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _write(self, message: Any) -> None:
+    def _write(self, message: "Message") -> None:
         rec = message.record
         parts = [rec["level"].name, rec["message"]]
         parts += [f"{k}={v}" for k, v in rec["extra"].items() if k != "_capture"]
@@ -142,7 +145,7 @@ class CapturedLogs:
         with self._lock:
             self._lines.append(" ".join(str(p) for p in parts))
 
-    def logger(self, **extra: Any) -> Any:
+    def logger(self, **extra: object) -> Any:
         """A loguru logger bound to ``extra`` whose records this capture keeps."""
         from loguru import logger
 

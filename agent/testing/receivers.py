@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "_Server"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
         """Stay quiet: tests read :attr:`HTTPReceiver.requests`, not stderr."""
 
     def _read_body(self) -> bytes:
@@ -178,7 +178,7 @@ class _ServedReceiver:
     def __enter__(self) -> Self:
         return self.start() if self._server is None else self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property

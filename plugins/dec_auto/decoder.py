@@ -12,26 +12,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from agent.sdk import DecodeError, Decoder, Event, RawRecord, find_cef, find_leef, parse_json
+from agent.sdk import (DETECTIFY_LEGACY_TYPES, ESCAPE_RESOURCES, PENTEST_EVENT_TYPES, DecodeError, Decoder, Event, RawRecord,
+                       find_cef, find_leef, parse_json)
 from plugins.dec_auto.config import CONFIG_SCHEMA
+from agent.sdk.json_types import JsonValue
 
-# The vendors' documented event names detection keys on. They are the vendor decoders'
-# own lists (a test holds them equal); copied, not imported, because a plugin never
-# imports another plugin: the decoders themselves are reached through the registry.
-#: Escape's export arrays (``dec_escape`` RESOURCES)
-ESCAPE_RESOURCES = ("issues", "assets", "scans", "profiles", "locations", "integrations")
-#: the pentest platforms' event types (``dec_pentest`` EVENT_TYPES)
-PENTEST_TYPES = ("finding_added", "finding_verified", "phase_changed", "engagement_completed", "engagement_signed",
-                 "critical_finding", "retest_completed", "report_ready", "surface_changed", "monitor_alert")
-#: Detectify's legacy webhook types (``dec_detectify`` LEGACY_TYPES)
-DETECTIFY_LEGACY_TYPES = ("event_scan_started", "event_scan_finished", "event_finding_high", "event_finding_medium")
+# The vendors' documented names detection keys on (ESCAPE_RESOURCES, PENTEST_EVENT_TYPES,
+# DETECTIFY_LEGACY_TYPES) come from the SDK, the one list the vendor decoders read too;
+# the decoders themselves are reached through the registry.
 _DETECTIFY_CURRENT = ("finding", "scan_started", "scan_completed", "scan_finished", "asset_added", "asset_changed",
                       "asset_removed", "finding_updated", "finding_resolved", "new_finding", "finding_new")
 #: the decoder types ``auto`` hands records to, by registered name
 DISPATCH = ("escape", "detectify", "zeropath", "pentest", "json", "cef", "syslog", "raw")
 
 
-def detect(payload: Any) -> str | None:
+def detect(payload: JsonValue) -> str | None:
     """The decoder type a JSON payload's shape belongs to, or ``None`` for none known.
 
     * ``zeropath``: an object with ``sourcetype`` and an ``event`` object;
@@ -46,7 +41,7 @@ def detect(payload: Any) -> str | None:
     if "sourcetype" in payload and isinstance(payload.get("event"), dict):
         return "zeropath"
     for key in ("event", "event_type", "type"):
-        if isinstance(payload.get(key), str) and payload[key] in PENTEST_TYPES:
+        if isinstance(payload.get(key), str) and payload[key] in PENTEST_EVENT_TYPES:
             return "pentest"
     kind = payload.get("event_type")
     if isinstance(kind, str) and (isinstance(payload.get("finding"), dict) or kind in _DETECTIFY_CURRENT):

@@ -14,19 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from agent.sdk.decoder import Decoder, DecodeError
-from agent.sdk import Event, Severity, score_from_severity
+from agent.sdk import DETECTIFY_LEGACY_TYPES, Event, Severity, score_from_severity
 from agent.sdk.normalize import (canonical, first_time, normalize_type, opt_list, opt_obj, opt_str, req_obj, req_str,
                              severity_of_detectify, stable_id)
 from agent.sdk.record import RawRecord
 from plugins.dec_detectify.config import CONFIG_SCHEMA
 
 SOURCE = "detectify"
-LEGACY_TYPES = ("event_scan_started", "event_scan_finished", "event_finding_high", "event_finding_medium")
+LEGACY_TYPES = DETECTIFY_LEGACY_TYPES
 _LEGACY_FLOOR = {"event_finding_high": Severity.HIGH, "event_finding_medium": Severity.MEDIUM}
 _COUNTS = (("critical_findings", "critical"), ("medium_findings", "medium"), ("notice_findings", "info"))
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     return "null" if value is None else {dict: "an object", list: "an array", bool: "a boolean", int: "a number",
                                          float: "a number"}.get(type(value), type(value).__name__)
 

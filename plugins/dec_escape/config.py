@@ -2,7 +2,10 @@
 
 from typing import Any
 
-RESOURCES = ("issues", "assets", "scans", "profiles", "locations", "integrations")
+from agent.sdk import ESCAPE_RESOURCES
+
+#: the export arrays this decoder reads (the SDK's list, which `auto` keys on too)
+RESOURCES = ESCAPE_RESOURCES
 
 CONFIG_SCHEMA: dict[str, dict[str, Any]] = {
     "resources": {"type": "list", "default": list(RESOURCES), "schema": {"type": "string", "allowed": list(RESOURCES)},

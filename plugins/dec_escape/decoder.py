@@ -78,7 +78,8 @@ class EscapeDecoder(Decoder):
     # -- one mapper per resource ----------------------------------------------------
 
     def _event(self, item: dict[str, Any], where: str, record: RawRecord, kind: str, state: str, *,
-               time: datetime | None, title: str, **groups: Any) -> Event:
+               time: datetime | None, title: str,
+               **groups: Any) -> Event:  # Any: Event keyword fields, each of its own type
         rid = opt_str(item.get("id"))
         if not rid:
             raise DecodeError(f"{where}.id is required and missing")
@@ -196,6 +197,6 @@ class EscapeDecoder(Decoder):
                                     else "valid"} if "valid" in asset else None)
 
 
-def _not_object(where: str, value: Any) -> dict[str, Any]:
+def _not_object(where: str, value: object) -> dict[str, Any]:
     raise DecodeError(f"{where} must be an object, found {type(value).__name__}")
 

@@ -20,7 +20,7 @@ TARGET_KINDS = ("apiRoute", "codeFile", "graphqlResolver", "webPage", "webCrawle
 ASSET_PARTS = ("service", "frontend", "host", "repository", "schema")
 
 
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
+def _put(out: dict[str, Any], key: str, value: object) -> None:
     if value not in (None, "", [], {}):
         out[key] = value
 
@@ -113,7 +113,7 @@ def asset_group(asset: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
     return out, repository
 
 
-def _is_obj(value: Any, where: str) -> bool:
+def _is_obj(value: object, where: str) -> bool:
     if not isinstance(value, dict):
         raise DecodeError(f"{where} must be an object, found {type(value).__name__}")
     return True

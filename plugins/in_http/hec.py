@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-__all__ = ["split_envelopes", "HecError", "HEC_OK", "hec_answer", "hec_auth_refusal"]
+__all__ = ["split_envelopes", "HecError", "HEC_OK", "HEC_OK_BODY", "hec_answer", "hec_auth_refusal"]
 
 HEC_META = ("time", "host", "source", "sourcetype", "index", "fields")
 HEC_OK = {"text": "Success", "code": 0}
+HEC_OK_BODY = orjson.dumps(HEC_OK) + b"\n"  # the answer to every accepted HEC request
 _DECODER = json.JSONDecoder()
 
 

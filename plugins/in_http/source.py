@@ -1,11 +1,14 @@
 """The ``http`` source: webhooks in, and every 2xx means the events are durably spooled.
 
-An asyncio loop in one thread parses HTTP (see :mod:`plugins.in_http.protocol`);
-the blocking ``submit`` runs on a small thread pool, so concurrent requests reach the
-spool together and share its group commit (one fsync for many webhooks). The answer
-is written only when ``submit`` returns: ACCEPTED → 2xx, FULL → 503 with
-Retry-After, and never later than ``response_timeout_s`` (a sender that times out
-and retries is de-duplicated by event id).
+An asyncio loop in one thread parses HTTP (see :mod:`plugins.in_http.protocol`) and
+turns each request into records; the blocking ``submit`` (decode, route, spool) runs
+on a submit thread, and the requests of all connections that arrive meanwhile go in
+one batch (see :mod:`plugins.in_http.batcher`), so they share one group commit (one
+fsync for many webhooks). The answer is written only when that commit is done:
+ACCEPTED → 2xx, FULL → 503 with Retry-After, and never later than
+``response_timeout_s`` (a sender that times out and retries is de-duplicated by
+event id). No request costs a task or a timer of its own: :meth:`HttpSource.handle`
+is a plain function that queues the records with a reply.
 """
 
 from __future__ import annotations
@@ -14,20 +17,23 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any
+from dataclasses import replace
+from typing import Any, Callable
+
+import orjson
 
 from agent.sdk import LogWindow
 from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
-from agent.sdk.net import family_of, parse_address
+from agent.sdk.net import parse_address
 from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus
 from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
-from plugins.in_http.batcher import Batcher, RequestResult, Refusal, TrackingDecoder
+from plugins.in_http.batcher import Batcher, Outcome, RequestResult, Refusal, TrackingDecoder
 from plugins.in_http.config import CONFIG_SCHEMA, check_config
-from plugins.in_http.hec import HEC_OK, HecError, hec_answer, hec_auth_refusal, split_envelopes
-from plugins.in_http.protocol import HttpProtocol, Request, Response, ServerState, json_response
+from plugins.in_http.hec import HEC_OK_BODY, HecError, hec_answer, hec_auth_refusal, split_envelopes
+from plugins.in_http.protocol import Answer, HttpProtocol, Request, Response, ServerState, json_response
 
 DEFAULT_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
                  "application/x-jsonlines", "text/plain", "application/cloudevents+json")
@@ -35,6 +41,7 @@ HEC_EVENT = ("/services/collector", "/services/collector/event", "/services/coll
 HEC_RAW = ("/services/collector/raw", "/services/collector/raw/1.0")
 HEC_HEALTH = ("/services/collector/health", "/services/collector/health/1.0")
 LOG_PER_SECOND = 20
+IDLE_GRACE_S = 0.5  # stopping: how long a keep-alive connection between requests may still send one
 
 
 class _Route:
@@ -95,13 +102,14 @@ class HttpSource(Source):
         tls = config.get("tls") or {}
         self.ssl_context = server_context(tls) if tls.get("enabled") or tls.get("cert_file") else None
         self.stats: dict[str, int] = {"requests": 0, "accepted": 0, "events": 0, "duplicates": 0}
+        self._ok_bodies: dict[tuple[int, int | None], bytes] = {}
         self._state = ServerState(self.precheck, self.handle, max_body=self.max_body,
                                   max_connections=int(config["max_connections"]),
                                   max_per_client=int(config["max_connections_per_client"]),
                                   read_timeout=float(config["read_timeout_s"]), idle_timeout=float(config["idle_timeout_s"]),
                                   on_refusal=self._refused)
         self._pool = concurrent.futures.ThreadPoolExecutor(int(config["workers"]), thread_name_prefix=f"source-{name}")
-        self._batcher = Batcher(self._submit, self._pool, int(config["workers"]), self.submit_timeout)
+        self._batcher = Batcher(self._submit, self._pool, int(config["workers"]), self.submit_timeout, self.response_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -113,14 +121,17 @@ class HttpSource(Source):
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
+        # the socket comes from the context: a reload hands the predecessor's to this instance
+        sock = self.ctx.listeners.stream(self.host, self.port, backlog=1024, v6only=True)
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
             self._server = loop.run_until_complete(loop.create_server(
-                lambda: HttpProtocol(self._state), self.host, self.port, family=family_of(self.host), reuse_address=True,
+                lambda: HttpProtocol(self._state), sock=sock,
                 ssl=self.ssl_context, ssl_handshake_timeout=float(self.config["read_timeout_s"]) if self.ssl_context else None,
                 backlog=1024))
         except OSError:
+            sock.close()
             loop.close()
             self._loop = None
             raise
@@ -136,20 +147,45 @@ class HttpSource(Source):
     def stop(self) -> None:
         loop, self._loop = self._loop, None
         if loop is None:
+            self.ctx.listeners.close()  # start() may have failed after taking the socket
             return
 
         async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for conn in list(self._state.connections):
-                if not conn.busy:
-                    conn.close()
-            if self._state.tasks:  # let in-flight requests get their answer
-                await asyncio.wait(list(self._state.tasks), timeout=self.response_timeout)
+            # graceful drain: stop accepting (only this instance's duplicate of the listening
+            # socket closes: a reload's successor accepts what queues meanwhile), answer every
+            # request already arriving with "Connection: close"; a connection with no request
+            # under way (just opened, or keep-alive between requests) gets IDLE_GRACE_S to send
+            # one (a sender posting in a loop does), then closes as its idle timeout would
+            server = self._server
+            if server is not None:  # stop accepting, but close the server only once its accepts are set up:
+                for sock in server.sockets:  # asyncio drops a connection accepted just before close()
+                    loop.remove_reader(sock.fileno())
+            handle = self._state.handle
+
+            def last_answer(req: Request, answer: Answer) -> Response | None:
+                # copies, not the answers themselves: common answers are shared objects
+                resp = handle(req, lambda late: answer(replace(late, close=True)))
+                return None if resp is None else replace(resp, close=True)
+
+            self._state.handle = last_answer
+            grace_end = loop.time() + min(IDLE_GRACE_S, self.response_timeout)
+            deadline = loop.time() + self.response_timeout
+            me = asyncio.current_task()
+            # a connection the server accepted just before it closed is still being set up by a
+            # task of its own (TLS handshake, connection_made): wait for those too, not only for
+            # the connections already known, or one would be left open on a stopped loop
+            while ((self._state.connections or any(t is not me for t in asyncio.all_tasks()))
+                   and loop.time() < deadline):
+                idle_ends = loop.time() >= grace_end
+                for conn in list(self._state.connections):
+                    if idle_ends and not (conn.closing or conn.busy or conn.queue or conn.started or conn.in_body):
+                        conn.close()
+                await asyncio.sleep(0.01)
+            if server is not None:
+                server.close()  # closes this instance's duplicate of the listening socket only
             for conn in list(self._state.connections):
                 conn.close()
-            for task in list(self._state.tasks):
-                task.cancel()
+            await asyncio.sleep(0)  # let the transports close their sockets before the loop stops
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(self.response_timeout + 2)
         loop.call_soon_threadsafe(loop.stop)
@@ -159,6 +195,7 @@ class HttpSource(Source):
         self._pool.shutdown(wait=True)
         loop.close()
         self._server = None
+        self.ctx.listeners.close()
 
     # ----------------------------------------------------------------- refusals
     def _refused(self, req: Request | None, peer: str, status: int, reason: str) -> None:
@@ -218,7 +255,8 @@ class HttpSource(Source):
         self._refused(req, req.peer, 401, reason)
         return json_response(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"} if route.auth and route.auth.bearer else None)
 
-    async def handle(self, req: Request) -> Response:
+    def handle(self, req: Request, answer: Answer) -> Response | None:
+        """Answer at once (health, a signature refused) or queue the records and answer once they are committed."""
         route = self._route(req.path)
         assert route is not None
         if route.kind == "hec_health":
@@ -238,49 +276,55 @@ class HttpSource(Source):
             try:
                 envelopes = split_envelopes(req.body)
             except HecError as exc:
-                busy = await self._dead_letter(req, route, origin, received, f"HEC: {exc}")
-                if busy is not None:
-                    return busy
-                self._refused(req, req.peer, 400, f"HEC: {exc}")
                 extra = {"invalid-event-number": exc.index} if exc.index is not None else {}
-                return json_response(400, hec_answer(str(exc), exc.code, **extra))
+                self._keep_refused(req, route, origin, received, f"HEC: {exc}", answer,
+                                   json_response(400, hec_answer(str(exc), exc.code, **extra)))
+                return None
             records = [self._hec_record(ev, meta, route.decoder, origin, received) for ev, meta in envelopes]
         elif route.kind == "hec_raw":
             records = [RawRecord(line, route.decoder, origin, received) for line in req.body.splitlines() if line.strip()]
             if not records:
-                busy = await self._dead_letter(req, route, origin, received, "HEC: No data")
-                if busy is not None:
-                    return busy
-                self._refused(req, req.peer, 400, "HEC: No data")
-                return json_response(400, hec_answer("No data", 5))
+                self._keep_refused(req, route, origin, received, "HEC: No data", answer,
+                                   json_response(400, hec_answer("No data", 5)))
+                return None
         else:
             empty = not req.body.strip()  # refused, but kept as a dead letter like any refused body
             records = [RawRecord(req.body, Refusal("empty body") if empty else route.decoder, origin, received)]
-        try:
-            outcome: RequestResult = await asyncio.wait_for(self._batcher.add(records, route.dedup), self.response_timeout)
-        except asyncio.TimeoutError:
-            self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
-            return self._busy(route, "spool is slow, retry later")
-        if outcome.status is not SubmitStatus.ACCEPTED:
-            text = "spool full, retry later" if outcome.status is SubmitStatus.FULL else "shutting down"
-            self._refused(req, req.peer, 503, text)
-            return self._busy(route, text)
-        return self._answer(req, route, outcome)
-
-    async def _dead_letter(self, req: Request, route: _Route, origin: dict[str, Any], received: Any,
-                           reason: str) -> Response | None:
-        """Keep a body refused on sight in the dead-letter store; ``None`` once it is, else the 503 to answer."""
-        try:
-            outcome = await asyncio.wait_for(self._batcher.add([RawRecord(req.body, Refusal(reason), origin, received)], False),
-                                             self.response_timeout)
-        except asyncio.TimeoutError:
-            self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
-            return self._busy(route, "spool is slow, retry later")
-        if outcome.status is not SubmitStatus.ACCEPTED:
-            text = "spool full, retry later" if outcome.status is SubmitStatus.FULL else "shutting down"
-            self._refused(req, req.peer, 503, text)
-            return self._busy(route, text)
+        self._spool(req, route, records, route.dedup, answer, lambda outcome: self._answer(req, route, outcome))
         return None
+
+    def _keep_refused(self, req: Request, route: _Route, origin: dict[str, Any], received: Any, reason: str,
+                      answer: Answer, refusal: Response) -> None:
+        """Keep a body refused on sight in the dead-letter store, then answer ``refusal`` (or 503 if it could not be kept)."""
+        def refuse(_: RequestResult) -> Response:
+            self._refused(req, req.peer, refusal.status, reason)
+            return refusal
+
+        self._spool(req, route, [RawRecord(req.body, Refusal(reason), origin, received)], False, answer, refuse)
+
+    def _spool(self, req: Request, route: _Route, records: list[RawRecord], dedup: bool, answer: Answer,
+               then: Callable[[RequestResult], Response]) -> None:
+        """Queue ``records`` for the next commit; ``answer`` gets ``then(result)`` once they are committed, else a 503."""
+        def reply(outcome: Outcome) -> None:
+            if outcome is None:
+                self._refused(req, req.peer, 503, "the spool did not commit within response_timeout_s")
+                answer(self._busy(route, "spool is slow, retry later"))
+            elif isinstance(outcome, Exception):
+                self._refused(req, req.peer, 500, f"internal error: {type(outcome).__name__}: {outcome}")
+                answer(json_response(500, {"error": "internal error"}, close=True))
+            elif outcome.status is not SubmitStatus.ACCEPTED:
+                text = "spool full, retry later" if outcome.status is SubmitStatus.FULL else "shutting down"
+                self._refused(req, req.peer, 503, text)
+                answer(self._busy(route, text))
+            else:
+                try:
+                    resp = then(outcome)
+                except Exception as exc:  # an application bug answers 500, the server goes on
+                    self._refused(req, req.peer, 500, f"internal error: {type(exc).__name__}: {exc}")
+                    resp = json_response(500, {"error": "internal error"}, close=True)
+                answer(resp)
+
+        self._batcher.add(records, dedup, reply)
 
     def _submit(self, records: list[RawRecord], timeout: float | None = None, dedup: bool = False) -> Any:
         return self.ctx.submit(records, timeout=timeout, dedup=dedup)
@@ -302,18 +346,31 @@ class HttpSource(Source):
         self.stats["accepted"] += 1
         self.stats["events"] += outcome.events
         if route.kind.startswith("hec"):
-            return json_response(200, HEC_OK)
-        body: dict[str, Any] = {"status": "ok", "accepted": outcome.events}
-        if outcome.duplicates is not None:
-            body["duplicates"] = outcome.duplicates
+            return Response(200, HEC_OK_BODY)
+        if outcome.duplicates:
             self.stats["duplicates"] += outcome.duplicates
         if errors:
+            body: dict[str, Any] = {"status": "ok", "accepted": outcome.events}
+            if outcome.duplicates is not None:
+                body["duplicates"] = outcome.duplicates
             body["errors"] = errors[:20]
-        return json_response(200, body)
+            return json_response(200, body)
+        return Response(200, self._ok_body(outcome.events, outcome.duplicates))
+
+    def _ok_body(self, events: int, duplicates: int | None) -> bytes:
+        """The body of a plain 2xx, made once per (events, duplicates): most answers are alike."""
+        key = (events, duplicates)
+        body = self._ok_bodies.get(key)
+        if body is None:
+            answer: dict[str, Any] = {"status": "ok", "accepted": events}
+            if duplicates is not None:
+                answer["duplicates"] = duplicates
+            body = orjson.dumps(answer) + b"\n"
+            if len(self._ok_bodies) < 1024:
+                self._ok_bodies[key] = body
+        return body
 
     def _hec_record(self, event: Any, meta: dict[str, Any], decoder: Decoder, origin: dict[str, Any], received: Any) -> RawRecord:
-        import orjson
-
         o = {**origin, "hec": meta} if meta else origin
         if isinstance(event, str):
             return RawRecord(event.encode("utf-8"), decoder, o, received)

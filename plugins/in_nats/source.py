@@ -234,7 +234,7 @@ class NatsSource(Source):
                                     self.ctx.redact(f"{type(exc).__name__}: {exc}"))
 
 
-def _norm(key: str, value: Any) -> Any:
+def _norm(key: str, value: Any) -> Any:  # Any: a consumer setting as asked or as reported (int, float, None)
     """A consumer setting as comparable between what we asked and what the server reports."""
     if key == "max_deliver":
         return value if value and value > 0 else -1

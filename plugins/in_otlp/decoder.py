@@ -24,13 +24,14 @@ import orjson
 from agent.sdk import (DecodeError, Decoder, Event, RawRecord, content_id, ocsf_severity, score_from_severity,
                        severity_from_name)
 from plugins.in_otlp.config import DECODER_SCHEMA
+from agent.sdk.json_types import JsonValue
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NATIVE_KEYS = ("id", "time", "source", "type")
 TITLE_LIMIT = 240
 
 
-def from_unix_nano(value: Any) -> datetime | None:
+def from_unix_nano(value: Any) -> datetime | None:  # Any: int() of whatever the payload holds; TypeError means None
     """An aware UTC datetime (microseconds) from nanoseconds since the epoch; 0 or junk → None."""
     try:
         nanos = int(value)
@@ -94,7 +95,7 @@ class OtlpDecoder(Decoder):
         when = from_unix_nano(log.get("time_unix_nano")) or observed or record.received_at
         return when, observed or record.received_at
 
-    def _restore(self, log: dict[str, Any], body: Any, attrs: dict[str, Any], record: RawRecord) -> Event:
+    def _restore(self, log: dict[str, Any], body: JsonValue, attrs: dict[str, Any], record: RawRecord) -> Event:
         doc = _unflatten(attrs)
         when, observed = self._times(log, record)
         doc["time"] = when.isoformat()
@@ -104,7 +105,7 @@ class OtlpDecoder(Decoder):
             doc["severity_id"] = ocsf_severity(int(log.get("severity_number") or 0))
         return Event.from_dict(doc)
 
-    def _plain(self, log: dict[str, Any], body: Any, record: RawRecord) -> Event:
+    def _plain(self, log: dict[str, Any], body: JsonValue, record: RawRecord) -> Event:
         when, observed = self._times(log, record)
         text = body if isinstance(body, str) else ("" if body is None else
                                                    orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode())

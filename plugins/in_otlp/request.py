@@ -56,7 +56,7 @@ def parse_request(body: bytes, json_body: bool, pb: OtlpModules) -> Any:
     return request
 
 
-def log_dicts(request: Any) -> list[dict[str, Any]]:
+def log_dicts(request: Any) -> list[dict[str, Any]]:  # Any: a generated protobuf message (lazy import)
     """One dict per LogRecord, in request order, with its resource and scope."""
     out: list[dict[str, Any]] = []
     for rl in request.resource_logs:
@@ -88,7 +88,7 @@ def to_json(item: dict[str, Any]) -> bytes:
     return orjson.dumps(item, default=_bytes_b64, option=orjson.OPT_NON_STR_KEYS)
 
 
-def _bytes_b64(value: Any) -> str:
+def _bytes_b64(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode("ascii")
     raise TypeError(type(value).__name__)

@@ -16,15 +16,15 @@ connection costs nothing here, and a plugin may not import another plugin.
 from __future__ import annotations
 
 import hmac
+import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
 
-from agent.sdk import (Source, SourceContext, SubmitStatus, family_of, otlp_modules, parse_address, server_context,
-                       utcnow)
+from agent.sdk import (DrainingHandler, DrainingHTTPServer, Source, SourceContext, SubmitStatus, otlp_modules,
+                       parse_address, server_context, utcnow)
 from plugins.in_otlp.config import CONFIG_SCHEMA, check_config
 from plugins.in_otlp.request import BadRequest, decode_body, log_dicts, parse_request, to_json
 
@@ -50,18 +50,16 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(DrainingHTTPServer):
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler: type, family: int, source: "OtlpSource") -> None:
-        self.address_family = family
+    def __init__(self, listener: socket.socket, handler: type["_Handler"], source: "OtlpSource") -> None:
+        """Serve on ``listener`` (from the source context, so a reload hands it over) instead of binding."""
         self.source = source
-        super().__init__(address, handler)
+        super().__init__(listener, handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DrainingHandler):
     protocol_version = "HTTP/1.1"
     server_version = "siemrelay-otlp"
     sys_version = ""
@@ -71,9 +69,6 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.source.read_timeout)  # a slow client cannot hold a thread
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        pass  # refusals are logged by the source, with their reason
 
     def do_POST(self) -> None:  # noqa: N802
         status, body, ctype, headers = self.server.source.handle(self.command, self.path, self.headers, self.rfile,
@@ -130,7 +125,7 @@ class OtlpSource(Source):
         return int(self._server.server_address[1]) if self._server else self.port
 
     def start(self) -> None:
-        server = _Server((self.host, self.port), _Handler, family_of(self.host), self)
+        server = _Server(self.ctx.listeners.stream(self.host, self.port, backlog=_Server.request_queue_size), _Handler, self)
         if self.ssl_context is not None:
             server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True)
         self._server = server
@@ -143,12 +138,15 @@ class OtlpSource(Source):
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
+            self.ctx.listeners.close()  # start() may have failed after taking the socket
             return
-        server.shutdown()
-        server.server_close()
+        # closes this instance's duplicate of the socket; requests under way are answered, then every
+        # connection closes: none is served on by a stopped source with the settings of before
+        server.stop_and_drain()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        self.ctx.listeners.close()
 
     # ----------------------------------------------------------------- requests
     def _refuse(self, peer: str, status: int, reason: str, json_body: bool,
@@ -159,7 +157,7 @@ class OtlpSource(Source):
         code = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 503: 14}.get(status, 2)
         return status, rpc_status(code, reason, json_body), JSON if json_body else PROTOBUF, headers or {}
 
-    def handle(self, method: str, path: str, headers: Any, rfile: Any,
+    def handle(self, method: str, path: str, headers: Any, rfile: Any,  # Any: the server's header map and body file
                peer: str) -> tuple[int, bytes, str, dict[str, str]]:
         """Answer one request: ``(status, body, content type, extra headers)``."""
         with self._lock:

@@ -10,9 +10,11 @@ buffer fills and then drops, which the counters and the log make visible.
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
+import time
 from typing import Any
 
 from agent.sdk.decoder import Decoder
@@ -25,6 +27,7 @@ from plugins.in_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.in_syslog.framing import Frame, Framer
 
 RECV_BYTES = 256 * 1024
+DRAIN_S = 2.0  # how long a stopping source keeps reading a connection that still has data queued
 
 
 class SyslogSource(Source):
@@ -51,6 +54,8 @@ class SyslogSource(Source):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._threads: list[threading.Thread] = []
         self._conns: dict[int, socket.socket] = {}
         self._full_warned = False
@@ -61,46 +66,59 @@ class SyslogSource(Source):
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        kind = socket.SOCK_DGRAM if self.transport == "udp" else socket.SOCK_STREAM
-        sock = socket.socket(family_of(self.host), kind)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if self.rcvbuf and kind == socket.SOCK_DGRAM:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
-            sock.bind((self.host, self.port))
-            if kind == socket.SOCK_STREAM:
-                sock.listen(min(self.max_connections, 1024))
-        except OSError:
-            sock.close()
-            raise
+        # the socket comes from the context: a reload hands the predecessor's to this instance
+        if self.transport == "udp":
+            sock = self.ctx.listeners.datagram(self.host, self.port, receive_buffer=self.rcvbuf)
+        else:
+            sock = self.ctx.listeners.stream(self.host, self.port, backlog=min(self.max_connections, 1024))
+        sock.setblocking(False)  # the loops wait in poll() with the wake-up pair: stop never shuts the socket down
         self._sock = sock
-        target = self._udp_loop if kind == socket.SOCK_DGRAM else self._accept_loop
+        self._wake_r, self._wake_w = socket.socketpair()
+        target = self._udp_loop if self.transport == "udp" else self._accept_loop
         t = threading.Thread(target=target, name=f"source-{self.name}", daemon=True)
         self._threads.append(t)
         t.start()
         self.ctx.logger.info("listening for syslog on {}://{}:{}", self.transport, self.host, self.bound_port)
 
     def stop(self) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        """Stop reading and let open connections drain.
+
+        The listening socket is not shut down (a reload hands it to this source's successor,
+        with the connections queued on it); each open connection is shut down for reading
+        only, so its reader still takes what the kernel already holds, then ends.
+        """
         with self._lock:
+            if self._stop.is_set():
+                return
+            self._stop.set()
             conns = list(self._conns.values())
+        if self._wake_w is not None:
+            self._wake_w.send(b"x")
         for c in conns:
             try:
-                socket.socket.shutdown(c, socket.SHUT_RDWR)  # wakes the reader blocked in recv
+                socket.socket.shutdown(c, socket.SHUT_RD)  # wakes the reader blocked in recv once it read what is queued
             except OSError:
                 pass
         for t in list(self._threads):
             t.join(5.0)
         self._threads.clear()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        for end in (self._wake_r, self._wake_w):
+            if end is not None:
+                end.close()
+        self._wake_r = self._wake_w = None
+        self.ctx.listeners.close()
+
+    def _wait_readable(self, sock: socket.socket) -> bool:
+        """Block until ``sock`` is readable; False once the source stops."""
+        assert self._wake_r is not None
+        poller = select.poll()  # not select(): a busy agent's descriptors can exceed FD_SETSIZE
+        poller.register(sock, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        ready = poller.poll()
+        return not self._stop.is_set() and any(fd == sock.fileno() for fd, _ in ready)
 
     # ----------------------------------------------------------------- submit
     def _submit(self, records: list[RawRecord]) -> bool:
@@ -150,10 +168,12 @@ class SyslogSource(Source):
         max_bytes = self.max_bytes
         while not self._stop.is_set():
             try:
+                if not self._wait_readable(sock):
+                    return
                 data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                continue
             except OSError:
-                return
-            if self._stop.is_set():
                 return
             frames: list[tuple[bytes, Any]] = [(data, addr)]
             try:  # drain what else is waiting, without blocking: one commit for the burst
@@ -190,13 +210,20 @@ class SyslogSource(Source):
         assert sock is not None
         while not self._stop.is_set():
             try:
+                if not self._wait_readable(sock):
+                    return
                 conn, addr = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
             except OSError:
                 return
+            conn.setblocking(True)
             with self._lock:
                 too_many = len(self._conns) >= self.max_connections
                 if not too_many:
                     self._conns[conn.fileno()] = conn
+                    if self._stop.is_set():  # stop() has already shut the others: this one drains too
+                        socket.socket.shutdown(conn, socket.SHUT_RD)
             if too_many:
                 self.stats["refused_connections"] += 1
                 self.ctx.logger.warning("refused a connection from {}: max_connections ({}) reached", addr[0], self.max_connections)
@@ -237,7 +264,12 @@ class SyslogSource(Source):
         framer = Framer(self.max_bytes, self.framing)
         origin = {"input": self.name, "peer": peer, "transport": self.transport}
         batch_max = self.batch_max
-        while not self._stop.is_set():
+        drain_until: float | None = None
+        while True:
+            if self._stop.is_set():  # drain what the kernel already holds (stop shut reading), but not forever
+                drain_until = drain_until or time.monotonic() + DRAIN_S
+                if time.monotonic() > drain_until:
+                    return
             try:
                 data = stream.recv(RECV_BYTES)
             except TimeoutError:

@@ -8,9 +8,9 @@ multi-line group that may still grow) is simply read again at the next poll.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Piece", "split_lines", "group_multiline"]
+__all__ = ["Piece", "Lines", "cut_lines", "split_lines", "group_multiline"]
 
 
 @dataclass(slots=True)
@@ -20,6 +20,60 @@ class Piece:
     data: bytes
     end: int
     truncated: bool = False
+
+
+@dataclass(slots=True)
+class Lines:
+    """The complete lines of a chunk as a list of bytes (no object per line: the hot path).
+
+    :ivar datas: each non-empty record's bytes (empty lines are consumed with the record
+        before them, or dropped when nothing precedes them).
+    :ivar consumed: bytes of the chunk used up (the partial last line is not).
+    :ivar skipping: the chunk ends inside an over-long line whose head was already emitted.
+    :ivar truncated: indices of records cut at ``max_line`` bytes.
+    :ivar ends: the chunk offset just after each record; ``None`` when every record is
+        a whole line followed by its LF, so :meth:`end` can sum the lengths instead.
+    """
+
+    datas: list[bytes]
+    consumed: int
+    skipping: bool
+    truncated: list[int] = field(default_factory=list)
+    ends: list[int] | None = None
+
+    def end(self, count: int) -> int:
+        """The chunk offset just after the first ``count`` records (what a checkpoint may advance to)."""
+        if self.ends is not None:
+            return self.ends[count - 1]
+        return min(sum(map(len, self.datas[:count])) + count, self.consumed)  # a taken tail has no LF
+
+
+def cut_lines(chunk: bytes, max_line: int, skipping: bool, take_tail: bool) -> Lines:
+    """Split ``chunk`` at LF exactly as :func:`split_lines` does, as :class:`Lines`.
+
+    The common chunk (no CR, no empty or over-long line, not inside an over-long line)
+    is cut with one ``bytes.split``: a few tens of nanoseconds per line instead of a
+    Python loop turn and an object per line. Any other chunk goes through
+    :func:`split_lines`, which handles every case.
+    """
+    last = chunk.rfind(b"\n")
+    tail = len(chunk) - last - 1
+    if not skipping and b"\r" not in chunk and tail <= max_line:
+        datas = chunk[:last].split(b"\n") if last >= 0 else []
+        if b"" not in datas and (last <= max_line or max(map(len, datas)) <= max_line):
+            if take_tail and tail:
+                datas.append(chunk[last + 1:])
+                return Lines(datas, len(chunk), False)
+            return Lines(datas, last + 1, False)
+    pieces, consumed, skipping = split_lines(chunk, max_line, skipping, take_tail)
+    return lines_of(pieces, consumed, skipping)
+
+
+def lines_of(pieces: list[Piece], consumed: int, skipping: bool) -> Lines:
+    """:class:`Lines` holding ``pieces`` (empty ones dropped: a later end covers them)."""
+    kept = [p for p in pieces if p.data]
+    return Lines([p.data for p in kept], consumed, skipping, [i for i, p in enumerate(kept) if p.truncated],
+                 [p.end for p in kept])
 
 
 def split_lines(chunk: bytes, max_line: int, skipping: bool, take_tail: bool) -> tuple[list[Piece], int, bool]:

@@ -26,7 +26,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import Any, Iterable
 
 from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
@@ -35,11 +36,12 @@ from agent.sdk.source import Source, SourceContext, SubmitStatus
 from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints
 from plugins.in_tail.config import CONFIG_SCHEMA, check_config
 from plugins.in_tail.files import find_copy, find_inode
-from plugins.in_tail.lines import Piece, group_multiline, split_lines
+from plugins.in_tail.lines import Lines, cut_lines, group_multiline, lines_of, split_lines
 from plugins.in_tail.paths import PathMatcher
 from plugins.in_tail.watch import Pinner
 
 READ_CHUNK = 1 << 20
+_data = attrgetter("data")
 
 
 @dataclass
@@ -346,70 +348,80 @@ class TailSource(Source):
         chunk = os.pread(f.fd, READ_CHUNK, f.offset)
         at_eof = f.offset + len(chunk) >= size
         take_tail = at_eof and (final or (self.partial_flush > 0 and quiet >= self.partial_flush))
-        pieces, consumed, skipping = split_lines(chunk, self.max_line, f.skipping, take_tail)
-        if self.start_re is not None:
+        if self.start_re is None:
+            lines = cut_lines(chunk, self.max_line, f.skipping, take_tail)
+        else:
+            pieces, consumed, skipping = split_lines(chunk, self.max_line, f.skipping, take_tail)
             flush = at_eof and (final or quiet >= self.ml_flush)
             grouped = group_multiline(pieces, self.start_re, self.ml_max, flush)
             if pieces and (not grouped or grouped[-1].end < pieces[-1].end):
                 consumed = grouped[-1].end if grouped else 0  # the last group may still grow: read it again later
                 skipping = False
-            pieces = grouped
-        if not consumed:
+            lines = lines_of(grouped, consumed, skipping)
+        if not lines.consumed:
             return False
         start = f.offset
-        records = self._records(f, pieces)
-        if not records:
-            f.skipping = skipping
-            self._advance(f, start + consumed)
+        if not lines.datas:
+            f.skipping = lines.skipping
+            self._advance(f, start + lines.consumed)
             return True
+        records, flagged = self._records(f, lines, chunk)
         for i in range(0, len(records), self.batch_lines):
             if self._stop.is_set():
                 return False
             part = records[i:i + self.batch_lines]
-            result = self.ctx.submit([r for r, _ in part], timeout=1.0)
+            result = self.ctx.submit(part, timeout=1.0)
             if result.status is not SubmitStatus.ACCEPTED:
                 return False  # spool full or stopping: the offset stays, the rest is read again (backpressure)
-            self._count(part)
+            self._count(part, [r for j, r in flagged if i <= j < i + len(part)])
             last = i + len(part) >= len(records)
             if last:
-                f.skipping = skipping
-            self._advance(f, start + (consumed if last else part[-1][1]))
+                f.skipping = lines.skipping
+            self._advance(f, start + (lines.consumed if last else lines.end(i + len(part))))
         return True
 
-    def _records(self, f: _File, pieces: list[Piece]) -> list[tuple[RawRecord, int]]:
+    def _records(self, f: _File, lines: Lines, chunk: bytes) -> tuple[list[RawRecord], list[tuple[int, RawRecord]]]:
+        """One raw record per line, and the flagged ones (truncated, invalid UTF-8) by index.
+
+        Whether a line is valid UTF-8 is settled for the whole chunk at once when it
+        can be: an LF byte never occurs inside a UTF-8 sequence, so if the chunk decodes,
+        every line does (except a line cut at ``max_line_bytes``, which is checked alone).
+        """
         received = utcnow()
         base: dict[str, Any] = {"input": self.name, "file": f.path}
         dec = self.decoder
-        out = []
-        for p in pieces:
-            data = p.data
-            if not data:
-                continue
-            origin = base
-            flags = None
-            if p.truncated:
-                flags = ["truncated"]
+        records = [RawRecord(data, dec, base, received) for data in lines.datas]
+        cut = set(lines.truncated)
+        suspect: Iterable[int] = cut
+        if not chunk.isascii():
+            try:
+                chunk[:lines.consumed].decode("utf-8")
+            except UnicodeDecodeError:
+                suspect = range(len(records))
+        flagged: list[tuple[int, RawRecord]] = []
+        for index in sorted(suspect):
+            rec = records[index]
+            flags = ["truncated"] if index in cut else []
+            data = rec.data
             if not data.isascii():
                 try:
                     data.decode("utf-8")
                 except UnicodeDecodeError:
-                    data = data.decode("utf-8", "replace").encode("utf-8")
-                    flags = (flags or []) + ["invalid_utf8"]
+                    rec.data = data.decode("utf-8", "replace").encode("utf-8")
+                    flags.append("invalid_utf8")
             if flags:
-                origin = {**base, "flags": flags}
-            out.append((RawRecord(data, dec, origin, received), p.end))
-        return out
+                rec.origin = {**base, "flags": flags}
+                flagged.append((index, rec))
+        return records, flagged
 
-    def _count(self, part: list[tuple[RawRecord, int]]) -> None:
+    def _count(self, part: list[RawRecord], flagged: list[RawRecord]) -> None:
         """Count lines the spool accepted (a batch refused while it is full is read, and counted, again later)."""
         stats = self.stats
         stats["lines"] += len(part)
-        for r, _ in part:
-            stats["bytes"] += len(r.data)
-            flags = r.origin.get("flags")
-            if flags:
-                for flag in flags:
-                    stats[flag] += 1
+        stats["bytes"] += sum(map(len, map(_data, part)))
+        for r in flagged:
+            for flag in r.origin["flags"]:
+                stats[flag] += 1
 
     def _advance(self, f: _File, new_offset: int) -> None:
         f.offset = new_offset

@@ -12,6 +12,7 @@ docs/sinks.md and is a contract: SIEM parsers are configured against it.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from agent.sdk import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, epoch_ms, leef_header_field,
@@ -96,15 +97,26 @@ def cef_severity(doc: Mapping[str, Any]) -> int:
     return _SEVERITY_OF_ID.get(sid if isinstance(sid, int) else 0, 0)
 
 
+# One check per field decides whether the SDK's escaper has anything to do: a value without
+# a control character, a lone surrogate or the format's special characters is written as
+# it is (most values), and the escaper's result is then that same text.
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\ud800-\\udfff"
+_cef_header_work = re.compile(f"[{_CONTROLS}\\\\|]").search
+_cef_value_work = re.compile(f"[{_CONTROLS}\\\\=]").search
+_leef_header_work = re.compile(f"[{_CONTROLS}|]").search
+_leef_value_work = re.compile(f"[{_CONTROLS}]").search
+
+
 def escape_header(value: Any, limit: int) -> str:
     """A header field: cut to ``limit`` characters, then escaped (:func:`agent.sdk.cef_header_field`)."""
-    return cef_header_field(_text(value)[:limit])
+    text = _text(value)[:limit]
+    return text if not _cef_header_work(text) else cef_header_field(text)
 
 
 def escape_value(value: str) -> str:
     """An extension value: ``\\`` → ``\\\\``, ``=`` → ``\\=``, CR → ``\\r``, LF → ``\\n``, other
     controls stand-ins (:func:`agent.sdk.cef_extension_value`)."""
-    return cef_extension_value(value)
+    return value if not _cef_value_work(value) else cef_extension_value(value)
 
 
 def _text(value: Any) -> str:
@@ -236,11 +248,12 @@ LEEF_TIME_FORMAT = "MMM dd yyyy HH:mm:ss.SSS z"
 
 
 def _leef_header(value: Any) -> str:
-    return leef_header_field(_text(value))[:255]
+    text = _text(value)
+    return (text if not _leef_header_work(text) else leef_header_field(text))[:255]
 
 
 def _leef_value(value: str) -> str:
-    return leef_value(value)
+    return value if not _leef_value_work(value) else leef_value(value)
 
 
 def _leef_time(iso: Any) -> str | None:

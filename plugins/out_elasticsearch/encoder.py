@@ -54,7 +54,7 @@ class BulkVerdict:
     reason: str
 
 
-def read_items(answer: Any, count: int) -> BulkVerdict:
+def read_items(answer: object, count: int) -> BulkVerdict:
     """Classify the items of a ``_bulk`` answer (``{"errors": bool, "items": [{"create": {...}}]}``)."""
     if not isinstance(answer, dict):
         raise ValueError("the _bulk answer is not a JSON object")

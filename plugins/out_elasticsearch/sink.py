@@ -21,6 +21,7 @@ import orjson
 from agent.sdk import Delivery, HttpClient, Sink, SinkContext, SpooledEvent, Status, parse_template, render_json
 from plugins.out_elasticsearch.config import CONFIG_SCHEMA, DEFAULTS, check_config
 from plugins.out_elasticsearch.encoder import bulk_body, doc_id, read_items
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 class ElasticsearchSink(Sink):
@@ -33,7 +34,7 @@ class ElasticsearchSink(Sink):
     conformance_ok_reply = {"status": 200, "body": {"took": 1, "errors": False, "items": []}}
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: the canary as the API key."""
         return {"url": endpoint.url, "api_key": endpoint.secret}
 

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from agent.sdk import Delivery, Sink, SinkContext, SpooledEvent, encode_lines
 from plugins.out_file.config import CONFIG_SCHEMA
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 class FileSink(Sink):
@@ -18,7 +19,7 @@ class FileSink(Sink):
     SECRET_KEYS = frozenset()
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: write into the suite's temporary file."""
         return {"path": endpoint.path, "fsync": False}
 

@@ -47,7 +47,7 @@ class SubjectTemplate:
         self.static = self._parsed.static
 
     @staticmethod
-    def token(value: Any) -> str:
+    def token(value: object) -> str:
         if value is None or value == "" or isinstance(value, (dict, list)):
             return "unknown"
         return _TOKEN_BAD.sub("_", str(value))[:128]
@@ -87,7 +87,7 @@ def ocsf_available() -> bool:
     return any(importlib.util.find_spec(m) is not None for m in ("agent.sdk.render", "agent.sdk.ocsf"))
 
 
-def _as_bytes(value: Any) -> bytes:
+def _as_bytes(value: object) -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):

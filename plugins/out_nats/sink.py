@@ -18,6 +18,7 @@ from agent.sdk import (NATS_SECRET_KEYS, Delivery, NatsConnectFailed, NatsConnec
                        nats_default_subjects)
 from plugins.out_nats.config import CONFIG_SCHEMA, check_config
 from plugins.out_nats.encoder import EncodeError, Message, SubjectTemplate, encode_batch, make_renderer
+from agent.sdk.endpoint import ConformanceEndpoint
 
 # JetStream error codes (nats-server's errors.json) that retrying cannot fix.
 _ERR_STREAM_MISMATCH = 10060  # Nats-Expected-Stream names another stream
@@ -40,7 +41,7 @@ class NatsSink(Sink):
     conformance_transport = "external"
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: a server that is never contacted, and a canary token."""
         return {"url": f"nats://{endpoint.address}", "subject": "siemrelay.conformance", "token": endpoint.secret,
                 "connect_timeout_s": 0.2, "reconnect_wait_s": 0.05}
@@ -133,7 +134,7 @@ class NatsSink(Sink):
             self._waiting.clear()
         return [f.exception() or f.result() for f in futures]
 
-    async def _reply_inbox(self, nc: Any) -> str:
+    async def _reply_inbox(self, nc: Any) -> str:  # Any: nats-py's client (an optional extra, imported lazily)
         """The wildcard inbox publish acks come back on, one per connection."""
         if self._inbox is not None and self._inbox[0] is nc:
             return self._inbox[1]
@@ -142,7 +143,7 @@ class NatsSink(Sink):
 
         prefix: str = nc.new_inbox()
 
-        async def on_ack(msg: Any) -> None:
+        async def on_ack(msg: Any) -> None:  # Any: nats-py's Msg (an optional extra, imported lazily)
             fut = self._waiting.get(msg.subject)
             if fut is None or fut.done():
                 return

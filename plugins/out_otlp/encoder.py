@@ -60,7 +60,7 @@ def log_attributes(doc: dict[str, Any], body: str, include_raw: bool) -> list[tu
     return out
 
 
-def _empty(value: Any) -> bool:
+def _empty(value: object) -> bool:
     return value is None or value == "" or (type(value) in (list, dict) and not value)
 
 
@@ -88,7 +88,7 @@ def encode_request(events: Sequence[Event], fmt: OtlpFormat, pb: OtlpModules) ->
     return request
 
 
-def serialize(request: Any, encoding: str, pb: OtlpModules) -> bytes:
+def serialize(request: Any, encoding: str, pb: OtlpModules) -> bytes:  # Any: a generated protobuf message (lazy import)
     """Protobuf bytes, or OTLP/JSON (lowerCamelCase keys, enums as integers, as the spec says)."""
     if encoding == "json":
         text: str = pb.json_format.MessageToJson(request, use_integers_for_enums=True, indent=None)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import requests
+
 from agent.sdk import (AGENT_VERSION, Delivery, HttpClient, Sink, SinkContext, SpooledEvent, Status, otlp_modules)
 from plugins.out_otlp.config import CONFIG_SCHEMA, DEFAULTS, SECRET_HEADER_NAMES, check_config
 from plugins.out_otlp.encoder import OtlpFormat, compress, encode_request, serialize
+from agent.sdk.endpoint import ConformanceEndpoint
 
 CONTENT_TYPES = {"protobuf": "application/x-protobuf", "json": "application/json"}
 
@@ -28,7 +31,7 @@ class OtlpSink(Sink):
     check_config = staticmethod(check_config)
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: the canary as an API-key header."""
         return {"url": endpoint.url, "headers": {"X-Api-Key": endpoint.secret}}
 
@@ -88,7 +91,7 @@ class OtlpSink(Sink):
                                     code=response.status_code)
         return Delivery.success(reason, code=response.status_code)
 
-    def _partial_success(self, response: Any) -> tuple[int, str]:
+    def _partial_success(self, response: Any) -> tuple[int, str]:  # Any: a generated protobuf message (lazy import)
         """``(rejected_log_records, error_message)`` of a 2xx answer (0 when the body is empty)."""
         body = response.content or b""
         if not body:
@@ -105,7 +108,7 @@ class OtlpSink(Sink):
             return 0, ""
         return int(answer.partial_success.rejected_log_records), str(answer.partial_success.error_message)
 
-    def _status_text(self, response: Any) -> str:
+    def _status_text(self, response: requests.Response) -> str:
         """The human part of an error answer: a google.rpc.Status message, or the text of a text body."""
         ctype = response.headers.get("Content-Type", "")
         body = response.content or b""

@@ -26,12 +26,12 @@ SECRET_KEYS = frozenset({"secret_access_key", "session_token", "token", "secret"
 
 
 
-def _endpoint_check(field: str, value: Any, error: Callable[[str, str], None]) -> None:
+def _endpoint_check(field: str, value: str | None, error: Callable[[str, str], None]) -> None:
     if value is not None:
         url_check(field, value, error)
 
 
-def _bucket_check(field: str, value: Any, error: Callable[[str, str], None]) -> None:
+def _bucket_check(field: str, value: object, error: Callable[[str, str], None]) -> None:
     """S3 bucket naming rules (3-63 characters: lower-case letters, digits, dots, hyphens)."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", str(value)):
         error(field, "not a valid S3 bucket name (3-63 characters: lower-case letters, digits, '.' and '-', "

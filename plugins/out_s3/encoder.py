@@ -25,6 +25,7 @@ import orjson
 
 from agent.sdk import SpooledEvent, gzip_bytes, render_schema, render_json
 from plugins.out_s3.keys import KeyTemplate, event_datetime, object_id, safe_part, security_lake_prefix
+from agent.sdk.json_types import JsonValue
 
 __all__ = ["S3Object", "JsonlFormat", "ParquetFormat", "plan_s3", "plan_security_lake", "parquet_bytes", "prune",
            "EXTENSIONS"]
@@ -59,7 +60,7 @@ class ParquetFormat:
     compression: str = "zstd"
 
 
-def prune(value: Any) -> Any:
+def prune(value: JsonValue) -> Any:
     """``value`` without ``None``, empty maps and empty lists (recursively); ``None`` if nothing is left."""
     if isinstance(value, dict):
         out = {}
@@ -88,7 +89,7 @@ def parquet_bytes(rows: Sequence[dict[str, Any]], compression: str = "zstd") -> 
     return sink.getvalue()
 
 
-def _has_bool(value: Any) -> bool:
+def _has_bool(value: JsonValue) -> bool:
     if isinstance(value, bool):
         return True
     if isinstance(value, dict):
@@ -98,7 +99,7 @@ def _has_bool(value: Any) -> bool:
     return False
 
 
-def _same_bools(original: Any, converted: Any) -> bool:
+def _same_bools(original: JsonValue, converted: object) -> bool:
     """Arrow turns ``[0.5, False]`` into doubles (``False`` becomes ``0.0``): a boolean must read back a boolean."""
     if isinstance(original, bool):
         return isinstance(converted, bool)
@@ -117,7 +118,7 @@ def _field_names(maps: Iterable[dict[str, Any] | None]) -> list[str]:
     return list(names)
 
 
-def column(pa: Any, values: list[Any]) -> Any:
+def column(pa: Any, values: list[Any]) -> Any:  # Any: the pyarrow module (untyped, imported lazily)
     """An Arrow array of ``values`` (``None`` = null). Where Arrow cannot find one type, maps
     are built field by field and lists item by item, so only the leaves that really
     disagree (a number here, a text or a boolean there) become text: a scalar string stays as it is,

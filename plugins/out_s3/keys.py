@@ -25,7 +25,7 @@ _OBJECT_ID = "object_id"
 _MARK = "\x00"  # stands for the object id while events are grouped (never in a safe part)
 
 
-def safe_part(value: Any, limit: int = 100) -> str:
+def safe_part(value: object, limit: int = 100) -> str:
     """``value`` as one key segment: unsafe runs become ``_``, ``..`` cannot appear, empty is ``unknown``."""
     text = value if isinstance(value, str) else ("" if value is None else str(value))
     text = _UNSAFE.sub("_", text)[:limit].replace("..", "__")

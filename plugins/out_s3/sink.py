@@ -21,6 +21,7 @@ from plugins.out_s3.config import (S3_DEFAULTS, S3_SCHEMA, SECRET_KEYS, SECURITY
 from plugins.out_s3.encoder import JsonlFormat, ParquetFormat, S3Object, plan_s3, plan_security_lake
 from plugins.out_s3.keys import KeyTemplate
 from plugins.out_s3.transport import S3Transport
+from agent.sdk.endpoint import ConformanceEndpoint
 
 __all__ = ["S3Sink", "SecurityLakeSink"]
 
@@ -101,7 +102,7 @@ class S3Sink(_ObjectSink):
     check_config = staticmethod(check_s3)
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: the receiver as the endpoint, the canary as the secret key."""
         return {"bucket": "conformance", "endpoint_url": endpoint.url, "path_style": True,
                 "access_key_id": "AKIACONFORMANCE", "secret_access_key": endpoint.secret}
@@ -131,7 +132,7 @@ class SecurityLakeSink(_ObjectSink):
     check_config = staticmethod(check_security_lake)
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: the receiver as the endpoint, the canary as the secret key."""
         return {"bucket": "conformance", "endpoint_url": endpoint.url, "path_style": True, "source_name": "siemrelay",
                 "account_id": "123456789012", "access_key_id": "AKIACONFORMANCE",

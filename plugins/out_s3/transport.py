@@ -16,7 +16,7 @@ owns retries, backoff and the circuit breaker, and must see every failure. Outco
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from agent.sdk import Delivery, parse_retry_after
 
@@ -156,5 +156,5 @@ class S3Transport:
         self.client.close()
 
 
-def _status(answer: Any) -> int:
+def _status(answer: Mapping[str, Any] | None) -> int:
     return int(((answer or {}).get("ResponseMetadata") or {}).get("HTTPStatusCode") or 200)

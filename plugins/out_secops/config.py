@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from agent.sdk import PROXY_SCHEMA, SCHEMA_RULES, TLS_SCHEMA, tls_check, url_check
 from agent.sdk import describe as _d
@@ -14,7 +14,7 @@ __all__ = ["CONFIG_SCHEMA", "check_config", "LEGACY_MAX_BYTES"]
 LEGACY_MAX_BYTES = 1_000_000
 
 
-def _optional_url(field: str, value: Any, error: Any) -> None:
+def _optional_url(field: str, value: str | None, error: Callable[[str, str], None]) -> None:
     if value is not None:
         url_check(field, value, error)
 

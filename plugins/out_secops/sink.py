@@ -19,6 +19,7 @@ from agent.sdk import (Delivery, GoogleServiceAccount, HttpClient, Sink, SinkCon
                        api_outcome, bearer_request, load_service_account, oversized)
 from plugins.out_secops.config import CONFIG_SCHEMA, check_config
 from plugins.out_secops.encoder import import_body, legacy_unstructured_body
+from agent.sdk.endpoint import ConformanceEndpoint
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 #: The legacy Ingestion API's scope (Google's documented malachite-ingestion scope).
@@ -41,7 +42,7 @@ class SecOpsSink(Sink):
                                                     "token_type": "Bearer"}}
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: a throwaway key whose token_uri is the receiver."""
         key_file = Path(endpoint.workdir) / "conformance-sa.json"
         if not key_file.exists():

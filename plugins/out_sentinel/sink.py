@@ -17,6 +17,7 @@ from agent.sdk import (ClientCredentials, Delivery, HttpClient, ManagedIdentity,
                        TokenProvider, api_outcome, bearer_request, gzip_bytes, oversized)
 from plugins.out_sentinel.config import CONFIG_SCHEMA, MAX_CALL_BYTES, check_config
 from plugins.out_sentinel.encoder import encode_rows
+from agent.sdk.endpoint import ConformanceEndpoint
 
 _HINT = ("give the app or identity the Monitoring Metrics Publisher role on the DCR, and check dcr_immutable_id, "
          "stream and endpoint")
@@ -36,7 +37,7 @@ class SentinelSink(Sink):
                                                     "access_token": "conformance-access-token"}}
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: its receiver as authority and ingestion endpoint."""
         base = f"http://{endpoint.address}"
         return {"endpoint": base, "authority": base, "dcr_immutable_id": "dcr-" + "0" * 32,

@@ -26,7 +26,7 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _plain(text: Any) -> str:
+def _plain(text: object) -> str:
     return " ".join(str(text or "").split())
 
 

@@ -51,7 +51,7 @@ class HecFormat:
         return b"," + orjson.dumps(parts)[1:-1]
 
 
-def hec_time(iso: Any) -> bytes:
+def hec_time(iso: object) -> bytes:
     """Epoch seconds with milliseconds (``1736951400.123``), as HEC's ``time`` wants."""
     ms = epoch_ms(iso)
     if ms is None:
@@ -59,7 +59,7 @@ def hec_time(iso: Any) -> bytes:
     return b"%d.%03d" % divmod(ms, 1000)
 
 
-def encode_event(event_json: bytes, time_iso: Any, meta: bytes) -> bytes:
+def encode_event(event_json: bytes, time_iso: object, meta: bytes) -> bytes:
     """One HEC event object: ``{"time":..,<meta>,"event":<event_json>}``."""
     t = hec_time(time_iso)
     if t:

@@ -40,7 +40,7 @@ _BAD_DATA = {5, 6, 7, 12, 13, 15}            # this data will never be accepted
 _RETRY = {8, 9, 18, 19, 20, 23, 26, 27}
 
 
-def classify_hec(status: int, body: Any, retry_after: str | None) -> Delivery:
+def classify_hec(status: int, body: Any, retry_after: str | None) -> Delivery:  # Any: JSON, .get after an isinstance
     """Map an HTTP status and the parsed JSON body (or ``None``) to a Delivery.
 
     The outcome carries the HTTP status as ``http_status`` (what ``retry.retry_on``

@@ -17,6 +17,7 @@ from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_splunk_hec.config import CONFIG_SCHEMA, check_config
 from plugins.out_splunk_hec.encoder import HecFormat, encode_event, gzip_bytes
 from plugins.out_splunk_hec.responses import classify_hec
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 def endpoints(url: str) -> tuple[str, str, str]:
@@ -44,7 +45,7 @@ class SplunkHecSink(Sink):
     conformance_ok_reply = {"status": 200, "body": {"text": "Success", "code": 0}}
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: its receiver as the collector, the canary as token."""
         return {"url": endpoint.url, "token": endpoint.secret, "healthcheck_on_start": False}
 
@@ -136,7 +137,7 @@ class SplunkHecSink(Sink):
                 continue
             pause = min(pause * 2, self.ack_poll_s)
 
-    def _call(self, method: str, url: str, **kwargs: Any) -> tuple[Delivery, Any]:
+    def _call(self, method: str, url: str, **kwargs: Any) -> tuple[Delivery, Any]:  # Any: HttpClient.request's keywords
         response, error = self.client.request(method, url, **kwargs)
         if response is None:
             return self.client.classify(None, error, url), None

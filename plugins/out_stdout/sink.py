@@ -6,6 +6,7 @@ import sys
 from typing import Any, BinaryIO, Sequence
 
 from agent.sdk import SCHEMA_RULES, Delivery, Sink, SinkContext, SpooledEvent, encode_lines
+from agent.sdk.endpoint import ConformanceEndpoint
 
 CONFIG_SCHEMA = {
     "schema": SCHEMA_RULES,
@@ -20,7 +21,7 @@ class StdoutSink(Sink):
     SECRET_KEYS = frozenset()
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: no options are needed."""
         return {}
 

@@ -6,17 +6,28 @@ raw: header fields keep PRINTUSASCII only, PARAM-VALUEs and text MSGs get visibl
 stand-ins (``agent.sdk.neutralise``), a JSON MSG writes C1 controls as ``\\u`` escapes.
 Works on the native JSON form as a dict, so the hot path never builds an Event; the MSG bytes come in ready (the native JSON as stored,
 the OCSF rendering, or a text template), which keeps this module free of I/O.
+
+This is the sink's per-event hot path, so :class:`SyslogFormat` prepares once what
+does not depend on the event (the sanitised fixed header fields, each PRI, each
+SD-PARAM's ``name="`` and its split path), and per event a value that needs no
+escaping (the common case) is written as it is after one check. Values that need
+work, and messages over the size limit, take the general functions below; the bytes
+are the same either way (a property test holds :func:`encode` to a frozen copy of the
+earlier, plain implementation).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from agent.sdk import (FACILITIES, TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template, rfc5424_header,
+from agent.sdk import (FACILITIES, TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template,
                        sd_param_value, syslog_msg_text, truncate_utf8)
+from agent.sdk.syslog_header import EventField, HeaderValue, Rfc5424Header, frame_octet
+from agent.sdk.template import Field
 
-__all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "encode"]
+__all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "message_head", "encode", "encode_framed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +46,19 @@ class SyslogFormat:
     multiline: bool = True
     #: hostname, app_name, procid and msgid parsed once (``{{ path }}`` filled per event)
     templates: tuple[Template, Template, Template, Template] = field(init=False, repr=False, compare=False)
+    #: the header with its fixed fields sanitised once
+    header: Rfc5424Header = field(init=False, repr=False, compare=False)
+    #: per SD-PARAM: ``␠name="`` and the path, split (see :func:`_sd_plan`)
+    sd_plan: tuple[tuple[str, str, str | None, str], ...] = field(init=False, repr=False, compare=False)
+    #: ``[SD-ID``
+    sd_open: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "templates", tuple(parse_template(t) for t in
-                                                    (self.hostname, self.app_name, self.procid, self.msgid)))
+        templates = tuple(parse_template(t) for t in (self.hostname, self.app_name, self.procid, self.msgid))
+        object.__setattr__(self, "templates", templates)
+        object.__setattr__(self, "header", Rfc5424Header(self.facility, *(_header_value(t) for t in templates)))
+        object.__setattr__(self, "sd_plan", _sd_plan(self.sd_fields))
+        object.__setattr__(self, "sd_open", f"[{self.sd_id}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], default_hostname: str, max_bytes: int,
@@ -47,6 +67,35 @@ class SyslogFormat:
                    procid=config["procid"], msgid=config["msgid"], facility=FACILITIES[config["facility"]],
                    sd_id=config["sd_id"], sd_fields=tuple((config.get("sd_fields") or {}).items()), max_bytes=max_bytes,
                    multiline=multiline)
+
+
+def _header_value(template: Template) -> HeaderValue:
+    """What :class:`Rfc5424Header` takes for a header template: its text when it has no
+    placeholder, else a function filling it (one dict lookup for a plain ``{{ field }}``)."""
+    if template.static:
+        return template.render({})
+    if len(template.parts) == 1:
+        only = template.parts[0]
+        if isinstance(only, Field) and only.date is None and len(only.steps) == 1:
+            return EventField(only.steps[0])  # template.render(doc) is field_text(doc.get(name))
+    return template.render
+
+
+def _sd_plan(sd_fields: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str, str | None, str], ...]:
+    """``(' name="', head, tail, path)`` per SD-PARAM: ``head`` is the path's first step;
+    ``tail`` is ``None`` for a top-level field, the second step of a two-step path, or
+    ``""`` for a longer one (walked by :func:`agent.sdk.lookup`)."""
+    plan = []
+    for name, path in sd_fields:
+        head, dot, rest = path.partition(".")
+        tail = None if not dot else "" if "." in rest or not rest else rest
+        plan.append((f' {name}="', head, tail, path))
+    return tuple(plan)
+
+
+#: what a PARAM-VALUE may not hold raw: controls and lone surrogates (as
+#: :data:`agent.sdk.wire_text.CONTROL_CHARS`) and the three characters RFC 5424 escapes
+_needs_escape = re.compile(r'[\x00-\x1f\x7f-\x9f\ud800-\udfff"\\\]]').search
 
 
 def escape_param(value: str) -> str:
@@ -91,15 +140,45 @@ def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tupl
     return "[" + " ".join(parts) + "]"
 
 
+def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any]) -> str:
+    """:func:`structured_data` without extra parameters or a value limit: the per-event path.
+    A string is written as it is unless one check finds something to escape or neutralise;
+    a number as ``str()`` writes it; other values take the general path."""
+    if not fmt.sd_id:
+        return "-"
+    parts = [fmt.sd_open]
+    get = doc.get
+    for prefix, head, tail, path in fmt.sd_plan:
+        value = get(head)
+        if value is None:
+            continue
+        if tail is not None:
+            value = value.get(tail) if tail and type(value) is dict else lookup(doc, path)
+            if value is None:
+                continue
+        kind = type(value)
+        if kind is str:
+            if value:  # empty values are left out (0 and false are values)
+                parts.append(f'{prefix}{value if not _needs_escape(value) else sd_param_value(value)}"')
+        elif kind is int or kind is float:
+            parts.append(f'{prefix}{value}"')  # field_text's str(): digits, '.', 'e', '+', '-', inf, nan
+        elif value or not isinstance(value, (str, list, dict)):
+            parts.append(f'{prefix}{sd_param_value(field_text(value))}"')
+    parts.append("]")
+    return "".join(parts)
+
+
+def message_head(fmt: SyslogFormat, doc: Mapping[str, Any]) -> bytes:
+    """``HEADER SP STRUCTURED-DATA``: all of a message but its MSG (no size limit applied)."""
+    return f"{fmt.header(doc)} {_structured_data(fmt, doc)}".encode("utf-8")
+
+
 def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     """One RFC 5424 message (unframed). Over ``fmt.max_bytes`` the MSG is cut at a
     character boundary and ends with :data:`agent.sdk.TRUNCATION_MARKER`, and
     ``truncated="<original size>"`` is added to the SD element; if the structured data
     alone does not fit, its values are cut too (each ending with the marker)."""
-    hostname, app_name, procid, msgid = fmt.templates
-    header = rfc5424_header(fmt.facility, doc, hostname.render(doc), app_name.render(doc), procid.render(doc),
-                            msgid.render(doc))
-    head = f"{header} {structured_data(fmt, doc)}".encode("utf-8")
+    head = message_head(fmt, doc)
     if not msg:
         out = head
     else:
@@ -107,6 +186,7 @@ def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     if not fmt.max_bytes or len(out) <= fmt.max_bytes:
         return out
     marker = _MARKER
+    header = fmt.header(doc)
     if not fmt.sd_id:
         flagged = head
     else:
@@ -121,3 +201,13 @@ def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
     if room < 0:
         return truncate_utf8(flagged, fmt.max_bytes)
     return flagged + b" " + truncate_utf8(msg, room) + marker
+
+
+def encode_framed(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes, frame: Callable[[bytes], bytes]) -> bytes:
+    """``frame(encode(fmt, doc, msg))``, with the MSG copied once instead of twice when the
+    message fits and the framing is octet counting (the default, and the hot path)."""
+    head = message_head(fmt, doc)
+    size = len(head) + 1 + len(msg)
+    if frame is frame_octet and msg and not (fmt.max_bytes and size > fmt.max_bytes):
+        return b"%d %b %b" % (size, head, msg)
+    return frame(encode(fmt, doc, msg))

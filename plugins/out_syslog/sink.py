@@ -10,7 +10,7 @@ from agent.sdk import parse_template
 from agent.sdk.render import render_json
 from agent.sdk import SinkContext, SocketSink, SpooledEvent
 from plugins.out_syslog.config import CONFIG_SCHEMA, check_config
-from plugins.out_syslog.encoder import SyslogFormat, encode, json_msg, text_msg
+from plugins.out_syslog.encoder import SyslogFormat, encode_framed, json_msg, text_msg
 
 
 class SyslogSink(SocketSink):
@@ -27,14 +27,18 @@ class SyslogSink(SocketSink):
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[bytes]:
         """Framed messages for a batch (pure apart from parsing the stored JSON)."""
-        frames = []
         fmt, frame, schema, template = self.format, self.frame, self.schema, self.text_template
         loads = orjson.loads
+        if template is None and schema == "native":
+            # the MSG is the stored native JSON itself (C1 controls escaped, when it has any)
+            return [encode_framed(fmt, loads(data), data if b"\xc2" not in data else json_msg(data), frame)
+                    for data in [item.data for item in batch]]
+        frames = []
         for item in batch:
             doc = loads(item.data)
             if template is not None:
                 msg = text_msg(fmt, template, doc)
             else:
                 msg = json_msg(render_json(item, schema))
-            frames.append(frame(encode(fmt, doc, msg)))
+            frames.append(encode_framed(fmt, doc, msg, frame))
         return frames

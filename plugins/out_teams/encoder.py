@@ -51,7 +51,7 @@ def _link(label: str, url: str) -> str:
     return f"[{escape_markdown(label)}]({''.join(_URL_UNSAFE.get(c, c) for c in url)})"
 
 
-def _plain(text: Any) -> str:
+def _plain(text: object) -> str:
     return " ".join(str(text or "").split())
 
 

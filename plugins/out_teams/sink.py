@@ -12,6 +12,7 @@ import requests
 from agent.sdk import ChatWebhookSink, Delivery, SpooledEvent, chat_outcome
 from plugins.out_teams.config import BATCH_DEFAULTS, CONFIG_SCHEMA, check_config
 from plugins.out_teams.encoder import encode
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 class TeamsSink(ChatWebhookSink):
@@ -24,7 +25,7 @@ class TeamsSink(ChatWebhookSink):
     check_config = staticmethod(check_config)
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: a webhook URL whose path is the canary secret."""
         return {"url": f"{endpoint.url.rstrip('/')}/webhookb2/{endpoint.secret}"}
 

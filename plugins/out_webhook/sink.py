@@ -13,6 +13,7 @@ from agent.sdk.render import render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_webhook.config import CONFIG_SCHEMA, SECRET_HEADER_NAMES, check_config, derive_config
 from plugins.out_webhook.encoder import CONTENT_TYPES, body, hec_envelope, signature
+from agent.sdk.endpoint import ConformanceEndpoint
 
 
 class WebhookSink(Sink):
@@ -30,7 +31,7 @@ class WebhookSink(Sink):
         return derive_config(config)
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: signed with the canary secret."""
         return {"url": endpoint.url, "hmac": {"secret": endpoint.secret}}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,8 +38,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(path, src / name)
     out = tmp_path_factory.mktemp("wheelhouse")
-    res = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out), str(src))
+    # verbose: the build backend's own output (its warnings among it) is kept for the test below
+    res = _run(sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", str(out), str(src))
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    (out / "build.log").write_text(res.stdout + res.stderr)
     (built,) = out.glob("siemrelay-*.whl")
     return built
 
@@ -58,6 +61,16 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 def _py(*args: str) -> tuple[str, ...]:
     return (sys.executable, "-S", *args)
+
+
+def test_the_wheel_builds_without_a_setuptools_warning(wheel: Path):
+    # e.g. "SetuptoolsDeprecationWarning: `project.license` as a TOML table is deprecated", or
+    # "_Warning: Package 'agent.conf' is absent from the `packages` configuration": each says a
+    # coming setuptools will build this project differently, or refuse to
+    log = (wheel.parent / "build.log").read_text()
+    assert "running bdist_wheel" in log  # the backend's output is there to look at
+    warnings = [line.strip() for line in log.splitlines() if re.search(r"\w*Warning: ", line)]
+    assert warnings == []
 
 
 def test_wheel_carries_configuration_examples_routes_license_and_no_pytest11(wheel: Path):

@@ -1,9 +1,11 @@
-"""The core's packages import each other without a circle.
+"""The core's packages import each other without a circle, and so do its modules.
 
 The graph is computed from the source (every ``import`` statement, including the ones
 inside functions and under ``TYPE_CHECKING``: an import deferred to call time is still a
 dependency, and hiding a circle that way is how the last one survived). A unit is a
-subpackage of ``agent`` (``agent.engine``) or a top-level module (``agent.model``).
+subpackage of ``agent`` (``agent.engine``) or a top-level module (``agent.model``); the
+module graph has one node per file (a package's ``__init__`` is the package's node) and
+counts only the modules an import names, not the parent packages Python runs on the way.
 """
 
 from __future__ import annotations
@@ -56,6 +58,19 @@ def import_graph(package_dir: Path) -> dict[str, set[str]]:
     return graph
 
 
+def _module_name(package_dir: Path, path: Path) -> str:
+    """``agent/sdk/record.py`` -> ``agent.sdk.record``; ``agent/sdk/__init__.py`` -> ``agent.sdk``."""
+    parts = path.relative_to(package_dir.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph(package_dir: Path) -> dict[str, set[str]]:
+    """Module -> the other modules of the package it imports."""
+    paths = {_module_name(package_dir, path): path for path in sorted(package_dir.rglob("*.py"))}
+    return {module: {other for other in _imported(package_dir, path) if other in paths and other != module}
+            for module, path in paths.items()}
+
+
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components with more than one unit (Tarjan), each sorted."""
     index: dict[str, int] = {}
@@ -96,6 +111,29 @@ def test_the_core_packages_import_each_other_without_a_circle() -> None:
     found = circles(graph)
     detail = {unit: sorted(graph[unit] & set(c)) for c in found for unit in c}
     assert found == [], f"import circles between agent's packages: {found}; edges inside them: {detail}"
+
+
+def test_the_core_modules_import_each_other_without_a_circle() -> None:
+    graph = module_graph(ROOT / "agent")
+    found = circles(graph)
+    detail = {module: sorted(graph[module] & set(c)) for c in found for module in c}
+    assert found == [], f"import circles between agent's modules: {found}; edges inside them: {detail}"
+
+
+def test_the_module_graph_sees_type_checking_imports_and_finds_a_circle(tmp_path: Path) -> None:
+    """The module check can fail: two modules of one package closed into a circle under ``TYPE_CHECKING``."""
+    pkg = tmp_path / "agent"
+    (pkg / "sdk").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sdk" / "__init__.py").write_text("from agent.sdk.decoder import Decoder\n")
+    (pkg / "sdk" / "decoder.py").write_text("from agent.sdk.record import RawRecord\nclass Decoder: ...\n")
+    (pkg / "sdk" / "record.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                           "    from agent.sdk.decoder import Decoder\n")
+    graph = module_graph(pkg)
+    assert graph["agent.sdk"] == {"agent.sdk.decoder"}
+    assert circles(graph) == [["agent.sdk.decoder", "agent.sdk.record"]]
+    (pkg / "sdk" / "record.py").write_text("class RawRecord: ...\n")
+    assert circles(module_graph(pkg)) == []
 
 
 def test_the_graph_sees_deferred_imports_and_finds_a_circle(tmp_path: Path) -> None:

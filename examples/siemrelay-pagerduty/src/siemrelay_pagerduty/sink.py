@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Sequence
 
 from agent.sdk import Delivery, Status
 from agent.sdk import HttpClient
-from agent.sdk import Sink, SinkContext, SpooledEvent
+from agent.sdk import ConformanceEndpoint, Sink, SinkContext, SpooledEvent
 from siemrelay_pagerduty.config import CONFIG_SCHEMA, DEFAULTS, check_config
 from siemrelay_pagerduty.encoder import MAX_BODY_BYTES, encode_event, serialise
 
@@ -30,7 +30,7 @@ class PagerDutySink(Sink):
     conformance_ok_reply: ClassVar[dict[str, Any]] = {"status": 202, "body": {"status": "success", "message": "Event processed"}}
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """Point the sink at the conformance suite's receiver; the canary is the routing key."""
         return {"url": endpoint.url, "routing_key": endpoint.secret}
 

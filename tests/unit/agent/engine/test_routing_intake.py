@@ -120,3 +120,18 @@ def test_set_router_applies_to_the_next_batch(spool: Spool) -> None:
     submit(intake, native("2", "low"))
     assert [e["id"] for _, e in queued(spool, "siem")] == ["1"]
     assert [e["id"] for _, e in queued(spool, "archive")] == ["2"]
+
+
+def test_per_route_counts_follow_the_plan_of_each_event_in_a_mixed_batch(spool: Spool) -> None:
+    """Runs of one plan are counted together; a batch that switches plans back and forth
+    still adds every event to the routes it matched and was queued by."""
+    intake = Intake(spool, rules(RULES), logger)
+    levels = ["high", "low", "low", "high", "high", "low"]
+    res = submit(intake, *(native(str(i), level) for i, level in enumerate(levels)))
+    assert res.status is SubmitStatus.ACCEPTED and res.events == 6
+    routes = intake.stats.routes
+    assert routes["slack-without-raw"] == {"matched": 3, "queued": 3}
+    assert routes["siem-gets-everything"] == {"matched": 6, "queued": 6}
+    assert "default" not in routes
+    assert [e["id"] for _, e in queued(spool, "siem")] == [str(i) for i in range(6)]
+    assert [e["id"] for _, e in queued(spool, "slack")] == ["0", "3", "4"]

@@ -138,6 +138,40 @@ def test_drop_transform_removes_only_that_routes_sinks() -> None:
     assert r.route(make_event(type="finding.resolved")) == ("siem",)
 
 
+def test_a_plan_that_reads_nothing_of_the_event_is_known_up_front() -> None:
+    """Only routes without conditions: every event gets the same plan, which the intake
+    takes without asking the router per event; any condition makes it per event again."""
+    only_default = rules("""
+        routes:
+          - name: default
+            to: [archive]
+    """)
+    unconditional = rules("""
+        routes:
+          - name: all
+            to: [siem]
+            continue: true
+          - name: also
+            to: [archive]
+          - name: never
+            to: [teams]
+    """)
+    for router, routes in ((only_default, ("default",)), (unconditional, ("all", "also"))):
+        assert router.constant is not None and router.constant.routes == routes
+        for ev in (make_event(type="finding.new"), make_event(type="scan.completed", severity="low")):
+            assert router.plan(ev) is router.constant
+    conditional = rules("""
+        routes:
+          - name: findings
+            when: {type: "finding.*"}
+            to: [siem]
+          - name: default
+            to: [archive]
+    """)
+    assert conditional.constant is None
+    assert Router([Route("f", lambda e: True, ("siem",))]).constant is None  # a predicate: called per event
+
+
 def test_router_built_by_hand_still_works() -> None:
     """Other modules and plugins build Routers from plain predicates (the core's API)."""
     r = Router([Route("f", lambda e: e.type.startswith("finding."), ("siem", "slack")),

@@ -64,3 +64,43 @@ def test_each_sink_reads_exactly_its_events_from_any_cursor(appends: list[list[t
             reader.close()
         finally:
             sp.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(EVENTS, min_size=1, max_size=3), st.integers(min_value=0, max_value=30),
+       st.integers(min_value=1, max_value=7), st.integers(min_value=1, max_value=120))
+def test_a_read_takes_what_fits_in_max_events_and_max_bytes(appends: list[list[tuple[int, bytes]]], after: int,
+                                                           batch: int, max_bytes: int) -> None:
+    """Each read is the longest run of the sink's next events within both limits (the first
+    event always goes), and its position is the last event's when a limit cut it short."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sp = Spool(tmp, sync="normal")
+        sp.open(["a", "b"])
+        try:
+            bit = 1 << sp.bit_of("a")
+            stored: list[tuple[int, bytes]] = []
+            for events in appends:
+                rows = [(bit if m & 1 else 1 << sp.bit_of("b"), d) for m, d in events]
+                sp.append(rows)
+                stored.extend(rows)
+            pending = [(i + 1, d) for i, (m, d) in enumerate(stored) if m == bit and i + 1 > after]
+            reader = sp.reader()
+            position = after
+            while True:
+                part, new_position = reader.read("a", position, batch, max_bytes)
+                want: list[tuple[int, bytes]] = []
+                for seq, data in pending:
+                    if want and (len(want) == batch or sum(len(d) for _, d in want) + len(data) > max_bytes):
+                        break
+                    want.append((seq, data))
+                assert [(e.seq, e.data) for e in part] == want
+                pending = pending[len(want):]
+                if not part:
+                    assert new_position >= position
+                    break
+                assert new_position == (part[-1].seq if pending else max(part[-1].seq, new_position))
+                assert all(seq > new_position for seq, _ in pending)
+                position = new_position
+            reader.close()
+        finally:
+            sp.close()

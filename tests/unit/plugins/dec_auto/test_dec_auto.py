@@ -100,15 +100,15 @@ def test_a_disabled_decoder_plugin_dead_letters_its_records_naming_it() -> None:
 
 
 def test_the_vendor_names_auto_keys_on_are_the_vendor_decoders_own() -> None:
-    """auto keeps copies (a plugin imports no other plugin); they must not drift."""
+    """One list per vendor, in the SDK: auto and the vendor decoder read the same object, so they cannot drift."""
     from plugins.dec_auto import decoder as auto_decoder
     from plugins.dec_detectify.decoder import LEGACY_TYPES
     from plugins.dec_escape.config import RESOURCES
     from plugins.dec_pentest.decoder import EVENT_TYPES
 
-    assert auto_decoder.ESCAPE_RESOURCES == RESOURCES
-    assert auto_decoder.PENTEST_TYPES == EVENT_TYPES
-    assert auto_decoder.DETECTIFY_LEGACY_TYPES == LEGACY_TYPES
+    assert auto_decoder.ESCAPE_RESOURCES is RESOURCES
+    assert auto_decoder.PENTEST_EVENT_TYPES is EVENT_TYPES
+    assert auto_decoder.DETECTIFY_LEGACY_TYPES is LEGACY_TYPES
 
 
 @pytest.mark.parametrize("body,what", [

@@ -305,3 +305,38 @@ def test_ipv6_listener(make_source: Any, free_port: Any) -> None:
     src, col, _ = make_source(address=f"[::1]:{free_port(socket.AF_INET6)}")
     r = requests.post(f"http://[::1]:{src.bound_port}/events", json={"id": "v6"})
     assert r.status_code == 200 and col.events[0].origin["peer"] == "::1"
+
+
+def test_a_request_answered_503_before_its_batch_left_is_not_spooled(make_source: Any) -> None:
+    src, col, url = make_source(workers=1, response_timeout_s=0.3)
+    col.delay = 0.6  # the first batch holds the only submit slot past every response timeout
+    first: list[int] = []
+    t = threading.Thread(target=lambda: first.append(requests.post(url + "/events", json={"id": "one", "title": "one"},
+                                                                    timeout=5).status_code))
+    t.start()
+    wait_for(lambda: col.calls == 1, what="the first batch in the spool")
+    second = requests.post(url + "/events", json={"id": "two", "title": "two"}, timeout=5)
+    t.join()
+    assert first == [503] and second.status_code == 503 and "Retry-After" in second.headers
+    wait_for(lambda: len(col.events) == 1, what="the first batch committed")
+    col.delay = 0.0
+    third = requests.post(url + "/events", json={"id": "three", "title": "three"}, timeout=5)
+    assert third.status_code == 200
+    # "one" was already in the spool when it was answered 503 (at least once: its sender retries and dedup
+    # catches it); "two" never left the listener, so a 503 for it means it was not taken
+    assert [e.title for e in col.events] == ["one", "three"]
+
+
+def test_keep_alive_connection_outlives_read_timeout_between_requests_and_closes_when_idle(make_source: Any) -> None:
+    # the connection's one timer is armed for read_timeout_s at connect; answering a request moves the
+    # deadline to idle_timeout_s without moving the timer, which must then re-arm itself, not close early
+    src, col, url = make_source(read_timeout_s=0.3, idle_timeout_s=3.0)
+    req = b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    with socket.create_connection(("127.0.0.1", src.bound_port), timeout=10) as s:
+        s.sendall(req % (11, b'{"id":"k1"}'))
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        time.sleep(1.0)  # past read_timeout_s, within idle_timeout_s
+        s.sendall(req % (11, b'{"id":"k2"}'))
+        assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        assert s.recv(4096) == b""  # then closed for idleness, without an answer
+    assert [e.id for e in col.events] == ["k1", "k2"]

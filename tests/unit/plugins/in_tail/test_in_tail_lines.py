@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-from plugins.in_tail.lines import group_multiline, split_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plugins.in_tail.lines import cut_lines, group_multiline, split_lines
 
 
 def test_lf_and_crlf_and_partial_tail_is_held() -> None:
@@ -33,3 +36,26 @@ def test_multiline_groups_continuations_and_holds_the_last_group() -> None:
     assert [p.data for p in done] == [b"2025-01 a\n  at x\n  at y", b"2025-01 b\n  at z"]
     capped = group_multiline(pieces, start, 2, final=False)
     assert [p.data for p in capped] == [b"2025-01 a\n  at x", b"  at y", b"2025-01 b\n  at z"]
+
+
+_line_bytes = st.lists(st.sampled_from([b"a", b"\xc3\xa9", b"\r", b"\n", b"\n", b"{}", b" "]), max_size=60).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(chunk=_line_bytes, max_line=st.integers(1, 12), skipping=st.booleans(), take_tail=st.booleans())
+def test_cut_lines_agrees_with_split_lines(chunk: bytes, max_line: int, skipping: bool, take_tail: bool) -> None:
+    """The one-split fast path and the general loop cut every chunk the same way."""
+    pieces, consumed, still_skipping = split_lines(chunk, max_line, skipping, take_tail)
+    kept = [p for p in pieces if p.data]
+    lines = cut_lines(chunk, max_line, skipping, take_tail)
+    assert lines.datas == [p.data for p in kept]
+    assert [lines.end(k) for k in range(1, len(kept) + 1)] == [p.end for p in kept]
+    assert (lines.consumed, lines.skipping) == (consumed, still_skipping)
+    assert lines.truncated == [i for i, p in enumerate(kept) if p.truncated]
+
+
+def test_cut_lines_takes_the_fast_path_on_plain_lines() -> None:
+    lines = cut_lines(b'{"a":1}\n{"b":2}\n{"c"', 100, False, False)
+    assert lines.datas == [b'{"a":1}', b'{"b":2}'] and lines.ends is None
+    assert (lines.end(1), lines.end(2), lines.consumed) == (8, 16, 16)
+    assert cut_lines(b'{"c"', 100, False, True).datas == [b'{"c"']

@@ -106,6 +106,24 @@ def test_long_lines_truncated_and_invalid_utf8_flagged(tail: Any, tmp_path: Path
     assert "flags" not in ok.origin and src.stats["truncated"] == 1 and src.stats["invalid_utf8"] == 1
 
 
+def test_utf8_is_checked_per_chunk_and_per_line_only_where_needed(tail: Any, tmp_path: Path) -> None:
+    # valid UTF-8 throughout (one check for the chunk), then a bad byte among plain lines
+    # (each line checked); later a line cut at max_line_bytes inside a two-byte character
+    log = tmp_path / "logs" / "a.log"
+    write(log, "café\nnaïve\n".encode())
+    src, col = tail()
+    wait_for(lambda: len(col.records) == 2, what="two records")
+    write(log, b"plain\ncaf\xe9\nplain\n")
+    wait_for(lambda: len(col.records) == 5, what="five records")
+    write(log, b"x" * 1023 + "é\n".encode())
+    wait_for(lambda: len(col.records) == 6, what="six records")
+    flags = [r.origin.get("flags") for r in col.records]
+    assert [r.data for r in col.records[:5]] == ["café".encode(), "naïve".encode(), b"plain", "caf\ufffd".encode(), b"plain"]
+    assert flags == [None, None, None, ["invalid_utf8"], None, ["truncated", "invalid_utf8"]]
+    assert col.records[5].data == b"x" * 1023 + "\ufffd".encode()
+    assert (src.stats["lines"], src.stats["truncated"], src.stats["invalid_utf8"]) == (6, 1, 2)
+
+
 def test_multiline_joins_stack_traces(tail: Any, tmp_path: Path) -> None:
     write(tmp_path / "logs" / "a.log", "2025-01-15 ERROR boom\n  at a()\n  at b()\n2025-01-15 INFO next\n")
     src, col = tail(multiline={"start_pattern": r"^\d{4}-\d\d-\d\d ", "max_lines": 50, "flush_s": 0.3})
