@@ -155,7 +155,7 @@ class Sink(ABC):
     #: picklable values, and :meth:`send_encoded` puts exactly those on the wire.
     ENCODE_OFFLOAD: ClassVar[bool] = False
 
-    def send_encoded(self, encoded: Any) -> Delivery:
+    def send_encoded(self, encoded: Any) -> Delivery:  # Any: what this type's encode_batch returns (subclasses narrow it)
         """Deliver what :attr:`encode_batch` returned for a batch; for ``ENCODE_OFFLOAD`` sinks,
         whose :meth:`send` is then ``send_encoded(encode_batch(batch))``."""
         raise NotImplementedError(f"{type(self).__name__} does not declare ENCODE_OFFLOAD")
