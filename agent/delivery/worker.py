@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from agent.sdk.outcome import Delivery
 from agent.delivery.flood import FloodControl
+from agent.delivery.offload import ChildEncoder, EncodeFailed, offload_wanted
 from agent.delivery.circuit import CircuitBreaker
 from agent.delivery.ratelimit import TokenBucket
 from agent.delivery.retry import RetryPolicy, Verdict, classify
@@ -72,8 +73,10 @@ class SinkWorker:
 
     def __init__(self, sink: Sink, spool: Spool, config: dict[str, Any], logger: "Logger", *,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 rng: random.Random | None = None, sleep: Callable[[float], None] | None = None) -> None:
-        """:param sleep: replaces the interruptible wait (tests pass a fake clock's ``sleep``)."""
+                 rng: random.Random | None = None, sleep: Callable[[float], None] | None = None,
+                 offload_options: dict[str, float] | None = None) -> None:
+        """:param sleep: replaces the interruptible wait (tests pass a fake clock's ``sleep``).
+        :param offload_options: :class:`ChildEncoder` timeouts (tests shorten them)."""
         self.sink = sink
         self.name = sink.name
         self.spool = spool
@@ -109,6 +112,14 @@ class SinkWorker:
         self._ack_pending: Callable[[], None] | None = None
         self._deadline: float | None = None  # monotonic time by which a draining worker must end
         self._thread: threading.Thread | None = None
+        #: the sink's encoder in a child process (``encode_in``), started and ended by the worker thread
+        self.encoder: ChildEncoder | None = None
+        encode_in = str(config.get("encode_in", "main"))
+        if offload_wanted(sink, encode_in):
+            self.encoder = ChildEncoder(sink, logger, **(offload_options or {}))
+        elif encode_in == "child":
+            logger.warning("sink {}: encode_in is child, but sink type {} has no pure encoder to run there; "
+                           "it encodes in the main process", self.name, sink.type_name)
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:
@@ -198,6 +209,8 @@ class SinkWorker:
         reader = self.spool.reader()
         position = self.spool.cursor(self.name)
         acked = position
+        if self.encoder is not None:
+            self.encoder.start()  # builds its sink while the first batch is read
         try:
             while not self._past_deadline():
                 self._apply_reenable()
@@ -228,6 +241,8 @@ class SinkWorker:
             self.log.exception("delivery worker crashed; undelivered events stay in the spool")
         finally:
             reader.close()
+            if self.encoder is not None:
+                self.encoder.close()  # no child outlives its worker (stop, reload)
 
     def _settle_ack(self) -> None:
         """Wait for the previous acknowledgement's commit (one in flight at a time)."""
@@ -370,10 +385,17 @@ class SinkWorker:
 
     def _send(self, batch: list[SpooledEvent]) -> Delivery:
         try:
-            outcome = self.sink.send(batch)
+            if self.encoder is not None:
+                outcome = self.sink.send_encoded(self.encoder.encode(batch))
+            else:
+                outcome = self.sink.send(batch)
             if not isinstance(outcome, Delivery):
                 raise TypeError(f"send() returned {type(outcome).__name__}, not Delivery")
             return outcome
+        except EncodeFailed as exc:  # attributed as the same exception raised in-process would be
+            self.log.error("sink {} ({}) raised instead of returning an outcome; treating it as retryable\n{}",
+                           self.name, self.sink.type_name, self.sink.ctx.redact(exc.trace))
+            return Delivery.retry(f"plugin error: {exc.type_name}: {self.sink.ctx.redact(exc.message)}")
         except Exception as exc:
             self.log.opt(exception=exc).error("sink {} ({}) raised instead of returning an outcome; treating it as retryable",
                                               self.name, self.sink.type_name)

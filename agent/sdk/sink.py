@@ -148,6 +148,18 @@ class Sink(ABC):
     #: is pure. ``None`` here means "this sink exposes no encoder".
     encode_batch: ClassVar[Callable[..., object] | None] = None
 
+    #: Whether the agent may run :attr:`encode_batch` in a child process (``encode_in:
+    #: auto|child``) so a second core does the encoding. Declare ``True`` only when
+    #: ``encode_batch`` is pure, depends on nothing but the sink's configuration (the child
+    #: builds its own instance from the same section, and never calls :meth:`open`), returns
+    #: picklable values, and :meth:`send_encoded` puts exactly those on the wire.
+    ENCODE_OFFLOAD: ClassVar[bool] = False
+
+    def send_encoded(self, encoded: Any) -> Delivery:  # Any: what this type's encode_batch returns (subclasses narrow it)
+        """Deliver what :attr:`encode_batch` returned for a batch; for ``ENCODE_OFFLOAD`` sinks,
+        whose :meth:`send` is then ``send_encoded(encode_batch(batch))``."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare ENCODE_OFFLOAD")
+
     #: For the conformance suite (:mod:`agent.testing.conformance`), a classmethod
     #: ``conformance_config(cls, endpoint) -> dict``: this sink's own keys pointing at the
     #: suite's receiver (``endpoint.url``, ``endpoint.address``, ``endpoint.path``; every

@@ -96,6 +96,12 @@ SINK_CORE_SCHEMA: dict[str, Any] = {
     "retry": {"type": "dict", "default": {}, "schema": RETRY_SCHEMA, "meta": _d("Retry policy for failed sends.")},
     "circuit_breaker": {"type": "dict", "default": {}, "schema": CIRCUIT_SCHEMA, "meta": _d("When to stop trying for a while.")},
     "rate_limit": {"type": "dict", "default": {}, "schema": RATE_SCHEMA, "meta": _d("Token bucket on deliveries.")},
+    "encode_in": {"type": "string", "default": "main", "allowed": ["auto", "child", "main"],
+                  "meta": _d("Where this sink's batches are encoded: child (a process of its own, so a second core does "
+                             "the work; for sinks with a pure encoder such as syslog and cef, others always encode in the "
+                             "main process), main (in the agent's process, the default: measured on a busy 2-core machine the "
+                             "child did not pay for its CPU and memory), or auto (child when the agent may use "
+                             "more than one core).")},
     "flood": {"type": "dict", "default": {}, "schema": FLOOD_SCHEMA,
               "meta": _d("Caps on finding messages per scan and per finding type; a summary event replaces what is cut.")},
 }

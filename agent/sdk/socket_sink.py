@@ -65,6 +65,8 @@ class SocketSink(Sink):
     DEFAULTS = {"batch": {"max_events": 1000, "max_wait_s": 0.1},
                 "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0}}
     SECRET_KEYS = frozenset()
+    #: encode_batch is pure and send writes exactly its frames: the worker may encode in a child
+    ENCODE_OFFLOAD = True
 
     @classmethod
     def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
@@ -99,7 +101,10 @@ class SocketSink(Sink):
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to send")
-        return self.writer.write(self.encode_batch(batch))
+        return self.send_encoded(self.encode_batch(batch))
+
+    def send_encoded(self, encoded: list[bytes]) -> Delivery:
+        return self.writer.write(encoded)
 
     def healthcheck(self) -> Delivery:
         return self.writer.check()

@@ -1,0 +1,169 @@
+"""The syslog sink encoding in a child process (``encode_in: child``), end to end: a file
+tailed by the agent, spooled, encoded in the child, parsed by a real syslog-ng.
+
+Every event arrives once and in the file's order, also when the child is killed in the
+middle of the run; the agent ends its children on stop and on reload, and no encoding
+process outlives the agent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import textwrap
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.conftest import pick_port, wait_for
+from tests.peers.syslog_ng import SyslogNg
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """syslog-ng with an RFC 5424 TCP listener (octet counting) writing each MSG on a line."""
+    port = pick_port()
+    out = tmp_path / "received.jsonl"
+    body = (f'source s_tcp {{ syslog(ip("127.0.0.1") port({port}) transport("tcp")); }};\n'
+            f'destination d {{ file("{out}" template("$MESSAGE\\n")); }};\n'
+            'log { source(s_tcp); destination(d); };\n')
+    sng = SyslogNg(body, tmp_path / "syslog-ng", [("127.0.0.1", port)])
+    sng.start()
+    try:
+        yield {"port": port, "out": out}
+    finally:
+        sng.stop()
+
+
+def _config(tmp_path: Path, port: int, app_name: str = "siemrelay") -> str:
+    return textwrap.dedent(f"""\
+        agent:
+          state_dir: {tmp_path}/state
+        sources:
+          events: {{type: file, paths: ["{tmp_path}/input.jsonl"], read_from: beginning, decoder: json}}
+        sinks:
+          collector:
+            type: syslog
+            address: "127.0.0.1:{port}"
+            transport: tcp
+            framing: octet
+            app_name: {app_name}
+            encode_in: child
+            batch: {{max_events: 50, max_wait_s: 0.05}}
+            retry: {{initial_backoff_s: 0.05, max_backoff_s: 0.2, jitter: none}}
+        routes:
+          - {{name: default, to: [collector]}}
+        """)
+
+
+def _write_events(path: Path, first: int, count: int) -> list[str]:
+    ids = [f"ev-{i:05d}" for i in range(first, first + count)]
+    with path.open("a", encoding="utf-8") as f:
+        for eid in ids:
+            f.write(json.dumps({"id": eid, "title": f"event {eid}", "severity": "high", "type": "finding.new"}) + "\n")
+    return ids
+
+
+def _received_ids(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out.extend(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def _encoders(pid: int) -> list[int]:
+    """The agent's encoding children (not multiprocessing's resource tracker)."""
+    found = []
+    for child in _children(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_every_event_arrives_once_and_in_order_through_syslog_ng(tmp_path: Path, collector: dict[str, Any],
+                                                                 agent_process: Any) -> None:
+    ids = _write_events(tmp_path / "input.jsonl", 0, 2000)
+    config = tmp_path / "siemrelay.yaml"
+    config.write_text(_config(tmp_path, collector["port"]))
+    agent = agent_process(config)
+    assert agent.proc is not None
+    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="every event at syslog-ng")
+    [child] = wait_for(lambda: _encoders(agent.proc.pid) or None, 10, what="the encoding child")
+    assert _received_ids(collector["out"]) == ids
+    assert agent.stop() == 0
+    assert not _alive(child)
+
+
+def test_a_killed_child_loses_and_duplicates_nothing(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
+    ids = _write_events(tmp_path / "input.jsonl", 0, 3000)
+    config = tmp_path / "siemrelay.yaml"
+    config.write_text(_config(tmp_path, collector["port"]))
+    agent = agent_process(config)
+    assert agent.proc is not None
+    wait_for(lambda: len(_received_ids(collector["out"])) >= 200, 60, what="the first events at syslog-ng")
+    [child] = _encoders(agent.proc.pid)
+    os.kill(child, signal.SIGKILL)
+    ids += _write_events(tmp_path / "input.jsonl", 3000, 1000)
+    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="every event at syslog-ng")
+    assert _received_ids(collector["out"]) == ids
+    [replacement] = wait_for(lambda: _encoders(agent.proc.pid) or None, 10, what="the replacement child")
+    assert replacement != child
+    assert agent.stop() == 0
+    assert "encoding process died" in agent.log and not _alive(replacement)
+
+
+def test_reload_and_stop_leave_no_encoding_process(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
+    ids = _write_events(tmp_path / "input.jsonl", 0, 100)
+    config = tmp_path / "siemrelay.yaml"
+    config.write_text(_config(tmp_path, collector["port"]))
+    agent = agent_process(config)
+    assert agent.proc is not None
+    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="the events at syslog-ng")
+    [before] = _encoders(agent.proc.pid)
+    config.write_text(_config(tmp_path, collector["port"], app_name="relay2"))  # a changed sink: a new worker
+    agent.send_signal(signal.SIGHUP)
+    wait_for(lambda: not _alive(before), 30, what="the old sink's child to end on reload")
+    ids += _write_events(tmp_path / "input.jsonl", 100, 100)
+    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="the events after the reload")
+    assert _received_ids(collector["out"]) == ids
+    [after] = _encoders(agent.proc.pid)
+    assert after != before
+    assert agent.stop() == 0
+    assert not _alive(after)
+
+
+def test_kill_9_of_the_agent_leaves_no_orphan(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
+    _write_events(tmp_path / "input.jsonl", 0, 100)
+    config = tmp_path / "siemrelay.yaml"
+    config.write_text(_config(tmp_path, collector["port"]))
+    agent = agent_process(config)
+    assert agent.proc is not None
+    wait_for(lambda: len(_received_ids(collector["out"])) >= 100, 60, what="the events at syslog-ng")
+    children = _children(agent.proc.pid)
+    assert _encoders(agent.proc.pid)
+    agent.kill()
+    wait_for(lambda: not any(_alive(c) for c in children), 30, what="every child of the killed agent to end")
