@@ -186,7 +186,7 @@ def first_time(*values: object) -> datetime | None:
     return None
 
 
-def canonical(payload: Any) -> bytes:
+def canonical(payload: object) -> bytes:
     """The payload's canonical JSON (sorted keys), refusing what the spool could not store.
 
     orjson serialises at most 254 levels; the payload is serialised inside
@@ -197,7 +197,7 @@ def canonical(payload: Any) -> bytes:
     :raises DecodeError: nested deeper than :data:`MAX_DEPTH` or not JSON-serialisable
         (an integer beyond 64 bits from a non-orjson parser, a non-string key).
     """
-    wrapped: Any = payload
+    wrapped: object = payload
     for _ in range(_HEADROOM):
         wrapped = [wrapped]
     try:
@@ -240,7 +240,7 @@ def opt_str(value: object) -> str:
     return str(value)
 
 
-def obj_or_empty(value: Any) -> dict[str, Any]:
+def obj_or_empty(value: object) -> dict[str, Any]:
     """``value`` when it is an object, else ``{}``: for optional details read leniently."""
     return value if isinstance(value, dict) else {}
 

@@ -28,17 +28,17 @@ _SYSLOG_SEVERITY = {5: 2, 4: 3, 3: 4, 2: 5, 1: 6, 0: 5}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def syslog_severity(severity_id: Any) -> int:
+def syslog_severity(severity_id: object) -> int:
     """Map an OCSF severity id to a syslog severity (0 emergency … 7 debug)."""
     return _SYSLOG_SEVERITY.get(severity_id if isinstance(severity_id, int) else 0, 5)
 
 
-def pri(facility: int, severity_id: Any) -> str:
+def pri(facility: int, severity_id: object) -> str:
     """Return ``<PRI>`` for a facility number and an OCSF severity id."""
     return f"<{facility * 8 + syslog_severity(severity_id)}>"
 
 
-def header_field(value: Any, limit: int) -> str:
+def header_field(value: object, limit: int) -> str:
     """Make a header field valid: PRINTUSASCII (33-126) only, at most ``limit``, ``-`` if empty."""
     text = value if isinstance(value, str) else ("" if value is None else str(value))
     if not text:
@@ -48,7 +48,7 @@ def header_field(value: Any, limit: int) -> str:
     return text[:limit]
 
 
-def hostname_field(value: Any) -> str:
+def hostname_field(value: object) -> str:
     """HOSTNAME as :func:`header_field`, and ``:`` (unless the value is an IPv6 address) and ``[``
     become ``_`` too: RFC 5424 allows them, but syslog-ng refuses the whole message for them,
     and in an RFC 3164 header ``host:`` reads as a tag."""
@@ -61,7 +61,7 @@ def hostname_field(value: Any) -> str:
     return text
 
 
-def rfc5424_timestamp(iso: Any) -> str:
+def rfc5424_timestamp(iso: object) -> str:
     """The native form's time (``2025-01-15T14:30:00.123Z``) is already an RFC 5424 TIMESTAMP."""
     if isinstance(iso, str) and len(iso) >= 20 and iso[4] == "-" and iso[10] == "T":
         return iso

@@ -61,7 +61,7 @@ class Plan:
         return found
 
 
-def dig(obj: Any, path: str) -> Any:
+def dig(obj: object, path: str) -> object:
     """The value at a dotted path (``alert.uuid``, ``hits.0.id``); ``None`` where a step is missing."""
     for step in path.split("."):
         if isinstance(obj, dict):
