@@ -91,7 +91,7 @@ def load_cases(paths: list[Path], sinks: set[str], problems: list[Problem]) -> l
     return cases
 
 
-def _check_case(item: object, at: tuple[Any, ...], smap: SourceMap, sinks: set[str], problems: list[Problem],
+def _check_case(item: object, at: tuple[object, ...], smap: SourceMap, sinks: set[str], problems: list[Problem],
                 path: Path) -> Case | None:
     file, line = smap.where(at)
     if not isinstance(item, dict):
