@@ -13,12 +13,15 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from agent.spool import db as db
 from agent.spool.db import SpoolError
 
 __all__ = ["DeadLetter", "SinkState", "SinkRow", "SpoolViews"]
+
+#: What a read-only query returns, passed through :meth:`SpoolViews._query` unchanged.
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,7 @@ class SpoolViews:
         if not os.access(self.dir, os.W_OK | os.X_OK):
             raise SpoolError(f"state directory {self.dir} is not writable by this user")
 
-    def _query(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _query(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = db.connect(self.path, self.sync)
         try:
             return fn(conn)
