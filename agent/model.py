@@ -227,7 +227,8 @@ def _parse_time(value: object) -> datetime | None:
 
 
 def _looks_numeric(text: str) -> bool:
-    t = text.lstrip("+-")
+    """One optional sign, digits, at most one dot: what ``float()`` takes without raising."""
+    t = text[1:] if text[:1] in ("+", "-") else text
     t = t.replace(".", "", 1)
     return bool(t) and t.isascii() and t.isdigit()
 

@@ -203,7 +203,8 @@ def _spooled(path: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
-            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+            # events are stored many to a segment row (base..last): count them, not the rows
+            return int(conn.execute("SELECT coalesce(sum(last - base + 1), 0) FROM segments").fetchone()[0])
         finally:
             conn.close()
     except sqlite3.Error:

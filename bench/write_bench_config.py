@@ -3,8 +3,8 @@
 
 The side-by-side harness (rsyslog, syslog-ng and siemrelay measured in one run; see
 the README's "Performance" section) starts the agent with a command of its own; this script is the
-project's half of that command. It writes ``<workdir>/siemrelay.yaml`` for one of two
-workloads, both ending in one ``syslog`` sink (RFC 5424 over TCP, octet counting) to
+project's half of that command. It writes ``<workdir>/siemrelay.yaml`` for one of three
+workloads, each ending in a ``syslog`` sink (RFC 5424 over TCP, octet counting) to
 the harness's receiver, with the default durable spool (``sync: full``):
 
 - ``file INPUT HOST PORT WORKDIR``: a ``file`` source reading INPUT from its beginning
@@ -13,7 +13,14 @@ the harness's receiver, with the default durable spool (``sync: full``):
   (path ``/``, ``json`` decoder), one event per POST. The load generator cycles
   through a fixed set of bodies, so de-duplication is switched off
   (``agent.dedup.window_s: 0``); otherwise repeated bodies are acknowledged and not
-  forwarded, as they should be in production.
+  forwarded, as they should be in production;
+- ``syslog HOST PORT LISTEN_PORT WORKDIR``: a ``syslog`` source on 127.0.0.1:LISTEN_PORT
+  (TCP, framing told apart per message, ``syslog`` decoder): the relay that rsyslog's
+  imtcp → omfwd is (``bench/syslog_side_by_side.py``).
+
+``--sinks N`` (any mode) routes every event to N ``syslog`` sinks to the same receiver,
+each on its own connection (the fan-out target: the event is stored once, every sink
+delivers it; ``bench/fanout_sinks.py``).
 
 Only the standard library: the harness may run this with any ``python3``.
 """
@@ -25,35 +32,55 @@ import json
 from pathlib import Path
 
 
-def _common(workdir: Path, host: str, port: int, dedup_window_s: float | None) -> dict[str, object]:
+def sink_names(count: int) -> list[str]:
+    """``collector`` for one sink (the harness's configuration), ``collector1`` … ``collectorN`` for more."""
+    return ["collector"] if count == 1 else [f"collector{i}" for i in range(1, count + 1)]
+
+
+def _common(workdir: Path, host: str, port: int, dedup_window_s: float | None, sinks: int = 1) -> dict[str, object]:
     agent: dict[str, object] = {"state_dir": str(workdir / "state"), "log_level": "warning", "log_format": "text"}
     if dedup_window_s is not None:
         agent["dedup"] = {"window_s": dedup_window_s}
+    names = sink_names(sinks)
     return {
         "agent": agent,
-        "sinks": {"collector": {"type": "syslog", "address": f"{host}:{port}", "transport": "tcp", "framing": "octet"}},
-        "routes": [{"name": "default", "to": ["collector"]}],
+        "sinks": {name: {"type": "syslog", "address": f"{host}:{port}", "transport": "tcp", "framing": "octet"}
+                  for name in names},
+        "routes": [{"name": "default", "to": names}],
     }
 
 
-def file_config(input_path: Path, host: str, port: int, workdir: Path) -> dict[str, object]:
-    """Tail ``input_path`` from its beginning, json decoder, to the syslog sink."""
-    config = _common(workdir, host, port, None)
+def file_config(input_path: Path, host: str, port: int, workdir: Path, sinks: int = 1) -> dict[str, object]:
+    """Tail ``input_path`` from its beginning, json decoder, to the syslog sink(s)."""
+    config = _common(workdir, host, port, None, sinks)
     config["sources"] = {"events": {"type": "file", "paths": [str(input_path)], "read_from": "beginning",
                                     "decoder": "json"}}
     return config
 
 
-def http_config(host: str, port: int, http_port: int, workdir: Path) -> dict[str, object]:
-    """Accept one JSON event per POST on loopback, to the syslog sink; dedup off (see module doc)."""
-    config = _common(workdir, host, port, 0)
+def http_config(host: str, port: int, http_port: int, workdir: Path, sinks: int = 1) -> dict[str, object]:
+    """Accept one JSON event per POST on loopback, to the syslog sink(s); dedup off (see module doc)."""
+    config = _common(workdir, host, port, 0, sinks)
     config["sources"] = {"webhook": {"type": "http", "address": f"127.0.0.1:{http_port}",
                                      "paths": {"/": {"decoder": "json"}}}}
     return config
 
 
+def syslog_config(host: str, port: int, listen_port: int, workdir: Path, sinks: int = 1) -> dict[str, object]:
+    """Relay syslog: a TCP ``syslog`` source on loopback (``syslog`` decoder) to the syslog sink(s).
+
+    De-duplication stays at its default, as for the file: every message of the
+    workload is distinct.
+    """
+    config = _common(workdir, host, port, None, sinks)
+    config["sources"] = {"relay": {"type": "syslog", "address": f"127.0.0.1:{listen_port}", "transport": "tcp",
+                                   "decoder": "syslog"}}
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sinks", type=int, default=1, help="syslog sinks every event goes to (default 1)")
     modes = parser.add_subparsers(dest="mode", required=True)
     f = modes.add_parser("file", help="file source → syslog sink")
     f.add_argument("input", type=Path)
@@ -65,11 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("port", type=int)
     h.add_argument("http_port", type=int)
     h.add_argument("workdir", type=Path)
+    s = modes.add_parser("syslog", help="syslog source (TCP) → syslog sink")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("listen_port", type=int)
+    s.add_argument("workdir", type=Path)
     args = parser.parse_args(argv)
+    if args.sinks < 1:
+        parser.error("--sinks must be at least 1")
     if args.mode == "file":
-        config = file_config(args.input.resolve(), args.host, args.port, args.workdir.resolve())
+        config = file_config(args.input.resolve(), args.host, args.port, args.workdir.resolve(), args.sinks)
+    elif args.mode == "http":
+        config = http_config(args.host, args.port, args.http_port, args.workdir.resolve(), args.sinks)
     else:
-        config = http_config(args.host, args.port, args.http_port, args.workdir.resolve())
+        config = syslog_config(args.host, args.port, args.listen_port, args.workdir.resolve(), args.sinks)
     args.workdir.mkdir(parents=True, exist_ok=True)
     # JSON is valid YAML: no third-party writer needed, and every string is quoted safely
     (args.workdir / "siemrelay.yaml").write_text(json.dumps(config, indent=2) + "\n")

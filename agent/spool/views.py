@@ -89,10 +89,26 @@ class SpoolViews:
         if not os.access(self.dir, os.W_OK | os.X_OK):
             raise SpoolError(f"state directory {self.dir} is not writable by this user")
 
+    def _open_reader(self) -> sqlite3.Connection:
+        """The short-lived connection a view reads on (tests interpose a writer between statements)."""
+        return db.connect(self.path, self.sync)
+
     def _query(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = db.connect(self.path, self.sync)
+        """Run the read ``fn`` in one read transaction on a short-lived connection.
+
+        One transaction, so every statement of a view sees the same instant: a queue's
+        backlog is read in two statements (its segments, then the oldest one's event), and
+        between two autocommit statements the writer may delete that segment once every
+        sink passed it (the same race answered the admin API's ``/api/v1/sinks`` with 500).
+        In WAL mode a reader never blocks the writer.
+        """
+        conn = self._open_reader()
         try:
-            return fn(conn)
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("ROLLBACK")  # read-only: nothing to keep
         finally:
             conn.close()
 

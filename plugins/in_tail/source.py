@@ -179,6 +179,13 @@ class TailSource(Source):
                 continue
         for f in list(self.files.values()):
             now_at = found.get(f.key)
+            if now_at is None and not f.rotated:
+                # listing the globs and stat-ing what they list is not atomic: a file renamed
+                # again between the two (logrotate shifting .1 to .2) is in neither; look for
+                # its inode before calling it rotated away
+                moved = find_inode(os.path.dirname(f.path), int(f.key.split(":")[1]))
+                if moved is not None and self.paths.wanted(moved):
+                    now_at = moved
             if now_at is not None:
                 if now_at != f.path:
                     self.ctx.logger.info("{} is now {}; reading on from offset {}", f.path, now_at, f.offset)

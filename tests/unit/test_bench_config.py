@@ -23,13 +23,15 @@ def write(mode_args: list[str]) -> None:
     subprocess.run([sys.executable, str(WRITER), *mode_args], check=True, timeout=30)
 
 
-@pytest.mark.parametrize("mode", ["file", "http"])
+@pytest.mark.parametrize("mode", ["file", "http", "syslog"])
 def test_the_benchmark_configuration_validates(tmp_path: Path, mode: str) -> None:
     work = tmp_path / "work"
     if mode == "file":
         events = tmp_path / "events.jsonl"
         events.write_text('{"id": "e-1", "title": "t"}\n')
         write(["file", str(events), "127.0.0.1", "6514", str(work)])
+    elif mode == "syslog":
+        write(["syslog", "127.0.0.1", "6514", "15514", str(work)])
     else:
         write(["http", "127.0.0.1", "6514", "18080", str(work)])
     config = work / "siemrelay.yaml"
@@ -42,5 +44,22 @@ def test_the_benchmark_configuration_validates(tmp_path: Path, mode: str) -> Non
         # the load generator repeats bodies: with de-duplication on they would not be forwarded
         assert loaded["agent"]["dedup"]["window_s"] == 0
         assert loaded["sources"]["webhook"]["address"] == "127.0.0.1:18080"
+    elif mode == "syslog":
+        assert loaded["sources"]["relay"] == {"type": "syslog", "address": "127.0.0.1:15514", "transport": "tcp",
+                                              "decoder": "syslog"}
     else:
         assert loaded["sources"]["events"]["read_from"] == "beginning"
+
+
+def test_the_fan_out_configuration_routes_every_event_to_each_sink(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"id": "e-1", "title": "t"}\n')
+    work = tmp_path / "work"
+    write(["--sinks", "4", "file", str(events), "127.0.0.1", "6514", str(work)])
+    config = work / "siemrelay.yaml"
+    result = run_cli("validate", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    loaded = json.loads(config.read_text())
+    names = ["collector1", "collector2", "collector3", "collector4"]
+    assert sorted(loaded["sinks"]) == names
+    assert loaded["routes"] == [{"name": "default", "to": names}]

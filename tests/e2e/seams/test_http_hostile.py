@@ -308,3 +308,17 @@ def test_1000_concurrent_connections_are_all_served(agent: Agent) -> None:
     assert sorted(set(statuses.values())) == [200], {k: v for k, v in statuses.items() if v != 200}
     wanted = {f"conc-{i}" for i in range(n)}
     wait_for(lambda: wanted <= agent.sink_ids(), timeout=60, what="all 1,000 events in the sink")
+
+
+def test_a_time_that_only_looks_numeric_is_no_time_and_the_event_is_delivered(agent: Agent) -> None:
+    """``"--1"`` passed the old numeric probe, then ``float()`` raised inside the decoder."""
+    url = f"http://127.0.0.1:{agent.port}/events"
+    for n, bad in enumerate(["--1", "+-5", "-+3.5"]):
+        r = requests.post(url, json={"id": f"bad-time-{n}", "title": "odd time", "time": bad}, timeout=10)
+        assert r.status_code == 200, (bad, r.text)
+    wait_for(lambda: {"bad-time-0", "bad-time-1", "bad-time-2"} <= agent.sink_ids(), what="the odd-time events")
+    for line in agent.sink_text().splitlines():
+        event = json.loads(line)
+        if event["id"].startswith("bad-time-"):
+            assert event["time"] == event["received_at"]  # no vendor time: when it arrived
+            assert event["raw"]["time"] in ("--1", "+-5", "-+3.5")  # the vendor's text kept whole

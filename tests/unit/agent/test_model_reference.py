@@ -108,12 +108,8 @@ TIME_VALUES = st.one_of(
 def test_parse_time_matches_the_reference(value: object) -> None:
     try:
         expected = parse_time_reference(value)
-    except ValueError:  # the reference's own failures (float("-----1")) must stay failures
-        try:
-            parse_time(value)
-        except ValueError:
-            return
-        raise AssertionError(f"parse_time({value!r}) no longer raises")
+    except ValueError:  # the reference raised on float("-----1"): a vendor's bad time is no time, not a crash
+        expected = None
     got = parse_time(value)
     assert got == expected
     if got is not None:
