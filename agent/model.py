@@ -445,7 +445,7 @@ class Event:
         """Parse the native JSON form (see :meth:`to_json`)."""
         return cls.from_dict(orjson.loads(data))
 
-    def get(self, path: str, default: Any = None) -> Any:
+    def get(self, path: str, default: object = None) -> Any:
         """Return the value at a dotted path (``asset.name``, ``raw.event.id``).
 
         Top-level names are the JSON form's (``severity`` gives the name, ``severity_id``

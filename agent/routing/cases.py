@@ -91,7 +91,7 @@ def load_cases(paths: list[Path], sinks: set[str], problems: list[Problem]) -> l
     return cases
 
 
-def _check_case(item: Any, at: tuple[Any, ...], smap: SourceMap, sinks: set[str], problems: list[Problem],
+def _check_case(item: object, at: tuple[object, ...], smap: SourceMap, sinks: set[str], problems: list[Problem],
                 path: Path) -> Case | None:
     file, line = smap.where(at)
     if not isinstance(item, dict):
@@ -143,7 +143,7 @@ def _check_case(item: Any, at: tuple[Any, ...], smap: SourceMap, sinks: set[str]
     return Case(name, file, line, inp, expect, path.parent)
 
 
-def _unknown(key: Any, known: tuple[str, ...]) -> str:
+def _unknown(key: object, known: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(str(key), known, n=1)
     return "unknown key" + (f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})")
 
@@ -164,7 +164,7 @@ def build_input(inp: dict[str, Any], base_dir: Path, decoders: Callable[[Any], D
         ev = inp["event"]
         if not isinstance(ev, dict):
             raise ValueError(f"input.event: expected a mapping, found {type(ev).__name__}")
-        data = {"id": f"{label}-event", "time": _T0, "source": "test", "type": "log", **_plain(ev)}
+        data = {"id": f"{label}-event", "time": _T0, "source": "test", "type": "log", **{k: _plain(v) for k, v in ev.items()}}
         event = Event.from_dict(data)
         if "score" not in ev:  # as decoders do: a severity without a score gets its representative score
             event.score = score_from_severity(event.severity_id)
@@ -190,7 +190,7 @@ def build_input(inp: dict[str, Any], base_dir: Path, decoders: Callable[[Any], D
     return events
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """YAML turns unquoted times into datetimes; the JSON form has strings."""
     if isinstance(value, datetime):
         return format_time(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
@@ -204,7 +204,7 @@ def _plain(value: Any) -> Any:
 _ABSENT = object()
 
 
-def _dig(doc: Any, path: str) -> Any:
+def _dig(doc: object, path: str) -> object:
     for step in path.split("."):
         if isinstance(doc, dict) and step in doc:
             doc = doc[step]
@@ -215,13 +215,13 @@ def _dig(doc: Any, path: str) -> Any:
     return doc
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if value is _ABSENT:
         return "(absent)"
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
-def check_field(doc: dict[str, Any], path: str, expected: Any) -> str | None:
+def check_field(doc: dict[str, Any], path: str, expected: object) -> str | None:
     """Compare one field of a received document; return a readable failure or None."""
     actual = _dig(doc, path)
     expected = _plain(expected)
@@ -244,7 +244,7 @@ def check_field(doc: dict[str, Any], path: str, expected: Any) -> str | None:
     return f"{path}:\n" + "\n".join("    " + line for line in diff)
 
 
-def _pretty(value: Any) -> str:
+def _pretty(value: object) -> str:
     if value is _ABSENT:
         return "(absent)"
     opt = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if isinstance(value, (dict, list)) and len(_show(value)) > 60 else 0)

@@ -28,7 +28,7 @@ __all__ = ["Cond", "CondCompiler", "OPERATORS", "SHORTCUTS", "parse_threshold", 
 
 Getter = Callable[[Event], Any]
 Test = Callable[[Event], bool]
-Errors = list[tuple[tuple[Any, ...], str]]
+Errors = list[tuple[tuple[object, ...], str]]
 
 MISSING: Any = None
 
@@ -100,7 +100,7 @@ class Cond:
         return f"{self.desc} failed"
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if value is None:
         return "nothing (missing)"
     text = repr(value)
@@ -141,7 +141,7 @@ class CondCompiler:
     def __init__(self, errors: Errors) -> None:
         self.errors = errors
 
-    def compile(self, when: Any, path: tuple[Any, ...] = ()) -> Cond:
+    def compile(self, when: object, path: tuple[object, ...] = ()) -> Cond:
         """Compile one condition mapping (``{}`` or ``None`` matches everything)."""
         if when is None:
             when = {}
@@ -151,11 +151,11 @@ class CondCompiler:
         children = [self._key(str(k), v, path + (k,)) for k, v in when.items()]
         return _all(children, " and ".join(c.desc for c in children))
 
-    def _fail(self, path: tuple[Any, ...], msg: str) -> Cond:
+    def _fail(self, path: tuple[object, ...], msg: str) -> Cond:
         self.errors.append((path, msg))
         return _never()
 
-    def _key(self, key: str, value: Any, path: tuple[Any, ...]) -> Cond:
+    def _key(self, key: str, value: object, path: tuple[object, ...]) -> Cond:
         try:
             if key in ("all", "any"):
                 return self._combine(key, value, path)
@@ -184,7 +184,7 @@ class CondCompiler:
         except ValueError as exc:
             return self._fail(path, str(exc))
 
-    def _combine(self, key: str, value: Any, path: tuple[Any, ...]) -> Cond:
+    def _combine(self, key: str, value: object, path: tuple[object, ...]) -> Cond:
         if not isinstance(value, list) or not value:
             raise ValueError(f"'{key}' expects a non-empty list of conditions, found {kind(value)}")
         kids = [self.compile(v, path + (i,)) for i, v in enumerate(value)]
@@ -214,14 +214,14 @@ class CondCompiler:
             return get
         return lambda ev: ev.get(path)
 
-    def _glob_field(self, path: str, key: str, value: Any) -> Cond:
+    def _glob_field(self, path: str, key: str, value: object) -> Cond:
         get = self._getter(path)
         m, always = globber(value, key)
         shown = value if isinstance(value, str) else value
         return Cond(f"{key} matches {shown!r}", lambda ev: m(get(ev)), actual=get,
                     features=frozenset({_FEATURE_OF_PATH[path]}) if path in _FEATURE_OF_PATH else None, always=always)
 
-    def _severity(self, value: Any) -> Cond:
+    def _severity(self, value: object) -> Cond:
         feats = frozenset({"severity_id"})
         actual: Getter = lambda ev: severity_from_name(ev.severity_id).label  # noqa: E731
         if isinstance(value, list):
@@ -234,7 +234,7 @@ class CondCompiler:
         return Cond(f"severity {op} {label}", lambda ev: cmp(ev.severity_id, sid), actual=actual, features=feats,
                     always=(op == ">=" and sid == 0))
 
-    def _score(self, value: Any) -> Cond:
+    def _score(self, value: object) -> Cond:
         feats = frozenset({"score"})
         get: Getter = lambda ev: ev.score  # noqa: E731
         if is_number(value):
@@ -252,7 +252,7 @@ class CondCompiler:
             raise ValueError(f"score: the range {value!r} is empty (low end above high end)")
         return Cond(f"score in {m.group(3)}..{m.group(4)}", lambda ev: lo <= ev.score <= hi, actual=get, features=feats)
 
-    def _ops(self, key: str, ops: dict[Any, Any], path: tuple[Any, ...]) -> Cond:
+    def _ops(self, key: str, ops: dict[Any, Any], path: tuple[object, ...]) -> Cond:
         field = _NAMED.get(key, key)
         get = self._getter(field)
         if not ops:
@@ -265,7 +265,7 @@ class CondCompiler:
                 kids.append(self._op(field, get, str(op), arg, path + (op,)))
         return _all(kids, " and ".join(k.desc for k in kids))
 
-    def _severity_op(self, op: str, arg: Any, path: tuple[Any, ...]) -> Cond:
+    def _severity_op(self, op: str, arg: object, path: tuple[object, ...]) -> Cond:
         actual: Getter = lambda ev: severity_from_name(ev.severity_id).label  # noqa: E731
         get: Getter = lambda ev: ev.severity_id  # noqa: E731
         try:
@@ -284,7 +284,7 @@ class CondCompiler:
         c.features = frozenset({"severity_id"})
         return c
 
-    def _op(self, field: str, get: Getter, op: str, arg: Any, path: tuple[Any, ...]) -> Cond:
+    def _op(self, field: str, get: Getter, op: str, arg: object, path: tuple[object, ...]) -> Cond:
         from agent.routing.operators import build_op
 
         if op not in OPERATORS:

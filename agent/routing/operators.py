@@ -21,17 +21,17 @@ Getter = Callable[[Event], Any]
 Test = Callable[[Event], bool]
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     name = {"str": "string", "int": "integer", "float": "number", "bool": "true/false", "dict": "mapping",
             "list": "list", "NoneType": "nothing"}.get(type(value).__name__, type(value).__name__)
     return name if isinstance(value, (dict, list)) or value is None else f"{name} {value!r}"
 
 
-def _comparable(arg: Any) -> bool:
+def _comparable(arg: object) -> bool:
     return isinstance(arg, (int, float, str, datetime)) and not isinstance(arg, bool)
 
 
-def _same_kind(value: Any, arg: Any) -> bool:
+def _same_kind(value: object, arg: object) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(arg, (int, float)):
@@ -39,9 +39,10 @@ def _same_kind(value: Any, arg: Any) -> bool:
     return isinstance(value, type(arg))
 
 
-def _string_test(arg: Any, op: str) -> Callable[[str], bool]:
-    items = arg if isinstance(arg, list) else [arg]
-    if not items or not all(isinstance(i, str) for i in items):
+def _string_test(arg: object, op: str) -> Callable[[str], bool]:
+    given: list[object] = arg if isinstance(arg, list) else [arg]
+    items = [i for i in given if isinstance(i, str)]
+    if not items or len(items) != len(given):
         raise ValueError(f"'{op}' expects a string or a list of strings, found {_kind(arg)}")
     if op == "glob":
         pats = [re.compile(fnmatch.translate(i)).match for i in items]
@@ -74,7 +75,7 @@ def _on_strings(get: Getter, match: Callable[[str], bool]) -> Test:
     return test
 
 
-def build_op(get: Getter, op: str, arg: Any) -> Test:
+def build_op(get: Getter, op: str, arg: object) -> Test:
     """Return the predicate ``get(event) <op> arg``.
 
     :raises ValueError: the argument does not suit the operator.

@@ -326,7 +326,7 @@ def compile_routes(routes: list[dict[str, Any]], sinks: set[str], smap: SourceMa
     :param sinks: enabled sink names; a route may also name a disabled sink (it gets nothing).
     :param warnings: receives shadowed-route warnings (also kept in ``Router.warnings``).
     """
-    errors: list[tuple[tuple[Any, ...], str]] = []
+    errors: list[tuple[tuple[object, ...], str]] = []
     conds = CondCompiler(errors)
     transforms = TransformCompiler(errors)
     compiled: list[Route] = []

@@ -21,7 +21,7 @@ CMP: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
 
 
-def severity_id(value: Any) -> int:
+def severity_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"expected a severity name (unknown, info, low, medium, high, critical), found {kind(value)}")
     sev = severity_from_name(value)
@@ -30,7 +30,7 @@ def severity_id(value: Any) -> int:
     return int(sev)
 
 
-def parse_threshold(text: Any) -> Callable[[int], bool]:
+def parse_threshold(text: object) -> Callable[[int], bool]:
     """Parse ``">= high"``, ``"critical"`` (exact) or ``3`` into a test on a severity id.
 
     :raises ValueError: for anything else, with what was expected.
@@ -40,7 +40,7 @@ def parse_threshold(text: Any) -> Callable[[int], bool]:
     return lambda value: cmp(value, sid)
 
 
-def parse_severity_threshold(text: Any) -> tuple[str, int]:
+def parse_severity_threshold(text: object) -> tuple[str, int]:
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
     if not isinstance(text, str):
@@ -54,20 +54,21 @@ def parse_severity_threshold(text: Any) -> tuple[str, int]:
 SCORE = re.compile(r"^\s*(?:(>=|<=|==|!=|>|<|=)\s*(-?\d+(?:\.\d+)?)|(-?\d+(?:\.\d+)?)\s*(?:\.\.|-)\s*(-?\d+(?:\.\d+)?))\s*$")
 
 
-def kind(value: Any) -> str:
+def kind(value: object) -> str:
     name = {"str": "string", "int": "integer", "float": "number", "bool": "true/false", "dict": "mapping",
             "list": "list", "NoneType": "nothing"}.get(type(value).__name__, type(value).__name__)
     return name if isinstance(value, (dict, list)) or value is None else f"{name} {value!r}"
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def globber(spec: Any, what: str) -> tuple[Callable[[Any], bool], bool]:
+def globber(spec: object, what: str) -> tuple[Callable[[object], bool], bool]:
     """A matcher of strings against globs; returns (matcher, matches-everything)."""
-    items = spec if isinstance(spec, list) else [spec]
-    if not items or not all(isinstance(i, str) for i in items):
+    given: list[object] = spec if isinstance(spec, list) else [spec]
+    items = [i for i in given if isinstance(i, str)]
+    if not items or len(items) != len(given):
         raise ValueError(f"{what}: expected a string, a glob or a list of them, found {kind(spec)}")
     if "*" in items:
         return (lambda value: True), True

@@ -13,7 +13,7 @@ mappings are copied on write, so the other variants (and the original) are untou
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable
+from typing import Callable
 
 import orjson
 
@@ -71,7 +71,7 @@ class TransformCompiler:
         self.conds = CondCompiler(errors)
         self._cache: dict[bytes, Transform] = {}
 
-    def compile(self, spec: Any, path: tuple[Any, ...]) -> Transform | None:
+    def compile(self, spec: object, path: tuple[object, ...]) -> Transform | None:
         """Compile one route's list; ``None`` for an empty list (the event passes as is)."""
         if spec is None or spec == []:
             return None
@@ -106,10 +106,10 @@ class TransformCompiler:
             cached = self._cache[key] = Transform(steps, "; ".join(descs), may_drop)
         return cached
 
-    def _err(self, path: tuple[Any, ...], msg: str) -> None:
+    def _err(self, path: tuple[object, ...], msg: str) -> None:
         self.errors.append((path, msg))
 
-    def _path(self, text: Any, path: tuple[Any, ...], verb: str) -> tuple[str, list[str]] | None:
+    def _path(self, text: object, path: tuple[object, ...], verb: str) -> tuple[str, list[str]] | None:
         if not isinstance(text, str) or not text or text.startswith(".") or text.endswith(".") or ".." in text:
             self._err(path, f"{verb}: expected a dotted field path such as raw or asset.ip, found {text!r}")
             return None
@@ -124,7 +124,7 @@ class TransformCompiler:
             return None
         return head, steps
 
-    def _template(self, text: str, path: tuple[Any, ...], verb: str) -> Template | None:
+    def _template(self, text: str, path: tuple[object, ...], verb: str) -> Template | None:
         """``text`` parsed as a template, or ``None`` (with the error recorded) when it is not one."""
         try:
             template = parse_template(text)
@@ -136,7 +136,7 @@ class TransformCompiler:
                                         f"working in the next release; write {template.fixed!r}"))
         return template
 
-    def _drop(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
+    def _drop(self, arg: object, path: tuple[object, ...]) -> list[Step] | None:
         if arg is False:
             return []
         if arg is True:
@@ -145,13 +145,13 @@ class TransformCompiler:
         test = cond.test
         return [lambda ev: not test(ev)]
 
-    def _set(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
+    def _set(self, arg: object, path: tuple[object, ...]) -> list[Step] | None:
         if not isinstance(arg, dict) or not arg:
             self._err(path, f"set: expected a mapping of field paths to values, found {arg!r}")
             return None
         return [s for key, value in arg.items() if (s := self._set_one(str(key), value, path + (key,))) is not None]
 
-    def _set_one(self, key: str, value: Any, path: tuple[Any, ...]) -> Step | None:
+    def _set_one(self, key: str, value: object, path: tuple[object, ...]) -> Step | None:
         where = self._path(key, path, "set")
         if where is None:
             return None
@@ -198,7 +198,7 @@ class TransformCompiler:
             return None
         return keep(lambda ev: setattr(ev, head, value))
 
-    def _tag(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
+    def _tag(self, arg: object, path: tuple[object, ...]) -> list[Step] | None:
         items = [arg] if isinstance(arg, str) else arg
         if not isinstance(items, list) or not items or not all(isinstance(t, str) and t for t in items):
             self._err(path, f"tag: expected a tag or a list of tags, found {arg!r}")
@@ -221,7 +221,7 @@ class TransformCompiler:
 
         return [tag]
 
-    def _redact(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
+    def _redact(self, arg: object, path: tuple[object, ...]) -> list[Step] | None:
         mask: str | None = None
         fields = arg
         if isinstance(arg, dict):
@@ -273,7 +273,7 @@ class TransformCompiler:
         empty = _REMOVABLE[head]
         return keep(lambda ev: setattr(ev, head, [] if head == "tags" else empty))
 
-    def _rename(self, arg: Any, path: tuple[Any, ...]) -> list[Step] | None:
+    def _rename(self, arg: object, path: tuple[object, ...]) -> list[Step] | None:
         if not isinstance(arg, dict) or not arg:
             self._err(path, f"rename: expected a mapping of old path to new path, found {arg!r}")
             return None

@@ -19,7 +19,6 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 __all__ = ["DrainingHTTPServer", "DrainingHandler", "DRAIN_GRACE_S", "DRAIN_LIMIT_S"]
 
@@ -98,5 +97,5 @@ class DrainingHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         super().end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
         pass  # servers log what matters themselves, with its reason

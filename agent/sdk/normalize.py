@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 
@@ -186,7 +186,7 @@ def first_time(*values: object) -> datetime | None:
     return None
 
 
-def canonical(payload: Any) -> bytes:
+def canonical(payload: object) -> bytes:
     """The payload's canonical JSON (sorted keys), refusing what the spool could not store.
 
     orjson serialises at most 254 levels; the payload is serialised inside
@@ -197,7 +197,7 @@ def canonical(payload: Any) -> bytes:
     :raises DecodeError: nested deeper than :data:`MAX_DEPTH` or not JSON-serialisable
         (an integer beyond 64 bits from a non-orjson parser, a non-string key).
     """
-    wrapped: Any = payload
+    wrapped: object = payload
     for _ in range(_HEADROOM):
         wrapped = [wrapped]
     try:
@@ -240,12 +240,12 @@ def opt_str(value: object) -> str:
     return str(value)
 
 
-def obj_or_empty(value: Any) -> dict[str, Any]:
+def obj_or_empty(value: object) -> dict[str, Any]:
     """``value`` when it is an object, else ``{}``: for optional details read leniently."""
     return value if isinstance(value, dict) else {}
 
 
-def opt_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
+def opt_obj(obj: Mapping[str, object], key: str, where: str) -> dict[str, Any] | None:
     """``obj[key]`` when it is an object; ``None`` when absent or null.
 
     :raises DecodeError: present with another type (an array where an object belongs).
@@ -258,7 +258,7 @@ def opt_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
     return value
 
 
-def opt_list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
+def opt_list(obj: Mapping[str, object], key: str, where: str) -> list[Any]:
     """``obj[key]`` when it is an array; ``[]`` when absent or null.
 
     :raises DecodeError: present with another type.
@@ -271,7 +271,7 @@ def opt_list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
     return value
 
 
-def req_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+def req_obj(obj: Mapping[str, object], key: str, where: str) -> dict[str, Any]:
     """``obj[key]``, which must be an object. :raises DecodeError: missing or wrong type."""
     value = opt_obj(obj, key, where)
     if value is None:
@@ -279,7 +279,7 @@ def req_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     return value
 
 
-def req_str(obj: dict[str, Any], key: str, where: str) -> str:
+def req_str(obj: Mapping[str, object], key: str, where: str) -> str:
     """``obj[key]``, a non-empty string (a number is accepted as its text).
 
     :raises DecodeError: missing, empty, or not a scalar.

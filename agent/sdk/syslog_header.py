@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Union
+from typing import Callable, Mapping, Union
 
 from agent.sdk.template import field_text
 
@@ -28,17 +28,17 @@ _SYSLOG_SEVERITY = {5: 2, 4: 3, 3: 4, 2: 5, 1: 6, 0: 5}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def syslog_severity(severity_id: Any) -> int:
+def syslog_severity(severity_id: object) -> int:
     """Map an OCSF severity id to a syslog severity (0 emergency … 7 debug)."""
     return _SYSLOG_SEVERITY.get(severity_id if isinstance(severity_id, int) else 0, 5)
 
 
-def pri(facility: int, severity_id: Any) -> str:
+def pri(facility: int, severity_id: object) -> str:
     """Return ``<PRI>`` for a facility number and an OCSF severity id."""
     return f"<{facility * 8 + syslog_severity(severity_id)}>"
 
 
-def header_field(value: Any, limit: int) -> str:
+def header_field(value: object, limit: int) -> str:
     """Make a header field valid: PRINTUSASCII (33-126) only, at most ``limit``, ``-`` if empty."""
     text = value if isinstance(value, str) else ("" if value is None else str(value))
     if not text:
@@ -48,7 +48,7 @@ def header_field(value: Any, limit: int) -> str:
     return text[:limit]
 
 
-def hostname_field(value: Any) -> str:
+def hostname_field(value: object) -> str:
     """HOSTNAME as :func:`header_field`, and ``:`` (unless the value is an IPv6 address) and ``[``
     become ``_`` too: RFC 5424 allows them, but syslog-ng refuses the whole message for them,
     and in an RFC 3164 header ``host:`` reads as a tag."""
@@ -61,14 +61,14 @@ def hostname_field(value: Any) -> str:
     return text
 
 
-def rfc5424_timestamp(iso: Any) -> str:
+def rfc5424_timestamp(iso: object) -> str:
     """The native form's time (``2025-01-15T14:30:00.123Z``) is already an RFC 5424 TIMESTAMP."""
     if isinstance(iso, str) and len(iso) >= 20 and iso[4] == "-" and iso[10] == "T":
         return iso
     return "-"
 
 
-def rfc5424_header(facility: int, doc: Mapping[str, Any], hostname: str, app_name: str, procid: str, msgid: str) -> str:
+def rfc5424_header(facility: int, doc: Mapping[str, object], hostname: str, app_name: str, procid: str, msgid: str) -> str:
     """``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`` (no trailing space)."""
     return (f"{pri(facility, doc.get('severity_id'))}1 {rfc5424_timestamp(doc.get('time'))} "
             f"{hostname_field(hostname)} {header_field(app_name, 48)} {header_field(procid, 128)} {header_field(msgid, 32)}")
@@ -85,8 +85,8 @@ class EventField:
 #: A header field as a sink configures it: a fixed text, a top-level field of the event, or a
 #: function of the event's JSON form giving the text (a template's ``render``); each is
 #: sanitised as the field requires.
-HeaderValue = Union[str, EventField, Callable[[Mapping[str, Any]], str]]
-_Text = Callable[[Mapping[str, Any]], str]
+HeaderValue = Union[str, EventField, Callable[[Mapping[str, object]], str]]
+_Text = Callable[[Mapping[str, object]], str]
 
 
 class Rfc5424Header:
@@ -116,7 +116,7 @@ class Rfc5424Header:
         #: the only such field, when there is one (the default configuration: MSGID ``{{ type }}``)
         self._last = self._tail[0] if len(self._tail) == 1 else None
 
-    def __call__(self, doc: Mapping[str, Any]) -> str:
+    def __call__(self, doc: Mapping[str, object]) -> str:
         """``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`` for one event (no trailing space)."""
         sid = doc.get("severity_id")
         # bool is an int to syslog_severity (True is 1) and a float is not: only exact ints use the table
@@ -143,7 +143,7 @@ def _field(value: HeaderValue, limit: int) -> str | _Text:
     if isinstance(value, EventField):
         name = value.name
 
-        def field(doc: Mapping[str, Any]) -> str:
+        def field(doc: Mapping[str, object]) -> str:
             raw = doc.get(name)
             if type(raw) is str and raw and len(raw) <= limit and raw.isascii() and raw.isprintable() and " " not in raw:
                 return raw  # what header_field returns for it: printable ASCII, no space, within the limit
@@ -152,7 +152,7 @@ def _field(value: HeaderValue, limit: int) -> str | _Text:
         return field
     render = value
 
-    def text(doc: Mapping[str, Any]) -> str:
+    def text(doc: Mapping[str, object]) -> str:
         raw = render(doc)
         if raw and len(raw) <= limit and raw.isascii() and raw.isprintable() and " " not in raw:
             return raw
@@ -172,7 +172,7 @@ def _hostname(value: HeaderValue) -> str | _Text:
     return lambda doc: hostname_field(render(doc))
 
 
-def rfc3164_header(facility: int, doc: Mapping[str, Any], hostname: str) -> str:
+def rfc3164_header(facility: int, doc: Mapping[str, object], hostname: str) -> str:
     """``<PRI>Mmm dd hh:mm:ss HOSTNAME`` (BSD syslog; the event time in UTC; no trailing space)."""
     iso = doc.get("time")
     if isinstance(iso, str) and len(iso) >= 19 and iso[4] == "-":

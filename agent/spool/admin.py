@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from agent.spool import db as db
 from agent.spool.db import SpoolError
@@ -72,7 +72,7 @@ class SpoolAdmin(SpoolViews):
     def __enter__(self) -> "SpoolAdmin":
         return self.open()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property

@@ -297,7 +297,7 @@ class Spool(SpoolViews, SpoolOps):
         return SpoolReader(self)
 
     # ----------------------------------------------------------------- writes
-    def _call(self, kind: str, *args: Any, wait: bool = True) -> Any:
+    def _call(self, kind: str, *args: object, wait: bool = True) -> Any:
         if self._closed.is_set():
             raise SpoolClosed("the spool is closed")
         req = _Request(kind, args)

@@ -13,12 +13,15 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from agent.spool import db as db
 from agent.spool.db import SpoolError
 
 __all__ = ["DeadLetter", "SinkState", "SinkRow", "SpoolViews"]
+
+#: What a read-only query returns, passed through :meth:`SpoolViews._query` unchanged.
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,7 @@ class SpoolViews:
         """The short-lived connection a view reads on (tests interpose a writer between statements)."""
         return db.connect(self.path, self.sync)
 
-    def _query(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _query(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run the read ``fn`` in one read transaction on a short-lived connection.
 
         One transaction, so every statement of a view sees the same instant: a queue's

@@ -70,7 +70,7 @@ class JsonDecoder(Decoder):
             out.extend(self._items(value, record, storable=nested_within_limit(line)))
         return out
 
-    def _items(self, payload: Any, record: RawRecord, storable: bool = False) -> list[Event]:
+    def _items(self, payload: object, record: RawRecord, storable: bool = False) -> list[Event]:
         if isinstance(payload, dict):
             return [self.map(payload, record, storable=storable)]
         if isinstance(payload, list):
@@ -151,7 +151,7 @@ class JsonDecoder(Decoder):
                 groups[group]["name"] = normalise(str(original))["name"]  # the device's word stays as original
         return groups
 
-    def _severity(self, sev_raw: Any, score_raw: Any) -> tuple[int, int]:
+    def _severity(self, sev_raw: object, score_raw: object) -> tuple[int, int]:
         """(OCSF severity, 0-100 score) under the configured ``severity_scale``."""
         if type(sev_raw) is str:  # a sender writes a few words ("high"): each is read once
             found = self._severity_of_text.get(sev_raw)
@@ -168,31 +168,32 @@ class JsonDecoder(Decoder):
                 severity = int(severity_from_score(score))
         return severity, score
 
-    def _read_severity(self, sev_raw: Any) -> tuple[int, int]:
+    def _read_severity(self, sev_raw: object) -> tuple[int, int]:
         """The severity value alone (a word, an id, a CVSS or 0-100 number) under the scale."""
         sev_raw = _number_text(sev_raw)
-        numeric = isinstance(sev_raw, (int, float)) and not isinstance(sev_raw, bool) and math.isfinite(sev_raw)
-        if numeric and self.scale == "cvss":
-            severity, score = severity_of_cvss(sev_raw)
-        elif numeric and self.scale == "auto" and isinstance(sev_raw, float) and 0.0 <= sev_raw <= 10.0:
+        number = sev_raw if (isinstance(sev_raw, (int, float)) and not isinstance(sev_raw, bool)
+                             and math.isfinite(sev_raw)) else None
+        if number is not None and self.scale == "cvss":
+            severity, score = severity_of_cvss(number)
+        elif number is not None and self.scale == "auto" and isinstance(number, float) and 0.0 <= number <= 10.0:
             # the ambiguous-number rule of agent.sdk.normalize: a decimal of at most 10 is a CVSS score
-            severity, score = severity_of_cvss(sev_raw)
-        elif numeric and (self.scale == "score" or (self.scale == "auto" and sev_raw > 5)):
-            severity, score = severity_of_score(sev_raw)
+            severity, score = severity_of_cvss(number)
+        elif number is not None and (self.scale == "score" or (self.scale == "auto" and number > 5)):
+            severity, score = severity_of_score(number)
         else:
             severity = severity_from_name(sev_raw)
             score = score_from_severity(severity)
         return int(severity), score
 
 
-def _tags(value: Any) -> list[str]:
+def _tags(value: object) -> list[str]:
     """The tags at the field map's path: each item of an array as text, or one scalar."""
     if isinstance(value, list):
         return [opt_str(t) for t in value if opt_str(t)]
     return [opt_str(value)] if opt_str(value) else []
 
 
-def _number_text(value: Any) -> Any:
+def _number_text(value: object) -> object:
     """A numeric string (``"7.5"``, ``"82"``) as the number it writes; anything else unchanged."""
     if not isinstance(value, str) or len(value) > 32:
         return value

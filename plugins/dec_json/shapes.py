@@ -51,7 +51,7 @@ class Plan:
                                               for r in readers)
         self._several = tuple(i for i, r in enumerate(readers) if isinstance(r, str) or len(r) > 1)
 
-    def values(self, obj: dict[str, Any]) -> list[Any]:
+    def values(self, obj: Mapping[str, object]) -> list[Any]:
         """What each field reads in ``obj``: the same values as :func:`read` with each reader."""
         found = list(map(obj.get, self._single))
         if "" in found:  # read() passes over empty values: with one candidate, that leaves None
@@ -61,7 +61,7 @@ class Plan:
         return found
 
 
-def dig(obj: Any, path: str) -> Any:
+def dig(obj: object, path: str) -> object:
     """The value at a dotted path (``alert.uuid``, ``hits.0.id``); ``None`` where a step is missing."""
     for step in path.split("."):
         if isinstance(obj, dict):
@@ -73,7 +73,7 @@ def dig(obj: Any, path: str) -> Any:
     return obj
 
 
-def read(obj: dict[str, Any], reader: Reader) -> Any:
+def read(obj: Mapping[str, object], reader: Reader) -> Any:
     """What ``reader`` finds in ``obj``: the value at the user's path (as it is, even empty),
     or the first guessed key's value that is neither ``null`` nor ``""``."""
     if type(reader) is str:
@@ -93,7 +93,7 @@ class Planner:
         self._limit = limit
         self._plans: dict[tuple[str, ...], Plan] = {}
 
-    def plan(self, obj: dict[str, Any]) -> Plan:
+    def plan(self, obj: Mapping[str, object]) -> Plan:
         """The plan for ``obj``'s key set (the key order is part of the key: building a
         tuple is cheaper than a set, and one sender writes its keys in one order)."""
         shape = tuple(obj)

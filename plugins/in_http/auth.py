@@ -17,7 +17,7 @@ from agent.sdk import parse_time
 __all__ = ["Authenticator"]
 
 
-def _secrets(value: Any) -> list[bytes]:
+def _secrets(value: object) -> list[bytes]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]

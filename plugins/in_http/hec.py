@@ -32,7 +32,7 @@ class HecError(ValueError):
         self.index = index
 
 
-def hec_answer(text: str, code: int, **extra: Any) -> dict[str, Any]:
+def hec_answer(text: str, code: int, **extra: object) -> dict[str, Any]:
     return {"text": text, "code": code, **extra}
 
 

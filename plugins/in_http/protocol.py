@@ -41,7 +41,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from functools import partial
-from typing import Any, Callable
+from typing import Callable, Mapping
 
 import httptools
 import orjson
@@ -82,7 +82,7 @@ Answer = Callable[[Response], None]
 """Called once, on the loop's thread, with the answer to a request ``handle`` did not answer at once."""
 
 
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None, close: bool = False) -> Response:
+def json_response(status: int, payload: Mapping[str, object], headers: dict[str, str] | None = None, close: bool = False) -> Response:
     return Response(status, orjson.dumps(payload) + b"\n", headers or {}, close)
 
 

@@ -18,6 +18,7 @@ import concurrent.futures
 import threading
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Callable
 
 import orjson
@@ -27,7 +28,7 @@ from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
 from agent.sdk.net import parse_address
 from agent.sdk.record import RawRecord
-from agent.sdk.source import Source, SourceContext, SubmitStatus
+from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
 from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
 from plugins.in_http.batcher import Batcher, Outcome, RequestResult, Refusal, TrackingDecoder
@@ -293,7 +294,7 @@ class HttpSource(Source):
         self._spool(req, route, records, route.dedup, answer, lambda outcome: self._answer(req, route, outcome))
         return None
 
-    def _keep_refused(self, req: Request, route: _Route, origin: dict[str, Any], received: Any, reason: str,
+    def _keep_refused(self, req: Request, route: _Route, origin: dict[str, Any], received: datetime, reason: str,
                       answer: Answer, refusal: Response) -> None:
         """Keep a body refused on sight in the dead-letter store, then answer ``refusal`` (or 503 if it could not be kept)."""
         def refuse(_: RequestResult) -> Response:
@@ -326,7 +327,7 @@ class HttpSource(Source):
 
         self._batcher.add(records, dedup, reply)
 
-    def _submit(self, records: list[RawRecord], timeout: float | None = None, dedup: bool = False) -> Any:
+    def _submit(self, records: list[RawRecord], timeout: float | None = None, dedup: bool = False) -> Submitted:
         return self.ctx.submit(records, timeout=timeout, dedup=dedup)
 
     def _busy(self, route: _Route, text: str) -> Response:
@@ -370,7 +371,8 @@ class HttpSource(Source):
                 self._ok_bodies[key] = body
         return body
 
-    def _hec_record(self, event: Any, meta: dict[str, Any], decoder: Decoder, origin: dict[str, Any], received: Any) -> RawRecord:
+    def _hec_record(self, event: object, meta: dict[str, Any], decoder: Decoder, origin: dict[str, Any],
+                    received: datetime) -> RawRecord:
         o = {**origin, "hec": meta} if meta else origin
         if isinstance(event, str):
             return RawRecord(event.encode("utf-8"), decoder, o, received)

@@ -107,7 +107,7 @@ _leef_header_work = re.compile(f"[{_CONTROLS}|]").search
 _leef_value_work = re.compile(f"[{_CONTROLS}]").search
 
 
-def escape_header(value: Any, limit: int) -> str:
+def escape_header(value: object, limit: int) -> str:
     """A header field: cut to ``limit`` characters, then escaped (:func:`agent.sdk.cef_header_field`)."""
     text = _text(value)[:limit]
     return text if not _cef_header_work(text) else cef_header_field(text)
@@ -119,7 +119,7 @@ def escape_value(value: str) -> str:
     return value if not _cef_value_work(value) else cef_extension_value(value)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if isinstance(value, str):
         return value
     if value is None:
@@ -163,7 +163,7 @@ def relayed_cef(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _relay_severity(doc: Mapping[str, Any], original: Any) -> str | None:
+def _relay_severity(doc: Mapping[str, Any], original: object) -> str | None:
     """The CEF line's own severity when the event's still says the same (no route changed it)."""
     text = _text(original).strip()
     words = {"unknown": 0, "low": 25, "medium": 55, "high": 80, "very-high": 95}
@@ -247,7 +247,7 @@ LEEF_PREDEFINED: dict[str, str] = {
 LEEF_TIME_FORMAT = "MMM dd yyyy HH:mm:ss.SSS z"
 
 
-def _leef_header(value: Any) -> str:
+def _leef_header(value: object) -> str:
     text = _text(value)
     return (text if not _leef_header_work(text) else leef_header_field(text))[:255]
 
@@ -256,7 +256,7 @@ def _leef_value(value: str) -> str:
     return value if not _leef_value_work(value) else leef_value(value)
 
 
-def _leef_time(iso: Any) -> str | None:
+def _leef_time(iso: object) -> str | None:
     """``devTime`` in :data:`LEEF_TIME_FORMAT` (UTC) from a native-form time."""
     ms = epoch_ms(iso)
     if ms is None:
