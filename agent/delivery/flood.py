@@ -55,7 +55,7 @@ class FloodResult:
     summaries: int = 0
 
 
-def _get(doc: Any, path: str) -> Any:
+def _get(doc: object, path: str) -> object:
     for step in path.split("."):
         if not isinstance(doc, dict):
             return None

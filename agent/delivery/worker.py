@@ -35,7 +35,7 @@ from agent.delivery.ratelimit import TokenBucket
 from agent.delivery.retry import RetryPolicy, Verdict, classify
 from agent.delivery.streak import FailureStreakLog
 from agent.sdk.sink import Sink, SpooledEvent
-from agent.spool.store import SinkState, Spool, SpoolClosed, SpoolError
+from agent.spool.store import SinkState, Spool, SpoolClosed, SpoolError, SpoolReader
 from agent.spool.db import event_id_of
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ class SinkWorker:
         if pending is not None:
             pending()
 
-    def _collect(self, reader: Any, position: int) -> tuple[list[SpooledEvent], int]:
+    def _collect(self, reader: SpoolReader, position: int) -> tuple[list[SpooledEvent], int]:
         """Read up to a full batch, waiting at most ``max_wait_s`` for a partial one to fill."""
         batch, end = reader.read(self.name, position, self.max_events, self.max_bytes)
         if not batch:

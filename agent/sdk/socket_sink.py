@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any, Callable, Sequence
 
+from agent.sdk.endpoint import ConformanceEndpoint
 from agent.sdk.outcome import Delivery
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.net import address_check
@@ -26,11 +27,11 @@ UDP_DEFAULT_MAX = 2048  # RFC 5426 §3.2: every receiver SHOULD accept 2048 octe
 STREAM_DEFAULT_MAX = 65536
 
 
-def optional_address(field: str, value: Any, error: Any) -> None:
+def optional_address(field: str, value: object, error: Callable[[str, str], None]) -> None:
     """``host:port`` check (a cerberus ``check_with``) that lets an unset address through:
     ``transport: file`` needs none, and :func:`socket_checks` says when one is missing."""
-    if value is not None:
-        address_check(field, value, error)
+    if value is not None:  # a wrong type is the schema's ``type`` rule's to report; this one reads it as text
+        address_check(field, value if isinstance(value, str) else str(value), error)
 
 
 def socket_checks(config: dict[str, Any]) -> list[str]:
@@ -69,7 +70,7 @@ class SocketSink(Sink):
     ENCODE_OFFLOAD = True
 
     @classmethod
-    def conformance_config(cls, endpoint: Any) -> dict[str, Any]:
+    def conformance_config(cls, endpoint: ConformanceEndpoint) -> dict[str, Any]:
         """For the sink conformance suite: messages over TCP to its receiver."""
         return {"address": endpoint.address, "transport": "tcp"}
 

@@ -75,7 +75,7 @@ class SyslogDecoder(Decoder):
                 return [event]
         return [self._event(record, msg, flags)]
 
-    def _origin(self, record: RawRecord, flags: list[str], **extra: Any) -> dict[str, Any] | None:
+    def _origin(self, record: RawRecord, flags: list[str], **extra: str) -> dict[str, Any] | None:
         if not flags and not extra:
             return None  # intake puts the record's origin on the event (shared, no copy)
         origin = dict(record.origin)

@@ -235,7 +235,7 @@ class SyslogSource(Source):
             self._threads.append(t)
             t.start()
 
-    def _serve(self, conn: socket.socket, addr: Any) -> None:
+    def _serve(self, conn: socket.socket, addr: tuple[str, int]) -> None:
         key = conn.fileno()
         peer = addr[0]
         stream: socket.socket = conn
