@@ -67,9 +67,12 @@ def _write_events(path: Path, first: int, count: int) -> list[str]:
 
 
 def _received_ids(path: Path) -> list[str]:
+    """Ids of the complete lines syslog-ng wrote (the last one may still be half written)."""
     if not path.exists():
         return []
-    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    complete = text[:text.rfind("\n") + 1]
+    return [json.loads(line)["id"] for line in complete.splitlines() if line.strip()]
 
 
 def _children(pid: int) -> list[int]:
