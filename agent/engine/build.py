@@ -110,7 +110,8 @@ def build_sources(cfg: AgentConfig, plugins: PluginSet, redact: Callable[[str], 
 
         ctx = SourceContext(name=name, logger=logger.bind(component="source", name=name),
                             state_dir=cfg.state_dir / "sources" / name, submit=submit or _refuse,
-                            build_decoder=build_decoder, stopping=stopping, redact=redact)
+                            build_decoder=build_decoder, stopping=stopping, redact=redact,
+                            submit_pending=getattr(submit, "submit_async", None))
         try:
             out[name] = ct.cls(name, conf, ctx)
         except ConfigError as exc:

@@ -18,6 +18,7 @@ import collections
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
@@ -26,13 +27,13 @@ from agent.engine.dedup import DedupWindow
 from agent.sdk.record import RawRecord
 from agent.model import Event
 from agent.routing.router import Plan, Router
-from agent.sdk.source import Submitted, SubmitStatus
+from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
 
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Intake", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
+__all__ = ["Intake", "PreparedBatch", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
 
 _data = attrgetter("data")
 
@@ -78,6 +79,32 @@ class IntakeStats:
             self.last_received[name] = when
 
 
+@dataclass(slots=True)
+class PreparedBatch:
+    """One batch decoded, routed and serialised (:meth:`Intake.prepare`), not yet spooled.
+
+    :ivar name: the source's name (``origin.input`` of the batch's first record).
+    :ivar rows: ``(sink mask, native JSON)`` per stored event variant.
+    :ivar errors: dead letters of records that did not decode.
+    :ivar failed: ``(record index, reason)`` of those records, for the source's answer.
+    :ivar ids: event ids to remember for de-duplication once committed.
+    """
+
+    name: str
+    records: int
+    bytes: int
+    rows: list[tuple[int, bytes]]
+    errors: list[tuple[str, str | None, bytes, str]]
+    failed: list[tuple[int, str]]
+    ids: list[str]
+    spooled: int
+    duplicates: int
+    unrouted: int
+    dropped: int
+    matched: dict[tuple[str, ...], int]
+    queued: dict[tuple[str, ...], int]
+
+
 class Intake:
     """Decode, route and spool batches of raw records for every source."""
 
@@ -109,6 +136,54 @@ class Intake:
             or 0: answer FULL at once).
         :param dedup: skip events whose id was spooled within the de-duplication window.
         """
+        refused = self._admit(records, timeout)
+        if refused is not None:
+            return refused
+        batch = self.prepare(records, dedup=dedup)
+        try:
+            self.spool.append(batch.rows, batch.errors)
+        except SpoolFull:
+            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
+        except SpoolClosed:
+            return Submitted(SubmitStatus.CLOSED)
+        except SpoolError as exc:
+            self.log.error("spool write failed, input not acknowledged: {}", exc)
+            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
+        return self._committed(batch)
+
+    def submit_async(self, records: Sequence[RawRecord], timeout: float | None = None, *,
+                     dedup: bool = False) -> PendingSubmit:
+        """Decode and route ``records`` now, queue them for the next group commit and return.
+
+        The answer is the same :meth:`submit` gives; it arrives on the returned handle
+        once the commit is done (completed on the spool's writer thread), so the caller
+        can prepare its next batch meanwhile.
+        """
+        refused = self._admit(records, timeout)
+        if refused is not None:
+            return PendingSubmit.completed(refused)
+        batch = self.prepare(records, dedup=dedup)
+        pending = PendingSubmit()
+
+        def done(_written: int, error: BaseException | None) -> None:
+            if error is None:
+                pending.set_result(self._committed(batch))
+            elif isinstance(error, SpoolClosed):
+                pending.set_result(Submitted(SubmitStatus.CLOSED))
+            else:
+                self.log.error("spool write failed, input not acknowledged: {}", error)
+                pending.set_result(Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s))
+
+        try:
+            self.spool.append_nowait(batch.rows, batch.errors, on_done=done)
+        except SpoolFull:
+            pending.set_result(Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s))
+        except SpoolClosed:
+            pending.set_result(Submitted(SubmitStatus.CLOSED))
+        return pending
+
+    def _admit(self, records: Sequence[RawRecord], timeout: float | None) -> Submitted | None:
+        """The refusal when the spool is closed, or full for longer than ``timeout``; None to go on."""
         if self.spool.closed:
             return Submitted(SubmitStatus.CLOSED)
         if self.spool.is_full:
@@ -117,6 +192,10 @@ class Intake:
                 self.stats.add(name, refused_full=len(records))
                 return Submitted(SubmitStatus.CLOSED if self.spool.closed else SubmitStatus.FULL,
                                  retry_after=self.retry_after_s)
+        return None
+
+    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False) -> "PreparedBatch":
+        """Decode, route and serialise ``records``: the spool rows and dead letters of one batch, nothing written."""
         rows: list[tuple[int, bytes]] = []
         errors: list[tuple[str, str | None, bytes, str]] = []
         failed: list[tuple[int, str]] = []
@@ -215,33 +294,29 @@ class Intake:
                     dropped += 1  # every route that matched consumed it (no `to:`, or a drop transform)
         if plan is not None:
             _fold(matched, queued, plan.routes, run_matched, run_queued)
-        try:
-            self.spool.append(rows, errors)
-        except SpoolFull:
-            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
-        except SpoolClosed:
-            return Submitted(SubmitStatus.CLOSED)
-        except SpoolError as exc:
-            self.log.error("spool write failed, input not acknowledged: {}", exc)
-            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
-        if ids:
-            self.dedup.remember(ids)  # type: ignore[union-attr]
         name = records[0].origin.get("input", "?") if records else "?"
-        self.stats.add(name, records=len(records), events=spooled, decode_errors=len(failed),
-                       duplicates=duplicates, unrouted=unrouted, dropped=dropped, bytes=sum(map(len, map(_data, records))))
-        if records:
+        return PreparedBatch(name, len(records), sum(map(len, map(_data, records))), rows, errors, failed, ids,
+                             spooled, duplicates, unrouted, dropped, matched, queued)
+
+    def _committed(self, batch: "PreparedBatch") -> Submitted:
+        """Count a committed batch, remember its ids, feed the taps; the answer to its source."""
+        name = batch.name
+        if batch.ids:
+            self.dedup.remember(batch.ids)  # type: ignore[union-attr]
+        self.stats.add(name, records=batch.records, events=batch.spooled, decode_errors=len(batch.failed),
+                       duplicates=batch.duplicates, unrouted=batch.unrouted, dropped=batch.dropped, bytes=batch.bytes)
+        if batch.records:
             self.stats.received(name, self.wall())
-        if matched:
-            self.stats.add_routes(matched, queued)
-        if self.taps and rows:
+        if batch.matched:
+            self.stats.add_routes(batch.matched, batch.queued)
+        if self.taps and batch.rows:
             for tap in tuple(self.taps):
-                tap(name, rows)
-        if unrouted and name not in self._unrouted_warned:
+                tap(name, batch.rows)
+        if batch.unrouted and name not in self._unrouted_warned:
             self._unrouted_warned.add(name)
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
                              "(add a route named 'default' to keep them)", name)
-        return Submitted(SubmitStatus.ACCEPTED, events=spooled, errors=failed, duplicates=duplicates)
-
+        return Submitted(SubmitStatus.ACCEPTED, events=batch.spooled, errors=batch.failed, duplicates=batch.duplicates)
 
     def _mask_of(self, sinks: tuple[str, ...]) -> int:
         """The spool mask of ``sinks`` (sinks the spool does not know, e.g. disabled ones, add nothing)."""
@@ -340,3 +415,20 @@ class GatedSubmit:
             return intake.submit(records, timeout, dedup=dedup)
         finally:
             self.gate.exit()
+
+    def submit_async(self, records: Sequence[RawRecord], timeout: float | None = None, *,
+                     dedup: bool = False) -> PendingSubmit:
+        """:meth:`Intake.submit_async` through the gate; the submission counts as in flight until answered."""
+        if not self.gate.enter(self.hold_s):
+            return PendingSubmit.completed(Submitted(SubmitStatus.FULL, retry_after=5.0))
+        try:
+            intake = self.sup.intake
+            if intake is None:
+                self.gate.exit()
+                return PendingSubmit.completed(Submitted(SubmitStatus.CLOSED))
+            pending = intake.submit_async(records, timeout, dedup=dedup)
+        except BaseException:
+            self.gate.exit()
+            raise
+        pending.add_done_callback(lambda _result: self.gate.exit())
+        return pending

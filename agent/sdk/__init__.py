@@ -38,7 +38,7 @@ from agent.sdk.running import RunningAgent
 from agent.sdk.render import SCHEMA_RULES, epoch_ms, expand, lookup, render, render_json, render_schema
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from agent.sdk.sinkschema import compose_sink_schema
-from agent.sdk.source import DecoderBuilder, Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import DecoderBuilder, PendingSubmit, Source, SourceContext, Submitted, SubmitStatus
 from agent.sdk.template import DATE_PARTS, TEMPLATE_CHECK, Template, TemplateCheck, TemplateError, event_time, field_text, parse_template
 from agent.sdk.tls import TLS_SCHEMA, client_context, server_context, tls_check
 from agent.sdk.wire_text import (TRUNCATION_MARKER, cef_extension_value, cef_header_field, escape_json_c1, leef_header_field, leef_value, neutralise, sd_param_value, syslog_msg_text)
@@ -78,7 +78,7 @@ __all__ = [
     "severity_from_name", "severity_from_score", "utcnow",
     "ADDRESS_RULES", "address_check", "family_of", "parse_address", "RawRecord",
     "SCHEMA_RULES", "epoch_ms", "expand", "lookup", "render", "render_json", "render_schema", "compose_sink_schema",
-    "Sink", "SinkContext", "SpooledEvent", "DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus",
+    "Sink", "SinkContext", "SpooledEvent", "DecoderBuilder", "PendingSubmit", "Source", "SourceContext", "Submitted", "SubmitStatus",
     "TLS_SCHEMA", "client_context", "server_context", "tls_check",
     "OTLP_EXTRA_HINT", "OtlpModules", "attributes_dict", "flatten", "from_any_value", "key_values", "ocsf_severity",
     "otlp_missing", "otlp_modules", "otlp_severity", "to_any_value",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from loguru import Logger
 
-__all__ = ["DecoderBuilder", "Source", "SourceContext", "Submitted", "SubmitStatus"]
+__all__ = ["DecoderBuilder", "PendingSubmit", "Source", "SourceContext", "Submitted", "SubmitStatus"]
 
 
 class SubmitStatus(str, Enum):
@@ -62,6 +62,70 @@ class Submitted:
         return self.status is SubmitStatus.ACCEPTED
 
 
+class PendingSubmit:
+    """A submission whose durable commit may still be running.
+
+    :meth:`SourceContext.submit_async` hands one back at once, so a source can read and
+    submit its next batch while the spool commits this one (a file tail keeps the disk
+    and the decoder busy at the same time). The promise is unchanged: acknowledge input
+    only once :meth:`result` is ACCEPTED, and acknowledge in the order the batches were
+    submitted (a checkpoint must never move past a batch that is not yet committed).
+    """
+
+    __slots__ = ("_event", "_result", "_callbacks", "_lock")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._result: Submitted | None = None
+        self._callbacks: list[Callable[[Submitted], None]] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def completed(cls, result: Submitted) -> "PendingSubmit":
+        """A submission already answered (refused at once, or done synchronously)."""
+        pending = cls()
+        pending.set_result(result)
+        return pending
+
+    def done(self) -> bool:
+        """True once the answer is known."""
+        return self._event.is_set()
+
+    def result(self, timeout: float | None = None) -> Submitted:
+        """Wait for the answer.
+
+        :raises TimeoutError: it did not come within ``timeout`` seconds.
+        """
+        if not self._event.wait(timeout):
+            raise TimeoutError("the spool has not committed this submission yet")
+        assert self._result is not None
+        return self._result
+
+    def add_done_callback(self, callback: Callable[[Submitted], None]) -> None:
+        """Call ``callback(result)`` once the answer is known (at once when it already is).
+
+        It runs on the thread that completes the submission (the spool's writer), so it
+        must be short and must not block: hand the answer on (``loop.call_soon_threadsafe``).
+        """
+        with self._lock:
+            if self._result is None:
+                self._callbacks.append(callback)
+                return
+            result = self._result
+        callback(result)
+
+    def set_result(self, result: Submitted) -> None:
+        """Answer the submission (the intake does this) and run the callbacks."""
+        with self._lock:
+            if self._result is not None:
+                return
+            self._result = result
+            callbacks, self._callbacks = self._callbacks, []
+        self._event.set()
+        for callback in callbacks:
+            callback(result)
+
+
 class DecoderBuilder(Protocol):
     """``build_decoder(spec, key="decoder") -> Decoder``, handed to a source in its context."""
 
@@ -86,6 +150,8 @@ class SourceContext:
     :ivar state_dir: a directory for this source's own state (checkpoints).
     :ivar submit: ``submit(records, timeout=None) -> Submitted``; blocks until the
         events are committed (or refused). ``timeout`` bounds the wait for capacity.
+    :ivar submit_pending: what :meth:`submit_async` calls (the agent sets it; left ``None``,
+        ``submit_async`` answers with ``submit`` at once).
     :ivar build_decoder: ``build_decoder(spec, key="decoder") -> Decoder`` from a decoder
         name or ``{type: NAME, ...options}``; ``key`` (a name or a tuple path inside the
         source's section) is where the spec sits, so a ``ConfigError`` names that line.
@@ -105,6 +171,18 @@ class SourceContext:
     stopping: threading.Event = field(default_factory=threading.Event)
     redact: Callable[[str], str] = field(default=lambda text: text)
     listeners: Listeners = field(default_factory=Listeners)
+    submit_pending: Callable[..., PendingSubmit] | None = None
+
+    def submit_async(self, records: Sequence[RawRecord], timeout: float | None = None, *,
+                     dedup: bool = False) -> PendingSubmit:
+        """Like ``submit``, but return once the records are decoded and queued for the commit.
+
+        The source can read and submit its next batch while the spool commits this one;
+        it acknowledges each batch, in order, once its :class:`PendingSubmit` is ACCEPTED.
+        """
+        if self.submit_pending is None:
+            return PendingSubmit.completed(self.submit(records, timeout, dedup=dedup))
+        return self.submit_pending(records, timeout, dedup=dedup)
 
 
 class Source(ABC):

@@ -66,6 +66,21 @@ class _Request:
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
+    #: called on the writer thread right after the commit (or failure) of this request
+    on_done: Callable[["_Request"], None] | None = None
+
+
+class PendingAppend:
+    """An append queued for the next group commit (:meth:`Spool.append_nowait`)."""
+
+    __slots__ = ("_req",)
+
+    def __init__(self, req: _Request) -> None:
+        self._req = req
+
+    def wait(self) -> int:
+        """Wait for the commit; return the events written or raise its error (:class:`SpoolError`, ...)."""
+        return int(Spool._result(self._req))
 
 
 class Spool(SpoolViews, SpoolOps):
@@ -329,6 +344,32 @@ class Spool(SpoolViews, SpoolOps):
             return 0
         return int(self._call("append", list(events), list(errors)))
 
+    def append_nowait(self, events: Sequence[tuple[int, bytes]],
+                      errors: Sequence[tuple[str, str | None, bytes, str]] = (),
+                      on_done: Callable[[int, BaseException | None], None] | None = None) -> PendingAppend | None:
+        """Queue an append for the next group commit and return at once (see :meth:`append`).
+
+        :param on_done: ``on_done(written, error)``, called on the writer thread right after
+            the commit (``error`` None) or its failure; it must be short and must not block.
+        :returns: a handle to wait on, or ``None`` when there was nothing to write
+            (``on_done(0, None)`` has then already been called).
+        :raises SpoolFull: over quota (nothing queued).
+        :raises SpoolClosed: shutting down (nothing queued).
+        """
+        if self._full and events:
+            raise SpoolFull(f"spool over quota ({self._pending_bytes} of {self.max_bytes} bytes)")
+        if not events and not errors:
+            if on_done is not None:
+                on_done(0, None)
+            return None
+        if self._closed.is_set():
+            raise SpoolClosed("the spool is closed")
+        req = _Request("append", (list(events), list(errors)))
+        if on_done is not None:
+            req.on_done = lambda r: on_done(int(r.result or 0), r.error)
+        self._requests.put(req)
+        return PendingAppend(req)
+
     def ack(self, sink: str, position: int, *, dead: Sequence[tuple[SpooledEvent, str]] = (),
             failures: int | None = 0, wait: bool = True) -> Callable[[], None]:
         """Advance ``sink``'s cursor to ``position`` (its batch was delivered) and clear its retry state.
@@ -426,6 +467,16 @@ class Spool(SpoolViews, SpoolOps):
         if leftovers:
             self._run_transaction(conn, leftovers)
 
+    def _completed(self, batch: list[_Request]) -> None:
+        """Run the completion callbacks of a committed (or failed) group; one failing does not stop the writer."""
+        for req in batch:
+            if req.on_done is not None:
+                try:
+                    req.on_done(req)
+                except Exception as exc:  # a caller's bug must not kill the one writer thread
+                    from loguru import logger
+                    logger.bind(component="spool").opt(exception=exc).error("a completion callback of the spool raised")
+
     def _run_transaction(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
         saved = (self._next_seq, dict(self._cursors), dict(self._states), dict(self._history_counts), self._pending_bytes)
         enables: list[str | None] = []
@@ -453,6 +504,7 @@ class Spool(SpoolViews, SpoolOps):
             for req in batch:
                 req.error = err
                 req.done.set()
+            self._completed(batch)
             return
         was_full = self._full
         if self._pending_bytes >= self.max_bytes:
@@ -461,6 +513,7 @@ class Spool(SpoolViews, SpoolOps):
             self._full = False
         for req in batch:
             req.done.set()
+        self._completed(batch)
         for sink in enables:
             if self._control_handler is not None:
                 self._control_handler("enable", sink)
