@@ -87,12 +87,13 @@ class PreparedBatch:
     :ivar rows: ``(sink mask, native JSON)`` per stored event variant.
     :ivar errors: dead letters of records that did not decode.
     :ivar failed: ``(record index, reason)`` of those records, for the source's answer.
+    :ivar size: the raw records' bytes as received.
     :ivar ids: event ids to remember for de-duplication once committed.
     """
 
     name: str
     records: int
-    bytes: int
+    size: int
     rows: list[tuple[int, bytes]]
     errors: list[tuple[str, str | None, bytes, str]]
     failed: list[tuple[int, str]]
@@ -304,7 +305,7 @@ class Intake:
         if batch.ids:
             self.dedup.remember(batch.ids)  # type: ignore[union-attr]
         self.stats.add(name, records=batch.records, events=batch.spooled, decode_errors=len(batch.failed),
-                       duplicates=batch.duplicates, unrouted=batch.unrouted, dropped=batch.dropped, bytes=batch.bytes)
+                       duplicates=batch.duplicates, unrouted=batch.unrouted, dropped=batch.dropped, bytes=batch.size)
         if batch.records:
             self.stats.received(name, self.wall())
         if batch.matched:
