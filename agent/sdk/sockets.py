@@ -112,6 +112,48 @@ class Writer:
         """Write every frame; OK only when all were handed to the kernel (or the file)."""
         if not frames:
             return Delivery.success("nothing to send")
+        if self.transport != "udp":
+            return self.write_joined(b"".join(frames), len(frames))
+        failed = self._ready()
+        if failed is not None:
+            return failed
+        try:
+            assert self._sock is not None
+            send = self._sock.send
+            for frame in frames:
+                send(frame)
+        except (OSError, ssl.SSLError) as exc:
+            return self._lost(exc)
+        return Delivery.success(f"{len(frames)} messages written to {self._where()}")
+
+    def write_joined(self, data: bytes, count: int) -> Delivery:
+        """Write ``count`` frames already joined into ``data`` (a stream or a file, where the
+        frames go out as one buffer anyway; a sink that builds the buffer itself saves an
+        object and a copy per frame). OK only when all of it was handed to the kernel.
+
+        :raises ValueError: on UDP, where each message is a datagram of its own.
+        """
+        if self.transport == "udp":
+            raise ValueError("write_joined needs a stream or a file: on UDP each message is its own datagram")
+        if not count:
+            return Delivery.success("nothing to send")
+        failed = self._ready()
+        if failed is not None:
+            return failed
+        try:
+            if self.transport == "file":
+                assert self._fd is not None
+                _write_all(self._fd, data)
+            else:
+                assert self._sock is not None
+                self._sock.sendall(data)
+        except (OSError, ssl.SSLError) as exc:
+            return self._lost(exc)
+        return Delivery.success(f"{count} messages written to {self._where()}")
+
+    def _ready(self) -> Delivery | None:
+        """Reconnect when the peer closed the connection or none is open; the RETRY outcome
+        when that fails, else ``None``."""
         try:
             if self._peer_closed():
                 self.close()
@@ -120,24 +162,14 @@ class Writer:
         except (OSError, ssl.SSLError, ValueError) as exc:
             self.close()
             return Delivery.retry(f"cannot connect to {self._where()}: {_describe(exc)}")
-        try:
-            if self.transport == "udp":
-                assert self._sock is not None
-                send = self._sock.send
-                for frame in frames:
-                    send(frame)
-            elif self.transport == "file":
-                assert self._fd is not None
-                _write_all(self._fd, b"".join(frames))
-            else:
-                assert self._sock is not None
-                self._sock.sendall(b"".join(frames))
-        except (OSError, ssl.SSLError) as exc:
-            self.close()
-            if isinstance(exc, OSError) and exc.errno == errno.EMSGSIZE:
-                return Delivery.reject(f"datagram too large for {self._where()}: {_describe(exc)}")
-            return Delivery.retry(f"connection to {self._where()} lost: {_describe(exc)}")
-        return Delivery.success(f"{len(frames)} messages written to {self._where()}")
+        return None
+
+    def _lost(self, exc: OSError | ssl.SSLError) -> Delivery:
+        """The outcome of a failed write (the connection is closed: the batch is sent again)."""
+        self.close()
+        if isinstance(exc, OSError) and exc.errno == errno.EMSGSIZE:
+            return Delivery.reject(f"datagram too large for {self._where()}: {_describe(exc)}")
+        return Delivery.retry(f"connection to {self._where()} lost: {_describe(exc)}")
 
     def check(self) -> Delivery:
         """Open a connection (or the file) and close it again: the sinks' health check."""

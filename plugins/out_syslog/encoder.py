@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from agent.sdk import (FACILITIES, TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template,
                        sd_param_value, syslog_msg_text, truncate_utf8)
 from agent.sdk.syslog_header import EventField, HeaderValue, Rfc5424Header, frame_octet
 from agent.sdk.template import Field
 
-__all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "message_head", "encode", "encode_framed"]
+__all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "message_head", "encode", "encode_framed",
+           "fields_read", "encode_octet_stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,20 @@ class SyslogFormat:
                    procid=config["procid"], msgid=config["msgid"], facility=FACILITIES[config["facility"]],
                    sd_id=config["sd_id"], sd_fields=tuple((config.get("sd_fields") or {}).items()), max_bytes=max_bytes,
                    multiline=multiline)
+
+
+def fields_read(fmt: SyslogFormat, text_template: Template | None = None) -> frozenset[str]:
+    """The top-level event fields a message of ``fmt`` reads (the first step of each path):
+    what decides whether the sink may parse the stored JSON without ``raw``
+    (:func:`agent.sdk.native_head.head_parser`). The header always reads ``severity_id``
+    and ``time``; a date placeholder reads ``time`` and ``received_at``."""
+    names = {"severity_id", "time"}
+    for template in (*fmt.templates, *((text_template,) if text_template is not None else ())):
+        for part in template.parts:
+            if isinstance(part, Field):
+                names.update(("time", "received_at") if part.date is not None else part.steps[:1])
+    names.update(path.partition(".")[0] for _, path in fmt.sd_fields)
+    return frozenset(names)
 
 
 def _header_value(template: Template) -> HeaderValue:
@@ -211,3 +226,26 @@ def encode_framed(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes, frame: 
     if frame is frame_octet and msg and not (fmt.max_bytes and size > fmt.max_bytes):
         return b"%d %b %b" % (size, head, msg)
     return frame(encode(fmt, doc, msg))
+
+
+def encode_octet_stream(fmt: SyslogFormat, parse: Callable[[bytes], Mapping[str, Any]], datas: Iterable[bytes]) -> bytes:
+    """``b"".join`` of the octet-counted frames of stored native events sent as their own
+    MSG: what :func:`encode_framed` gives each (with ``json_msg`` of the stored JSON), in
+    one buffer without a bytes object per frame (the socket writes one buffer anyway).
+
+    :param parse: how the stored JSON is parsed (``orjson.loads``, or
+        :func:`agent.sdk.native_head.parse_head` when the format reads nothing of ``raw``).
+    """
+    parts: list[bytes] = []
+    add = parts.extend
+    max_bytes = fmt.max_bytes
+    for data in datas:
+        doc = parse(data)
+        msg = data if b"\xc2" not in data else json_msg(data)
+        head = message_head(fmt, doc)
+        size = len(head) + 1 + len(msg)
+        if not msg or (max_bytes and size > max_bytes):
+            parts.append(frame_octet(encode(fmt, doc, msg)))
+        else:
+            add((b"%d " % size, head, b" ", msg))
+    return b"".join(parts)

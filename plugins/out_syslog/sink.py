@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import orjson
-
-from agent.sdk import parse_template
+from agent.sdk import Delivery, frame_octet, parse_template
+from agent.sdk.native_head import head_parser
 from agent.sdk.render import render_json
 from agent.sdk import SinkContext, SocketSink, SpooledEvent
 from plugins.out_syslog.config import CONFIG_SCHEMA, check_config
-from plugins.out_syslog.encoder import SyslogFormat, encode_framed, json_msg, text_msg
+from plugins.out_syslog.encoder import (SyslogFormat, encode_framed, encode_octet_stream, fields_read, json_msg,
+                                        text_msg)
 
 
 class SyslogSink(SocketSink):
@@ -24,11 +24,17 @@ class SyslogSink(SocketSink):
         self.format = SyslogFormat.from_config(config, ctx.hostname, self.max_bytes, multiline=self.multiline)
         self.schema = config["schema"]
         self.text_template = parse_template(config["text_template"]) if config["msg_format"] == "text" else None
+        #: parses the stored JSON: without its ``raw`` payload when no option of this sink reads it
+        self.parse = head_parser(fields_read(self.format, self.text_template))
+        #: messages are the stored JSON as MSG, octet-counted on a stream: one buffer per batch
+        #: (not for a subclass with an encoder of its own, which ``send`` must go through)
+        self._stream = (self.text_template is None and self.schema == "native" and self.frame is frame_octet
+                        and config["transport"] != "udp" and type(self).encode_batch is SyslogSink.encode_batch)
 
     def encode_batch(self, batch: Sequence[SpooledEvent]) -> list[bytes]:
         """Framed messages for a batch (pure apart from parsing the stored JSON)."""
         fmt, frame, schema, template = self.format, self.frame, self.schema, self.text_template
-        loads = orjson.loads
+        loads = self.parse
         if template is None and schema == "native":
             # the MSG is the stored native JSON itself (C1 controls escaped, when it has any)
             return [encode_framed(fmt, loads(data), data if b"\xc2" not in data else json_msg(data), frame)
@@ -42,3 +48,11 @@ class SyslogSink(SocketSink):
                 msg = json_msg(render_json(item, schema))
             frames.append(encode_framed(fmt, doc, msg, frame))
         return frames
+
+    def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
+        """Writes ``b"".join(self.encode_batch(batch))``; on the default path (native JSON as MSG,
+        octet counting, a stream) built as one buffer without an object per frame."""
+        if not self._stream or not batch:
+            return super().send(batch)
+        return self.writer.write_joined(encode_octet_stream(self.format, self.parse, [item.data for item in batch]),
+                                        len(batch))

@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.model import Event
 from agent.sdk import SpooledEvent
-from agent.testing import make_event, spooled
-from plugins.out_syslog.encoder import encode
+from agent.testing import TCPReceiver, make_event, spooled
+from plugins.out_syslog.encoder import encode, encode_octet_stream
 from plugins.out_syslog.sink import SyslogSink
 from tests.peers import rfc5424_reference as reference
 from tests.peers.sink_factory import make_sink
@@ -135,3 +136,38 @@ def test_a_value_that_needs_escaping_is_escaped_on_the_fast_path_too() -> None:
     sink = make_sink(SyslogSink, {"address": "127.0.0.1:514", "hostname": "h", "sd_fields": {"a": "title", "b": "source"}})
     [frame] = sink.encode_batch(spooled([make_event(title='x"]\\\x00\x85', source="plain")]))
     assert b' a="x\\"\\]\\\\\xe2\x90\x80\xef\xbf\xbd" b="plain"]' in frame
+
+
+@PROPERTY
+@given(options(), st.lists(events(), min_size=1, max_size=5))
+def test_the_one_buffer_of_a_batch_is_the_reference_frames_joined(config: dict[str, Any], batch: list[Event]) -> None:
+    """The default path (native JSON as MSG, octet counting) builds a batch's buffer without a
+    frame per event, and parses the stored JSON without ``raw`` when no option reads it."""
+    config.update(address="127.0.0.1:514", transport="tcp", framing="octet", msg_format="json")
+    config.pop("path", None)
+    sink = make_sink(SyslogSink, config)
+    items = spooled(batch)
+    assert encode_octet_stream(sink.format, sink.parse, [i.data for i in items]) == b"".join(reference_frames(sink, items))
+
+
+@pytest.mark.parametrize("config", [
+    {},  # the default: one buffer, raw not parsed
+    {"max_message_bytes": 480},  # messages cut on the way
+    {"sd_fields": {"user": "raw.user"}, "msgid": "{{ raw.kind }}"},  # raw read: parsed whole
+    {"framing": "lf"},  # a frame per message, as before
+    {"msg_format": "text"},
+])
+def test_what_send_puts_on_the_wire_is_the_encoded_batch(config: dict[str, Any]) -> None:
+    """Through a real socket: ``send`` writes exactly ``encode_batch``'s frames, whichever path builds them."""
+    batch = spooled([make_event(title=f"t{i}\x85]", raw={"user": f"u{i}", "kind": "k", "blob": "x" * 300 * i},
+                                asset={"name": f"h{i}"}) for i in range(4)])
+    with TCPReceiver() as peer:
+        sink = make_sink(SyslogSink, {"address": peer.address, "transport": "tcp", **config})
+        sink.open()
+        try:
+            assert sink.send(batch).ok
+            expected = b"".join(sink.encode_batch(batch))
+            assert peer.wait_for_bytes(len(expected)) == expected
+            assert expected == b"".join(reference_frames(sink, batch))
+        finally:
+            sink.close()
