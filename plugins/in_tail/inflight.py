@@ -79,33 +79,36 @@ class InFlight:
         self._queue.append(batch)
         self._count[batch.key] = self._count.get(batch.key, 0) + 1
 
-    def take(self, keep: int, stop: threading.Event, stop_wait_s: float) -> list[Batch]:
+    def take(self, keep: int, stop: threading.Event, stop_wait_s: float, wait_s: float | None = None) -> list[Batch]:
         """Pop the answered batches at the front, waiting while more than ``keep`` are queued.
 
         Returns the accepted batches to acknowledge, in order, without those of a file
         tainted by a refusal (:attr:`refused` names such files; the caller rewinds them
         and calls :meth:`forgive` once nothing of theirs is in flight).
 
-        Waiting is unbounded while the source runs (the spool answers every request it
-        queued, as a synchronous submit would wait for it); once ``stop`` is set it lasts
-        at most ``stop_wait_s`` more, and what is still unanswered then stays queued,
-        unacknowledged (read again after the restart: at least once).
+        Waiting lasts at most ``wait_s`` (None: as long as it takes; the spool answers
+        every request it queued, as a synchronous submit would wait for it); once
+        ``stop`` is set it lasts at most ``stop_wait_s`` more, and what is still
+        unanswered then stays queued, unacknowledged (read again after the restart: at
+        least once).
         """
         out: list[Batch] = []
         queue = self._queue
-        deadline: float | None = None
+        deadline = None if wait_s is None else self.clock() + wait_s
+        stopping = False
         while queue:
             head = queue[0]
             if not head.answered():
                 if len(queue) <= keep:
                     break
-                if stop.is_set():
-                    now = self.clock()
-                    deadline = now + stop_wait_s if deadline is None else deadline
-                    if now >= deadline:
-                        break
+                now = self.clock()
+                if stop.is_set() and not stopping:
+                    stopping = True
+                    deadline = now + stop_wait_s if deadline is None else min(deadline, now + stop_wait_s)
+                if deadline is not None and now >= deadline:
+                    break
                 try:
-                    head.pending.result(_WAIT_SLICE_S)  # type: ignore[union-attr]
+                    head.pending.result(_WAIT_SLICE_S if deadline is None else max(0.0, min(_WAIT_SLICE_S, deadline - now)))  # type: ignore[union-attr]
                 except TimeoutError:
                     continue
             queue.popleft()

@@ -358,8 +358,10 @@ class TailSource(Source):
                 except OSError as exc:
                     self.ctx.logger.warning("reading {} failed: {}", f.path, exc.strerror or exc)
             if not busy:
-                self._collect(0)  # nothing more to read: let the checkpoints catch up before waiting
-                self._wake.wait(self.poll)
+                if len(self.inflight):  # nothing more to read: the checkpoints catch up meanwhile
+                    self._collect(0, self.poll)
+                else:
+                    self._wake.wait(self.poll)
         self._collect(0)  # stopping: the answers of the batches in flight (bounded by STOP_WAIT_S)
 
     def _read(self, f: _File) -> bool:
@@ -438,15 +440,16 @@ class TailSource(Source):
         self._collect(0 if refused else self.max_inflight - 1)
         return f.pos == batch.end and not refused
 
-    def _collect(self, keep: int) -> None:
+    def _collect(self, keep: int, wait_s: float | None = None) -> None:
         """Acknowledge answered batches in submission order, waiting while more than ``keep`` are in flight.
 
+        ``wait_s`` bounds that wait (None: until answered, or ``STOP_WAIT_S`` once stopping).
         Every file whose offset moved is written in one checkpoint save. A refusal
         waits for everything still in flight (so nothing of that file is acknowledged
         past it), then rewinds the refused files to their acknowledged offset.
         """
         inflight = self.inflight
-        moved = self._acknowledge(inflight.take(keep, self._stop, STOP_WAIT_S))
+        moved = self._acknowledge(inflight.take(keep, self._stop, STOP_WAIT_S, wait_s))
         if inflight.refused:
             moved |= self._acknowledge(inflight.take(0, self._stop, STOP_WAIT_S))
             for key in inflight.forgive():

@@ -44,16 +44,18 @@ class AsyncCollector(Collector):
         submissions made after them may already be queued and be accepted.
     :param newest_first: answer the most recent outstanding submission first (answers
         out of order: the source must still acknowledge in submission order).
-    :param hold: while set, nothing is answered.
+    :param group: answer every outstanding submission at once (the spool's group commit).
+    :ivar hold: while set, nothing is answered.
     """
 
     def __init__(self, delay_s: float = 0.005, refuse_now: Sequence[int] = (), fail_late: Sequence[int] = (),
-                 newest_first: bool = False) -> None:
+                 newest_first: bool = False, group: bool = False) -> None:
         super().__init__()
         self.delay_s = delay_s
         self.refuse_now = set(refuse_now)
         self.fail_late = set(fail_late)
         self.newest_first = newest_first
+        self.group = group
         self.hold = threading.Event()
         self.submitted = 0
         self.max_outstanding = 0
@@ -98,14 +100,17 @@ class AsyncCollector(Collector):
             time.sleep(self.delay_s)
             if self.hold.is_set():
                 continue
+            answers: list[tuple[PendingSubmit, Submitted]] = []
             with self._cond:
-                if not self._queue:
-                    continue
-                n, records, pending = self._queue.pop() if self.newest_first else self._queue.popleft()
-                if n in self.fail_late:
-                    result = Submitted(SubmitStatus.FULL, retry_after=1)
-                else:
-                    self.records.extend(records)
-                    self.batches.append((n, [r.data.decode() for r in records]))
-                    result = Submitted(SubmitStatus.ACCEPTED, events=len(records))
-            pending.set_result(result)
+                while self._queue:
+                    n, records, pending = self._queue.pop() if self.newest_first else self._queue.popleft()
+                    if n in self.fail_late:
+                        answers.append((pending, Submitted(SubmitStatus.FULL, retry_after=1)))
+                    else:
+                        self.records.extend(records)
+                        self.batches.append((n, [r.data.decode() for r in records]))
+                        answers.append((pending, Submitted(SubmitStatus.ACCEPTED, events=len(records))))
+                    if not self.group:
+                        break
+            for pending, result in answers:
+                pending.set_result(result)
