@@ -5,6 +5,15 @@ bytes, with their length) so that a new file reusing a deleted file's inode is n
 mistaken for it. Written atomically (temp file + rename) after each batch the
 spool accepted; losing the latest write (crash) only means that batch is read
 again (at-least-once), never that anything is skipped.
+
+Each save fsyncs the new file before the rename (so the name never points at an
+empty or half-written file), but fsyncs the directory (which makes the rename
+itself survive a power loss) only when the set of files changed: when only offsets
+moved, losing the rename brings back the previous checkpoint, whose offsets are
+lower, so the lines between are read again (at least once, allowed). A file added
+or let go must not come back that way: a file missing from the checkpoint at
+start-up may be read from its end (``read_from: end``), and one let go must not be
+found again; those saves fsync the directory too.
 """
 
 from __future__ import annotations
@@ -36,10 +45,12 @@ class Checkpoints:
         self.path = state_dir / "checkpoints.json"
         self.data: dict[str, dict[str, Any]] = {}
         self.dirty = False
+        self._durable_keys: frozenset[str] = frozenset()  # the files of the last save whose rename was fsynced
         try:
             raw = orjson.loads(self.path.read_bytes())
             if isinstance(raw, dict):
                 self.data = {k: v for k, v in raw.items() if isinstance(v, dict) and isinstance(v.get("offset"), int)}
+                self._durable_keys = frozenset(self.data)
         except FileNotFoundError:
             pass
         except (OSError, orjson.JSONDecodeError):
@@ -79,9 +90,12 @@ class Checkpoints:
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)  # make the rename itself durable
-        finally:
-            os.close(dir_fd)
+        keys = frozenset(self.data)
+        if keys != self._durable_keys:  # a file added or let go: the rename must survive a power loss
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            self._durable_keys = keys
         self.dirty = False

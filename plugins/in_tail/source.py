@@ -32,19 +32,21 @@ from typing import Any, Iterable
 from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
 from agent.sdk.record import RawRecord
-from agent.sdk.source import Source, SourceContext, SubmitStatus
+from agent.sdk.source import Source, SourceContext
 from plugins.in_tail.checkpoint import FINGERPRINT_BYTES, Checkpoints
 from plugins.in_tail.config import CONFIG_SCHEMA, check_config
 from plugins.in_tail.files import find_copy, find_inode
+from plugins.in_tail.inflight import Batch, InFlight
 from plugins.in_tail.lines import Lines, cut_lines, group_multiline, lines_of, split_lines
 from plugins.in_tail.paths import PathMatcher
 from plugins.in_tail.watch import Pinner
 
 READ_CHUNK = 1 << 20
+STOP_WAIT_S = 5.0  # at stop, how long batches in flight may still take to be answered (then: read again later)
 _data = attrgetter("data")
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one object per followed file
 class _File:
     path: str
     key: str
@@ -59,6 +61,23 @@ class _File:
     copy: bool = False  # a copy of another followed file: never checked for truncation
     shadow_of: str | None = None  # key of the original this copy tracks until the original is truncated
     truncated_from: tuple[str, int, int] | None = None  # fingerprint, its length and offset before the last truncation
+    # ``offset`` is what the spool acknowledged (the checkpoint); ``pos`` is where reading
+    # goes on, past the batches still in flight; ``acked_skipping`` is ``skipping`` at ``offset``
+    pos: int = -1
+    acked_skipping: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pos < 0:
+            self.pos = self.offset
+
+    def move_to(self, offset: int, skipping: bool = False) -> None:
+        """Set both the acknowledged and the reading position (nothing of this file is in flight)."""
+        self.offset = self.pos = offset
+        self.skipping = self.acked_skipping = skipping
+
+    def rewind(self) -> None:
+        """Read again from the acknowledged offset (its batches after it were refused)."""
+        self.pos, self.skipping = self.offset, self.acked_skipping
 
     @property
     def fp(self) -> tuple[str, int]:
@@ -67,6 +86,15 @@ class _File:
 
 def _fp(head: bytes) -> tuple[str, int]:
     return (hashlib.blake2b(head, digest_size=8).hexdigest(), len(head)) if head else ("", 0)
+
+
+def _flag_counts(flagged: list[RawRecord]) -> dict[str, int]:
+    """How many records of a batch carry each flag (counted once the batch is accepted)."""
+    counts: dict[str, int] = {}
+    for r in flagged:
+        for flag in r.origin["flags"]:
+            counts[flag] = counts.get(flag, 0) + 1
+    return counts
 
 
 def _same_start(a: bytes, b: bytes) -> bool:
@@ -88,6 +116,7 @@ class TailSource(Source):
         self.max_line = int(config["max_line_bytes"])
         self.poll = float(config["poll_interval_s"])
         self.batch_lines = int(config["batch_lines"])
+        self.max_inflight = int(config.get("max_inflight_batches", 2))
         self.partial_flush = float(config["partial_flush_s"])
         self.rotate_wait = float(config["rotate_wait_s"])
         ml = config.get("multiline") or {}
@@ -96,6 +125,7 @@ class TailSource(Source):
         self.ml_flush = float(ml.get("flush_s", 2.0))
         self.clock = time.monotonic
         self.files: dict[str, _File] = {}  # by identity key
+        self.inflight = InFlight()
         self.stats = {"lines": 0, "bytes": 0, "truncated": 0, "invalid_utf8": 0, "rotations": 0, "truncations": 0}
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -246,7 +276,8 @@ class TailSource(Source):
             if g is f or g.fresh:
                 continue
             if g.truncated_from is not None and g.truncated_from[1] and _fp(head[:g.truncated_from[1]]) == g.truncated_from[:2]:
-                f.offset, f.copy = g.truncated_from[2], True
+                f.move_to(g.truncated_from[2])
+                f.copy = True
                 self.ctx.logger.info("reading the copy {} of truncated {} from offset {}", f.path, g.path, f.offset)
                 return True
             if not g.copy and _same_start(head, g.head):
@@ -254,7 +285,8 @@ class TailSource(Source):
                     undecided = True  # a copy being written, or a new file whose first line looks alike
                     continue
                 if len(head) >= len(g.head):
-                    f.offset, f.copy, f.shadow_of = g.offset, True, g.key
+                    f.move_to(g.offset)
+                    f.copy, f.shadow_of = True, g.key
                     self.ctx.logger.info("{} is a copy of {}; it follows that file's offset until it is truncated", f.path, g.path)
                     return True
         return None if undecided else False
@@ -264,10 +296,13 @@ class TailSource(Source):
         n = len(f.head)
         if n and size >= n:
             head_changed = os.pread(f.fd, n, 0) != f.head
-        if size >= f.offset and not head_changed:
+        if size >= f.pos and not head_changed:
             if n < FINGERPRINT_BYTES and size > n:
                 f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)  # the file grew past its fingerprint: widen it
             return
+        # the batches in flight were read from the content before the truncation: settle
+        # them first, so the offset the copy is read from is the acknowledged one
+        self._collect(0)
         self.ctx.logger.warning("{} was truncated (copytruncate?); reading it again from the start", f.path)
         shadows = [s for s in self.files.values() if s.shadow_of == f.key]
         for s in shadows:  # its copy, already followed: read on from where the original was
@@ -276,7 +311,7 @@ class TailSource(Source):
         f.truncated_from = (*f.fp, f.offset) if f.head else None  # for a copy not yet recognised, or one that shows up later
         if not shadows and f.truncated_from is not None:
             self._follow_copy(f, f.truncated_from)
-        f.offset, f.skipping = 0, False
+        f.move_to(0)
         f.head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
         self._save(f)
         self.stats["truncations"] += 1
@@ -323,7 +358,11 @@ class TailSource(Source):
                 except OSError as exc:
                     self.ctx.logger.warning("reading {} failed: {}", f.path, exc.strerror or exc)
             if not busy:
-                self._wake.wait(self.poll)
+                if len(self.inflight):  # nothing more to read: the checkpoints catch up meanwhile
+                    self._collect(0, self.poll)
+                else:
+                    self._wake.wait(self.poll)
+        self._collect(0)  # stopping: the answers of the batches in flight (bounded by STOP_WAIT_S)
 
     def _read(self, f: _File) -> bool:
         """Read and submit what is new in ``f``; True if anything was consumed."""
@@ -341,19 +380,21 @@ class TailSource(Source):
         if f.shadow_of is not None:
             original = self.files.get(f.shadow_of)
             if original is not None:
-                f.offset = max(f.offset, original.offset)  # its bytes up to there were read from the original
+                f.move_to(max(f.offset, original.offset))  # its bytes up to there were read from the original
                 return False
             f.shadow_of = None  # the original is gone: read the rest of the copy
         if not f.rotated and not f.copy:
             self._check_truncated(f, size)
-        if size <= f.offset:
-            if f.rotated and now - f.grew_at >= self.rotate_wait:
+        if size <= f.pos:
+            # a rotated file is let go only once every batch read from it is answered
+            # (its checkpoint must stay until then: a crash meanwhile reads the rest again)
+            if f.rotated and now - f.grew_at >= self.rotate_wait and not self.inflight.holds(f.key):
                 self._release(f)
             return False
         quiet = now - f.grew_at
         final = f.rotated and quiet >= self.rotate_wait
-        chunk = os.pread(f.fd, READ_CHUNK, f.offset)
-        at_eof = f.offset + len(chunk) >= size
+        chunk = os.pread(f.fd, READ_CHUNK, f.pos)
+        at_eof = f.pos + len(chunk) >= size
         take_tail = at_eof and (final or (self.partial_flush > 0 and quiet >= self.partial_flush))
         if self.start_re is None:
             lines = cut_lines(chunk, self.max_line, f.skipping, take_tail)
@@ -367,25 +408,76 @@ class TailSource(Source):
             lines = lines_of(grouped, consumed, skipping)
         if not lines.consumed:
             return False
-        start = f.offset
-        if not lines.datas:
-            f.skipping = lines.skipping
-            self._advance(f, start + lines.consumed)
-            return True
+        start = f.pos
+        if not lines.datas:  # nothing to submit, but its place in the order of acknowledgements is kept
+            return self._submit(f, Batch(f.key, start + lines.consumed, lines.skipping), [])
         records, flagged = self._records(f, lines, chunk)
         for i in range(0, len(records), self.batch_lines):
             if self._stop.is_set():
                 return False
             part = records[i:i + self.batch_lines]
-            result = self.ctx.submit(part, timeout=1.0)
-            if result.status is not SubmitStatus.ACCEPTED:
-                return False  # spool full or stopping: the offset stays, the rest is read again (backpressure)
-            self._count(part, [r for j, r in flagged if i <= j < i + len(part)])
             last = i + len(part) >= len(records)
-            if last:
-                f.skipping = lines.skipping
-            self._advance(f, start + (lines.consumed if last else lines.end(i + len(part))))
+            end = start + (lines.consumed if last else lines.end(i + len(part)))
+            # a batch ends after a whole record, so only the last one may end inside an over-long line
+            batch = Batch(f.key, end, lines.skipping if last else False, len(part), sum(map(len, map(_data, part))),
+                          _flag_counts([r for j, r in flagged if i <= j < i + len(part)]))
+            if not self._submit(f, batch, part):
+                return False  # spool full or stopping: the offset stays, the rest is read again (backpressure)
         return True
+
+    def _submit(self, f: _File, batch: Batch, records: list[RawRecord]) -> bool:
+        """Submit one batch and read on from its end; False on a refusal (then ``f`` was rewound).
+
+        Up to ``max_inflight_batches`` batches wait for their commit at once: at the
+        limit, this waits for the oldest answer before returning, so the reader prepares
+        the next batch while the spool commits the one before.
+        """
+        if records:
+            batch.pending = self.ctx.submit_async(records, timeout=1.0)
+        self.inflight.push(batch)
+        f.pos, f.skipping = batch.end, batch.skipping
+        refused = batch.pending is not None and batch.pending.done() and not batch.accepted()
+        self._collect(0 if refused else self.max_inflight - 1)
+        return f.pos == batch.end and not refused
+
+    def _collect(self, keep: int, wait_s: float | None = None) -> None:
+        """Acknowledge answered batches in submission order, waiting while more than ``keep`` are in flight.
+
+        ``wait_s`` bounds that wait (None: until answered, or ``STOP_WAIT_S`` once stopping).
+        Every file whose offset moved is written in one checkpoint save. A refusal
+        waits for everything still in flight (so nothing of that file is acknowledged
+        past it), then rewinds the refused files to their acknowledged offset.
+        """
+        inflight = self.inflight
+        moved = self._acknowledge(inflight.take(keep, self._stop, STOP_WAIT_S, wait_s))
+        if inflight.refused:
+            moved |= self._acknowledge(inflight.take(0, self._stop, STOP_WAIT_S))
+            for key in inflight.forgive():
+                f = self.files.get(key)
+                if f is not None:
+                    f.rewind()
+        if moved:
+            assert self.checkpoints is not None
+            for f in moved:
+                if f.key in self.files:
+                    self._mark(f)
+            self.checkpoints.save()
+
+    def _acknowledge(self, batches: list[Batch]) -> set[_File]:
+        """Move the offset of each accepted batch's file to the batch's end, count its lines; the files moved."""
+        moved: set[_File] = set()
+        stats = self.stats
+        for b in batches:
+            f = self.files.get(b.key)
+            if f is None:  # cannot happen: a file is released only when nothing of it is in flight
+                continue
+            f.offset, f.acked_skipping = b.end, b.skipping
+            stats["lines"] += b.lines
+            stats["bytes"] += b.size
+            for flag, n in b.flags.items():
+                stats[flag] += n
+            moved.add(f)
+        return moved
 
     def _records(self, f: _File, lines: Lines, chunk: bytes) -> tuple[list[RawRecord], list[tuple[int, RawRecord]]]:
         """One raw record per line, and the flagged ones (truncated, invalid UTF-8) by index.
@@ -421,33 +513,26 @@ class TailSource(Source):
                 flagged.append((index, rec))
         return records, flagged
 
-    def _count(self, part: list[RawRecord], flagged: list[RawRecord]) -> None:
-        """Count lines the spool accepted (a batch refused while it is full is read, and counted, again later)."""
-        stats = self.stats
-        stats["lines"] += len(part)
-        stats["bytes"] += sum(map(len, map(_data, part)))
-        for r in flagged:
-            for flag in r.origin["flags"]:
-                stats[flag] += 1
-
-    def _advance(self, f: _File, new_offset: int) -> None:
-        f.offset = new_offset
-        self._save(f)
-
     def _save(self, f: _File) -> None:
+        assert self.checkpoints is not None
+        self._mark(f)
+        self.checkpoints.save()
+
+    def _mark(self, f: _File) -> None:
+        """Put ``f``'s acknowledged offset (and its copies' that shadow it) in the checkpoints, unsaved."""
         assert self.checkpoints is not None
         for s in self.files.values():
             if s.shadow_of == f.key:  # a copy's bytes up to the original's offset are delivered too
-                s.offset = max(s.offset, f.offset)
+                s.move_to(max(s.offset, f.offset))
                 self.checkpoints.set(s.key, s.path, s.offset, *s.fp)
         self.checkpoints.set(f.key, f.path, f.offset, *f.fp)
-        self.checkpoints.save()
 
     def _release(self, f: _File) -> None:
         assert self.checkpoints is not None
         for s in self.files.values():
             if s.shadow_of == f.key:
-                s.offset, s.shadow_of = max(s.offset, f.offset), None
+                s.move_to(max(s.offset, f.offset))
+                s.shadow_of = None
         os.close(f.fd)
         del self.files[f.key]
         self.checkpoints.drop(f.key)

@@ -12,43 +12,32 @@ from typing import Any, Iterator
 import pytest
 from loguru import logger
 
-from agent.sdk.source import SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import SourceContext
 from plugins.in_tail.source import TailSource
 from tests.conftest import wait_for
+from tests.unit.plugins.in_tail.fakes import AsyncCollector, Collector
 
 
-class Collector:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-        self.full = False
-        self.refused = 0
-        self.lock = threading.Lock()
-
-    def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
-        if self.full:
-            self.refused += 1
-            time.sleep(0.01)
-            return Submitted(SubmitStatus.FULL, retry_after=1)
-        with self.lock:
-            self.records.extend(records)
-        return Submitted(SubmitStatus.ACCEPTED, events=len(records))
-
-    def lines(self) -> list[str]:
-        with self.lock:
-            return [r.data.decode() for r in self.records]
+@pytest.fixture(params=["sync", "pipelined"])
+def new_collector(request: Any) -> Any:
+    """Every test runs against a synchronous intake, and against one that answers late (submit_async)."""
+    return Collector if request.param == "sync" else AsyncCollector
 
 
 @pytest.fixture
-def tail(plugin_set: Any, tmp_path: Path) -> Iterator[Any]:
+def tail(plugin_set: Any, tmp_path: Path, new_collector: Any) -> Iterator[Any]:
     made: list[TailSource] = []
+    collectors: list[Collector] = []
 
     def make(col: Collector | None = None, **options: Any) -> tuple[TailSource, Collector]:
-        col = col or Collector()
+        col = col or new_collector()
+        collectors.append(col)
         cfg = {"paths": [str(tmp_path / "logs" / "*.log")], "exclude": [], "read_from": "beginning", "decoder": "json",
                "max_line_bytes": 1024, "partial_flush_s": 0, "rotate_wait_s": 0.3, "poll_interval_s": 0.02,
                "batch_lines": 100, "multiline": {}, **options}
         ctx = SourceContext(name="t", logger=logger, state_dir=tmp_path / "state", submit=col.submit,
-                            build_decoder=lambda spec: plugin_set.registry.get("decoder", spec).cls({}))
+                            build_decoder=lambda spec: plugin_set.registry.get("decoder", spec).cls({}),
+                            submit_pending=getattr(col, "submit_async", None))
         src = TailSource("t", cfg, ctx)
         src.start()
         made.append(src)
@@ -58,6 +47,9 @@ def tail(plugin_set: Any, tmp_path: Path) -> Iterator[Any]:
     yield make
     for s in made:
         s.stop()
+    for c in collectors:
+        if isinstance(c, AsyncCollector):
+            c.close()
 
 
 def write(path: Path, text: str | bytes, mode: str = "ab") -> None:
@@ -144,9 +136,9 @@ def test_restart_resumes_at_the_checkpoint_without_skipping_or_rereading(tail: A
     assert col2.lines() == [f"l{i}" for i in range(500, 700)]
 
 
-def test_full_spool_does_not_advance_the_checkpoint(tail: Any, tmp_path: Path) -> None:
+def test_full_spool_does_not_advance_the_checkpoint(tail: Any, tmp_path: Path, new_collector: Any) -> None:
     write(tmp_path / "logs" / "a.log", "one\ntwo\n")
-    col = Collector()
+    col = new_collector()
     col.full = True
     src, _ = tail(col)
     time.sleep(0.2)
@@ -155,8 +147,8 @@ def test_full_spool_does_not_advance_the_checkpoint(tail: Any, tmp_path: Path) -
     wait_for(lambda: col.lines() == ["one", "two"], what="lines after the spool drained")
 
 
-def test_lines_refused_by_a_full_spool_are_counted_once_when_accepted(tail: Any, tmp_path: Path) -> None:
-    col = Collector()
+def test_lines_refused_by_a_full_spool_are_counted_once_when_accepted(tail: Any, tmp_path: Path, new_collector: Any) -> None:
+    col = new_collector()
     col.full = True
     write(tmp_path / "logs" / "a.log", b"ok\n" + b"x" * 2000 + b"\n" + b"bad \xff\n")
     src, _ = tail(col, max_line_bytes=1000)
