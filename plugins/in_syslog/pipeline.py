@@ -68,17 +68,21 @@ class SubmitPipeline:
         return len(self._flight)
 
     def submit(self, records: Sequence[RawRecord]) -> bool:
-        """Queue ``records`` for the spool; return once they are queued and the window has room.
+        """Queue ``records`` for the spool once fewer than ``limit`` batches are in flight.
 
-        Blocks while the spool refuses them (full) and while ``limit`` batches are in flight.
+        Blocks while ``limit`` batches await their commit (the oldest is waited for) and
+        while the spool refuses them (full); returns once they are queued.
         :returns: False when the agent is stopping and the spool did not take them (or
             closed): the caller stops reading.
         """
+        while self._flight and (len(self._flight) >= self.limit or self._flight[0][0].done()):
+            if not self._settle_oldest(None):
+                return False
         pending = self._offer(records)
         if pending is None:
             return False
         self._flight.append((pending, records))
-        while self._flight and (len(self._flight) > self.limit or self._flight[0][0].done()):
+        while self._flight and self._flight[0][0].done():  # answered already (at once, or a fast commit)
             if not self._settle_oldest(None):
                 return False
         return True
