@@ -20,7 +20,10 @@ after the other in every repetition (A B C A B C …, so drift hits all alike):
   rather than ``network()``) → ``syslog()`` destination, flow control, default window; ``syslog-ng-tuned``
   with ``log-fetch-limit(1000) log-iw-size(10000)`` (the harness's tuning);
 - ``siemrelay``: ``syslog`` source (TCP, ``syslog`` decoder) → durable spool (``sync: full``)
-  → ``syslog`` sink, the configuration ``bench/write_bench_config.py syslog`` writes.
+  → ``syslog`` sink, the configuration ``bench/write_bench_config.py syslog`` writes;
+- ``siemrelay-base`` (with ``--base REF``): the same, running the ``agent`` and ``plugins``
+  trees of git ref REF (exported with ``git archive``, first on ``PYTHONPATH``), so an
+  A/B of two versions is interleaved with the anchors in every repetition.
 
 Measured from the first byte sent (each forwarder is already listening) to the receiver's
 N-th message: events/s, the forwarder's CPU over the same span in µs per event, and its
@@ -28,7 +31,7 @@ peak RSS (VmHWM, process tree). Medians of the repetitions, and the median of th
 per-repetition ratios to rsyslog.
 
     python bench/syslog_side_by_side.py [--harness ../shared/bench/bench.py] [--events 200000] [--reps 3]
-        [--only rsyslog,syslog-ng,siemrelay]
+        [--only rsyslog,syslog-ng,siemrelay] [--base main]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
@@ -49,7 +53,7 @@ from harness_link import (ROOT, RunResult, Spec, agent_python, harness_options, 
                           run_target, summarise)
 
 HOST = "127.0.0.1"
-TARGETS = ("rsyslog", "syslog-ng", "syslog-ng-tuned", "siemrelay")
+TARGETS = ("rsyslog", "syslog-ng", "syslog-ng-tuned", "siemrelay", "siemrelay-base")
 
 RSYSLOG_CONF = """\
 global(workDirectory="{workdir}" maxMessageSize="64k")
@@ -105,7 +109,8 @@ def sender(data: bytes) -> Callable[[int | None], None]:
     return send
 
 
-def build(harness: ModuleType, ctx: object, target: str, listen: int) -> Callable[[str, int], Spec]:
+def build(harness: ModuleType, ctx: object, target: str, listen: int,
+          base_tree: Path | None = None) -> Callable[[str, int], Spec]:
     def rsyslog(workdir: str, port: int) -> Spec:
         conf = os.path.join(workdir, "rsyslog.conf")
         Path(conf).write_text(RSYSLOG_CONF.format(workdir=workdir, host=HOST, port=port, listen=listen))
@@ -123,16 +128,31 @@ def build(harness: ModuleType, ctx: object, target: str, listen: int) -> Callabl
                      "--pidfile", os.path.join(workdir, "syslog-ng.pid"),
                      "--control", os.path.join(workdir, "syslog-ng.ctl")], listen_port=listen)
 
-    def siemrelay(workdir: str, port: int) -> Spec:
+    def siemrelay(workdir: str, port: int, tree: Path) -> Spec:
         writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}"
+        # -P: the current directory is not put first on sys.path, so PYTHONPATH decides which code runs
         cmd = (f"{writer} syslog {HOST} {port} {listen} {workdir} && "
-               f"exec {agent_python()} -m agent run -c {workdir}/siemrelay.yaml")
-        return Spec(cmd, shell=True, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)), listen_port=listen)
+               f"exec {agent_python()} -P -m agent run -c {workdir}/siemrelay.yaml")
+        return Spec(cmd, shell=True, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(tree)), listen_port=listen)
 
     return {"rsyslog": rsyslog,
             "syslog-ng": lambda w, p: syslog_ng(w, p, ""),
             "syslog-ng-tuned": lambda w, p: syslog_ng(w, p, "log-fetch-limit(1000) log-iw-size(10000)"),
-            "siemrelay": siemrelay}[target]
+            "siemrelay": lambda w, p: siemrelay(w, p, ROOT),
+            "siemrelay-base": lambda w, p: siemrelay(w, p, base_tree or ROOT)}[target]
+
+
+def export(ref: str, into: Path) -> Path:
+    """The ``agent`` and ``plugins`` trees of git ref ``ref`` under ``into`` (version A of an A/B)."""
+    import subprocess
+    import tarfile
+    from io import BytesIO
+
+    blob = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent", "plugins"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 def main() -> int:
@@ -142,11 +162,20 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only", default=",".join(TARGETS), help="comma list of " + ", ".join(TARGETS))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the JSON and Markdown go")
+    ap.add_argument("--base", default=None, help="git ref run as target siemrelay-base beside the working tree "
+                    "(added to --only before siemrelay when not named)")
     args = ap.parse_args()
     harness = load_harness(args.harness)
     opts = harness_options(harness, args.events)
     ctx = harness.Ctx(opts)
     targets = [t for t in args.only.split(",") if t]
+    base_dir = tempfile.TemporaryDirectory(prefix="siemrelay-base-") if args.base else None
+    base_tree = export(args.base, Path(base_dir.name)) if base_dir is not None and args.base else None
+    if base_tree is not None and "siemrelay-base" not in targets:
+        at = targets.index("siemrelay") if "siemrelay" in targets else len(targets)
+        targets.insert(at, "siemrelay-base")
+    if "siemrelay-base" in targets and base_tree is None:
+        raise SystemExit("target siemrelay-base needs --base REF")
     for t in targets:
         if t not in TARGETS:
             raise SystemExit(f"unknown target {t!r}")
@@ -162,14 +191,17 @@ def main() -> int:
     for rep in range(1, args.reps + 1):
         for t in targets:
             listen = harness.free_port()
-            r = run_target(harness, rcv_cmd, t, args.events, args.events, build(harness, ctx, t, listen),
+            r = run_target(harness, rcv_cmd, t, args.events, args.events, build(harness, ctx, t, listen, base_tree),
                            load=sender(data), timeout=max(300.0, args.events / 500))
             runs.append(r)
             print(f"rep {rep} {r.line()}", file=sys.stderr, flush=True)
     ref = "rsyslog" if "rsyslog" in targets else None
     rows = summarise(runs, ref)
+    if base_dir is not None:
+        base_dir.cleanup()
     md = (f"Syslog relay, {args.events:,} RFC 5424 messages (MSG: the harness's JSON lines) over one TCP connection, "
-          f"octet counting in and out; {args.reps} repetition(s); {started:%Y-%m-%d %H:%M} UTC; "
+          f"octet counting in and out; {args.reps} repetition(s); "
+          f"{f'siemrelay-base = {args.base}, siemrelay = the working tree; ' if args.base else ''}{started:%Y-%m-%d %H:%M} UTC; "
           f"load average {load_start[0]:.1f} → {os.getloadavg()[0]:.1f}.\n\n" + markdown(rows, ref))
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -177,7 +209,7 @@ def main() -> int:
     (args.out / f"{stamp}.md").write_text(md)
     (args.out / f"{stamp}.json").write_text(json.dumps({
         "date": f"{started:%Y-%m-%d %H:%M} UTC", "events": args.events, "reps": args.reps,
-        "versions": ctx.versions(), "receiver": rcv_impl, "loadavg": [load_start, os.getloadavg()],
+        "versions": ctx.versions(), "base": args.base, "receiver": rcv_impl, "loadavg": [load_start, os.getloadavg()],
         "summary": rows, "runs": [{**r.__dict__, "eps": r.eps, "cpu_us": r.cpu_us} for r in runs]}, indent=1))
     print(f"results: {os.path.relpath(args.out / stamp)}.{{json,md}}", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ so a SOC sees malformed senders instead of silently losing their messages.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,13 @@ TITLE_CHARS = 256
 
 
 def _title(text: str) -> str:
-    line = text.strip().split("\n", 1)[0]
+    return _title_of_stripped(text.strip())
+
+
+def _title_of_stripped(stripped: str) -> str:
+    """The first line of an already stripped text, cut to ``TITLE_CHARS`` (without splitting the whole text)."""
+    nl = stripped.find("\n")
+    line = stripped if nl < 0 else stripped[:nl]
     return line if len(line) <= TITLE_CHARS else line[:TITLE_CHARS - 1] + "…"
 
 
@@ -50,6 +57,8 @@ class SyslogDecoder(Decoder):
         self.cef = bool(config.get("cef", True))
         self.leef = bool(config.get("leef", True))
         self.severity_from_priority = bool(config.get("severity_from_priority", False))
+        # content_id(source, data) hashes the source, a NUL, then the bytes: the first two once per decoder
+        self._id_seed = hashlib.sha256(self.source.encode("utf-8", "replace") + b"\0")
 
     def decode(self, record: RawRecord) -> list[Event]:
         data = record.data
@@ -65,15 +74,22 @@ class SyslogDecoder(Decoder):
             if self.leef and text.lstrip("\ufeff \t").startswith("LEEF:"):
                 return [self._bare_leef(record, text, flags)]
             return [self._unparsed(record, text, str(exc), flags)]
-        if self.cef and "CEF:" in msg.message:
-            event = self._embedded_event(record, text, msg, flags, "CEF")
-            if event is not None:
-                return [event]
-        if self.leef and "LEEF:" in msg.message:
-            event = self._embedded_event(record, text, msg, flags, "LEEF")
-            if event is not None:
-                return [event]
+        if "EF:" in msg.message:  # one scan for both "CEF:" and "LEEF:"; most messages carry neither
+            if self.cef and "CEF:" in msg.message:
+                event = self._embedded_event(record, text, msg, flags, "CEF")
+                if event is not None:
+                    return [event]
+            if self.leef and "LEEF:" in msg.message:
+                event = self._embedded_event(record, text, msg, flags, "LEEF")
+                if event is not None:
+                    return [event]
         return [self._event(record, msg, flags)]
+
+    def _content_id(self, data: bytes) -> str:
+        """``content_id(self.source, data)``, with the source's part of the hash taken once."""
+        h = self._id_seed.copy()
+        h.update(data)
+        return h.hexdigest()[:32]
 
     def _origin(self, record: RawRecord, flags: list[str], **extra: str) -> dict[str, Any] | None:
         if not flags and not extra:
@@ -89,22 +105,29 @@ class SyslogDecoder(Decoder):
         # becomes a security severity only when the user asks (the priority stays in raw).
         sev = SYSLOG_TO_OCSF[msg.severity] if self.severity_from_priority else Severity.UNKNOWN
         text = msg.message
-        title = _title(text)
-        facts = auth_facts(msg.app_name, text)
-        groups: dict[str, Any] = dict(facts.groups) if facts else {}
-        process = dict(groups.pop("process", None) or {})
-        if msg.app_name:
-            process.setdefault("name", msg.app_name)
+        stripped = text.strip()
+        title = _title_of_stripped(stripped)
+        app = msg.app_name
+        facts = auth_facts(app, text) if app else None
+        if facts is None:
+            groups: dict[str, Any] = {}
+            process: dict[str, Any] = {"name": app} if app else {}
+        else:
+            groups = dict(facts.groups)
+            process = dict(groups.pop("process", None) or {})
+            if app:
+                process.setdefault("name", app)
         if msg.procid.isdigit():
             process["pid"] = int(msg.procid)
+        host = msg.hostname
         return Event(
-            id=content_id(self.source, record.data), time=msg.timestamp or record.received_at,
+            id=self._content_id(record.data), time=msg.timestamp or record.received_at,
             received_at=record.received_at, source=self.source, type=facts.type if facts else self.event_type,
-            vendor_type=msg.msgid or msg.app_name or SEVERITIES[msg.severity],
+            vendor_type=msg.msgid or app or SEVERITIES[msg.severity],
             severity_id=int(sev), score=score_from_severity(sev) if sev else 0, title=facts.title if facts else title,
-            description=text if (facts or text.strip() != title) else "",
-            asset={"host": msg.hostname} if msg.hostname else None,
-            device={"hostname": msg.hostname} if msg.hostname else None,
+            description=text if (facts or stripped != title) else "",
+            asset={"host": host} if host else None,
+            device={"hostname": host} if host else None,
             process=process or None, origin=self._origin(record, flags), raw=msg.header(), **groups)
 
     def _embedded_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str],

@@ -30,6 +30,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                             "meta": describe("Longest TLS handshake; a client that stalls in it is disconnected.")},
     "batch_max_messages": {"type": "integer", "default": 1000, "min": 1,
                            "meta": describe("Most messages handed to the spool in one commit (per connection, or per UDP burst).")},
+    "batches_in_flight": {"type": "integer", "default": 2, "min": 1, "max": 64,
+                          "meta": describe("TCP/TLS: batches of a connection handed to the spool whose commit may still be "
+                                           "running while the next one is read and decoded; more keeps the decoder busy "
+                                           "during commits, and widens what a crash of the agent loses of a connection "
+                                           "(read, not yet committed: at most batches_in_flight + 1 batches).")},
     "receive_buffer_bytes": {"type": "integer", "default": 0, "min": 0,
                              "meta": describe("SO_RCVBUF of the UDP socket (larger absorbs bursts); 0 keeps the system default.")},
 }

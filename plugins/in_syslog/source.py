@@ -1,11 +1,22 @@
 """The ``syslog`` source: UDP datagrams, or TCP/TLS streams framed per RFC 6587.
 
 Threads, not asyncio: one acceptor, one thread per connection (bounded by
-``max_connections``), one UDP reader. A connection thread frames what it reads,
-submits the batch and waits for the spool's commit before it reads again, so a full
-spool stops reading and TCP's own window pushes back on the sender: no unbounded
-buffer anywhere. UDP cannot push back; while the spool is full the kernel's receive
-buffer fills and then drops, which the counters and the log make visible.
+``max_connections``), one UDP reader. A connection thread frames what it reads into
+batches (what the socket already holds, up to ``batch_max_messages``: one commit for
+many messages) and hands each to the spool without waiting for its commit
+(:class:`~plugins.in_syslog.pipeline.SubmitPipeline`): it reads and decodes the next
+batch while the spool commits the previous ones, at most ``batches_in_flight`` of them.
+A full spool refuses the batch, the thread stops reading until it is taken, and TCP's
+own window pushes back on the sender: no unbounded buffer anywhere. UDP cannot push
+back; while the spool is full the kernel's receive buffer fills and then drops, which
+the counters and the log make visible.
+
+What a crash promises: syslog over TCP has no acknowledgement (RFC 6587), so the sender
+counts a message as delivered once the agent's kernel has it. A ``kill -9`` loses what
+the agent had read but not yet committed, at most ``batches_in_flight + 1`` batches per
+connection, besides what sat in the kernel's buffers; everything committed is delivered
+after the restart (at least once), and what is committed of a connection is a prefix of
+what it sent, in order.
 """
 
 from __future__ import annotations
@@ -21,13 +32,15 @@ from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
 from agent.sdk.net import family_of, parse_address
 from agent.sdk.record import RawRecord
-from agent.sdk.source import Source, SourceContext, SubmitStatus
+from agent.sdk.source import Source, SourceContext
 from agent.sdk.tls import server_context
 from plugins.in_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.in_syslog.framing import Frame, Framer
+from plugins.in_syslog.pipeline import SubmitPipeline
 
 RECV_BYTES = 256 * 1024
 DRAIN_S = 2.0  # how long a stopping source keeps reading a connection that still has data queued
+COMMIT_WAIT_S = 5.0  # how long a stopping reader waits for the commits of its batches in flight
 
 
 class SyslogSource(Source):
@@ -47,10 +60,12 @@ class SyslogSource(Source):
         self.idle_timeout = float(config["idle_timeout_s"])
         self.handshake_timeout = float(config["handshake_timeout_s"])
         self.batch_max = int(config["batch_max_messages"])
+        self.in_flight = int(config.get("batches_in_flight", 2))
         self.rcvbuf = int(config["receive_buffer_bytes"])
         self.ssl_context: ssl.SSLContext | None = server_context(config["tls"]) if self.transport == "tls" else None
         self.stats = {"connections": 0, "refused_connections": 0, "tls_failures": 0, "messages": 0, "bytes": 0,
-                      "truncated": 0, "incomplete": 0, "idle_closed": 0, "paused_full": 0}
+                      "truncated": 0, "incomplete": 0, "idle_closed": 0, "paused_full": 0, "batches": 0,
+                      "unconfirmed": 0}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
@@ -121,27 +136,33 @@ class SyslogSource(Source):
         return not self._stop.is_set() and any(fd == sock.fileno() for fd, _ in ready)
 
     # ----------------------------------------------------------------- submit
-    def _submit(self, records: list[RawRecord]) -> bool:
-        """Hand ``records`` to the spool, waiting while it is full; False when stopping.
+    def _pipeline(self) -> SubmitPipeline:
+        """A reader's own window of batches in flight (one per connection, one for UDP)."""
+        return SubmitPipeline(self.ctx.submit_async, self.in_flight, self._stop, self._refused, self._room_again)
 
-        Tried at least once even while the source stops: what was already read from a
-        socket (the last frames, a connection's cut frame) still reaches the spool,
-        which stays open until the sources have stopped.
+    def _refused(self) -> None:
+        """The spool refused a batch (full): reading that connection waits; say so once."""
+        self.stats["paused_full"] += 1
+        if not self._full_warned:
+            self._full_warned = True
+            self.ctx.logger.warning("spool is full: reading is paused until it drains (TCP senders are held back, "
+                                    "UDP datagrams beyond the socket buffer are dropped by the kernel)")
+
+    def _room_again(self) -> None:
+        if self._full_warned:
+            self._full_warned = False
+            self.ctx.logger.info("spool has room again; reading resumed")
+
+    def _finish(self, pipeline: SubmitPipeline, peer: str) -> None:
+        """Wait (bounded) for the commits of a reader's batches in flight; name what was not confirmed.
+
+        Runs when the connection ends and when the source stops: the spool stays open
+        until the sources have stopped, so their last batches still commit.
         """
-        while True:
-            result = self.ctx.submit(records, timeout=1.0)
-            if result.status is SubmitStatus.ACCEPTED:
-                if self._full_warned:
-                    self._full_warned = False
-                    self.ctx.logger.info("spool has room again; reading resumed")
-                return True
-            if result.status is SubmitStatus.CLOSED or self._stop.is_set():
-                return False
-            self.stats["paused_full"] += 1
-            if not self._full_warned:
-                self._full_warned = True
-                self.ctx.logger.warning("spool is full: reading is paused until it drains (TCP senders are held back, "
-                                        "UDP datagrams beyond the socket buffer are dropped by the kernel)")
+        if not pipeline.drain(COMMIT_WAIT_S) and pipeline.unconfirmed:
+            self.stats["unconfirmed"] += pipeline.unconfirmed
+            self.ctx.logger.warning("{} message(s) from {} were handed to the spool but their commit was not "
+                                    "confirmed before the source stopped", pipeline.unconfirmed, peer)
 
     def _records(self, frames: list[Frame], origin: dict[str, Any]) -> list[RawRecord]:
         now = utcnow()
@@ -158,6 +179,7 @@ class SyslogSource(Source):
             out.append(RawRecord(f.data, dec, o, now))
         self.stats["messages"] += len(out)
         self.stats["bytes"] += nbytes
+        self.stats["batches"] += 1
         return out
 
     # ----------------------------------------------------------------- UDP
@@ -166,6 +188,14 @@ class SyslogSource(Source):
         assert sock is not None
         origins: dict[Any, dict[str, Any]] = {}
         max_bytes = self.max_bytes
+        pipeline = self._pipeline()
+        try:
+            self._udp_read(sock, origins, max_bytes, pipeline)
+        finally:
+            self._finish(pipeline, "UDP senders")
+
+    def _udp_read(self, sock: socket.socket, origins: dict[Any, dict[str, Any]], max_bytes: int,
+                  pipeline: SubmitPipeline) -> None:
         while not self._stop.is_set():
             try:
                 if not self._wait_readable(sock):
@@ -201,8 +231,10 @@ class SyslogSource(Source):
                 records.append(RawRecord(data, self.decoder, origin, now))
                 self.stats["bytes"] += len(data)
             self.stats["messages"] += len(records)
-            if records and not self._submit(records):
-                return
+            if records:
+                self.stats["batches"] += 1
+                if not pipeline.submit(records):
+                    return
 
     # ----------------------------------------------------------------- TCP / TLS
     def _accept_loop(self) -> None:
@@ -261,29 +293,64 @@ class SyslogSource(Source):
                 pass
 
     def _read_stream(self, stream: socket.socket, peer: str) -> None:
+        pipeline = self._pipeline()
+        try:
+            self._pump(stream, peer, pipeline)
+        finally:
+            self._finish(pipeline, peer)
+
+    def _pump(self, stream: socket.socket, peer: str, pipeline: SubmitPipeline) -> None:
+        """Read, frame and submit one connection until it ends (or the source stops).
+
+        A batch is what the socket already holds, up to ``batch_max_messages``: frames are
+        handed over once the socket has nothing more to read at once, so a connection
+        under load makes full batches and a quiet one makes a batch per message, at once.
+        """
         framer = Framer(self.max_bytes, self.framing)
         origin = {"input": self.name, "peer": peer, "transport": self.transport}
         batch_max = self.batch_max
         drain_until: float | None = None
+        frames: list[Frame] = []
         while True:
             if self._stop.is_set():  # drain what the kernel already holds (stop shut reading), but not forever
                 drain_until = drain_until or time.monotonic() + DRAIN_S
                 if time.monotonic() > drain_until:
+                    break
+            if frames and not _readable_now(stream):
+                if not pipeline.submit(self._records(frames, origin)):
                     return
-            try:
-                data = stream.recv(RECV_BYTES)
-            except TimeoutError:
-                self.stats["idle_closed"] += 1
-                self.ctx.logger.info("closed the connection from {}: idle for {}s", peer, self.idle_timeout)
-                data = b""
-            except (OSError, ssl.SSLError):
-                data = b""
+                frames = []
+            data = self._recv(stream, peer)
             if not data:
-                last = framer.close()
-                if last is not None:
-                    self._submit(self._records([last], origin))
-                return
-            frames = framer.feed(data)
-            for i in range(0, len(frames), batch_max):
-                if not self._submit(self._records(frames[i:i + batch_max], origin)):
+                break
+            frames += framer.feed(data)
+            while len(frames) >= batch_max:
+                if not pipeline.submit(self._records(frames[:batch_max], origin)):
                     return
+                frames = frames[batch_max:]
+        last = framer.close()
+        if last is not None:
+            frames.append(last)
+        for i in range(0, len(frames), batch_max):
+            if not pipeline.submit(self._records(frames[i:i + batch_max], origin)):
+                return
+
+    def _recv(self, stream: socket.socket, peer: str) -> bytes:
+        """The next bytes of a connection; ``b""`` when it ended, failed or stayed idle too long."""
+        try:
+            return stream.recv(RECV_BYTES)
+        except TimeoutError:
+            self.stats["idle_closed"] += 1
+            self.ctx.logger.info("closed the connection from {}: idle for {}s", peer, self.idle_timeout)
+        except (OSError, ssl.SSLError):
+            pass
+        return b""
+
+
+def _readable_now(stream: socket.socket) -> bool:
+    """Whether a ``recv`` would return at once (bytes, or the connection's end)."""
+    if isinstance(stream, ssl.SSLSocket) and stream.pending():
+        return True  # decrypted bytes the TLS layer already holds: poll() cannot see them
+    poller = select.poll()
+    poller.register(stream, select.POLLIN)
+    return bool(poller.poll(0))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import socket
 import ssl
+import statistics
 import subprocess
 import threading
 import time
@@ -13,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 from loguru import logger
 
-from agent.sdk.source import SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import PendingSubmit, SourceContext, Submitted, SubmitStatus
 from plugins.in_syslog.source import SyslogSource
 from tests.conftest import wait_for
 
@@ -47,12 +49,57 @@ class Collector:
             return [e.title for e in self.events]
 
 
+class AsyncCollector(Collector):
+    """The intake's ``submit_async`` played: batches are answered later, in order, by a
+    committer thread (the spool's writer); records the size of each batch and how many
+    waited for their commit at once."""
+
+    def __init__(self, commit_delay: float = 0.01) -> None:
+        super().__init__()
+        self.commit_delay = commit_delay
+        self.queue: queue.Queue[tuple[list[Any], PendingSubmit] | None] = queue.Queue()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.sizes: list[int] = []
+        self.committer = threading.Thread(target=self._commit, daemon=True)
+        self.committer.start()
+
+    def submit_pending(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> PendingSubmit:
+        if self.full.is_set():
+            self.refused += 1
+            time.sleep(min(timeout or 0, 0.05))
+            return PendingSubmit.completed(Submitted(SubmitStatus.FULL, retry_after=1))
+        pending = PendingSubmit()
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.sizes.append(len(records))
+        self.queue.put((list(records), pending))
+        return pending
+
+    def _commit(self) -> None:
+        while (item := self.queue.get()) is not None:
+            records, pending = item
+            time.sleep(self.commit_delay)
+            result = self.submit(records)
+            with self.lock:
+                self.in_flight -= 1
+            pending.set_result(result)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.committer.join(5)
+
+
 @pytest.fixture
 def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any]:
     made: list[SyslogSource] = []
+    collectors: list[AsyncCollector] = []
 
-    def make(**options: Any) -> tuple[SyslogSource, Collector]:
-        col = Collector()
+    def make(collector: Collector | None = None, **options: Any) -> tuple[SyslogSource, Any]:
+        col = collector or Collector()
+        if isinstance(col, AsyncCollector):
+            collectors.append(col)
         cfg = {"address": f"127.0.0.1:{free_port(socket.AF_INET, socket.SOCK_DGRAM if options.get('transport') == 'udp' else socket.SOCK_STREAM)}",
                "transport": "tcp", "tls": {}, "framing": "auto", "decoder": "syslog", "max_message_bytes": 65536,
                "max_connections": 64, "idle_timeout_s": 30.0, "handshake_timeout_s": 5.0, "batch_max_messages": 1000,
@@ -61,7 +108,8 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
         def build_decoder(spec: Any, key: Any = "decoder") -> Any:
             return plugin_set.registry.get("decoder", spec).cls({})
 
-        ctx = SourceContext(name="sl", logger=logger, state_dir=tmp_path / "state", submit=col.submit, build_decoder=build_decoder)
+        ctx = SourceContext(name="sl", logger=logger, state_dir=tmp_path / "state", submit=col.submit, build_decoder=build_decoder,
+                            submit_pending=getattr(col, "submit_pending", None))
         src = SyslogSource("sl", cfg, ctx)
         src.start()
         made.append(src)
@@ -70,6 +118,8 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
     yield make
     for s in made:
         s.stop()
+    for c in collectors:
+        c.close()
 
 
 def logger_cmd(port: int, *args: str) -> None:
@@ -219,3 +269,78 @@ def test_stopping_hands_the_frame_a_connected_client_was_cutting_to_the_spool(ma
     titles = col.titles()
     assert titles == ["whole", "cut when the agent stops"]
     assert col.events[1].origin["flags"] == ["incomplete"]
+
+
+def octet(text: str) -> bytes:
+    msg = text.encode()
+    return b"%d %s" % (len(msg), msg)
+
+
+def test_pipelined_connections_keep_their_order_in_big_batches_within_the_window(make_source: Any) -> None:
+    """Two connections under load: each one's messages are committed in the order sent, a
+    batch is what the socket holds (up to batch_max_messages), and at most
+    batches_in_flight batches of a connection wait for their commit at once."""
+    col = AsyncCollector(commit_delay=0.02)
+    src, _ = make_source(col, batches_in_flight=2, batch_max_messages=500)
+    n = 10_000
+    pad = "x" * 150
+    payloads = {tag: b"".join(octet(f"<13>1 - h a - - - {tag}{i:05d} {pad}") for i in range(n)) for tag in ("A", "B")}
+
+    def send(data: bytes) -> None:
+        with socket.create_connection(("127.0.0.1", src.bound_port)) as s:
+            s.sendall(data)
+
+    senders = [threading.Thread(target=send, args=(data,)) for data in payloads.values()]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(30)
+    wait_for(lambda: len(col.events) == 2 * n, timeout=60, what="every message of both connections")
+    titles = col.titles()
+    for tag in ("A", "B"):
+        mine = [t.split(" ", 1)[0] for t in titles if t.startswith(tag)]
+        assert mine == [f"{tag}{i:05d}" for i in range(n)]
+    assert col.max_in_flight <= 2 * 2  # two connections, each within its window of 2
+    assert max(col.sizes) == 500 and statistics.median(col.sizes) >= 250  # full batches under load, not one per read
+    assert src.stats["batches"] == len(col.sizes) and src.stats["messages"] == 2 * n
+
+
+def test_pipelined_full_spool_holds_the_sender_back_and_loses_nothing(make_source: Any) -> None:
+    col = AsyncCollector()
+    src, _ = make_source(col)
+    col.full.set()
+    n = 40_000  # 40 MB: more than the kernel's buffers on both ends hold
+    pad = "p" * 980
+    data = b"".join(octet(f"<13>1 - h a - - - m{i:05d} {pad}") for i in range(n))
+    sent = threading.Event()
+
+    def send() -> None:
+        with socket.create_connection(("127.0.0.1", src.bound_port)) as s:
+            s.sendall(data)
+        sent.set()
+
+    t = threading.Thread(target=send)
+    t.start()
+    wait_for(lambda: col.refused >= 3, what="the source to be refused")
+    time.sleep(0.5)
+    assert not sent.is_set()  # the sender is held back by TCP: the source stopped reading
+    assert col.events == [] and src.stats["messages"] <= 1000 + 300  # one batch held, nothing read beyond the buffers' worth
+    col.full.clear()
+    assert sent.wait(60)
+    t.join(5)
+    wait_for(lambda: len(col.events) == n, timeout=60, what="every message once the spool has room")
+    assert [t.split(" ", 1)[0] for t in col.titles()] == [f"m{i:05d}" for i in range(n)]
+    assert src.stats["paused_full"] >= 3
+
+
+def test_stop_waits_for_the_commits_of_batches_in_flight(make_source: Any) -> None:
+    col = AsyncCollector(commit_delay=0.3)
+    src, _ = make_source(col, batches_in_flight=4)
+    with socket.create_connection(("127.0.0.1", src.bound_port)) as s:
+        for i in range(4):
+            s.sendall(octet(f"<13>1 - h a - - - late{i}"))
+            wait_for(lambda: src.stats["batches"] == i + 1, what="each message as its own batch")
+        assert len(col.events) < 4  # still committing
+        src.stop()
+        assert col.titles() == [f"late{i}" for i in range(4)]  # stop returned after their commits, not before
+    assert src.stats["unconfirmed"] == 0
