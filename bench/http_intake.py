@@ -9,14 +9,17 @@ octet counting), with two additions the harness does not have:
   per-request cost and the per-event cost can be told apart;
 - ``--trees A B ...`` runs the agent of several work trees one after the other within
   each repetition (A B A B ...), so an A/B comparison sees the same load on the shared
-  machine; ``--profile DIR`` records each run with ``py-spy record -f raw``.
+  machine; ``--base REF`` does the same with a git ref of this repository (exported
+  with ``git archive`` and put first on ``PYTHONPATH``, as ``bench/ab_side_by_side.py``
+  does) against the working tree, both run with this tree's virtual environment and
+  ``python -P``; ``--profile DIR`` records each run with ``py-spy record -f raw``.
 
 A run counts as complete when the receiver has every event of every 2xx request. CPU is
 the agent process's user + system time (``/proc/PID/stat``) from the start of wrk to the
 last delivered event, divided by the events delivered.
 
 Usage: python3 bench/http_intake.py [--per-body 100] [--duration 15] [--connections 16]
-       [--trees . ../main] [--reps 3] [--profile DIR]
+       [--trees . ../main | --base main] [--reps 3] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
+from io import BytesIO
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -129,7 +134,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_once(tree: Path, events_file: Path, args: argparse.Namespace, profile: Path | None) -> dict[str, object]:
+def export(ref: str, into: Path) -> Path:
+    """The ``agent``, ``plugins`` and ``bench`` trees of ``ref`` under ``into``."""
+    blob = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "agent", "plugins", "bench"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def agent_argv(tree: Path, config: Path, exported: bool) -> tuple[list[str], dict[str, str]]:
+    """The command that runs ``tree``'s agent, and its environment.
+
+    An exported ref runs on this tree's virtual environment with the export first on
+    ``PYTHONPATH``; ``-P`` keeps the current directory off ``sys.path``, or ``-m agent``
+    would import whatever tree it is run from.
+    """
+    if not exported:
+        return [str(tree / ".venv" / "bin" / "siemrelay"), "run", "-c", str(config)], dict(os.environ)
+    python = HERE.parent / ".venv" / "bin" / "python"
+    return [str(python), "-P", "-m", "agent", "run", "-c", str(config)], dict(os.environ, PYTHONPATH=str(tree))
+
+
+def run_once(tree: Path, events_file: Path, args: argparse.Namespace, profile: Path | None,
+             exported: bool = False) -> dict[str, object]:
     rcv = Receiver()
     http_port = free_port()
     work = Path(tempfile.mkdtemp(prefix="http-intake-"))
@@ -142,8 +170,8 @@ def run_once(tree: Path, events_file: Path, args: argparse.Namespace, profile: P
                 key, _, value = item.partition("=")
                 config["sources"]["webhook"][key] = json.loads(value)
             (work / "siemrelay.yaml").write_text(json.dumps(config))
-        agent = subprocess.Popen([str(tree / ".venv" / "bin" / "siemrelay"), "run", "-c", str(work / "siemrelay.yaml")],
-                                 cwd=tree, stdout=subprocess.DEVNULL, stderr=(work / "agent.log").open("wb"))
+        argv, env = agent_argv(tree, work / "siemrelay.yaml", exported)
+        agent = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=(work / "agent.log").open("wb"))
         spy = None
         try:
             wait_port(http_port, agent)
@@ -198,6 +226,7 @@ def main() -> int:
                     help="JSON lines to post (e.g. the side-by-side harness's cached workload); default: 10,000 made here")
     ap.add_argument("--trees", nargs="+", type=Path, default=[HERE.parent],
                     help="work trees whose .venv/bin/siemrelay runs, alternated within each repetition")
+    ap.add_argument("--base", help="a git ref run against the working tree (A = the ref, B = this tree), alternated")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=JSON",
                     help="options of the http source to override, e.g. workers=2")
     ap.add_argument("--profile", type=Path, help="directory for py-spy raw profiles, one per run")
@@ -211,16 +240,21 @@ def main() -> int:
         events = args.events_file or Path(tmp) / "events.jsonl"
         if args.events_file is None:
             make_events(events, 10_000)
+        trees: list[tuple[Path, bool]] = [(t.resolve(), False) for t in args.trees]
+        if args.base:
+            trees = [(export(args.base, Path(tmp) / "base"), True), (HERE.parent, False)]
         results: dict[str, list[dict[str, object]]] = {}
         for rep in range(args.reps):
-            for i, tree in enumerate(args.trees):
+            for i, (tree, exported) in enumerate(trees):
                 prof = None
                 if args.profile is not None:
                     args.profile.mkdir(parents=True, exist_ok=True)
-                    prof = args.profile / f"{i}-{tree.resolve().name}-rep{rep}.txt"
-                res = run_once(tree.resolve(), events, args, prof)
+                    prof = args.profile / f"{i}-{tree.name}-rep{rep}.txt"
+                res = run_once(tree, events, args, prof, exported)
+                label = f"{args.base} (exported)" if exported else str(tree)
+                res["tree"] = label
                 print(json.dumps(res), flush=True)
-                results.setdefault(str(tree), []).append(res)
+                results.setdefault(label, []).append(res)
         for tree, runs in results.items():
             med = {k: statistics.median(float(r[k]) for r in runs if r[k] is not None)  # type: ignore[arg-type]
                    for k in ("requests_per_s", "events_per_s", "p50_ms", "p99_ms", "cpu_us_per_event")

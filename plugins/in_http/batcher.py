@@ -1,30 +1,40 @@
 """Group concurrent webhook requests into one spool commit, and give each its own answer.
 
-Handing every request to ``submit`` on its own costs a thread hop, a decode loop and
-a spool request each; under load the threads mostly wait for each other (and for
-the GIL). Here the event loop queues each request's records; at most ``max_inflight``
-batches are in the spool at once, and each takes everything queued meanwhile. While
-one batch waits for its commit (fsync), the next one gathers: the group commit the
-spool offers, without a thread per request.
+The event loop queues each request's records. At most once per loop iteration, the
+requests queued meanwhile (from every connection) leave together as one batch:
+:meth:`SourceContext.submit_async` decodes, routes and queues them for the spool's
+next group commit, and returns at once. The loop goes on reading and gathering the
+next batch while the spool commits this one; at most ``max_inflight`` batches are
+waiting for a commit at once (the spool groups those into one transaction anyway).
+When a commit is done, the :class:`~agent.sdk.source.PendingSubmit`'s callback runs
+on the spool's writer thread and only hands the answer back to the loop
+(``loop.call_soon_threadsafe``); the loop answers all of the batch's requests in one
+pass. So there is no submit thread: no thread hop and no blocked thread per batch,
+only one wake-up of the loop per commit.
 
-The loop pays per batch, not per request: a batch leaves once per loop iteration at
-most (the requests of every connection that iteration read travel together), its
-commit comes back as one callback on the loop, and that callback answers all of the
-batch's requests in one pass. A request is a plain entry with a reply function, not
-a future; the response timeout is one timer for all waiting requests, armed for the
-oldest one (they all wait the same ``response_timeout``, so arrival order is
-deadline order).
+A 2xx is still written only after the commit holding the request's events, and the
+batches' answers come back in the order they were submitted (the spool commits and
+calls back in that order).
+
+The loop pays per batch, not per request: a request is a plain entry with a reply
+function, not a future; the response timeout is one timer for all waiting requests,
+armed for the oldest one (they all wait the same ``response_timeout``, so arrival
+order is deadline order).
 
 Closed-loop senders (each connection posts again as soon as it is answered) would
 otherwise settle into alternating batches: one of the requests that came in while
 the other batch was in the spool, then one of everyone else, paying the per-commit
-costs (thread wake-ups, a transaction, an fsync, a small read and acknowledgement
-in each sink worker) twice per round. Measured with wrk at 16 connections, batches
-of 1 and 15 alternated. So when a batch's answers go out while requests wait, the
-batcher gathers for at most ``GATHER_S`` until most of the connections just
-answered are back, then sends everything together (a sixth less CPU per event
-there). A lone sequential client never waits: nothing was pending when it was
-answered, and its next request leaves at once.
+costs (wake-ups, a transaction, an fsync, a small read and acknowledgement in each
+sink worker) twice per round. So when a batch's answers go out while requests wait,
+the batcher gathers for at most ``GATHER_S`` until most of the connections just
+answered are back, then sends everything together. A lone sequential client never
+waits: nothing was pending when it was answered, and its next request leaves at once.
+
+The spool full: the loop must never block, so a batch is submitted with no wait for
+space (``timeout=0``). A batch refused FULL goes back to the head of the queue and is
+tried again after :data:`FULL_RETRY_S` (doubling), with whatever joined it, until each
+request's ``submit_timeout`` is up: those requests are answered FULL (503 with
+Retry-After), as a blocking ``submit`` that waited that long would have answered them.
 
 Each request still gets an exact answer: its records keep their indices in the
 batch, and :class:`TrackingDecoder` notes on each record how many events it gave and
@@ -34,19 +44,26 @@ whether it was partly bad, which ``Submitted`` only reports for the batch.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable, Protocol, Sequence, Union
 
 from agent.sdk.decoder import DecodeError, Decoder, PartialDecodeError
 from agent.sdk.record import RawRecord
-from agent.sdk.source import Submitted, SubmitStatus
+from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 
-__all__ = ["Batcher", "RequestResult", "Refusal", "TrackingDecoder", "GATHER_S"]
+__all__ = ["Batcher", "RequestResult", "Refusal", "TrackingDecoder", "GATHER_S", "FULL_RETRY_S", "SubmitAsync"]
 
 GATHER_S = 0.002  # longest wait for the senders just answered to post again (see the module doc)
+FULL_RETRY_S = 0.02  # first wait before a batch refused FULL is offered again (then doubling)
+FULL_RETRY_MAX_S = 0.5  # longest wait between two offers
+
+
+class SubmitAsync(Protocol):
+    """``SourceContext.submit_async``: decode and queue for the next commit, answer later."""
+
+    def __call__(self, records: Sequence[RawRecord], timeout: float | None = None, *,
+                 dedup: bool = False) -> PendingSubmit: ...
 
 
 class TrackingDecoder(Decoder):
@@ -99,50 +116,57 @@ class RequestResult:
 
 
 Outcome = Union[RequestResult, Exception, None]
-"""What a request's reply gets: its result, the exception ``submit`` raised, or ``None`` (no commit in time)."""
+"""What a request's reply gets: its result, the exception ``submit_async`` raised, or ``None`` (no commit in time)."""
 Reply = Callable[[Outcome], None]
 
 
 class _Waiting:
     """One request's records, waiting for a commit; ``reply`` is ``None`` once it was called."""
 
-    __slots__ = ("records", "reply", "deadline")
+    __slots__ = ("records", "reply", "deadline", "submit_by")
 
-    def __init__(self, records: list[RawRecord], reply: Reply, deadline: float) -> None:
+    def __init__(self, records: list[RawRecord], reply: Reply, deadline: float, submit_by: float) -> None:
         self.records = records
         self.reply: Reply | None = reply
-        self.deadline = deadline
+        self.deadline = deadline  # loop time by which it is answered, committed or not
+        self.submit_by = submit_by  # loop time after which a FULL spool answers it 503
 
 
 class Batcher:
-    """Loop-side queue of requests → batched ``submit`` calls on a thread pool.
+    """Loop-side queue of requests → batched ``submit_async`` calls, answered from the commit's callback.
 
-    Every method runs on the event loop's thread.
+    Every method but :meth:`_committed` runs on the event loop's thread.
     """
 
-    def __init__(self, submit: Callable[..., Submitted], pool: concurrent.futures.Executor, max_inflight: int,
-                 timeout: float, response_timeout: float) -> None:
-        self.submit = submit
-        self.pool = pool
+    def __init__(self, submit_async: SubmitAsync, max_inflight: int, timeout: float, response_timeout: float) -> None:
+        self.submit_async = submit_async
         self.max_inflight = max_inflight
-        self.timeout = timeout  # how long submit waits for spool space
+        self.timeout = timeout  # how long a request may wait for spool space
         self.response_timeout = response_timeout  # how long a request waits for its reply at most
         self.pending: dict[bool, list[_Waiting]] = {True: [], False: []}
         self.waiting: deque[_Waiting] = deque()  # every request not yet replied to, oldest first
         self.inflight = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._pump_due = False
         self._timer: asyncio.TimerHandle | None = None
         self._gathering: asyncio.TimerHandle | None = None  # waiting for the senders just answered
         self._gather_target = 0  # pending requests that end the wait early
+        self._full_retry: asyncio.TimerHandle | None = None  # the spool was full: the next offer
+        self._full_wait = FULL_RETRY_S
 
     def add(self, records: list[RawRecord], dedup: bool, reply: Reply) -> None:
         """Queue ``records``; ``reply`` is called once, on the loop, within ``response_timeout``."""
-        loop = asyncio.get_running_loop()
-        item = _Waiting(records, reply, loop.time() + self.response_timeout)
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
+        now = loop.time()
+        item = _Waiting(records, reply, now + self.response_timeout, now + self.timeout)
         self.pending[dedup].append(item)
         self.waiting.append(item)
         if self._timer is None:
             self._timer = loop.call_at(item.deadline, self._expire)
+        if self._full_retry is not None:
+            return  # the spool is full: the retry timer offers everything pending
         if self._gathering is not None:
             if self._pending_count() < self._gather_target:
                 return
@@ -158,7 +182,8 @@ class Batcher:
     def _expire(self) -> None:
         """Reply ``None`` to every request past its deadline; re-arm for the oldest left."""
         self._timer = None
-        loop = asyncio.get_running_loop()
+        loop = self.loop
+        assert loop is not None
         now = loop.time()
         waiting = self.waiting
         while waiting and (waiting[0].reply is None or waiting[0].deadline <= now):
@@ -170,37 +195,51 @@ class Batcher:
             self._timer = loop.call_at(waiting[0].deadline, self._expire)
 
     def _pump(self) -> None:
+        """Send what is pending, as one batch per ``dedup`` setting, while fewer than ``max_inflight`` wait."""
         self._pump_due = False
         if self._gathering is not None:
             self._gathering.cancel()
             self._gathering = None
-        loop = asyncio.get_running_loop()
+        if self._full_retry is not None:
+            return
         for dedup in (True, False):
             while self.pending[dedup] and self.inflight < self.max_inflight:
                 items, self.pending[dedup] = self.pending[dedup], []
                 items = [item for item in items if item.reply is not None]  # already answered 503: not spooled
-                if not items:
-                    continue
-                self.inflight += 1
-                job = loop.run_in_executor(self.pool, self._run, [item.records for item in items], dedup)
-                job.add_done_callback(functools.partial(self._done, items=items))
+                if items:
+                    self._send(items, dedup)
 
-    def _run(self, batches: list[list[RawRecord]], dedup: bool) -> Submitted:
-        """On the submit thread: decode, route and spool the batch (the intake does the decoding)."""
-        records = [r for recs in batches for r in recs]
-        return self.submit(records, timeout=self.timeout, dedup=dedup)
-
-    def _done(self, job: asyncio.Future[Submitted], *, items: list[_Waiting]) -> None:
-        """The batch's commit (or failure) is known: answer each of its requests in one pass."""
-        self.inflight -= 1
+    def _send(self, items: list[_Waiting], dedup: bool) -> None:
+        """Decode and queue one batch for the next commit; its answer comes back through :meth:`_committed`."""
+        records = items[0].records if len(items) == 1 else [r for item in items for r in item.records]
         try:
-            result = job.result()
-        except BaseException as exc:  # noqa: BLE001 - a failing submit must answer, not hang, its requests
-            error = exc if isinstance(exc, Exception) else RuntimeError(f"submit ended: {exc!r}")
+            pending = self.submit_async(records, 0, dedup=dedup)  # never wait for space on the loop
+        except Exception as exc:  # noqa: BLE001 - a failing submit must answer, not hang, its requests
             for item in items:
-                self._reply(item, error)
-            self._settle(0)
+                self._reply(item, exc)
             return
+        self.inflight += 1
+        if pending.done():  # refused at once (full, closed) or answered synchronously: no hop
+            self._done(items, dedup, pending.result(0))
+            return
+        loop = self.loop
+        assert loop is not None
+
+        def committed(result: Submitted) -> None:
+            # on the spool's writer thread: hand the answer to the loop, nothing more
+            try:
+                loop.call_soon_threadsafe(self._done, items, dedup, result)
+            except RuntimeError:
+                pass  # the loop is closed: the source stopped, its connections are gone
+
+        pending.add_done_callback(committed)
+
+    def _done(self, items: list[_Waiting], dedup: bool, result: Submitted) -> None:
+        """The batch's commit (or refusal) is known: answer each of its requests in one pass."""
+        self.inflight -= 1
+        if result.status is SubmitStatus.FULL and self._hold_for_space(items, dedup, result.retry_after):
+            return
+        self._full_wait = FULL_RETRY_S
         accepted = result.status is SubmitStatus.ACCEPTED
         by_index: dict[int, str] = dict(result.errors) if result.errors else {}
         base = 0
@@ -225,6 +264,35 @@ class Batcher:
             self._reply(item, RequestResult(result.status, events, errors, failed_all, dups))
             base += n
         self._settle(len(items))
+
+    def _hold_for_space(self, items: list[_Waiting], dedup: bool, retry_after: float) -> bool:
+        """The spool refused ``items`` as FULL (nothing was taken): keep those that may still wait, offer them later.
+
+        :returns: True when some request still waits (a retry is armed); the others were answered.
+        """
+        loop = self.loop
+        assert loop is not None
+        now = loop.time()
+        keep: list[_Waiting] = []
+        for item in items:
+            if item.reply is None:
+                continue
+            if item.submit_by > now:
+                keep.append(item)
+            else:
+                self._reply(item, RequestResult(SubmitStatus.FULL, retry_after=retry_after))
+        if not keep:
+            return False
+        self.pending[dedup][:0] = keep  # ahead of what arrived meanwhile: first come, first spooled
+        if self._full_retry is None:
+            wait = min(self._full_wait, max(0.0, min(item.submit_by for item in keep) - now))
+            self._full_wait = min(self._full_wait * 2, FULL_RETRY_MAX_S)
+            self._full_retry = loop.call_later(wait, self._offer_again)
+        return True
+
+    def _offer_again(self) -> None:
+        self._full_retry = None
+        self._pump()
 
     @staticmethod
     def _reply(item: _Waiting, outcome: Outcome) -> None:

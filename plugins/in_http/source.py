@@ -1,11 +1,12 @@
 """The ``http`` source: webhooks in, and every 2xx means the events are durably spooled.
 
 An asyncio loop in one thread parses HTTP (see :mod:`plugins.in_http.protocol`) and
-turns each request into records; the blocking ``submit`` (decode, route, spool) runs
-on a submit thread, and the requests of all connections that arrive meanwhile go in
-one batch (see :mod:`plugins.in_http.batcher`), so they share one group commit (one
-fsync for many webhooks). The answer is written only when that commit is done:
-ACCEPTED → 2xx, FULL → 503 with Retry-After, and never later than
+turns each request into records; the requests of all connections that arrive in one
+loop iteration go in one batch (see :mod:`plugins.in_http.batcher`), which the loop
+hands to ``submit_async`` (decode, route, queue for the spool's next group commit)
+without waiting: they share one commit (one fsync for many webhooks), and the loop
+reads the next requests while it runs. The answer is written only when that commit
+is done: ACCEPTED → 2xx, FULL → 503 with Retry-After, and never later than
 ``response_timeout_s`` (a sender that times out and retries is de-duplicated by
 event id). No request costs a task or a timer of its own: :meth:`HttpSource.handle`
 is a plain function that queues the records with a reply.
@@ -14,7 +15,6 @@ is a plain function that queues the records with a reply.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
 from dataclasses import replace
@@ -28,7 +28,7 @@ from agent.sdk.decoder import Decoder
 from agent.sdk import utcnow
 from agent.sdk.net import parse_address
 from agent.sdk.record import RawRecord
-from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import Source, SourceContext, SubmitStatus
 from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
 from plugins.in_http.batcher import Batcher, Outcome, RequestResult, Refusal, TrackingDecoder
@@ -109,8 +109,7 @@ class HttpSource(Source):
                                   max_per_client=int(config["max_connections_per_client"]),
                                   read_timeout=float(config["read_timeout_s"]), idle_timeout=float(config["idle_timeout_s"]),
                                   on_refusal=self._refused)
-        self._pool = concurrent.futures.ThreadPoolExecutor(int(config["workers"]), thread_name_prefix=f"source-{name}")
-        self._batcher = Batcher(self._submit, self._pool, int(config["workers"]), self.submit_timeout, self.response_timeout)
+        self._batcher = Batcher(ctx.submit_async, int(config["workers"]), self.submit_timeout, self.response_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
@@ -193,7 +192,6 @@ class HttpSource(Source):
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
-        self._pool.shutdown(wait=True)
         loop.close()
         self._server = None
         self.ctx.listeners.close()
@@ -326,9 +324,6 @@ class HttpSource(Source):
                 answer(resp)
 
         self._batcher.add(records, dedup, reply)
-
-    def _submit(self, records: list[RawRecord], timeout: float | None = None, dedup: bool = False) -> Submitted:
-        return self.ctx.submit(records, timeout=timeout, dedup=dedup)
 
     def _busy(self, route: _Route, text: str) -> Response:
         headers = {"Retry-After": self.retry_after}

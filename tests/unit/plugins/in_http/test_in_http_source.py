@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import queue
 import socket
 import subprocess
 import threading
@@ -16,27 +17,31 @@ import requests
 from loguru import logger
 
 from agent.sdk.decoder import DecodeError
-from agent.sdk.source import SourceContext, Submitted, SubmitStatus
+from agent.sdk.source import PendingSubmit, SourceContext, Submitted, SubmitStatus
 from plugins.in_http.source import HttpSource
 from tests.conftest import wait_for
 
 
 class Collector:
-    """Stands in for the intake: decodes records like it does; can be full or slow."""
+    """Stands in for the intake: decodes records like it does; can be full or slow.
+
+    ``submit_async`` is what the agent gives the source: decode now, on the caller's
+    thread, and answer from a writer thread once the "commit" (``delay``) is done, in
+    submission order, as the spool does; the events count as taken only then.
+    """
 
     def __init__(self) -> None:
         self.events: list[Any] = []
         self.full = False
         self.delay = 0.0
         self.calls = 0
+        self.dedups: list[bool] = []
+        self.callback_errors: list[Exception] = []
+        self._commits: "queue.Queue[tuple[PendingSubmit, Submitted, list[Any]]]" = queue.Queue()
+        threading.Thread(target=self._writer, daemon=True).start()
 
-    def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
-        self.calls += 1
-        if self.delay:
-            time.sleep(self.delay)
-        if self.full:
-            return Submitted(SubmitStatus.FULL, retry_after=5)
-        errors, n = [], 0
+    def _decode(self, records: list[Any]) -> tuple[Submitted, list[Any]]:
+        errors, events = [], []
         for i, r in enumerate(records):
             try:
                 evs = r.decoder.decode(r)
@@ -45,9 +50,40 @@ class Collector:
                 continue
             for ev in evs:
                 ev.origin = ev.origin or r.origin
-            self.events.extend(evs)
-            n += len(evs)
-        return Submitted(SubmitStatus.ACCEPTED, events=n, errors=errors)
+            events.extend(evs)
+        return Submitted(SubmitStatus.ACCEPTED, events=len(events), errors=errors), events
+
+    def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
+        self.calls += 1
+        self.dedups.append(dedup)
+        if self.delay:
+            time.sleep(self.delay)
+        if self.full:
+            return Submitted(SubmitStatus.FULL, retry_after=5)
+        result, events = self._decode(records)
+        self.events.extend(events)
+        return result
+
+    def submit_async(self, records: list[Any], timeout: float | None = None, *, dedup: bool = False) -> PendingSubmit:
+        self.calls += 1
+        self.dedups.append(dedup)
+        if self.full:
+            return PendingSubmit.completed(Submitted(SubmitStatus.FULL, retry_after=5))
+        result, events = self._decode(records)
+        pending = PendingSubmit()
+        self._commits.put((pending, result, events))
+        return pending
+
+    def _writer(self) -> None:
+        while True:
+            pending, result, events = self._commits.get()
+            if self.delay:
+                time.sleep(self.delay)
+            self.events.extend(events)
+            try:
+                pending.set_result(result)
+            except Exception as exc:  # the spool logs a failing callback and goes on; so does this writer
+                self.callback_errors.append(exc)
 
 
 SECRET = "det-secret-1"
@@ -58,7 +94,7 @@ TOKEN = "hec-token-1"
 def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any]:
     made: list[HttpSource] = []
 
-    def make(**options: Any) -> tuple[HttpSource, Collector, str]:
+    def make(sync: bool = False, **options: Any) -> tuple[HttpSource, Collector, str]:
         col = Collector()
         cfg = {"address": f"127.0.0.1:{free_port()}", "max_body_bytes": 4096, "max_connections": 64, "max_connections_per_client": 64,
                "read_timeout_s": 5.0,
@@ -76,7 +112,8 @@ def make_source(plugin_set: Any, tmp_path: Path, free_port: Any) -> Iterator[Any
         def build_decoder(spec: Any, key: Any = "decoder") -> Any:
             return plugin_set.registry.get("decoder", spec).cls({})
 
-        ctx = SourceContext(name="web", logger=logger, state_dir=tmp_path / "s", submit=col.submit, build_decoder=build_decoder)
+        ctx = SourceContext(name="web", logger=logger, state_dir=tmp_path / "s", submit=col.submit, build_decoder=build_decoder,
+                            submit_pending=None if sync else col.submit_async)
         src = HttpSource("web", cfg, ctx)
         src.start()
         made.append(src)
@@ -124,12 +161,8 @@ def test_chunked_body_is_accepted(make_source: Any) -> None:
 
 def test_redelivery_of_the_same_event_id_is_answered_2xx(make_source: Any) -> None:
     src, col, url = make_source()
-    calls = []
-    orig = col.submit
-    col.submit = lambda recs, timeout=None, dedup=False: calls.append(dedup) or orig(recs, timeout, dedup)  # type: ignore[method-assign]
-    src.ctx.submit = col.submit
     assert requests.post(url + "/events", json={"id": "same"}).status_code == 200
-    assert calls == [True]  # the intake's dedup window is asked to drop redeliveries
+    assert col.dedups == [True]  # the intake's dedup window is asked to drop redeliveries
 
 
 def test_refusals_have_the_right_status_and_a_short_json_error(make_source: Any) -> None:
@@ -238,13 +271,11 @@ def test_splunk_hec_event_raw_and_health(make_source: Any) -> None:
     r = requests.post(url + "/services/collector/event", data=body, headers=auth)
     assert r.status_code == 200 and r.json() == {"text": "Success", "code": 0}
     assert col.events[0].title == "from hec" and col.events[0].origin["hec"] == {"host": "web1", "sourcetype": "x"}
-    calls: list[bool] = []
-    orig = src.ctx.submit
-    src.ctx.submit = lambda recs, timeout=None, dedup=False: calls.append(dedup) or orig(recs, timeout, dedup)
+    col.dedups.clear()
     line = "<13>1 - h a - - - same line twice\n"
     r = requests.post(url + "/services/collector/raw", data="<13>1 - h a - - - raw one\n" + line + line, headers=auth)
     assert r.status_code == 200 and [e.title for e in col.events[2:]] == ["raw one", "same line twice", "same line twice"]
-    assert calls == [False]  # identical log lines are two events: no de-duplication on HEC by default
+    assert col.dedups == [False]  # identical log lines are two events: no de-duplication on HEC by default
     # Splunk's answers: a wrong token is 403 code 4; a missing header 401 code 2; a header not "Splunk <token>" 401 code 3
     for headers, answer in (({"Authorization": "Splunk wrong"}, (403, {"text": "Invalid token", "code": 4})),
                             ({}, (401, {"text": "Token is required", "code": 2})),
@@ -340,3 +371,91 @@ def test_keep_alive_connection_outlives_read_timeout_between_requests_and_closes
         assert s.recv(4096).startswith(b"HTTP/1.1 200 OK")
         assert s.recv(4096) == b""  # then closed for idleness, without an answer
     assert [e.id for e in col.events] == ["k1", "k2"]
+
+
+def test_a_full_spool_holds_the_request_until_space_frees_within_submit_timeout(make_source: Any) -> None:
+    src, col, url = make_source(submit_timeout_s=2.0)
+    col.full = True
+    threading.Timer(0.3, lambda: setattr(col, "full", False)).start()
+    started = time.monotonic()
+    r = requests.post(url + "/events", json={"id": "held", "title": "held"}, timeout=5)
+    assert r.status_code == 200 and 0.25 < time.monotonic() - started < 2.0
+    assert col.calls >= 2 and [e.title for e in col.events] == ["held"]  # offered again, spooled once
+
+
+def test_a_full_spool_answers_503_at_submit_timeout_and_takes_nothing(make_source: Any) -> None:
+    src, col, url = make_source(submit_timeout_s=0.3)
+    col.full = True
+    started = time.monotonic()
+    r = requests.post(url + "/events", json={"id": "late"}, timeout=5)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "7" and 0.25 < time.monotonic() - started < 1.5
+    col.full = False
+    assert requests.post(url + "/events", json={"id": "next"}, timeout=5).status_code == 200
+    assert [e.id for e in col.events] == ["next"]
+
+
+def test_the_loop_answers_other_requests_while_a_commit_runs(make_source: Any) -> None:
+    src, col, url = make_source(workers=2)
+    col.delay = 0.8  # a slow commit: the loop must not wait for it
+    slow: list[int] = []
+    t = threading.Thread(target=lambda: slow.append(requests.post(url + "/events", json={"id": "s1"}, timeout=5).status_code))
+    t.start()
+    wait_for(lambda: col.calls == 1, what="the first batch queued for its commit")
+    started = time.monotonic()
+    assert requests.post(url + "/nowhere", json={"id": "x"}, timeout=5).status_code == 404
+    second = threading.Thread(target=lambda: slow.append(requests.post(url + "/events", json={"id": "s2"}, timeout=5).status_code))
+    second.start()
+    wait_for(lambda: col.calls == 2, timeout=0.5, what="a second batch in flight beside the first")
+    assert time.monotonic() - started < 0.5 and not col.events  # neither commit is done yet
+    t.join()
+    second.join()
+    assert slow == [200, 200] and [e.id for e in col.events] == ["s1", "s2"]
+
+
+def test_in_flight_batches_are_bounded_by_workers(make_source: Any) -> None:
+    src, col, url = make_source(workers=1)
+    col.delay = 0.4
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: codes.append(
+        requests.post(url + "/events", json={"id": f"b{i}"}, timeout=5).status_code)) for i in range(6)]
+    threads[0].start()
+    wait_for(lambda: col.calls == 1, what="the first batch in flight")
+    for t in threads[1:]:
+        t.start()
+    time.sleep(0.2)
+    assert col.calls == 1  # the others wait for the one slot, gathered into the next batch
+    for t in threads:
+        t.join()
+    assert codes == [200] * 6 and col.calls == 2 and len(col.events) == 6
+
+
+def test_without_submit_async_from_the_agent_the_source_still_answers_after_submit(make_source: Any) -> None:
+    src, col, url = make_source(sync=True)  # a context without submit_pending: submit_async answers synchronously
+    r = requests.post(url + "/events", json={"id": "s", "title": "sync"}, timeout=5)
+    assert r.status_code == 200 and r.json()["accepted"] == 1 and col.events[0].title == "sync"
+    col.full = True
+    r = requests.post(url + "/events", json={"id": "f"}, timeout=5)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "7"
+
+
+def test_stop_answers_a_request_whose_commit_is_in_flight(make_source: Any) -> None:
+    src, col, url = make_source(response_timeout_s=1.0)
+    col.delay = 0.4
+    codes: list[int] = []
+    t = threading.Thread(target=lambda: codes.append(requests.post(url + "/events", json={"id": "inflight"}, timeout=5).status_code))
+    t.start()
+    wait_for(lambda: col.calls == 1, what="the batch queued for its commit")
+    src.stop()  # waits for the busy connection: its answer comes after the commit
+    t.join()
+    assert codes == [200] and [e.id for e in col.events] == ["inflight"]
+
+
+def test_a_commit_that_ends_after_the_source_stopped_is_ignored_quietly(make_source: Any) -> None:
+    src, col, url = make_source(response_timeout_s=0.3)
+    col.delay = 1.0  # the commit outlives the response timeout and the source
+    r = requests.post(url + "/events", json={"id": "late"}, timeout=5)
+    assert r.status_code == 503
+    src.stop()
+    wait_for(lambda: len(col.events) == 1, what="the late commit")
+    time.sleep(0.1)
+    assert col.callback_errors == []  # the writer thread's callback found the loop closed and let it be
