@@ -176,7 +176,10 @@ def child_main(conn: Connection, recipe: PrepareRecipe, parent: int) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    conn.send(("ready", os.getpid()))
+    try:
+        conn.send(("ready", os.getpid()))
+    except OSError:
+        return  # closed before this child was ready (a close or reload during start-up)
     while True:
         try:
             message = conn.recv()
