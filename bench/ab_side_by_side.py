@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -40,11 +41,11 @@ def export(ref: str, into: Path) -> Path:
     return into
 
 
-def agent_command(mode: str, tree: Path | None) -> str:
+def agent_command(mode: str, tree: Path | None, sets: list[str] = []) -> str:
     """The harness's AGENT_CMD (or AGENT_HTTP_CMD) running the code in ``tree`` (None: the working tree)."""
     python = ROOT / ".venv" / "bin" / "python"
     prefix = f"PYTHONPATH={tree} " if tree is not None else ""
-    writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}"
+    writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}" + "".join(f" --set {shlex.quote(s)}" for s in sets)
     if mode == "file":
         write = f"{writer} file {{input}} {{host}} {{port}} {{workdir}}"
     else:
@@ -55,16 +56,16 @@ def agent_command(mode: str, tree: Path | None) -> str:
 
 
 def run_once(harness: Path, mode: str, tree: Path | None, events: int, anchors: str, out: Path,
-             duration: int) -> dict[str, object]:
+             duration: int, sets: list[str] = []) -> dict[str, object]:
     env = dict(os.environ, BENCH_OUT=str(out))
     target = "agent" if mode == "file" else "agent-http"
     only = f"{target},{anchors}" if anchors else target
     cmd = [sys.executable, str(harness), "--events", str(events), "--reps", "1", "--only", only, "--out", str(out)]
     if mode == "file":
-        env["AGENT_CMD"] = agent_command(mode, tree)
+        env["AGENT_CMD"] = agent_command(mode, tree, sets)
         cmd += ["--skip", "agent-http"]
     else:
-        env["AGENT_HTTP_CMD"] = agent_command(mode, tree)
+        env["AGENT_HTTP_CMD"] = agent_command(mode, tree, sets)
         cmd += ["--http-duration", str(duration)]
     before = set(out.glob("bench-*.json"))
     subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -100,14 +101,17 @@ def main() -> int:
     ap.add_argument("--anchors", default="rsyslog", help="anchor targets measured in every run (default rsyslog)")
     ap.add_argument("--http-duration", type=int, default=15)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--b-set", action="append", default=[], metavar="agent.KEY=JSON",
+                    help="an agent setting for version B only (e.g. agent.intake.processes=1); repeatable")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory(prefix="siemrelay-ab-") as tmp:
         tree_a = export(args.base, Path(tmp))
         for rep in range(args.reps):
-            for label, tree in (("A", tree_a), ("B", None)):
-                result = run_once(args.harness, args.mode, tree, args.events, args.anchors, args.out, args.http_duration)
+            for label, tree, sets in (("A", tree_a, []), ("B", None, args.b_set)):
+                result = run_once(args.harness, args.mode, tree, args.events, args.anchors, args.out, args.http_duration,
+                                  sets)
                 fig = figures(result, args.mode)
                 rows[label].append(fig)
                 print(f"rep {rep + 1} {label}: {json.dumps(fig)} ({result['result_file']})", flush=True)

@@ -18,6 +18,7 @@ from agent.config.validate import AgentConfig
 from agent.delivery.worker import SinkWorker
 from agent.engine.intake import GatedSubmit, Intake, SubmitGate, Tap
 from agent.engine.notify import Notifier, WatchdogPinger
+from agent.engine.prepare_pool import PreparePool
 from agent.logging import Redactor
 from agent.plugins import PluginSet
 from agent.sdk.sink import Sink
@@ -44,6 +45,8 @@ class Engine(AgentView, Protocol):
     workers: dict[str, SinkWorker]
     sources: dict[str, Source]
     intake: Intake | None
+    #: the intake's preparing child processes (``agent.intake.processes``); None: in-process
+    prepare_pool: PreparePool | None
     #: monotonic seconds (injected: tests drive deadlines with a fake clock)
     clock: Callable[[], float]
     #: set once a shutdown begins; sources stop their loops on it

@@ -15,6 +15,7 @@ from agent.config.loader import SourceMap
 from agent.config.validate import AgentConfig, check_plugin_config, unknown_type
 from agent.config.validate import validate_config as validate_config  # the CLI still imports it from here
 from agent.sdk.decoder import Decoder
+from agent.engine.decoder_key import DecoderKey, stamp
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet
 from agent.config.schema import validate_section, with_nested_defaults
@@ -62,6 +63,8 @@ class DecoderFactory:
         except Exception as exc:
             raise ConfigError(self.smap.problem(where, f"decoder {spec['type']!r} failed to start: {type(exc).__name__}: {exc}")) from None
         decoder.use_decoders(lambda name: self({"type": name}, where))  # `auto` hands records on by type name
+        # how a preparing child process builds the same decoder (agent.intake.processes)
+        stamp(decoder, DecoderKey.of(tuple(path), spec))
         return decoder
 
 

@@ -33,7 +33,7 @@ from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
 if TYPE_CHECKING:
     from loguru import Logger
 
-__all__ = ["Intake", "PreparedBatch", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
+__all__ = ["Intake", "Preparer", "PreparedBatch", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
 
 _data = attrgetter("data")
 
@@ -106,6 +106,17 @@ class PreparedBatch:
     queued: dict[tuple[str, ...], int]
 
 
+class Preparer(Protocol):
+    """Prepares an intake's batches elsewhere (:class:`agent.engine.prepare_pool.PreparePool`).
+
+    :meth:`submit` takes an admitted batch and answers at once; it must hand every batch
+    to :meth:`Intake.spool_prepared` in the order it was submitted, prepared exactly as
+    :meth:`Intake.prepare` would have prepared it.
+    """
+
+    def submit(self, intake: "Intake", records: Sequence[RawRecord], dedup: bool) -> PendingSubmit: ...
+
+
 class Intake:
     """Decode, route and spool batches of raw records for every source."""
 
@@ -125,6 +136,9 @@ class Intake:
         #: ``callback(source_name, rows)`` hooks called after a batch is durably spooled
         #: (``siemrelay tap``); empty unless someone is watching, so it costs nothing.
         self.taps: list[Tap] = []
+        #: prepares batches outside this thread (child processes: ``agent.intake.processes``);
+        #: None: :meth:`prepare` runs on the submitting thread, as it always did
+        self.preparer: Preparer | None = None
 
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
@@ -137,6 +151,8 @@ class Intake:
             or 0: answer FULL at once).
         :param dedup: skip events whose id was spooled within the de-duplication window.
         """
+        if self.preparer is not None:  # prepared elsewhere: wait for the same answer submit_async gives
+            return self.submit_async(records, timeout, dedup=dedup).result()
         refused = self._admit(records, timeout)
         if refused is not None:
             return refused
@@ -163,9 +179,18 @@ class Intake:
         refused = self._admit(records, timeout)
         if refused is not None:
             return PendingSubmit.completed(refused)
-        batch = self.prepare(records, dedup=dedup)
+        if self.preparer is not None:
+            return self.preparer.submit(self, records, dedup)
         pending = PendingSubmit()
+        self.spool_prepared(self.prepare(records, dedup=dedup), pending)
+        return pending
 
+    def spool_prepared(self, batch: "PreparedBatch", pending: PendingSubmit) -> None:
+        """Queue a prepared batch for the next group commit; ``pending`` is answered after it.
+
+        The second half of :meth:`submit_async`; a :class:`Preparer` calls it for the
+        batches it prepared elsewhere, in the order they were submitted.
+        """
         def done(_written: int, error: BaseException | None) -> None:
             if error is None:
                 pending.set_result(self._committed(batch))
@@ -181,7 +206,6 @@ class Intake:
             pending.set_result(Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s))
         except SpoolClosed:
             pending.set_result(Submitted(SubmitStatus.CLOSED))
-        return pending
 
     def _admit(self, records: Sequence[RawRecord], timeout: float | None) -> Submitted | None:
         """The refusal when the spool is closed, or full for longer than ``timeout``; None to go on."""

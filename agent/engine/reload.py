@@ -21,7 +21,7 @@ Then only what changed is restarted:
   (a removed sink's undelivered events go to dead letters, replayable with
   ``siemrelay dlq replay``) and the workers restart on it.
 
-``agent.state_dir``, ``agent.spool`` and ``agent.dedup`` need a restart; a reload
+``agent.state_dir``, ``agent.spool``, ``agent.dedup`` and ``agent.intake`` need a restart; a reload
 that changes them says so and keeps the running values.
 """
 
@@ -37,6 +37,7 @@ from agent.engine.api import Engine
 from agent.engine.build import build_sinks, build_sources
 from agent.errors import ConfigError
 from agent.engine.intake import Intake
+from agent.engine.prepare_pool import recipe_for
 from agent.registry import ComponentType
 from agent.sdk.listeners import Listeners
 from agent.sdk.sink import Sink
@@ -46,7 +47,7 @@ from agent.delivery.worker import SinkWorker
 
 __all__ = ["apply_reload", "RESTART_ONLY"]
 
-RESTART_ONLY = ("state_dir", "spool", "dedup")
+RESTART_ONLY = ("state_dir", "spool", "dedup", "intake")
 
 
 Section = dict[str, tuple[ComponentType, dict[str, Any]]]
@@ -96,6 +97,8 @@ def apply_reload(sup: Engine, new: AgentConfig) -> bool:
     else:
         for name in sorted(s_changed):
             _replace_sink(sup, name, built_sinks[name], new_sinks[name][1])
+        if sup.prepare_pool is not None:  # batches submitted from here on are prepared with the new routes
+            sup.prepare_pool.configure(recipe_for(new, sup.spool.sinks, sup.plugins))
         _running_intake(sup).set_router(new.router)
     ok = True
     for name in sorted(i_added | i_changed):
@@ -219,6 +222,9 @@ def _reopen_spool(sup: Engine, new: AgentConfig, built: dict[str, Sink], changed
         old_intake = _running_intake(sup)
         intake = Intake(spool, new.router, old_intake.log, old_intake.dedup, stats=old_intake.stats)
         intake.taps = sup.taps
+        if sup.prepare_pool is not None:  # nothing is in flight (the gate is paused): new routes and sink bits
+            sup.prepare_pool.configure(recipe_for(new, spool.sinks, sup.plugins))
+            intake.preparer = sup.prepare_pool
         sinks: dict[str, Sink] = {}
         workers: dict[str, SinkWorker] = {}
         for name, (_, conf) in new_sinks.items():

@@ -24,6 +24,7 @@ from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
 from agent.errors import ConfigError
 from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
+from agent.engine.prepare_pool import PreparePool, process_count, recipe_for
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
 from agent.sdk.sink import Sink
@@ -84,6 +85,7 @@ class Supervisor:
         self.workers: dict[str, SinkWorker] = {}
         self.sources: dict[str, Source] = {}
         self.intake: Intake | None = None
+        self.prepare_pool: PreparePool | None = None
         self.log = logger.bind(component="agent")
         # operations (agent/engine/lifecycle.py): sd_notify, watchdog, admin API, taps, reload gate
         self.notifier = Notifier.from_environ()
@@ -112,6 +114,7 @@ class Supervisor:
         self.intake = Intake(self.spool, self.cfg.router, logger.bind(component="intake"),
                              DedupWindow(float(dd["window_s"]), int(dd["max_ids"])))
         self.intake.taps = self.taps
+        self._start_prepare_pool(self.intake)
         for name, sink in self.sinks.items():
             _, conf = self.cfg.sinks[name]
             try:
@@ -147,6 +150,17 @@ class Supervisor:
                                f"{getattr(exc, 'strerror', None) or exc}") from None
         self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}",
                       len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir)
+
+    def _start_prepare_pool(self, intake: Intake) -> None:
+        """Start the intake's preparing children (``agent.intake.processes``), from this long-lived thread."""
+        conf = self.cfg.agent.get("intake") or {}
+        n = process_count(conf.get("processes", 0))
+        if not n:
+            return
+        pool = PreparePool(recipe_for(self.cfg, self.spool.sinks, self.plugins), n, logger.bind(component="intake"),
+                           timeout_s=float(conf.get("timeout_s", 30.0)))
+        pool.start()
+        self.prepare_pool = intake.preparer = pool
 
     def reenable(self, name: str) -> bool:
         """Re-enable a sink (CLI ``siemrelay sinks enable``, admin API): close its circuit,
@@ -239,6 +253,8 @@ class Supervisor:
                 self.log.error("source {} did not stop cleanly: {}", name, exc)
         self.sources = {}
         deadline = self.clock() + float(self.cfg.agent["shutdown_timeout_s"])
+        if self.prepare_pool is not None:  # sources stopped: spool what is in flight, end the children
+            self.prepare_pool.close(max(0.5, deadline - self.clock()))
         for worker in self.workers.values():
             worker.stop(deadline)
         for name, worker in self.workers.items():

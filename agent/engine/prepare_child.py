@@ -1,0 +1,205 @@
+"""The preparing child: a process that decodes, routes and serialises batches for the intake.
+
+The agent's threads share one interpreter lock, so decoding (the json decoder, the
+event model) and serialising the native JSON compete for one core with the spool
+writer and the sink workers. With ``agent.intake.processes`` set, the agent hands raw
+batches to children like this one (:mod:`agent.engine.prepare_pool` is the agent's side)
+and receives what :meth:`agent.engine.intake.Intake.prepare` returns: the spool rows
+(sink mask, native JSON), dead letters, failures, event ids and counts. Spooling,
+acknowledgement, de-duplication against the window, stats and taps stay in the agent.
+
+The child is started with ``spawn`` (a fresh interpreter, never a fork of the threaded
+agent). It builds what ``prepare`` needs from a :class:`PrepareRecipe` (the validated
+routes, the spool's sink bits, the plugins that register decoders) and each decoder from
+its :class:`~agent.engine.decoder_key.DecoderKey`, with the same factory as the agent, so
+the same batch gives the same rows here as in the agent (a property test holds the two
+equal). It ends when the agent's end of the pipe closes: on close, reload or SIGKILL of
+the agent; on Linux it also asks the kernel for SIGKILL when the agent dies.
+
+Messages, agent → child: ``("config", recipe)``, ``("batch", seq, keys, records, dedup)``.
+Child → agent: ``("ready", pid)``, ``("done", seq, result)``, ``("refused", seq, reason)``
+(a decoder it cannot build: the agent prepares that batch itself), ``("failed", seq,
+traceback)`` (a bug in ``prepare``: the agent prepares it itself, and says so).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, cast
+
+from agent.engine.decoder_key import DecoderKey
+from agent.sdk.record import RawRecord
+
+if TYPE_CHECKING:
+    from agent.engine.build import DecoderFactory
+    from agent.engine.intake import Intake, PreparedBatch
+    from agent.sdk.decoder import Decoder
+
+__all__ = ["PrepareRecipe", "PreparedResult", "WireRecord", "child_main", "to_result"]
+
+#: one record on the pipe: data, index of its decoder's key in the batch's key list,
+#: origin, received_at, parsed (the JSON value a source already parsed, or None), meta
+WireRecord = tuple[bytes, int, dict[str, object], datetime, object, dict[str, object]]
+
+#: what comes back per batch: the fields of a PreparedBatch that the child computes, then
+#: the log lines the child's intake wrote meanwhile as (level, text)
+PreparedResult = tuple[list[tuple[int, bytes]], list[tuple[str, str | None, bytes, str]], list[tuple[int, str]],
+                       list[str], int, int, int, int, dict[tuple[str, ...], int], dict[tuple[str, ...], int],
+                       list[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareRecipe:
+    """What a child needs to prepare batches exactly as the agent's intake would (picklable).
+
+    :ivar routes: the validated route sections (defaults filled), in order.
+    :ivar sinks: the enabled sinks' names (what routes may send to).
+    :ivar bits: the spool's bit per sink (the sink masks of the rows).
+    :ivar dedup_window_s: ``agent.dedup.window_s`` (0: de-duplication is off).
+    :ivar dedup_max_ids: ``agent.dedup.max_ids``.
+    :ivar plugins: the plugins that register decoder types (the child loads only these).
+    """
+
+    routes: list[dict[str, object]]
+    sinks: tuple[str, ...]
+    bits: dict[str, int]
+    dedup_window_s: float
+    dedup_max_ids: int
+    plugins: tuple[str, ...] = field(default=())
+
+
+def to_result(batch: "PreparedBatch", logs: list[tuple[str, str]]) -> PreparedResult:
+    """The part of ``batch`` the agent cannot compute itself, and the child's log lines."""
+    return (batch.rows, batch.errors, batch.failed, batch.ids, batch.spooled, batch.duplicates, batch.unrouted,
+            batch.dropped, batch.matched, batch.queued, logs)
+
+
+class _SinkBits:
+    """The one thing :class:`Intake` reads of its spool to prepare a batch: the sink bits."""
+
+    def __init__(self, bits: dict[str, int]) -> None:
+        self.sinks = bits
+
+
+class _Preparer:
+    """The child's intake (never spools), its decoders by key, and the log lines it wrote."""
+
+    def __init__(self, recipe: PrepareRecipe) -> None:
+        from loguru import logger
+
+        from agent.config.loader import SourceMap
+        from agent.engine.build import DecoderFactory
+        from agent.plugins import load_plugins
+
+        self.logs: list[tuple[str, str]] = []
+        logger.remove()
+        logger.add(self._keep, level="WARNING", format="{message}", backtrace=False, diagnose=False)
+        self.log = logger.bind(component="intake")
+        plugins = load_plugins(allow=recipe.plugins) if recipe.plugins else load_plugins()
+        self.factory: DecoderFactory = DecoderFactory(plugins, {}, SourceMap())
+        self.decoders: dict[DecoderKey, Decoder] = {}
+        self.intake = self._intake(recipe)
+
+    def _keep(self, message: object) -> None:
+        # loguru hands its sink a str subclass whose .record holds the level and exception
+        record = getattr(message, "record", None)
+        level = record["level"].name if record is not None else "WARNING"
+        self.logs.append((level, str(message).rstrip("\n")))
+
+    def _intake(self, recipe: PrepareRecipe) -> "Intake":
+        from agent.config.loader import SourceMap
+        from agent.engine.dedup import DedupWindow
+        from agent.engine.intake import Intake
+        from agent.errors import ConfigError, Problem
+        from agent.routing.router import compile_routes
+        from agent.spool.store import Spool
+
+        problems: list[Problem] = []
+        named = {str(t) for r in recipe.routes for t in cast("list[object]", r.get("to") or [])}
+        router = compile_routes(recipe.routes, set(recipe.sinks), SourceMap(), problems, named - set(recipe.sinks))
+        if problems:
+            raise ConfigError(problems)
+        # the window stays empty here: the child drops only duplicates within a batch and
+        # returns every id; the agent checks them against its own window before spooling
+        dedup = DedupWindow(recipe.dedup_window_s, recipe.dedup_max_ids)
+        return Intake(cast(Spool, _SinkBits(dict(recipe.bits))), router, self.log, dedup)
+
+    def configure(self, recipe: PrepareRecipe) -> None:
+        """New routes or sink bits (reload): later batches are prepared with them."""
+        self.intake = self._intake(recipe)
+        self.decoders.clear()
+
+    def decoder(self, key: DecoderKey) -> "Decoder":
+        decoder = self.decoders.get(key)
+        if decoder is None:
+            decoder = self.decoders[key] = self.factory(key.spec, key.path)
+        return decoder
+
+    def prepare(self, keys: list[DecoderKey], records: list[WireRecord], dedup: bool) -> PreparedResult:
+        decoders = [self.decoder(k) for k in keys]
+        raw = [RawRecord(data, decoders[k], origin, at, parsed, meta) for data, k, origin, at, parsed, meta in records]
+        self.logs = []
+        batch = self.intake.prepare(raw, dedup=dedup)
+        return to_result(batch, self.logs)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux for SIGKILL when the agent dies (the closed pipe says so too, but only once
+    the child reads it; this also ends a child busy in a long batch)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def child_main(conn: Connection, recipe: PrepareRecipe, parent: int) -> None:
+    """The child's loop: build the preparer, then answer batches until the pipe closes."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the agent died before the request above took effect
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # the agent decides when this child ends (it closes the pipe)
+    import gc
+
+    preparer = _Preparer(recipe)
+    # as tune_garbage_collector does in the agent: rare collections, start-up objects frozen
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        conn.send(("ready", os.getpid()))
+    except OSError:
+        return  # closed before this child was ready (a close or reload during start-up)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the agent closed its end, or died: end with it
+        if message[0] == "config":
+            preparer.configure(message[1])
+            continue
+        _, seq, keys, records, dedup = message
+        try:
+            try:
+                conn.send(("done", seq, preparer.prepare(keys, records, dedup)))
+            except (OSError, EOFError):
+                raise
+            except Exception as exc:
+                from agent.errors import ConfigError
+
+                if isinstance(exc, ConfigError):  # a decoder this child cannot build
+                    conn.send(("refused", seq, str(exc)))
+                else:  # a bug, or a result pickle refuses: the agent prepares this batch itself
+                    conn.send(("failed", seq, traceback.format_exc()))
+        except (OSError, EOFError):
+            return

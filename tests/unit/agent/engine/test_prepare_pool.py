@@ -1,0 +1,319 @@
+"""The intake's preparing child processes (``agent.intake.processes``): same result, same order, nothing lost.
+
+These start real children (``spawn``), so they hold the pool to what a user gets: the
+real json decoder built from its configuration key, the router compiled from route
+sections, and a spool on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from loguru import logger
+
+from agent.config.loader import SourceMap
+from agent.engine.build import DecoderFactory
+from agent.engine.dedup import DedupWindow
+from agent.engine.decoder_key import key_of
+from agent.engine.intake import Intake, PreparedBatch
+from agent.engine.prepare_child import PrepareRecipe
+from agent.engine.prepare_pool import PreparePool, process_count
+from agent.plugins import PluginSet, load_plugins
+from agent.routing.router import Router, compile_routes
+from agent.sdk.decoder import Decoder
+from agent.sdk.record import RawRecord
+from agent.sdk.source import PendingSubmit, SubmitStatus
+from agent.spool.store import Spool
+from agent.testing import make_event, make_record
+
+SINKS = ("siem", "chat", "archive")
+ROUTES: list[dict[str, object]] = [
+    {"name": "critical", "when": {"severity": ">= high"}, "to": ["siem", "chat"], "continue": True, "enabled": True,
+     "description": "", "transforms": []},
+    {"name": "tagged", "when": {"type": "finding.*"}, "to": ["archive"], "continue": False, "enabled": True,
+     "description": "", "transforms": [{"tag": ["from-pool"]}, {"set": {"finding.ticket_queue": "SOC-L2"}}]},
+    {"name": "quiet", "when": {"severity": "info"}, "to": ["chat"], "continue": False, "enabled": True,
+     "description": "", "transforms": [{"redact": ["raw"]}, {"drop": True}]},
+]
+NOW = datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc)
+
+
+def _router(routes: list[dict[str, object]]) -> Router:
+    problems: list[object] = []
+    router = compile_routes(routes, set(SINKS), SourceMap(), problems)  # type: ignore[arg-type]
+    assert not problems
+    return router
+
+
+@pytest.fixture(scope="module")
+def plugins() -> PluginSet:
+    return load_plugins(entry_points=False)
+
+
+@pytest.fixture(scope="module")
+def json_decoder(plugins: PluginSet) -> Decoder:
+    decoder = DecoderFactory(plugins, {}, SourceMap())("json", ("sources", "edr", "decoder"))
+    assert key_of(decoder) is not None  # the factory stamps what a child rebuilds it from
+    return decoder
+
+
+def _spool(path: Path) -> Spool:
+    spool = Spool(path, max_bytes=1 << 26, sync="normal")
+    spool.open(SINKS)
+    return spool
+
+
+def _recipe(spool: Spool, routes: list[dict[str, object]] = ROUTES, window_s: float = 3600) -> PrepareRecipe:
+    return PrepareRecipe(routes=routes, sinks=SINKS, bits=spool.sinks, dedup_window_s=window_s, dedup_max_ids=1000,
+                         plugins=("plugins.dec_json",))
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Iterator[Spool]:
+    s = _spool(tmp_path)
+    yield s
+    s.close()
+
+
+def _pool(spool: Spool, **kw: float) -> PreparePool:
+    pool = PreparePool(_recipe(spool), 1, logger, **kw)  # type: ignore[arg-type]
+    pool.start()
+    return pool
+
+
+def _line(i: int, severity: str = "high", type_: str = "finding.new") -> bytes:
+    return orjson.dumps({"id": f"e{i}", "severity": severity, "type": type_, "title": f"event {i}"})
+
+
+def _records(decoder: Decoder, lines: list[bytes], source: str = "edr") -> list[RawRecord]:
+    origin = {"input": source, "path": "/var/log/edr.jsonl"}
+    return [RawRecord(line, decoder, origin, NOW) for line in lines]
+
+
+def _stored(spool: Spool, sink: str) -> list[str]:
+    reader = spool.reader()
+    try:
+        batch, _ = reader.read(sink, 0, 100_000, 1 << 40)
+        return [e.event.id for e in batch]
+    finally:
+        reader.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is gone for our purposes
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Capturing(Intake):
+    """An intake that keeps what the pool hands it instead of spooling it."""
+
+    def __init__(self, spool: Spool, router: Router, dedup: DedupWindow | None = None) -> None:
+        super().__init__(spool, router, logger, dedup)
+        self.batches: list[PreparedBatch] = []
+
+    def spool_prepared(self, batch: PreparedBatch, pending: PendingSubmit) -> None:
+        self.batches.append(batch)
+        super().spool_prepared(batch, pending)
+
+
+# --------------------------------------------------------------------------- property
+
+_lines = st.one_of(
+    st.builds(lambda i, sev, t, extra: orjson.dumps({"id": f"x{i}", "severity": sev, "type": t, "n": extra}),
+              st.integers(0, 30), st.sampled_from(["info", "low", "high", "critical", "9"]),
+              st.sampled_from(["finding.new", "scan.completed", "alert"]), st.integers(-2**63, 2**63 - 1) | st.text(max_size=8)),
+    st.builds(lambda sev, body: orjson.dumps({"severity": sev, "msg": body}),  # no id: a content-hash id
+              st.sampled_from(["low", "high"]), st.text(max_size=12)),
+    st.binary(max_size=20),  # bad JSON, invalid UTF-8
+    st.just(b'{"id": "dup", "severity": "high"}'),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_lines, max_size=40), dedup=st.booleans())
+def test_the_pool_prepares_what_the_intake_prepares_in_process(tmp_path_factory: pytest.TempPathFactory,
+                                                                 json_decoder: Decoder, lines: list[bytes],
+                                                                 dedup: bool) -> None:
+    """Rows, dead letters, failures, ids and every count equal in-process ``Intake.prepare``'s."""
+    shared = _shared_pool(tmp_path_factory)
+    spool, pool = shared
+    records = _records(json_decoder, lines)
+    local = Intake(spool, _router(ROUTES), logger, DedupWindow(3600, 1000)).prepare(records, dedup=dedup)
+    intake = Capturing(spool, _router(ROUTES), DedupWindow(3600, 1000))
+    intake.preparer = pool
+    answer = intake.submit(records, dedup=dedup)
+    assert answer.status is SubmitStatus.ACCEPTED
+    (remote,) = intake.batches
+    assert remote == local
+
+
+_SHARED: dict[str, tuple[Spool, PreparePool]] = {}
+
+
+def _shared_pool(factory: pytest.TempPathFactory) -> tuple[Spool, PreparePool]:
+    """One child for every example of the property (starting one per example would take minutes)."""
+    if "pool" not in _SHARED:
+        spool = _spool(factory.mktemp("shared"))
+        _SHARED["pool"] = (spool, _pool(spool))
+    return _SHARED["pool"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_shared() -> Iterator[None]:
+    yield
+    if "pool" in _SHARED:
+        spool, pool = _SHARED.pop("pool")
+        pool.close()
+        spool.close()
+
+
+# --------------------------------------------------------------------------- order and answers
+
+def test_batches_are_spooled_and_answered_in_submission_order(spool: Spool, json_decoder: Decoder) -> None:
+    pool = _pool(spool)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        answered: list[int] = []
+        pendings = []
+        for b in range(12):
+            pending = intake.submit_async(_records(json_decoder, [_line(b * 100 + i) for i in range(50)]))
+            pending.add_done_callback(lambda r, b=b: answered.append(b))
+            pendings.append(pending)
+        assert all(p.result(60).status is SubmitStatus.ACCEPTED and p.result().events == 50 for p in pendings)
+        assert answered == list(range(12))
+        assert _stored(spool, "siem") == [f"e{b * 100 + i}" for b in range(12) for i in range(50)]
+        assert intake.stats.by_input["edr"]["events"] == 600
+        assert pool.in_process == 0  # every batch went to the child
+    finally:
+        pool.close()
+
+
+def test_a_decoder_without_a_key_is_prepared_here_in_its_place(spool: Spool, json_decoder: Decoder) -> None:
+    """A decoder a test or third-party source built itself: prepared in-process, between the pool's batches."""
+
+    class Plain(Decoder):
+        type_name = "plain"
+
+        def decode(self, record):  # type: ignore[no-untyped-def]
+            return [make_event(id=record.data.decode(), severity="high")]
+
+    pool = _pool(spool)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        first = intake.submit_async(_records(json_decoder, [_line(1), _line(2)]))
+        second = intake.submit_async([make_record(b"plain-1", Plain({}), input="edr")])
+        third = intake.submit_async(_records(json_decoder, [_line(3)]))
+        assert [p.result(60).events for p in (first, second, third)] == [2, 1, 1]
+        assert _stored(spool, "siem") == ["e1", "e2", "plain-1", "e3"]
+        assert pool.in_process == 1
+    finally:
+        pool.close()
+
+
+def test_duplicates_against_the_window_give_the_in_process_answer(spool: Spool, json_decoder: Decoder) -> None:
+    window = DedupWindow(3600, 1000)
+    window.remember(["e2"])
+    pool = _pool(spool)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger, window)
+        intake.preparer = pool
+        answer = intake.submit(_records(json_decoder, [_line(1), _line(2), _line(3), _line(3)]), dedup=True)
+        assert (answer.status, answer.events, answer.duplicates) == (SubmitStatus.ACCEPTED, 2, 2)
+        assert _stored(spool, "siem") == ["e1", "e3"]
+        assert window.seen("e3")  # remembered once committed, as in-process
+    finally:
+        pool.close()
+
+
+# --------------------------------------------------------------------------- a child lost
+
+def test_a_child_killed_mid_stream_loses_nothing_and_spools_nothing_twice(spool: Spool, json_decoder: Decoder) -> None:
+    pool = _pool(spool)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        assert intake.submit(_records(json_decoder, [_line(0)])).status is SubmitStatus.ACCEPTED  # the child is up
+        (pid,) = pool.pids
+        pendings = [intake.submit_async(_records(json_decoder, [_line(b * 1000 + i) for i in range(200)]))
+                    for b in range(1, 6)]
+        os.kill(pid, signal.SIGKILL)
+        pendings += [intake.submit_async(_records(json_decoder, [_line(b * 1000 + i) for i in range(200)]))
+                     for b in range(6, 9)]
+        assert all(p.result(60).status is SubmitStatus.ACCEPTED for p in pendings)
+        expected = ["e0"] + [f"e{b * 1000 + i}" for b in range(1, 9) for i in range(200)]
+        assert _stored(spool, "siem") == expected
+        deadline = time.monotonic() + 30
+        while (not pool.pids or pool.pids == [pid]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.restarts == 1 and pool.pids and pool.pids != [pid] and not _alive(pid)
+        assert intake.submit(_records(json_decoder, [_line(99999)])).events == 1  # the new child serves
+    finally:
+        pool.close()
+
+
+def test_a_hung_child_is_replaced_and_its_batch_prepared_here(spool: Spool, json_decoder: Decoder) -> None:
+    pool = _pool(spool, timeout_s=1.0)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        assert intake.submit(_records(json_decoder, [_line(0)])).status is SubmitStatus.ACCEPTED
+        (pid,) = pool.pids
+        os.kill(pid, signal.SIGSTOP)
+        answer = intake.submit_async(_records(json_decoder, [_line(1), _line(2)])).result(30)
+        assert (answer.status, answer.events) == (SubmitStatus.ACCEPTED, 2)
+        assert _stored(spool, "siem") == ["e0", "e1", "e2"]
+        assert pool.restarts == 1 and not _alive(pid)
+    finally:
+        pool.close()
+
+
+def test_close_ends_every_child(spool: Spool, json_decoder: Decoder) -> None:
+    pool = _pool(spool)
+    intake = Intake(spool, _router(ROUTES), logger)
+    intake.preparer = pool
+    intake.submit(_records(json_decoder, [_line(1)]))
+    pids = pool.pids
+    pool.close()
+    assert pids and not any(_alive(p) for p in pids)
+    assert intake.submit_async(_records(json_decoder, [_line(2)])).result(5).status is SubmitStatus.CLOSED
+
+
+# --------------------------------------------------------------------------- reload
+
+def test_new_routes_apply_to_batches_submitted_after_configure(spool: Spool, json_decoder: Decoder) -> None:
+    pool = _pool(spool)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        assert intake.submit(_records(json_decoder, [_line(1, "low", "alert")])).events == 0  # unrouted by ROUTES
+        only_default: list[dict[str, object]] = [{"name": "default", "when": {}, "to": ["chat"], "continue": False,
+                                                  "enabled": True, "description": "", "transforms": []}]
+        pool.configure(_recipe(spool, only_default))
+        intake.set_router(_router(only_default))
+        assert intake.submit(_records(json_decoder, [_line(2, "low", "alert")])).events == 1
+        assert _stored(spool, "chat") == ["e2"]
+    finally:
+        pool.close()
+
+
+def test_auto_is_one_child_on_two_cores_and_none_on_one() -> None:
+    assert process_count("auto", lambda: 2) == 1
+    assert process_count("auto", lambda: 1) == 0
+    assert process_count(0) == 0 and process_count(3) == 3
