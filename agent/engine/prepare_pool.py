@@ -233,16 +233,17 @@ class PreparePool:
         """Hand ``records`` to a child (or prepare them here, see the module's docstring); answer after the commit."""
         pending = PendingSubmit()
         keys: dict[DecoderKey, int] = {}
-        wire: list[WireRecord] | None = []
+        collected: list[WireRecord] = []
+        wire: list[WireRecord] | None = collected
         for rec in records:
             key = key_of(rec.decoder)
             if key is None:
-                wire = None
+                wire = None  # a decoder a child cannot rebuild: the whole batch is prepared here
                 break
             k = keys.get(key)
             if k is None:
                 k = keys[key] = len(keys)
-            wire.append((rec.data, k, rec.origin, rec.received_at, rec.parsed, rec.meta))
+            collected.append((rec.data, k, rec.origin, rec.received_at, rec.parsed, rec.meta))
         with self._cond:
             while len(self._order) >= self.max_in_flight and not self._closed:
                 self._cond.wait()
