@@ -252,14 +252,15 @@ class SinkWorker:
 
     def _collect(self, reader: SpoolReader, position: int) -> tuple[list[SpooledEvent], int]:
         """Read up to a full batch, waiting at most ``max_wait_s`` for a partial one to fill."""
-        batch, end = reader.read(self.name, position, self.max_events, self.max_bytes)
+        batch, end, full = reader.read_batch(self.name, position, self.max_events, self.max_bytes)
         if not batch:
             if not self._stop.is_set() and not self._drain_only:
                 self.spool.wait_for_events(0.5)
             return batch, end
         started = self.clock()
         size = sum(len(e.data) for e in batch)
-        while (len(batch) < self.max_events and size < self.max_bytes and not self._stop.is_set()
+        # a read that a limit stopped leaves events in the spool: the batch is full, send it now
+        while (not full and len(batch) < self.max_events and size < self.max_bytes and not self._stop.is_set()
                and not self._drain_only):
             remaining = self.max_wait_s - (self.clock() - started)
             if remaining <= 0:
@@ -267,7 +268,7 @@ class SinkWorker:
             # in slices: stop() does not wake the spool's condition, and a batch that fills by age
             # (an object sink's roll, minutes long) must be sent at shutdown, not sat out
             self.spool.wait_for_events(min(remaining, 0.25))
-            more, end = reader.read(self.name, end, self.max_events - len(batch), self.max_bytes - size)
+            more, end, full = reader.read_batch(self.name, end, self.max_events - len(batch), self.max_bytes - size)
             batch.extend(more)
             size += sum(len(e.data) for e in more)
         return batch, end

@@ -39,7 +39,7 @@ from bisect import bisect_right
 from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from agent.spool import db as db
 from agent.sdk.sink import SpooledEvent
@@ -522,6 +522,16 @@ class Spool(SpoolViews, SpoolOps):
                 self._cond.notify_all()
 
 
+class SpoolRead(NamedTuple):
+    """What one :meth:`SpoolReader.read_batch` found."""
+
+    events: list[SpooledEvent]
+    #: acknowledging this position covers ``events`` and every event in between not for the sink
+    position: int
+    #: a limit (``max_events`` or ``max_bytes``) stopped the read: more events wait in the spool
+    full: bool
+
+
 class SpoolReader:
     """One sink worker's view of its queue, on its own connection.
 
@@ -551,6 +561,16 @@ class SpoolReader:
 
         :returns: ``(events, position)``: acknowledging ``position`` later covers these
             events and every event in between that was not for this sink.
+        """
+        got = self.read_batch(sink, after, max_events, max_bytes)
+        return got.events, got.position
+
+    def read_batch(self, sink: str, after: int, max_events: int, max_bytes: int) -> "SpoolRead":
+        """:meth:`read`, also telling whether a limit stopped it (:attr:`SpoolRead.full`).
+
+        A worker filling a batch must know the difference: a read cut short by
+        ``max_bytes`` or ``max_events`` leaves events in the spool, so waiting for the
+        next commit before sending would only idle (with no intake, until ``max_wait_s``).
         """
         bit = self.spool._bits[sink]
         out: list[SpooledEvent] = []
@@ -584,12 +604,12 @@ class SpoolReader:
                         if fit > start:
                             size += ends[fit - 1] - prev
                         if fit < stop:  # the next event would pass max_bytes
-                            return out, out[-1].seq
+                            return SpoolRead(out, out[-1].seq, True)
                         if len(out) == max_events:
-                            return out, base + fit - 1
+                            return SpoolRead(out, base + fit - 1, True)
                     seen = last
             top = self.conn.execute("SELECT coalesce(max(last), 0) FROM segments").fetchone()[0]
-            return out, max(top, after, out[-1].seq if out else 0)
+            return SpoolRead(out, max(top, after, out[-1].seq if out else 0), False)
         finally:
             self.conn.execute("COMMIT")
 

@@ -327,3 +327,34 @@ def test_threaded_worker_delivers_what_arrives_later(spool):
         w.stop(time.monotonic() + 2)
         w.join(5)
     assert sink.delivered == ids
+
+
+def test_a_batch_cut_by_max_bytes_goes_at_once_while_a_backlog_waits(spool):
+    """A read that ``batch.max_bytes`` cut short leaves events in the spool: the batch is
+    full and goes at once, not after ``max_wait_s`` of waiting for a commit that (with no
+    intake running, a backlog draining) never comes. Measured before the fix: a backlog
+    drained at one batch per group commit, or per ``max_wait_s`` once intake stopped."""
+    sp = spool()
+    ids = fill(sp, 41)  # ten batches cut by bytes, then one event that waits for company
+    size = len(make_event(id="e10").to_json())
+    sink = ScriptedSink("a")
+    w = SinkWorker(sink, sp, {"batch": {"max_wait_s": 60, "max_events": 500, "max_bytes": 4 * size + 1}}, logger)
+    waited_with: list[int] = []
+    real_wait = sp.wait_for_events
+
+    def wait_for_events(timeout: float) -> None:
+        waited_with.append(len(sink.delivered))
+        real_wait(timeout)
+
+    sp.wait_for_events = wait_for_events  # type: ignore[method-assign]
+    w.start()
+    try:
+        deadline = time.monotonic() + 20  # the old behaviour needed 60 s per batch here
+        while len(sink.delivered) < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        w.stop(time.monotonic() + 2)
+        w.join(5)
+    assert sink.delivered[:40] == ids[:40]
+    assert [len(c) for c in sink.calls[:10]] == [4] * 10  # cut by bytes, each one full
+    assert all(n == 40 for n in waited_with), f"waited for a commit with events still spooled: {waited_with}"
