@@ -189,8 +189,12 @@ class Intake:
         """Queue a prepared batch for the next group commit; ``pending`` is answered after it.
 
         The second half of :meth:`submit_async`; a :class:`Preparer` calls it for the
-        batches it prepared elsewhere, in the order they were submitted.
+        batches it prepared elsewhere, in the order they were submitted. A submission its
+        source withdrew meanwhile (:meth:`PendingSubmit.withdraw`) is not spooled.
         """
+        if not pending.claim_for_spool():
+            return
+
         def done(_written: int, error: BaseException | None) -> None:
             if error is None:
                 pending.set_result(self._committed(batch))

@@ -72,13 +72,39 @@ class PendingSubmit:
     submitted (a checkpoint must never move past a batch that is not yet committed).
     """
 
-    __slots__ = ("_event", "_result", "_callbacks", "_lock")
+    __slots__ = ("_event", "_result", "_callbacks", "_lock", "_spooling", "_withdrawn")
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._result: Submitted | None = None
         self._callbacks: list[Callable[[Submitted], None]] = []
         self._lock = threading.Lock()
+        self._spooling = False  # handed to the spool's writer: it will be committed (or fail) and answered
+        self._withdrawn = False
+
+    def withdraw(self) -> bool:
+        """Take the submission back if it has not reached the spool yet.
+
+        A source that stops waiting (a file tail at shutdown) calls this for a batch
+        still unanswered. True: it will never be spooled, the answer is CLOSED, and the
+        source reads its input again later (nothing is sent twice). False: it is being
+        committed (or was): wait for :meth:`result` before deciding, since acknowledging
+        nothing for a committed batch would deliver it again after a restart.
+        """
+        with self._lock:
+            if self._result is not None or self._spooling:
+                return False
+            self._withdrawn = True
+        self.set_result(Submitted(SubmitStatus.CLOSED))
+        return True
+
+    def claim_for_spool(self) -> bool:
+        """Mark the submission as handed to the spool (the intake does this); False if it was withdrawn."""
+        with self._lock:
+            if self._withdrawn:
+                return False
+            self._spooling = True
+            return True
 
     @classmethod
     def completed(cls, result: Submitted) -> "PendingSubmit":

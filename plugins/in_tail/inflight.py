@@ -88,29 +88,46 @@ class InFlight:
 
         Waiting lasts at most ``wait_s`` (None: as long as it takes; the spool answers
         every request it queued, as a synchronous submit would wait for it); once
-        ``stop`` is set it lasts at most ``stop_wait_s`` more, and what is still
-        unanswered then stays queued, unacknowledged (read again after the restart: at
+        ``stop`` is set it lasts at most ``stop_wait_s`` more. What is still unanswered
+        then is withdrawn if it has not reached the spool (answered CLOSED: refused, read
+        again after the restart, never delivered twice); what has reached it is waited
+        for (``stop_wait_s`` more for each) and acknowledged, so a graceful stop sends
+        nothing twice. Only a batch whose commit outlasts that stays unacknowledged (at
         least once).
         """
         out: list[Batch] = []
         queue = self._queue
         deadline = None if wait_s is None else self.clock() + wait_s
-        stopping = False
+        stop_deadline: float | None = None
+        withdrawn = False
         while queue:
             head = queue[0]
             if not head.answered():
                 if len(queue) <= keep:
                     break
                 now = self.clock()
-                if stop.is_set() and not stopping:
-                    stopping = True
-                    deadline = now + stop_wait_s if deadline is None else min(deadline, now + stop_wait_s)
-                if deadline is not None and now >= deadline:
-                    break
-                try:
-                    head.pending.result(_WAIT_SLICE_S if deadline is None else max(0.0, min(_WAIT_SLICE_S, deadline - now)))  # type: ignore[union-attr]
-                except TimeoutError:
+                if stop_deadline is None and stop.is_set():
+                    stop_deadline = now + stop_wait_s
+                if not withdrawn and stop_deadline is not None and now >= stop_deadline:
+                    withdrawn = True
+                    self._withdraw_unspooled()
                     continue
+                if withdrawn:
+                    # it reached the spool before the withdrawal: its commit is near, and
+                    # leaving it unacknowledged would deliver it again after the restart
+                    try:
+                        head.pending.result(stop_wait_s)  # type: ignore[union-attr]
+                    except TimeoutError:
+                        break
+                else:
+                    limit = min(d for d in (deadline, stop_deadline) if d is not None) \
+                        if deadline is not None or stop_deadline is not None else None
+                    if limit is not None and now >= limit:
+                        break
+                    try:
+                        head.pending.result(_WAIT_SLICE_S if limit is None else max(0.0, min(_WAIT_SLICE_S, limit - now)))  # type: ignore[union-attr]
+                    except TimeoutError:
+                        continue
             queue.popleft()
             left = self._count[head.key] - 1
             if left:
@@ -125,6 +142,18 @@ class InFlight:
                 assert head.pending is not None
                 self.refused[head.key] = head.pending.result(0)
         return out
+
+    def _withdraw_unspooled(self) -> None:
+        """Take back every unanswered batch that has not reached the spool, newest first.
+
+        Newest first, because the intake hands batches to the spool in submission order:
+        when one cannot be withdrawn (it is being committed), every batch before it is
+        too, so what is taken back is always a tail of the queue and nothing behind a
+        withdrawn batch is committed (the checkpoint could not move past the gap).
+        """
+        for batch in reversed(self._queue):
+            if batch.pending is not None and not batch.pending.done():
+                batch.pending.withdraw()
 
     def forgive(self) -> list[str]:
         """Forget the refusals of files with nothing left in flight (the caller rewinds them); their keys."""

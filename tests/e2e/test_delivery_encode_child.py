@@ -41,6 +41,7 @@ def _config(tmp_path: Path, port: int, app_name: str = "siemrelay") -> str:
     return textwrap.dedent(f"""\
         agent:
           state_dir: {tmp_path}/state
+          intake: {{processes: 0}}  # the only spawned children are then the sink's encoders
         sources:
           events: {{type: file, paths: ["{tmp_path}/input.jsonl"], read_from: beginning, decoder: json}}
         sinks:

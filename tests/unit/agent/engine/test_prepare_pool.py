@@ -204,6 +204,27 @@ def test_batches_are_spooled_and_answered_in_submission_order(spool: Spool, json
         pool.close()
 
 
+def test_a_withdrawn_batch_is_never_spooled_and_nothing_behind_it_is(spool: Spool, json_decoder: Decoder) -> None:
+    """A source that stops waiting (a file tail at shutdown) withdraws its unanswered batches,
+    newest first: those the child still held are answered CLOSED and never spooled, those
+    already handed to the spool are committed and answered ACCEPTED, and no batch after a
+    withdrawn one is spooled (the tail's checkpoint could not move past the gap)."""
+    pool = _pool(spool)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        pendings = [intake.submit_async(_records(json_decoder, [_line(b * 100 + i) for i in range(50)])) for b in range(12)]
+        withdrawn = [p.withdraw() for p in reversed(pendings)][::-1]
+        assert withdrawn[-1], "the newest batch was still in the child"
+        kept = withdrawn.index(True)
+        assert withdrawn == [False] * kept + [True] * (12 - kept)  # a tail of the submissions, never a gap
+        assert [p.result(60).status for p in pendings] == [SubmitStatus.ACCEPTED] * kept + [SubmitStatus.CLOSED] * (12 - kept)
+        spool.flush()
+        assert _stored(spool, "siem") == [f"e{b * 100 + i}" for b in range(kept) for i in range(50)]
+    finally:
+        pool.close()
+
+
 def test_a_decoder_without_a_key_is_prepared_here_in_its_place(spool: Spool, json_decoder: Decoder) -> None:
     """A decoder a test or third-party source built itself: prepared in-process, between the pool's batches."""
 

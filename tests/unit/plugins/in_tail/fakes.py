@@ -75,6 +75,7 @@ class AsyncCollector(Collector):
                 self.refused += 1
                 return PendingSubmit.completed(Submitted(SubmitStatus.FULL, retry_after=1))
             pending = PendingSubmit()
+            pending.claim_for_spool()  # queued for its commit at once, as the in-process intake does
             self._queue.append((n, list(records), pending))
             self.max_outstanding = max(self.max_outstanding, len(self._queue))
             self._cond.notify()

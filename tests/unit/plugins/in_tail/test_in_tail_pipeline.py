@@ -130,15 +130,38 @@ def test_a_refused_file_stays_tainted_while_its_batches_are_in_flight() -> None:
     assert q.take(0, stop, 1.0) == [] and q.forgive() == ["a"]
 
 
-def test_once_stopping_the_wait_for_answers_is_bounded() -> None:
+def test_once_stopping_a_batch_not_yet_at_the_spool_is_withdrawn() -> None:
+    """A batch still being prepared (in a child process) when the stop's wait ends is taken
+    back: it must not be spooled after the source gave up on it, or it would be delivered
+    now and read again after the restart."""
     q = InFlight()
     stop = threading.Event()
     stop.set()
-    never = Batch("a", 10, False, pending=_pending())
-    q.push(never)
+    first, second = Batch("a", 10, False, pending=_pending()), Batch("a", 20, False, pending=_pending())
+    q.push(first)
+    q.push(second)
     started = time.monotonic()
     assert q.take(0, stop, 0.3) == []
-    assert 0.25 <= time.monotonic() - started < 2 and q.holds("a")  # left unacknowledged: read again after a restart
+    assert 0.25 <= time.monotonic() - started < 2
+    assert q.refused == {"a": Submitted(SubmitStatus.CLOSED)} and q.forgive() == ["a"]  # rewound: read again later
+    for b in (first, second):  # the intake sees the withdrawal and never spools them
+        assert b.pending is not None and not b.pending.claim_for_spool()
+
+
+def test_once_stopping_a_batch_already_at_the_spool_is_waited_for() -> None:
+    """A batch the spool has (its commit running) is waited for past the stop's wait and
+    acknowledged; only the batches behind it that had not reached the spool are withdrawn."""
+    q = InFlight()
+    stop = threading.Event()
+    stop.set()
+    at_spool, behind = Batch("a", 10, False, pending=_pending()), Batch("a", 20, False, pending=_pending())
+    assert at_spool.pending is not None and at_spool.pending.claim_for_spool()
+    q.push(at_spool)
+    q.push(behind)
+    threading.Timer(0.45, at_spool.pending.set_result, (ACCEPTED,)).start()  # commits after the 0.3 s wait
+    assert q.take(0, stop, 0.3) == [at_spool]
+    assert q.refused == {"a": Submitted(SubmitStatus.CLOSED)}
+    assert behind.pending is not None and not behind.pending.claim_for_spool()
 
 
 # ----------------------------------------------------------------- the source
