@@ -65,7 +65,7 @@ AGENT_SCHEMA: dict[str, Any] = {
                     "meta": _d("Most ids remembered (oldest forgotten first).")},
     }},
     "intake": {"type": "dict", "default": {}, "meta": _d("Where sources' batches are decoded, routed and serialised."), "schema": {
-        "processes": {"type": ["integer", "string"], "default": 0, "allowed": ["auto", 0, 1, 2, 3, 4, 5, 6, 7, 8],
+        "processes": {"type": ["integer", "string"], "default": "auto", "allowed": ["auto", 0, 1, 2, 3, 4, 5, 6, 7, 8],
                       "meta": _d("Child processes that decode, route and serialise batches, so that work runs on "
                                  "other cores than the spool and the sink workers: 0 does it in the agent's process; "
                                  "auto is 1 when the agent may use two cores or more, else 0 (measured on 2 cores: "
