@@ -6,7 +6,7 @@ default: its de-duplication window is on, as in a stock configuration) or a TCP
 ``syslog`` source, and one ``syslog`` sink whose address refuses connections for the
 whole run (the outage). A sender posts JSON events (batches of 100, unique ids) or
 writes RFC 5424 messages at ``--rate`` events/s (default 5,000) for ``--duration``
-seconds (default 600: ten minutes). The agent's RSS (``/proc/<pid>/status`` VmRSS)
+seconds (default 600: ten minutes). The agent's RSS (``/proc/<pid>/status`` VmRSS, summed over its children)
 is sampled every ``--sample-s`` seconds (default 10). Reports the samples, and the
 least-squares slope of RSS over time after the first ``--settle`` seconds (default
 60), in MiB per minute, next to the noise: the standard error of that slope and the
@@ -36,13 +36,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rss_mib(pid: int) -> float:
-    """The process's resident set size in MiB."""
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def _own_rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:  # a child that ended between the listing and the read
+        pass
     return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                out.extend(int(c) for c in (task / "children").read_text().split())
+            except FileNotFoundError:
+                pass
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def rss_mib(pid: int) -> float:
+    """The resident set size in MiB of the agent and every process under it (its preparing
+    and encoding children, multiprocessing's resource tracker): what the agent costs."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _own_rss_mib(p)
+        todo.extend(_children(p))
+    return total
 
 
 def free_port() -> int:

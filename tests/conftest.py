@@ -10,6 +10,7 @@ Fixtures that start processes always stop them, so no test leaves a process behi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -152,6 +153,49 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run ``python -m agent ARGS`` and capture its output."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out.extend(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def spawned_children(pid: int) -> list[int]:
+    """``pid``'s children started by multiprocessing's spawn (the agent's preparing and
+    encoding children; not its resource tracker)."""
+    found = []
+    for child in child_pids(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(child)
+    return found
+
+
+def write_numbered_events(path: Path, first: int, count: int) -> list[str]:
+    """Append ``count`` JSON events with ids ``ev-NNNNN`` from ``first``; their ids."""
+    ids = [f"ev-{i:05d}" for i in range(first, first + count)]
+    with path.open("a", encoding="utf-8") as f:
+        for eid in ids:
+            f.write(json.dumps({"id": eid, "title": f"event {eid}", "severity": "high", "type": "finding.new"}) + "\n")
+    return ids
+
+
+def received_ids(path: Path) -> list[str]:
+    """Ids of the complete JSON lines a peer wrote to ``path`` (the last one may still be half written)."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    complete = text[:text.rfind("\n") + 1]
+    return [json.loads(line)["id"] for line in complete.splitlines() if line.strip()]
 
 
 def require_tool(name: str, package: str) -> str:

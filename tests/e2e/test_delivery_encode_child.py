@@ -8,7 +8,6 @@ process outlives the agent.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import textwrap
@@ -17,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import pick_port, wait_for
+from tests.conftest import child_pids, received_ids, spawned_children, write_numbered_events, pick_port, wait_for
 from tests.peers.syslog_ng import SyslogNg
 
 
@@ -59,45 +58,12 @@ def _config(tmp_path: Path, port: int, app_name: str = "siemrelay") -> str:
         """)
 
 
-def _write_events(path: Path, first: int, count: int) -> list[str]:
-    ids = [f"ev-{i:05d}" for i in range(first, first + count)]
-    with path.open("a", encoding="utf-8") as f:
-        for eid in ids:
-            f.write(json.dumps({"id": eid, "title": f"event {eid}", "severity": "high", "type": "finding.new"}) + "\n")
-    return ids
 
 
-def _received_ids(path: Path) -> list[str]:
-    """Ids of the complete lines syslog-ng wrote (the last one may still be half written)."""
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    complete = text[:text.rfind("\n") + 1]
-    return [json.loads(line)["id"] for line in complete.splitlines() if line.strip()]
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc)."""
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            out.extend(int(c) for c in (task / "children").read_text().split())
-        except FileNotFoundError:
-            pass
-    return out
 
 
-def _encoders(pid: int) -> list[int]:
-    """The agent's encoding children (not multiprocessing's resource tracker)."""
-    found = []
-    for child in _children(pid):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
-        except FileNotFoundError:
-            continue
-        if b"spawn_main" in cmdline:
-            found.append(child)
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -110,64 +76,64 @@ def _alive(pid: int) -> bool:
 
 def test_every_event_arrives_once_and_in_order_through_syslog_ng(tmp_path: Path, collector: dict[str, Any],
                                                                  agent_process: Any) -> None:
-    ids = _write_events(tmp_path / "input.jsonl", 0, 2000)
+    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 2000)
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"]))
     agent = agent_process(config)
     assert agent.proc is not None
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="every event at syslog-ng")
-    [child] = wait_for(lambda: _encoders(agent.proc.pid) or None, 10, what="the encoding child")
-    assert _received_ids(collector["out"]) == ids
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids), 60, what="every event at syslog-ng")
+    [child] = wait_for(lambda: spawned_children(agent.proc.pid) or None, 10, what="the encoding child")
+    assert received_ids(collector["out"]) == ids
     assert agent.stop() == 0
     assert not _alive(child)
 
 
 def test_a_killed_child_loses_and_duplicates_nothing(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    ids = _write_events(tmp_path / "input.jsonl", 0, 3000)
+    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 3000)
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"]))
     agent = agent_process(config)
     assert agent.proc is not None
-    wait_for(lambda: len(_received_ids(collector["out"])) >= 200, 60, what="the first events at syslog-ng")
-    [child] = _encoders(agent.proc.pid)
+    wait_for(lambda: len(received_ids(collector["out"])) >= 200, 60, what="the first events at syslog-ng")
+    [child] = spawned_children(agent.proc.pid)
     os.kill(child, signal.SIGKILL)
-    ids += _write_events(tmp_path / "input.jsonl", 3000, 1000)
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="every event at syslog-ng")
-    assert _received_ids(collector["out"]) == ids
-    [replacement] = wait_for(lambda: _encoders(agent.proc.pid) or None, 10, what="the replacement child")
+    ids += write_numbered_events(tmp_path / "input.jsonl", 3000, 1000)
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids), 60, what="every event at syslog-ng")
+    assert received_ids(collector["out"]) == ids
+    [replacement] = wait_for(lambda: spawned_children(agent.proc.pid) or None, 10, what="the replacement child")
     assert replacement != child
     assert agent.stop() == 0
     assert "encoding process died" in agent.log and not _alive(replacement)
 
 
 def test_reload_and_stop_leave_no_encoding_process(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    ids = _write_events(tmp_path / "input.jsonl", 0, 100)
+    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 100)
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"]))
     agent = agent_process(config)
     assert agent.proc is not None
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="the events at syslog-ng")
-    [before] = _encoders(agent.proc.pid)
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids), 60, what="the events at syslog-ng")
+    [before] = spawned_children(agent.proc.pid)
     config.write_text(_config(tmp_path, collector["port"], app_name="relay2"))  # a changed sink: a new worker
     agent.send_signal(signal.SIGHUP)
     wait_for(lambda: not _alive(before), 30, what="the old sink's child to end on reload")
-    ids += _write_events(tmp_path / "input.jsonl", 100, 100)
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="the events after the reload")
-    assert _received_ids(collector["out"]) == ids
-    [after] = _encoders(agent.proc.pid)
+    ids += write_numbered_events(tmp_path / "input.jsonl", 100, 100)
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids), 60, what="the events after the reload")
+    assert received_ids(collector["out"]) == ids
+    [after] = spawned_children(agent.proc.pid)
     assert after != before
     assert agent.stop() == 0
     assert not _alive(after)
 
 
 def test_kill_9_of_the_agent_leaves_no_orphan(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    _write_events(tmp_path / "input.jsonl", 0, 100)
+    write_numbered_events(tmp_path / "input.jsonl", 0, 100)
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"]))
     agent = agent_process(config)
     assert agent.proc is not None
-    wait_for(lambda: len(_received_ids(collector["out"])) >= 100, 60, what="the events at syslog-ng")
-    children = _children(agent.proc.pid)
-    assert _encoders(agent.proc.pid)
+    wait_for(lambda: len(received_ids(collector["out"])) >= 100, 60, what="the events at syslog-ng")
+    children = child_pids(agent.proc.pid)
+    assert spawned_children(agent.proc.pid)
     agent.kill()
     wait_for(lambda: not any(_alive(c) for c in children), 30, what="every child of the killed agent to end")

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import pick_port, wait_for, wait_for_port
+from tests.conftest import child_pids, received_ids, spawned_children, write_numbered_events, pick_port, wait_for, wait_for_port
 from tests.peers.syslog_ng import SyslogNg
 
 pytestmark = pytest.mark.e2e
@@ -67,12 +67,6 @@ def _config(tmp_path: Path, port: int, http_port: int, route_to_severity: str = 
         """)
 
 
-def _write_events(path: Path, first: int, count: int) -> list[str]:
-    ids = [f"ev-{i:05d}" for i in range(first, first + count)]
-    with path.open("a", encoding="utf-8") as f:
-        for eid in ids:
-            f.write(json.dumps({"id": eid, "title": f"event {eid}", "severity": "high", "type": "finding.new"}) + "\n")
-    return ids
 
 
 def _post(port: int, eid: str, severity: str = "high") -> int:
@@ -82,36 +76,10 @@ def _post(port: int, eid: str, severity: str = "high") -> int:
     return int(r.stdout or 0)
 
 
-def _received_ids(path: Path) -> list[str]:
-    """Ids of the complete lines syslog-ng wrote (the last one may still be half written)."""
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    complete = text[:text.rfind("\n") + 1]
-    return [json.loads(line)["id"] for line in complete.splitlines() if line.strip()]
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            out.extend(int(c) for c in (task / "children").read_text().split())
-        except FileNotFoundError:
-            pass
-    return out
 
 
-def _preparers(pid: int) -> list[int]:
-    """The agent's preparing children (spawned; not multiprocessing's resource tracker)."""
-    found = []
-    for child in _children(pid):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"spawn_main" in cmdline and _alive(child):
-            found.append(child)
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -123,7 +91,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    ids = _write_events(tmp_path / "input.jsonl", 0, 3000)
+    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 3000)
     http_port = pick_port()
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"], http_port))
@@ -132,11 +100,11 @@ def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: di
     posted = [f"web-{i}" for i in range(20)]
     assert all(_post(http_port, eid) == 200 for eid in posted)
     assert _post(http_port, "web-3") == 200  # a redelivery: acknowledged, de-duplicated
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids) + len(posted), 60, what="every event at syslog-ng")
-    got = _received_ids(collector["out"])
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids) + len(posted), 60, what="every event at syslog-ng")
+    got = received_ids(collector["out"])
     assert [i for i in got if i.startswith("ev-")] == ids
     assert [i for i in got if i.startswith("web-")] == posted
-    [child] = _preparers(agent.proc.pid)
+    [child] = spawned_children(agent.proc.pid)
     assert f"preparing batches in 1 child process(es), pid {child}" in agent.log
     assert agent.stop() == 0
     assert not _alive(child)
@@ -144,55 +112,55 @@ def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: di
 
 def test_a_child_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path, collector: dict[str, Any],
                                                                  agent_process: Any) -> None:
-    ids = _write_events(tmp_path / "input.jsonl", 0, 4000)
+    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 4000)
     http_port = pick_port()
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"], http_port))
     agent = agent_process(config)
-    wait_for(lambda: len(_received_ids(collector["out"])) >= 200, 60, what="the first events at syslog-ng")
-    [child] = _preparers(agent.proc.pid)
+    wait_for(lambda: len(received_ids(collector["out"])) >= 200, 60, what="the first events at syslog-ng")
+    [child] = spawned_children(agent.proc.pid)
     os.kill(child, signal.SIGKILL)
-    ids += _write_events(tmp_path / "input.jsonl", 4000, 2000)
+    ids += write_numbered_events(tmp_path / "input.jsonl", 4000, 2000)
     wait_for_port(http_port)
     assert all(_post(http_port, f"web-{i}") == 200 for i in range(10))
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids) + 10, 60, what="every event at syslog-ng")
-    got = _received_ids(collector["out"])
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids) + 10, 60, what="every event at syslog-ng")
+    got = received_ids(collector["out"])
     assert [i for i in got if i.startswith("ev-")] == ids
     assert [i for i in got if i.startswith("web-")] == [f"web-{i}" for i in range(10)]
-    [replacement] = wait_for(lambda: _preparers(agent.proc.pid) or None, 30, what="the replacement child")
+    [replacement] = wait_for(lambda: spawned_children(agent.proc.pid) or None, 30, what="the replacement child")
     assert replacement != child
     assert agent.stop() == 0
     assert "preparing process died" in agent.log and not _alive(replacement)
 
 
 def test_a_reload_reaches_the_child_and_stop_ends_it(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    ids = _write_events(tmp_path / "input.jsonl", 0, 100)
+    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 100)
     http_port = pick_port()
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"], http_port))
     agent = agent_process(config)
-    wait_for(lambda: len(_received_ids(collector["out"])) >= len(ids), 60, what="the events at syslog-ng")
-    [child] = _preparers(agent.proc.pid)
+    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids), 60, what="the events at syslog-ng")
+    [child] = spawned_children(agent.proc.pid)
     config.write_text(_config(tmp_path, collector["port"], http_port, route_to_severity="low"))
     agent.send_signal(signal.SIGHUP)
     wait_for(lambda: "reload done" in agent.log, 30, what="the reload")
     wait_for_port(http_port)
     assert _post(http_port, "web-high", "high") == 200  # no route takes it now: counted as unrouted
     assert _post(http_port, "web-low", "low") == 200
-    wait_for(lambda: "web-low" in _received_ids(collector["out"]), 30, what="the event the new route takes")
-    assert "web-high" not in _received_ids(collector["out"])
-    assert _preparers(agent.proc.pid) == [child]  # the same child, with the new routes
+    wait_for(lambda: "web-low" in received_ids(collector["out"]), 30, what="the event the new route takes")
+    assert "web-high" not in received_ids(collector["out"])
+    assert spawned_children(agent.proc.pid) == [child]  # the same child, with the new routes
     assert agent.stop() == 0
     assert not _alive(child)
 
 
 def test_kill_9_of_the_agent_leaves_no_orphan(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    _write_events(tmp_path / "input.jsonl", 0, 100)
+    write_numbered_events(tmp_path / "input.jsonl", 0, 100)
     config = tmp_path / "siemrelay.yaml"
     config.write_text(_config(tmp_path, collector["port"], pick_port()))
     agent = agent_process(config)
-    wait_for(lambda: len(_received_ids(collector["out"])) >= 100, 60, what="the events at syslog-ng")
-    children = _children(agent.proc.pid)
-    assert _preparers(agent.proc.pid)
+    wait_for(lambda: len(received_ids(collector["out"])) >= 100, 60, what="the events at syslog-ng")
+    children = child_pids(agent.proc.pid)
+    assert spawned_children(agent.proc.pid)
     agent.kill()
     wait_for(lambda: not any(_alive(c) for c in children), 30, what="every child of the killed agent to end")
