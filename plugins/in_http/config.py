@@ -94,7 +94,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "retry_after_s": {"type": "integer", "default": 5, "min": 1,
                       "meta": describe("Retry-After sent with 503 when the spool is full.")},
     "workers": {"type": "integer", "default": 1, "min": 1, "max": 256,
-                "meta": describe("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). One is fastest: more threads contend for the interpreter lock instead of overlapping.")},
+                "meta": describe("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). One is fastest: more only split the same requests into smaller commits.")},
     "dedup": {"type": "boolean", "default": True,
               "meta": describe("Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s.")},
 }
