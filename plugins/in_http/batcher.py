@@ -146,6 +146,8 @@ class Batcher:
         self.pending: dict[bool, list[_Waiting]] = {True: [], False: []}
         self.waiting: deque[_Waiting] = deque()  # every request not yet replied to, oldest first
         self.inflight = 0
+        # batches handed over and not yet answered: withdrawn when every request of one timed out
+        self._flying: dict[int, tuple[list[_Waiting], PendingSubmit]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._pump_due = False
         self._timer: asyncio.TimerHandle | None = None
@@ -186,13 +188,30 @@ class Batcher:
         assert loop is not None
         now = loop.time()
         waiting = self.waiting
+        expired = False
         while waiting and (waiting[0].reply is None or waiting[0].deadline <= now):
             item = waiting.popleft()
             reply, item.reply = item.reply, None
             if reply is not None:
                 reply(None)
+                expired = True
+        if expired:
+            self._withdraw_abandoned()
         if waiting:
             self._timer = loop.call_at(waiting[0].deadline, self._expire)
+
+    def _withdraw_abandoned(self) -> None:
+        """Take back the batches all of whose requests were answered 503 while they waited.
+
+        A batch still being prepared (the intake's child process has it) is not in the
+        spool yet: withdrawn, it never is, so the 503 its senders got is true and their
+        retry is not a duplicate. One already at the spool is committed anyway (at least
+        once: the de-duplication window catches the retry). Newest first, as the intake
+        spools in submission order.
+        """
+        for items, pending in reversed(list(self._flying.values())):
+            if all(item.reply is None for item in items):
+                pending.withdraw()
 
     def _pump(self) -> None:
         """Send what is pending, as one batch per ``dedup`` setting, while fewer than ``max_inflight`` wait."""
@@ -232,11 +251,13 @@ class Batcher:
             except RuntimeError:
                 pass  # the loop is closed: the source stopped, its connections are gone
 
+        self._flying[id(items)] = (items, pending)
         pending.add_done_callback(committed)
 
     def _done(self, items: list[_Waiting], dedup: bool, result: Submitted) -> None:
         """The batch's commit (or refusal) is known: answer each of its requests in one pass."""
         self.inflight -= 1
+        self._flying.pop(id(items), None)
         if result.status is SubmitStatus.FULL and self._hold_for_space(items, dedup, result.retry_after):
             return
         self._full_wait = FULL_RETRY_S

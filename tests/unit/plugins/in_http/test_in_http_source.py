@@ -37,6 +37,9 @@ class Collector:
         self.calls = 0
         self.dedups: list[bool] = []
         self.callback_errors: list[Exception] = []
+        # False: a submission is at the spool at once (the in-process intake); True: only when
+        # the writer takes it up, as with the intake's preparing child (it may be withdrawn before)
+        self.claim_late = False
         self._commits: "queue.Queue[tuple[PendingSubmit, Submitted, list[Any]]]" = queue.Queue()
         threading.Thread(target=self._writer, daemon=True).start()
 
@@ -71,6 +74,8 @@ class Collector:
             return PendingSubmit.completed(Submitted(SubmitStatus.FULL, retry_after=5))
         result, events = self._decode(records)
         pending = PendingSubmit()
+        if not self.claim_late:
+            pending.claim_for_spool()
         self._commits.put((pending, result, events))
         return pending
 
@@ -79,6 +84,8 @@ class Collector:
             pending, result, events = self._commits.get()
             if self.delay:
                 time.sleep(self.delay)
+            if self.claim_late and not pending.claim_for_spool():
+                continue  # withdrawn by its source before it reached the spool: never stored
             self.events.extend(events)
             try:
                 pending.set_result(result)
@@ -356,6 +363,24 @@ def test_a_request_answered_503_before_its_batch_left_is_not_spooled(make_source
     # "one" was already in the spool when it was answered 503 (at least once: its sender retries and dedup
     # catches it); "two" never left the listener, so a 503 for it means it was not taken
     assert [e.title for e in col.events] == ["one", "three"]
+
+
+def test_a_batch_all_of_whose_requests_timed_out_is_withdrawn_if_not_yet_spooled(make_source: Any) -> None:
+    """With the intake's preparing child, a batch handed over is not in the spool until the
+    child answers; if every request of it was answered 503 meanwhile, it is withdrawn and
+    never stored, so the senders' retries are not duplicates (even with dedup off)."""
+    src, col, url = make_source(workers=1, response_timeout_s=0.3)
+    col.claim_late = True
+    col.delay = 0.8  # the "child" holds the batch past the response timeout
+    r = requests.post(url + "/events", json={"id": "late", "title": "late"}, timeout=5)
+    assert r.status_code == 503 and "Retry-After" in r.headers
+    time.sleep(1.0)  # past the moment the writer took the batch up
+    assert col.events == []  # withdrawn: not stored
+    col.delay = 0.0
+    again = requests.post(url + "/events", json={"id": "late", "title": "late"}, timeout=5)
+    assert again.status_code == 200
+    wait_for(lambda: len(col.events) == 1, what="the retry stored")
+    assert [e.title for e in col.events] == ["late"]
 
 
 def test_keep_alive_connection_outlives_read_timeout_between_requests_and_closes_when_idle(make_source: Any) -> None:
