@@ -163,6 +163,25 @@ def test_posted_event_reaches_the_packaged_sink(box: DebianContainer):
     _wait_archived(box, [title])
 
 
+def test_the_preparing_child_runs_under_the_hardened_unit(box: DebianContainer):
+    """The default ``agent.intake.processes: auto`` spawns a child (a second python, which the
+    sandbox's system-call filter and MemoryDenyWriteExecute must allow); events posted are
+    prepared by it and reach the sink, and the journal reports no lost child."""
+    if int(box.run("nproc").stdout.strip() or 1) < 2:
+        pytest.skip("one core visible: auto starts no child")  # the host's cores, shared by the container
+    box.run("systemctl restart siemrelay")
+    main_pid = _show(box, "MainPID")["MainPID"]
+    assert _wait_for(box, f"for c in $(cat /proc/{main_pid}/task/*/children); do "
+                          f"grep -q spawn_main /proc/$c/cmdline && exit 0; done; exit 1", 15), "no preparing child"
+    titles = [f"child-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for title in titles:
+        assert _post(box, _finding(title)) == 200
+    _wait_archived(box, titles)
+    journal = box.run(f"journalctl -u siemrelay --no-pager -o cat _PID={main_pid}").stdout  # this start only
+    assert "preparing batches in 1 child process" in journal
+    assert "the preparing process" not in journal, journal[-2000:]  # no child lost, none failed
+
+
 def test_watchdog_is_fed_and_a_hung_agent_is_restarted(box: DebianContainer):
     box.run("mkdir -p /etc/systemd/system/siemrelay.service.d && printf '[Service]\\nWatchdogSec=2s\\n"
             "TimeoutAbortSec=3s\\n' > /etc/systemd/system/siemrelay.service.d/watchdog.conf && "
