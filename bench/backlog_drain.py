@@ -118,7 +118,8 @@ def intake_rate(samples: list[tuple[float, float, float]], k: int) -> float | No
     return (i1 - i0) / (t1 - t0) if t1 > t0 else None
 
 
-def agent(input_path: str, state_from: Path | None, admin_port: int) -> Callable[[str, int], Spec]:
+def agent(input_path: str, state_from: Path | None, admin_port: int,
+          sink_set: dict[str, Any] | None = None) -> Callable[[str, int], Spec]:
     def spec(workdir: str, port: int) -> Spec:
         wd = Path(workdir)
         if state_from is not None:
@@ -126,6 +127,7 @@ def agent(input_path: str, state_from: Path | None, admin_port: int) -> Callable
         config: dict[str, Any] = file_config(Path(input_path), HOST, port, wd)
         config["agent"]["admin"] = {"enabled": True, "address": f"{HOST}:{admin_port}", "token": TOKEN}  # type: ignore[index]
         config["agent"]["spool"] = {"max_bytes": 1 << 40}  # type: ignore[index]
+        config["sinks"][SINK].update(sink_set or {})  # type: ignore[index]
         (wd / "siemrelay.yaml").write_text(json.dumps(config, indent=2))
         return Spec([agent_python(), "-m", "agent", "run", "-c", str(wd / "siemrelay.yaml")], cwd=str(ROOT),
                     env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -172,6 +174,8 @@ def main() -> int:
     ap.add_argument("--poll-s", type=float, default=0.5)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--report", type=Path, default=None, help="only re-render the summary of a saved JSON result")
+    ap.add_argument("--sink-set", action="append", default=[], metavar="KEY=JSON",
+                    help="one more option of the syslog sink (e.g. encode_in=\"child\"); repeatable")
     args = ap.parse_args()
     if args.report is not None:
         saved = json.loads(args.report.read_text())
@@ -180,6 +184,12 @@ def main() -> int:
                      saved["backlog"] / saved["fill_s"]))
         return 0
     harness = load_harness(args.harness)
+    sink_set: dict[str, Any] = {}
+    for item in args.sink_set:
+        key, _, value = item.partition("=")
+        if not key or not value:
+            ap.error(f"--sink-set {item!r}: expected KEY=JSON")
+        sink_set[key] = json.loads(value)
     opts = harness_options(harness, args.intake)
     rcv_cmd, _ = harness.receiver_cmd(opts)
     input_path = harness.ensure_input(opts)
@@ -197,7 +207,7 @@ def main() -> int:
                 admin = harness.free_port()
                 poller = MetricsPoller(admin)
                 expect = backlog + args.intake
-                r = run_target(harness, rcv_cmd, label, expect, expect, agent(input_path, state, admin),
+                r = run_target(harness, rcv_cmd, label, expect, expect, agent(input_path, state, admin, sink_set),
                                load=lambda p, poller=poller: poller.run(p, args.poll_s),
                                timeout=max(600.0, expect / 200), idle=60.0)
                 poller.stop.set()
