@@ -72,6 +72,10 @@ AGENT_SCHEMA: dict[str, Any] = {
                                  "1.35x the events/s of a file tail, 1.1x the HTTP requests/s, about 60 MB more "
                                  "memory). A source still acknowledges only after its events are committed, in "
                                  "order. Needs a restart to change.")},
+        "child_min_bytes": {"type": "integer", "default": 65536, "min": 0,
+                            "meta": _d("A batch with fewer bytes than this is prepared in the agent's process: for "
+                                       "a few events (an HTTP request's batch) the trip to a child costs more than "
+                                       "it saves. 0 sends every batch to a child.")},
         "timeout_s": {"type": "number", "default": 30.0, "min": 1, "max": 600,
                       "meta": _d("A child that holds a batch longer than this is killed and replaced; its batches "
                                  "are prepared in the agent's process.")},

@@ -18,7 +18,7 @@ import collections
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
@@ -89,6 +89,9 @@ class PreparedBatch:
     :ivar failed: ``(record index, reason)`` of those records, for the source's answer.
     :ivar size: the raw records' bytes as received.
     :ivar ids: event ids to remember for de-duplication once committed.
+    :ivar given: events each record's decoder gave, in record order (0 for a record
+        that failed), for a source that answers per record (an HTTP request).
+    :ivar partial: indices of the records that decoded in part.
     """
 
     name: str
@@ -104,6 +107,8 @@ class PreparedBatch:
     dropped: int
     matched: dict[tuple[str, ...], int]
     queued: dict[tuple[str, ...], int]
+    given: list[int] = field(default_factory=list)
+    partial: list[int] = field(default_factory=list)
 
 
 class Preparer(Protocol):
@@ -229,6 +234,8 @@ class Intake:
         errors: list[tuple[str, str | None, bytes, str]] = []
         failed: list[tuple[int, str]] = []
         ids: list[str] = []
+        given: list[int] = []
+        partial: list[int] = []
         duplicates = unrouted = 0
         check_dup = dedup and self.dedup is not None and self.dedup.enabled
         router = self.router  # one router per batch: a reload never splits a batch
@@ -253,10 +260,12 @@ class Intake:
                 failed.append((index, reason))
                 errors.append((rec.origin.get("input", ""), None, rec.data, reason))
                 events = exc.events
+                partial.append(index)
             except DecodeError as exc:
                 reason = f"{rec.decoder.type_name}: {exc}"
                 failed.append((index, reason))
                 errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                given.append(0)
                 continue
             except Exception as exc:  # a decoder bug must not lose the record or crash the source
                 reason = f"{rec.decoder.type_name} decoder failed: {type(exc).__name__}: {exc}"
@@ -264,7 +273,9 @@ class Intake:
                                                   rec.decoder.type_name, rec.origin.get("input"))
                 failed.append((index, reason))
                 errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                given.append(0)
                 continue
+            given.append(len(events))
             origin = rec.origin
             for ev in events:
                 if ev.origin is None:
@@ -325,7 +336,7 @@ class Intake:
             _fold(matched, queued, plan.routes, run_matched, run_queued)
         name = records[0].origin.get("input", "?") if records else "?"
         return PreparedBatch(name, len(records), sum(map(len, map(_data, records))), rows, errors, failed, ids,
-                             spooled, duplicates, unrouted, dropped, matched, queued)
+                             spooled, duplicates, unrouted, dropped, matched, queued, given, partial)
 
     def _committed(self, batch: "PreparedBatch") -> Submitted:
         """Count a committed batch, remember its ids, feed the taps; the answer to its source."""
@@ -345,7 +356,8 @@ class Intake:
             self._unrouted_warned.add(name)
             self.log.warning("events from {} matched no route and no 'default' route; they are counted as unrouted "
                              "(add a route named 'default' to keep them)", name)
-        return Submitted(SubmitStatus.ACCEPTED, events=batch.spooled, errors=batch.failed, duplicates=batch.duplicates)
+        return Submitted(SubmitStatus.ACCEPTED, events=batch.spooled, errors=batch.failed, duplicates=batch.duplicates,
+                         given=batch.given, partial=batch.partial)
 
     def _mask_of(self, sinks: tuple[str, ...]) -> int:
         """The spool mask of ``sinks`` (sinks the spool does not know, e.g. disabled ones, add nothing)."""

@@ -52,7 +52,7 @@ WireRecord = tuple[bytes, int, dict[str, object], datetime, object, dict[str, ob
 #: the log lines the child's intake wrote meanwhile as (level, text)
 PreparedResult = tuple[list[tuple[int, bytes]], list[tuple[str, str | None, bytes, str]], list[tuple[int, str]],
                        list[str], int, int, int, int, dict[tuple[str, ...], int], dict[tuple[str, ...], int],
-                       list[tuple[str, str]]]
+                       list[int], list[int], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ class PrepareRecipe:
 def to_result(batch: "PreparedBatch", logs: list[tuple[str, str]]) -> PreparedResult:
     """The part of ``batch`` the agent cannot compute itself, and the child's log lines."""
     return (batch.rows, batch.errors, batch.failed, batch.ids, batch.spooled, batch.duplicates, batch.unrouted,
-            batch.dropped, batch.matched, batch.queued, logs)
+            batch.dropped, batch.matched, batch.queued, batch.given, batch.partial, logs)
 
 
 class _SinkBits:

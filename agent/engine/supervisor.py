@@ -24,7 +24,7 @@ from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
 from agent.errors import ConfigError
 from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
-from agent.engine.prepare_pool import PreparePool, process_count, recipe_for
+from agent.engine.prepare_pool import SMALL_BATCH_BYTES, PreparePool, process_count, recipe_for
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
 from agent.sdk.sink import Sink
@@ -158,7 +158,8 @@ class Supervisor:
         if not n:
             return
         pool = PreparePool(recipe_for(self.cfg, self.spool.sinks, self.plugins), n, logger.bind(component="intake"),
-                           timeout_s=float(conf.get("timeout_s", 30.0)))
+                           timeout_s=float(conf.get("timeout_s", 30.0)),
+                           small_batch_bytes=int(conf.get("child_min_bytes", SMALL_BATCH_BYTES)))
         pool.start()
         self.prepare_pool = intake.preparer = pool
 

@@ -49,6 +49,11 @@ class Submitted:
     :ivar duplicates: events skipped because their id was seen within the
         de-duplication window.
     :ivar retry_after: seconds a peer should wait before trying again (FULL).
+    :ivar given: (ACCEPTED) the events each record's decoder gave, in record order (0 for
+        a record that failed), before de-duplication and routing: what a source that
+        answers per record (an HTTP request) reports to that record's sender.
+    :ivar partial: (ACCEPTED) indices of the records that decoded in part (some events
+        kept, the record also in dead letters).
     """
 
     status: SubmitStatus
@@ -56,6 +61,8 @@ class Submitted:
     errors: list[tuple[int, str]] = field(default_factory=list)
     duplicates: int = 0
     retry_after: float = 0.0
+    given: list[int] = field(default_factory=list)
+    partial: list[int] = field(default_factory=list)
 
     @property
     def accepted(self) -> bool:

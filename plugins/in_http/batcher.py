@@ -37,8 +37,9 @@ request's ``submit_timeout`` is up: those requests are answered FULL (503 with
 Retry-After), as a blocking ``submit`` that waited that long would have answered them.
 
 Each request still gets an exact answer: its records keep their indices in the
-batch, and :class:`TrackingDecoder` notes on each record how many events it gave and
-whether it was partly bad, which ``Submitted`` only reports for the batch.
+batch, and the intake's answer says per record how many events its decoder gave and
+whether it was partly bad (``Submitted.given``, ``Submitted.partial``), wherever the
+batch was decoded (in the agent's process or its preparing child).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from agent.sdk.decoder import DecodeError, Decoder, PartialDecodeError
 from agent.sdk.record import RawRecord
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 
-__all__ = ["Batcher", "RequestResult", "Refusal", "TrackingDecoder", "GATHER_S", "FULL_RETRY_S", "SubmitAsync"]
+__all__ = ["Batcher", "RequestResult", "Refusal", "GATHER_S", "FULL_RETRY_S", "SubmitAsync"]
 
 GATHER_S = 0.002  # longest wait for the senders just answered to post again (see the module doc)
 FULL_RETRY_S = 0.02  # first wait before a batch refused FULL is offered again (then doubling)
@@ -64,25 +65,6 @@ class SubmitAsync(Protocol):
 
     def __call__(self, records: Sequence[RawRecord], timeout: float | None = None, *,
                  dedup: bool = False) -> PendingSubmit: ...
-
-
-class TrackingDecoder(Decoder):
-    """Delegates to a decoder and records, per record, the events it gave and partial failures."""
-
-    def __init__(self, inner: Decoder) -> None:
-        super().__init__(inner.config)
-        self.inner = inner
-        self.type_name = inner.type_name  # type: ignore[misc]  # the intake's reasons name the real decoder
-
-    def decode(self, record: RawRecord) -> list[Any]:
-        try:
-            events = self.inner.decode(record)
-        except PartialDecodeError as exc:
-            record.meta["events"] = len(exc.events)
-            record.meta["partial"] = True
-            raise
-        record.meta["events"] = len(events)
-        return events
 
 
 class Refusal(Decoder):
@@ -263,6 +245,8 @@ class Batcher:
         self._full_wait = FULL_RETRY_S
         accepted = result.status is SubmitStatus.ACCEPTED
         by_index: dict[int, str] = dict(result.errors) if result.errors else {}
+        given = result.given
+        partial = set(result.partial) if result.partial else None
         base = 0
         single = len(items) == 1
         for item in items:
@@ -277,10 +261,10 @@ class Batcher:
                 continue
             if by_index:
                 errors = [by_index[base + i] for i in range(n) if base + i in by_index]
-                failed_all = bool(errors) and len(errors) == n and not any(r.meta.get("partial") for r in recs)
+                failed_all = bool(errors) and len(errors) == n and not (partial and any(base + i in partial for i in range(n)))
             else:
                 errors, failed_all = [], False
-            events = recs[0].meta.get("events", 0) if n == 1 else sum(r.meta.get("events", 0) for r in recs)
+            events = (given[base] if n == 1 else sum(given[base:base + n])) if given else 0
             dups = result.duplicates if single else (0 if not result.duplicates else None)
             self._reply(item, RequestResult(result.status, events, errors, failed_all, dups))
             base += n

@@ -31,7 +31,7 @@ from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus
 from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
-from plugins.in_http.batcher import Batcher, Outcome, RequestResult, Refusal, TrackingDecoder
+from plugins.in_http.batcher import Batcher, Outcome, RequestResult, Refusal
 from plugins.in_http.config import CONFIG_SCHEMA, check_config
 from plugins.in_http.hec import HEC_OK_BODY, HecError, hec_answer, hec_auth_refusal, split_envelopes
 from plugins.in_http.protocol import Answer, HttpProtocol, Request, Response, ServerState, json_response
@@ -85,14 +85,14 @@ class HttpSource(Source):
             types = tuple(t.lower() for t in spec.get("content_types") or DEFAULT_TYPES)
             auth = Authenticator(spec.get("auth") or {}, lambda: self.clock())
             self.routes[path.rstrip("/") or "/"] = _Route(
-                path, TrackingDecoder(ctx.build_decoder(spec.get("decoder", "json"), ("paths", path, "decoder"))), auth, None if "*/*" in types else types,
+                path, ctx.build_decoder(spec.get("decoder", "json"), ("paths", path, "decoder")), auth, None if "*/*" in types else types,
                 dedup if spec.get("dedup") is None else bool(spec["dedup"]), "path", _kept_headers(spec))
         hec = config.get("hec") or {}
         if hec.get("enabled"):
             tokens = hec["token"] if isinstance(hec["token"], list) else [hec["token"]]
             auth = Authenticator({"header": {"name": "Authorization", "value": [f"Splunk {t}" for t in tokens]}}, self.clock)
-            ev_dec = TrackingDecoder(ctx.build_decoder(hec["decoder"], ("hec", "decoder")))
-            raw_dec = TrackingDecoder(ctx.build_decoder(hec["raw_decoder"], ("hec", "raw_decoder")))
+            ev_dec = ctx.build_decoder(hec["decoder"], ("hec", "decoder"))
+            raw_dec = ctx.build_decoder(hec["raw_decoder"], ("hec", "raw_decoder"))
             hec_dedup = bool(hec.get("dedup", False))
             for p in HEC_EVENT:
                 self.routes[p] = _Route(p, ev_dec, auth, None, hec_dedup, "hec_event")

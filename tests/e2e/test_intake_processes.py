@@ -46,7 +46,7 @@ def _config(tmp_path: Path, port: int, http_port: int, route_to_severity: str = 
     return textwrap.dedent(f"""\
         agent:
           state_dir: {tmp_path}/state
-          intake: {{processes: 1}}
+          intake: {{processes: 1, child_min_bytes: 0}}  # every batch to the child, however small
         sources:
           events: {{type: file, paths: ["{tmp_path}/input.jsonl"], read_from: beginning, decoder: json, batch_lines: 200}}
           web:

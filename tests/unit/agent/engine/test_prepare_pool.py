@@ -84,6 +84,7 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
 
 
 def _pool(spool: Spool, **kw: float) -> PreparePool:
+    kw.setdefault("small_batch_bytes", 0)  # these tests' batches are small: send them to the child anyway
     pool = PreparePool(_recipe(spool), 1, logger, **kw)  # type: ignore[arg-type]
     pool.start()
     return pool
@@ -221,6 +222,24 @@ def test_a_withdrawn_batch_is_never_spooled_and_nothing_behind_it_is(spool: Spoo
         assert [p.result(60).status for p in pendings] == [SubmitStatus.ACCEPTED] * kept + [SubmitStatus.CLOSED] * (12 - kept)
         spool.flush()
         assert _stored(spool, "siem") == [f"e{b * 100 + i}" for b in range(kept) for i in range(50)]
+    finally:
+        pool.close()
+
+
+def test_a_small_batch_is_prepared_here_and_a_large_one_in_the_child(spool: Spool, json_decoder: Decoder) -> None:
+    """The trip to a child costs more than decoding a few events (an HTTP request's batch),
+    so a batch under ``small_batch_bytes`` is prepared in this process, in its place in the
+    order; a file tail's megabyte goes to the child."""
+    pool = _pool(spool, small_batch_bytes=16 * 1024)
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        small = intake.submit_async(_records(json_decoder, [_line(i) for i in range(10)]))
+        large = intake.submit_async(_records(json_decoder, [_line(1000 + i) for i in range(400)]))
+        assert small.result(60).events == 10 and large.result(60).events == 400
+        assert pool.in_process == 1  # the small one; the large one went to the child
+        spool.flush()
+        assert _stored(spool, "siem") == [f"e{i}" for i in range(10)] + [f"e{1000 + i}" for i in range(400)]
     finally:
         pool.close()
 

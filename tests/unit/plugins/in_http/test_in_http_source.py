@@ -16,7 +16,7 @@ import pytest
 import requests
 from loguru import logger
 
-from agent.sdk.decoder import DecodeError
+from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.sdk.source import PendingSubmit, SourceContext, Submitted, SubmitStatus
 from plugins.in_http.source import HttpSource
 from tests.conftest import wait_for
@@ -44,17 +44,23 @@ class Collector:
         threading.Thread(target=self._writer, daemon=True).start()
 
     def _decode(self, records: list[Any]) -> tuple[Submitted, list[Any]]:
-        errors, events = [], []
+        errors, events, given, partial = [], [], [], []
         for i, r in enumerate(records):
             try:
                 evs = r.decoder.decode(r)
+            except PartialDecodeError as exc:
+                errors.append((i, f"{r.decoder.type_name}: {exc}"))
+                evs = exc.events
+                partial.append(i)
             except DecodeError as exc:
                 errors.append((i, f"{r.decoder.type_name}: {exc}"))
+                given.append(0)
                 continue
+            given.append(len(evs))
             for ev in evs:
                 ev.origin = ev.origin or r.origin
             events.extend(evs)
-        return Submitted(SubmitStatus.ACCEPTED, events=len(events), errors=errors), events
+        return Submitted(SubmitStatus.ACCEPTED, events=len(events), errors=errors, given=given, partial=partial), events
 
     def submit(self, records: list[Any], timeout: float | None = None, dedup: bool = False) -> Submitted:
         self.calls += 1
