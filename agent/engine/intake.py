@@ -28,7 +28,7 @@ from agent.sdk.record import RawRecord
 from agent.model import Event
 from agent.routing.router import Plan, Router
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
-from agent.spool.store import Spool, SpoolClosed, SpoolError, SpoolFull
+from agent.spool.store import Spool, SpoolClosed, SpoolFull
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -156,22 +156,7 @@ class Intake:
             or 0: answer FULL at once).
         :param dedup: skip events whose id was spooled within the de-duplication window.
         """
-        if self.preparer is not None:  # prepared elsewhere: wait for the same answer submit_async gives
-            return self.submit_async(records, timeout, dedup=dedup).result()
-        refused = self._admit(records, timeout)
-        if refused is not None:
-            return refused
-        batch = self.prepare(records, dedup=dedup)
-        try:
-            self.spool.append(batch.rows, batch.errors)
-        except SpoolFull:
-            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
-        except SpoolClosed:
-            return Submitted(SubmitStatus.CLOSED)
-        except SpoolError as exc:
-            self.log.error("spool write failed, input not acknowledged: {}", exc)
-            return Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s)
-        return self._committed(batch)
+        return self.submit_async(records, timeout, dedup=dedup).result()
 
     def submit_async(self, records: Sequence[RawRecord], timeout: float | None = None, *,
                      dedup: bool = False) -> PendingSubmit:

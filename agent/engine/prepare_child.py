@@ -42,17 +42,15 @@ if TYPE_CHECKING:
     from agent.engine.intake import Intake, PreparedBatch
     from agent.sdk.decoder import Decoder
 
-__all__ = ["PrepareRecipe", "PreparedResult", "WireRecord", "child_main", "to_result"]
+__all__ = ["PrepareRecipe", "PreparedResult", "WireRecord", "child_main"]
 
 #: one record on the pipe: data, index of its decoder's key in the batch's key list,
 #: origin, received_at, parsed (the JSON value a source already parsed, or None), meta
 WireRecord = tuple[bytes, int, dict[str, object], datetime, object, dict[str, object]]
 
-#: what comes back per batch: the fields of a PreparedBatch that the child computes, then
-#: the log lines the child's intake wrote meanwhile as (level, text)
-PreparedResult = tuple[list[tuple[int, bytes]], list[tuple[str, str | None, bytes, str]], list[tuple[int, str]],
-                       list[str], int, int, int, int, dict[tuple[str, ...], int], dict[tuple[str, ...], int],
-                       list[int], list[int], list[tuple[str, str]]]
+#: what comes back per batch: the prepared batch, and the log lines the child's intake
+#: wrote meanwhile as (level, text)
+PreparedResult = tuple["PreparedBatch", list[tuple[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +71,6 @@ class PrepareRecipe:
     dedup_window_s: float
     dedup_max_ids: int
     plugins: tuple[str, ...] = field(default=())
-
-
-def to_result(batch: "PreparedBatch", logs: list[tuple[str, str]]) -> PreparedResult:
-    """The part of ``batch`` the agent cannot compute itself, and the child's log lines."""
-    return (batch.rows, batch.errors, batch.failed, batch.ids, batch.spooled, batch.duplicates, batch.unrouted,
-            batch.dropped, batch.matched, batch.queued, batch.given, batch.partial, logs)
 
 
 class _SinkBits:
@@ -146,8 +138,7 @@ class _Preparer:
         decoders = [self.decoder(k) for k in keys]
         raw = [RawRecord(data, decoders[k], origin, at, parsed, meta) for data, k, origin, at, parsed, meta in records]
         self.logs = []
-        batch = self.intake.prepare(raw, dedup=dedup)
-        return to_result(batch, self.logs)
+        return self.intake.prepare(raw, dedup=dedup), self.logs
 
 
 def _die_with_parent() -> None:

@@ -358,14 +358,11 @@ class PreparePool:
         self._prepare_here(entry)
 
     def _batch(self, entry: _Entry, result: PreparedResult) -> PreparedBatch:
-        """The :class:`PreparedBatch` of a child's result: counts from the child, the rest from the records."""
-        rows, errors, failed, ids, spooled, duplicates, unrouted, dropped, matched, queued, given, partial, logs = result
-        for level, text in logs:  # what the child's intake logged (a decoder that raised), in the agent's log
+        """The child's prepared batch, after writing what its intake logged (a decoder that raised) to the agent's log."""
+        batch, logs = result
+        for level, text in logs:
             entry.intake.log.log(level, "{}", text)
-        records = entry.records
-        name = records[0].origin.get("input", "?") if records else "?"
-        return PreparedBatch(name, len(records), sum(len(r.data) for r in records), rows, errors, failed, ids,
-                             spooled, duplicates, unrouted, dropped, matched, queued, given, partial)
+        return batch
 
     def _check_hung(self) -> None:
         now = self.clock()

@@ -338,11 +338,8 @@ class Spool(SpoolViews, SpoolOps):
         :raises SpoolFull: over quota (nothing written).
         :raises SpoolClosed: shutting down (nothing written).
         """
-        if self._full and events:
-            raise SpoolFull(f"spool over quota ({self._pending_bytes} of {self.max_bytes} bytes)")
-        if not events and not errors:
-            return 0
-        return int(self._call("append", list(events), list(errors)))
+        pending = self.append_nowait(events, errors)
+        return 0 if pending is None else pending.wait()
 
     def append_nowait(self, events: Sequence[tuple[int, bytes]],
                       errors: Sequence[tuple[str, str | None, bytes, str]] = (),

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import child_pids, received_ids, spawned_children, write_numbered_events, pick_port, wait_for, wait_for_port
-from tests.peers.syslog_ng import SyslogNg
+from tests.peers.syslog_ng import msg_collector
 
 pytestmark = pytest.mark.e2e
 
@@ -30,10 +30,7 @@ def collector(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """syslog-ng with an RFC 5424 TCP listener (octet counting) writing each MSG on a line."""
     port = pick_port()
     out = tmp_path / "received.jsonl"
-    body = (f'source s_tcp {{ syslog(ip("127.0.0.1") port({port}) transport("tcp")); }};\n'
-            f'destination d {{ file("{out}" template("$MESSAGE\\n")); }};\n'
-            'log { source(s_tcp); destination(d); };\n')
-    sng = SyslogNg(body, tmp_path / "syslog-ng", [("127.0.0.1", port)])
+    sng = msg_collector(tmp_path / "syslog-ng", port, out)
     sng.start()
     try:
         yield {"port": port, "out": out}

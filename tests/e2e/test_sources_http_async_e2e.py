@@ -19,32 +19,10 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.conftest import AgentProcess, pick_port, wait_for, wait_for_port
-from tests.peers.syslog_ng import SyslogNg
+from tests.conftest import received_ids, AgentProcess, pick_port, wait_for, wait_for_port
+from tests.peers.syslog_ng import SyslogNg, msg_collector
 
 pytestmark = pytest.mark.e2e
-
-
-def _syslog_ng(work: Path, port: int) -> SyslogNg:
-    """A syslog-ng that writes each RFC 5424 message's MSG (the event's native JSON) as one line."""
-    out = work / "received.jsonl"
-    body = (f'source s_tcp {{ syslog(ip("127.0.0.1") port({port}) transport("tcp")); }};\n'
-            f'destination d_out {{ file("{out}" template("$MESSAGE\\n")); }};\n'
-            "log { source(s_tcp); destination(d_out); };\n")
-    return SyslogNg(body, work, [("127.0.0.1", port)])
-
-
-def _received(work: Path) -> list[str]:
-    path = work / "received.jsonl"
-    if not path.exists():
-        return []
-    ids = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            ids.append(json.loads(line)["id"])
-        except (ValueError, KeyError):
-            pass  # a line being written
-    return ids
 
 
 def _config(tmp_path: Path, http_port: int, syslog_port: int, spool: str = "") -> Path:
@@ -130,7 +108,7 @@ class Senders:
 def peer(tmp_path: Path) -> Iterator[tuple[SyslogNg, int, Path]]:
     port = pick_port()
     work = tmp_path / "syslog-ng"
-    sng = _syslog_ng(work, port)
+    sng = msg_collector(work, port, work / "received.jsonl")
     yield sng, port, work
     sng.stop()
 
@@ -146,9 +124,9 @@ def test_concurrent_clients_every_2xx_event_reaches_syslog_ng_exactly_once(tmp_p
                  what="events 2xx'd by both kinds of clients")
     acked = singles.acked + bodies.acked
     assert singles.statuses.keys() == {200} and bodies.statuses.keys() == {200}
-    wait_for(lambda: len(_received(work)) >= len(acked), timeout=60, what="every 2xx'd event at syslog-ng")
+    wait_for(lambda: len(received_ids(work / "received.jsonl")) >= len(acked), timeout=60, what="every 2xx'd event at syslog-ng")
     assert agent.stop() == 0
-    got = collections.Counter(_received(work))
+    got = collections.Counter(received_ids(work / "received.jsonl"))
     assert set(got) == set(acked)  # nothing lost, nothing forged
     assert max(got.values()) == 1  # nothing sent twice without a crash
 
@@ -165,8 +143,8 @@ def test_full_spool_answers_503_with_retry_after_and_loses_nothing(tmp_path: Pat
         wait_for(lambda: len(senders.acked) >= refused_at + 300, timeout=60, what="2xx again once the spool drained")
     assert set(senders.retry_after) == {"5"}  # retry_after_s's default, on every 503
     assert 100 <= refused_at  # events were taken until the quota
-    wait_for(lambda: set(senders.acked) <= set(_received(work)), timeout=60, what="every 2xx'd event at syslog-ng")
-    got = collections.Counter(_received(work))
+    wait_for(lambda: set(senders.acked) <= set(received_ids(work / "received.jsonl")), timeout=60, what="every 2xx'd event at syslog-ng")
+    got = collections.Counter(received_ids(work / "received.jsonl"))
     assert set(got) == set(senders.acked) and max(got.values()) == 1  # a 503'd event was not taken
 
 
@@ -184,6 +162,6 @@ def test_kill_9_under_load_loses_no_2xx_event(tmp_path: Path, agent_process, pee
         agent = agent_process(cfg)
         wait_for_port(http_port, timeout=30)
         wait_for(lambda: len(senders.acked) >= killed_at + 300, timeout=60, what="more events after the restart")
-    wait_for(lambda: set(senders.acked) <= set(_received(work)), timeout=60, what="every 2xx'd event at syslog-ng")
+    wait_for(lambda: set(senders.acked) <= set(received_ids(work / "received.jsonl")), timeout=60, what="every 2xx'd event at syslog-ng")
     assert agent.stop() == 0
-    assert set(_received(work)) <= set(senders.sent)  # nothing forged (a batch in flight at the kill may come twice)
+    assert set(received_ids(work / "received.jsonl")) <= set(senders.sent)  # nothing forged (a batch in flight at the kill may come twice)

@@ -87,3 +87,13 @@ class SyslogNg:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def msg_collector(workdir: Path, port: int, out: Path) -> SyslogNg:
+    """A syslog-ng (not started) with an RFC 5424 TCP listener on 127.0.0.1:``port`` (octet
+    counting or LF) that writes each message's MSG, one per line, to ``out``: with
+    siemrelay's ``syslog`` sink defaults, one event's native JSON per line."""
+    body = (f'source s_tcp {{ syslog(ip("127.0.0.1") port({port}) transport("tcp")); }};\n'
+            f'destination d {{ file("{out}" template("$MESSAGE\\n")); }};\n'
+            'log { source(s_tcp); destination(d); };\n')
+    return SyslogNg(body, workdir, [("127.0.0.1", port)])
