@@ -12,48 +12,7 @@ from agent.engine.intake import GatedSubmit, Intake, SubmitGate
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 from agent.spool.store import Spool, SpoolError
 
-from agent.routing.router import Route, Router
-from agent.testing import make_event, make_record
-import orjson
-from agent.sdk.decoder import Decoder, DecodeError
-
-
-class IdsDecoder(Decoder):
-    """Each record's data is a JSON list of event ids; 'bad' fails to decode."""
-
-    type_name = "ids"
-
-    def decode(self, record):  # type: ignore[no-untyped-def]
-        ids = orjson.loads(record.data)
-        if "bad" in ids:
-            raise DecodeError("nothing decodable")
-        return [make_event(id=i, type="finding.new" if i.startswith("f") else "scan.completed") for i in ids]
-
-
-def router() -> Router:
-    return Router([Route("findings", lambda e: e.type.startswith("finding."), ("siem", "chat"))],
-                  default=Route("default", lambda e: True, ("siem",)))
-
-
-def rec(*ids: str) -> Any:
-    return make_record(orjson.dumps(list(ids)), IdsDecoder({}))
-
-
-def queued(spool: Spool, sink: str) -> list[str]:
-    reader = spool.reader()
-    try:
-        batch, _ = reader.read(sink, 0, 1000, 1 << 30)
-        return [e.event.id for e in batch]
-    finally:
-        reader.close()
-
-
-@pytest.fixture
-def spool(tmp_path) -> Any:
-    s = Spool(tmp_path, max_bytes=1 << 20, sync="normal")
-    s.open(["siem", "chat"])
-    yield s
-    s.close()
+from tests.unit.agent.engine.test_intake import queued, rec, router, spool  # noqa: F401  (spool: the fixture)
 
 
 def test_answers_after_the_commit_with_what_submit_answers(spool: Spool) -> None:
