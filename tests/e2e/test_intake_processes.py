@@ -107,6 +107,36 @@ def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: di
     assert not _alive(child)
 
 
+def test_each_request_gets_its_own_answer_from_the_child(tmp_path: Path, collector: dict[str, Any],
+                                                        agent_process: Any) -> None:
+    """HTTP batches are prepared in the child too; what each request's records gave (events,
+    bad lines, nothing usable) comes back per record, so each sender gets its exact answer."""
+    http_port = pick_port()
+    config = tmp_path / "siemrelay.yaml"
+    config.write_text(_config(tmp_path, collector["port"], http_port))
+    agent = agent_process(config)
+    wait_for_port(http_port)
+    good = [{"id": f"nd-{i}", "title": "t", "severity": "high"} for i in range(3)]
+
+    def post(body: str) -> tuple[int, dict[str, Any]]:
+        r = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
+                            "--data-binary", "@-", f"http://127.0.0.1:{http_port}/"],
+                           input=body, capture_output=True, text=True, timeout=30)
+        text, _, code = r.stdout.rpartition("\n")
+        return int(code), json.loads(text)
+
+    status, answer = post(json.dumps([good[0], good[1], 5]))  # two events and an item that is none
+    assert status == 200 and answer["accepted"] == 2 and len(answer["errors"]) == 1
+    status, answer = post("{not json")
+    assert status == 400 and answer["errors"]
+    status, answer = post(json.dumps(good[2]))
+    assert status == 200 and answer["accepted"] == 1
+    wait_for(lambda: {"nd-0", "nd-1", "nd-2"} <= set(received_ids(collector["out"])), 30, what="the good lines at syslog-ng")
+    [child] = spawned_children(agent.proc.pid)
+    assert f"preparing batches in 1 child process(es), pid {child}" in agent.log
+    assert "prepared in-process" not in agent.log and agent.stop() == 0
+
+
 def test_a_child_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Path, collector: dict[str, Any],
                                                                  agent_process: Any) -> None:
     ids = write_numbered_events(tmp_path / "input.jsonl", 0, 4000)
