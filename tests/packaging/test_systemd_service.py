@@ -164,12 +164,20 @@ def test_posted_event_reaches_the_packaged_sink(box: DebianContainer):
 
 
 def test_the_preparing_child_runs_under_the_hardened_unit(box: DebianContainer):
-    """The default ``agent.intake.processes: auto`` spawns a child (a second python, which the
-    sandbox's system-call filter and MemoryDenyWriteExecute must allow); events posted are
-    prepared by it and reach the sink, and the journal reports no lost child."""
-    if int(box.run("nproc").stdout.strip() or 1) < 2:
-        pytest.skip("one core visible: auto starts no child")  # the host's cores, shared by the container
-    box.run("systemctl restart siemrelay")
+    """``agent.intake.processes: 1`` spawns a child (a second python, which the sandbox's
+    system-call filter and MemoryDenyWriteExecute must allow); events posted (with
+    ``child_min_bytes: 0``, however small) are prepared by it and reach the sink, and the
+    journal reports no lost child."""
+    box.run(f"cp {CONFIG} /root/siemrelay.yaml.child && "
+            f"sed -i 's|^agent:$|agent:\\n  intake: {{processes: 1, child_min_bytes: 0}}|' {CONFIG} && "
+            "systemctl restart siemrelay")
+    try:
+        _child_prepares_under_the_unit(box)
+    finally:
+        box.run(f"cp /root/siemrelay.yaml.child {CONFIG} && systemctl restart siemrelay")
+
+
+def _child_prepares_under_the_unit(box: DebianContainer) -> None:
     main_pid = _show(box, "MainPID")["MainPID"]
     assert _wait_for(box, f"for c in $(cat /proc/{main_pid}/task/*/children); do "
                           f"grep -q spawn_main /proc/$c/cmdline && exit 0; done; exit 1", 15), "no preparing child"
