@@ -117,6 +117,7 @@ agent:
   state_dir: {work}/state
   log_level: error
   spool: {{max_bytes: {16 << 30}}}
+  intake: {{processes: auto}}  # with the preparing child, as the README's figure was measured
 sources:
   edge: {source_yaml}
 sinks:
