@@ -39,7 +39,15 @@ def fingerprint(fd: int, length: int = FINGERPRINT_BYTES) -> tuple[str, int]:
 
 
 class Checkpoints:
-    """``dev:ino`` → ``{path, offset, fp, fp_len}``."""
+    """``dev:ino`` → ``{path, offset, fp, fp_len}``, plus ``copy`` and ``copy_of`` for a copytruncate copy.
+
+    A copy must stay a copy across a restart: its offset is the original's, which can
+    lie past the copy's end (the original grew after the copy was taken, and those
+    lines were read from it), and a file followed as the live one with its size below
+    its offset reads as truncated and is read again from 0. ``copy_of`` names the
+    original a copy still shadows (it was not truncated yet), so the two are not both
+    read after the restart.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "checkpoints.json"
@@ -67,8 +75,14 @@ class Checkpoints:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.data.get(key)
 
-    def set(self, key: str, path: str, offset: int, fp: str, fp_len: int) -> None:
-        self.data[key] = {"path": path, "offset": offset, "fp": fp, "fp_len": fp_len}
+    def set(self, key: str, path: str, offset: int, fp: str, fp_len: int, *, copy: bool = False,
+            copy_of: str | None = None) -> None:
+        entry: dict[str, Any] = {"path": path, "offset": offset, "fp": fp, "fp_len": fp_len}
+        if copy:  # only on copies: the other entries keep the format earlier versions wrote
+            entry["copy"] = True
+            if copy_of is not None:
+                entry["copy_of"] = copy_of
+        self.data[key] = entry
         self.dirty = True
 
     def drop(self, key: str) -> None:

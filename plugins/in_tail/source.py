@@ -182,17 +182,22 @@ class TailSource(Source):
         saved = self.checkpoints.get(key)
         fresh = False
         truncated_from = None
+        copy_of: str | None = None
+        is_copy = False
         if offset is None and saved is not None:
             n = int(saved.get("fp_len") or 0)
             if _fp(head[:n]) == (saved.get("fp"), n):
                 offset = int(saved["offset"])
+                is_copy = saved.get("copy") is True  # its offset may lie past its end: never "truncated"
+                copy_of = saved.get("copy_of") if is_copy and isinstance(saved.get("copy_of"), str) else None
             else:  # same inode, other content: truncated (copytruncate?) while the agent was down
                 offset = 0
                 truncated_from = (str(saved.get("fp")), n, int(saved["offset"]))
         if offset is None:
             offset = st.st_size if start_at_end else 0
             fresh = not start_at_end
-        f = _File(path, key, fd, offset, head, rotated=rotated, grew_at=self.clock(), fresh=fresh, truncated_from=truncated_from)
+        f = _File(path, key, fd, offset, head, rotated=rotated, grew_at=self.clock(), fresh=fresh, copy=is_copy,
+                  shadow_of=copy_of, truncated_from=truncated_from)
         self.files[key] = f
         self.ctx.logger.info("following {} from offset {}{}", path, f.offset, " (rotated)" if rotated else "")
         if truncated_from is not None and n:
@@ -235,6 +240,7 @@ class TailSource(Source):
             self.pinner.watch({os.path.dirname(f.path) for f in self.files.values()})
         if first:
             self._recover_rotated()
+            self._resume_copies()
 
     def _unknown(self, key: str) -> bool:
         assert self.checkpoints is not None
@@ -266,6 +272,21 @@ class TailSource(Source):
         self.checkpoints.save()
 
     # ----------------------------------------------------------------- copies
+    def _resume_copies(self) -> None:
+        """At start-up: a copy that shadowed an original truncated while the agent was down reads on.
+
+        The copy's checkpoint offset is the original's acknowledged one, so it reads what
+        the original held past it (lines that reached the copy, not the agent). An
+        original still untruncated keeps its copy in its shadow, as before the restart.
+        """
+        for f in self.files.values():
+            if f.shadow_of is None:
+                continue
+            original = self.files.get(f.shadow_of)
+            if original is None or original.truncated_from is not None:
+                f.shadow_of = None
+                self.ctx.logger.info("reading the copy {} of a file truncated while stopped from offset {}", f.path, f.offset)
+
     def _is_copy(self, f: _File, size: int) -> bool | None:
         """Whether fresh ``f`` is a copy of a followed file (and where it starts); None: too early to tell."""
         head = os.pread(f.fd, FINGERPRINT_BYTES, 0)
@@ -524,8 +545,8 @@ class TailSource(Source):
         for s in self.files.values():
             if s.shadow_of == f.key:  # a copy's bytes up to the original's offset are delivered too
                 s.move_to(max(s.offset, f.offset))
-                self.checkpoints.set(s.key, s.path, s.offset, *s.fp)
-        self.checkpoints.set(f.key, f.path, f.offset, *f.fp)
+                self.checkpoints.set(s.key, s.path, s.offset, *s.fp, copy=True, copy_of=f.key)
+        self.checkpoints.set(f.key, f.path, f.offset, *f.fp, copy=f.copy, copy_of=f.shadow_of)
 
     def _release(self, f: _File) -> None:
         assert self.checkpoints is not None

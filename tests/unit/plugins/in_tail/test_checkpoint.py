@@ -61,3 +61,18 @@ def test_the_directory_is_fsynced_only_when_the_set_of_files_changes(tmp_path: P
     cp = reopened
     assert save() == ["file"]  # the files read at start-up are durable already
     assert Checkpoints(tmp_path).get("1:3")["offset"] == 20
+
+
+def test_a_copy_is_saved_as_a_copy_and_other_files_in_the_earlier_format(tmp_path: Path) -> None:
+    """A copytruncate copy's entry says so (and which original it shadows); a plain file's
+    entry is exactly what earlier versions wrote and read."""
+    cp = Checkpoints(tmp_path)
+    cp.set("1:2", "/var/log/app.log", 9000, "abcd", 256)
+    cp.set("1:3", "/var/log/app.log.1", 9000, "abcd", 256, copy=True, copy_of="1:2")
+    cp.set("1:4", "/var/log/app.log.2", 5000, "ef01", 256, copy=True)
+    cp.save()
+    again = Checkpoints(tmp_path)
+    assert again.get("1:2") == {"path": "/var/log/app.log", "offset": 9000, "fp": "abcd", "fp_len": 256}
+    assert again.get("1:3") == {"path": "/var/log/app.log.1", "offset": 9000, "fp": "abcd", "fp_len": 256,
+                                "copy": True, "copy_of": "1:2"}
+    assert again.get("1:4") == {"path": "/var/log/app.log.2", "offset": 5000, "fp": "ef01", "fp_len": 256, "copy": True}
