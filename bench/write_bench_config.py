@@ -38,7 +38,7 @@ def sink_names(count: int) -> list[str]:
 
 
 def _common(workdir: Path, host: str, port: int, dedup_window_s: float | None, sinks: int = 1) -> dict[str, object]:
-    # the preparing child, as the README's figures were measured (the agent's default is 0 for now)
+    # the preparing child (the default), written out so the README's figures reproduce whatever the default becomes
     agent: dict[str, object] = {"state_dir": str(workdir / "state"), "log_level": "warning", "log_format": "text",
                                 "intake": {"processes": "auto"}}
     if dedup_window_s is not None:

@@ -65,14 +65,13 @@ AGENT_SCHEMA: dict[str, Any] = {
                     "meta": _d("Most ids remembered (oldest forgotten first).")},
     }},
     "intake": {"type": "dict", "default": {}, "meta": _d("Where sources' batches are decoded, routed and serialised."), "schema": {
-        "processes": {"type": ["integer", "string"], "default": 0, "allowed": ["auto", 0, 1, 2, 3, 4, 5, 6, 7, 8],
+        "processes": {"type": ["integer", "string"], "default": "auto", "allowed": ["auto", 0, 1, 2, 3, 4, 5, 6, 7, 8],
                       "meta": _d("Child processes that decode, route and serialise batches, so that work runs on "
                                  "other cores than the spool and the sink workers: 0 does it in the agent's process; "
                                  "auto is 1 when the agent may use two cores or more, else 0 (measured on 2 cores: "
                                  "1.35x the events/s of a file tail, about 60 MB more memory). A source still "
-                                 "acknowledges only after its events are committed, in order. Off by default "
-                                 "while a rare duplicate on a graceful restart with a child is open "
-                                 "(docs/operations.md). Needs a restart to change.")},
+                                 "acknowledges only after its events are committed, in order. Needs a restart "
+                                 "to change.")},
         "child_min_bytes": {"type": "integer", "default": 65536, "min": 0,
                             "meta": _d("A batch with fewer bytes than this is prepared in the agent's process: for "
                                        "a few events (an HTTP request's batch) the trip to a child costs more than "

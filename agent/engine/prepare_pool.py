@@ -20,6 +20,9 @@ What holds:
   kept; before spooling, the collector checks them against the agent's window. If any
   was seen, the batch is prepared again in-process (rare: a vendor's redelivery), which
   gives exactly the in-process result.
+- **A child still starting** (importing, building its decoders) is given nothing: until
+  it says it is ready, batches are prepared in this process, so the agent's first
+  seconds (or a slow start on a loaded machine) never wait for a child.
 - **A child that dies or hangs** (no answer within ``timeout_s``) is killed, its
   unanswered batches are prepared in-process, in order, and a new child is started;
   after :data:`GIVE_UP_AFTER` losses in a row the pool prepares everything in-process.
@@ -56,7 +59,10 @@ if TYPE_CHECKING:
     from agent.config.validate import AgentConfig
     from agent.plugins import PluginSet
 
-__all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER"]
+__all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "ChildMain"]
+
+#: what a child process runs: ``(pipe, recipe, the agent's pid)``
+ChildMain = Callable[[Connection, PrepareRecipe, int], None]
 
 #: a child lost this many times in a row (it cannot even start, say) is not started again
 GIVE_UP_AFTER = 3
@@ -136,11 +142,13 @@ class PreparePool:
         beyond it (the children's pace is the intake's).
     :param small_batch_bytes: a batch with fewer bytes is prepared in this process
         (:data:`SMALL_BATCH_BYTES`).
+    :param child_main: what each child runs (:func:`~agent.engine.prepare_child.child_main`;
+        a test slows its start with a wrapper).
     """
 
     def __init__(self, recipe: PrepareRecipe, processes: int, logger: "Logger", *, timeout_s: float = 30.0,
                  start_timeout_s: float = 60.0, max_in_flight: int = 8, small_batch_bytes: int = SMALL_BATCH_BYTES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, child_main: ChildMain = child_main) -> None:
         if processes < 1:
             raise ValueError("a prepare pool needs at least one process (0 means: no pool)")
         self.recipe = recipe
@@ -151,6 +159,7 @@ class PreparePool:
         self.max_in_flight = max_in_flight
         self.small_batch_bytes = small_batch_bytes
         self.clock = clock
+        self.child_main = child_main
         self._mp = multiprocessing.get_context("spawn")
         self._cond = threading.Condition()
         self._order: collections.deque[_Entry] = collections.deque()  # submission order, head first
@@ -189,11 +198,17 @@ class PreparePool:
 
     def _spawn(self, index: int) -> _Child:
         parent, child = self._mp.Pipe(duplex=True)
-        proc = self._mp.Process(target=child_main, args=(child, self.recipe, os.getpid()),
+        proc = self._mp.Process(target=self.child_main, args=(child, self.recipe, os.getpid()),
                                 name=f"siemrelay-prepare-{index}", daemon=True)
         proc.start()
         child.close()  # only the child holds this end now: its closing is how we see the child die
         return _Child(index, proc, parent, self.clock())
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every child has said it is ready (or the pool gave up on them); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.gave_up or all(c is not None and c.ready for c in self._children),
+                                       timeout)
 
     def configure(self, recipe: PrepareRecipe) -> None:
         """New routes or sink bits (reload): every batch submitted from now on is prepared with them."""
@@ -273,13 +288,14 @@ class PreparePool:
         return pending
 
     def _pick(self) -> _Child | None:
-        """The next healthy child, round robin (under the lock); None: prepare in-process."""
+        """The next ready child, round robin (under the lock); None: prepare in-process
+        (no child is ready: still starting, lost, or given up on)."""
         if self.gave_up:
             return None
         for _ in range(self.processes):
             child = self._children[self._next_child % self.processes]
             self._next_child += 1
-            if child is not None and not child.lost:
+            if child is not None and child.ready and not child.lost:
                 return child
         return None
 
@@ -337,7 +353,9 @@ class PreparePool:
     def _receive(self, child: _Child, message: tuple[object, ...]) -> None:
         kind = message[0]
         if kind == "ready":
-            child.ready = True
+            with self._cond:
+                child.ready = True
+                self._cond.notify_all()
             self._lost_in_row = 0
             return
         seq = message[1]
@@ -393,7 +411,9 @@ class PreparePool:
         if closed:
             return
         if self._lost_in_row >= GIVE_UP_AFTER:
-            self.gave_up = True
+            with self._cond:
+                self.gave_up = True
+                self._cond.notify_all()
             self.log.error("intake: the preparing process {} (pid {}), {} times in a row; preparing in-process from now on",
                            what, pid, self._lost_in_row)
             return

@@ -57,9 +57,11 @@ def _line(i: int) -> bytes:
 
 
 def _delivered(out: Path) -> list[int]:
+    """Ids of the complete lines the file sink wrote (the last one may be half written)."""
     ids: list[int] = []
     for p in sorted(out.parent.glob(out.name + "*")):
-        for line in p.read_bytes().splitlines():
+        data = p.read_bytes()
+        for line in data[:data.rfind(b"\n") + 1].splitlines():
             if line.strip():
                 ids.append(int(orjson.loads(line)["id"].split("-")[1]))
     return ids

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from datetime import datetime, timezone
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterator
 
@@ -24,7 +25,7 @@ from agent.engine.build import DecoderFactory
 from agent.engine.dedup import DedupWindow
 from agent.engine.decoder_key import key_of
 from agent.engine.intake import Intake, PreparedBatch
-from agent.engine.prepare_child import PrepareRecipe
+from agent.engine.prepare_child import PrepareRecipe, child_main
 from agent.engine.prepare_pool import PreparePool, process_count
 from agent.plugins import PluginSet, load_plugins
 from agent.routing.router import Router, compile_routes
@@ -84,10 +85,21 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
 
 
 def _pool(spool: Spool, **kw: float) -> PreparePool:
+    """A started pool of one child, once that child is ready (until then batches are prepared here)."""
     kw.setdefault("small_batch_bytes", 0)  # these tests' batches are small: send them to the child anyway
     pool = PreparePool(_recipe(spool), 1, logger, **kw)  # type: ignore[arg-type]
     pool.start()
+    assert pool.wait_ready(60), "the child did not start"
     return pool
+
+
+SLOW_START_S = 3.0
+
+
+def slow_starting_child(conn: Connection, recipe: PrepareRecipe, parent: int) -> None:
+    """A child that takes :data:`SLOW_START_S` to start (importing on a loaded machine)."""
+    time.sleep(SLOW_START_S)
+    child_main(conn, recipe, parent)
 
 
 def _line(i: int, severity: str = "high", type_: str = "finding.new") -> bytes:
@@ -240,6 +252,28 @@ def test_a_small_batch_is_prepared_here_and_a_large_one_in_the_child(spool: Spoo
         assert pool.in_process == 1  # the small one; the large one went to the child
         spool.flush()
         assert _stored(spool, "siem") == [f"e{i}" for i in range(10)] + [f"e{1000 + i}" for i in range(400)]
+    finally:
+        pool.close()
+
+
+def test_batches_submitted_while_the_child_starts_are_prepared_here_at_once(spool: Spool, json_decoder: Decoder) -> None:
+    """Nothing waits for a child that is still importing (a webhook sender would time out
+    behind it on a loaded machine): its batches are prepared here, in order, then the
+    ready child takes the next ones."""
+    pool = PreparePool(_recipe(spool), 1, logger, small_batch_bytes=0, child_main=slow_starting_child)
+    pool.start()
+    try:
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        started = time.monotonic()
+        early = [intake.submit_async(_records(json_decoder, [_line(b * 100 + i) for i in range(50)])) for b in range(3)]
+        assert [p.result(SLOW_START_S / 2).events for p in early] == [50, 50, 50]  # long before the child is up
+        assert time.monotonic() - started < SLOW_START_S and pool.in_process == 3
+        assert pool.wait_ready(60)
+        late = intake.submit_async(_records(json_decoder, [_line(900 + i) for i in range(50)]))
+        assert late.result(60).events == 50 and pool.in_process == 3  # the child prepared this one
+        spool.flush()
+        assert _stored(spool, "siem") == [f"e{b * 100 + i}" for b in range(3) for i in range(50)] + [f"e{900 + i}" for i in range(50)]
     finally:
         pool.close()
 
