@@ -43,10 +43,11 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
+from agent.engine.child_channel import ChildChannel, channel_pair
 from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "ChildMain"]
 
 #: what a child process runs: ``(pipe, recipe, the agent's pid)``
-ChildMain = Callable[[Connection, PrepareRecipe, int], None]
+ChildMain = Callable[[ChildChannel, PrepareRecipe, int], None]
 
 #: a child lost this many times in a row (it cannot even start, say) is not started again
 GIVE_UP_AFTER = 3
@@ -125,7 +126,7 @@ class _Child:
 
     index: int
     proc: BaseProcess
-    conn: Connection
+    conn: ChildChannel
     started: float
     ready: bool = False
     send_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -197,7 +198,7 @@ class PreparePool:
                       ", ".join(map(str, self.pids)))
 
     def _spawn(self, index: int) -> _Child:
-        parent, child = self._mp.Pipe(duplex=True)
+        parent, child = channel_pair(self._mp)  # widened pipes: a batch crosses in one or two writes
         proc = self._mp.Process(target=self.child_main, args=(child, self.recipe, os.getpid()),
                                 name=f"siemrelay-prepare-{index}", daemon=True)
         proc.start()

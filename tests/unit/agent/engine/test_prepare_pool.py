@@ -11,7 +11,6 @@ import os
 import signal
 import time
 from datetime import datetime, timezone
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +24,7 @@ from agent.engine.build import DecoderFactory
 from agent.engine.dedup import DedupWindow
 from agent.engine.decoder_key import key_of
 from agent.engine.intake import Intake, PreparedBatch
+from agent.engine.child_channel import ChildChannel
 from agent.engine.prepare_child import PrepareRecipe, child_main
 from agent.engine.prepare_pool import PreparePool, process_count
 from agent.plugins import PluginSet, load_plugins
@@ -96,7 +96,7 @@ def _pool(spool: Spool, **kw: float) -> PreparePool:
 SLOW_START_S = 3.0
 
 
-def slow_starting_child(conn: Connection, recipe: PrepareRecipe, parent: int) -> None:
+def slow_starting_child(conn: ChildChannel, recipe: PrepareRecipe, parent: int) -> None:
     """A child that takes :data:`SLOW_START_S` to start (importing on a loaded machine)."""
     time.sleep(SLOW_START_S)
     child_main(conn, recipe, parent)
