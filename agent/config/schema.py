@@ -50,7 +50,7 @@ AGENT_SCHEMA: dict[str, Any] = {
         "resume_ratio": {"type": "number", "default": 0.9, "min": 0.1, "max": 1.0,
                          "meta": _d("Sources resume once the spool drains below this fraction of max_bytes (low water mark).")},
         "sync": {"type": "string", "default": "full", "allowed": ["full", "normal"],
-                 "meta": _d("full: fsync every group commit (survives power loss); normal: survives a crash of the agent, not of the OS.")},
+                 "meta": _d("full: every commit that takes in events is fsynced before its source is answered (survives power loss; a sink's acknowledgements ride on the next such fsync, so a power loss can only make a sink send a few events again); normal: survives a crash of the agent, not of the OS.")},
         "max_batch_events": {"type": "integer", "default": 4096, "min": 1,
                              "meta": _d("Most events written in one group commit.")},
         "history_max_rows": {"type": "integer", "default": 10000, "min": 10,

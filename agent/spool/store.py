@@ -83,6 +83,18 @@ class PendingAppend:
         return int(Spool._result(self._req))
 
 
+#: the requests whose commit must reach the disk before it is answered, under ``sync: full``:
+#: they take in events nobody else holds once answered (a source's batch; dead letters
+#: replayed into the queues). The rest (a sink's cursor and the segments it frees,
+#: dead-letter moves, delivery history, retry state) are committed without an fsync of
+#: their own: lost in a power failure, they only make a sink send again what it had sent
+#: (at least once), never lose an event; and the next durable commit's fsync of the
+#: write-ahead log, which flushes the whole log, makes them durable too. Measured on the
+#: side-by-side file workload: 268 of 398 commits were a sink's acknowledgements, each
+#: waiting about 10 ms for its fsync with under 1 ms of work (3.9 s of the writer's 7.9 s).
+_DURABLE_KINDS = frozenset({"append", "requeue"})
+
+
 class Spool(SpoolViews, SpoolOps):
     """The durable queues of one agent. Construct, :meth:`open`, use, :meth:`close`."""
 
@@ -115,6 +127,7 @@ class Spool(SpoolViews, SpoolOps):
         self._full = False
         self._history_counts: dict[str, int] = {}
         self._history_pruned_at = 0.0
+        self._synchronous_full = sync == "full"  # what the connection's PRAGMA synchronous says now
         self._control_handler: Callable[[str, str | None], bool] | None = None
         self._runs = []
         self._moved_from = {}
@@ -478,6 +491,11 @@ class Spool(SpoolViews, SpoolOps):
         saved = (self._next_seq, dict(self._cursors), dict(self._states), dict(self._history_counts), self._pending_bytes)
         enables: list[str | None] = []
         added = 0
+        if self.sync == "full":
+            durable = any(req.kind in _DURABLE_KINDS for req in batch)
+            if durable is not self._synchronous_full:
+                conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._synchronous_full = durable
         try:
             conn.execute("BEGIN IMMEDIATE")
             for req in batch:
