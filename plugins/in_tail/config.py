@@ -39,7 +39,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                "meta": describe("Use change notifications (inotify on Linux) to find new and rotated files at once; polling stays the fallback.")},
     "batch_lines": {"type": "integer", "default": 2000, "min": 1,
                     "meta": describe("Most lines submitted (and checkpointed) at once.")},
-    "max_inflight_batches": {"type": "integer", "default": 2, "min": 1, "max": 64,
+    "max_inflight_batches": {"type": "integer", "default": 4, "min": 1, "max": 64,
                              "meta": describe("Batches that may wait for the spool's commit at once: the next batch is read and decoded "
                                               "while the ones before are committed. The checkpoint moves past a batch only once it "
                                               "and every batch before it are committed (1: wait for each commit before reading on).")},

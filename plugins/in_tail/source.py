@@ -116,7 +116,7 @@ class TailSource(Source):
         self.max_line = int(config["max_line_bytes"])
         self.poll = float(config["poll_interval_s"])
         self.batch_lines = int(config["batch_lines"])
-        self.max_inflight = int(config.get("max_inflight_batches", 2))
+        self.max_inflight = int(config.get("max_inflight_batches", 4))
         self.partial_flush = float(config["partial_flush_s"])
         self.rotate_wait = float(config["rotate_wait_s"])
         ml = config.get("multiline") or {}
