@@ -101,7 +101,7 @@ def main() -> int:
     ap.add_argument("--anchors", default="rsyslog", help="anchor targets measured in every run (default rsyslog)")
     ap.add_argument("--http-duration", type=int, default=15)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    ap.add_argument("--b-set", action="append", default=[], metavar="agent.KEY=JSON",
+    ap.add_argument("--b-set", action="append", default=[], metavar="SECTION.KEY=JSON",
                     help="an agent setting for version B only (e.g. agent.intake.processes=1); repeatable")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -83,8 +83,9 @@ def syslog_config(host: str, port: int, listen_port: int, workdir: Path, sinks: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sinks", type=int, default=1, help="syslog sinks every event goes to (default 1)")
-    parser.add_argument("--set", action="append", default=[], metavar="agent.KEY.PATH=JSON",
-                        help="set one more key of the agent section (e.g. agent.intake.processes=1); repeatable")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY.PATH=JSON",
+                        help="set one more key under agent, sinks or sources (e.g. agent.intake.processes=1, "
+                             "sinks.collector.encode_in='\"child\"'); repeatable")
     modes = parser.add_subparsers(dest="mode", required=True)
     f = modes.add_parser("file", help="file source → syslog sink")
     f.add_argument("input", type=Path)
@@ -113,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         path, _, value = item.partition("=")
         keys = path.split(".")
-        if len(keys) < 2 or keys[0] != "agent" or not value:
-            parser.error(f"--set {item!r}: expected agent.KEY[.KEY...]=JSON")
-        node = config["agent"]
-        for key in keys[1:-1]:
-            node = node.setdefault(key, {})  # type: ignore[union-attr]
+        if len(keys) < 2 or keys[0] not in ("agent", "sinks", "sources") or not value:
+            parser.error(f"--set {item!r}: expected agent|sinks|sources.KEY[.KEY...]=JSON")
+        node = config
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})  # type: ignore[union-attr,assignment]
         node[keys[-1]] = json.loads(value)  # type: ignore[index]
     args.workdir.mkdir(parents=True, exist_ok=True)
     # JSON is valid YAML: no third-party writer needed, and every string is quoted safely

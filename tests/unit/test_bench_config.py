@@ -63,3 +63,21 @@ def test_the_fan_out_configuration_routes_every_event_to_each_sink(tmp_path: Pat
     names = ["collector1", "collector2", "collector3", "collector4"]
     assert sorted(loaded["sinks"]) == names
     assert loaded["routes"] == [{"name": "default", "to": names}]
+
+
+def test_set_reaches_agent_sink_and_source_keys_and_refuses_other_sections(tmp_path: Path) -> None:
+    """What ``bench/ab_side_by_side.py --b-set`` passes on: a setting for version B only."""
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"id": "e-1", "title": "t"}\n')
+    work = tmp_path / "work"
+    write(["--set", "agent.intake.processes=0", "--set", 'sinks.collector.encode_in="child"',
+           "--set", "sources.events.max_inflight_batches=1", "file", str(events), "127.0.0.1", "6514", str(work)])
+    config = work / "siemrelay.yaml"
+    assert run_cli("validate", "-c", str(config), cwd=tmp_path).returncode == 0
+    loaded = json.loads(config.read_text())
+    assert loaded["agent"]["intake"] == {"processes": 0}
+    assert loaded["sinks"]["collector"]["encode_in"] == "child"
+    assert loaded["sources"]["events"]["max_inflight_batches"] == 1
+    refused = subprocess.run([sys.executable, str(WRITER), "--set", "routes.x=1", "file", str(events), "127.0.0.1", "6514",
+                              str(tmp_path / "other")], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "expected agent|sinks|sources" in refused.stderr
