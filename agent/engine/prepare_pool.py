@@ -330,7 +330,7 @@ class PreparePool:
                 if self._closed and not self._order:
                     return
                 children = [c for c in self._children if c is not None and not c.lost]
-            conns = {c.conn: c for c in children}
+            conns = {c.conn.incoming: c for c in children}  # what each child's answers arrive on
             try:
                 ready = wait(list(conns), timeout=0.2) if conns else []
             except OSError:
