@@ -119,15 +119,21 @@ def test_a_copy_shorter_than_what_was_read_is_not_read_again_after_a_restart(tai
     assert_once(tail.counts(), 0, 120)
 
 
-def test_a_copy_being_written_at_the_stop_shadows_its_original_after_the_restart(tail: Tail) -> None:
+def stopped_while_copying(tail: Tail) -> None:
+    """100 lines delivered, logrotate's copy step started (the agent follows the copy in
+    the original's shadow), the agent stopped; while it is down the application writes
+    50 more lines and the copy step copies them too."""
     write_numbered_events(tail.app, 0, 100)
     tail.delivered(100)
     copy_of(tail.app, tail.copy)
     wait_for(lambda: "is a copy of" in tail.agent.log, timeout=10, what="the agent to see the copy")
     tail.stop()
-    # while the agent is down the application writes on and the copy step goes on copying
     write_numbered_events(tail.app, 100, 50)
     shutil.copyfile(tail.app, tail.copy)
+
+
+def test_a_copy_being_written_at_the_stop_shadows_its_original_after_the_restart(tail: Tail) -> None:
+    stopped_while_copying(tail)
     tail.start()
     tail.delivered(150)
     truncate(tail.app)  # the truncate step: the copy is let go at the original's offset
@@ -138,13 +144,7 @@ def test_a_copy_being_written_at_the_stop_shadows_its_original_after_the_restart
 
 
 def test_a_copy_whose_original_was_truncated_while_stopped_reads_its_rest(tail: Tail) -> None:
-    write_numbered_events(tail.app, 0, 100)
-    tail.delivered(100)
-    copy_of(tail.app, tail.copy)
-    wait_for(lambda: "is a copy of" in tail.agent.log, timeout=10, what="the agent to see the copy")
-    tail.stop()
-    write_numbered_events(tail.app, 100, 50)  # reach the copy, not the agent
-    shutil.copyfile(tail.app, tail.copy)
+    stopped_while_copying(tail)  # lines 100-149 reach the copy, not the agent
     truncate(tail.app)
     write_numbered_events(tail.app, 150, 10)
     tail.start()
