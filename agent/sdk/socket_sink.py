@@ -63,7 +63,7 @@ class SocketSink(Sink):
     :attr:`frame` and :attr:`max_bytes`). Sending, reconnecting and the health check are here.
     """
 
-    DEFAULTS = {"batch": {"max_events": 4000, "max_bytes": 4 << 20, "max_wait_s": 0.1},
+    DEFAULTS = {"batch": {"max_events": 2000, "max_bytes": 2 << 20, "max_wait_s": 0.1},
                 "retry": {"initial_backoff_s": 0.5, "max_backoff_s": 30.0, "timeout_s": 10.0}}
     SECRET_KEYS = frozenset()
     #: encode_batch is pure and send writes exactly its frames: the worker may encode in a child
