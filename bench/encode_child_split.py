@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from proctree import children  # noqa: E402
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -38,16 +41,6 @@ def _hwm_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            out.extend(int(c) for c in (task / "children").read_text().split())
-        except FileNotFoundError:
-            pass
-    return out
 
 
 class Sink:
@@ -95,7 +88,7 @@ def run_once(input_path: Path, events: int, encode_in: str) -> dict[str, object]
                     raise RuntimeError(f"the agent ended with {proc.returncode}")
                 time.sleep(0.05)
             wall = time.monotonic() - started
-            kids = [k for k in _children(proc.pid)
+            kids = [k for k in children(proc.pid)
                     if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
             main_cpu, child_cpu = _cpu_s(proc.pid), sum(_cpu_s(k) for k in kids)
             main_rss, child_rss = _hwm_mb(proc.pid), sum(_hwm_mb(k) for k in kids)

@@ -34,6 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from proctree import descendants  # noqa: E402
 
 
 def _own_rss_mib(pid: int) -> float:
@@ -47,28 +50,10 @@ def _own_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                out.extend(int(c) for c in (task / "children").read_text().split())
-            except FileNotFoundError:
-                pass
-    except FileNotFoundError:
-        pass
-    return out
-
-
 def rss_mib(pid: int) -> float:
     """The resident set size in MiB of the agent and every process under it (its preparing
     and encoding children, multiprocessing's resource tracker): what the agent costs."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += _own_rss_mib(p)
-        todo.extend(_children(p))
-    return total
+    return sum(map(_own_rss_mib, descendants(pid)))
 
 
 def free_port() -> int:

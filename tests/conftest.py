@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from agent.plugins import load_plugins
+from bench.proctree import children as child_pids  # the benchmarks' listing: direct children of a pid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,17 +154,6 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run ``python -m agent ARGS`` and capture its output."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "agent", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
-
-
-def child_pids(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc)."""
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            out.extend(int(c) for c in (task / "children").read_text().split())
-        except FileNotFoundError:
-            pass
-    return out
 
 
 def spawned_children(pid: int) -> list[int]:

@@ -38,9 +38,8 @@ class ChildChannel:
     """One end of the channel: ``send`` on one pipe, ``recv`` from the other.
 
     It stands where a duplex :class:`~multiprocessing.connection.Connection` stood:
-    ``send``, ``recv``, ``poll``, ``close``, and ``fileno`` (the receiving pipe's, which
-    is what :func:`multiprocessing.connection.wait` watches). It pickles into a spawned
-    child as its two connections do.
+    ``send``, ``recv`` and ``close``; :func:`multiprocessing.connection.wait` watches
+    ``incoming``. It pickles into a spawned child as its two connections do.
     """
 
     __slots__ = ("incoming", "outgoing")
@@ -58,12 +57,6 @@ class ChildChannel:
 
     def recv(self) -> Any:  # noqa: ANN401 - whatever the other side sent, as Connection.recv
         return self.incoming.recv()
-
-    def poll(self, timeout: float | None = 0.0) -> bool:
-        return self.incoming.poll(timeout)
-
-    def fileno(self) -> int:
-        return self.incoming.fileno()
 
     def close(self) -> None:
         """Close both pipes (the other side then reads EOF)."""

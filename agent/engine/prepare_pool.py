@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from agent.engine.child_channel import ChildChannel, channel_pair
@@ -64,6 +65,8 @@ __all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "Child
 
 #: what a child process runs: ``(pipe, recipe, the agent's pid)``
 ChildMain = Callable[[ChildChannel, PrepareRecipe, int], None]
+
+_data = attrgetter("data")
 
 #: a child lost this many times in a row (it cannot even start, say) is not started again
 GIVE_UP_AFTER = 3
@@ -260,7 +263,7 @@ class PreparePool:
         keys: dict[DecoderKey, int] = {}
         collected: list[WireRecord] = []
         wire: list[WireRecord] | None = collected
-        if sum(len(r.data) for r in records) < self.small_batch_bytes:
+        if sum(map(len, map(_data, records))) < self.small_batch_bytes:
             wire = None  # small: prepared here, in its place in the order
         for rec in (records if wire is not None else ()):
             key = key_of(rec.decoder)

@@ -120,8 +120,8 @@ class InFlight:
                     except TimeoutError:
                         break
                 else:
-                    limit = min(d for d in (deadline, stop_deadline) if d is not None) \
-                        if deadline is not None or stop_deadline is not None else None
+                    limits = [d for d in (deadline, stop_deadline) if d is not None]
+                    limit = min(limits) if limits else None
                     if limit is not None and now >= limit:
                         break
                     try:

@@ -277,13 +277,12 @@ class TailSource(Source):
 
         The copy's checkpoint offset is the original's acknowledged one, so it reads what
         the original held past it (lines that reached the copy, not the agent). An
-        original still untruncated keeps its copy in its shadow, as before the restart.
+        original still untruncated keeps its copy in its shadow, as before the restart;
+        one gone altogether lets it go in :meth:`_read`, as at any other time.
         """
         for f in self.files.values():
-            if f.shadow_of is None:
-                continue
-            original = self.files.get(f.shadow_of)
-            if original is None or original.truncated_from is not None:
+            original = self.files.get(f.shadow_of) if f.shadow_of is not None else None
+            if original is not None and original.truncated_from is not None:
                 f.shadow_of = None
                 self.ctx.logger.info("reading the copy {} of a file truncated while stopped from offset {}", f.path, f.offset)
 
