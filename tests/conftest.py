@@ -179,13 +179,26 @@ def write_numbered_events(path: Path, first: int, count: int) -> list[str]:
     return ids
 
 
+def json_lines(path: Path, rotated: bool = False) -> list[Any]:
+    """The complete JSON lines a peer or a ``file`` sink wrote to ``path``, in order.
+
+    The writer may be in the middle of a line while a test polls, so the text after the
+    last newline is left for the next look. ``rotated``: also the files the sink rotated
+    ``path`` into (``path.1`` …), by name.
+    """
+    out: list[Any] = []
+    for p in sorted(path.parent.glob(path.name + "*")) if rotated else [path]:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        out += [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines() if line.strip()]
+    return out
+
+
 def received_ids(path: Path) -> list[str]:
     """Ids of the complete JSON lines a peer wrote to ``path`` (the last one may still be half written)."""
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    complete = text[:text.rfind("\n") + 1]
-    return [json.loads(line)["id"] for line in complete.splitlines() if line.strip()]
+    return [record["id"] for record in json_lines(path)]
 
 
 def require_tool(name: str, package: str) -> str:

@@ -12,14 +12,13 @@ syslog header kept in ``raw`` differ.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for, wait_for_port
+from tests.conftest import json_lines, wait_for, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -33,9 +32,7 @@ SAME = ("id", "time", "type", "vendor_type", "severity", "severity_id", "score",
 
 
 def sink_events(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return json_lines(path)
 
 
 def test_cef_inside_syslog_over_tcp_fills_the_fields_the_cef_decoder_fills(write_config: Any, agent_process: Any,

@@ -11,7 +11,7 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import pick_port, run_cli, wait_for, wait_for_port
+from tests.conftest import json_lines, pick_port, run_cli, wait_for, wait_for_port
 from tests.peers.http_capture import HttpCapture
 
 pytestmark = pytest.mark.e2e
@@ -55,10 +55,7 @@ def native(i: int, pad: int = 0) -> dict:
 
 
 def file_ids(tmp_path: Path) -> set[str]:
-    out = set()
-    for p in (tmp_path / "out").glob("events.jsonl*"):
-        out.update(orjson.loads(line)["id"] for line in p.read_bytes().splitlines() if line.strip())
-    return out
+    return {record["id"] for record in json_lines(tmp_path / "out" / "events.jsonl", rotated=True)}
 
 
 def rss_kib(pid: int) -> int:

@@ -6,7 +6,6 @@ decoder's field map, both go through the spool and the worker to a ``file`` sink
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import require_tool, wait_for, wait_for_port
+from tests.conftest import json_lines, require_tool, wait_for, wait_for_port
 from tests.peers.ocsf_schema import ocsf_errors
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +26,7 @@ EDR = {"detection_id": "ps-77", "ts": "2025-01-15T14:32:00Z", "kind": "ProcessRo
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    return json_lines(path)
 
 
 def test_sudo_and_edr_process_events_are_ocsf_process_activity(write_config: Any, agent_process: Any, free_port: Any,

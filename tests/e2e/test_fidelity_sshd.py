@@ -5,14 +5,13 @@ security severity unless the user asks for it."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for, wait_for_port
+from tests.conftest import json_lines, wait_for, wait_for_port
 from tests.peers.leef import QRADAR_KEYS, parse_leef
 from tests.peers.lognorm import parse_cef_lines
 from tests.peers.ocsf_schema import ocsf_errors
@@ -23,7 +22,7 @@ LINE = "Failed password for root from 198.51.100.23 port 40022 ssh2"
 
 
 def _events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    return json_lines(path)
 
 
 def test_sshd_failure_lands_as_an_ecs_authentication_failure(write_config: Any, agent_process: Any, free_port: Any,

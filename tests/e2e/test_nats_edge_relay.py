@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import ROOT, pick_port, run_cli, wait_for, wait_for_port
+from tests.conftest import ROOT, pick_port, received_ids, run_cli, wait_for, wait_for_port
 from tests.peers.nats import NatsServer, js_run
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +61,7 @@ routes: [{{name: default, to: [out]}}]
     try:
         out = tmp_path / "out.jsonl"
         wanted = {e["id"] for e in events if e["severity"] == "high"}  # the relay filters on the subject
-        wait_for(lambda: out.exists() and {json.loads(x)["id"] for x in out.read_text().splitlines()} == wanted,
+        wait_for(lambda: set(received_ids(out)) == wanted,
                  timeout=60, what="the 150 high events at the relay")
 
         async def count(js: Any, nc: Any) -> int:

@@ -6,7 +6,6 @@ arrive on $NOTIFY_SOCKET at the right moments.
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import textwrap
@@ -17,14 +16,14 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import pick_port, wait_for, wait_for_port
+from tests.conftest import pick_port, received_ids, wait_for, wait_for_port
 from tests.unit.agent.admin_support import Receiver
 
 TOKEN = "reload-admin-token-1234"
 
 
 def _ids(path: Path) -> list[str]:
-    return [json.loads(line)["id"] for line in path.read_text().splitlines()] if path.exists() else []
+    return received_ids(path)
 
 
 def _received(r: Receiver) -> list[str]:

@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (ExportLogsSe
                                                                     ExportLogsServiceResponse)
 
 from agent.sdk.otlp import attributes_dict
-from tests.conftest import pick_port, run_cli, wait_for, wait_for_port
+from tests.conftest import json_lines, pick_port, run_cli, wait_for, wait_for_port
 from tests.peers.http_capture import Captured, HttpCapture
 
 pytestmark = pytest.mark.e2e
@@ -163,7 +163,7 @@ def test_partial_success_is_acknowledged_and_logged(tmp_path: Path, agent_proces
 
 def file_events(tmp_path: Path) -> list[dict[str, Any]]:
     path = tmp_path / "out.jsonl"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+    return json_lines(path)
 
 
 def at_least(items: list[Any], n: int) -> list[Any] | None:

@@ -7,11 +7,10 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 import requests
 
-from tests.conftest import pick_port, wait_for, wait_for_port
+from tests.conftest import json_lines, pick_port, wait_for, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +28,7 @@ SIEM = "routes:\n  - name: siem-all\n    to: [siem]\n"
 
 
 def _records(path: Path) -> list[dict]:  # type: ignore[type-arg]
-    out = []
-    for p in sorted(path.parent.glob(path.name + "*")):
-        out += [orjson.loads(line) for line in p.read_bytes().splitlines() if line.strip()]
-    return out
+    return json_lines(path, rotated=True)
 
 
 def test_sighup_swaps_rules_under_load(tmp_path: Path, agent_process) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import json_lines, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -57,14 +57,8 @@ def _line(i: int) -> bytes:
 
 
 def _delivered(out: Path) -> list[int]:
-    """Ids of the complete lines the file sink wrote (the last one may be half written)."""
-    ids: list[int] = []
-    for p in sorted(out.parent.glob(out.name + "*")):
-        data = p.read_bytes()
-        for line in data[:data.rfind(b"\n") + 1].splitlines():
-            if line.strip():
-                ids.append(int(orjson.loads(line)["id"].split("-")[1]))
-    return ids
+    """Numbers of the lines the file sink wrote, its rotated files included."""
+    return [int(record["id"].split("-")[1]) for record in json_lines(out, rotated=True)]
 
 
 def _checkpointed_lines(tmp_path: Path, src: Path) -> int:

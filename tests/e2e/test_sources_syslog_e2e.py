@@ -3,7 +3,6 @@ logger and openssl s_client talk to the agent directly. Everything lands in the 
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 from pathlib import Path
@@ -11,16 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for, wait_for_port
+from tests.conftest import json_lines, wait_for, wait_for_port
 from tests.peers.syslog_ng import SyslogNg
 
 pytestmark = pytest.mark.e2e
 
 
 def sink_events(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return json_lines(path)
 
 
 @pytest.fixture(scope="module")
