@@ -20,8 +20,7 @@ before, only slower. The messages, their pickling and their order are
 from __future__ import annotations
 
 import fcntl
-import multiprocessing.context
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, Pipe
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
@@ -39,7 +38,8 @@ class ChildChannel:
 
     It stands where a duplex :class:`~multiprocessing.connection.Connection` stood:
     ``send``, ``recv`` and ``close``; :func:`multiprocessing.connection.wait` watches
-    ``incoming``. It pickles into a spawned child as its two connections do.
+    ``incoming``. A child gets its end as two file descriptors
+    (:func:`agent.engine.child_process.start_child`).
     """
 
     __slots__ = ("incoming", "outgoing")
@@ -89,7 +89,7 @@ def widen(conn: Connection, size: int) -> int:
         return 0  # refused (a quota, not Linux): the default size still works
 
 
-def channel_pair(ctx: multiprocessing.context.BaseContext, size: int = WANTED_PIPE_BYTES) -> tuple[ChildChannel, ChildChannel]:
+def channel_pair(size: int = WANTED_PIPE_BYTES) -> tuple[ChildChannel, ChildChannel]:
     """``(the agent's end, the child's end)``: two widened one-way pipes.
 
     Give the child's end to the child process, then :meth:`ChildChannel.close` it in the
@@ -97,8 +97,8 @@ def channel_pair(ctx: multiprocessing.context.BaseContext, size: int = WANTED_PI
     closes its end.
     """
     size = min(size, _pipe_limit())
-    down_read, down_write = ctx.Pipe(duplex=False)  # agent → child
-    up_read, up_write = ctx.Pipe(duplex=False)  # child → agent
+    down_read, down_write = Pipe(duplex=False)  # agent → child
+    up_read, up_write = Pipe(duplex=False)  # child → agent
     for conn in (down_write, up_write):
         widen(conn, size)
     return ChildChannel(up_read, down_write), ChildChannel(down_read, up_write)

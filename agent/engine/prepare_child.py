@@ -8,8 +8,8 @@ and receives what :meth:`agent.engine.intake.Intake.prepare` returns: the spool 
 (sink mask, native JSON), dead letters, failures, event ids and counts. Spooling,
 acknowledgement, de-duplication against the window, stats and taps stay in the agent.
 
-The child is started with ``spawn`` (a fresh interpreter, never a fork of the threaded
-agent). It builds what ``prepare`` needs from a :class:`PrepareRecipe` (the validated
+The child is a fresh interpreter (never a fork of the threaded agent), started by
+:func:`agent.engine.child_process.start_child`. It builds what ``prepare`` needs from a :class:`PrepareRecipe` (the validated
 routes, the spool's sink bits, the plugins that register decoders) and each decoder from
 its :class:`~agent.engine.decoder_key.DecoderKey`, with the same factory as the agent, so
 the same batch gives the same rows here as in the agent (a property test holds the two

@@ -38,17 +38,16 @@ What holds:
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from agent.engine.child_channel import ChildChannel, channel_pair
+from agent.engine.child_process import ChildProcess, start_child
 from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
@@ -128,7 +127,7 @@ class _Child:
     """One child process, its pipe and the batches it has not answered yet (by seq)."""
 
     index: int
-    proc: BaseProcess
+    proc: ChildProcess
     conn: ChildChannel
     started: float
     ready: bool = False
@@ -164,7 +163,6 @@ class PreparePool:
         self.small_batch_bytes = small_batch_bytes
         self.clock = clock
         self.child_main = child_main
-        self._mp = multiprocessing.get_context("spawn")
         self._cond = threading.Condition()
         self._order: collections.deque[_Entry] = collections.deque()  # submission order, head first
         self._drain_lock = threading.Lock()  # one thread hands batches to the spool at a time: keeps the order
@@ -201,10 +199,8 @@ class PreparePool:
                       ", ".join(map(str, self.pids)))
 
     def _spawn(self, index: int) -> _Child:
-        parent, child = channel_pair(self._mp)  # widened pipes: a batch crosses in one or two writes
-        proc = self._mp.Process(target=self.child_main, args=(child, self.recipe, os.getpid()),
-                                name=f"siemrelay-prepare-{index}", daemon=True)
-        proc.start()
+        parent, child = channel_pair()  # widened pipes: a batch crosses in one or two writes
+        proc = start_child(self.child_main, (self.recipe, os.getpid()), (parent, child), f"siemrelay-prepare-{index}")
         child.close()  # only the child holds this end now: its closing is how we see the child die
         return _Child(index, proc, parent, self.clock())
 

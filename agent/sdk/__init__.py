@@ -12,24 +12,21 @@ internals can move without breaking them.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from agent.version import __version__ as AGENT_VERSION
 from agent.sdk.cefdict import CEF_HOMES, CEF_KEYS, CUSTOM_KEYS, is_cef_key
 from agent.sdk.leefdict import LEEF_COMPUTED_KEYS, LEEF_CUSTOM_KEY, LEEF_KEYS
-from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
 from agent.sdk.decoder import PLUGIN_API_VERSION, DecodeError, Decoder, PartialDecodeError, parse_json
 from agent.sdk.outcome import Delivery, Status, classify_http, parse_retry_after
 from agent.sdk.hookspecs import Register, hookimpl
 from agent.sdk.fswatch import DirectoryWatcher, FsChange, FsEvent
 
-from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
 from agent.sdk.logwindow import Admission, LogWindow
 from agent.model import (Event, Severity, content_id, format_time, parse_time, score_from_severity,
                          severity_from_name, severity_from_score, utcnow)
-from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher, TokenProvider,
-                         bearer_request, token_outcome)
-from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
 from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
-from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
 from agent.sdk.listeners import Listeners
 from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
@@ -50,11 +47,9 @@ from agent.sdk.syslog_header import (FACILITIES, frame_lf, frame_octet, header_f
 from agent.sdk.socket_sink import SocketSink, optional_address, socket_checks
 from agent.sdk.digest import (DIGEST_SCHEMA, MARKERS, SEVERITY_ORDER, digest_batching, severity_counts, summary_line, top_events,
                               truncate)
-from agent.sdk.chat_sink import ChatWebhookSink, chat_outcome
 from agent.sdk.nats_options import (CONNECTION_SCHEMA as NATS_CONNECTION_SCHEMA, NAME_RE as NATS_NAME_RE, SECRET_KEYS as NATS_SECRET_KEYS,
                                     STREAM_SCHEMA as NATS_STREAM_SCHEMA, connection_checks as nats_connection_checks,
                                     default_subjects as nats_default_subjects, stream_checks as nats_stream_checks)
-from agent.sdk.nats_connection import ConnectFailed as NatsConnectFailed, NatsConnection
 from agent.sdk.cef_parser import find_cef, parse_cef
 from agent.sdk.cef_event import cef_severity, cef_time, event_from_cef
 from agent.sdk.leef_parser import LeefRecord, find_leef, parse_leef
@@ -62,6 +57,43 @@ from agent.sdk.leef_event import event_from_leef, leef_time
 from agent.sdk.vendor_names import DETECTIFY_LEGACY_TYPES, ESCAPE_RESOURCES, PENTEST_EVENT_TYPES
 from agent.sdk.json_types import ConfigDict, JsonObject, JsonValue
 from agent.sdk.endpoint import ConformanceEndpoint
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers
+    from agent.sdk.chat_sink import ChatWebhookSink, chat_outcome
+    from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
+    from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
+    from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
+    from agent.sdk.nats_connection import ConnectFailed as NatsConnectFailed, NatsConnection
+    from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher,
+                                 TokenProvider, bearer_request, token_outcome)
+    from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
+
+#: Names whose modules import ``requests``, ``asyncio`` or ``http.server``: imported when a
+#: plugin first asks for one. A process that never talks HTTP or NATS (the preparing
+#: child, which only decodes and routes) then does not carry them: 14 MB of its RSS and a
+#: fifth of a second of its start (docs/hot-path.md). ``from agent.sdk import HttpClient``
+#: works as before (PEP 562).
+_LAZY: dict[str, tuple[str, str]] = {
+    **{name: ("agent.sdk.cloudapi", name) for name in ("api_error_text", "api_outcome", "gzip_bytes", "oversized")},
+    **{name: ("agent.sdk.httpclient", name) for name in ("HttpClient", "ProxyRefused", "url_check")},
+    **{name: ("agent.sdk.oauth", name) for name in ("IMDS_ENDPOINT", "AccessToken", "ClientCredentials", "ManagedIdentity",
+                                                     "TokenFetcher", "TokenProvider", "bearer_request", "token_outcome")},
+    **{name: ("agent.sdk.oauth_google", name) for name in ("GoogleServiceAccount", "load_service_account")},
+    **{name: ("agent.sdk.http_server", name) for name in ("DrainingHandler", "DrainingHTTPServer")},
+    **{name: ("agent.sdk.chat_sink", name) for name in ("ChatWebhookSink", "chat_outcome")},
+    "NatsConnectFailed": ("agent.sdk.nats_connection", "ConnectFailed"),
+    "NatsConnection": ("agent.sdk.nats_connection", "NatsConnection"),
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a lazy name's module on first use (and keep the name, so it happens once)."""
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'agent.sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where[0]), where[1])
+    globals()[name] = value
+    return value
 
 
 __all__ = [

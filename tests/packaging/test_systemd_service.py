@@ -180,7 +180,7 @@ def test_the_preparing_child_runs_under_the_hardened_unit(box: DebianContainer):
 def _child_prepares_under_the_unit(box: DebianContainer) -> None:
     main_pid = _show(box, "MainPID")["MainPID"]
     assert _wait_for(box, f"for c in $(cat /proc/{main_pid}/task/*/children); do "
-                          f"grep -q spawn_main /proc/$c/cmdline && exit 0; done; exit 1", 15), "no preparing child"
+                          f"grep -q siemrelay-prepare- /proc/$c/cmdline && exit 0; done; exit 1", 15), "no preparing child"
     titles = [f"child-{uuid.uuid4().hex[:8]}" for _ in range(3)]
     for title in titles:
         assert _post(box, _finding(title)) == 200

@@ -4,7 +4,6 @@ and the child's sender thread (answers in order, pickling errors to the caller).
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import threading
 import time
 
@@ -14,7 +13,6 @@ from agent.engine.child_channel import ChildChannel, channel_pair, pickled
 from agent.engine.prepare_child import _Sender
 
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
-CTX = multiprocessing.get_context("spawn")
 
 
 def _pipe_size(channel: ChildChannel) -> int:
@@ -27,7 +25,7 @@ def _limit() -> int:
 
 
 def test_both_pipes_are_widened_to_what_the_kernel_allows() -> None:
-    agent, child = channel_pair(CTX)
+    agent, child = channel_pair()
     try:
         wanted = min(4 << 20, _limit())
         assert _pipe_size(agent) == wanted and _pipe_size(child) == wanted
@@ -39,7 +37,7 @@ def test_both_pipes_are_widened_to_what_the_kernel_allows() -> None:
 
 def test_a_batch_sized_message_fits_the_pipe_without_a_reader() -> None:
     """What the widening is for: a writer hands over a whole batch without waiting for the reader."""
-    agent, child = channel_pair(CTX)
+    agent, child = channel_pair()
     try:
         message = ("batch", 1, [b"x" * 700] * 1000)  # about 0.7 MB pickled, a tail batch's order of size
         assert len(pickled(message)) < _pipe_size(agent)
@@ -53,7 +51,7 @@ def test_a_batch_sized_message_fits_the_pipe_without_a_reader() -> None:
 
 
 def test_messages_cross_whole_and_in_order_both_ways_and_eof_follows_a_close() -> None:
-    agent, child = channel_pair(CTX)
+    agent, child = channel_pair()
     big = b"y" * (3 << 20)  # larger than any pipe: crosses in pieces, read as one message
     received: list[object] = []
     reader = threading.Thread(target=lambda: received.extend(child.recv() for _ in range(3)))
@@ -72,7 +70,7 @@ def test_messages_cross_whole_and_in_order_both_ways_and_eof_follows_a_close() -
 
 
 def test_the_sender_keeps_the_order_and_leaves_pickling_errors_to_the_caller() -> None:
-    agent, child = channel_pair(CTX)
+    agent, child = channel_pair()
     try:
         sender = _Sender(child)
         sender.put(("done", 1, "first"))
@@ -88,7 +86,7 @@ def test_the_sender_keeps_the_order_and_leaves_pickling_errors_to_the_caller() -
 
 
 def test_the_sender_stops_the_child_once_the_agent_is_gone() -> None:
-    agent, child = channel_pair(CTX)
+    agent, child = channel_pair()
     sender = _Sender(child, depth=1)
     agent.close()  # the agent died: the next write fails
     deadline = time.monotonic() + 10

@@ -1,0 +1,99 @@
+"""Start a child interpreter that runs one function over a :class:`ChildChannel`.
+
+``multiprocessing``'s ``spawn`` start method did this before, at a price measured on
+the side-by-side file workload (docs/hot-path.md): it starts a second helper process,
+the *resource tracker* (13 MB of RSS, tracking semaphores and shared memory the
+agent's children never use), and the child imports the agent's ``__main__`` again
+(the whole CLI) before it runs anything. Here the child is the same interpreter started
+with :class:`subprocess.Popen`: the parent's ``sys.path`` in an environment variable,
+the channel's two pipe ends passed as file descriptors, and the function with its
+arguments pickled down the channel as the first message. So the child imports only
+what its function needs, and no third process runs.
+
+The handle answers what the pool asked of a ``multiprocessing.Process``: ``pid``,
+``is_alive``, ``join`` and ``kill``. A child never outlives the agent: when the agent
+dies, the kernel closes its pipe ends, and the child reads EOF (it also asks for
+SIGKILL on the agent's death, :func:`agent.engine.prepare_child.child_main`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from typing import Callable
+
+from agent.engine.child_channel import ChildChannel
+
+__all__ = ["ChildProcess", "start_child", "boot"]
+
+_PATH_VAR = "SIEMRELAY_CHILD_SYS_PATH"
+_BOOT = (f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({_PATH_VAR!r})); "
+         "from agent.engine.child_process import boot; boot()")
+
+
+class ChildProcess:
+    """A started child: the few things the agent asks of it."""
+
+    __slots__ = ("name", "_popen")
+
+    def __init__(self, name: str, popen: subprocess.Popen[bytes]) -> None:
+        self.name = name
+        self._popen = popen
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def is_alive(self) -> bool:
+        return self._popen.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the child to end, at most ``timeout`` seconds (it may still run after)."""
+        try:
+            self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def kill(self) -> None:
+        if self._popen.poll() is None:
+            try:
+                self._popen.kill()
+            except ProcessLookupError:
+                pass
+
+
+def start_child(target: Callable[..., None], args: tuple[object, ...], ends: tuple[ChildChannel, ChildChannel],
+                name: str) -> ChildProcess:
+    """Start a child that calls ``target(its end of the channel, *args)``.
+
+    :param target: a module-level function (pickled by reference: the child imports its module).
+    :param ends: ``(the agent's end, the child's end)`` from
+        :func:`agent.engine.child_channel.channel_pair`; the caller closes the child's end in
+        this process once this returns.
+    :param name: shown on the child's command line (``ps``).
+    """
+    ours, theirs = ends
+    fds = (theirs.incoming.fileno(), theirs.outgoing.fileno())
+    env = dict(os.environ)
+    env[_PATH_VAR] = json.dumps([p for p in sys.path if isinstance(p, str)])
+    popen = subprocess.Popen([sys.executable, "-P", "-c", _BOOT, name, str(fds[0]), str(fds[1])],
+                             pass_fds=fds, env=env, stdin=subprocess.DEVNULL, close_fds=True)
+    try:
+        ours.send((target, args))
+    except (OSError, ValueError):
+        pass  # it died at once: the pool sees EOF on the channel and replaces it
+    return ChildProcess(name, popen)
+
+
+def boot() -> None:
+    """The child's side: rebuild its end of the channel, read the function, run it."""
+    down, up = int(sys.argv[2]), int(sys.argv[3])
+    channel = ChildChannel(Connection(down, writable=False), Connection(up, readable=False))
+    try:
+        target, args = channel.recv()
+    except (EOFError, OSError):
+        return  # the agent closed the channel before the child started
+    target(channel, *args)
