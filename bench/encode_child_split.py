@@ -89,7 +89,7 @@ def run_once(input_path: Path, events: int, encode_in: str) -> dict[str, object]
                 time.sleep(0.05)
             wall = time.monotonic() - started
             kids = [k for k in children(proc.pid)
-                    if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+                    if b"siemrelay-encode-" in Path(f"/proc/{k}/cmdline").read_bytes()]
             main_cpu, child_cpu = _cpu_s(proc.pid), sum(_cpu_s(k) for k in kids)
             main_rss, child_rss = _hwm_mb(proc.pid), sum(_hwm_mb(k) for k in kids)
         finally:

@@ -52,7 +52,7 @@ def _own_rss_mib(pid: int) -> float:
 
 def rss_mib(pid: int) -> float:
     """The resident set size in MiB of the agent and every process under it (its preparing
-    and encoding children, multiprocessing's resource tracker): what the agent costs."""
+    and encoding children): what the agent costs."""
     return sum(map(_own_rss_mib, descendants(pid)))
 
 

@@ -1,6 +1,6 @@
 """The processes under a process, from ``/proc``: the agent's preparing and encoding
-children, and multiprocessing's resource tracker (what the agent costs in CPU and memory
-is theirs too). Standard library only; the benchmarks and the tests share it."""
+children (what the agent costs in CPU and memory is theirs too; until 2026-12-07 also
+multiprocessing's resource tracker). Standard library only; the benchmarks and the tests share it."""
 
 from __future__ import annotations
 

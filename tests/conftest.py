@@ -157,15 +157,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 
 
 def spawned_children(pid: int) -> list[int]:
-    """``pid``'s preparing children (``siemrelay-prepare-N`` on their command line) and
-    encoding children (multiprocessing's spawn); not a resource tracker."""
+    """``pid``'s preparing and encoding children (``siemrelay-prepare-N``,
+    ``siemrelay-encode-NAME`` on their command lines)."""
     found = []
     for child in child_pids(pid):
         try:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
         except FileNotFoundError:
             continue
-        if b"siemrelay-prepare-" in cmdline or b"spawn_main" in cmdline:
+        if b"siemrelay-prepare-" in cmdline or b"siemrelay-encode-" in cmdline:
             found.append(child)
     return found
 

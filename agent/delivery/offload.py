@@ -5,11 +5,11 @@ process uses one core. A sink whose encoder is pure (it declares
 :attr:`agent.sdk.sink.Sink.ENCODE_OFFLOAD`, as every socket sink does) can have its
 batches encoded by a child process while the main process tails, decodes and spools.
 
-The child is started with the ``spawn`` context (a fresh interpreter: never a fork of a
-process that runs threads), imports the sink's class by module and name, builds the
-same sink from the same resolved configuration, and answers one request at a time over
-a pipe: the batch's stored bytes in, the framed messages (or the encoder's exception)
-out. It never opens the sink's transport.
+The child is a fresh interpreter (never a fork of a process that runs threads), started
+by :func:`agent.processes.launch.start_child` (``siemrelay-encode-NAME`` on its command
+line); it imports the sink's class by module and name, builds the same sink from the
+same resolved configuration, and answers one request at a time over a pipe: the batch's
+stored bytes in, the framed messages (or the encoder's exception) out. It never opens the sink's transport.
 
 What holds (the delivery promise is the worker's; this only changes where bytes are
 computed):
@@ -27,15 +27,14 @@ computed):
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from agent.processes.channel import ChildChannel, channel_pair
+from agent.processes.launch import ChildProcess, start_child
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ def offload_wanted(sink: Sink, setting: str, cores: Callable[[], int] = usable_c
     return setting == "child" or cores() > 1
 
 
-def _child_main(conn: Connection, recipe: _Recipe) -> None:
+def _child_main(conn: ChildChannel, recipe: _Recipe) -> None:
     """The child's loop: build the sink, then answer encode requests until the pipe closes."""
     from loguru import logger
 
@@ -133,9 +132,8 @@ class ChildEncoder:
         self.start_timeout_s = start_timeout_s
         self._recipe = _Recipe(cls.__module__, cls.__qualname__, sink.name, dict(sink.config),
                                str(sink.ctx.state_dir), sink.ctx.hostname)
-        self._mp = multiprocessing.get_context("spawn")
-        self._proc: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._proc: ChildProcess | None = None
+        self._conn: ChildChannel | None = None
         self._ready = False
         self.restarts = 0
         self._lost_in_row = 0
@@ -151,10 +149,8 @@ class ChildEncoder:
         """Start the child (it builds its sink while the caller goes on)."""
         if self._proc is not None:
             return
-        parent, child = self._mp.Pipe(duplex=True)
-        proc = self._mp.Process(target=_child_main, args=(child, self._recipe), name=f"siemrelay-encode-{self.sink.name}",
-                                daemon=True)
-        proc.start()
+        parent, child = channel_pair()
+        proc = start_child(_child_main, (self._recipe,), (parent, child), f"siemrelay-encode-{self.sink.name}")
         child.close()  # only the child holds this end now: its closing is how we see the child die
         self._proc, self._conn, self._ready = proc, parent, False
 
@@ -211,7 +207,7 @@ class ChildEncoder:
             raise EncodeFailed(answer[1], answer[2], answer[3])
         raise _ChildLost(f"answered {answer[0]!r}")
 
-    def _receive(self, conn: Connection, timeout: float) -> tuple[Any, ...]:
+    def _receive(self, conn: ChildChannel, timeout: float) -> tuple[Any, ...]:
         if not conn.poll(timeout):
             raise _ChildLost(f"did not answer within {timeout:.0f}s")
         answer = conn.recv()
@@ -229,7 +225,6 @@ class ChildEncoder:
             if proc.is_alive():
                 proc.kill()
                 proc.join(5.0)
-            proc.close()
 
     def close(self) -> None:
         """End the child and wait for it (safe to call more than once)."""

@@ -9,7 +9,8 @@ and receives what :meth:`agent.engine.intake.Intake.prepare` returns: the spool 
 acknowledgement, de-duplication against the window, stats and taps stay in the agent.
 
 The child is a fresh interpreter (never a fork of the threaded agent), started by
-:func:`agent.engine.child_process.start_child`. It builds what ``prepare`` needs from a :class:`PrepareRecipe` (the validated
+:func:`agent.processes.launch.start_child`. It builds what ``prepare`` needs from a
+:class:`PrepareRecipe` (the validated
 routes, the spool's sink bits, the plugins that register decoders) and each decoder from
 its :class:`~agent.engine.decoder_key.DecoderKey`, with the same factory as the agent, so
 the same batch gives the same rows here as in the agent (a property test holds the two
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from agent.engine.child_channel import ChildChannel, pickled
+from agent.processes.channel import ChildChannel, pickled
 from agent.engine.decoder_key import DecoderKey
 from agent.sdk.record import RawRecord
 

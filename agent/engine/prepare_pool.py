@@ -46,8 +46,8 @@ from multiprocessing.connection import wait
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-from agent.engine.child_channel import ChildChannel, channel_pair
-from agent.engine.child_process import ChildProcess, start_child
+from agent.processes.channel import ChildChannel, channel_pair
+from agent.processes.launch import ChildProcess, start_child
 from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
@@ -183,7 +183,7 @@ class PreparePool:
     @property
     def pids(self) -> list[int]:
         """The children's process ids (what the admin view and the logs show)."""
-        return [c.proc.pid for c in self._children if c is not None and c.proc.pid is not None]
+        return [c.proc.pid for c in self._children if c is not None]
 
     def start(self) -> None:
         """Start the children and the collector thread.

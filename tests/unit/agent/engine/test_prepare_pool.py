@@ -24,7 +24,7 @@ from agent.engine.build import DecoderFactory
 from agent.engine.dedup import DedupWindow
 from agent.engine.decoder_key import key_of
 from agent.engine.intake import Intake, PreparedBatch
-from agent.engine.child_channel import ChildChannel
+from agent.processes.channel import ChildChannel
 from agent.engine.prepare_child import PrepareRecipe, child_main
 from agent.engine.prepare_pool import PreparePool, process_count
 from agent.plugins import PluginSet, load_plugins

@@ -9,8 +9,8 @@ import sys
 import time
 from typing import Callable
 
-from agent.engine.child_channel import ChildChannel, channel_pair
-from agent.engine.child_process import ChildProcess, start_child
+from agent.processes.channel import ChildChannel, channel_pair
+from agent.processes.launch import ChildProcess, start_child
 from tests.conftest import child_pids
 
 

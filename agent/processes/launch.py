@@ -25,13 +25,13 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from agent.engine.child_channel import ChildChannel
+from agent.processes.channel import ChildChannel
 
 __all__ = ["ChildProcess", "start_child", "boot"]
 
 _PATH_VAR = "SIEMRELAY_CHILD_SYS_PATH"
 _BOOT = (f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({_PATH_VAR!r})); "
-         "from agent.engine.child_process import boot; boot()")
+         "from agent.processes.launch import boot; boot()")
 
 
 class ChildProcess:
@@ -71,7 +71,7 @@ def start_child(target: Callable[..., None], args: tuple[object, ...], ends: tup
 
     :param target: a module-level function (pickled by reference: the child imports its module).
     :param ends: ``(the agent's end, the child's end)`` from
-        :func:`agent.engine.child_channel.channel_pair`; the caller closes the child's end in
+        :func:`agent.processes.channel.channel_pair`; the caller closes the child's end in
         this process once this returns.
     :param name: shown on the child's command line (``ps``).
     """

@@ -37,9 +37,9 @@ class ChildChannel:
     """One end of the channel: ``send`` on one pipe, ``recv`` from the other.
 
     It stands where a duplex :class:`~multiprocessing.connection.Connection` stood:
-    ``send``, ``recv`` and ``close``; :func:`multiprocessing.connection.wait` watches
+    ``send``, ``recv``, ``poll`` and ``close``; :func:`multiprocessing.connection.wait` watches
     ``incoming``. A child gets its end as two file descriptors
-    (:func:`agent.engine.child_process.start_child`).
+    (:func:`agent.processes.launch.start_child`).
     """
 
     __slots__ = ("incoming", "outgoing")
@@ -57,6 +57,10 @@ class ChildChannel:
 
     def recv(self) -> Any:  # noqa: ANN401 - whatever the other side sent, as Connection.recv
         return self.incoming.recv()
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or EOF) is there to ``recv``, waiting at most ``timeout`` seconds."""
+        return self.incoming.poll(timeout)
 
     def close(self) -> None:
         """Close both pipes (the other side then reads EOF)."""

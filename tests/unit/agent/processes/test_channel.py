@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agent.engine.child_channel import ChildChannel, channel_pair, pickled
+from agent.processes.channel import ChildChannel, channel_pair, pickled
 from agent.engine.prepare_child import _Sender
 
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
