@@ -9,7 +9,8 @@ The child is a fresh interpreter (never a fork of a process that runs threads), 
 by :func:`agent.processes.launch.start_child` (``siemrelay-encode-NAME`` on its command
 line); it imports the sink's class by module and name, builds the same sink from the
 same resolved configuration, and answers one request at a time over a pipe: the batch's
-stored bytes in, the framed messages (or the encoder's exception) out. It never opens the sink's transport.
+stored bytes in, the framed messages (or the encoder's exception) out. It never opens the
+sink's transport.
 
 What holds (the delivery promise is the worker's; this only changes where bytes are
 computed):
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from agent.processes.channel import ChildChannel, channel_pair
+from agent.processes.channel import ChildChannel
 from agent.processes.launch import ChildProcess, start_child
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 
@@ -149,10 +150,8 @@ class ChildEncoder:
         """Start the child (it builds its sink while the caller goes on)."""
         if self._proc is not None:
             return
-        parent, child = channel_pair()
-        proc = start_child(_child_main, (self._recipe,), (parent, child), f"siemrelay-encode-{self.sink.name}")
-        child.close()  # only the child holds this end now: its closing is how we see the child die
-        self._proc, self._conn, self._ready = proc, parent, False
+        proc, conn = start_child(_child_main, (self._recipe,), f"siemrelay-encode-{self.sink.name}")
+        self._proc, self._conn, self._ready = proc, conn, False
 
     def encode(self, batch: Sequence[SpooledEvent]) -> Any:
         """The framed messages for ``batch``.

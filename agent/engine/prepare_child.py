@@ -10,12 +10,12 @@ acknowledgement, de-duplication against the window, stats and taps stay in the a
 
 The child is a fresh interpreter (never a fork of the threaded agent), started by
 :func:`agent.processes.launch.start_child`. It builds what ``prepare`` needs from a
-:class:`PrepareRecipe` (the validated
-routes, the spool's sink bits, the plugins that register decoders) and each decoder from
-its :class:`~agent.engine.decoder_key.DecoderKey`, with the same factory as the agent, so
-the same batch gives the same rows here as in the agent (a property test holds the two
-equal). It ends when the agent's end of the pipe closes: on close, reload or SIGKILL of
-the agent; on Linux it also asks the kernel for SIGKILL when the agent dies.
+:class:`PrepareRecipe` (the validated routes, the spool's sink bits, the plugins that
+register decoders) and each decoder from its :class:`~agent.engine.decoder_key.DecoderKey`,
+with the same factory as the agent, so the same batch gives the same rows here as in the
+agent (a property test holds the two equal). It ends when the agent's end of the pipe
+closes: on close, reload or SIGKILL of the agent; on Linux it also asks the kernel for
+SIGKILL when the agent dies.
 
 Messages, agent → child: ``("config", recipe)``, ``("batch", seq, keys, records, dedup)``.
 Child → agent: ``("ready", pid)``, ``("done", seq, result)``, ``("refused", seq, reason)``
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from agent.processes.channel import ChildChannel, pickled
 from agent.engine.decoder_key import DecoderKey
+from agent.processes.channel import ChildChannel, pickled
 from agent.sdk.record import RawRecord
 
 if TYPE_CHECKING:

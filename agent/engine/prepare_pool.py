@@ -46,11 +46,11 @@ from multiprocessing.connection import wait
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-from agent.processes.channel import ChildChannel, channel_pair
-from agent.processes.launch import ChildProcess, start_child
 from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
+from agent.processes.channel import ChildChannel
+from agent.processes.launch import ChildProcess, start_child
 from agent.sdk.record import RawRecord
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 
@@ -199,10 +199,8 @@ class PreparePool:
                       ", ".join(map(str, self.pids)))
 
     def _spawn(self, index: int) -> _Child:
-        parent, child = channel_pair()  # widened pipes: a batch crosses in one or two writes
-        proc = start_child(self.child_main, (self.recipe, os.getpid()), (parent, child), f"siemrelay-prepare-{index}")
-        child.close()  # only the child holds this end now: its closing is how we see the child die
-        return _Child(index, proc, parent, self.clock())
+        proc, conn = start_child(self.child_main, (self.recipe, os.getpid()), f"siemrelay-prepare-{index}")
+        return _Child(index, proc, conn, self.clock())
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until every child has said it is ready (or the pool gave up on them); False on timeout."""

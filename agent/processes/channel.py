@@ -94,12 +94,8 @@ def widen(conn: Connection, size: int) -> int:
 
 
 def channel_pair(size: int = WANTED_PIPE_BYTES) -> tuple[ChildChannel, ChildChannel]:
-    """``(the agent's end, the child's end)``: two widened one-way pipes.
-
-    Give the child's end to the child process, then :meth:`ChildChannel.close` it in the
-    agent, so that the agent reads EOF when the child dies, and the child when the agent
-    closes its end.
-    """
+    """``(the agent's end, the child's end)``: two widened one-way pipes
+    (:func:`agent.processes.launch.start_child` hands the child's end over and closes it here)."""
     size = min(size, _pipe_limit())
     down_read, down_write = Pipe(duplex=False)  # agent → child
     up_read, up_write = Pipe(duplex=False)  # child → agent

@@ -25,7 +25,7 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from agent.processes.channel import ChildChannel
+from agent.processes.channel import ChildChannel, channel_pair
 
 __all__ = ["ChildProcess", "start_child", "boot"]
 
@@ -37,10 +37,9 @@ _BOOT = (f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({_PATH_
 class ChildProcess:
     """A started child: the few things the agent asks of it."""
 
-    __slots__ = ("name", "_popen")
+    __slots__ = ("_popen",)
 
-    def __init__(self, name: str, popen: subprocess.Popen[bytes]) -> None:
-        self.name = name
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
 
     @property
@@ -58,34 +57,36 @@ class ChildProcess:
             pass
 
     def kill(self) -> None:
-        if self._popen.poll() is None:
-            try:
-                self._popen.kill()
-            except ProcessLookupError:
-                pass
+        self._popen.kill()  # a no-op once it has ended (Popen checks)
 
 
-def start_child(target: Callable[..., None], args: tuple[object, ...], ends: tuple[ChildChannel, ChildChannel],
-                name: str) -> ChildProcess:
-    """Start a child that calls ``target(its end of the channel, *args)``.
+def start_child(target: Callable[..., None], args: tuple[object, ...], name: str) -> tuple[ChildProcess, ChildChannel]:
+    """Start a child that calls ``target(its end of the channel, *args)``; return it and the
+    agent's end of a fresh :func:`~agent.processes.channel.channel_pair`.
+
+    Only the child holds its end afterwards, so the agent reads EOF when the child dies,
+    and the child when the agent closes its end (or dies).
 
     :param target: a module-level function (pickled by reference: the child imports its module).
-    :param ends: ``(the agent's end, the child's end)`` from
-        :func:`agent.processes.channel.channel_pair`; the caller closes the child's end in
-        this process once this returns.
     :param name: shown on the child's command line (``ps``).
     """
-    ours, theirs = ends
+    ours, theirs = channel_pair()
     fds = (theirs.incoming.fileno(), theirs.outgoing.fileno())
     env = dict(os.environ)
     env[_PATH_VAR] = json.dumps([p for p in sys.path if isinstance(p, str)])
-    popen = subprocess.Popen([sys.executable, "-P", "-c", _BOOT, name, str(fds[0]), str(fds[1])],
-                             pass_fds=fds, env=env, stdin=subprocess.DEVNULL, close_fds=True)
+    try:
+        popen = subprocess.Popen([sys.executable, "-P", "-c", _BOOT, name, str(fds[0]), str(fds[1])],
+                                 pass_fds=fds, env=env, stdin=subprocess.DEVNULL, close_fds=True)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
     try:
         ours.send((target, args))
     except (OSError, ValueError):
-        pass  # it died at once: the pool sees EOF on the channel and replaces it
-    return ChildProcess(name, popen)
+        pass  # it died at once: its caller sees EOF on the channel
+    return ChildProcess(popen), ours
 
 
 def boot() -> None:

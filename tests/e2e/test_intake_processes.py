@@ -102,6 +102,7 @@ def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: di
     assert [i for i in got if i.startswith("ev-")] == ids
     assert [i for i in got if i.startswith("web-")] == posted
     [child] = spawned_children(agent.proc.pid)
+    assert child_pids(agent.proc.pid) == [child]  # and no other process (no multiprocessing resource tracker)
     assert f"preparing batches in 1 child process(es), pid {child}" in agent.log
     assert agent.stop() == 0
     assert not _alive(child)

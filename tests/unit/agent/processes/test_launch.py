@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Callable
 
-from agent.processes.channel import ChildChannel, channel_pair
+from agent.processes.channel import ChildChannel
 from agent.processes.launch import ChildProcess, start_child
 from tests.conftest import child_pids
 
@@ -41,9 +41,7 @@ def sleeper(channel: ChildChannel) -> None:
 
 
 def _start(target: Callable[..., None], args: tuple[object, ...] = ()) -> tuple[ChildChannel, ChildProcess]:
-    ours, theirs = channel_pair()
-    proc = start_child(target, args, (ours, theirs), "siemrelay-prepare-test")
-    theirs.close()
+    proc, ours = start_child(target, args, "siemrelay-prepare-test")
     return ours, proc
 
 
