@@ -211,6 +211,7 @@ class AgentCollector(Collector):
                 circuit.add_metric([name, s], 1.0 if state == s else 0.0)
             up.add_metric([name], 1.0 if w is not None and w.alive and state != "open" else 0.0)
         yield from (success, depth, age, dead, circuit, up)
+        yield from _heads(workers, names)
         yield self.histograms.families(names)
 
     def _routes(self) -> Iterator[Any]:
@@ -238,6 +239,24 @@ class AgentCollector(Collector):
                                 "When the configuration was last loaded successfully (Unix time).",
                                 value=float(ex.get("last_reload_at", 0.0)))
         yield GaugeMetricFamily("siemrelay_tap_watchers", "Live `siemrelay tap` sessions.", value=ex.get("tap_watchers", 0))
+
+
+def _heads(workers: dict[str, Any], names: list[str]) -> Iterator[CounterMetricFamily]:
+    """How many events of each sink came with their head rendered ahead (agent.sdk.heads), and
+    how many the sink rendered itself: where a sink's per-event work ran, for sinks that offer it."""
+    ahead = CounterMetricFamily("siemrelay_sink_heads_rendered_ahead_total",
+                                "Events whose message head the intake rendered before they were stored (often in the "
+                                "preparing child); the sink only joined bytes.", labels=["sink"])
+    here = CounterMetricFamily("siemrelay_sink_heads_rendered_by_sink_total",
+                               "Events of a sink that can take heads rendered ahead whose head it rendered itself "
+                               "(none was rendered: the child had no time to spare, a restart, a backlog, a retry).",
+                               labels=["sink"])
+    for name in names:
+        w = workers.get(name)
+        memo = w.sink.rendered_heads if w is not None else None
+        ahead.add_metric([name], memo.used if memo is not None else 0)
+        here.add_metric([name], memo.missed if memo is not None else 0)
+    yield from (ahead, here)
 
 
 def _deprecated_copy(old: str, label: str, names: list[str], values: list[int]) -> CounterMetricFamily:

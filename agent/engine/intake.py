@@ -20,7 +20,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Protocol, Sequence
+
+import orjson
 
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.engine.dedup import DedupWindow
@@ -33,9 +35,15 @@ from agent.spool.store import Spool, SpoolClosed, SpoolFull
 if TYPE_CHECKING:
     from loguru import Logger
 
+    from agent.sdk.heads import HeadRenderer, RenderedHeads
+
 __all__ = ["Intake", "Preparer", "PreparedBatch", "DedupWindow", "IntakeStats", "SubmitGate", "GatedSubmit", "HoldsIntake", "Tap"]
 
 _data = attrgetter("data")
+_dumps = orjson.dumps
+_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
+#: a head renderer with its sink's bit in the spool's masks (``1 << bit``)
+_Renderer = tuple[int, "HeadRenderer"]
 
 #: ``tap(source_name, rows)``: called with each batch once it is durably spooled (``siemrelay tap``)
 Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
@@ -92,6 +100,8 @@ class PreparedBatch:
     :ivar given: events each record's decoder gave, in record order (0 for a record
         that failed), for a source that answers per record (an HTTP request).
     :ivar partial: indices of the records that decoded in part.
+    :ivar heads: per sink with a head renderer (:mod:`agent.sdk.heads`), the renderer's key
+        and a head per row (None for a row not for that sink, or one it did not render).
     """
 
     name: str
@@ -109,6 +119,7 @@ class PreparedBatch:
     queued: dict[tuple[str, ...], int]
     given: list[int] = field(default_factory=list)
     partial: list[int] = field(default_factory=list)
+    heads: dict[str, tuple[str, list[bytes | None]]] = field(default_factory=dict)
 
 
 class Preparer(Protocol):
@@ -144,6 +155,15 @@ class Intake:
         #: prepares batches outside this thread (child processes: ``agent.intake.processes``);
         #: None: :meth:`prepare` runs on the submitting thread, as it always did
         self.preparer: Preparer | None = None
+        #: sinks whose heads :meth:`prepare` renders (:mod:`agent.sdk.heads`), and where the
+        #: heads of a committed batch go (the agent's intake only; a child has no sinks)
+        self.renderers: dict[str, HeadRenderer] = {}
+        self.head_memos: dict[str, RenderedHeads] = {}
+
+    def set_heads(self, renderers: Mapping[str, "HeadRenderer"], memos: Mapping[str, "RenderedHeads"]) -> None:
+        """Which sinks get heads rendered ahead (at start and on reload)."""
+        self.renderers = dict(renderers)
+        self.head_memos = dict(memos)
 
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
@@ -194,8 +214,17 @@ class Intake:
                 self.log.error("spool write failed, input not acknowledged: {}", error)
                 pending.set_result(Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s))
 
+        stored = None
+        if batch.heads and self.head_memos:
+            def stored(first_seq: int) -> None:
+                memos = self.head_memos
+                for name, (key, heads) in batch.heads.items():
+                    memo = memos.get(name)
+                    if memo is not None:
+                        memo.put(key, first_seq, heads)
+
         try:
-            self.spool.append_nowait(batch.rows, batch.errors, on_done=done)
+            self.spool.append_nowait(batch.rows, batch.errors, on_done=done, on_stored=stored)
         except SpoolFull:
             pending.set_result(Submitted(SubmitStatus.FULL, retry_after=self.retry_after_s))
         except SpoolClosed:
@@ -213,8 +242,11 @@ class Intake:
                                  retry_after=self.retry_after_s)
         return None
 
-    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False) -> "PreparedBatch":
-        """Decode, route and serialise ``records``: the spool rows and dead letters of one batch, nothing written."""
+    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False, heads: bool = True) -> "PreparedBatch":
+        """Decode, route and serialise ``records``: the spool rows and dead letters of one batch, nothing written.
+
+        :param heads: render the heads of the sinks that have a renderer (:mod:`agent.sdk.heads`).
+        """
         rows: list[tuple[int, bytes]] = []
         errors: list[tuple[str, str | None, bytes, str]] = []
         failed: list[tuple[int, str]] = []
@@ -237,6 +269,11 @@ class Intake:
         run_matched = run_queued = 0
         direct = 0  # the current plan's one sink mask when its events go as they are; 0: the general path
         append = rows.append
+        # heads rendered ahead, per sink that has a renderer: one entry per row
+        bits = self._bits
+        named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits] if heads else []
+        renderers: list[_Renderer] = [(bit, r) for _, bit, r in named]
+        head_lists: list[list[bytes | None]] = [[] for _ in renderers]
         for index, rec in enumerate(records):
             try:
                 events = rec.decoder.decode(rec)
@@ -285,7 +322,15 @@ class Intake:
                 if direct:
                     run_matched += 1
                     try:
-                        append((direct, ev.to_json()))
+                        if type(ev) is not Event:
+                            append((direct, ev.to_json()))
+                            if renderers:
+                                _render_heads(None, direct, renderers, head_lists)
+                        else:
+                            doc = ev.to_dict()
+                            append((direct, _dumps(doc, option=_NON_STR_KEYS)))
+                            if renderers:
+                                _render_heads(doc, direct, renderers, head_lists)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
                         self._unstorable(rec, ev, index, exc, failed, errors)
                         continue
@@ -306,12 +351,19 @@ class Intake:
                     if variant is None:
                         continue
                     try:
-                        data = variant.to_json()
+                        if not renderers or type(variant) is not Event:
+                            variant_doc = None
+                            data = variant.to_json()
+                        else:
+                            variant_doc = variant.to_dict()
+                            data = _dumps(variant_doc, option=_NON_STR_KEYS)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
                         self._unstorable(rec, ev, index, exc, failed, errors)
                         unstorable = True
                         continue
                     append((mask, data))
+                    if renderers:
+                        _render_heads(variant_doc, mask, renderers, head_lists)
                 if len(rows) > n_rows:
                     spooled += 1
                     run_queued += 1
@@ -320,8 +372,9 @@ class Intake:
         if plan is not None:
             _fold(matched, queued, plan.routes, run_matched, run_queued)
         name = records[0].origin.get("input", "?") if records else "?"
+        rendered = {n: (r.key, hl) for (n, _, r), hl in zip(named, head_lists) if hl.count(None) < len(hl)}
         return PreparedBatch(name, len(records), sum(map(len, map(_data, records))), rows, errors, failed, ids,
-                             spooled, duplicates, unrouted, dropped, matched, queued, given, partial)
+                             spooled, duplicates, unrouted, dropped, matched, queued, given, partial, rendered)
 
     def _committed(self, batch: "PreparedBatch") -> Submitted:
         """Count a committed batch, remember its ids, feed the taps; the answer to its source."""
@@ -367,6 +420,20 @@ class Intake:
         if not failed or failed[-1][0] != index:
             failed.append((index, reason))
             errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
+
+
+def _render_heads(doc: dict[str, object] | None, mask: int, renderers: list[_Renderer],
+                  head_lists: list[list[bytes | None]]) -> None:
+    """One row's head per renderer: rendered from ``doc`` for a sink in ``mask``, else None
+    (also for no ``doc``, and when a renderer fails: the sink then renders that head itself)."""
+    for (bit, render), heads in zip(renderers, head_lists):
+        head = None
+        if doc is not None and mask & bit:
+            try:
+                head = render(doc)
+            except Exception:  # a renderer's bug costs only this head, never the event
+                head = None
+        heads.append(head)
 
 
 def _fold(matched: dict[tuple[str, ...], int], queued: dict[tuple[str, ...], int], routes: tuple[str, ...],

@@ -31,10 +31,11 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Callable, cast
 
 from agent.engine.decoder_key import DecoderKey
 from agent.processes.channel import ChildChannel, pickled
@@ -43,6 +44,7 @@ from agent.sdk.record import RawRecord
 if TYPE_CHECKING:
     from agent.engine.build import DecoderFactory
     from agent.engine.intake import Intake, PreparedBatch
+    from agent.sdk.heads import HeadRenderer
     from agent.sdk.decoder import Decoder
 
 __all__ = ["PrepareRecipe", "PreparedResult", "WireRecord", "child_main"]
@@ -66,6 +68,7 @@ class PrepareRecipe:
     :ivar dedup_window_s: ``agent.dedup.window_s`` (0: de-duplication is off).
     :ivar dedup_max_ids: ``agent.dedup.max_ids``.
     :ivar plugins: the plugins that register decoder types (the child loads only these).
+    :ivar renderers: the head renderers of the sinks that have one, by sink name.
     """
 
     routes: list[dict[str, object]]
@@ -74,6 +77,7 @@ class PrepareRecipe:
     dedup_window_s: float
     dedup_max_ids: int
     plugins: tuple[str, ...] = field(default=())
+    renderers: dict[str, "HeadRenderer"] = field(default_factory=dict)
 
 
 class _SinkBits:
@@ -124,7 +128,9 @@ class _Preparer:
         # the window stays empty here: the child drops only duplicates within a batch and
         # returns every id; the agent checks them against its own window before spooling
         dedup = DedupWindow(recipe.dedup_window_s, recipe.dedup_max_ids)
-        return Intake(cast(Spool, _SinkBits(dict(recipe.bits))), router, self.log, dedup)
+        intake = Intake(cast(Spool, _SinkBits(dict(recipe.bits))), router, self.log, dedup)
+        intake.set_heads(recipe.renderers, {})  # heads go back with the batch; the agent keeps them
+        return intake
 
     def configure(self, recipe: PrepareRecipe) -> None:
         """New routes or sink bits (reload): later batches are prepared with them."""
@@ -137,11 +143,11 @@ class _Preparer:
             decoder = self.decoders[key] = self.factory(key.spec, key.path)
         return decoder
 
-    def prepare(self, keys: list[DecoderKey], records: list[WireRecord], dedup: bool) -> PreparedResult:
+    def prepare(self, keys: list[DecoderKey], records: list[WireRecord], dedup: bool, heads: bool = True) -> PreparedResult:
         decoders = [self.decoder(k) for k in keys]
         raw = [RawRecord(data, decoders[k], origin, at, parsed, meta) for data, k, origin, at, parsed, meta in records]
         self.logs = []
-        return self.intake.prepare(raw, dedup=dedup), self.logs
+        return self.intake.prepare(raw, dedup=dedup, heads=heads), self.logs
 
 
 def _die_with_parent() -> None:
@@ -200,6 +206,45 @@ class _Sender:
                 return
 
 
+class SpareTime:
+    """Whether this child has time to spare, from how long it waited for its recent batches.
+
+    Heads rendered ahead (:mod:`agent.sdk.heads`) move a sink's per-event work from the
+    agent to this process: worth it only while this process waits for work, since on two
+    cores the busier process sets the pace. Measured on the file workload, rendering every
+    head here made this process the busier one (49 against 27 µs per event) and the whole
+    slower. So a batch gets its heads while this thread's CPU time was under ``1 - share``
+    of the wall time of its recent batches (moving averages; waiting for a batch, or for
+    the agent to take an answer, is not CPU time), and the work settles where there is
+    room: the sinks render the rest in the agent.
+
+    :param clock: wall time; :param cpu: this thread's CPU time (injected for tests).
+    """
+
+    def __init__(self, share: float = 0.1, weight: float = 0.2, clock: Callable[[], float] = time.monotonic,
+                 cpu: Callable[[], float] = time.thread_time) -> None:
+        self.share = share
+        self.weight = weight
+        self.clock = clock
+        self.cpu = cpu
+        self.wall_avg = 0.0
+        self.cpu_avg = 0.0
+        self._wall = clock()
+        self._cpu = cpu()
+
+    def tick(self) -> None:
+        """A batch is done: add the wall and CPU time since the last one."""
+        wall, cpu = self.clock(), self.cpu()
+        w = self.weight
+        self.wall_avg += w * (wall - self._wall - self.wall_avg)
+        self.cpu_avg += w * (cpu - self._cpu - self.cpu_avg)
+        self._wall, self._cpu = wall, cpu
+
+    def to_spare(self) -> bool:
+        """Whether the next batch may take on the heads (yes until a batch was measured)."""
+        return self.wall_avg - self.cpu_avg >= self.share * self.wall_avg
+
+
 def child_main(conn: ChildChannel, recipe: PrepareRecipe, parent: int) -> None:
     """The child's loop: build the preparer, then answer batches until the pipe closes."""
     _die_with_parent()
@@ -219,6 +264,7 @@ def child_main(conn: ChildChannel, recipe: PrepareRecipe, parent: int) -> None:
     except OSError:
         return  # closed before this child was ready (a close or reload during start-up)
     sender = _Sender(conn)
+    spare = SpareTime()
     while True:
         try:
             message = conn.recv()
@@ -230,7 +276,8 @@ def child_main(conn: ChildChannel, recipe: PrepareRecipe, parent: int) -> None:
         _, seq, keys, records, dedup = message
         try:
             try:
-                sender.put(("done", seq, preparer.prepare(keys, records, dedup)))
+                sender.put(("done", seq, preparer.prepare(keys, records, dedup, heads=spare.to_spare())))
+                spare.tick()
             except (OSError, EOFError):
                 raise
             except Exception as exc:

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
     from agent.config.validate import AgentConfig
     from agent.plugins import PluginSet
+    from agent.sdk.heads import HeadRenderer
 
 __all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "ChildMain"]
 
@@ -96,8 +97,10 @@ def process_count(setting: int | str, cores: Callable[[], int] = usable_cores) -
     return max(0, int(setting))
 
 
-def recipe_for(cfg: "AgentConfig", bits: Mapping[str, int], plugins: "PluginSet") -> PrepareRecipe:
-    """The recipe of ``cfg``'s routes for a spool with sink ``bits``."""
+def recipe_for(cfg: "AgentConfig", bits: Mapping[str, int], plugins: "PluginSet",
+               renderers: Mapping[str, "HeadRenderer"] | None = None) -> PrepareRecipe:
+    """The recipe of ``cfg``'s routes for a spool with sink ``bits``, and the head renderers
+    of the sinks that have them (:mod:`agent.sdk.heads`)."""
     enabled = tuple(n for n, (_, conf) in cfg.sinks.items() if conf.get("enabled", True))
     decoder_plugins = set()
     for name in plugins.registry.names("decoder"):
@@ -107,7 +110,7 @@ def recipe_for(cfg: "AgentConfig", bits: Mapping[str, int], plugins: "PluginSet"
     dd = cfg.agent["dedup"]
     return PrepareRecipe(routes=[dict(r) for r in cfg.routes], sinks=enabled, bits=dict(bits),
                          dedup_window_s=float(dd["window_s"]), dedup_max_ids=int(dd["max_ids"]),
-                         plugins=tuple(sorted(decoder_plugins)))
+                         plugins=tuple(sorted(decoder_plugins)), renderers=dict(renderers or {}))
 
 
 @dataclass(eq=False, slots=True)

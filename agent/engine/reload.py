@@ -37,6 +37,7 @@ from agent.engine.api import Engine
 from agent.engine.build import build_sinks, build_sources
 from agent.errors import ConfigError
 from agent.engine.intake import Intake
+from agent.engine.heads import attach_heads, sink_configs
 from agent.engine.prepare_pool import recipe_for
 from agent.registry import ComponentType
 from agent.sdk.listeners import Listeners
@@ -97,9 +98,12 @@ def apply_reload(sup: Engine, new: AgentConfig) -> bool:
     else:
         for name in sorted(s_changed):
             _replace_sink(sup, name, built_sinks[name], new_sinks[name][1])
+        renderers, memos = attach_heads(sup.sinks, sink_configs(new))
         if sup.prepare_pool is not None:  # batches submitted from here on are prepared with the new routes
-            sup.prepare_pool.configure(recipe_for(new, sup.spool.sinks, sup.plugins))
-        _running_intake(sup).set_router(new.router)
+            sup.prepare_pool.configure(recipe_for(new, sup.spool.sinks, sup.plugins, renderers))
+        intake = _running_intake(sup)
+        intake.set_router(new.router)
+        intake.set_heads(renderers, memos)
     ok = True
     for name in sorted(i_added | i_changed):
         ok = _start_source(sup, name, built_srcs[name], old, new, handed.get(name)) and ok
@@ -222,9 +226,6 @@ def _reopen_spool(sup: Engine, new: AgentConfig, built: dict[str, Sink], changed
         old_intake = _running_intake(sup)
         intake = Intake(spool, new.router, old_intake.log, old_intake.dedup, stats=old_intake.stats)
         intake.taps = sup.taps
-        if sup.prepare_pool is not None:  # nothing is in flight (the gate is paused): new routes and sink bits
-            sup.prepare_pool.configure(recipe_for(new, spool.sinks, sup.plugins))
-            intake.preparer = sup.prepare_pool
         sinks: dict[str, Sink] = {}
         workers: dict[str, SinkWorker] = {}
         for name, (_, conf) in new_sinks.items():
@@ -233,6 +234,12 @@ def _reopen_spool(sup: Engine, new: AgentConfig, built: dict[str, Sink], changed
                 _open(sup, name, sink)
             sinks[name] = sink
             workers[name] = _new_worker(sink, conf, spool, old_workers.get(name), name not in changed)
+        # a new spool may number events anew: no head rendered for the old one may stay
+        renderers, memos = attach_heads(sinks, sink_configs(new), fresh=True)
+        intake.set_heads(renderers, memos)
+        if sup.prepare_pool is not None:  # nothing is in flight (the gate is paused): new routes and sink bits
+            sup.prepare_pool.configure(recipe_for(new, spool.sinks, sup.plugins, renderers))
+            intake.preparer = sup.prepare_pool
         gone = {n: s for n, s in sup.sinks.items() if n not in sinks or sinks[n] is not s}
         sup.spool, sup.intake, sup.sinks, sup.workers = spool, intake, sinks, workers
         for w in workers.values():

@@ -24,6 +24,7 @@ from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
 from agent.errors import ConfigError
 from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
+from agent.engine.heads import attach_heads, sink_configs
 from agent.engine.prepare_pool import SMALL_BATCH_BYTES, PreparePool, process_count, recipe_for
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
@@ -114,6 +115,7 @@ class Supervisor:
         self.intake = Intake(self.spool, self.cfg.router, logger.bind(component="intake"),
                              DedupWindow(float(dd["window_s"]), int(dd["max_ids"])))
         self.intake.taps = self.taps
+        self.intake.set_heads(*attach_heads(self.sinks, sink_configs(self.cfg)))
         self._start_prepare_pool(self.intake)
         for name, sink in self.sinks.items():
             _, conf = self.cfg.sinks[name]
@@ -157,7 +159,8 @@ class Supervisor:
         n = process_count(conf.get("processes", 0))
         if not n:
             return
-        pool = PreparePool(recipe_for(self.cfg, self.spool.sinks, self.plugins), n, logger.bind(component="intake"),
+        pool = PreparePool(recipe_for(self.cfg, self.spool.sinks, self.plugins, intake.renderers), n,
+                           logger.bind(component="intake"),
                            timeout_s=float(conf.get("timeout_s", 30.0)),
                            small_batch_bytes=int(conf.get("child_min_bytes", SMALL_BATCH_BYTES)))
         pool.start()

@@ -22,6 +22,8 @@ from agent.model import Event
 if TYPE_CHECKING:
     from loguru import Logger
 
+    from agent.sdk.heads import HeadRenderer, RenderedHeads
+
 __all__ = ["Sink", "SinkContext", "SpooledEvent"]
 
 
@@ -159,6 +161,18 @@ class Sink(ABC):
         """Deliver what :attr:`encode_batch` returned for a batch; for ``ENCODE_OFFLOAD`` sinks,
         whose :meth:`send` is then ``send_encoded(encode_batch(batch))``."""
         raise NotImplementedError(f"{type(self).__name__} does not declare ENCODE_OFFLOAD")
+
+    #: Heads rendered ahead for this sink (:mod:`agent.sdk.heads`): set by the agent when
+    #: :meth:`head_renderer` offers a renderer; None otherwise, and in any process but the agent's.
+    rendered_heads: "RenderedHeads | None" = None
+
+    def head_renderer(self) -> "HeadRenderer | None":
+        """A renderer of the per-event head this sink computes from an event's fields, run where
+        the intake builds the event (often the preparing child) so the worker only joins bytes;
+        None (the default): the sink renders everything itself. See :mod:`agent.sdk.heads` for
+        what a renderer must promise; a sink that offers one reads :attr:`rendered_heads` in
+        :meth:`send` and renders any head that is missing."""
+        return None
 
     #: For the conformance suite (:mod:`agent.testing.conformance`), a classmethod
     #: ``conformance_config(cls, endpoint) -> dict``: this sink's own keys pointing at the

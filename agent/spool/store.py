@@ -68,6 +68,17 @@ class _Request:
     error: BaseException | None = None
     #: called on the writer thread right after the commit (or failure) of this request
     on_done: Callable[["_Request"], None] | None = None
+    #: an append's first sequence number (its events are numbered from it, in order)
+    first_seq: int = 0
+
+
+def _answer(req: _Request, on_done: Callable[[int, BaseException | None], None] | None,
+            on_stored: Callable[[int], None] | None) -> None:
+    """An append's callbacks once its commit is done (see :meth:`Spool.append_nowait`)."""
+    if on_stored is not None and req.error is None and req.result:
+        on_stored(req.first_seq)
+    if on_done is not None:
+        on_done(int(req.result or 0), req.error)
 
 
 class PendingAppend:
@@ -130,6 +141,7 @@ class Spool(SpoolViews, SpoolOps):
         self._synchronous_full = sync == "full"  # what the connection's PRAGMA synchronous says now
         self._control_handler: Callable[[str, str | None], bool] | None = None
         self._runs = []
+        self._buffered_events = 0
         self._moved_from = {}
         self._touched = set()
         self._history_rows = []
@@ -356,11 +368,15 @@ class Spool(SpoolViews, SpoolOps):
 
     def append_nowait(self, events: Sequence[tuple[int, bytes]],
                       errors: Sequence[tuple[str, str | None, bytes, str]] = (),
-                      on_done: Callable[[int, BaseException | None], None] | None = None) -> PendingAppend | None:
+                      on_done: Callable[[int, BaseException | None], None] | None = None,
+                      on_stored: Callable[[int], None] | None = None) -> PendingAppend | None:
         """Queue an append for the next group commit and return at once (see :meth:`append`).
 
         :param on_done: ``on_done(written, error)``, called on the writer thread right after
             the commit (``error`` None) or its failure; it must be short and must not block.
+        :param on_stored: ``on_stored(first_seq)``, called on the writer thread after a
+            successful commit, before ``on_done`` and before any sink worker is woken: the
+            events were stored as ``first_seq``, ``first_seq + 1``, ... in the order given.
         :returns: a handle to wait on, or ``None`` when there was nothing to write
             (``on_done(0, None)`` has then already been called).
         :raises SpoolFull: over quota (nothing queued).
@@ -375,8 +391,8 @@ class Spool(SpoolViews, SpoolOps):
         if self._closed.is_set():
             raise SpoolClosed("the spool is closed")
         req = _Request("append", (list(events), list(errors)))
-        if on_done is not None:
-            req.on_done = lambda r: on_done(int(r.result or 0), r.error)
+        if on_done is not None or on_stored is not None:
+            req.on_done = lambda r: _answer(r, on_done, on_stored)
         self._requests.put(req)
         return PendingAppend(req)
 
@@ -500,6 +516,8 @@ class Spool(SpoolViews, SpoolOps):
             conn.execute("BEGIN IMMEDIATE")
             for req in batch:
                 handler = getattr(self, f"_do_{req.kind}")
+                if req.kind == "append":  # numbered at the flush, after the appends buffered before it
+                    req.first_seq = self._next_seq + self._buffered_events
                 req.result = handler(conn, *req.args)
                 if req.kind in ("append", "requeue"):
                     added += req.result

@@ -18,17 +18,18 @@ earlier, plain implementation).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from agent.sdk import (FACILITIES, TRUNCATION_MARKER, Template, escape_json_c1, field_text, lookup, parse_template,
                        sd_param_value, syslog_msg_text, truncate_utf8)
 from agent.sdk.syslog_header import EventField, HeaderValue, Rfc5424Header, frame_octet
 from agent.sdk.template import Field
 
-__all__ = ["SyslogFormat", "escape_param", "structured_data", "text_msg", "json_msg", "message_head", "encode", "encode_framed",
-           "fields_read", "encode_octet_stream"]
+__all__ = ["SyslogFormat", "SyslogHeads", "escape_param", "structured_data", "text_msg", "json_msg", "message_head", "encode",
+           "encode_framed", "fields_read", "encode_octet_stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,15 @@ class SyslogFormat:
         object.__setattr__(self, "header", Rfc5424Header(self.facility, *(_header_value(t) for t in templates)))
         object.__setattr__(self, "sd_plan", _sd_plan(self.sd_fields))
         object.__setattr__(self, "sd_open", f"[{self.sd_id}")
+
+    def settings(self) -> tuple[str, str, str, str, int, str, tuple[tuple[str, str], ...], int, bool]:
+        """The settings it was made from (what :meth:`__reduce__` pickles; the rest is derived)."""
+        return (self.hostname, self.app_name, self.procid, self.msgid, self.facility, self.sd_id, self.sd_fields,
+                self.max_bytes, self.multiline)
+
+    def __reduce__(self) -> tuple[type["SyslogFormat"], tuple[object, ...]]:
+        # the derived fields hold closures, which do not pickle; the settings rebuild them
+        return (SyslogFormat, self.settings())
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], default_hostname: str, max_bytes: int,
@@ -155,10 +165,15 @@ def structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], extra: tuple[tupl
     return "[" + " ".join(parts) + "]"
 
 
-def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any]) -> str:
+def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = False) -> str | None:
     """:func:`structured_data` without extra parameters or a value limit: the per-event path.
     A string is written as it is unless one check finds something to escape or neutralise;
-    a number as ``str()`` writes it; other values take the general path."""
+    a number as ``str()`` writes it; other values take the general path.
+
+    :param strict: return None instead for a value that might read otherwise after a JSON
+        round trip (see :func:`_reads_plain`): a head rendered ahead must be exactly the
+        head rendered from the stored JSON (:class:`SyslogHeads`).
+    """
     if not fmt.sd_id:
         return "-"
     parts = [fmt.sd_open]
@@ -168,7 +183,12 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any]) -> str:
         if value is None:
             continue
         if tail is not None:
-            value = value.get(tail) if tail and type(value) is dict else lookup(doc, path)
+            if tail and type(value) is dict:
+                value = value.get(tail)
+            elif strict and not _reads_plain(doc, (tuple(path.split(".")),)):
+                return None
+            else:
+                value = lookup(doc, path)
             if value is None:
                 continue
         kind = type(value)
@@ -176,7 +196,11 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any]) -> str:
             if value:  # empty values are left out (0 and false are values)
                 parts.append(f'{prefix}{value if not _needs_escape(value) else sd_param_value(value)}"')
         elif kind is int or kind is float:
+            if strict and kind is float and not math.isfinite(value):
+                return None  # NaN and infinities are stored as null
             parts.append(f'{prefix}{value}"')  # field_text's str(): digits, '.', 'e', '+', '-', inf, nan
+        elif strict and kind is not bool:
+            return None  # a list, mapping, tuple, datetime or subclass: its text may change in JSON
         elif value or not isinstance(value, (str, list, dict)):
             parts.append(f'{prefix}{sd_param_value(field_text(value))}"')
     parts.append("]")
@@ -186,6 +210,67 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any]) -> str:
 def message_head(fmt: SyslogFormat, doc: Mapping[str, Any]) -> bytes:
     """``HEADER SP STRUCTURED-DATA``: all of a message but its MSG (no size limit applied)."""
     return f"{fmt.header(doc)} {_structured_data(fmt, doc)}".encode("utf-8")
+
+
+#: fields :meth:`agent.model.Event.to_dict` always writes as a plain str or int, whatever the decoder gave
+_ALWAYS_PLAIN = frozenset({"time", "received_at", "severity", "severity_id"})
+#: values whose text is the same before and after a JSON round trip (a finite float too)
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _header_paths(fmt: SyslogFormat) -> tuple[tuple[str, ...], ...]:
+    """Every field path the header templates of ``fmt`` read, but those that are always plain
+    (the structured data checks its own values: ``_structured_data(strict=True)``)."""
+    paths = [part.steps for template in fmt.templates for part in template.parts
+             if isinstance(part, Field) and part.date is None]
+    return tuple(dict.fromkeys(p for p in paths if p and p[0] not in _ALWAYS_PLAIN))
+
+
+def _reads_plain(doc: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) -> bool:
+    """Whether every value at ``paths`` renders the same from ``doc`` as from ``doc`` written
+    as JSON and parsed back: a str, an int, a bool, a finite float, or nothing. A list, a
+    mapping, a tuple, a datetime, a str subclass or NaN may not (a tuple becomes a list,
+    NaN becomes null), and neither may a path that crosses anything but a dict."""
+    for steps in paths:
+        value: object = doc
+        for step in steps:
+            if type(value) is not dict:
+                if value is None:
+                    break
+                return False
+            value = value.get(step)
+        kind = type(value)
+        if kind not in _PLAIN and not (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class SyslogHeads:
+    """The ``syslog`` sink's head renderer (:class:`agent.sdk.heads.HeadRenderer`):
+    :func:`message_head` of an event's native dict, run where the intake builds the event.
+
+    It renders only when every value the head reads is plain (:func:`_reads_plain`), so the
+    head is exactly what the sink renders from the stored JSON parsed back; otherwise it
+    returns None and the sink renders that event's head itself.
+    """
+
+    fmt: SyslogFormat
+    key: str = field(init=False)
+    #: what the header templates read (the structured data checks its values as it goes)
+    paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"syslog:{self.fmt.settings()!r}")
+        object.__setattr__(self, "paths", _header_paths(self.fmt))
+
+    def __call__(self, doc: Mapping[str, Any]) -> bytes | None:
+        if self.paths and not _reads_plain(doc, self.paths):
+            return None
+        sd = _structured_data(self.fmt, doc, strict=True)
+        if sd is None:
+            return None
+        return f"{self.fmt.header(doc)} {sd}".encode("utf-8")
 
 
 def encode(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes) -> bytes:
@@ -228,24 +313,27 @@ def encode_framed(fmt: SyslogFormat, doc: Mapping[str, Any], msg: bytes, frame: 
     return frame(encode(fmt, doc, msg))
 
 
-def encode_octet_stream(fmt: SyslogFormat, parse: Callable[[bytes], Mapping[str, Any]], datas: Iterable[bytes]) -> bytes:
+def encode_octet_stream(fmt: SyslogFormat, parse: Callable[[bytes], Mapping[str, Any]], datas: Sequence[bytes],
+                        heads: Sequence[bytes | None] | None = None) -> bytes:
     """``b"".join`` of the octet-counted frames of stored native events sent as their own
     MSG: what :func:`encode_framed` gives each (with ``json_msg`` of the stored JSON), in
     one buffer without a bytes object per frame (the socket writes one buffer anyway).
 
     :param parse: how the stored JSON is parsed (``orjson.loads``, or
         :func:`agent.sdk.native_head.parse_head` when the format reads nothing of ``raw``).
+    :param heads: per event, its :func:`message_head` rendered ahead (:class:`SyslogHeads`)
+        or None; an event without one is parsed and its head rendered here.
     """
     parts: list[bytes] = []
     add = parts.extend
     max_bytes = fmt.max_bytes
-    for data in datas:
-        doc = parse(data)
+    for data, head in zip(datas, heads) if heads is not None else zip(datas, [None] * len(datas)):
+        if head is None:
+            head = message_head(fmt, parse(data))
         msg = data if b"\xc2" not in data else json_msg(data)
-        head = message_head(fmt, doc)
         size = len(head) + 1 + len(msg)
         if not msg or (max_bytes and size > max_bytes):
-            parts.append(frame_octet(encode(fmt, doc, msg)))
+            parts.append(frame_octet(encode(fmt, parse(data), msg)))
         else:
             add((b"%d " % size, head, b" ", msg))
     return b"".join(parts)

@@ -1,0 +1,114 @@
+"""Heads rendered ahead by the intake reach the right sink, for the right events, after the commit."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import orjson
+from loguru import logger
+
+from agent.engine.intake import Intake
+from agent.engine.prepare_child import SpareTime
+from agent.sdk.heads import RenderedHeads
+from agent.spool.store import Spool
+from tests.unit.agent.engine.test_intake import rec, router, spool  # noqa: F401  (spool: the fixture)
+
+
+class IdHeads:
+    """A renderer whose head names the event it was rendered from."""
+
+    def __init__(self, key: str = "ids", fail_on: str = "") -> None:
+        self.key = key
+        self.fail_on = fail_on
+
+    def __call__(self, doc: Mapping[str, object]) -> bytes | None:
+        if doc["id"] == self.fail_on:
+            raise RuntimeError("renderer bug")
+        return f"H:{doc['id']}".encode()
+
+
+def _read(spool: Spool, sink: str) -> list[Any]:
+    reader = spool.reader()
+    try:
+        return reader.read(sink, 0, 1000, 1 << 30)[0]
+    finally:
+        reader.close()
+
+
+def test_each_sink_gets_the_heads_of_its_own_events_by_sequence_number(spool: Spool) -> None:
+    intake = Intake(spool, router(), logger)
+    siem, chat = RenderedHeads("ids"), RenderedHeads("ids")
+    intake.set_heads({"siem": IdHeads(), "chat": IdHeads()}, {"siem": siem, "chat": chat})
+    assert intake.submit([rec("f1", "s1"), rec("f2")]).events == 3
+    assert intake.submit([rec("s2"), rec("f3")]).events == 2
+    for sink, memo in (("siem", siem), ("chat", chat)):
+        batch = _read(spool, sink)
+        heads = memo.take(batch)
+        assert heads == [f"H:{orjson.loads(item.data)['id']}".encode() for item in batch]
+    assert [orjson.loads(i.data)["id"] for i in _read(spool, "chat")] == ["f1", "f2", "f3"]
+    assert len(siem) == len(chat) == 0
+
+
+def test_heads_of_another_configuration_are_refused(spool: Spool) -> None:
+    intake = Intake(spool, router(), logger)
+    memo = RenderedHeads("the sink's new settings")
+    intake.set_heads({"siem": IdHeads("the old settings")}, {"siem": memo})
+    intake.submit([rec("s1")])
+    assert len(memo) == 0 and memo.take(_read(spool, "siem")) is None
+
+
+def test_a_renderer_that_fails_costs_its_head_only(spool: Spool) -> None:
+    intake = Intake(spool, router(), logger)
+    memo = RenderedHeads("ids")
+    intake.set_heads({"siem": IdHeads(fail_on="s2")}, {"siem": memo})
+    assert intake.submit([rec("s1", "s2", "s3")]).events == 3
+    assert memo.take(_read(spool, "siem")) == [b"H:s1", None, b"H:s3"]
+    assert (memo.used, memo.missed) == (2, 1)
+
+
+def test_a_batch_prepared_without_heads_stores_the_same_rows(spool: Spool) -> None:
+    intake = Intake(spool, router(), logger)
+    intake.set_heads({"siem": IdHeads()}, {"siem": RenderedHeads("ids")})
+    with_heads = intake.prepare([rec("f1", "s1")])
+    without = intake.prepare([rec("f1", "s1")], heads=False)
+    assert [m for m, _ in with_heads.rows] == [m for m, _ in without.rows]
+    assert [orjson.loads(d)["id"] for _, d in with_heads.rows] == [orjson.loads(d)["id"] for _, d in without.rows]
+    assert with_heads.heads["siem"] == ("ids", [b"H:f1", b"H:s1"]) and without.heads == {}
+
+
+def test_the_spool_tells_each_append_its_first_sequence_number(spool: Spool) -> None:
+    firsts: list[int] = []
+    done = [spool.append_nowait([(1, b'{"n":%d}' % i) for i in range(n)], on_stored=firsts.append)
+            for n in (3, 2, 4)]
+    for pending in done:
+        assert pending is not None
+        pending.wait()
+    stored = _read(spool, "siem")
+    assert [orjson.loads(item.data)["n"] for item in stored] == [0, 1, 2, 0, 1, 0, 1, 2, 3]
+    assert firsts == [stored[0].seq, stored[3].seq, stored[5].seq]
+
+
+def test_the_memo_is_bounded_and_drops_what_its_sink_passed() -> None:
+    memo = RenderedHeads("k", limit=5)
+    assert memo.put("k", 10, [b"a", b"b", b"c"])
+    assert not memo.put("k", 13, [b"d", b"e", b"f"])  # over the bound: the sink renders these
+    assert memo.put("k", 13, [b"d", None])
+
+    class Item:
+        def __init__(self, seq: int) -> None:
+            self.seq = seq
+
+    assert memo.take([Item(12), Item(13), Item(14)]) == [b"c", b"d", None]
+    assert len(memo) == 0  # 10 and 11 were passed without being taken
+
+
+def test_spare_time_follows_the_share_of_wall_time_not_spent_working() -> None:
+    wall, cpu = [0.0], [0.0]
+    spare = SpareTime(share=0.1, weight=1.0, clock=lambda: wall[0], cpu=lambda: cpu[0])
+    assert spare.to_spare()  # nothing measured yet
+    wall[0], cpu[0] = 1.0, 0.95  # busy 95 % of the time: no room
+    spare.tick()
+    assert not spare.to_spare()
+    wall[0], cpu[0] = 2.0, 1.6  # busy 65 %: room for more
+    spare.tick()
+    assert spare.to_spare()
