@@ -42,8 +42,9 @@ __all__ = ["Intake", "Preparer", "PreparedBatch", "DedupWindow", "IntakeStats", 
 _data = attrgetter("data")
 _dumps = orjson.dumps
 _NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
-#: a head renderer with its sink's bit in the spool's masks (``1 << bit``)
-_Renderer = tuple[int, "HeadRenderer"]
+#: a head renderer, the bits (``1 << bit``) of the sinks it renders for, and per such sink its
+#: bit and its list of heads (sinks whose renderers share a key share one rendering)
+_Renderer = tuple["HeadRenderer", int, list[tuple[int, list[bytes | None]]]]
 
 #: ``tap(source_name, rows)``: called with each batch once it is durably spooled (``siemrelay tap``)
 Tap = Callable[[str, Sequence[tuple[int, bytes]]], None]
@@ -272,8 +273,8 @@ class Intake:
         # heads rendered ahead, per sink that has a renderer: one entry per row
         bits = self._bits
         named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits] if heads else []
-        renderers: list[_Renderer] = [(bit, r) for _, bit, r in named]
-        head_lists: list[list[bytes | None]] = [[] for _ in renderers]
+        head_lists: list[list[bytes | None]] = [[] for _ in named]
+        renderers = _renderer_groups(named, head_lists)
         for index, rec in enumerate(records):
             try:
                 events = rec.decoder.decode(rec)
@@ -322,15 +323,11 @@ class Intake:
                 if direct:
                     run_matched += 1
                     try:
-                        if type(ev) is not Event:
-                            append((direct, ev.to_json()))
-                            if renderers:
-                                _render_heads(None, direct, renderers, head_lists)
-                        else:
-                            doc = ev.to_dict()
-                            append((direct, _dumps(doc, option=_NON_STR_KEYS)))
-                            if renderers:
-                                _render_heads(doc, direct, renderers, head_lists)
+                        # Event.to_json() in two steps, so that a head renderer can read the dict
+                        doc = ev.to_dict() if type(ev) is Event else None
+                        append((direct, ev.to_json() if doc is None else _dumps(doc, option=_NON_STR_KEYS)))
+                        if renderers:
+                            _render_heads(doc, direct, renderers)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
                         self._unstorable(rec, ev, index, exc, failed, errors)
                         continue
@@ -351,19 +348,15 @@ class Intake:
                     if variant is None:
                         continue
                     try:
-                        if not renderers or type(variant) is not Event:
-                            variant_doc = None
-                            data = variant.to_json()
-                        else:
-                            variant_doc = variant.to_dict()
-                            data = _dumps(variant_doc, option=_NON_STR_KEYS)
+                        variant_doc = variant.to_dict() if renderers and type(variant) is Event else None
+                        data = variant.to_json() if variant_doc is None else _dumps(variant_doc, option=_NON_STR_KEYS)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
                         self._unstorable(rec, ev, index, exc, failed, errors)
                         unstorable = True
                         continue
                     append((mask, data))
                     if renderers:
-                        _render_heads(variant_doc, mask, renderers, head_lists)
+                        _render_heads(variant_doc, mask, renderers)
                 if len(rows) > n_rows:
                     spooled += 1
                     run_queued += 1
@@ -422,18 +415,30 @@ class Intake:
             errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
 
 
-def _render_heads(doc: dict[str, object] | None, mask: int, renderers: list[_Renderer],
-                  head_lists: list[list[bytes | None]]) -> None:
-    """One row's head per renderer: rendered from ``doc`` for a sink in ``mask``, else None
+def _renderer_groups(named: list[tuple[str, int, "HeadRenderer"]], head_lists: list[list[bytes | None]]
+                     ) -> list[_Renderer]:
+    """The renderers of ``named`` sinks grouped by key: sinks with the same settings (a
+    fan-out to two collectors alike) share one rendering per event."""
+    groups: dict[str, _Renderer] = {}
+    for (_, bit, renderer), heads in zip(named, head_lists):
+        group = groups.setdefault(renderer.key, (renderer, 0, []))
+        group[2].append((bit, heads))
+        groups[renderer.key] = (group[0], group[1] | bit, group[2])
+    return list(groups.values())
+
+
+def _render_heads(doc: dict[str, object] | None, mask: int, renderers: list[_Renderer]) -> None:
+    """One row's head per sink: rendered from ``doc`` for a sink in ``mask``, else None
     (also for no ``doc``, and when a renderer fails: the sink then renders that head itself)."""
-    for (bit, render), heads in zip(renderers, head_lists):
+    for render, bits, sinks in renderers:
         head = None
-        if doc is not None and mask & bit:
+        if doc is not None and mask & bits:
             try:
                 head = render(doc)
             except Exception:  # a renderer's bug costs only this head, never the event
                 head = None
-        heads.append(head)
+        for bit, heads in sinks:
+            heads.append(head if mask & bit else None)
 
 
 def _fold(matched: dict[tuple[str, ...], int], queued: dict[tuple[str, ...], int], routes: tuple[str, ...],

@@ -112,3 +112,18 @@ def test_spare_time_follows_the_share_of_wall_time_not_spent_working() -> None:
     wall[0], cpu[0] = 2.0, 1.6  # busy 65 %: room for more
     spare.tick()
     assert spare.to_spare()
+
+
+def test_sinks_with_the_same_settings_share_one_rendering(spool: Spool) -> None:
+    calls: list[object] = []
+
+    class Counting(IdHeads):
+        def __call__(self, doc: Mapping[str, object]) -> bytes | None:
+            calls.append(doc["id"])
+            return super().__call__(doc)
+
+    intake = Intake(spool, router(), logger)
+    intake.set_heads({"siem": Counting(), "chat": Counting()}, {})
+    batch = intake.prepare([rec("f1", "s1")])  # f1 goes to both sinks, s1 to siem only
+    assert calls == ["f1", "s1"]
+    assert batch.heads == {"siem": ("ids", [b"H:f1", b"H:s1"]), "chat": ("ids", [b"H:f1", None])}
