@@ -20,12 +20,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
+from agent.delivery.worker import SinkWorker
 from agent.version import __version__
 from agent.admin.state import AgentView, SpoolSnapshot, intake_counts, route_names, spool_snapshot
 
@@ -241,7 +242,7 @@ class AgentCollector(Collector):
         yield GaugeMetricFamily("siemrelay_tap_watchers", "Live `siemrelay tap` sessions.", value=ex.get("tap_watchers", 0))
 
 
-def _heads(workers: dict[str, Any], names: list[str]) -> Iterator[CounterMetricFamily]:
+def _heads(workers: Mapping[str, SinkWorker], names: list[str]) -> Iterator[CounterMetricFamily]:
     """How many events of each sink came with their head rendered ahead (agent.sdk.heads), and
     how many the sink rendered itself: where a sink's per-event work ran, for sinks that offer it."""
     ahead = CounterMetricFamily("siemrelay_sink_heads_rendered_ahead_total",

@@ -348,7 +348,7 @@ class Intake:
                     if variant is None:
                         continue
                     try:
-                        variant_doc = variant.to_dict() if renderers and type(variant) is Event else None
+                        variant_doc = variant.to_dict() if type(variant) is Event else None
                         data = variant.to_json() if variant_doc is None else _dumps(variant_doc, option=_NON_STR_KEYS)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
                         self._unstorable(rec, ev, index, exc, failed, errors)
@@ -421,9 +421,8 @@ def _renderer_groups(named: list[tuple[str, int, "HeadRenderer"]], head_lists: l
     fan-out to two collectors alike) share one rendering per event."""
     groups: dict[str, _Renderer] = {}
     for (_, bit, renderer), heads in zip(named, head_lists):
-        group = groups.setdefault(renderer.key, (renderer, 0, []))
-        group[2].append((bit, heads))
-        groups[renderer.key] = (group[0], group[1] | bit, group[2])
+        _, bits, sinks = groups.get(renderer.key, (renderer, 0, []))
+        groups[renderer.key] = (renderer, bits | bit, [*sinks, (bit, heads)])
     return list(groups.values())
 
 

@@ -207,7 +207,7 @@ class _Sender:
 
 
 class SpareTime:
-    """Whether this child has time to spare, from how long it waited for its recent batches.
+    """Whether this child has time to spare: the share of its recent wall time not spent working.
 
     Heads rendered ahead (:mod:`agent.sdk.heads`) move a sink's per-event work from the
     agent to this process: worth it only while this process waits for work, since on two

@@ -141,7 +141,6 @@ class Spool(SpoolViews, SpoolOps):
         self._synchronous_full = sync == "full"  # what the connection's PRAGMA synchronous says now
         self._control_handler: Callable[[str, str | None], bool] | None = None
         self._runs = []
-        self._buffered_events = 0
         self._moved_from = {}
         self._touched = set()
         self._history_rows = []
@@ -516,8 +515,8 @@ class Spool(SpoolViews, SpoolOps):
             conn.execute("BEGIN IMMEDIATE")
             for req in batch:
                 handler = getattr(self, f"_do_{req.kind}")
-                if req.kind == "append":  # numbered at the flush, after the appends buffered before it
-                    req.first_seq = self._next_seq + self._buffered_events
+                if req.kind == "append":  # numbered at the flush, after the events buffered before it
+                    req.first_seq = self._next_seq + sum(len(run.datas) for run in self._runs)
                 req.result = handler(conn, *req.args)
                 if req.kind in ("append", "requeue"):
                     added += req.result

@@ -43,8 +43,6 @@ class SpoolOps:
     path: Path
     #: appended events of the open transaction, not yet stored as segments
     _runs: list[Run]
-    #: how many events ``_runs`` holds (the next append's events are numbered after them)
-    _buffered_events: int
     #: sinks whose cursor moved in the open transaction → their cursor before it
     _moved_from: dict[str, int]
     #: sinks whose cursor or retry state changed in the open transaction
@@ -54,14 +52,12 @@ class SpoolOps:
     def _discard_unflushed(self) -> None:
         """Forget the open transaction's buffered writes (it was rolled back)."""
         self._runs, self._moved_from, self._touched, self._history_rows = [], {}, set(), []
-        self._buffered_events = 0
 
     def _flush_appends(self, conn: sqlite3.Connection) -> None:
         if self._runs:
             self._next_seq, size = db.insert_runs(conn, self._next_seq, self._runs)
             self._pending_bytes += size
             self._runs = []
-        self._buffered_events = 0
 
     def _flush(self, conn: sqlite3.Connection) -> None:
         """Write what the transaction's requests buffered (see the module doc)."""
@@ -90,7 +86,6 @@ class SpoolOps:
                    errors: list[tuple[str, str | None, bytes, str]]) -> int:
         if events:
             self._runs.extend(runs(events, self._runs[-1] if self._runs else None))
-            self._buffered_events += len(events)
         if errors:
             now = self.clock()
             conn.executemany(

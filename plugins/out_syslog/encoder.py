@@ -327,13 +327,15 @@ def encode_octet_stream(fmt: SyslogFormat, parse: Callable[[bytes], Mapping[str,
     parts: list[bytes] = []
     add = parts.extend
     max_bytes = fmt.max_bytes
-    for data, head in zip(datas, heads) if heads is not None else zip(datas, [None] * len(datas)):
+    for data, head in zip(datas, heads if heads is not None else [None] * len(datas)):
+        doc = None
         if head is None:
-            head = message_head(fmt, parse(data))
+            doc = parse(data)
+            head = message_head(fmt, doc)
         msg = data if b"\xc2" not in data else json_msg(data)
         size = len(head) + 1 + len(msg)
         if not msg or (max_bytes and size > max_bytes):
-            parts.append(frame_octet(encode(fmt, parse(data), msg)))
+            parts.append(frame_octet(encode(fmt, parse(data) if doc is None else doc, msg)))
         else:
             add((b"%d " % size, head, b" ", msg))
     return b"".join(parts)
