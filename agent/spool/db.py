@@ -136,6 +136,13 @@ def connect(path: Path, sync: str = "full") -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")
+    # SQLite built with SECURE_DELETE (Debian's is) zeroes every page a DELETE frees: each
+    # delivered segment's bytes went through the WAL, its fsync and a checkpoint a second
+    # time, as zeros (measured: 5.2 → 2.1 ns of CPU and 17 → 5.4 ns of wall time per stored
+    # byte for 2 MB segments inserted and deleted). FAST still zeroes the b-tree pages when
+    # that costs no extra I/O, not the overflow pages holding the events; docs/delivery.md
+    # says what stays on disk. The same on every build, whatever its compile-time default.
+    conn.execute("PRAGMA secure_delete=FAST")
     return conn
 
 
