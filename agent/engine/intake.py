@@ -18,6 +18,7 @@ import collections
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Protocol, Sequence
@@ -27,7 +28,7 @@ import orjson
 from agent.sdk.decoder import DecodeError, PartialDecodeError
 from agent.engine.dedup import DedupWindow
 from agent.sdk.record import RawRecord
-from agent.model import Event
+from agent.model import Event, format_time
 from agent.routing.router import Plan, Router
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 from agent.spool.store import Spool, SpoolClosed, SpoolFull
@@ -269,6 +270,8 @@ class Intake:
         plan: Plan | None = None
         run_matched = run_queued = 0
         direct = 0  # the current plan's one sink mask when its events go as they are; 0: the general path
+        received: datetime | None = None  # the last event's receiving time, and its text
+        received_text: str | None = None
         append = rows.append
         # heads rendered ahead, per sink that has a renderer: one entry per row
         bits = self._bits
@@ -324,7 +327,12 @@ class Intake:
                     run_matched += 1
                     try:
                         # Event.to_json() in two steps, so that a head renderer can read the dict
-                        doc = ev.to_dict() if type(ev) is Event else None
+                        if type(ev) is Event:
+                            if ev.received_at is not received:  # a batch's events share one receiving time
+                                received, received_text = ev.received_at, format_time(ev.received_at)
+                            doc = ev.to_dict(received_text)
+                        else:
+                            doc = None
                         append((direct, ev.to_json() if doc is None else _dumps(doc, option=_NON_STR_KEYS)))
                         if renderers:
                             _render_heads(doc, direct, renderers)

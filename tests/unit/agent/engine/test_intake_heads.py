@@ -127,3 +127,24 @@ def test_sinks_with_the_same_settings_share_one_rendering(spool: Spool) -> None:
     batch = intake.prepare([rec("f1", "s1")])  # f1 goes to both sinks, s1 to siem only
     assert calls == ["f1", "s1"]
     assert batch.heads == {"siem": ("ids", [b"H:f1", b"H:s1"]), "chat": ("ids", [b"H:f1", None])}
+
+
+def test_each_event_keeps_its_own_receiving_time_when_a_batch_mixes_them(spool: Spool) -> None:
+    """The intake formats a batch's shared receiving time once; records of one batch that
+    arrived at different times (an HTTP batch: one time per request) each keep their own."""
+    from datetime import datetime, timedelta, timezone
+
+    from agent.model import format_time
+    from agent.sdk.record import RawRecord
+    from plugins.dec_json.decoder import JsonDecoder
+
+    decoder = JsonDecoder({})
+    first = datetime(2026, 12, 7, 6, 0, 0, 4000, tzinfo=timezone.utc)
+    times = [first, first, first + timedelta(milliseconds=1), first, first + timedelta(seconds=3), first]
+    records = [RawRecord(orjson.dumps({"id": f"e{i}", "title": "t", "severity": "high"}), decoder, {"input": "http"}, at)
+               for i, at in enumerate(times)]
+    intake = Intake(spool, router(), logger)
+    intake.set_heads({"siem": IdHeads()}, {"siem": RenderedHeads("ids")})  # the path that renders heads too
+    for heads in (True, False):
+        rows = intake.prepare(records, heads=heads).rows
+        assert [orjson.loads(d)["received_at"] for _, d in rows] == [format_time(at) for at in times]
