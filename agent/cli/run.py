@@ -31,6 +31,7 @@ def run(args: argparse.Namespace, redactor: Redactor) -> int:
     from agent.engine.supervisor import StartupError, Supervisor, tune_garbage_collector
     from agent.errors import ConfigError
     from agent.logging import setup_logging
+    from agent.processes.allocator import tune_allocator
 
     loaded = load_validated(args, redactor)
     if isinstance(loaded, int):
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace, redactor: Redactor) -> int:
     for f in plugins.failures:
         logger.warning("plugin {} ({}) is disabled: {}", f.plugin, f.origin, f.error)
     tune_garbage_collector()
+    logger.debug("allocator: {}", tune_allocator())
     sup = Supervisor(cfg, plugins, redactor, reset_spool=args.reset_spool)
     sup.install_signal_handlers()
     try:

@@ -25,6 +25,7 @@ import sys
 from multiprocessing.connection import Connection
 from typing import Callable
 
+from agent.processes.allocator import tune_allocator
 from agent.processes.channel import ChildChannel, channel_pair
 
 __all__ = ["ChildProcess", "start_child", "boot"]
@@ -92,6 +93,7 @@ def start_child(target: Callable[..., None], args: tuple[object, ...], name: str
 def boot() -> None:
     """The child's side: rebuild its end of the channel, read the function, run it."""
     down, up = int(sys.argv[2]), int(sys.argv[3])
+    tune_allocator()  # as the agent does: a child's batches churn the same megabytes
     channel = ChildChannel(Connection(down, writable=False), Connection(up, readable=False))
     try:
         target, args = channel.recv()

@@ -1,0 +1,71 @@
+"""Keep the C allocator from handing memory back to the kernel after every batch.
+
+The hot path allocates and frees the same few megabytes over and over: a batch's
+serialised events (orjson gives each result a 4 KiB buffer it does not shrink), their
+pickled hand-over between processes, a segment read back, a sink's send buffer. With
+glibc's defaults, once a batch is freed the free space at the top of the heap passes
+the trim threshold (a few MiB, adjusted on the fly), so glibc returns it to the kernel,
+and the next batch faults the same pages in again, each one zeroed by the kernel:
+measured on the side-by-side workload, 0.53 page faults per event in the agent and 0.41
+in its preparing child, and an ``orjson.dumps`` whose result is kept until the batch
+is done cost 3 µs instead of 0.09 (the fault, not the encoding).
+
+:func:`tune_allocator` fixes the two thresholds once at start-up (every process of the
+agent calls it): free memory up to ``trim_threshold`` stays with the process, and blocks
+under ``mmap_threshold`` come from the heap instead of a fresh mapping each. The peak
+resident size does not grow (what is kept was in use a moment before); what changes is
+that after a burst the process keeps up to ``trim_threshold`` of freed memory per arena
+for the next one instead of returning it. An operator who set any ``MALLOC_*`` tunable
+in the environment keeps their own settings: then nothing is changed. Other C
+libraries (musl) are left alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from typing import Mapping
+
+__all__ = ["tune_allocator", "TRIM_THRESHOLD", "MMAP_THRESHOLD"]
+
+#: free memory at the top of a heap kept for the next batch (glibc's M_TRIM_THRESHOLD)
+TRIM_THRESHOLD = 32 * 1024 * 1024
+#: blocks at least this large get a mapping of their own (M_MMAP_THRESHOLD; 32 MiB is
+#: the largest value glibc's own adaptive rule reaches on 64-bit machines)
+MMAP_THRESHOLD = 32 * 1024 * 1024
+
+_M_TRIM_THRESHOLD = -1  # glibc's malloc.h
+_M_MMAP_THRESHOLD = -3
+#: the environment variables through which an operator tunes glibc's malloc themselves
+_OPERATOR_TUNABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
+                      "GLIBC_TUNABLES")
+
+
+def tune_allocator(trim_threshold: int = TRIM_THRESHOLD, mmap_threshold: int = MMAP_THRESHOLD, *,
+                   environ: Mapping[str, str] = os.environ, libc_path: str | None = None) -> str:
+    """Set glibc's trim and mmap thresholds for this process; returns what was done, in words.
+
+    :param environ: where an operator's own ``MALLOC_*`` settings are looked for.
+    :param libc_path: the C library to load (default: the one this process uses).
+    """
+    if any(name in environ for name in _OPERATOR_TUNABLES):
+        return "left as the environment set it"
+    try:
+        libc = ctypes.CDLL(libc_path or ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return "no C library to load: left alone"
+    try:
+        mallopt = libc.mallopt
+        gnu_version = libc.gnu_get_libc_version  # only glibc has it: musl's mallopt does nothing useful
+    except AttributeError:
+        return "not glibc: left alone"
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    gnu_version.restype = ctypes.c_char_p
+    done = []
+    if mallopt(_M_MMAP_THRESHOLD, mmap_threshold):
+        done.append(f"mmap threshold {mmap_threshold >> 20} MiB")
+    if mallopt(_M_TRIM_THRESHOLD, trim_threshold):
+        done.append(f"trim threshold {trim_threshold >> 20} MiB")
+    return f"glibc {gnu_version().decode()}: " + (", ".join(done) if done else "refused the thresholds, left alone")
