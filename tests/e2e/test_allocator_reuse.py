@@ -14,28 +14,15 @@ import json
 import time
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.conftest import pick_port, spawned_children, wait_for
-from tests.peers.syslog_ng import msg_collector
+from tests.conftest import spawned_children, wait_for
 
 pytestmark = pytest.mark.e2e
 
 EVENTS = 20_000
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    port = pick_port()
-    out = tmp_path / "received.jsonl"
-    sng = msg_collector(tmp_path / "syslog-ng", port, out)
-    sng.start()
-    try:
-        yield {"port": port, "out": out}
-    finally:
-        sng.stop()
 
 
 def _minor_faults(pid: int) -> int:

@@ -12,25 +12,11 @@ import os
 import signal
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.conftest import child_pids, received_ids, spawned_children, write_numbered_events, pick_port, wait_for
-from tests.peers.syslog_ng import msg_collector
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """syslog-ng with an RFC 5424 TCP listener (octet counting) writing each MSG on a line."""
-    port = pick_port()
-    out = tmp_path / "received.jsonl"
-    sng = msg_collector(tmp_path / "syslog-ng", port, out)
-    sng.start()
-    try:
-        yield {"port": port, "out": out}
-    finally:
-        sng.stop()
+from tests.conftest import child_pids, received_ids, spawned_children, write_numbered_events, wait_for
 
 
 def _config(tmp_path: Path, port: int, app_name: str = "siemrelay") -> str:
