@@ -41,10 +41,13 @@ def export(ref: str, into: Path) -> Path:
     return into
 
 
-def agent_command(mode: str, tree: Path | None, sets: list[str] = []) -> str:
-    """The harness's AGENT_CMD (or AGENT_HTTP_CMD) running the code in ``tree`` (None: the working tree)."""
+def agent_command(mode: str, tree: Path | None, sets: list[str] = [], env: list[str] = []) -> str:
+    """The harness's AGENT_CMD (or AGENT_HTTP_CMD) running the code in ``tree`` (None: the working tree).
+
+    :param env: ``NAME=VALUE`` settings of the agent's environment.
+    """
     python = ROOT / ".venv" / "bin" / "python"
-    prefix = f"PYTHONPATH={tree} " if tree is not None else ""
+    prefix = "".join(f"{shlex.quote(e)} " for e in env) + (f"PYTHONPATH={tree} " if tree is not None else "")
     writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}" + "".join(f" --set {shlex.quote(s)}" for s in sets)
     if mode == "file":
         write = f"{writer} file {{input}} {{host}} {{port}} {{workdir}}"
@@ -56,16 +59,16 @@ def agent_command(mode: str, tree: Path | None, sets: list[str] = []) -> str:
 
 
 def run_once(harness: Path, mode: str, tree: Path | None, events: int, anchors: str, out: Path,
-             duration: int, sets: list[str] = []) -> dict[str, object]:
+             duration: int, sets: list[str] = [], agent_env: list[str] = []) -> dict[str, object]:
     env = dict(os.environ, BENCH_OUT=str(out))
     target = "agent" if mode == "file" else "agent-http"
     only = f"{target},{anchors}" if anchors else target
     cmd = [sys.executable, str(harness), "--events", str(events), "--reps", "1", "--only", only, "--out", str(out)]
     if mode == "file":
-        env["AGENT_CMD"] = agent_command(mode, tree, sets)
+        env["AGENT_CMD"] = agent_command(mode, tree, sets, agent_env)
         cmd += ["--skip", "agent-http"]
     else:
-        env["AGENT_HTTP_CMD"] = agent_command(mode, tree, sets)
+        env["AGENT_HTTP_CMD"] = agent_command(mode, tree, sets, agent_env)
         cmd += ["--http-duration", str(duration)]
     before = set(out.glob("bench-*.json"))
     subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -103,15 +106,17 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--b-set", action="append", default=[], metavar="SECTION.KEY=JSON",
                     help="an agent setting for version B only (e.g. agent.intake.processes=1); repeatable")
+    ap.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable of version B's agent only (e.g. GLIBC_TUNABLES=); repeatable")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory(prefix="siemrelay-ab-") as tmp:
         tree_a = export(args.base, Path(tmp))
         for rep in range(args.reps):
-            for label, tree, sets in (("A", tree_a, []), ("B", None, args.b_set)):
+            for label, tree, sets, agent_env in (("A", tree_a, [], []), ("B", None, args.b_set, args.b_env)):
                 result = run_once(args.harness, args.mode, tree, args.events, args.anchors, args.out, args.http_duration,
-                                  sets)
+                                  sets, agent_env)
                 fig = figures(result, args.mode)
                 rows[label].append(fig)
                 print(f"rep {rep + 1} {label}: {json.dumps(fig)} ({result['result_file']})", flush=True)
