@@ -15,8 +15,9 @@ agent calls it): free memory up to ``trim_threshold`` stays with the process, an
 under ``mmap_threshold`` come from the heap instead of a fresh mapping each. The peak
 resident size does not grow (what is kept was in use a moment before); what changes is
 that after a burst the process keeps up to ``trim_threshold`` of freed memory per arena
-for the next one instead of returning it. An operator who set any ``MALLOC_*`` tunable
-in the environment keeps their own settings: then nothing is changed. Other C
+for the next one instead of returning it. An operator who set glibc's own variables for
+these knobs (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TOP_PAD_``,
+``MALLOC_MMAP_MAX_``) or ``GLIBC_TUNABLES`` keeps their settings: then nothing is changed. Other C
 libraries (musl) are left alone.
 """
 
@@ -46,7 +47,7 @@ def tune_allocator(trim_threshold: int = TRIM_THRESHOLD, mmap_threshold: int = M
                    environ: Mapping[str, str] = os.environ, libc_path: str | None = None) -> str:
     """Set glibc's trim and mmap thresholds for this process; returns what was done, in words.
 
-    :param environ: where an operator's own ``MALLOC_*`` settings are looked for.
+    :param environ: where an operator's own settings (:data:`_OPERATOR_TUNABLES`) are looked for.
     :param libc_path: the C library to load (default: the one this process uses).
     """
     if any(name in environ for name in _OPERATOR_TUNABLES):

@@ -21,19 +21,19 @@ ROOT = Path(__file__).resolve().parents[4]
 
 BLOCKS = 4000  # 16 MiB a batch: more than glibc's own trim threshold, less than ours
 
-CHURN = f"""
-import resource, sys
-def faults():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-def churn(batches):
-    for _ in range(batches):
-        batch = [bytes(4000) for _ in range({BLOCKS})]
-        del batch
-churn(3)
-before = faults()
-churn(10)
-print((faults() - before) / (10 * {BLOCKS}))
-"""
+def churn_faults_per_block() -> float:
+    """Page faults per 4 KiB block over ten batches of :data:`BLOCKS` blocks, after three to warm up."""
+    import resource
+
+    def churn(batches: int) -> None:
+        for _ in range(batches):
+            batch = [bytes(4000) for _ in range(BLOCKS)]
+            del batch
+
+    churn(3)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    churn(10)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / (10 * BLOCKS)
 
 
 def _faults_per_block(tune: bool, operator: dict[str, str] | None = None) -> tuple[float, str]:
@@ -42,7 +42,8 @@ def _faults_per_block(tune: bool, operator: dict[str, str] | None = None) -> tup
     :param operator: ``MALLOC_*`` settings in its environment (none of this machine's).
     """
     code = ("from agent.processes.allocator import tune_allocator\nprint(tune_allocator())\n" if tune
-            else "print('untuned')\n") + CHURN
+            else "print('untuned')\n")
+    code += "from tests.unit.agent.processes.test_allocator import churn_faults_per_block\nprint(churn_faults_per_block())\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     env.update(operator or {}, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
@@ -73,17 +74,7 @@ def test_no_c_library_leaves_the_allocator_alone(tmp_path: Path) -> None:
 
 def churn_and_report(channel: ChildChannel) -> None:
     """In a child started the agent's way: the same churn, faults per block sent back."""
-    import resource
-
-    def churn(batches: int) -> None:
-        for _ in range(batches):
-            batch = [bytes(4000) for _ in range(BLOCKS)]
-            del batch
-
-    churn(3)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    churn(10)
-    channel.send((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / (10 * BLOCKS))
+    channel.send(churn_faults_per_block())
 
 
 def test_a_child_the_agent_starts_is_tuned_too() -> None:
