@@ -84,6 +84,8 @@ def test_batches_reuse_freed_memory_in_the_agent_and_its_child(tmp_path: Path, c
     untuned = _faults_per_event(tmp_path / "untuned", collector, agent_process, {"GLIBC_TUNABLES": ""})
     tuned = _faults_per_event(tmp_path / "tuned", collector, agent_process, {})
     # glibc alone: each batch faults its pages in again (measured: agent 0.60-0.90, child
-    # 0.14-0.22 per event); as the agent sets it, nearly none (0.00-0.03 and 0.00)
-    assert untuned[1] > 0.1 and tuned[1] < untuned[1] / 10, (tuned, untuned)
+    # 0.08-0.22 per event, the least under the suite's parallel load); as the agent sets it,
+    # nearly none (0.00-0.03 and 0.00-0.002). The child's floor only says glibc alone faults
+    # measurably; the claim is the tenfold drop.
+    assert untuned[1] > 0.02 and tuned[1] < untuned[1] / 10, (tuned, untuned)
     assert tuned[0] < untuned[0] / 2, (tuned, untuned)
