@@ -187,7 +187,7 @@ def json_lines(path: Path, rotated: bool = False) -> list[Any]:
     ``path`` into (``path.1`` …), by name.
     """
     out: list[Any] = []
-    for p in sorted(path.parent.glob(path.name + "*")) if rotated else [path]:
+    for p in sorted(p for p in path.parent.glob(path.name + "*") if p.name == path.name or p.suffix[1:].isdigit()) if rotated else [path]:
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -35,8 +35,39 @@ class FileSink(Sink):
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)  # read: its last line
         self._size = os.fstat(self._fd).st_size
+        self._drop_torn_line()
+
+    def _drop_torn_line(self) -> None:
+        """Move a last line without its newline to ``<path>.torn``: a write a crash (kill -9) interrupted.
+
+        The sink writes whole lines only, and the batch that write belonged to was not
+        acknowledged, so it is sent again; appended after the fragment, its first
+        event would be glued to it into one forged, unparseable line. The fragment is
+        kept aside, not deleted (the file may not have been only ours).
+        """
+        assert self._fd is not None
+        if not self._size or os.pread(self._fd, 1, self._size - 1) == b"\n":
+            return
+        keep = self._size
+        while keep > 0:
+            start = max(0, keep - (1 << 16))
+            block = os.pread(self._fd, keep - start, start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = start
+        torn = self.path.with_name(self.path.name + ".torn")
+        with open(torn, "ab") as aside:
+            aside.write(os.pread(self._fd, self._size - keep, keep) + b"\n")
+            aside.flush()
+            os.fsync(aside.fileno())
+        os.ftruncate(self._fd, keep)
+        self.ctx.logger.warning("{}: a line a crash left half written ({} bytes) moved to {}; its events are sent again",
+                                self.path, self._size - keep, torn)
+        self._size = keep
 
     def _rotate(self) -> None:
         self.close()
