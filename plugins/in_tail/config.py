@@ -43,6 +43,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                              "meta": describe("Batches that may wait for the spool's commit at once: the next batch is read and decoded "
                                               "while the ones before are committed. The checkpoint moves past a batch only once it "
                                               "and every batch before it are committed (1: wait for each commit before reading on).")},
+    "checkpoint_sync_s": {"type": "number", "default": 1.0, "min": 0,
+                          "meta": describe("The checkpoint is written after every committed batch (a crash or kill -9 reads again only the "
+                                           "batches in flight) and fsynced at most this often, and whenever a file is added or let go: "
+                                           "after a power loss, what was committed in the last this-many seconds is read again "
+                                           "(0: fsync after every batch).")},
 }
 
 

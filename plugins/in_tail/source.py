@@ -119,6 +119,7 @@ class TailSource(Source):
         self.max_inflight = int(config.get("max_inflight_batches", 4))
         self.partial_flush = float(config["partial_flush_s"])
         self.rotate_wait = float(config["rotate_wait_s"])
+        self.checkpoint_sync = float(config.get("checkpoint_sync_s", 1.0))
         ml = config.get("multiline") or {}
         self.start_re = re.compile(ml["start_pattern"].encode()) if ml.get("start_pattern") else None
         self.ml_max = int(ml.get("max_lines", 500))
@@ -136,7 +137,7 @@ class TailSource(Source):
 
     def start(self) -> None:
         self.ctx.state_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoints = Checkpoints(self.ctx.state_dir)
+        self.checkpoints = Checkpoints(self.ctx.state_dir, sync_interval_s=self.checkpoint_sync, clock=self.clock)
         if self.pinner is not None:
             self.pinner.watch(self.paths.static_dirs())
             if not self.pinner.available:
@@ -151,6 +152,11 @@ class TailSource(Source):
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.checkpoints is not None:
+            try:
+                self.checkpoints.save(durable=True)  # the offsets of the last batches survive a power loss too
+            except OSError as exc:
+                self.ctx.logger.warning("writing the checkpoint at stop failed: {} (the last batches are read again)", exc.strerror or exc)
         if self.pinner is not None:
             self.pinner.close()
         for f in self.files.values():
@@ -381,6 +387,7 @@ class TailSource(Source):
                 if len(self.inflight):  # nothing more to read: the checkpoints catch up meanwhile
                     self._collect(0, self.poll)
                 else:
+                    self._sync_checkpoints()
                     self._wake.wait(self.poll)
         self._collect(0)  # stopping: the answers of the batches in flight (bounded by STOP_WAIT_S)
 
@@ -534,9 +541,18 @@ class TailSource(Source):
         return records, flagged
 
     def _save(self, f: _File) -> None:
+        """Save ``f``'s checkpoint durably at once: a copy's start or a truncation must survive a power loss."""
         assert self.checkpoints is not None
         self._mark(f)
-        self.checkpoints.save()
+        self.checkpoints.save(durable=True)
+
+    def _sync_checkpoints(self) -> None:
+        """While idle: the synced copy catches up with the last offsets once it is due."""
+        assert self.checkpoints is not None
+        try:
+            self.checkpoints.save()
+        except OSError as exc:
+            self.ctx.logger.warning("writing the checkpoint failed: {} (will retry)", exc.strerror or exc)
 
     def _mark(self, f: _File) -> None:
         """Put ``f``'s acknowledged offset (and its copies' that shadow it) in the checkpoints, unsaved."""
