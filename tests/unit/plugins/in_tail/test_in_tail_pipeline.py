@@ -38,10 +38,10 @@ def saves(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, int]]:
     seen: list[dict[str, int]] = []
     original = Checkpoints.save
 
-    def save(self: Checkpoints) -> None:
+    def save(self: Checkpoints, durable: bool = False) -> None:
         if self.dirty:
             seen.append({k: int(v["offset"]) for k, v in self.data.items()})
-        original(self)
+        original(self, durable)
 
     monkeypatch.setattr(Checkpoints, "save", save)
     return seen
