@@ -244,10 +244,13 @@ class Intake:
                                  retry_after=self.retry_after_s)
         return None
 
-    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False, heads: bool = True) -> "PreparedBatch":
+    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False, heads: bool = True,
+                shared_only: bool = False) -> "PreparedBatch":
         """Decode, route and serialise ``records``: the spool rows and dead letters of one batch, nothing written.
 
         :param heads: render the heads of the sinks that have a renderer (:mod:`agent.sdk.heads`).
+        :param shared_only: only those whose rendering several sinks share (each such head
+            saves the sinks more than one rendering; a head of one sink only moves its work).
         """
         rows: list[tuple[int, bytes]] = []
         errors: list[tuple[str, str | None, bytes, str]] = []
@@ -276,6 +279,9 @@ class Intake:
         # heads rendered ahead, per sink that has a renderer: one entry per row
         bits = self._bits
         named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits] if heads else []
+        if shared_only:
+            sharing = collections.Counter(r.key for _, _, r in named)
+            named = [entry for entry in named if sharing[entry[2].key] > 1]
         head_lists: list[list[bytes | None]] = [[] for _ in named]
         renderers = _renderer_groups(named, head_lists)
         for index, rec in enumerate(records):

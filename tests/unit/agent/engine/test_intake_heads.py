@@ -76,6 +76,29 @@ def test_a_batch_prepared_without_heads_stores_the_same_rows(spool: Spool) -> No
     assert with_heads.heads["siem"] == ("ids", [b"H:f1", b"H:s1"]) and without.heads == {}
 
 
+def test_a_busy_child_renders_only_the_heads_several_sinks_share(spool: Spool) -> None:
+    """A head of one sink only moves its work; one several sinks share saves a rendering per sink."""
+    intake = Intake(spool, router(), logger)
+    intake.set_heads({"siem": IdHeads("shared"), "chat": IdHeads("shared")}, {})
+    assert intake.prepare([rec("f1", "s1")], shared_only=True).heads == {
+        "siem": ("shared", [b"H:f1", b"H:s1"]), "chat": ("shared", [b"H:f1", None])}
+    intake.set_heads({"siem": IdHeads("siem's own"), "chat": IdHeads("chat's own")}, {})
+    assert intake.prepare([rec("f1", "s1")], shared_only=True).heads == {}
+    assert set(intake.prepare([rec("f1", "s1")]).heads) == {"siem", "chat"}
+
+
+def test_the_child_takes_on_every_head_only_while_idle_30_percent_of_its_time() -> None:
+    wall, cpu = [0.0], [0.0]
+    spare = SpareTime(weight=1.0, clock=lambda: wall[0], cpu=lambda: cpu[0])
+    assert spare.share == 0.3
+    wall[0], cpu[0] = 1.0, 0.8  # idle 20 %: not enough for heads that only move work
+    spare.tick()
+    assert not spare.to_spare()
+    wall[0], cpu[0] = 2.0, 1.4  # idle 40 % of the last second
+    spare.tick()
+    assert spare.to_spare()
+
+
 def test_the_spool_tells_each_append_its_first_sequence_number(spool: Spool) -> None:
     firsts: list[int] = []
     done = [spool.append_nowait([(1, b'{"n":%d}' % i) for i in range(n)], on_stored=firsts.append)
