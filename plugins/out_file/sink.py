@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,9 +36,11 @@ class FileSink(Sink):
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)  # read: its last line
-        self._size = os.fstat(self._fd).st_size
-        self._drop_torn_line()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        st = os.fstat(self._fd)
+        self._size = st.st_size
+        if stat.S_ISREG(st.st_mode) and self._size:  # not a pipe or a device (/dev/stdout)
+            self._drop_torn_line()
 
     def _drop_torn_line(self) -> None:
         """Move a last line without its newline to ``<path>.torn``: a write a crash (kill -9) interrupted.
@@ -48,20 +51,28 @@ class FileSink(Sink):
         kept aside, not deleted (the file may not have been only ours).
         """
         assert self._fd is not None
-        if not self._size or os.pread(self._fd, 1, self._size - 1) == b"\n":
-            return
-        keep = self._size
-        while keep > 0:
-            start = max(0, keep - (1 << 16))
-            block = os.pread(self._fd, keep - start, start)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                keep = start + newline + 1
-                break
-            keep = start
+        try:
+            reader = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return  # written but not readable by us: nothing to check, as before
+        try:
+            if os.pread(reader, 1, self._size - 1) == b"\n":
+                return
+            keep = self._size
+            while keep > 0:
+                start = max(0, keep - (1 << 16))
+                block = os.pread(reader, keep - start, start)
+                newline = block.rfind(b"\n")
+                if newline >= 0:
+                    keep = start + newline + 1
+                    break
+                keep = start
+            fragment = os.pread(reader, self._size - keep, keep)
+        finally:
+            os.close(reader)
         torn = self.path.with_name(self.path.name + ".torn")
         with open(torn, "ab") as aside:
-            aside.write(os.pread(self._fd, self._size - keep, keep) + b"\n")
+            aside.write(fragment + b"\n")
             aside.flush()
             os.fsync(aside.fileno())
         os.ftruncate(self._fd, keep)
