@@ -1,7 +1,9 @@
 """The file source with batches in flight, through the real agent: tail → spool → file sink, kill -9, restart.
 
-A writer appends as fast as it can, so the source keeps several batches waiting for
-the spool's commit (``max_inflight_batches: 4``) when the agent is killed. After the
+A writer appends about 200,000 lines a second until the agent is killed (faster than the
+agent reads on any machine it runs on), so the source keeps several batches waiting for
+the spool's commit (``max_inflight_batches: 4``) when the agent is killed. (A fixed
+60,000 lines written at once could be read whole before the kill on a fast machine.) After the
 restart every line reaches the sink; a line comes twice only if it lies past the
 checkpoint the killed agent left (at most the batches in flight: committed, perhaps,
 but not yet acknowledged), or if the sink re-sends what it wrote just before the kill.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from tests.conftest import json_lines, wait_for
 
 pytestmark = pytest.mark.e2e
 
-LINES = 60_000
+MAX_LINES = 400_000  # the writer's bound if the kill is late
 SINK_BATCH = 200
 
 
@@ -74,14 +77,17 @@ def test_kill_9_with_batches_in_flight_then_restart_delivers_every_line(tmp_path
     out = tmp_path / "out" / "events.jsonl"
     agent = agent_process(cfg)
     stop = threading.Event()
+    written = [0]
 
     def writer() -> None:
         with open(src, "ab", buffering=1 << 16) as fh:
-            for start in range(0, LINES, 1000):
+            for start in range(0, MAX_LINES, 1000):
                 if stop.is_set():
                     return
                 fh.write(b"".join(_line(i) for i in range(start, start + 1000)))
                 fh.flush()
+                written[0] = start + 1000
+                time.sleep(0.005)
 
     t = threading.Thread(target=writer)
     t.start()
@@ -90,14 +96,16 @@ def test_kill_9_with_batches_in_flight_then_restart_delivers_every_line(tmp_path
         agent.send_signal(signal.SIGKILL)  # mid-stream: the writer still appends, batches wait for their commit
         agent.proc.wait(10)
     finally:
+        stop.set()
         t.join(60)
+    lines = written[0]
     covered = _checkpointed_lines(tmp_path, src)
     before_restart = _delivered(out)
-    assert 0 < covered < LINES, "the kill came after the source had read everything: nothing was in flight"
+    assert 0 < covered < lines, "the kill came after the source had read everything: nothing was in flight"
     agent_process(cfg)
-    wait_for(lambda: set(_delivered(out)) >= set(range(LINES)), timeout=120, what="every line after the restart")
+    wait_for(lambda: set(_delivered(out)) >= set(range(lines)), timeout=120, what="every line after the restart")
     delivered = _delivered(out)
-    assert set(delivered) == set(range(LINES))
+    assert set(delivered) == set(range(lines))
     twice = [i for i, n in Counter(delivered).items() if n > 1]
     # the source reads again only past its checkpoint; a line behind it comes twice only when the
     # sink re-sends what it wrote just before the kill (its cursor commit follows its writes)
