@@ -28,7 +28,8 @@ from agent.model import (Event, Severity, content_id, format_time, parse_time, s
                          severity_from_name, severity_from_score, utcnow)
 from agent.sdk.proxy import PROXY_SCHEMA, ProxySettings
 from agent.sdk.listeners import Listeners
-from agent.sdk.net import ADDRESS_RULES, address_check, family_of, parse_address
+from agent.sdk.net import ADDRESS_RULES, IMDS_ENDPOINT, address_check, family_of, parse_address, url_check
+from agent.sdk.compression import gzip_bytes
 from agent.sdk.otlp import (OTLP_EXTRA_HINT, OtlpModules, attributes_dict, flatten, from_any_value, key_values, ocsf_severity, otlp_missing, otlp_modules, otlp_severity, to_any_value)
 from agent.sdk.record import RawRecord
 from agent.sdk.running import RunningAgent
@@ -60,11 +61,11 @@ from agent.sdk.endpoint import ConformanceEndpoint
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
     from agent.sdk.chat_sink import ChatWebhookSink, chat_outcome
-    from agent.sdk.cloudapi import api_error_text, api_outcome, gzip_bytes, oversized
+    from agent.sdk.cloudapi import api_error_text, api_outcome, oversized
     from agent.sdk.http_server import DrainingHandler, DrainingHTTPServer
-    from agent.sdk.httpclient import HttpClient, ProxyRefused, url_check
+    from agent.sdk.httpclient import HttpClient, ProxyRefused
     from agent.sdk.nats_connection import ConnectFailed as NatsConnectFailed, NatsConnection
-    from agent.sdk.oauth import (IMDS_ENDPOINT, AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher,
+    from agent.sdk.oauth import (AccessToken, ClientCredentials, ManagedIdentity, TokenFetcher,
                                  TokenProvider, bearer_request, token_outcome)
     from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
 
@@ -74,9 +75,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers
 #: fifth of a second of its start (docs/hot-path.md). ``from agent.sdk import HttpClient``
 #: works as before (PEP 562).
 _LAZY: dict[str, tuple[str, str]] = {
-    **{name: ("agent.sdk.cloudapi", name) for name in ("api_error_text", "api_outcome", "gzip_bytes", "oversized")},
-    **{name: ("agent.sdk.httpclient", name) for name in ("HttpClient", "ProxyRefused", "url_check")},
-    **{name: ("agent.sdk.oauth", name) for name in ("IMDS_ENDPOINT", "AccessToken", "ClientCredentials", "ManagedIdentity",
+    **{name: ("agent.sdk.cloudapi", name) for name in ("api_error_text", "api_outcome", "oversized")},
+    **{name: ("agent.sdk.httpclient", name) for name in ("HttpClient", "ProxyRefused")},
+    **{name: ("agent.sdk.oauth", name) for name in ("AccessToken", "ClientCredentials", "ManagedIdentity",
                                                      "TokenFetcher", "TokenProvider", "bearer_request", "token_outcome")},
     **{name: ("agent.sdk.oauth_google", name) for name in ("GoogleServiceAccount", "load_service_account")},
     **{name: ("agent.sdk.http_server", name) for name in ("DrainingHandler", "DrainingHTTPServer")},

@@ -13,7 +13,6 @@ import dataclasses
 from typing import Any, ClassVar
 
 from agent.sdk.outcome import Delivery, Status
-from agent.sdk.httpclient import HttpClient
 from agent.sdk.sink import Sink, SinkContext
 from agent.sdk.digest import digest_batching
 
@@ -58,6 +57,8 @@ class ChatWebhookSink(Sink):
         super().__init__(name, config, ctx)
         self.url = config["url"]
         self.max_items = int((config.get("digest") or {}).get("max_items", 10))
+        from agent.sdk.httpclient import HttpClient  # here: an agent without HTTP sinks never imports requests
+
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers={"Content-Type": self.CONTENT_TYPE}, redact=ctx.redact)
 

@@ -12,7 +12,6 @@ then dead-letters the one event that is refused alone).
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import orjson
@@ -20,6 +19,7 @@ import requests
 
 from agent.sdk.outcome import Delivery, parse_retry_after
 from agent.sdk.httpclient import HttpClient
+from agent.sdk.compression import gzip_bytes
 
 __all__ = ["api_outcome", "api_error_text", "gzip_bytes", "oversized"]
 
@@ -70,7 +70,3 @@ def oversized(count: int, size: int, limit: int, api: str) -> Delivery:
                            + ("" if count == 1 else "; splitting it"), code=413)
 
 
-def gzip_bytes(data: bytes, level: int = 1) -> bytes:
-    """gzip (RFC 1952) with a zero mtime, so the same input always gives the same bytes."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return compressor.compress(data) + compressor.flush()

@@ -30,6 +30,7 @@ from agent.version import __version__
 from agent.sdk.outcome import Delivery, classify_http
 from agent.sdk.proxy import ProxySettings
 from agent.sdk.tls import client_context
+from agent.sdk.net import url_check  # noqa: F401  (its home before; plugins import it from here)
 
 __all__ = ["HttpClient", "ProxyRefused", "USER_AGENT", "url_check", "proxy_refusal", "proxy_outcome"]
 
@@ -222,8 +223,3 @@ def _host_only(url: str) -> str:
     return f"{parts.scheme}://{_netloc(parts)}/***"
 
 
-def url_check(field: str, value: str, error: Callable[[str, str], None]) -> None:
-    """cerberus ``check_with`` for HTTP(S) URLs (names the field, never echoes the URL)."""
-    parts = urlsplit(value or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        error(field, "expected an http:// or https:// URL")

@@ -1,10 +1,15 @@
-"""Addresses as users write them: ``host:port``, ``[::1]:port``."""
+"""Addresses as users write them: ``host:port``, ``[::1]:port``, and HTTP(S) URLs."""
 
 from __future__ import annotations
 
 import socket
+from typing import Callable
+from urllib.parse import urlsplit
 
-__all__ = ["parse_address", "ADDRESS_RULES"]
+__all__ = ["parse_address", "ADDRESS_RULES", "url_check", "IMDS_ENDPOINT"]
+
+#: Azure's instance metadata service, where a managed identity gets its tokens (link-local)
+IMDS_ENDPOINT = "http://169.254.169.254/metadata/identity/oauth2/token"
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -40,3 +45,14 @@ def address_check(field: str, value: str, error) -> None:  # type: ignore[no-unt
 
 
 ADDRESS_RULES = {"type": "string", "check_with": address_check}
+
+
+def url_check(field: str, value: str, error: Callable[[str, str], None]) -> None:
+    """cerberus ``check_with`` for HTTP(S) URLs (names the field, never echoes the URL).
+
+    Here, not beside the HTTP client, so that validating a configuration does not
+    import ``requests``.
+    """
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        error(field, "expected an http:// or https:// URL")

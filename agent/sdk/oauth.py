@@ -31,12 +31,10 @@ import requests
 
 from agent.sdk.outcome import Delivery, parse_retry_after
 from agent.sdk.httpclient import HttpClient
+from agent.sdk.net import IMDS_ENDPOINT
 
 __all__ = ["AccessToken", "TokenFetcher", "TokenProvider", "ClientCredentials", "ManagedIdentity",
            "bearer_request", "token_outcome", "IMDS_ENDPOINT", "OAUTH_ERRORS"]
-
-#: Azure's instance metadata service, token path (link-local: never through a proxy).
-IMDS_ENDPOINT = "http://169.254.169.254/metadata/identity/oauth2/token"
 
 #: RFC 6749 §5.2 error codes: each means the request or the credentials are wrong.
 OAUTH_ERRORS = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import orjson
 
-from agent.sdk import Delivery, HttpClient, Sink, SinkContext, SpooledEvent, Status, parse_template, render_json
+from agent.sdk import Delivery, Sink, SinkContext, SpooledEvent, Status, parse_template, render_json
 from plugins.out_elasticsearch.config import CONFIG_SCHEMA, DEFAULTS, check_config
 from plugins.out_elasticsearch.encoder import bulk_body, doc_id, read_items
 from agent.sdk.endpoint import ConformanceEndpoint
@@ -63,6 +63,8 @@ class ElasticsearchSink(Sink):
                 if s:
                     text = text.replace(s, "***")
             return redact(text)
+
+        from agent.sdk.httpclient import HttpClient  # here: an agent without HTTP sinks never imports requests
 
         self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]), headers=headers,
                                  redact=redact_all)

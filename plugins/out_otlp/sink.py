@@ -9,11 +9,12 @@ dropped without a word; 429, 502, 503 and 504 are retried with the server's
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
-from agent.sdk import (AGENT_VERSION, Delivery, HttpClient, Sink, SinkContext, SpooledEvent, Status, otlp_modules)
+from agent.sdk import (AGENT_VERSION, Delivery, Sink, SinkContext, SpooledEvent, Status, otlp_modules)
 from plugins.out_otlp.config import CONFIG_SCHEMA, DEFAULTS, SECRET_HEADER_NAMES, check_config
 from plugins.out_otlp.encoder import OtlpFormat, compress, encode_request, serialize
 from agent.sdk.endpoint import ConformanceEndpoint
@@ -54,6 +55,8 @@ class OtlpSink(Sink):
             for s in secrets:
                 text = text.replace(s, "***")
             return redact(text)
+
+        from agent.sdk.httpclient import HttpClient  # here: an agent without HTTP sinks never imports requests
 
         self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers=headers, redact=redact_all)

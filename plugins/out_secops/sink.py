@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from agent.sdk import (Delivery, GoogleServiceAccount, HttpClient, Sink, SinkContext, SpooledEvent, TokenProvider,
-                       api_outcome, bearer_request, load_service_account, oversized)
+from agent.sdk import Delivery, Sink, SinkContext, SpooledEvent
 from plugins.out_secops.config import CONFIG_SCHEMA, check_config
 from plugins.out_secops.encoder import import_body, legacy_unstructured_body
 from agent.sdk.endpoint import ConformanceEndpoint
@@ -71,6 +70,11 @@ class SecOpsSink(Sink):
         self.forwarder = config.get("forwarder")
         self.max_bytes = int(config["max_request_bytes"])
         timeout = float(config["retry"]["timeout_s"])
+        # here, not at module level: an agent without HTTP sinks never imports requests
+        from agent.sdk.httpclient import HttpClient
+        from agent.sdk.oauth import TokenProvider
+        from agent.sdk.oauth_google import GoogleServiceAccount, load_service_account
+
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=timeout,
                                  headers={"Content-Type": "application/json"}, redact=ctx.redact)
         account = load_service_account(config["credentials_file"], LEGACY_SCOPES if self.legacy else SCOPES)
@@ -86,6 +90,9 @@ class SecOpsSink(Sink):
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to send")
+        from agent.sdk.cloudapi import api_outcome, oversized
+        from agent.sdk.oauth import bearer_request
+
         body = self.encode_batch(batch)
         if len(body) > self.max_bytes:
             return oversized(len(batch), len(body), self.max_bytes,

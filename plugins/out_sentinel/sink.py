@@ -10,11 +10,13 @@ circuit.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import quote
 
-from agent.sdk import (ClientCredentials, Delivery, HttpClient, ManagedIdentity, Sink, SinkContext, SpooledEvent,
-                       TokenProvider, api_outcome, bearer_request, gzip_bytes, oversized)
+if TYPE_CHECKING:
+    from agent.sdk.oauth import ClientCredentials, ManagedIdentity
+
+from agent.sdk import Delivery, Sink, SinkContext, SpooledEvent, gzip_bytes
 from plugins.out_sentinel.config import CONFIG_SCHEMA, MAX_CALL_BYTES, check_config
 from plugins.out_sentinel.encoder import encode_rows
 from agent.sdk.endpoint import ConformanceEndpoint
@@ -53,6 +55,10 @@ class SentinelSink(Sink):
         self.gzip = bool(config["gzip"])
         self.gzip_level = int(config["gzip_level"])
         timeout = float(config["retry"]["timeout_s"])
+        # here, not at module level: an agent without HTTP sinks never imports requests
+        from agent.sdk.httpclient import HttpClient
+        from agent.sdk.oauth import ClientCredentials, ManagedIdentity, TokenProvider
+
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=timeout,
                                  headers={"Content-Type": "application/json"}, redact=ctx.redact)
         audience = config["audience"].rstrip("/")
@@ -75,6 +81,9 @@ class SentinelSink(Sink):
     def send(self, batch: Sequence[SpooledEvent]) -> Delivery:
         if not batch:
             return Delivery.success("nothing to send")
+        from agent.sdk.cloudapi import api_outcome, oversized
+        from agent.sdk.oauth import bearer_request
+
         body = self.encode_batch(batch)
         if len(body) > MAX_CALL_BYTES:
             return oversized(len(batch), len(body), MAX_CALL_BYTES, "Logs Ingestion API")

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from agent.sdk.outcome import Delivery, Status
-from agent.sdk.httpclient import HttpClient
 from agent.sdk.render import render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_splunk_hec.config import CONFIG_SCHEMA, check_config
@@ -65,6 +64,8 @@ class SplunkHecSink(Sink):
         self.channel = str(uuid.uuid4())
         headers = {"Authorization": f"Splunk {config['token']}", "Content-Type": "application/json",
                    "X-Splunk-Request-Channel": self.channel}
+        from agent.sdk.httpclient import HttpClient  # here: an agent without HTTP sinks never imports requests
+
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers=headers, redact=ctx.redact)
         self._closing = threading.Event()

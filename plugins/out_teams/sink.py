@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import re
 
 import orjson
-import requests
+
+if TYPE_CHECKING:
+    import requests
 
 from agent.sdk import ChatWebhookSink, Delivery, SpooledEvent, chat_outcome
 from plugins.out_teams.config import BATCH_DEFAULTS, CONFIG_SCHEMA, check_config

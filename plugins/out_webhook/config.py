@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.sdk.httpclient import url_check
+from agent.sdk.net import url_check
 from agent.sdk.render import SCHEMA_RULES
 from agent.sdk.proxy import PROXY_SCHEMA
 from agent.sdk.tls import TLS_SCHEMA, tls_check

@@ -8,7 +8,6 @@ from typing import Any, Sequence
 import orjson
 
 from agent.sdk.outcome import Delivery, Status
-from agent.sdk.httpclient import HttpClient
 from agent.sdk.render import render_json
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 from plugins.out_webhook.config import CONFIG_SCHEMA, SECRET_HEADER_NAMES, check_config, derive_config
@@ -53,6 +52,8 @@ class WebhookSink(Sink):
                 if s:
                     text = text.replace(s, "***")
             return redact(text)
+
+        from agent.sdk.httpclient import HttpClient  # here: an agent without HTTP sinks never imports requests
 
         self.client = HttpClient(tls=config.get("tls"), proxy=config.get("proxy"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers=headers, redact=redact_all)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, ClassVar, Sequence
 
 from agent.sdk import Delivery, Status
-from agent.sdk import HttpClient
 from agent.sdk import ConformanceEndpoint, Sink, SinkContext, SpooledEvent
 from siemrelay_pagerduty.config import CONFIG_SCHEMA, DEFAULTS, check_config
 from siemrelay_pagerduty.encoder import MAX_BODY_BYTES, encode_event, serialise
@@ -38,6 +37,9 @@ class PagerDutySink(Sink):
         super().__init__(name, config, ctx)
         self.url = str(config["url"])
         self._routing_key = str(config["routing_key"])
+        # imported here, not at the top: an agent that does not use this sink never loads requests
+        from agent.sdk import HttpClient
+
         self.client = HttpClient(tls=config.get("tls"), timeout_s=float(config["retry"]["timeout_s"]),
                                  headers={"Content-Type": "application/json"}, redact=ctx.redact)
 
