@@ -126,8 +126,8 @@ class Checkpoints:
         an idle reader's last offsets reach it too.
         """
         now = self.clock()
-        due = self._behind and now - self._synced_at >= self.sync_interval_s
-        if not self.dirty and not due and not (durable and self._behind):
+        elapsed = now - self._synced_at >= self.sync_interval_s
+        if not self.dirty and not (self._behind and (elapsed or durable)):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         blob = orjson.dumps(self.data)
@@ -136,7 +136,7 @@ class Checkpoints:
             self._write(self.path, blob, fsync=False)
             self.dirty = False
             self._behind = True
-        if durable or keys != self._durable_keys or now - self._synced_at >= self.sync_interval_s:
+        if durable or elapsed or keys != self._durable_keys:
             self._write(self.synced_path, blob, fsync=True)
             self._synced_at = now
             self._durable_keys = keys

@@ -153,10 +153,7 @@ class TailSource(Source):
             self._thread.join()
             self._thread = None
         if self.checkpoints is not None:
-            try:
-                self.checkpoints.save(durable=True)  # the offsets of the last batches survive a power loss too
-            except OSError as exc:
-                self.ctx.logger.warning("writing the checkpoint at stop failed: {} (the last batches are read again)", exc.strerror or exc)
+            self._sync_checkpoints(durable=True)  # the offsets of the last batches survive a power loss too
         if self.pinner is not None:
             self.pinner.close()
         for f in self.files.values():
@@ -546,13 +543,14 @@ class TailSource(Source):
         self._mark(f)
         self.checkpoints.save(durable=True)
 
-    def _sync_checkpoints(self) -> None:
-        """While idle: the synced copy catches up with the last offsets once it is due."""
+    def _sync_checkpoints(self, durable: bool = False) -> None:
+        """While idle (the synced copy catches up once it is due) and at stop (``durable``: now)."""
         assert self.checkpoints is not None
         try:
-            self.checkpoints.save()
+            self.checkpoints.save(durable)
         except OSError as exc:
-            self.ctx.logger.warning("writing the checkpoint failed: {} (will retry)", exc.strerror or exc)
+            self.ctx.logger.warning("writing the checkpoint failed: {} (what it would have covered is read again)",
+                                    exc.strerror or exc)
 
     def _mark(self, f: _File) -> None:
         """Put ``f``'s acknowledged offset (and its copies' that shadow it) in the checkpoints, unsaved."""

@@ -9,12 +9,12 @@ event is never serialised twice.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import orjson
 
+from agent.sdk.compression import gzip_bytes
 from agent.sdk.render import epoch_ms
 from agent.sdk import Template, parse_template
 
@@ -65,9 +65,3 @@ def encode_event(event_json: bytes, time_iso: object, meta: bytes) -> bytes:
     if t:
         return b'{"time":' + t + meta + b',"event":' + event_json + b"}"
     return b"{" + meta[1:] + b',"event":' + event_json + b"}"
-
-
-def gzip_bytes(data: bytes, level: int = 1) -> bytes:
-    """gzip (RFC 1952) with a zero mtime, so the same input always gives the same bytes."""
-    c = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return c.compress(data) + c.flush()
