@@ -264,11 +264,7 @@ class Supervisor:
         for name, worker in self.workers.items():
             if not worker.join(max(0.1, deadline - self.clock() + 1.0)):
                 self.log.error("sink {} did not finish in time; its in-flight batch stays in the spool", name)
-        for name, sink in self.sinks.items():
-            try:
-                sink.close()
-            except Exception as exc:
-                self.log.error("sink {} did not close cleanly: {}", name, exc)
+        self._close_sinks(deadline)
         self.workers = {}
         self.spool.close()
         for plugin, failure in call_hook_each(self.plugins.pm, "shutdown", agent=self):
@@ -276,3 +272,24 @@ class Supervisor:
                            self.redactor(str(failure)))
         lifecycle.stopped(self)
         self.log.info("stopped")
+
+    def _close_sinks(self, deadline: float) -> None:
+        """Close every sink at once, each in a thread of its own, and wait for them until the
+        stop's deadline (and a second): a sink releasing its connection in order waits for
+        its receiver (up to its own timeout), so one hung receiver must neither hold up the
+        others nor keep the agent from exiting within ``shutdown_timeout_s``."""
+        def close(name: str, sink: Sink) -> None:
+            try:
+                sink.close()
+            except Exception as exc:
+                self.log.error("sink {} did not close cleanly: {}", name, self.redactor(str(exc)))
+
+        closing = [threading.Thread(target=close, args=item, name=f"close-{item[0]}", daemon=True)
+                   for item in self.sinks.items()]
+        for thread in closing:
+            thread.start()
+        for thread in closing:
+            thread.join(max(0.1, deadline - self.clock() + 1.0))
+            if thread.is_alive():
+                self.log.warning("sink {} was still closing at the stop's deadline; the agent exits without it",
+                                 thread.name[len("close-"):])

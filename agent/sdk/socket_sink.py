@@ -111,4 +111,9 @@ class SocketSink(Sink):
         return self.writer.check()
 
     def close(self) -> None:
-        self.writer.close()
+        """Release the connection in order (:meth:`agent.sdk.sockets.Writer.release`): the
+        receiver reads all of it before a successor (a reload) connects."""
+        if not self.writer.release():
+            self.ctx.logger.warning("the receiver at {} had not read everything {}s after the connection was half-closed; "
+                                "closed anyway (it may read the rest after newer messages)",
+                                self.writer.address, self.writer.timeout_s)

@@ -16,8 +16,9 @@ import os
 import select
 import socket
 import ssl
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from agent.sdk.outcome import Delivery
 from agent.sdk.net import parse_address
@@ -189,8 +190,46 @@ class Writer:
             return str(self.path)
         return f"{self.transport}://{self.address}"
 
+    def release(self, clock: Callable[[], float] = time.monotonic) -> bool:
+        """Close in order: what the sink does at a reload and at the agent's stop.
+
+        A stream connection is half-closed (after TLS's close_notify) and kept until the
+        receiver has read everything sent and closed its side, for at most ``timeout_s``;
+        then it is closed. A receiver reads each connection on its own, so a connection
+        opened while the last one still holds unread messages (a receiver that is behind)
+        would be read alongside it and the receiver would interleave old and new messages:
+        a reload would reorder events. Nothing waits when the receiver is gone or the
+        connection broken; UDP and files are simply closed.
+
+        :returns: False only when the receiver still had not closed its side after
+            ``timeout_s`` (it may read the rest after a successor's messages).
+        """
+        sock, confirmed = self._sock, True
+        if sock is not None and self.transport in ("tcp", "tls"):
+            deadline = clock() + self.timeout_s
+            try:
+                if isinstance(sock, ssl.SSLSocket):
+                    sock = sock.unwrap()  # close_notify: the TLS session ends with what was sent
+                sock.shutdown(socket.SHUT_WR)
+                while True:
+                    left = deadline - clock()
+                    if left <= 0:
+                        raise TimeoutError
+                    sock.settimeout(left)
+                    if not sock.recv(65536):
+                        break  # the receiver read everything and closed its side
+            except TimeoutError:
+                confirmed = False
+            except (OSError, ssl.SSLError, ValueError):
+                pass  # reset or gone: nothing is left to read on its side
+            if sock is not self._sock:
+                sock.close()
+        self.close()
+        return confirmed
+
     def close(self) -> None:
-        """Close the connection or file; safe to call more than once."""
+        """Close the connection or file at once (a broken or probed connection); safe to
+        call more than once. A sink closes through :meth:`release`."""
         sock, self._sock = self._sock, None
         if sock is not None:
             try:

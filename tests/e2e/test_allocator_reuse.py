@@ -83,9 +83,10 @@ def test_batches_reuse_freed_memory_in_the_agent_and_its_child(tmp_path: Path, c
                                                                 agent_process: Any) -> None:
     untuned = _faults_per_event(tmp_path / "untuned", collector, agent_process, {"GLIBC_TUNABLES": ""})
     tuned = _faults_per_event(tmp_path / "tuned", collector, agent_process, {})
-    # glibc alone: each batch faults its pages in again (measured: agent 0.60-0.90, child
-    # 0.08-0.22 per event, the least under the suite's parallel load); as the agent sets it,
-    # nearly none (0.00-0.03 and 0.00-0.002). The child's floor only says glibc alone faults
-    # measurably; the claim is the tenfold drop.
-    assert untuned[1] > 0.02 and tuned[1] < untuned[1] / 10, (tuned, untuned)
+    # glibc alone: each batch faults its pages in again (measured: agent 0.60-0.90 per event;
+    # the child 0.004-0.22, least under the suite's parallel load, since it renders heads
+    # only when it has time to spare); as the agent sets it, nearly none (0.00-0.03 and
+    # 0.00-0.002). The agent's claim is the drop; the child's that it stays near none,
+    # a tenth of glibc alone or at most one fault per 200 events.
     assert tuned[0] < untuned[0] / 2, (tuned, untuned)
+    assert tuned[1] <= max(untuned[1] / 10, 0.005), (tuned, untuned)
