@@ -242,10 +242,16 @@ def _reopen_spool(sup: Engine, new: AgentConfig, built: dict[str, Sink], changed
             intake.preparer = sup.prepare_pool
         gone = {n: s for n, s in sup.sinks.items() if n not in sinks or sinks[n] is not s}
         sup.spool, sup.intake, sup.sinks, sup.workers = spool, intake, sinks, workers
-        for w in workers.values():
-            w.start()
+        for name, w in workers.items():
+            if name not in gone:
+                w.start()
+    # a replaced sink's worker starts once its predecessor let go of its connection in
+    # order (the receiver read all of it), so the receiver cannot interleave the two;
+    # outside the gate: sources are not held while a receiver takes its time
     for name, sink in gone.items():
         _close(sup, name, sink)
+        if name in workers:
+            workers[name].start()
 
 
 def _open(sup: Engine, name: str, sink: Sink) -> None:

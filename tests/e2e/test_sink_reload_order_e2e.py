@@ -57,7 +57,9 @@ def receiver(tmp_path: Path) -> Iterator[dict[str, Any]]:
         sng.stop()
 
 
-def _config(tmp_path: Path, port: int, admin_port: int, app_name: str) -> str:
+def _config(tmp_path: Path, port: int, admin_port: int, app_name: str, archive: bool = False) -> str:
+    extra = f"""
+          archive: {{type: file, path: "{tmp_path}/archive.jsonl"}}""" if archive else ""
     return textwrap.dedent(f"""\
         agent:
           state_dir: {tmp_path}/state
@@ -76,9 +78,9 @@ def _config(tmp_path: Path, port: int, admin_port: int, app_name: str) -> str:
             framing: octet
             app_name: {app_name}
             sd_fields: {{}}
-            batch: {{max_events: 50, max_wait_s: 0.02}}
+            batch: {{max_events: 50, max_wait_s: 0.02}}{extra}
         routes:
-          - {{name: main, to: [collector]}}
+          - {{name: main, to: [collector{", archive" if archive else ""}]}}
         """)
 
 
@@ -101,8 +103,11 @@ def _sent(port: int) -> float:
                if s.name == "siemrelay_sink_events_out_total" and s.labels.get("sink") == "collector")
 
 
+@pytest.mark.parametrize("add_sink", [False, True], ids=["sink-changed", "sink-changed-and-one-added"])
 def test_a_reload_while_the_receiver_is_behind_keeps_every_event_in_order(
-        tmp_path: Path, receiver: dict[str, Any], agent_process: Any) -> None:
+        tmp_path: Path, receiver: dict[str, Any], agent_process: Any, add_sink: bool) -> None:
+    """A sink changed alone is replaced in place; with a sink added the spool is reopened
+    with the new set of queues (another path through the reload): both keep the order."""
     admin_port = pick_port()
     config = tmp_path / "siemrelay.yaml"
     source = tmp_path / "input.jsonl"
@@ -117,7 +122,7 @@ def test_a_reload_while_the_receiver_is_behind_keeps_every_event_in_order(
     try:
         _write(source, 100, 150)
         wait_for(lambda: _sent(admin_port) >= 250, 30, what="the agent to send the events of the old settings")
-        config.write_text(_config(tmp_path, receiver["port"], admin_port, "relay-b"))
+        config.write_text(_config(tmp_path, receiver["port"], admin_port, "relay-b", archive=add_sink))
         agent.send_signal(signal.SIGHUP)
         _write(source, 250, 150)
         time.sleep(2.0)  # the old code reconnects and sends the new events meanwhile
