@@ -72,6 +72,11 @@ class PluginSet:
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
 
+    def is_builtin(self, plugin: str) -> bool:
+        """Whether ``plugin`` (a :attr:`ComponentType.plugin <agent.registry.ComponentType.plugin>`)
+        is one of siemrelay's own, loaded from ``plugins/``."""
+        return any(p.name == plugin and p.origin == "builtin" for p in self.plugins)
+
 
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)

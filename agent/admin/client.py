@@ -42,7 +42,7 @@ def _admin_block(config_path: str) -> tuple[dict[str, Any], Path]:
         raise ClientError(str(exc), 2) from None
     problems: list[Any] = []
     agent = validate_section((loaded.data or {}).get("agent") or {}, with_nested_defaults(AGENT_SCHEMA), loaded.smap,
-                             ("agent",), problems)
+                             ("agent",), problems, proven=True)
     if agent is None:
         raise ClientError(str(ConfigError(problems)), 2)
     return agent["admin"], Path(agent["state_dir"])

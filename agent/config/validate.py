@@ -107,7 +107,7 @@ def _validate_components(kind: Kind, section: Mapping[object, object] | None, pl
                 body = {**body, "proxy": proxy}  # agent.proxy: the default of every HTTP sink
         else:
             schema = compose_source_schema(ct.schema)
-        doc = validate_section(body, schema, smap, path, problems, secret_keys(ct.cls))
+        doc = validate_section(body, schema, smap, path, problems, secret_keys(ct.cls), proven=plugins.is_builtin(ct.plugin))
         if doc is None:
             continue
         for msg in check_plugin_config(ct.cls, doc):
@@ -122,10 +122,10 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
     """Validate every section of ``loaded``; raise :class:`ConfigError` listing all problems."""
     smap = loaded.smap
     problems: list[Problem] = []
-    top = validate_section(loaded.data, with_nested_defaults(TOP_SCHEMA), smap, (), problems)
+    top = validate_section(loaded.data, with_nested_defaults(TOP_SCHEMA), smap, (), problems, proven=True)
     if top is None:
         raise ConfigError(problems)
-    agent = validate_section(top["agent"], with_nested_defaults(AGENT_SCHEMA), smap, ("agent",), problems) or {}
+    agent = validate_section(top["agent"], with_nested_defaults(AGENT_SCHEMA), smap, ("agent",), problems, proven=True) or {}
     sources = _validate_components("source", top["sources"], plugins, smap, problems)
     warnings: list[Problem] = []
     sinks = _validate_components("sink", top["sinks"], plugins, smap, problems, agent.get("proxy"), warnings)
@@ -137,7 +137,7 @@ def validate_config(loaded: LoadedConfig, plugins: PluginSet) -> AgentConfig:
         decoders[name] = body
     routes: list[dict[str, Any]] = []
     for i, r in enumerate(top["routes"]):
-        doc = validate_section(r, with_nested_defaults(ROUTE_SCHEMA), smap, ("routes", i), problems)
+        doc = validate_section(r, with_nested_defaults(ROUTE_SCHEMA), smap, ("routes", i), problems, proven=True)
         if doc is not None:
             routes.append(doc)
         else:

@@ -49,7 +49,7 @@ class DecoderFactory:
             raise ConfigError(self.smap.problem(where, unknown_type("decoder", spec["type"], self.plugins)))
         schema = with_nested_defaults({"type": {"type": "string", "required": True}, **ct.schema})
         problems: list[Problem] = []
-        doc = validate_section(spec, schema, self.smap, where, problems)
+        doc = validate_section(spec, schema, self.smap, where, problems, proven=self.plugins.is_builtin(ct.plugin))
         if doc is None:
             raise ConfigError(problems)
         for msg in check_plugin_config(ct.cls, doc):
