@@ -24,21 +24,11 @@ import shlex
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-from io import BytesIO
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def export(ref: str, into: Path) -> Path:
-    """The ``agent`` and ``plugins`` trees of ``ref`` under ``into``."""
-    blob = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent", "plugins"], check=True,
-                          capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(blob)) as tar:
-        tar.extractall(into, filter="data")
-    return into
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trees import ROOT, compile_tree, export  # noqa: E402  (bench/ is a folder of scripts)
 
 
 def agent_command(mode: str, tree: Path | None, sets: list[str] = [], env: list[str] = []) -> str:
@@ -113,6 +103,7 @@ def main() -> int:
     rows: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory(prefix="siemrelay-ab-") as tmp:
         tree_a = export(args.base, Path(tmp))
+        compile_tree(ROOT)  # both versions start from bytecode, as an installed agent does (bench/trees.py)
         for rep in range(args.reps):
             for label, tree, sets, agent_env in (("A", tree_a, [], []), ("B", None, args.b_set, args.b_env)):
                 result = run_once(args.harness, args.mode, tree, args.events, args.anchors, args.out, args.http_duration,

@@ -176,7 +176,11 @@ def markdown(rows: list[dict[str, Any]], ref: str | None) -> str:
 
 
 def agent_python() -> str:
-    """The project's virtual environment's Python when there is one (benches run the working tree)."""
+    """The project's virtual environment's Python when there is one (benches run the working
+    tree), with the tree compiled to bytecode first, as an installed agent is (bench/trees.py)."""
+    from trees import compile_tree
+
+    compile_tree(ROOT)
     venv = ROOT / ".venv" / "bin" / "python"
     return str(venv) if venv.exists() else sys.executable
 

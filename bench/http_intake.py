@@ -34,14 +34,14 @@ import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
-from io import BytesIO
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from trees import compile_tree, export  # noqa: E402  (bench/ is a folder of scripts)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -132,15 +132,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def export(ref: str, into: Path) -> Path:
-    """The ``agent``, ``plugins`` and ``bench`` trees of ``ref`` under ``into``."""
-    blob = subprocess.run(["git", "-C", str(HERE.parent), "archive", ref, "agent", "plugins", "bench"], check=True,
-                          capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(blob)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def agent_argv(tree: Path, config: Path, exported: bool) -> tuple[list[str], dict[str, str]]:
@@ -242,7 +233,8 @@ def main() -> int:
             make_events(events, 10_000)
         trees: list[tuple[Path, bool]] = [(t.resolve(), False) for t in args.trees]
         if args.base:
-            trees = [(export(args.base, Path(tmp) / "base"), True), (HERE.parent, False)]
+            trees = [(export(args.base, Path(tmp) / "base", ("agent", "plugins", "bench")), True),
+                     (compile_tree(HERE.parent), False)]
         results: dict[str, list[dict[str, object]]] = {}
         for rep in range(args.reps):
             for i, (tree, exported) in enumerate(trees):

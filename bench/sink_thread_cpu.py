@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ab_side_by_side import ROOT, export  # noqa: E402
+from trees import ROOT, compile_tree, export  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 _THREAD = re.compile(r'^Thread (\d+) \([^)]*\): "([^"]*)"', re.M)
@@ -106,6 +106,7 @@ def main() -> int:
     results: dict[str, list[dict[str, object]]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory(prefix="siemrelay-ab-") as tmp:
         tree_a = export(args.base, Path(tmp))
+        compile_tree(ROOT)  # both versions start from bytecode (bench/trees.py)
         for rep in range(args.reps):
             for label, tree in (("A", tree_a), ("B", None)):
                 result = run_once(tree, args.input.resolve(), args.events)

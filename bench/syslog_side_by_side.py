@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness_link import (ROOT, RunResult, Spec, agent_python, harness_options, load_harness, markdown,  # noqa: E402
                           run_target, summarise)
+from trees import compile_tree, export  # noqa: E402
 
 HOST = "127.0.0.1"
 TARGETS = ("rsyslog", "syslog-ng", "syslog-ng-tuned", "siemrelay", "siemrelay-base")
@@ -142,19 +143,6 @@ def build(harness: ModuleType, ctx: object, target: str, listen: int,
             "siemrelay-base": lambda w, p: siemrelay(w, p, base_tree or ROOT)}[target]
 
 
-def export(ref: str, into: Path) -> Path:
-    """The ``agent`` and ``plugins`` trees of git ref ``ref`` under ``into`` (version A of an A/B)."""
-    import subprocess
-    import tarfile
-    from io import BytesIO
-
-    blob = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "agent", "plugins"], check=True,
-                          capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(blob)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--harness", type=Path, default=None, help="the side-by-side harness's bench.py (or its folder)")
@@ -171,6 +159,7 @@ def main() -> int:
     targets = [t for t in args.only.split(",") if t]
     base_dir = tempfile.TemporaryDirectory(prefix="siemrelay-base-") if args.base else None
     base_tree = export(args.base, Path(base_dir.name)) if base_dir is not None and args.base else None
+    compile_tree(ROOT)  # every version starts from bytecode, as an installed agent does (bench/trees.py)
     if base_tree is not None and "siemrelay-base" not in targets:
         at = targets.index("siemrelay") if "siemrelay" in targets else len(targets)
         targets.insert(at, "siemrelay-base")
