@@ -14,6 +14,7 @@ from agent.cli.common import EXIT_CONFIG, add_config, check_state_dir, count, lo
 
 if TYPE_CHECKING:
     from agent.logging import Redactor
+    from agent.processes.launch import SpareChild
 
 __all__ = ["COMMANDS"]
 
@@ -26,6 +27,17 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, redactor: Redactor) -> int:
     """Run until SIGTERM/SIGINT; 2 when the configuration or start-up fails."""
+    from agent.engine.prepare_processes import spare_child
+
+    spare = spare_child()  # first: its imports overlap the agent's own start on another core
+    try:
+        return _run(args, redactor, spare)
+    finally:
+        if spare is not None:
+            spare.discard()  # a no-op once the pool took it
+
+
+def _run(args: argparse.Namespace, redactor: Redactor, spare: "SpareChild | None") -> int:
     from loguru import logger
 
     from agent.engine.supervisor import StartupError, Supervisor, tune_garbage_collector
@@ -46,7 +58,7 @@ def run(args: argparse.Namespace, redactor: Redactor) -> int:
         logger.warning("plugin {} ({}) is disabled: {}", f.plugin, f.origin, f.error)
     tune_garbage_collector()
     logger.debug("allocator: {}", tune_allocator())
-    sup = Supervisor(cfg, plugins, redactor, reset_spool=args.reset_spool)
+    sup = Supervisor(cfg, plugins, redactor, reset_spool=args.reset_spool, spare=spare)
     sup.install_signal_handlers()
     try:
         sup.start()

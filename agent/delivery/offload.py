@@ -28,13 +28,13 @@ computed):
 from __future__ import annotations
 
 import importlib
-import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from agent.processes.channel import ChildChannel
+from agent.processes.cores import usable_cores
 from agent.processes.launch import ChildProcess, start_child
 from agent.sdk.sink import Sink, SinkContext, SpooledEvent
 
@@ -72,13 +72,6 @@ class _Recipe:
 def importable(cls: type) -> bool:
     """Whether a child can import ``cls`` by module and name (not a class defined in a function)."""
     return "<locals>" not in cls.__qualname__ and cls.__module__ != "__main__"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def offload_wanted(sink: Sink, setting: str, cores: Callable[[], int] = usable_cores) -> bool:

@@ -50,7 +50,8 @@ from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
 from agent.processes.channel import ChildChannel
-from agent.processes.launch import ChildProcess, start_child
+from agent.engine.prepare_processes import PREPARE_PRELOAD, process_count, spare_child
+from agent.processes.launch import ChildProcess, SpareChild, start_child
 from agent.sdk.record import RawRecord
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
 
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from agent.plugins import PluginSet
     from agent.sdk.heads import HeadRenderer
 
-__all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "ChildMain"]
+__all__ = ["PreparePool", "recipe_for", "process_count", "spare_child", "PREPARE_PRELOAD", "GIVE_UP_AFTER", "ChildMain"]
 
 #: what a child process runs: ``(pipe, recipe, the agent's pid)``
 ChildMain = Callable[[ChildChannel, PrepareRecipe, int], None]
@@ -76,25 +77,6 @@ GIVE_UP_AFTER = 3
 #: batches of about 11 KB: 5,450 requests/s in-process against 4,020 through the child;
 #: NDJSON of 100 per POST, batches of about 1 MB: 20,990 -> 25,830 events/s through it)
 SMALL_BATCH_BYTES = 64 * 1024
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def process_count(setting: int | str, cores: Callable[[], int] = usable_cores) -> int:
-    """How many preparing children ``agent.intake.processes`` asks for.
-
-    ``auto``: one when this process may use two cores or more (the agent keeps one core
-    for reading, spooling and the sink workers), none on one core (a child only adds the
-    hand-over's cost there).
-    """
-    if setting == "auto":
-        return 1 if cores() >= 2 else 0
-    return max(0, int(setting))
 
 
 def recipe_for(cfg: "AgentConfig", bits: Mapping[str, int], plugins: "PluginSet",
@@ -150,11 +132,14 @@ class PreparePool:
         (:data:`SMALL_BATCH_BYTES`).
     :param child_main: what each child runs (:func:`~agent.engine.prepare_child.child_main`;
         a test slows its start with a wrapper).
+    :param spare: a child started ahead (:func:`spare_child`), taken by the first child
+        started; the pool ends it if it never starts one.
     """
 
     def __init__(self, recipe: PrepareRecipe, processes: int, logger: "Logger", *, timeout_s: float = 30.0,
                  start_timeout_s: float = 60.0, max_in_flight: int = 8, small_batch_bytes: int = SMALL_BATCH_BYTES,
-                 clock: Callable[[], float] = time.monotonic, child_main: ChildMain = child_main) -> None:
+                 clock: Callable[[], float] = time.monotonic, child_main: ChildMain = child_main,
+                 spare: SpareChild | None = None) -> None:
         if processes < 1:
             raise ValueError("a prepare pool needs at least one process (0 means: no pool)")
         self.recipe = recipe
@@ -166,6 +151,7 @@ class PreparePool:
         self.small_batch_bytes = small_batch_bytes
         self.clock = clock
         self.child_main = child_main
+        self._spare = spare
         self._cond = threading.Condition()
         self._order: collections.deque[_Entry] = collections.deque()  # submission order, head first
         self._drain_lock = threading.Lock()  # one thread hands batches to the spool at a time: keeps the order
@@ -202,7 +188,9 @@ class PreparePool:
                       ", ".join(map(str, self.pids)))
 
     def _spawn(self, index: int) -> _Child:
-        proc, conn = start_child(self.child_main, (self.recipe, os.getpid()), f"siemrelay-prepare-{index}")
+        """Start child ``index`` (the spare started ahead, if there is one: the first child takes it)."""
+        spare, self._spare = self._spare, None
+        proc, conn = start_child(self.child_main, (self.recipe, os.getpid()), f"siemrelay-prepare-{index}", spare)
         return _Child(index, proc, conn, self.clock())
 
     def wait_ready(self, timeout: float) -> bool:

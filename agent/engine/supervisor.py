@@ -26,6 +26,7 @@ from agent.errors import ConfigError
 from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
 from agent.engine.heads import attach_heads, sink_configs
 from agent.engine.prepare_pool import SMALL_BATCH_BYTES, PreparePool, process_count, recipe_for
+from agent.processes.launch import SpareChild
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
 from agent.sdk.sink import Sink
@@ -67,8 +68,12 @@ class Supervisor:
     """Runs one agent from a validated configuration."""
 
     def __init__(self, cfg: AgentConfig, plugins: PluginSet, redactor: Redactor, *, reset_spool: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, spare: SpareChild | None = None) -> None:
+        """:param spare: a preparing child started before the configuration was read
+            (:func:`~agent.engine.prepare_processes.spare_child`): the pool takes it, or it
+            is ended when the configuration wants no child."""
         self.cfg = cfg
+        self.spare = spare
         self.plugins = plugins
         self.redactor = redactor
         self.reset_spool = reset_spool
@@ -157,12 +162,15 @@ class Supervisor:
         """Start the intake's preparing children (``agent.intake.processes``), from this long-lived thread."""
         conf = self.cfg.agent.get("intake") or {}
         n = process_count(conf.get("processes", 0))
+        spare, self.spare = self.spare, None
         if not n:
+            if spare is not None:
+                spare.discard()
             return
         pool = PreparePool(recipe_for(self.cfg, self.spool.sinks, self.plugins, intake.renderers), n,
                            logger.bind(component="intake"),
                            timeout_s=float(conf.get("timeout_s", 30.0)),
-                           small_batch_bytes=int(conf.get("child_min_bytes", SMALL_BATCH_BYTES)))
+                           small_batch_bytes=int(conf.get("child_min_bytes", SMALL_BATCH_BYTES)), spare=spare)
         pool.start()
         self.prepare_pool = intake.preparer = pool
 
@@ -249,6 +257,8 @@ class Supervisor:
             return
         self.stopping.set()
         lifecycle.stopping(self)
+        if self.spare is not None:  # stopped before the pool was started (a failed start)
+            self.spare.discard()
         self.log.info("stopping: sources first, then draining sinks")
         for name, source in list(self.sources.items()):
             try:

@@ -27,6 +27,8 @@ from agent.engine.intake import Intake, PreparedBatch
 from agent.processes.channel import ChildChannel
 from agent.engine.prepare_child import PrepareRecipe, child_main
 from agent.engine.prepare_pool import PreparePool, process_count
+from agent.engine.prepare_processes import PREPARE_PRELOAD, spare_child
+from agent.processes.launch import SpareChild
 from agent.plugins import PluginSet, load_plugins
 from agent.routing.router import Router, compile_routes
 from agent.sdk.decoder import Decoder
@@ -391,3 +393,43 @@ def test_auto_is_one_child_on_two_cores_and_none_on_one() -> None:
     assert process_count("auto", lambda: 2) == 1
     assert process_count("auto", lambda: 1) == 0
     assert process_count(0) == 0 and process_count(3) == 3
+
+
+# --------------------------------------------------------------------------- the spare started ahead
+
+def test_the_first_child_is_the_spare_started_ahead_and_prepares_batches(spool: Spool, json_decoder: Decoder) -> None:
+    """``siemrelay run`` starts a child before it reads the configuration (SpareChild):
+    the pool gives that process its recipe instead of starting another, and it prepares
+    batches like any child."""
+    spare = SpareChild("siemrelay-prepare-0", PREPARE_PRELOAD)
+    spare_pid = spare._started[0].pid  # type: ignore[index]  # the process started ahead
+    pool = PreparePool(_recipe(spool), 2, logger, small_batch_bytes=0, spare=spare)
+    pool.start()
+    try:
+        assert pool.wait_ready(60)
+        assert pool.pids[0] == spare_pid and pool.pids[1] != spare_pid  # the second is started as before
+        assert spare.take() is None  # taken once
+        intake = Intake(spool, _router(ROUTES), logger)
+        intake.preparer = pool
+        pendings = [intake.submit_async(_records(json_decoder, [_line(b * 10 + i) for i in range(10)])) for b in range(4)]
+        assert all(p.result(60).events == 10 for p in pendings)
+        assert pool.in_process == 0 and _stored(spool, "siem") == [f"e{i}" for i in range(40)]
+    finally:
+        pool.close()
+    assert not _alive(spare_pid)
+
+
+def test_a_spare_nobody_takes_is_ended() -> None:
+    spare = SpareChild("siemrelay-prepare-0", PREPARE_PRELOAD)
+    pid = spare._started[0].pid  # type: ignore[index]
+    assert _alive(pid)
+    spare.discard()
+    spare.discard()  # twice is fine
+    assert not _alive(pid) and spare.take() is None
+
+
+def test_a_spare_is_started_where_auto_would_start_a_child() -> None:
+    assert spare_child(lambda: 1) is None
+    spare = spare_child(lambda: 2)
+    assert spare is not None
+    spare.discard()
