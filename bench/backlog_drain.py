@@ -46,6 +46,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness_link import ROOT, Spec, agent_python, harness_options, load_harness, run_target  # noqa: E402
+from trees import export  # noqa: E402
 from write_bench_config import file_config  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -119,7 +120,8 @@ def intake_rate(samples: list[tuple[float, float, float]], k: int) -> float | No
 
 
 def agent(input_path: str, state_from: Path | None, admin_port: int,
-          sink_set: dict[str, Any] | None = None) -> Callable[[str, int], Spec]:
+          sink_set: dict[str, Any] | None = None, tree: Path = ROOT) -> Callable[[str, int], Spec]:
+    """:param tree: where the agent's code is (``agent/`` and ``plugins/``; another version's)."""
     def spec(workdir: str, port: int) -> Spec:
         wd = Path(workdir)
         if state_from is not None:
@@ -129,8 +131,9 @@ def agent(input_path: str, state_from: Path | None, admin_port: int,
         config["agent"]["spool"] = {"max_bytes": 1 << 40}  # type: ignore[index]
         config["sinks"][SINK].update(sink_set or {})  # type: ignore[index]
         (wd / "siemrelay.yaml").write_text(json.dumps(config, indent=2))
-        return Spec([agent_python(), "-m", "agent", "run", "-c", str(wd / "siemrelay.yaml")], cwd=str(ROOT),
-                    env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        # -P: the current directory is not put ahead of PYTHONPATH (it would pick the working tree's code)
+        return Spec([agent_python(), "-P", "-m", "agent", "run", "-c", str(wd / "siemrelay.yaml")], cwd=str(tree),
+                    env=dict(os.environ, PYTHONPATH=str(tree)))
     return spec
 
 
@@ -174,6 +177,8 @@ def main() -> int:
     ap.add_argument("--poll-s", type=float, default=0.5)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--report", type=Path, default=None, help="only re-render the summary of a saved JSON result")
+    ap.add_argument("--base", default=None, metavar="REF",
+                    help="run git ref REF's code (exported and compiled, bench/trees.py) instead of the working tree's")
     ap.add_argument("--sink-set", action="append", default=[], metavar="KEY=JSON",
                     help="one more option of the syslog sink (e.g. encode_in=\"child\"); repeatable")
     args = ap.parse_args()
@@ -197,6 +202,7 @@ def main() -> int:
     load_start = os.getloadavg()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="siemrelay-backlog-") as tmp:
+        tree = export(args.base, Path(tmp) / "base") if args.base else ROOT
         filled = Path(tmp) / "state"
         fill_s = fill(filled, args.backlog)
         size = sum(f.stat().st_size for f in filled.iterdir() if f.is_file())
@@ -207,7 +213,7 @@ def main() -> int:
                 admin = harness.free_port()
                 poller = MetricsPoller(admin)
                 expect = backlog + args.intake
-                r = run_target(harness, rcv_cmd, label, expect, expect, agent(input_path, state, admin, sink_set),
+                r = run_target(harness, rcv_cmd, label, expect, expect, agent(input_path, state, admin, sink_set, tree),
                                load=lambda p, poller=poller: poller.run(p, args.poll_s),
                                timeout=max(600.0, expect / 200), idle=60.0)
                 poller.stop.set()

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterator, Mapping, Protocol, Sequence
 
 import orjson
 
@@ -167,6 +167,14 @@ class Intake:
         self.renderers = dict(renderers)
         self.head_memos = dict(memos)
 
+    def heads_wanted(self, count: int) -> frozenset[str]:
+        """The sinks with a head renderer that would keep ``count`` more heads now (a sink
+        whose memo is full, one draining a backlog, gets none: :meth:`RenderedHeads.room
+        <agent.sdk.heads.RenderedHeads.room>`). A sink without a memo here (in a preparing
+        child, which sends its heads back with the batch) is wanted."""
+        memos = self.head_memos
+        return frozenset(n for n in self.renderers if (memo := memos.get(n)) is None or memo.room(count))
+
     def set_router(self, router: Router) -> None:
         """Swap the routing rules (reload); in-flight submits finish with the old ones."""
         self.router = router
@@ -245,13 +253,17 @@ class Intake:
         return None
 
     def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False, heads: bool = True,
-                shared_only: bool = False) -> "PreparedBatch":
+                shared_only: bool = False, heads_for: Collection[str] | None = None) -> "PreparedBatch":
         """Decode, route and serialise ``records``: the spool rows and dead letters of one batch, nothing written.
 
         :param heads: render the heads of the sinks that have a renderer (:mod:`agent.sdk.heads`).
         :param shared_only: only those whose rendering several sinks share (each such head
             saves the sinks more than one rendering; a head of one sink only moves its work).
+        :param heads_for: only for these sinks (default: :meth:`heads_wanted`, the sinks
+            whose memo has room; a preparing child, which has no memos, is told by the agent).
         """
+        if heads_for is None:
+            heads_for = self.heads_wanted(len(records))
         rows: list[tuple[int, bytes]] = []
         errors: list[tuple[str, str | None, bytes, str]] = []
         failed: list[tuple[int, str]] = []
@@ -278,7 +290,7 @@ class Intake:
         append = rows.append
         # heads rendered ahead, per sink that has a renderer: one entry per row
         bits = self._bits
-        named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits] if heads else []
+        named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits and n in heads_for] if heads else []
         if shared_only:
             sharing = collections.Counter(r.key for _, _, r in named)
             named = [entry for entry in named if sharing[entry[2].key] > 1]

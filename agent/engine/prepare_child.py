@@ -17,7 +17,7 @@ agent (a property test holds the two equal). It ends when the agent's end of the
 closes: on close, reload or SIGKILL of the agent; on Linux it also asks the kernel for
 SIGKILL when the agent dies.
 
-Messages, agent → child: ``("config", recipe)``, ``("batch", seq, keys, records, dedup)``.
+Messages, agent → child: ``("config", recipe)``, ``("batch", seq, keys, records, dedup, heads_for)`` (the sinks whose heads the agent keeps).
 Child → agent: ``("ready", pid)``, ``("done", seq, result)``, ``("refused", seq, reason)``
 (a decoder it cannot build: the agent prepares that batch itself), ``("failed", seq,
 traceback)`` (a bug in ``prepare``: the agent prepares it itself, and says so).
@@ -143,11 +143,13 @@ class _Preparer:
             decoder = self.decoders[key] = self.factory(key.spec, key.path)
         return decoder
 
-    def prepare(self, keys: list[DecoderKey], records: list[WireRecord], dedup: bool, shared_only: bool = False) -> PreparedResult:
+    def prepare(self, keys: list[DecoderKey], records: list[WireRecord], dedup: bool, shared_only: bool = False,
+                heads_for: tuple[str, ...] | None = None) -> PreparedResult:
+        """:param heads_for: the sinks whose heads the agent will keep (None: every sink's)."""
         decoders = [self.decoder(k) for k in keys]
         raw = [RawRecord(data, decoders[k], origin, at, parsed, meta) for data, k, origin, at, parsed, meta in records]
         self.logs = []
-        return self.intake.prepare(raw, dedup=dedup, shared_only=shared_only), self.logs
+        return self.intake.prepare(raw, dedup=dedup, shared_only=shared_only, heads_for=heads_for), self.logs
 
 
 def _die_with_parent() -> None:
@@ -279,10 +281,11 @@ def child_main(conn: ChildChannel, recipe: PrepareRecipe, parent: int) -> None:
         if message[0] == "config":
             preparer.configure(message[1])
             continue
-        _, seq, keys, records, dedup = message
+        _, seq, keys, records, dedup, heads_for = message
         try:
             try:
-                sender.put(("done", seq, preparer.prepare(keys, records, dedup, shared_only=not spare.to_spare())))
+                sender.put(("done", seq, preparer.prepare(keys, records, dedup, shared_only=not spare.to_spare(),
+                                                          heads_for=heads_for)))
                 spare.tick()
             except (OSError, EOFError):
                 raise

@@ -291,7 +291,9 @@ class PreparePool:
     def _send(self, child: _Child, entry: _Entry, keys: list[DecoderKey], wire: list[WireRecord]) -> bool:
         try:
             with child.send_lock:
-                child.conn.send(("batch", entry.seq, keys, wire, entry.dedup))
+                # the sinks whose heads the agent will keep: the child has no memos to ask
+                child.conn.send(("batch", entry.seq, keys, wire, entry.dedup,
+                                 tuple(entry.intake.heads_wanted(len(entry.records)))))
             return True
         except (OSError, ValueError):  # the child is gone (the collector replaces it)
             pass

@@ -80,6 +80,12 @@ class RenderedHeads:
     def __len__(self) -> int:
         return len(self._heads)
 
+    def room(self, count: int) -> bool:
+        """Whether ``count`` more heads would be kept now. A sink far behind (a backlog
+        draining) keeps its memo full of heads for events it reaches much later and takes
+        no new ones: the intake then renders none for it (rendering them is wasted work)."""
+        return len(self._heads) + count <= self.limit
+
     def put(self, key: str, first_seq: int, heads: Sequence[bytes | None]) -> bool:
         """Keep ``heads[i]`` for sequence number ``first_seq + i`` (None: none for that event).
 

@@ -171,3 +171,67 @@ def test_each_event_keeps_its_own_receiving_time_when_a_batch_mixes_them(spool: 
     for heads in (True, False):
         rows = intake.prepare(records, heads=heads).rows
         assert [orjson.loads(d)["received_at"] for _, d in rows] == [format_time(at) for at in times]
+
+
+def test_no_heads_are_rendered_for_a_sink_whose_memo_is_full(spool: Spool) -> None:
+    """A sink draining a backlog keeps its memo full of heads for events it reaches much
+    later and would refuse new ones: rendering them is wasted (measured: a fifth of the
+    preparing child's time, the intake during a 2 M drain 0.68-0.80 → 0.87-0.93 of its rate)."""
+    intake = Intake(spool, router(), logger)
+    behind, caught_up = RenderedHeads("ids", limit=2), RenderedHeads("ids", limit=100)
+    rendered: list[str] = []
+
+    class Counting(IdHeads):
+        def __call__(self, doc: Mapping[str, object]) -> bytes | None:
+            rendered.append(str(doc["id"]))
+            return super().__call__(doc)
+
+    intake.set_heads({"siem": Counting(), "chat": IdHeads()}, {"siem": behind, "chat": caught_up})
+    assert intake.heads_wanted(2) == {"siem", "chat"} and intake.heads_wanted(3) == {"chat"}
+    intake.submit([rec("s1", "s2")])  # fills siem's memo
+    assert len(behind) == 2 and intake.heads_wanted(1) == {"chat"}
+    rendered.clear()
+    batch = intake.prepare([rec("f1", "s3")])
+    assert rendered == [] and set(batch.heads) == {"chat"}  # none rendered for siem, chat's as before
+    behind.take(_read(spool, "siem"))  # the sink caught up: room again
+    assert intake.heads_wanted(2) == {"siem", "chat"}
+    assert set(intake.prepare([rec("s4")]).heads) == {"siem"}
+
+
+def test_a_preparing_child_renders_only_the_heads_the_agent_will_keep(tmp_path: Any) -> None:
+    """The child has no memos: the agent names the sinks with room in each batch it sends."""
+    from agent.engine.prepare_child import PrepareRecipe
+    from agent.engine.prepare_pool import PreparePool
+    from tests.unit.agent.engine.test_prepare_pool import ROUTES, SINKS, Capturing, _line, _records
+
+    from agent.config.loader import SourceMap
+    from agent.engine.build import DecoderFactory
+    from agent.plugins import load_plugins
+    from agent.routing.router import compile_routes
+
+    spool = Spool(tmp_path, max_bytes=1 << 26, sync="normal")
+    spool.open(SINKS)
+    try:
+        decoder = DecoderFactory(load_plugins(entry_points=False), {}, SourceMap())("json", ("sources", "edr", "decoder"))
+        problems: list[object] = []
+        intake = Capturing(spool, compile_routes(ROUTES, set(SINKS), SourceMap(), problems))  # type: ignore[arg-type]
+        siem, chat = RenderedHeads("ids", limit=1), RenderedHeads("ids")
+        renderers = {"siem": IdHeads(), "chat": IdHeads()}
+        intake.set_heads(renderers, {"siem": siem, "chat": chat})
+        siem.put("ids", 10_000, [b"an old head"])  # full: the sink is far behind
+        recipe = PrepareRecipe(routes=ROUTES, sinks=SINKS, bits=spool.sinks, dedup_window_s=60, dedup_max_ids=100,
+                               plugins=("plugins.dec_json",), renderers=renderers)
+        pool = PreparePool(recipe, 1, logger, small_batch_bytes=0)
+        pool.start()
+        try:
+            assert pool.wait_ready(60)
+            intake.preparer = pool
+            assert intake.submit(_records(decoder, [_line(1, "critical")])).events == 1
+            assert pool.in_process == 0  # the child prepared it
+            [batch] = intake.batches
+            assert set(batch.heads) == {"chat"}  # the child rendered chat's head, none for siem
+            assert len(chat) == 1 and len(siem) == 1
+        finally:
+            pool.close()
+    finally:
+        spool.close()
