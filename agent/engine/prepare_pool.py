@@ -50,7 +50,7 @@ from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
 from agent.processes.channel import ChildChannel
-from agent.engine.prepare_processes import PREPARE_PRELOAD, process_count, spare_child
+from agent.engine.prepare_processes import process_count
 from agent.processes.launch import ChildProcess, SpareChild, start_child
 from agent.sdk.record import RawRecord
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from agent.plugins import PluginSet
     from agent.sdk.heads import HeadRenderer
 
-__all__ = ["PreparePool", "recipe_for", "process_count", "spare_child", "PREPARE_PRELOAD", "GIVE_UP_AFTER", "ChildMain"]
+__all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "ChildMain"]
 
 #: what a child process runs: ``(pipe, recipe, the agent's pid)``
 ChildMain = Callable[[ChildChannel, PrepareRecipe, int], None]
@@ -132,8 +132,8 @@ class PreparePool:
         (:data:`SMALL_BATCH_BYTES`).
     :param child_main: what each child runs (:func:`~agent.engine.prepare_child.child_main`;
         a test slows its start with a wrapper).
-    :param spare: a child started ahead (:func:`spare_child`), taken by the first child
-        started; the pool ends it if it never starts one.
+    :param spare: a child started ahead (:func:`~agent.engine.prepare_processes.spare_child`),
+        taken by the first child the pool starts.
     """
 
     def __init__(self, recipe: PrepareRecipe, processes: int, logger: "Logger", *, timeout_s: float = 30.0,

@@ -95,6 +95,11 @@ class SpareChild:
         self.name = name
         self._started: tuple[subprocess.Popen[bytes], ChildChannel] | None = _spawn(name, preload)
 
+    @property
+    def pid(self) -> int | None:
+        """The spare's process id while nobody has taken it."""
+        return self._started[0].pid if self._started is not None else None
+
     def take(self) -> tuple[subprocess.Popen[bytes], ChildChannel] | None:
         """The started child and the agent's end of its channel, once; None afterwards."""
         started, self._started = self._started, None

@@ -209,6 +209,7 @@ class Writer:
             deadline = clock() + self.timeout_s
             try:
                 if isinstance(sock, ssl.SSLSocket):
+                    sock.settimeout(max(0.001, deadline - clock()))
                     sock = sock.unwrap()  # close_notify: the TLS session ends with what was sent
                 sock.shutdown(socket.SHUT_WR)
                 while True:

@@ -402,7 +402,7 @@ def test_the_first_child_is_the_spare_started_ahead_and_prepares_batches(spool: 
     the pool gives that process its recipe instead of starting another, and it prepares
     batches like any child."""
     spare = SpareChild("siemrelay-prepare-0", PREPARE_PRELOAD)
-    spare_pid = spare._started[0].pid  # type: ignore[index]  # the process started ahead
+    spare_pid = spare.pid  # the process started ahead
     pool = PreparePool(_recipe(spool), 2, logger, small_batch_bytes=0, spare=spare)
     pool.start()
     try:
@@ -421,11 +421,11 @@ def test_the_first_child_is_the_spare_started_ahead_and_prepares_batches(spool: 
 
 def test_a_spare_nobody_takes_is_ended() -> None:
     spare = SpareChild("siemrelay-prepare-0", PREPARE_PRELOAD)
-    pid = spare._started[0].pid  # type: ignore[index]
-    assert _alive(pid)
+    pid = spare.pid
+    assert pid is not None and _alive(pid)
     spare.discard()
     spare.discard()  # twice is fine
-    assert not _alive(pid) and spare.take() is None
+    assert not _alive(pid) and spare.take() is None and spare.pid is None
 
 
 def test_a_spare_is_started_where_auto_would_start_a_child() -> None:
