@@ -13,7 +13,8 @@ The test makes the receiver fall behind on purpose: a real syslog-ng is stopped
 (SIGSTOP) while the agent sends 150 events of the old settings into the connection and is
 reloaded, and continued (SIGCONT) two seconds after more events were written (the
 code before this mend had reconnected and sent them meanwhile). Every event must arrive
-once, in file order, and no old message after the first new one.
+once, in file order, and no old message after the first new one. A receiver that never
+reads must not hold the agent's stop past ``agent.shutdown_timeout_s`` either.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import textwrap
 import time
 from pathlib import Path
@@ -138,3 +140,44 @@ def test_a_reload_while_the_receiver_is_behind_keeps_every_event_in_order(
     switch = apps.index("relay-b")  # events written right after the SIGHUP may still go out with the old settings
     assert switch >= 250 and set(apps[switch:]) == {"relay-b"}, "a message of the old settings after the reload"
     assert agent.stop() == 0
+
+
+def test_a_receiver_that_never_reads_does_not_hold_the_agent_past_its_stop_deadline(
+        tmp_path: Path, agent_process: Any) -> None:
+    """Releasing a connection in order waits for the receiver (up to ``retry.timeout_s``,
+    here 30 s); a hung receiver must not hold the stop past ``agent.shutdown_timeout_s``."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nobody ever reads
+        port = silent.getsockname()[1]
+        config = tmp_path / "siemrelay.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            agent:
+              state_dir: {tmp_path}/state
+              shutdown_timeout_s: 2
+            sources:
+              events: {{type: file, paths: ["{tmp_path}/input.jsonl"], read_from: beginning, decoder: json}}
+            sinks:
+              collector:
+                type: syslog
+                address: "127.0.0.1:{port}"
+                transport: tcp
+                retry: {{timeout_s: 30}}
+            routes:
+              - {{name: main, to: [collector]}}
+            """))
+        _write(tmp_path / "input.jsonl", 0, 10)
+        agent = agent_process(config)
+        wait_for(lambda: "siemrelay started" in agent.log, 60, what="the agent to start")
+        wait_for(lambda: _established(port), 30, what="the sink's connection")
+        started = time.monotonic()
+        assert agent.stop(timeout=20) == 0
+        assert time.monotonic() - started < 10  # about the 2 s deadline and its second, not the 30 s timeout
+        assert "was still closing at the stop's deadline" in agent.log
+
+
+def _established(port: int) -> bool:
+    """Whether a TCP connection to ``port`` on loopback is established (from /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()  # sl, local address, remote address, state (01: ESTABLISHED), ...
+        if fields[2].endswith(f":{port:04X}") and fields[3] == "01":
+            return True
+    return False
