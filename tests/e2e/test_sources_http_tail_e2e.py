@@ -93,9 +93,9 @@ def test_file_source_survives_kill_9_in_the_middle_of_a_file(write_config: Any, 
     cfg = write_config(f"""
         agent: {{state_dir: {tmp_path}/state, spool: {{sync: full}}}}
         sources:
-          tail: {{type: file, paths: ["{logs}/*.jsonl"], decoder: json, batch_lines: 500}}
+          tail: {{type: file, paths: ["{logs}/*.jsonl"], decoder: json, batch_lines: 500, max_inflight_batches: 4}}
         sinks:
-          out: {{type: file, path: {tmp_path}/out.jsonl, fsync: false}}
+          out: {{type: file, path: {tmp_path}/out.jsonl, fsync: false, batch: {{max_events: 500}}}}
         routes:
           - {{name: default, to: [out]}}
         """)
@@ -109,6 +109,8 @@ def test_file_source_survives_kill_9_in_the_middle_of_a_file(write_config: Any, 
     wait_for(lambda: len({e["id"] for e in sink_events(out)}) == n, timeout=60, what="every line after the restart")
     ids = [e["id"] for e in sink_events(out)]
     assert set(ids) == {f"k{i}" for i in range(n)}
-    # at-least-once: only the batches in flight at the kill may come twice (file source batch + sink batch)
-    assert len(ids) - n <= 2000
+    # at-least-once: only what was in flight at the kill may come twice: the source's batches
+    # committed before their checkpoint was written (up to max_inflight_batches of 500 lines)
+    # and the sink batch written before its acknowledgement (500); CI once saw 2,500
+    assert len(ids) - n <= (4 + 1) * 500
     assert agent2.stop() == 0
