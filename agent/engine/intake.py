@@ -252,15 +252,16 @@ class Intake:
                                  retry_after=self.retry_after_s)
         return None
 
-    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False, heads: bool = True,
-                shared_only: bool = False, heads_for: Collection[str] | None = None) -> "PreparedBatch":
+    def prepare(self, records: Sequence[RawRecord], *, dedup: bool = False, shared_only: bool = False,
+                heads_for: Collection[str] | None = None) -> "PreparedBatch":
         """Decode, route and serialise ``records``: the spool rows and dead letters of one batch, nothing written.
 
-        :param heads: render the heads of the sinks that have a renderer (:mod:`agent.sdk.heads`).
+        Heads (:mod:`agent.sdk.heads`) are rendered for the sinks in ``heads_for`` that have a renderer.
+
         :param shared_only: only those whose rendering several sinks share (each such head
             saves the sinks more than one rendering; a head of one sink only moves its work).
-        :param heads_for: only for these sinks (default: :meth:`heads_wanted`, the sinks
-            whose memo has room; a preparing child, which has no memos, is told by the agent).
+        :param heads_for: default :meth:`heads_wanted`, the sinks whose memo has room (a
+            preparing child, which has no memos, is told by the agent); empty: no heads.
         """
         if heads_for is None:
             heads_for = self.heads_wanted(len(records))
@@ -290,7 +291,7 @@ class Intake:
         append = rows.append
         # heads rendered ahead, per sink that has a renderer: one entry per row
         bits = self._bits
-        named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits and n in heads_for] if heads else []
+        named = [(n, bits[n], r) for n, r in self.renderers.items() if n in bits and n in heads_for]
         if shared_only:
             sharing = collections.Counter(r.key for _, _, r in named)
             named = [entry for entry in named if sharing[entry[2].key] > 1]

@@ -50,7 +50,6 @@ from agent.engine.decoder_key import DecoderKey, key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.engine.prepare_child import PreparedResult, PrepareRecipe, WireRecord, child_main
 from agent.processes.channel import ChildChannel
-from agent.engine.prepare_processes import process_count
 from agent.processes.launch import ChildProcess, SpareChild, start_child
 from agent.sdk.record import RawRecord
 from agent.sdk.source import PendingSubmit, Submitted, SubmitStatus
@@ -62,7 +61,7 @@ if TYPE_CHECKING:
     from agent.plugins import PluginSet
     from agent.sdk.heads import HeadRenderer
 
-__all__ = ["PreparePool", "recipe_for", "process_count", "GIVE_UP_AFTER", "ChildMain"]
+__all__ = ["PreparePool", "recipe_for", "GIVE_UP_AFTER", "ChildMain"]
 
 #: what a child process runs: ``(pipe, recipe, the agent's pid)``
 ChildMain = Callable[[ChildChannel, PrepareRecipe, int], None]

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from loguru import logger
 from types import FrameType
@@ -25,7 +25,8 @@ from agent.config.loader import load_config
 from agent.errors import ConfigError
 from agent.engine.intake import DedupWindow, GatedSubmit, Intake, SubmitGate, Tap
 from agent.engine.heads import attach_heads, sink_configs
-from agent.engine.prepare_pool import SMALL_BATCH_BYTES, PreparePool, process_count, recipe_for
+from agent.engine.prepare_pool import SMALL_BATCH_BYTES, PreparePool, recipe_for
+from agent.engine.prepare_processes import process_count
 from agent.processes.launch import SpareChild
 from agent.logging import Redactor
 from agent.plugins import PluginSet, call_hook_each
@@ -71,7 +72,8 @@ class Supervisor:
                  clock: Callable[[], float] = time.monotonic, spare: SpareChild | None = None) -> None:
         """:param spare: a preparing child started before the configuration was read
             (:func:`~agent.engine.prepare_processes.spare_child`): the pool takes it, or it
-            is ended when the configuration wants no child."""
+            is ended when the configuration wants no child; its starter ends it otherwise
+            (``siemrelay run``, whatever happens)."""
         self.cfg = cfg
         self.spare = spare
         self.plugins = plugins
@@ -257,8 +259,6 @@ class Supervisor:
             return
         self.stopping.set()
         lifecycle.stopping(self)
-        if self.spare is not None:  # stopped before the pool was started (a failed start)
-            self.spare.discard()
         self.log.info("stopping: sources first, then draining sinks")
         for name, source in list(self.sources.items()):
             try:

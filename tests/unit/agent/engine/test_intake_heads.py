@@ -70,7 +70,7 @@ def test_a_batch_prepared_without_heads_stores_the_same_rows(spool: Spool) -> No
     intake = Intake(spool, router(), logger)
     intake.set_heads({"siem": IdHeads()}, {"siem": RenderedHeads("ids")})
     with_heads = intake.prepare([rec("f1", "s1")])
-    without = intake.prepare([rec("f1", "s1")], heads=False)
+    without = intake.prepare([rec("f1", "s1")], heads_for=())
     assert [m for m, _ in with_heads.rows] == [m for m, _ in without.rows]
     assert [orjson.loads(d)["id"] for _, d in with_heads.rows] == [orjson.loads(d)["id"] for _, d in without.rows]
     assert with_heads.heads["siem"] == ("ids", [b"H:f1", b"H:s1"]) and without.heads == {}
@@ -168,8 +168,8 @@ def test_each_event_keeps_its_own_receiving_time_when_a_batch_mixes_them(spool: 
                for i, at in enumerate(times)]
     intake = Intake(spool, router(), logger)
     intake.set_heads({"siem": IdHeads()}, {"siem": RenderedHeads("ids")})  # the path that renders heads too
-    for heads in (True, False):
-        rows = intake.prepare(records, heads=heads).rows
+    for heads_for in (None, ()):  # every sink's heads (the default), none
+        rows = intake.prepare(records, heads_for=heads_for).rows
         assert [orjson.loads(d)["received_at"] for _, d in rows] == [format_time(at) for at in times]
 
 

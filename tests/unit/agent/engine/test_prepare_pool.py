@@ -26,8 +26,8 @@ from agent.engine.decoder_key import key_of
 from agent.engine.intake import Intake, PreparedBatch
 from agent.processes.channel import ChildChannel
 from agent.engine.prepare_child import PrepareRecipe, child_main
-from agent.engine.prepare_pool import PreparePool, process_count
-from agent.engine.prepare_processes import PREPARE_PRELOAD, spare_child
+from agent.engine.prepare_pool import PreparePool
+from agent.engine.prepare_processes import PREPARE_PRELOAD, process_count, spare_child
 from agent.processes.launch import SpareChild
 from agent.plugins import PluginSet, load_plugins
 from agent.routing.router import Router, compile_routes

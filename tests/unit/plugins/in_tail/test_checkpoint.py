@@ -41,6 +41,12 @@ def _synced_offset(directory: Path) -> int:
 def _names(calls: list[str], directory: Path) -> list[str]:
     return ["dir" if c == str(directory) else Path(c).name for c in calls]
 
+def _save_at(cp: Checkpoints, offset: int) -> None:
+    """One acknowledged batch: ``/var/log/a.log`` (key ``1:2``) now read up to ``offset``."""
+    cp.set("1:2", "/var/log/a.log", offset, "abcd", 256)
+    cp.save()
+
+
 
 def test_the_synced_copy_is_fsynced_before_its_rename_then_the_directory(tmp_path: Path, fsynced: list[str]) -> None:
     cp = Checkpoints(tmp_path)
@@ -57,19 +63,16 @@ def test_offsets_are_written_after_every_batch_and_fsynced_once_a_second(tmp_pat
     a power loss falls back to the synced copy, at most ``sync_interval_s`` behind."""
     clock = Clock()
     cp = Checkpoints(tmp_path, sync_interval_s=1.0, clock=clock)
-    cp.set("1:2", "/var/log/a.log", 100, "abcd", 256)
-    cp.save()
+    _save_at(cp, 100)
     fsynced.clear()
     for offset in (200, 300, 400):
         clock.now += 0.3
-        cp.set("1:2", "/var/log/a.log", offset, "abcd", 256)
-        cp.save()
+        _save_at(cp, offset)
         assert Checkpoints(tmp_path).get("1:2")["offset"] == offset  # what a restart after kill -9 reads
     assert fsynced == []
     assert _synced_offset(tmp_path) == 100
     clock.now += 0.2  # a second since the last sync
-    cp.set("1:2", "/var/log/a.log", 500, "abcd", 256)
-    cp.save()
+    _save_at(cp, 500)
     assert _names(fsynced, tmp_path) == ["checkpoints.synced.tmp", "dir"]
     assert _synced_offset(tmp_path) == 500
 
@@ -77,10 +80,8 @@ def test_offsets_are_written_after_every_batch_and_fsynced_once_a_second(tmp_pat
 def test_an_idle_reader_s_last_offsets_reach_the_synced_copy(tmp_path: Path, fsynced: list[str]) -> None:
     clock = Clock()
     cp = Checkpoints(tmp_path, sync_interval_s=1.0, clock=clock)
-    cp.set("1:2", "/var/log/a.log", 100, "abcd", 256)
-    cp.save()
-    cp.set("1:2", "/var/log/a.log", 200, "abcd", 256)
-    cp.save()
+    _save_at(cp, 100)
+    _save_at(cp, 200)
     fsynced.clear()
     cp.save()  # nothing new, not due: nothing written
     assert fsynced == []
@@ -127,8 +128,7 @@ def test_a_file_added_or_let_go_and_a_durable_save_are_synced_at_once(tmp_path: 
 def test_a_checkpoint_a_power_loss_left_empty_or_torn_falls_back_to_the_synced_copy(tmp_path: Path, left: bytes) -> None:
     clock = Clock()
     cp = Checkpoints(tmp_path, sync_interval_s=1.0, clock=clock)
-    cp.set("1:2", "/var/log/a.log", 100, "abcd", 256)
-    cp.save()
+    _save_at(cp, 100)
     cp.set("1:2", "/var/log/a.log", 900, "abcd", 256)
     cp.save()  # written, not yet synced
     (tmp_path / "checkpoints.json").write_bytes(left)  # its rename reached the disk, its data did not
@@ -141,8 +141,7 @@ def test_a_checkpoint_of_an_earlier_version_gets_its_synced_copy_at_the_first_sa
     (tmp_path / "checkpoints.json").write_bytes(b'{"1:2": {"path": "/var/log/a.log", "offset": 100, "fp": "abcd", "fp_len": 256}}')
     cp = Checkpoints(tmp_path)
     assert cp.get("1:2")["offset"] == 100
-    cp.set("1:2", "/var/log/a.log", 200, "abcd", 256)
-    cp.save()
+    _save_at(cp, 200)
     assert _names(fsynced, tmp_path) == ["checkpoints.synced.tmp", "dir"]
     assert _synced_offset(tmp_path) == 200
 
@@ -151,8 +150,7 @@ def test_sync_interval_zero_fsyncs_every_save(tmp_path: Path, fsynced: list[str]
     clock = Clock()
     cp = Checkpoints(tmp_path, sync_interval_s=0.0, clock=clock)
     for offset in (100, 200, 300):
-        cp.set("1:2", "/var/log/a.log", offset, "abcd", 256)
-        cp.save()
+        _save_at(cp, offset)
     assert _names(fsynced, tmp_path) == ["checkpoints.synced.tmp", "dir"] * 3
 
 
