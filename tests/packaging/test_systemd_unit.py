@@ -32,8 +32,11 @@ def _settings(text: str) -> dict[str, list[str]]:
 
 
 def test_unit_verifies_cleanly(tmp_path: Path):
-    # verify insists the ExecStart binary exists: point a copy at this checkout's `siemrelay`
-    exe = shutil.which("siemrelay") or str(Path(sys.executable).with_name("siemrelay"))
+    # verify insists the ExecStart binary exists: point a copy at this checkout's `siemrelay`, the entry
+    # point beside the interpreter running the tests. Not the one on PATH: the .deb test installs and
+    # purges /usr/bin/siemrelay on another worker, so PATH's answer can vanish before verify runs.
+    exe = str(Path(sys.executable).with_name("siemrelay"))
+    assert Path(exe).is_file(), f"{exe}: the checkout's entry point is missing (pip install -e .)"
     unit = tmp_path / "siemrelay.service"
     unit.write_text(UNIT.read_text().replace("/opt/siemrelay/bin/siemrelay", exe))
     res = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True, timeout=60)
