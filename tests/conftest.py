@@ -170,6 +170,30 @@ def spawned_children(pid: int) -> list[int]:
     return found
 
 
+#: glibc's HEAP_MAX_SIZE on 64-bit machines: the address space each thread arena reserves
+MALLOC_HEAP_SPAN = 64 << 20
+
+
+def malloc_thread_arenas(pid: int) -> int:
+    """How many thread arenas glibc's malloc made in ``pid`` (the main arena not counted), from
+    ``/proc/PID/maps``: each is an anonymous mapping that starts on a :data:`MALLOC_HEAP_SPAN`
+    boundary and, with the reserved (``---p``) rest that follows it, spans exactly that much."""
+    regions = []
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split()
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        regions.append((start, end, fields[1], fields[5] if len(fields) > 5 else ""))
+    found = 0
+    for i, (start, end, perms, name) in enumerate(regions):
+        if name or start % MALLOC_HEAP_SPAN or not perms.startswith("rw"):
+            continue
+        if i + 1 < len(regions) and regions[i + 1][0] == end and regions[i + 1][2].startswith("---") \
+                and not regions[i + 1][3]:
+            end = regions[i + 1][1]
+        found += end - start == MALLOC_HEAP_SPAN
+    return found
+
+
 def write_numbered_events(path: Path, first: int, count: int) -> list[str]:
     """Append ``count`` JSON events with ids ``ev-NNNNN`` from ``first``; their ids."""
     ids = [f"ev-{i:05d}" for i in range(first, first + count)]

@@ -7,6 +7,8 @@ working size) are read from ``/proc`` (counts, not timings). With
 the allocator as the agent sets it, a batch reuses the pages the last one freed; with
 glibc left to itself (an operator's ``GLIBC_TUNABLES`` in the environment turns the
 agent's setting off) each batch faults its pages in again, several times as many.
+As the agent sets it, its threads also share one malloc arena (counted from
+``/proc/PID/maps`` after the bursts); glibc alone gives each of them its own.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import spawned_children, wait_for
+from tests.conftest import malloc_thread_arenas, spawned_children, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +49,9 @@ def _lines(path: Path) -> int:
         return 0
 
 
-def _faults_per_event(tmp_path: Path, collector: dict[str, Any], agent_process: Any, env: dict[str, str]) -> tuple[float, float]:
-    """(agent's, child's) minor page faults per delivered event."""
+def _faults_per_event(tmp_path: Path, collector: dict[str, Any], agent_process: Any,
+                      env: dict[str, str]) -> tuple[float, float, int]:
+    """(agent's, child's) minor page faults per delivered event, and the agent's thread arenas after the bursts."""
     tmp_path.mkdir()
     config = tmp_path / "siemrelay.yaml"
     config.write_text(textwrap.dedent(f"""\
@@ -75,8 +78,9 @@ def _faults_per_event(tmp_path: Path, collector: dict[str, Any], agent_process: 
             f.write(f"{line}\n" * EVENTS)  # one write: the tail finds whole batches
         wait_for(lambda: _lines(collector["out"]) >= burst * EVENTS, 120, what="every event at syslog-ng")
         after = _minor_faults(agent.proc.pid), _minor_faults(child)
+    arenas = malloc_thread_arenas(agent.proc.pid)
     assert agent.stop() == 0
-    return (after[0] - before[0]) / EVENTS, (after[1] - before[1]) / EVENTS
+    return (after[0] - before[0]) / EVENTS, (after[1] - before[1]) / EVENTS, arenas
 
 
 def test_batches_reuse_freed_memory_in_the_agent_and_its_child(tmp_path: Path, collector: dict[str, Any],
@@ -90,3 +94,5 @@ def test_batches_reuse_freed_memory_in_the_agent_and_its_child(tmp_path: Path, c
     # a tenth of glibc alone or at most one fault per 200 events.
     assert tuned[0] < untuned[0] / 2, (tuned, untuned)
     assert tuned[1] <= max(untuned[1] / 10, 0.005), (tuned, untuned)
+    # the tail, collector, spool writer and sink worker share the main arena (glibc alone: one each)
+    assert tuned[2] == 0 and untuned[2] >= 2, (tuned, untuned)

@@ -62,6 +62,48 @@ def test_tuned_the_next_batch_reuses_the_memory_the_last_one_freed() -> None:
     assert per_block < 0.05
 
 
+_THREADS_ALLOCATE = """
+import os, threading
+from tests.conftest import malloc_thread_arenas
+started, done = threading.Barrier(5), threading.Event()
+def work():
+    kept = [bytes(1000) for _ in range(1000)]  # a thread's first allocations pick its arena
+    started.wait()
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+started.wait()
+print(malloc_thread_arenas(os.getpid()))
+done.set()
+"""
+
+
+def _thread_arenas(tune: bool, operator: dict[str, str] | None = None) -> tuple[int, str]:
+    """(thread arenas glibc made, what tune_allocator said) when four threads allocate in a fresh interpreter."""
+    code = ("from agent.processes.allocator import tune_allocator\nprint(tune_allocator())\n" if tune
+            else "print('untuned')\n") + _THREADS_ALLOCATE
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env.update(operator or {}, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
+    return int(out[1]), out[0]
+
+
+def test_tuned_the_threads_share_one_arena() -> None:
+    # glibc alone gives each allocating thread an arena of its own (each with its own free
+    # memory and high-water mark); tuned, the four threads use the main arena
+    assert _thread_arenas(tune=False)[0] >= 2
+    arenas, said = _thread_arenas(tune=True)
+    assert arenas == 0 and said.endswith(", 1 arena"), said
+
+
+def test_an_operators_own_arena_setting_is_kept() -> None:
+    arenas, said = _thread_arenas(tune=True, operator={"MALLOC_ARENA_MAX": "4"})
+    assert said == "left as the environment set it"
+    assert arenas >= 2  # their cap (4 arenas: the main one and three for threads) still rules
+
+
 def test_an_operators_own_malloc_settings_are_kept() -> None:
     per_block, said = _faults_per_block(tune=True, operator={"MALLOC_TRIM_THRESHOLD_": "131072"})
     assert said == "left as the environment set it"
