@@ -56,7 +56,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--input", type=Path, help="JSON lines (default: generated findings)")
     ap.add_argument("--events", type=int, default=20_000)
-    ap.add_argument("--commit", type=int, default=2000, help="events per spool append (in_tail's batch_lines)")
+    ap.add_argument("--commit", type=int, default=1000, help="events per spool append (in_tail's batch_lines)")
     ap.add_argument("--batch", type=int, default=500, help="events per sink batch (batch.max_events)")
     args = ap.parse_args()
 

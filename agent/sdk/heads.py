@@ -31,7 +31,7 @@ __all__ = ["HeadRenderer", "RenderedHeads", "MAX_HEADS"]
 
 #: heads kept per sink at most: a head is only worth keeping for a sink that reads the
 #: batch soon after its commit (a sink batch is up to 2,000 events, a file tail has 4
-#: batches of 2,000 in flight). A syslog head is 60-200 bytes, about 300 with the dict's
+#: batches of 1,000 in flight). A syslog head is 60-200 bytes, about 300 with the dict's
 #: entry: at most about 5 MB per sink, reached within seconds of an outage and then flat;
 #: a sink that falls behind further renders the rest itself
 MAX_HEADS = 16384
