@@ -13,9 +13,12 @@ input event. ``--anchors`` also runs rsyslog (imfile → omfwd, RFC 5424, octet
 counting) with 1 and with S actions, for how a C forwarder's fan-out scales.
 
 Runs are interleaved (1, S, 1, S, …) so that the shared machine's drift hits both alike;
-the ratio is the median of the per-repetition ratios.
+the ratio is the median of the per-repetition ratios. ``--b-set KEY=JSON`` (repeatable)
+adds a second pair of targets, ``siemrelay-1-b`` and ``siemrelay-S-b``, run with those
+settings in the same repetitions: an A/B of a setting's effect on the fan-out.
 
     python bench/fanout_sinks.py [--harness ../shared/bench/bench.py] [--events 200000] [--sinks 4] [--reps 3] [--anchors]
+                                 [--b-set sources.events.batch_lines=2000]
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ RSYSLOG_ACTION = ('    action(type="omfwd" target="{host}" port="{port}" protoco
                   'template="SiemRfc5424" name="fwd{i}" queue.type="LinkedList")')
 
 
-def siemrelay(input_path: str, sinks: int) -> Callable[[str, int], Spec]:
+def siemrelay(input_path: str, sinks: int, sets: list[str] = []) -> Callable[[str, int], Spec]:
     def spec(workdir: str, port: int) -> Spec:
-        writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}"
+        writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}" + "".join(f" --set {s}" for s in sets)
         cmd = (f"{writer} --sinks {sinks} file {input_path} {HOST} {port} {workdir} && "
                f"exec {agent_python()} -m agent run -c {workdir}/siemrelay.yaml")
         return Spec(cmd, shell=True, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -80,6 +83,8 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--anchors", action="store_true", help="also rsyslog with 1 and with --sinks actions")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--b-set", action="append", default=[], metavar="SECTION.KEY=JSON",
+                    help="also run siemrelay-1-b and siemrelay-S-b with this setting (write_bench_config.py --set)")
     args = ap.parse_args()
     harness = load_harness(args.harness)
     opts = harness_options(harness, args.events)
@@ -94,6 +99,9 @@ def main() -> int:
                  (f"rsyslog-{args.sinks}", args.sinks, rsyslog(ctx, input_path, args.sinks))]
     plan += [("siemrelay-1", 1, siemrelay(input_path, 1)),
              (f"siemrelay-{args.sinks}", args.sinks, siemrelay(input_path, args.sinks))]
+    if args.b_set:
+        plan += [("siemrelay-1-b", 1, siemrelay(input_path, 1, args.b_set)),
+                 (f"siemrelay-{args.sinks}-b", args.sinks, siemrelay(input_path, args.sinks, args.b_set))]
     started = datetime.now(timezone.utc)
     load_start = os.getloadavg()
     runs: list[RunResult] = []
@@ -106,6 +114,8 @@ def main() -> int:
     rows = summarise(runs, "siemrelay-1")
     fan = [a.eps / b.eps for a, b in zip([r for r in runs if r.target == f"siemrelay-{args.sinks}"],
                                           [r for r in runs if r.target == "siemrelay-1"]) if a.eps and b.eps]
+    fan_b = [a.eps / b.eps for a, b in zip([r for r in runs if r.target == f"siemrelay-{args.sinks}-b"],
+                                            [r for r in runs if r.target == "siemrelay-1-b"]) if a.eps and b.eps]
     anchor = [a.eps / b.eps for a, b in zip([r for r in runs if r.target == f"rsyslog-{args.sinks}"],
                                              [r for r in runs if r.target == "rsyslog-1"]) if a.eps and b.eps]
     md = (f"Fan-out, {args.events:,} events of the harness's file workload to 1 and to {args.sinks} syslog sinks "
@@ -115,6 +125,8 @@ def main() -> int:
           + markdown(rows, "siemrelay-1")
           + (f"\nsiemrelay {args.sinks} sinks ÷ 1 sink: {statistics.median(fan):.2f} (per repetition: "
              + ", ".join(f"{x:.2f}" for x in fan) + ")\n" if fan else "")
+          + (f"with {' '.join(args.b_set)}: {args.sinks} sinks ÷ 1 sink: {statistics.median(fan_b):.2f} (per repetition: "
+             + ", ".join(f"{x:.2f}" for x in fan_b) + ")\n" if fan_b else "")
           + (f"rsyslog {args.sinks} actions ÷ 1 action: {statistics.median(anchor):.2f} (per repetition: "
              + ", ".join(f"{x:.2f}" for x in anchor) + ")\n" if anchor else ""))
     print(md)
@@ -124,7 +136,7 @@ def main() -> int:
     (args.out / f"{stamp}.json").write_text(json.dumps({
         "date": f"{started:%Y-%m-%d %H:%M} UTC", "events": args.events, "sinks": args.sinks, "reps": args.reps,
         "receiver": rcv_impl, "loadavg": [load_start, os.getloadavg()], "summary": rows,
-        "fanout_ratio": fan, "rsyslog_fanout_ratio": anchor,
+        "fanout_ratio": fan, "rsyslog_fanout_ratio": anchor, "b_set": args.b_set, "fanout_ratio_b": fan_b,
         "runs": [{**r.__dict__, "eps": r.eps, "cpu_us": r.cpu_us} for r in runs]}, indent=1))
     print(f"results: {os.path.relpath(args.out / stamp)}.{{json,md}}", file=sys.stderr)
     return 0
