@@ -10,6 +10,7 @@ only way a file is found.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -42,11 +43,18 @@ class DirectoryWatcher:
         self._dirs: dict[int, str] = {}
         self.error = ""
         try:
+            import inotify_simple
             from inotify_simple import INotify, flags
         except ImportError as exc:  # not Linux, or the library is missing
             self._inotify = None
             self.error = str(exc)
             return
+        if getattr(inotify_simple, "_libc", "absent") is None:
+            # The library finds the C library with ctypes.util.find_library, which runs
+            # `ldconfig -p`: a fork of the agent at every file source's start. The
+            # interpreter's own symbols hold the same functions (agent.processes.allocator
+            # loads them the same way); a version without this global keeps its own lookup.
+            inotify_simple._libc = ctypes.CDLL(None, use_errno=True)
         self._flags = flags
         self._mask = (flags.CREATE | flags.MOVED_FROM | flags.MOVED_TO | flags.DELETE | flags.MODIFY
                       | flags.CLOSE_WRITE)
