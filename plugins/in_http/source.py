@@ -31,7 +31,7 @@ from agent.sdk.record import RawRecord
 from agent.sdk.source import Source, SourceContext, SubmitStatus
 from agent.sdk.tls import server_context
 from plugins.in_http.auth import Authenticator
-from plugins.in_http.batcher import Batcher, Outcome, RequestResult, Refusal
+from plugins.in_http.batcher import LARGE_INFLIGHT, Batcher, Outcome, RequestResult, Refusal
 from plugins.in_http.config import CONFIG_SCHEMA, check_config
 from plugins.in_http.hec import HEC_OK_BODY, HecError, hec_answer, hec_auth_refusal, split_envelopes
 from plugins.in_http.protocol import Answer, HttpProtocol, Request, Response, ServerState, json_response
@@ -109,7 +109,9 @@ class HttpSource(Source):
                                   max_per_client=int(config["max_connections_per_client"]),
                                   read_timeout=float(config["read_timeout_s"]), idle_timeout=float(config["idle_timeout_s"]),
                                   on_refusal=self._refused)
-        self._batcher = Batcher(ctx.submit_async, int(config["workers"]), self.submit_timeout, self.response_timeout)
+        workers = config["workers"]
+        self._batcher = Batcher(ctx.submit_async, 1 if workers == "auto" else int(workers), self.submit_timeout,
+                                self.response_timeout, max_inflight_large=LARGE_INFLIGHT if workers == "auto" else None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None

@@ -56,8 +56,11 @@ routes:
 class Senders:
     """Keep-alive clients posting events with unique ids until stopped; records what was 2xx'd."""
 
-    def __init__(self, port: int, clients: int, per_body: int = 1, prefix: str = "c") -> None:
+    def __init__(self, port: int, clients: int, per_body: int = 1, prefix: str = "c", pad: int = 0) -> None:
+        """:param pad: characters of description per event (NDJSON bodies of 100 events padded to 700
+        make 70 KB bodies, large enough to be prepared in the agent's child)."""
         self.port = port
+        self.pad = "p" * pad
         self.prefix = prefix
         self.per_body = per_body
         self.sent: list[str] = []
@@ -87,7 +90,8 @@ class Senders:
             if self.per_body == 1:
                 data, ctype = json.dumps({"id": ids[0], "title": "t", "severity": "high"}), "application/json"
             else:
-                data = "".join(json.dumps({"id": i, "title": "t", "severity": "low"}) + "\n" for i in ids)
+                data = "".join(json.dumps({"id": i, "title": "t", "severity": "low", "description": self.pad}) + "\n"
+                               for i in ids)
                 ctype = "application/x-ndjson"
             try:
                 r = session.post(f"http://127.0.0.1:{self.port}/events", data=data, headers={"Content-Type": ctype},
@@ -129,6 +133,34 @@ def test_concurrent_clients_every_2xx_event_reaches_syslog_ng_exactly_once(tmp_p
     got = collections.Counter(received_ids(work / "received.jsonl"))
     assert set(got) == set(acked)  # nothing lost, nothing forged
     assert max(got.values()) == 1  # nothing sent twice without a crash
+
+
+def test_large_ndjson_bodies_in_flight_together_reach_syslog_ng_once_in_each_senders_order(
+        tmp_path: Path, agent_process, peer) -> None:
+    """``workers: auto`` (the default) lets up to 4 large batches wait for their commit at once
+    (decoded in the preparing child meanwhile): still every 2xx'd event arrives exactly once, and
+    each sender's events in the order it sent them, beside small requests that go one batch at a time."""
+    sng, syslog_port, work = peer
+    sng.start()
+    http_port = pick_port()
+    agent = agent_process(_config(tmp_path, http_port, syslog_port))
+    wait_for_port(http_port, timeout=30)
+    with Senders(http_port, 6, per_body=100, prefix="L", pad=700) as large, Senders(http_port, 4) as singles:
+        wait_for(lambda: len(large.acked) >= 6000 and len(singles.acked) >= 300, timeout=120,
+                 what="events 2xx'd by both kinds of clients")
+    acked = large.acked + singles.acked
+    assert large.statuses.keys() == {200} and singles.statuses.keys() == {200}
+    wait_for(lambda: len(received_ids(work / "received.jsonl")) >= len(acked), timeout=90,
+             what="every 2xx'd event at syslog-ng")
+    assert agent.stop() == 0
+    order = received_ids(work / "received.jsonl")
+    got = collections.Counter(order)
+    assert set(got) == set(acked) and max(got.values()) == 1
+    per_sender: dict[str, list[int]] = collections.defaultdict(list)
+    for eid in order:
+        sender, _, n = eid.rpartition("-")
+        per_sender[sender].append(int(n))
+    assert len(per_sender) == 10 and all(ns == sorted(ns) for ns in per_sender.values())
 
 
 def test_full_spool_answers_503_with_retry_after_and_loses_nothing(tmp_path: Path, agent_process, peer) -> None:

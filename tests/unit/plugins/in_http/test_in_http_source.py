@@ -40,6 +40,7 @@ class Collector:
         # False: a submission is at the spool at once (the in-process intake); True: only when
         # the writer takes it up, as with the intake's preparing child (it may be withdrawn before)
         self.claim_late = False
+        self.hold: threading.Event | None = None  # set: no "commit" happens until it is set
         self._commits: "queue.Queue[tuple[PendingSubmit, Submitted, list[Any]]]" = queue.Queue()
         threading.Thread(target=self._writer, daemon=True).start()
 
@@ -88,6 +89,8 @@ class Collector:
     def _writer(self) -> None:
         while True:
             pending, result, events = self._commits.get()
+            if self.hold is not None:
+                self.hold.wait(30)
             if self.delay:
                 time.sleep(self.delay)
             if self.claim_late and not pending.claim_for_spool():
@@ -490,3 +493,61 @@ def test_a_commit_that_ends_after_the_source_stopped_is_ignored_quietly(make_sou
     wait_for(lambda: len(col.events) == 1, what="the late commit")
     time.sleep(0.1)
     assert col.callback_errors == []  # the writer thread's callback found the loop closed and let it be
+
+
+def _post_in_turn(src: Any, col: Any, url: str, bodies: list[bytes], codes: list[int], slots: int) -> list[threading.Thread]:
+    """One sender per body, each started once the one before was taken: while ``col.calls`` is
+    under ``slots`` it should leave as a batch of its own, after that it is only received. The
+    caller holds the commits (``col.hold``), so a batch that left did so while the ones before
+    were still in flight."""
+    threads = []
+    for body in bodies:
+        calls, received = col.calls, src.stats["requests"]
+        t = threading.Thread(target=lambda b=body: codes.append(requests.post(
+            url + "/events", data=b, headers={"Content-Type": "application/x-ndjson"}, timeout=20).status_code))
+        t.start()
+        threads.append(t)
+        if calls < slots:
+            wait_for(lambda: col.calls == calls + 1, what="the request's batch submitted")
+        else:
+            wait_for(lambda: src.stats["requests"] == received + 1, what="the request received")
+    return threads
+
+
+def _ndjson(prefix: str, events: int) -> bytes:
+    return b"".join(b'{"id":"%s-%d","title":"%s"}\n' % (prefix.encode(), i, b"x" * 700) for i in range(events))
+
+
+def test_auto_workers_keep_several_large_batches_in_flight_and_one_small(make_source: Any) -> None:
+    # workers: auto: a batch of 64 KiB of bodies or more (NDJSON: decoded in the preparing child,
+    # on another core) leaves while up to 4 wait for their commit; small ones wait for the one slot
+    src, col, url = make_source(workers="auto", max_body_bytes=1 << 20)
+    col.hold = threading.Event()  # no commit until the test says so
+    codes: list[int] = []
+    threads = _post_in_turn(src, col, url, [_ndjson(f"big{k}", 100) for k in range(6)], codes, slots=4)
+    assert col.calls == 4 and not col.events  # four in flight at once; the fifth and sixth wait (together)
+    col.hold.set()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 6 and col.calls == 5 and len(col.events) == 600
+
+    codes.clear()
+    col.hold = threading.Event()
+    threads = _post_in_turn(src, col, url, [_ndjson(f"small{k}", 1) for k in range(4)], codes, slots=6)
+    assert col.calls == 6 and len(col.events) == 600  # small: one in flight, the others gathered into the next batch
+    col.hold.set()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 4 and col.calls == 7 and len(col.events) == 604
+
+
+def test_a_number_of_workers_bounds_large_batches_too(make_source: Any) -> None:
+    src, col, url = make_source(workers=2, max_body_bytes=1 << 20)
+    col.hold = threading.Event()
+    codes: list[int] = []
+    threads = _post_in_turn(src, col, url, [_ndjson(f"big{k}", 100) for k in range(4)], codes, slots=2)
+    assert col.calls == 2 and not col.events
+    col.hold.set()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 4 and col.calls == 3 and len(col.events) == 400
