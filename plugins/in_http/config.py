@@ -95,7 +95,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                       "meta": describe("Retry-After sent with 503 when the spool is full.")},
     "workers": {"type": ["integer", "string"], "default": "auto", "min": 1, "max": 256,
                 "regex": "^auto$",
-                "meta": describe("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). auto: one, and up to 4 while the batches are large (64 KiB of bodies or more, e.g. NDJSON): those are decoded on the agent's second core while the one before is committed (measured: 1.25x the events/s with NDJSON of 100 per POST; with one small event per POST more than one only splits the same requests into smaller commits, and is slower). A number: at most that many at any size.")},
+                "meta": describe("Batches of requests in the spool at once; requests arriving meanwhile join the next batch (one commit each). auto: one, and up to 4 while the batches are large (64 KiB of bodies or more, e.g. NDJSON): those are decoded on the agent's second core while the one before is committed (measured: 1.2-1.35x the events/s with NDJSON of 100 per POST; with one small event per POST more than one only splits the same requests into smaller commits, and is slower). A number: at most that many at any size.")},
     "dedup": {"type": "boolean", "default": True,
               "meta": describe("Acknowledge but do not forward again an event whose id was seen within agent.dedup.window_s.")},
 }

@@ -68,3 +68,20 @@ def test_secrets_set_from_the_environment_validate(tmp_path: Path, plugin_set: A
       /b: {auth: {hmac: {header: X-Webhook-Signature, secret: "${PT}"}, query_secret: "${Q}"}}
 """ + TAIL)
     validate_config(load_config(f, env={"TOK": "t1", "TOK_OLD": "t0", "PT": "p", "Q": "q"}), plugin_set)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("fast", "does not match the expected pattern ^auto$, found string 'fast'"),
+    ("0", "expected at least 1, found integer 0"),
+    ("1.5", "expected integer or string, found number 1.5"),
+])
+def test_workers_is_auto_or_a_count(tmp_path: Path, plugin_set: Any, value: str, message: str) -> None:
+    got = problems(tmp_path, plugin_set, "      /: {decoder: json}\n", extra=f"    workers: {value}\n")
+    assert got == {"sources.web.workers": message}
+
+
+@pytest.mark.parametrize("value", ["auto", "1", "4"])
+def test_workers_auto_and_counts_validate(tmp_path: Path, plugin_set: Any, value: str) -> None:
+    f = tmp_path / "siemrelay.yaml"
+    f.write_text(HEAD + "      /: {decoder: json}\n" + f"    workers: {value}\n" + TAIL)
+    validate_config(load_config(f, env={}), plugin_set)
