@@ -41,14 +41,21 @@ def _faults_per_block(tune: bool, operator: dict[str, str] | None = None) -> tup
 
     :param operator: ``MALLOC_*`` settings in its environment (none of this machine's).
     """
+    said, figure = _fresh_interpreter(tune, "from tests.unit.agent.processes.test_allocator import "
+                                            "churn_faults_per_block\nprint(churn_faults_per_block())\n", operator)
+    return float(figure), said
+
+
+def _fresh_interpreter(tune: bool, scenario: str, operator: dict[str, str] | None) -> tuple[str, str]:
+    """(what tune_allocator said, the scenario's one line of output), run in a fresh interpreter
+    (the allocator's state is per process) with ``operator``'s ``MALLOC_*`` settings and none of this machine's."""
     code = ("from agent.processes.allocator import tune_allocator\nprint(tune_allocator())\n" if tune
-            else "print('untuned')\n")
-    code += "from tests.unit.agent.processes.test_allocator import churn_faults_per_block\nprint(churn_faults_per_block())\n"
+            else "print('untuned')\n") + scenario
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
     env.update(operator or {}, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
-    return float(out[1]), out[0]
+    return out[0], out[1]
 
 
 def test_without_tuning_every_batch_faults_its_blocks_in_again() -> None:
@@ -81,13 +88,8 @@ done.set()
 
 def _thread_arenas(tune: bool, operator: dict[str, str] | None = None) -> tuple[int, str]:
     """(thread arenas glibc made, what tune_allocator said) when four threads allocate in a fresh interpreter."""
-    code = ("from agent.processes.allocator import tune_allocator\nprint(tune_allocator())\n" if tune
-            else "print('untuned')\n") + _THREADS_ALLOCATE
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-    env.update(operator or {}, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60, check=True).stdout.split("\n")
-    return int(out[1]), out[0]
+    said, figure = _fresh_interpreter(tune, _THREADS_ALLOCATE, operator)
+    return int(figure), said
 
 
 def test_tuned_the_threads_share_one_arena() -> None:
