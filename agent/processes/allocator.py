@@ -17,11 +17,11 @@ resident size does not grow (what is kept was in use a moment before); what chan
 that after a burst the process keeps up to ``trim_threshold`` of freed memory per arena
 for the next one instead of returning it.
 
-It also caps the arenas at ``arena_max`` (one). glibc gives each thread that allocates
-while another holds the lock an arena of its own, up to eight per core, and every arena
-keeps its own free memory and its own high-water mark: the agent's tail, collector, spool
-writer and sink worker threads each grew one, about 30 MB of peak resident memory on the
-side-by-side workload (agent 118 → 91 MB, measured). The threads share one interpreter
+It also caps the arenas at ``arena_max`` (one). glibc gives each thread that allocates an
+arena of its own, up to eight per core, and every arena keeps its own free memory and its
+own high-water mark: the agent's tail, collector, spool writer and sink worker threads
+each grew one, about 30 MB of peak resident memory on the side-by-side workload (the
+agent's peak 111-121 → 86-95 MB, measured). The threads share one interpreter
 lock, so they rarely allocate at the same moment and one arena costs no throughput there
 (five interleaved pairs of the side-by-side run: events/s within noise, CPU per event
 lower in all five). It must run before the process starts its threads: an arena, once

@@ -508,9 +508,9 @@ def _post_in_turn(src: Any, col: Any, url: str, bodies: list[bytes], codes: list
         t.start()
         threads.append(t)
         if calls < slots:
-            wait_for(lambda: col.calls == calls + 1, what="the request's batch submitted")
+            wait_for(lambda c=calls: col.calls == c + 1, what="the request's batch submitted")
         else:
-            wait_for(lambda: src.stats["requests"] == received + 1, what="the request received")
+            wait_for(lambda r=received: src.stats["requests"] == r + 1, what="the request received")
     return threads
 
 
