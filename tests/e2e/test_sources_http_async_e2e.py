@@ -180,20 +180,23 @@ def test_full_spool_answers_503_with_retry_after_and_loses_nothing(tmp_path: Pat
     assert set(got) == set(senders.acked) and max(got.values()) == 1  # a 503'd event was not taken
 
 
-def test_kill_9_under_load_loses_no_2xx_event(tmp_path: Path, agent_process, peer) -> None:
+@pytest.mark.parametrize("per_body, pad", [(1, 0), (100, 700)], ids=["single-events", "large-ndjson"])
+def test_kill_9_under_load_loses_no_2xx_event(tmp_path: Path, agent_process, peer, per_body: int, pad: int) -> None:
+    # large-ndjson: 70 KB bodies, so up to 4 batches wait for their commit at once (workers: auto)
     sng, syslog_port, work = peer
     sng.start()
     http_port = pick_port()
     cfg = _config(tmp_path, http_port, syslog_port)
     agent: AgentProcess = agent_process(cfg)
     wait_for_port(http_port, timeout=30)
-    with Senders(http_port, 8) as senders:
-        wait_for(lambda: len(senders.acked) >= 800, timeout=60, what="800 events 2xx'd")
+    enough = 800 * max(1, per_body // 10)
+    with Senders(http_port, 8, per_body=per_body, pad=pad) as senders:
+        wait_for(lambda: len(senders.acked) >= enough, timeout=60, what=f"{enough} events 2xx'd")
         agent.kill()  # SIGKILL with batches in flight
         killed_at = len(senders.acked)
         agent = agent_process(cfg)
         wait_for_port(http_port, timeout=30)
-        wait_for(lambda: len(senders.acked) >= killed_at + 300, timeout=60, what="more events after the restart")
+        wait_for(lambda: len(senders.acked) >= killed_at + enough // 2, timeout=60, what="more events after the restart")
     wait_for(lambda: set(senders.acked) <= set(received_ids(work / "received.jsonl")), timeout=60, what="every 2xx'd event at syslog-ng")
     assert agent.stop() == 0
     assert set(received_ids(work / "received.jsonl")) <= set(senders.sent)  # nothing forged (a batch in flight at the kill may come twice)
