@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 from datetime import datetime, timezone
@@ -55,7 +56,8 @@ RSYSLOG_ACTION = ('    action(type="omfwd" target="{host}" port="{port}" protoco
 
 def siemrelay(input_path: str, sinks: int, sets: list[str] = []) -> Callable[[str, int], Spec]:
     def spec(workdir: str, port: int) -> Spec:
-        writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}" + "".join(f" --set {s}" for s in sets)
+        writer = (f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}"
+                  + "".join(f" --set {shlex.quote(s)}" for s in sets))
         cmd = (f"{writer} --sinks {sinks} file {input_path} {HOST} {port} {workdir} && "
                f"exec {agent_python()} -m agent run -c {workdir}/siemrelay.yaml")
         return Spec(cmd, shell=True, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)))
@@ -112,12 +114,14 @@ def main() -> int:
             runs.append(r)
             print(f"rep {rep} {r.line()}", file=sys.stderr, flush=True)
     rows = summarise(runs, "siemrelay-1")
-    fan = [a.eps / b.eps for a, b in zip([r for r in runs if r.target == f"siemrelay-{args.sinks}"],
-                                          [r for r in runs if r.target == "siemrelay-1"]) if a.eps and b.eps]
-    fan_b = [a.eps / b.eps for a, b in zip([r for r in runs if r.target == f"siemrelay-{args.sinks}-b"],
-                                            [r for r in runs if r.target == "siemrelay-1-b"]) if a.eps and b.eps]
-    anchor = [a.eps / b.eps for a, b in zip([r for r in runs if r.target == f"rsyslog-{args.sinks}"],
-                                             [r for r in runs if r.target == "rsyslog-1"]) if a.eps and b.eps]
+    def ratios(fanned: str, single: str) -> list[float]:
+        """Per repetition: events/s of target ``fanned`` ÷ that of ``single``."""
+        return [a.eps / b.eps for a, b in zip([r for r in runs if r.target == fanned],
+                                              [r for r in runs if r.target == single]) if a.eps and b.eps]
+
+    fan = ratios(f"siemrelay-{args.sinks}", "siemrelay-1")
+    fan_b = ratios(f"siemrelay-{args.sinks}-b", "siemrelay-1-b")
+    anchor = ratios(f"rsyslog-{args.sinks}", "rsyslog-1")
     md = (f"Fan-out, {args.events:,} events of the harness's file workload to 1 and to {args.sinks} syslog sinks "
           f"(each sink its own connection to one receiver); {args.reps} repetition(s), interleaved; "
           f"{started:%Y-%m-%d %H:%M} UTC; load average {load_start[0]:.1f} → {os.getloadavg()[0]:.1f}. "

@@ -146,7 +146,7 @@ def boot() -> None:
     down, up = int(sys.argv[2]), int(sys.argv[3])
     tune_allocator()  # as the agent does: a child's batches churn the same megabytes
     channel = ChildChannel(Connection(down, writable=False), Connection(up, readable=False))
-    for module in filter(None, (sys.argv[4] if len(sys.argv) > 4 else "").split(",")):
+    for module in filter(None, sys.argv[4].split(",")):  # _spawn always passes the preload list (maybe empty)
         try:  # while the agent starts (SpareChild); what fails here fails again, reported, where it is used
             importlib.import_module(module)
         except Exception:
