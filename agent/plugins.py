@@ -121,13 +121,16 @@ def call_hook_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: object) -
 
 def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT_PLUGINS,
                  allow: Iterable[str] | None = None, block: Iterable[str] = (),
-                 extra: Iterable[tuple[str, Any]] = ()) -> PluginSet:
+                 extra: Iterable[tuple[str, Any]] = (), kinds: Iterable[Kind] = ("source", "decoder", "sink")) -> PluginSet:
     """Register the built-ins and the entry-point plugins, then collect their types.
 
     :param entry_points: load third-party plugins from the ``siemrelay`` group.
     :param allow: only these plugin names (default: ``SIEMRELAY_LOAD_PLUGINS``, or all).
     :param block: never these (plus ``SIEMRELAY_DISABLED_PLUGINS``).
     :param extra: ``(name, module_or_object)`` pairs registered directly (tests).
+    :param kinds: collect only these kinds of types: the preparing child asks for decoders
+        alone, so a plugin that imports its source or sink inside the hook (``in_otlp``)
+        does not load them there.
     """
     pm = build_plugin_manager()
     allowed = set(allow) if allow is not None else (set(_env_list("SIEMRELAY_LOAD_PLUGINS") or []) or None)
@@ -182,7 +185,10 @@ def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT
         pm.enable_tracing()
 
     versions = {p.name: p.version for p in result.plugins}
+    wanted_kinds = set(kinds)
     for hook_name, kind in _HOOKS:
+        if kind not in wanted_kinds:
+            continue
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():
             register = result.registry.registrar(kind, impl.plugin_name, versions.get(impl.plugin_name, ""))

@@ -3,16 +3,20 @@
 A shared basic: configuration loading (``agent.config.loader``), route rules and route
 test files (``agent.routing``) all need an error to say
 ``/etc/siemrelay/siemrelay.yaml:42: sinks.siem.retry.max_attempts: ...``.
+
+``yaml`` is imported when a document is first loaded: the preparing child needs the
+:class:`SourceMap` its routes were compiled with, never a YAML parser.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    import yaml
 
 __all__ = ["Path_t", "SourceMap", "dotted", "load_yaml_text"]
 
@@ -66,6 +70,8 @@ def load_yaml_text(text: str, filename: str) -> tuple[Any, SourceMap]:
 
     :raises ConfigError: on a syntax error, naming the line and column.
     """
+    import yaml
+
     smap = SourceMap(default_file=filename)
     loader = yaml.SafeLoader(text)
     try:
@@ -105,6 +111,8 @@ class _Walk:
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_t, smap: SourceMap,
            filename: str, problems: list[Problem], walk: _Walk) -> Any:
+    import yaml  # imported by load_yaml_text already: a lookup
+
     smap.marks.setdefault(path, (filename, node.start_mark.line + 1))
     walk.values += 1
     if walk.values > walk.MAX_VALUES:
@@ -128,6 +136,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_t, smap: SourceM
 
 def _build_collection(loader: yaml.SafeLoader, node: yaml.Node, path: Path_t, smap: SourceMap,
                       filename: str, problems: list[Problem], walk: _Walk) -> Any:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}

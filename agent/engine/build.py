@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from loguru import logger
-
 from agent.config.loader import SourceMap
 from agent.config.validate import AgentConfig, check_plugin_config, unknown_type
 from agent.config.validate import validate_config as validate_config  # the CLI still imports it from here
@@ -74,6 +72,8 @@ def _refuse(*_: object, **__: object) -> Submitted:
 
 def build_sinks(cfg: AgentConfig, redact: Callable[[str], str]) -> dict[str, Sink]:
     """Construct every enabled sink (no I/O); raise ConfigError naming each failure."""
+    from loguru import logger  # here: the preparing child builds decoders with this module, and never logs through loguru
+
     out: dict[str, Sink] = {}
     problems: list[Problem] = []
     for name, (ct, conf) in cfg.sinks.items():
@@ -98,6 +98,8 @@ def build_sources(cfg: AgentConfig, plugins: PluginSet, redact: Callable[[str], 
                   stopping: Any = None) -> dict[str, Source]:  # Any: a threading.Event, or None passed on as given
     """Construct every enabled source (no threads, no sockets)."""
     import threading
+
+    from loguru import logger
 
     factory = DecoderFactory(plugins, cfg.decoders, cfg.smap)
     stopping = stopping or threading.Event()

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from agent.engine.intake import Intake, PreparedBatch
     from agent.sdk.heads import HeadRenderer
     from agent.sdk.decoder import Decoder
+    from agent.spool.store import Spool
 
 __all__ = ["PrepareRecipe", "PreparedResult", "WireRecord", "child_main"]
 
@@ -87,21 +88,55 @@ class _SinkBits:
         self.sinks = bits
 
 
+class LineLog:
+    """The child intake's log: each line kept as ``(level, text)``, to go back with the
+    batch and be written by the agent's logger.
+
+    The agent's intake logs through loguru; here that would load loguru and, through it,
+    ``asyncio`` and OpenSSL (about 6 MB of the child's RSS, docs/hot-path.md section 16)
+    to format the two or three lines a decoder failure writes. The text is what loguru's
+    ``{message}`` would be: the message formatted with its arguments, and a logged
+    exception's traceback after it.
+    """
+
+    __slots__ = ("lines", "_exception")
+
+    def __init__(self, lines: list[tuple[str, str]] | None = None, exception: BaseException | None = None) -> None:
+        self.lines: list[tuple[str, str]] = [] if lines is None else lines
+        self._exception = exception
+
+    def log(self, level: str, message: str, /, *args: object) -> None:
+        text = message.format(*args) if args else message
+        if self._exception is not None:
+            text += "\n" + "".join(traceback.format_exception(self._exception)).rstrip("\n")
+        self.lines.append((level, text))
+
+    def warning(self, message: str, /, *args: object) -> None:
+        self.log("WARNING", message, *args)
+
+    def error(self, message: str, /, *args: object) -> None:
+        self.log("ERROR", message, *args)
+
+    def opt(self, *, exception: BaseException) -> "LineLog":
+        """The same log, adding ``exception``'s traceback to the next line."""
+        return LineLog(self.lines, exception)
+
+
 class _Preparer:
     """The child's intake (never spools), its decoders by key, and the log lines it wrote."""
 
     def __init__(self, recipe: PrepareRecipe) -> None:
-        from loguru import logger
-
-        from agent.config.loader import SourceMap
         from agent.engine.build import DecoderFactory
         from agent.plugins import load_plugins
+        from agent.yamlsource import SourceMap
 
-        self.logs: list[tuple[str, str]] = []
-        logger.remove()
-        logger.add(self._keep, level="WARNING", format="{message}", backtrace=False, diagnose=False)
-        self.log = logger.bind(component="intake")
-        plugins = load_plugins(allow=recipe.plugins) if recipe.plugins else load_plugins()
+        self.log = LineLog()
+        plugins = load_plugins(allow=recipe.plugins or None, kinds=("decoder",))
+        if "loguru" in sys.modules:  # a decoder plugin logs through loguru: its lines go back with the batch too
+            from loguru import logger
+
+            logger.remove()
+            logger.add(self._keep, level="WARNING", format="{message}", backtrace=False, diagnose=False)
         self.factory: DecoderFactory = DecoderFactory(plugins, {}, SourceMap())
         self.decoders: dict[DecoderKey, Decoder] = {}
         self.intake = self._intake(recipe)
@@ -110,15 +145,14 @@ class _Preparer:
         # loguru hands its sink a str subclass whose .record holds the level and exception
         record = getattr(message, "record", None)
         level = record["level"].name if record is not None else "WARNING"
-        self.logs.append((level, str(message).rstrip("\n")))
+        self.log.lines.append((level, str(message).rstrip("\n")))
 
     def _intake(self, recipe: PrepareRecipe) -> "Intake":
-        from agent.config.loader import SourceMap
         from agent.engine.dedup import DedupWindow
         from agent.engine.intake import Intake
         from agent.errors import ConfigError, Problem
         from agent.routing.router import compile_routes
-        from agent.spool.store import Spool
+        from agent.yamlsource import SourceMap
 
         problems: list[Problem] = []
         named = {str(t) for r in recipe.routes for t in cast("list[object]", r.get("to") or [])}
@@ -128,7 +162,7 @@ class _Preparer:
         # the window stays empty here: the child drops only duplicates within a batch and
         # returns every id; the agent checks them against its own window before spooling
         dedup = DedupWindow(recipe.dedup_window_s, recipe.dedup_max_ids)
-        intake = Intake(cast(Spool, _SinkBits(dict(recipe.bits))), router, self.log, dedup)
+        intake = Intake(cast("Spool", _SinkBits(dict(recipe.bits))), router, self.log, dedup)
         intake.set_heads(recipe.renderers, {})  # heads go back with the batch; the agent keeps them
         return intake
 
@@ -148,8 +182,8 @@ class _Preparer:
         """:param heads_for: the sinks whose heads the agent will keep (None: every sink's)."""
         decoders = [self.decoder(k) for k in keys]
         raw = [RawRecord(data, decoders[k], origin, at, parsed, meta) for data, k, origin, at, parsed, meta in records]
-        self.logs = []
-        return self.intake.prepare(raw, dedup=dedup, shared_only=shared_only, heads_for=heads_for), self.logs
+        self.log.lines = []
+        return self.intake.prepare(raw, dedup=dedup, shared_only=shared_only, heads_for=heads_for), self.log.lines
 
 
 def _die_with_parent() -> None:

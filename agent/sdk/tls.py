@@ -4,12 +4,18 @@
 peer against ``ca_file`` (or the system store) and its name against ``server_name``
 (or the host they connect to); servers present ``cert_file``/``key_file`` and, when
 ``ca_file`` is set and ``verify`` is true, require client certificates signed by it.
+
+``ssl`` is imported when a context is first built: the configuration schema needs
+:data:`TLS_SCHEMA`, and a process that never opens a TLS connection (the preparing
+child) then does not load OpenSSL (about 4 MB of its RSS, docs/hot-path.md section 16).
 """
 
 from __future__ import annotations
 
-import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["TLS_SCHEMA", "client_context", "server_context", "tls_check"]
 
@@ -35,11 +41,15 @@ TLS_SCHEMA: dict[str, Any] = {
 
 
 def _min_version(ctx: ssl.SSLContext, tls: dict[str, Any]) -> None:
+    import ssl
+
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3 if tls.get("min_version") == "1.3" else ssl.TLSVersion.TLSv1_2
 
 
 def client_context(tls: dict[str, Any]) -> ssl.SSLContext:
     """Build a client context; raises ``OSError``/``ssl.SSLError`` for unreadable files."""
+    import ssl
+
     ctx = ssl.create_default_context(cafile=tls.get("ca_file") or None)
     _min_version(ctx, tls)
     if not tls.get("verify", True):
@@ -52,6 +62,8 @@ def client_context(tls: dict[str, Any]) -> ssl.SSLContext:
 
 def server_context(tls: dict[str, Any]) -> ssl.SSLContext:
     """Build a server context; client certificates are required when ``ca_file`` is set."""
+    import ssl
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     _min_version(ctx, tls)
     ctx.load_cert_chain(tls["cert_file"], tls.get("key_file") or None)

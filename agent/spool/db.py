@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from agent.spool.errors import SpoolError
 from agent.spool.segments import Run, events_after, pack_ends, runs, unpack_ends
 
 __all__ = ["SCHEMA_VERSION", "MAX_SINKS", "SpoolError", "connect", "open_checked", "SpoolLock", "select_dead",
@@ -88,10 +89,6 @@ def _migrate_2(conn: sqlite3.Connection) -> None:
     if datas:
         _insert_segment(conn, base, mask, datas)
     conn.execute("DROP TABLE events")
-
-
-class SpoolError(Exception):
-    """The spool cannot be used (unreadable, corrupt, locked, not writable)."""
 
 
 def _narrow(path: Path, widest: int) -> None:

@@ -46,17 +46,10 @@ from agent.sdk.sink import SpooledEvent
 from agent.spool.segments import unpack_ends
 from agent.spool.views import DeadLetter, SinkState, SpoolViews
 from agent.spool.writes import SpoolOps
-from agent.spool.db import MAX_SINKS, SpoolError
+from agent.spool.db import MAX_SINKS
+from agent.spool.errors import SpoolClosed, SpoolError, SpoolFull
 
 __all__ = ["Spool", "SpoolError", "SpoolFull", "SpoolClosed", "SpoolReader", "DeadLetter", "SinkState", "MAX_SINKS"]
-
-
-class SpoolFull(Exception):
-    """The spool is over its quota; the caller should push back and retry later."""
-
-
-class SpoolClosed(Exception):
-    """The spool is shutting down and takes no more writes."""
 
 
 @dataclass(slots=True)

@@ -7,7 +7,6 @@ so a SOC sees malformed senders instead of silently losing their messages.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -58,6 +57,8 @@ class SyslogDecoder(Decoder):
         self.leef = bool(config.get("leef", True))
         self.severity_from_priority = bool(config.get("severity_from_priority", False))
         # content_id(source, data) hashes the source, a NUL, then the bytes: the first two once per decoder
+        import hashlib  # here: it loads OpenSSL, which a process without a syslog decoder need not map
+
         self._id_seed = hashlib.sha256(self.source.encode("utf-8", "replace") + b"\0")
 
     def decode(self, record: RawRecord) -> list[Event]:

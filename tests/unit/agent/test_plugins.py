@@ -99,3 +99,28 @@ def test_a_raising_startup_or_shutdown_hook_is_logged_and_the_agent_runs_on(tmp_
     assert any("plugin bad's startup hook failed (RuntimeError: bad cannot start)" in line for line in lines), lines
     assert any("plugin bad's shutdown hook failed: RuntimeError: bad cannot stop" in line for line in lines), lines
     assert not any("good" in line for line in lines)
+
+
+def test_the_decoder_plugins_asked_for_decoders_alone_load_no_source_or_sink_module() -> None:
+    """What the preparing child does (the plugins that register decoders, their decoders
+    only): ``in_otlp`` registers a decoder beside its source, and the source's HTTP server
+    and TLS stay unloaded; ``out_syslog``'s head renderer imports without its sink."""
+    import json
+    import subprocess
+    import sys
+
+    everything = load_plugins(entry_points=False)
+    assert "otlp" in everything.registry.names("source") and "syslog" in everything.registry.names("sink")
+    decoder_plugins = sorted({ct.plugin for name in everything.registry.names("decoder")
+                              if (ct := everything.registry.get("decoder", name)) is not None})
+    assert "plugins.in_otlp" in decoder_plugins
+    code = ("import json, sys; from agent.plugins import load_plugins; "
+            f"ps = load_plugins(entry_points=False, allow={decoder_plugins!r}, kinds=('decoder',)); "
+            "import plugins.out_syslog.encoder; "
+            "print(json.dumps([sorted(ps.registry.names('decoder')), sorted(ps.registry.names('source')), "
+            "sorted(ps.registry.names('sink')), sorted(m for m in ('plugins.in_otlp.source', 'plugins.out_syslog.sink', "
+            "'http.server', 'ssl', 'agent.sdk.sockets') if m in sys.modules)]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    decoders, sources, sinks, loaded = json.loads(out.stdout)
+    assert set(decoders) == set(everything.registry.names("decoder"))
+    assert sources == [] and sinks == [] and loaded == []
