@@ -10,7 +10,6 @@ configured component needs a type that plugin would have provided.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -156,7 +155,9 @@ def load_plugins(*, entry_points: bool = True, builtins: Iterable[str] = DEFAULT
             result.failures.append(PluginFailure(modname, "builtin", f"{type(exc).__name__}: {exc}"))
 
     if entry_points:
-        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+        from importlib import metadata  # here: it brings email and zipfile, which a process without entry points never uses
+
+        for ep in metadata.entry_points(group=hookspecs.PROJECT):
             if not wanted(ep.name) or pm.get_plugin(ep.name) is not None:
                 continue
             dist = ep.dist.name if ep.dist else "?"

@@ -62,7 +62,7 @@ class DecoderFactory:
             raise ConfigError(self.smap.problem(where, f"decoder {spec['type']!r} failed to start: {type(exc).__name__}: {exc}")) from None
         decoder.use_decoders(lambda name: self({"type": name}, where))  # `auto` hands records on by type name
         # how a preparing child process builds the same decoder (agent.intake.processes)
-        stamp(decoder, DecoderKey.of(tuple(path), spec))
+        stamp(decoder, DecoderKey.of(tuple(path), spec, doc))
         return decoder
 
 

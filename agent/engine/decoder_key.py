@@ -32,21 +32,33 @@ class DecoderKey:
     :ivar text: the settings as canonical JSON: what equality and hashing compare, so
         two sources with the same settings share one decoder in the child.
     :ivar spec: the settings as the factory resolved them (``{type: ..., options}``).
+    :ivar settings: the settings as the agent validated them (defaults filled), which the
+        decoder's class was built with; None when they are not plain JSON. The child builds
+        the decoder from these without validating again (it then needs no cerberus).
     """
 
     path: tuple[str | int, ...]
     text: str
     spec: dict[str, object] = field(compare=False, hash=False)
+    settings: dict[str, object] | None = field(default=None, compare=False, hash=False)
 
     @classmethod
-    def of(cls, path: tuple[str | int, ...], spec: dict[str, object]) -> "DecoderKey | None":
-        """The key of a decoder built from ``spec`` at ``path``; None when the settings are
-        not plain JSON (a child could not be sure to rebuild the same decoder)."""
+    def of(cls, path: tuple[str | int, ...], spec: dict[str, object],
+           settings: dict[str, object] | None = None) -> "DecoderKey | None":
+        """The key of a decoder built from ``spec`` at ``path`` (``settings``: validated);
+        None when the settings are not plain JSON (a child could not be sure to rebuild the
+        same decoder)."""
         try:
             text = orjson.dumps(spec, option=orjson.OPT_SORT_KEYS).decode()
         except TypeError:
             return None
-        return cls(tuple(path), text, spec)
+        if settings is not None:  # a copy, when the settings are plain JSON and mean the same as such
+            try:
+                copy = orjson.loads(orjson.dumps(settings))
+            except TypeError:
+                copy = None
+            settings = copy if copy == settings else None
+        return cls(tuple(path), text, spec, settings)
 
 
 def stamp(decoder: object, key: DecoderKey | None) -> None:

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, cast
 
+import orjson
+
 from agent.engine.decoder_key import DecoderKey
 from agent.processes.channel import ChildChannel, pickled
 from agent.sdk.record import RawRecord
@@ -126,18 +128,19 @@ class _Preparer:
     """The child's intake (never spools), its decoders by key, and the log lines it wrote."""
 
     def __init__(self, recipe: PrepareRecipe) -> None:
-        from agent.engine.build import DecoderFactory
-        from agent.plugins import load_plugins
-        from agent.yamlsource import SourceMap
+        from agent.plugins import DEFAULT_PLUGINS, load_plugins
 
         self.log = LineLog()
-        plugins = load_plugins(allow=recipe.plugins or None, kinds=("decoder",))
+        allow = recipe.plugins or None
+        # the entry points are read (importlib.metadata) only when a decoder comes from a third-party plugin
+        third_party = allow is None or any(name not in DEFAULT_PLUGINS for name in allow)
+        self.plugins = load_plugins(entry_points=third_party, allow=allow, kinds=("decoder",))
         if "loguru" in sys.modules:  # a decoder plugin logs through loguru: its lines go back with the batch too
             from loguru import logger
 
             logger.remove()
             logger.add(self._keep, level="WARNING", format="{message}", backtrace=False, diagnose=False)
-        self.factory: DecoderFactory = DecoderFactory(plugins, {}, SourceMap())
+        self._factory: DecoderFactory | None = None
         self.decoders: dict[DecoderKey, Decoder] = {}
         self.intake = self._intake(recipe)
 
@@ -174,8 +177,30 @@ class _Preparer:
     def decoder(self, key: DecoderKey) -> "Decoder":
         decoder = self.decoders.get(key)
         if decoder is None:
-            decoder = self.decoders[key] = self.factory(key.spec, key.path)
+            decoder = self.decoders[key] = self._validated(key) or self._build(key.spec, key.path)
         return decoder
+
+    def _validated(self, key: DecoderKey) -> "Decoder | None":
+        """The decoder built from the settings the agent validated, as the agent's factory
+        builds it from them; None when the key carries none or its type is not loaded here."""
+        if key.settings is None:
+            return None
+        ct = self.plugins.registry.get("decoder", str(key.spec.get("type")))
+        if ct is None:
+            return None
+        decoder: Decoder = ct.cls(orjson.loads(orjson.dumps(key.settings)))  # its own copy: a decoder may keep it
+        decoder.use_decoders(lambda name: self._build({"type": name}, key.path))  # `auto`'s delegates, validated here
+        return decoder
+
+    def _build(self, spec: dict[str, object], path: tuple[str | int, ...]) -> "Decoder":
+        """A decoder through the agent's factory, which validates its settings (with cerberus,
+        imported then: a child whose decoders all came validated never loads it)."""
+        if self._factory is None:
+            from agent.engine.build import DecoderFactory
+            from agent.yamlsource import SourceMap
+
+            self._factory = DecoderFactory(self.plugins, {}, SourceMap())
+        return self._factory(spec, path)
 
     def prepare(self, keys: list[DecoderKey], records: list[WireRecord], dedup: bool, shared_only: bool = False,
                 heads_for: tuple[str, ...] | None = None) -> PreparedResult:

@@ -28,8 +28,8 @@ def process_count(setting: int | str, cores: Callable[[], int] = usable_cores) -
 
 
 #: what a preparing child imports before it is given its recipe (:class:`SpareChild`)
-PREPARE_PRELOAD = ("agent.engine.prepare_child", "agent.engine.intake", "agent.engine.build", "agent.plugins",
-                   "agent.routing.router", "agent.engine.dedup")
+PREPARE_PRELOAD = ("agent.engine.prepare_child", "agent.engine.intake", "agent.plugins", "agent.routing.router",
+                   "agent.engine.dedup")
 
 
 def spare_child(cores: Callable[[], int] = usable_cores) -> SpareChild | None:

@@ -6,7 +6,6 @@ delivery worker decides what happens next (ack, retry with backoff, dead-letter)
 
 from __future__ import annotations
 
-import email.utils
 import time as _time
 from dataclasses import dataclass
 from enum import Enum
@@ -112,6 +111,8 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = _time.tim
         return max(0.0, float(text))
     except ValueError:
         pass
+    import email.utils  # here: an HTTP-date is rare, and the email package is 2 MB a decoding process need not load
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
