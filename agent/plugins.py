@@ -76,6 +76,19 @@ class PluginSet:
         is one of siemrelay's own, loaded from ``plugins/``."""
         return any(p.name == plugin and p.origin == "builtin" for p in self.plugins)
 
+    def import_all(self) -> None:
+        """Import every type registered by reference (what lists or describes every type
+        needs: ``siemrelay plugins``, the configuration reference, the JSON Schema). A type
+        that cannot be imported becomes its plugin's failure and is dropped."""
+        for ct in list(self.registry):
+            if ct.loaded:
+                continue
+            try:
+                ct.cls  # noqa: B018 -- imports it
+            except RegistryError as exc:
+                self.failures.append(PluginFailure(ct.plugin, f"{ct.kind} type {ct.name}", str(exc)))
+                self.registry.remove(ct.kind, ct.name)
+
 
 def _env_list(name: str) -> list[str] | None:
     value = os.environ.get(name)

@@ -55,6 +55,7 @@ def describe(args: argparse.Namespace, redactor: Redactor) -> int:
 
     kind = {"in": "source", "out": "sink"}.get(args.kind, args.kind)
     found = load_plugins()
+    found.import_all()  # a type that cannot be imported is then unknown here, and listed by `siemrelay plugins`
     ct = found.registry.get(kind, args.type_name)
     if ct is None:
         known = ", ".join(found.registry.names(kind))

@@ -139,6 +139,7 @@ def _components(types: Iterable[ComponentType], what: str) -> JsonSchema:
 def config_json_schema(plugins: PluginSet) -> JsonSchema:
     """The JSON Schema of a siemrelay configuration file (main file, include or routes.d file)
     with every source, decoder and sink type ``plugins`` provides."""
+    plugins.import_all()
     top = {k: rules_to_json_schema(r) for k, r in TOP_SCHEMA.items()}
     top["agent"] = {**rules_to_json_schema(TOP_SCHEMA["agent"]), **_object(AGENT_SCHEMA)}
     top["sources"] = {**top["sources"], **_components(_of(plugins, "source"), "source")}

@@ -99,6 +99,7 @@ def plugins_text(plugins: PluginSet, *, options: bool = True) -> str:
 
     :param options: also list each type's options (``--brief`` turns this off).
     """
+    plugins.import_all()
     provides = _provides(plugins)
     rows = [(p.name, p.version, ", ".join(provides.get(p.name, [])) or "-", _origin_text(p)) for p in plugins.plugins]
     # columns as wide as their longest value (names are never cut); the origin, which can hold a
@@ -129,6 +130,7 @@ def plugins_text(plugins: PluginSet, *, options: bool = True) -> str:
 
 
 def plugins_json(plugins: PluginSet) -> dict[str, Any]:
+    plugins.import_all()
     return {
         "plugins": [{"name": p.name, "version": p.version, "origin": p.origin, "module": p.module,
                      "location": plugin_location(p.module), "provides": _provides(plugins).get(p.name, [])}
@@ -244,6 +246,7 @@ def _table(schema: dict[str, Any]) -> list[str]:
 
 def reference_markdown(plugins: PluginSet) -> str:
     """The configuration reference, generated; ``docs/configuration.md`` must equal it."""
+    plugins.import_all()
     out = ["# Configuration reference", "",
            "Generated from the schemas by `python -m agent.config.reference > docs/configuration.md`; a test fails when it is stale.", "",
            "## `agent`", ""] + _table(AGENT_SCHEMA)

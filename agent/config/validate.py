@@ -18,7 +18,7 @@ from agent.config.schema import (AGENT_SCHEMA, ROUTE_SCHEMA, TOP_SCHEMA, compose
                                  validate_section, with_nested_defaults)
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet
-from agent.registry import ComponentType, Kind
+from agent.registry import ComponentType, Kind, RegistryError
 from agent.routing.router import Router, compile_routes
 from agent.sdk.secrets import secret_keys, secret_values as section_secrets
 from agent.sdk.sink import Sink
@@ -100,6 +100,11 @@ def _validate_components(kind: Kind, section: Mapping[object, object] | None, pl
         ct = plugins.registry.get(kind, type_name)
         if ct is None:
             problems.append(smap.problem(path + ("type",), unknown_type(kind, type_name, plugins)))
+            continue
+        try:
+            ct.cls  # noqa: B018 -- a type registered by reference is imported here, and may fail
+        except RegistryError as exc:
+            problems.append(smap.problem(path + ("type",), str(exc)))
             continue
         if kind == "sink":
             schema = compose_sink_schema(ct.schema, getattr(ct.cls, "DEFAULTS", {}))

@@ -16,6 +16,7 @@ from agent.sdk.decoder import Decoder
 from agent.engine.decoder_key import DecoderKey, stamp
 from agent.errors import ConfigError, Problem
 from agent.plugins import PluginSet
+from agent.registry import RegistryError
 from agent.config.schema import validate_section, with_nested_defaults
 from agent.sdk.sink import Sink, SinkContext
 from agent.sdk.source import Source, SourceContext, Submitted, SubmitStatus
@@ -45,6 +46,10 @@ class DecoderFactory:
         ct = self.plugins.registry.get("decoder", spec["type"])
         if ct is None:
             raise ConfigError(self.smap.problem(where, unknown_type("decoder", spec["type"], self.plugins)))
+        try:
+            ct.cls  # noqa: B018 -- a type registered by reference is imported here, and may fail
+        except RegistryError as exc:
+            raise ConfigError(self.smap.problem(where, str(exc))) from None
         schema = with_nested_defaults({"type": {"type": "string", "required": True}, **ct.schema})
         problems: list[Problem] = []
         doc = validate_section(spec, schema, self.smap, where, problems, proven=self.plugins.is_builtin(ct.plugin))

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Callable, cast
 import orjson
 
 from agent.engine.decoder_key import DecoderKey
+from agent.registry import RegistryError
 from agent.processes.channel import ChildChannel, pickled
 from agent.sdk.record import RawRecord
 
@@ -187,6 +188,10 @@ class _Preparer:
             return None
         ct = self.plugins.registry.get("decoder", str(key.spec.get("type")))
         if ct is None:
+            return None
+        try:
+            ct.cls  # noqa: B018 -- imported here when registered by reference; a failure is the factory's to report
+        except RegistryError:
             return None
         decoder: Decoder = ct.cls(orjson.loads(orjson.dumps(key.settings)))  # its own copy: a decoder may keep it
         decoder.use_decoders(lambda name: self._build({"type": name}, key.path))  # `auto`'s delegates, validated here

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and reader
                                    parse_json as parse_json)
     from agent.sdk.outcome import (Delivery as Delivery, Status as Status, classify_http as classify_http,
                                    parse_retry_after as parse_retry_after)
-    from agent.sdk.hookspecs import Register as Register, hookimpl as hookimpl
+    from agent.sdk.hookspecs import Register as Register, TypeRef as TypeRef, hookimpl as hookimpl
     from agent.sdk.fswatch import DirectoryWatcher as DirectoryWatcher, FsChange as FsChange, FsEvent as FsEvent
     from agent.sdk.logwindow import Admission as Admission, LogWindow as LogWindow
     from agent.model import (Event as Event, Severity as Severity, content_id as content_id,
@@ -130,7 +130,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     'agent.sdk.leefdict': ('LEEF_COMPUTED_KEYS', 'LEEF_CUSTOM_KEY', 'LEEF_KEYS',),
     'agent.sdk.decoder': ('PLUGIN_API_VERSION', 'DecodeError', 'Decoder', 'PartialDecodeError', 'parse_json',),
     'agent.sdk.outcome': ('Delivery', 'Status', 'classify_http', 'parse_retry_after',),
-    'agent.sdk.hookspecs': ('Register', 'hookimpl',),
+    'agent.sdk.hookspecs': ('Register', 'TypeRef', 'hookimpl',),
     'agent.sdk.fswatch': ('DirectoryWatcher', 'FsChange', 'FsEvent',),
     'agent.sdk.logwindow': ('Admission', 'LogWindow',),
     'agent.model': ('Event', 'Severity', 'content_id', 'format_time', 'parse_time', 'score_from_severity',

@@ -2,10 +2,9 @@
 mapping live in the SDK (:mod:`agent.sdk.cef_parser`, :mod:`agent.sdk.cef_event`), shared
 with the ``syslog`` decoder."""
 
-from agent.sdk import Register, hookimpl
-from plugins.dec_cef.decoder import CefDecoder
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_decoders(register: Register) -> None:
-    register(CefDecoder)
+    register(TypeRef("cef", "plugins.dec_cef.decoder:CefDecoder"))

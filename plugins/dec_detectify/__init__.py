@@ -1,9 +1,8 @@
 """Built-in decoder ``detectify``: Detectify webhooks, current and legacy messages."""
 
-from agent.sdk import Register, hookimpl
-from plugins.dec_detectify.decoder import DetectifyDecoder
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_decoders(register: Register) -> None:
-    register(DetectifyDecoder)
+    register(TypeRef("detectify", "plugins.dec_detectify.decoder:DetectifyDecoder"))

@@ -1,9 +1,8 @@
 """Built-in decoder ``escape``: Escape's workflow export webhook (issues, assets, scans, ...)."""
 
-from agent.sdk import Register, hookimpl
-from plugins.dec_escape.decoder import EscapeDecoder
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_decoders(register: Register) -> None:
-    register(EscapeDecoder)
+    register(TypeRef("escape", "plugins.dec_escape.decoder:EscapeDecoder"))

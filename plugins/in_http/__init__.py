@@ -1,9 +1,8 @@
 """Built-in source ``http``: a webhook listener (POST of JSON, arrays and NDJSON)."""
 
-from agent.sdk import Register, hookimpl
-from plugins.in_http.source import HttpSource
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(HttpSource)
+    register(TypeRef("http", "plugins.in_http.source:HttpSource"))

@@ -1,9 +1,8 @@
 """Built-in source ``nats``: a durable JetStream pull consumer shared by a pool of relay agents."""
 
-from agent.sdk import Register, hookimpl
-from plugins.in_nats.source import NatsSource
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(NatsSource)
+    register(TypeRef("nats", "plugins.in_nats.source:NatsSource"))

@@ -1,9 +1,8 @@
 """Built-in source ``file``: follow files by glob, checkpointing offsets."""
 
-from agent.sdk import Register, hookimpl
-from plugins.in_tail.source import TailSource
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sources(register: Register) -> None:
-    register(TailSource)
+    register(TypeRef("file", "plugins.in_tail.source:TailSource"))

@@ -1,9 +1,8 @@
 """Built-in sink ``cef``: ArcSight CEF / QRadar LEEF over syslog or to a file."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_cef.sink import CefSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(CefSink)
+    register(TypeRef("cef", "plugins.out_cef.sink:CefSink"))

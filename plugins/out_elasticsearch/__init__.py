@@ -1,9 +1,8 @@
 """Built-in sink ``elasticsearch``: Elasticsearch and OpenSearch ``_bulk`` with per-item results."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_elasticsearch.sink import ElasticsearchSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(ElasticsearchSink)
+    register(TypeRef("elasticsearch", "plugins.out_elasticsearch.sink:ElasticsearchSink"))

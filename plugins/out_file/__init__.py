@@ -1,9 +1,8 @@
 """Built-in sink ``file``: JSON lines with size-based rotation."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_file.sink import FileSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(FileSink)
+    register(TypeRef("file", "plugins.out_file.sink:FileSink"))

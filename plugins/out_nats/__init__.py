@@ -1,9 +1,8 @@
 """Built-in sink ``nats``: publish events to a NATS JetStream subject, one message per event."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_nats.sink import NatsSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(NatsSink)
+    register(TypeRef("nats", "plugins.out_nats.sink:NatsSink"))

@@ -1,9 +1,8 @@
 """Built-in sink ``secops``: Google Security Operations (Chronicle) log import."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_secops.sink import SecOpsSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(SecOpsSink)
+    register(TypeRef("secops", "plugins.out_secops.sink:SecOpsSink"))

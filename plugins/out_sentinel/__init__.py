@@ -1,9 +1,8 @@
 """Built-in sink ``sentinel``: Microsoft Sentinel / Azure Monitor Logs Ingestion API."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_sentinel.sink import SentinelSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(SentinelSink)
+    register(TypeRef("sentinel", "plugins.out_sentinel.sink:SentinelSink"))

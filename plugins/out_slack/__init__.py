@@ -1,9 +1,8 @@
 """Built-in sink ``slack``: Slack incoming webhooks with Block Kit."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_slack.sink import SlackSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(SlackSink)
+    register(TypeRef("slack", "plugins.out_slack.sink:SlackSink"))

@@ -1,9 +1,8 @@
 """Built-in sink ``splunk_hec``: Splunk HTTP Event Collector."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_splunk_hec.sink import SplunkHecSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(SplunkHecSink)
+    register(TypeRef("splunk_hec", "plugins.out_splunk_hec.sink:SplunkHecSink"))

@@ -1,9 +1,8 @@
 """Built-in sink ``stdout``: JSON lines on standard output."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_stdout.sink import StdoutSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(StdoutSink)
+    register(TypeRef("stdout", "plugins.out_stdout.sink:StdoutSink"))

@@ -1,9 +1,8 @@
 """Built-in sink ``teams``: Microsoft Teams webhooks with Adaptive Cards."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_teams.sink import TeamsSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(TeamsSink)
+    register(TypeRef("teams", "plugins.out_teams.sink:TeamsSink"))

@@ -1,9 +1,8 @@
 """Built-in sink ``webhook``: generic JSON POST with optional HMAC signature."""
 
-from agent.sdk import Register, hookimpl
-from plugins.out_webhook.sink import WebhookSink
+from agent.sdk import Register, TypeRef, hookimpl
 
 
 @hookimpl
 def register_sinks(register: Register) -> None:
-    register(WebhookSink)
+    register(TypeRef("webhook", "plugins.out_webhook.sink:WebhookSink"))
