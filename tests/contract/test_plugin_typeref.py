@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from agent.config.loader import load_config
 from agent.config.validate import validate_config
 from agent.errors import ConfigError
 from agent.plugins import load_plugins
 from agent.registry import ComponentRegistry, RegistryError
 from agent.sdk import TypeRef, hookimpl
 from tests.conftest import ROOT
+from tests.contract.test_plugin_loading import _config
 
 
 def _plugin(*refs: TypeRef) -> object:
@@ -35,17 +35,6 @@ def _plugin(*refs: TypeRef) -> object:
                 register(ref)
 
     return P()
-
-
-def _config(tmp_path: Path, sink_type: str) -> Any:
-    path = tmp_path / "siemrelay.yaml"
-    path.write_text(textwrap.dedent(f"""
-        agent: {{state_dir: {tmp_path / 'state'}}}
-        sinks:
-          out: {{type: {sink_type}, path: {tmp_path / 'out.jsonl'}}}
-        routes: [{{name: all, to: [out]}}]
-        """))
-    return load_config(path)
 
 
 def test_a_reference_is_imported_only_when_its_class_is_needed() -> None:

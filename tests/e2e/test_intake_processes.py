@@ -73,6 +73,12 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _mapped_libraries(pid: int) -> set[str]:
+    """The file names of the shared objects ``pid`` has mapped (``libssl.so.3``, ``_sqlite3.cpython-311-….so``)."""
+    return {line.split()[-1].rsplit("/", 1)[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+            if ".so" in line.split()[-1]}
+
+
 def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
     ids = write_numbered_events(tmp_path / "input.jsonl", 0, 3000)
     http_port = pick_port()
@@ -90,36 +96,16 @@ def test_file_and_http_events_arrive_once_in_order(tmp_path: Path, collector: di
     [child] = spawned_children(agent.proc.pid)
     assert child_pids(agent.proc.pid) == [child]  # and no other process (no multiprocessing resource tracker)
     assert f"preparing batches in 1 child process(es), pid {child}" in agent.log
-    assert agent.stop() == 0
-    assert not _alive(child)
-
-
-def _mapped_libraries(pid: int) -> set[str]:
-    """The file names of the shared objects ``pid`` has mapped (``libssl.so.3``, ``_sqlite3.cpython-311-….so``)."""
-    return {line.split()[-1].rsplit("/", 1)[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
-            if ".so" in line.split()[-1]}
-
-
-def test_the_child_loads_no_tls_sqlite_yaml_or_asyncio(tmp_path: Path, collector: dict[str, Any], agent_process: Any) -> None:
-    """The child decodes, routes and renders syslog heads; it never opens TLS, the spool, a
-    YAML file or an event loop, and does not load them (they were 17 MB of its peak RSS).
-    Told from the C libraries it has mapped once it has prepared file and HTTP batches and
-    rendered heads: whatever of OpenSSL, SQLite, libyaml's and asyncio's C parts the agent
-    maps, its child does not."""
-    ids = write_numbered_events(tmp_path / "input.jsonl", 0, 500)
-    http_port = pick_port()
-    config = tmp_path / "siemrelay.yaml"
-    config.write_text(_config(tmp_path, collector["port"], http_port))
-    agent = agent_process(config)
-    wait_for_port(http_port)
-    assert _post(http_port, "web-1") == 200
-    wait_for(lambda: len(received_ids(collector["out"])) >= len(ids) + 1, 60, what="every event at syslog-ng")
-    [child] = spawned_children(agent.proc.pid)
+    # The child decodes, routes and renders syslog heads; it never opens TLS, the spool, a
+    # YAML file or an event loop, and does not load them (they were 17 MB of its peak RSS):
+    # whatever of OpenSSL's, SQLite's, libyaml's and asyncio's C parts the agent maps, its
+    # child, having prepared file and HTTP batches, does not.
     heavy = ("libssl", "libcrypto", "libsqlite3", "_ssl.", "_hashlib.", "_sqlite3.", "_yaml.", "_asyncio.")
     in_agent = {lib for lib in _mapped_libraries(agent.proc.pid) if lib.startswith(heavy)}
     assert any(lib.startswith("libcrypto") for lib in in_agent) and any(lib.startswith("libsqlite3") for lib in in_agent)
     assert {lib for lib in _mapped_libraries(child) if lib.startswith(heavy)} == set()
     assert agent.stop() == 0
+    assert not _alive(child)
 
 
 def test_each_request_gets_its_own_answer_from_the_child(tmp_path: Path, collector: dict[str, Any],
