@@ -23,6 +23,7 @@ from agent.config.validate import AgentConfig
 from agent.delivery.plain_errors import plain_error
 from agent.delivery.worker import SinkWorker
 from agent.plugins import PluginSet
+from agent.registry import RegistryError
 from agent.sdk.running import RunningAgent
 from agent.spool import db as spool_db
 from agent.spool.store import Spool
@@ -444,7 +445,12 @@ def event_types(agent: AgentView) -> list[dict[str, Any]]:
     registry = getattr(agent.plugins, "registry", None)
     if registry is not None:
         for ct in registry:
-            declared = getattr(ct.cls, "EVENT_TYPES", None) if ct.kind == "decoder" else None
+            if ct.kind != "decoder":
+                continue
+            try:
+                declared = getattr(ct.cls, "EVENT_TYPES", None)  # imports a decoder registered by reference
+            except RegistryError:
+                continue  # it cannot be imported: `siemrelay plugins` says why
             if isinstance(declared, dict):
                 for k, v in declared.items():
                     add(str(k), str(v or ""))
