@@ -106,7 +106,13 @@ def test_tail_and_tcp_syslog_stop_reading_at_the_quota_and_lose_nothing(tmp_path
         wait_for(lambda: source(status(admin_port), "sys")["refused_full"] > 0, 30, interval=0.1,
                  what="the syslog connection to be pushed back")
         st = status(admin_port)
-        assert st["spool"]["full"] and st["spool"]["pending_bytes"] <= QUOTA + 2 * 50 * 2500  # the quota plus one batch per source at most
+        # The quota is a high-water mark checked when a batch is queued for the spool: the
+        # batches each source already had in flight when a commit crossed it are still
+        # stored (the tail keeps max_inflight_batches, 4, the syslog connection
+        # batches_in_flight, 2; 50 events of at most 2,500 stored bytes each), nothing more.
+        # (One batch per source was the bound before sources pipelined their batches; CI
+        # once saw 562,060 bytes, 2.9 batches over.)
+        assert st["spool"]["full"] and st["spool"]["pending_bytes"] <= QUOTA + (4 + 2) * 50 * 2500
         sink = next(s for s in st["sinks"] if s["name"] == "hook")
         assert sink["queue_depth"] < len(tail_ids)  # the tail stopped part-way, it did not read everything into memory
 
