@@ -84,7 +84,7 @@ class PluginSet:
             if ct.loaded:
                 continue
             try:
-                ct.cls  # noqa: B018 -- imports it
+                ct.load()
             except RegistryError as exc:
                 self.failures.append(PluginFailure(ct.plugin, f"{ct.kind} type {ct.name}", str(exc)))
                 self.registry.remove(ct.kind, ct.name)

@@ -24,7 +24,7 @@ class ComponentType:
     """One registered type: its kind, name, class and the plugin that brought it.
 
     A type registered by reference (:class:`~agent.sdk.hookspecs.TypeRef`) imports its
-    class the first time :attr:`cls` (or :attr:`schema`, :attr:`description`) is read;
+    class the first time :meth:`load` or :attr:`cls` (or :attr:`schema`, :attr:`description`) is read;
     until then only its name and plugin are known. A class that cannot be imported, or is
     not what was registered, raises :class:`RegistryError` there.
     """
@@ -48,11 +48,18 @@ class ComponentType:
         """Whether the class is imported (always, for a type registered by class)."""
         return self._cls is not None
 
-    @property
-    def cls(self) -> type:
+    def load(self) -> type:
+        """The class, imported now if it was registered by reference.
+
+        :raises RegistryError: it cannot be imported, or is not what was registered.
+        """
         if self._cls is None:
             self._cls = _import_type(self.kind, self.name, self._target, self.plugin)
         return self._cls
+
+    @property
+    def cls(self) -> type:
+        return self.load()
 
     @property
     def description(self) -> str:

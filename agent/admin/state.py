@@ -448,7 +448,7 @@ def event_types(agent: AgentView) -> list[dict[str, Any]]:
             if ct.kind != "decoder":
                 continue
             try:
-                declared = getattr(ct.cls, "EVENT_TYPES", None)  # imports a decoder registered by reference
+                declared = getattr(ct.load(), "EVENT_TYPES", None)  # imports a decoder registered by reference
             except RegistryError:
                 continue  # it cannot be imported: `siemrelay plugins` says why
             if isinstance(declared, dict):

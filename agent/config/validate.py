@@ -102,7 +102,7 @@ def _validate_components(kind: Kind, section: Mapping[object, object] | None, pl
             problems.append(smap.problem(path + ("type",), unknown_type(kind, type_name, plugins)))
             continue
         try:
-            ct.cls  # noqa: B018 -- a type registered by reference is imported here, and may fail
+            ct.load()  # a type registered by reference is imported here, and may fail
         except RegistryError as exc:
             problems.append(smap.problem(path + ("type",), str(exc)))
             continue

@@ -47,7 +47,7 @@ class DecoderFactory:
         if ct is None:
             raise ConfigError(self.smap.problem(where, unknown_type("decoder", spec["type"], self.plugins)))
         try:
-            ct.cls  # noqa: B018 -- a type registered by reference is imported here, and may fail
+            ct.load()  # a type registered by reference is imported here, and may fail
         except RegistryError as exc:
             raise ConfigError(self.smap.problem(where, str(exc))) from None
         schema = with_nested_defaults({"type": {"type": "string", "required": True}, **ct.schema})

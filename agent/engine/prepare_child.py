@@ -190,10 +190,10 @@ class _Preparer:
         if ct is None:
             return None
         try:
-            ct.cls  # noqa: B018 -- imported here when registered by reference; a failure is the factory's to report
+            cls = ct.load()
         except RegistryError:
-            return None
-        decoder: Decoder = ct.cls(orjson.loads(orjson.dumps(key.settings)))  # its own copy: a decoder may keep it
+            return None  # the factory reports it
+        decoder: Decoder = cls(orjson.loads(orjson.dumps(key.settings)))  # its own copy: a decoder may keep it
         decoder.use_decoders(lambda name: self._build({"type": name}, key.path))  # `auto`'s delegates, validated here
         return decoder
 

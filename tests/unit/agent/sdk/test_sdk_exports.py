@@ -50,3 +50,23 @@ def test_render_and_describe_stay_functions_after_their_modules_are_imported() -
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchThing"):
         agent.sdk.NoSuchThing  # noqa: B018
+
+
+def test_the_names_type_checkers_see_are_the_names_the_sdk_serves() -> None:
+    """The ``TYPE_CHECKING`` block (what mypy reads) and ``_EXPORTS`` (what ``__getattr__``
+    serves) list the same names from the same modules, so neither drifts from the other."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(agent.sdk.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    seen: dict[str, tuple[str, str]] = {}
+    for node in block.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                seen[alias.asname or alias.name] = (str(node.module), alias.name)
+        elif isinstance(node, ast.Assign):  # NATS_NAME_RE = NAME_RE: the SDK's own name for an imported one
+            [target] = node.targets
+            assert isinstance(target, ast.Name) and isinstance(node.value, ast.Name)
+            seen[target.id] = seen.pop(node.value.id)
+    assert seen == agent.sdk._LAZY
