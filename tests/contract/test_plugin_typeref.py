@@ -23,7 +23,7 @@ from agent.errors import ConfigError
 from agent.plugins import load_plugins
 from agent.registry import ComponentRegistry, RegistryError
 from agent.sdk import TypeRef, hookimpl
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 from tests.contract.test_plugin_loading import _config
 
 
@@ -107,3 +107,42 @@ def test_plugins_lists_a_reference_that_cannot_be_imported_as_a_failure() -> Non
     assert "ghost" not in [t["name"] for t in listed["types"]] and "file" in [t["name"] for t in listed["types"]]
     [failure] = listed["failures"]
     assert failure["plugin"] == "lazy" and "no_such_module_here" in failure["error"]
+
+
+@pytest.fixture
+def lazy_distribution(tmp_path: Path) -> dict[str, str]:
+    """An installed distribution whose plugin registers a sink by reference to a module
+    that fails to import (its dependency is missing), and a working one beside it."""
+    site = tmp_path / "site"
+    info = site / "lazy_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lazy-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[siemrelay]\nlazy = lazy_plugin\n")
+    (site / "lazy_plugin.py").write_text(textwrap.dedent("""\
+        from agent.sdk import TypeRef, hookimpl
+
+        @hookimpl
+        def register_sinks(register):
+            register(TypeRef("ghost", "lazy_plugin_ghost:GhostSink"))
+        """))
+    (site / "lazy_plugin_ghost.py").write_text("import a_module_that_is_not_installed\n")
+    return {"PYTHONPATH": f"{site}:{ROOT}"}
+
+
+def test_the_cli_reports_an_unimportable_reference_where_it_is_used(lazy_distribution: dict[str, str], tmp_path: Path) -> None:
+    """Through the commands a user runs, with the plugin installed: ``validate`` passes a
+    configuration that does not name the type, fails one that does with its file, line and
+    key, and ``plugins`` lists the type as its plugin's failure."""
+    config = tmp_path / "siemrelay.yaml"
+    _config(tmp_path, "file")
+    assert run_cli("validate", "-c", str(config), env=lazy_distribution).returncode == 0
+    _config(tmp_path, "ghost")
+    done = run_cli("validate", "-c", str(config), env=lazy_distribution)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{config}:4: sinks.out.type:" in done.stderr and "a_module_that_is_not_installed" in done.stderr
+    assert "Traceback" not in done.stderr
+    listed = run_cli("plugins", "--brief", env=lazy_distribution)
+    assert listed.returncode == 0, listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if line.strip().startswith("lazy ") and "FAILED" in line]
+    assert "sink type ghost" in line and "a_module_that_is_not_installed" in line
+    assert not any(line.strip().startswith("ghost ") for line in listed.stdout.splitlines())  # not among the types
