@@ -142,8 +142,8 @@ def records(path: Path, offset: int = 0) -> list[dict[str, Any]]:
         return []
     with open(path, "rb") as f:
         f.seek(offset)
-        complete = f.read().decode("utf-8").split("\n")[:-1]
-    return [json.loads(line) for line in complete if line.strip()]
+        complete = f.read().split(b"\n")[:-1]  # split before decoding: a line being written may end inside a character
+    return [json.loads(line.decode("utf-8")) for line in complete if line.strip()]
 
 
 SENTINEL_ID = "sentinel"
