@@ -19,10 +19,12 @@ from __future__ import annotations
 import importlib
 import warnings
 
-from agent import _compat
+from agent import _compat, compiled
 from agent.version import __version__
 
 _compat.install()
+if compiled.pure_requested():  # SIEMRELAY_PURE_PYTHON: the hot path's modules from their sources
+    compiled.use_sources()
 
 #: names ``agent`` re-exported in 0.1, now served from ``agent.sdk`` with a warning
 _LEGACY_NAMES = frozenset({

@@ -29,6 +29,34 @@ from bench.proctree import children as child_pids  # the benchmarks' listing: di
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _stale_extensions() -> list[str]:
+    """Compiled modules under agent/ and plugins/ that are not what the tests should run: older
+    than their source (an edit since the last ``pip install -e .``), or of a module no longer
+    compiled (agent/compiled.py), which would shadow its source."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    from agent.compiled import HOT_PATH_MODULES
+
+    stale = []
+    for folder in ("agent", "plugins"):
+        for built in sorted((ROOT / folder).rglob("*")):
+            suffix = next((s for s in EXTENSION_SUFFIXES if built.name.endswith(s)), None)  # the longest first
+            if suffix is None:
+                continue
+            source = built.with_name(built.name[:-len(suffix)] + ".py")
+            name = ".".join(source.relative_to(ROOT).with_suffix("").parts)
+            if name not in HOT_PATH_MODULES or not source.exists() or built.stat().st_mtime < source.stat().st_mtime:
+                stale.append(str(built.relative_to(ROOT)))
+    return stale
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    stale = _stale_extensions()
+    if stale:
+        pytest.exit(f"compiled modules that are not their sources: {', '.join(stale)}; run `pip install -e .` "
+                    "again (tests/run.sh does), or delete them to test the sources", returncode=4)
+
+
 def pick_port(family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> int:
     """A port free on loopback right now (bind to 0, read it, close)."""
     host = "::1" if family == socket.AF_INET6 else "127.0.0.1"

@@ -25,7 +25,7 @@ __all__ = ["CONNECTION_SCHEMA", "STREAM_SCHEMA", "SECRET_KEYS", "connection_chec
 NAME_RE = r"^[A-Za-z0-9_-]+$"
 
 #: Config keys whose values are never logged (the nkey seed and creds are files, read by the client).
-SECRET_KEYS = frozenset({"token", "password"})
+SECRET_KEYS: frozenset[str] = frozenset({"token", "password"})
 
 CONNECTION_SCHEMA: dict[str, Any] = {
     "servers": {"type": "list", "default": [], "schema": {"type": "string", "regex": r"^(nats|tls)://.+"},

@@ -50,12 +50,14 @@ trap 'rm -rf "$work"' EXIT
 src="$work/siemrelay"
 # a copy of the sources, so the build leaves nothing (build/, *.egg-info, debian/) in the checkout
 mkdir -p "$src"
-for f in agent plugins conf docs pyproject.toml README.md LICENSE CHANGELOG.md; do
+for f in agent plugins conf docs pyproject.toml setup.py README.md LICENSE CHANGELOG.md; do
   [ -e "$root/$f" ] && cp -a "$root/$f" "$src/"
 done
 cp -a "$here/debian" "$src/debian"
 install -m 0644 "$root/packaging/systemd/siemrelay.service" "$src/debian/siemrelay.service"
 find "$src" -type d -name __pycache__ -prune -exec rm -rf {} +
+# extensions a local editable install built next to the sources: the package builds its own (setup.py)
+find "$src" -name "*.so" -delete
 
 if [ -n "$version" ] && [ "$version" != "$debian_version" ]; then
   # an entry on top of the changelog, in the temporary copy only

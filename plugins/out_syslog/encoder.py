@@ -245,7 +245,6 @@ def _reads_plain(doc: Mapping[str, Any], paths: tuple[tuple[str, ...], ...]) -> 
     return True
 
 
-@dataclass(frozen=True)
 class SyslogHeads:
     """The ``syslog`` sink's head renderer (:class:`agent.sdk.heads.HeadRenderer`):
     :func:`message_head` of an event's native dict, run where the intake builds the event.
@@ -253,16 +252,31 @@ class SyslogHeads:
     It renders only when every value the head reads is plain (:func:`_reads_plain`), so the
     head is exactly what the sink renders from the stored JSON parsed back; otherwise it
     returns None and the sink renders that event's head itself.
+
+    A plain class (not a frozen dataclass, whose ``__post_init__`` would have to go around
+    its own freezing): this module is compiled with mypyc where a C compiler is available
+    (``setup.py``), and a compiled frozen class refuses that. It pickles as its format.
     """
 
-    fmt: SyslogFormat
-    key: str = field(init=False)
-    #: what the header templates read (the structured data checks its values as it goes)
-    paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
+    __slots__ = ("fmt", "key", "paths")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", f"syslog:{self.fmt.settings()!r}")
-        object.__setattr__(self, "paths", _header_paths(self.fmt))
+    def __init__(self, fmt: SyslogFormat) -> None:
+        self.fmt = fmt
+        self.key: str = f"syslog:{fmt.settings()!r}"
+        #: what the header templates read (the structured data checks its values as it goes)
+        self.paths: tuple[tuple[str, ...], ...] = _header_paths(fmt)
+
+    def __reduce__(self) -> tuple[type["SyslogHeads"], tuple[SyslogFormat]]:
+        return (SyslogHeads, (self.fmt,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SyslogHeads) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"SyslogHeads(fmt={self.fmt!r})"
 
     def __call__(self, doc: Mapping[str, Any]) -> bytes | None:
         if self.paths and not _reads_plain(doc, self.paths):
