@@ -2,7 +2,7 @@
 
 ``setup.py`` compiles the modules named here where a C compiler and the Python headers are
 available; each then loads from an extension module next to its ``.py`` and runs the
-same code about twice as fast where it is plain Python work (docs/hot-path.md, section 17).
+same code 1.3-1.6× as fast (docs/hot-path.md, section 17).
 Where nothing could be compiled the ``.py`` files are used and behave the same.
 
 ``SIEMRELAY_PURE_PYTHON=1`` in the environment loads them from their sources even where
@@ -24,17 +24,19 @@ import sys
 from types import ModuleType
 from typing import Mapping, Sequence
 
-__all__ = ["HOT_PATH_MODULES", "PURE_ENV", "use_sources", "pure_requested", "loaded_from_extension", "compiled_state"]
+__all__ = ["HOT_PATH_MODULES", "PURE_ENV", "use_sources", "pure_requested", "loaded_from_extension", "compiled_state",
+           "summary"]
 
-#: the modules compiled, in the order an event goes through them
+#: the modules compiled, in the order an event goes through them: where the per-event work is
+#: Python's own (string and dict work). Modules whose time goes to calls into interpreted code
+#: (the json decoder builds each Event through the dataclass's __init__) or into C already
+#: (the tail's line cutting is bytes.split) measured no faster compiled, and are left out
+#: (``bench/compiled_vs_pure.py``; docs/hot-path.md, section 17)
 HOT_PATH_MODULES: tuple[str, ...] = (
-    "plugins.in_tail.lines",  # a chunk of a file cut into lines
-    "plugins.dec_json.shapes",  # the json decoder's field plan per payload shape
-    "plugins.dec_json.decoder",  # payload → Event
-    "agent.spool.segments",  # a commit's events cut into segments
-    "agent.sdk.native_head",  # the stored JSON's head, for the sink
+    "agent.spool.segments",  # a commit's events cut into segments, a segment's offsets
+    "agent.sdk.native_head",  # the stored JSON's head, for a sink that renders it
     "agent.sdk.syslog_header",  # the RFC 5424 header
-    "plugins.out_syslog.encoder",  # structured data, frames
+    "plugins.out_syslog.encoder",  # structured data, heads, frames
 )
 
 #: the environment variable that asks for the sources (any value but empty or ``0``)
@@ -79,3 +81,20 @@ def loaded_from_extension(module: ModuleType) -> bool:
 def compiled_state() -> dict[str, bool]:
     """Per hot-path module, whether it runs compiled (imports each: for diagnostics, not the hot path)."""
     return {name: loaded_from_extension(importlib.import_module(name)) for name in HOT_PATH_MODULES}
+
+
+def summary(modules: Mapping[str, ModuleType] | None = None) -> str:
+    """How the hot path's modules loaded so far run, for the agent's start-up line
+    (``compiled``, ``pure Python``, or ``2 of 3 compiled``); imports nothing.
+
+    :param modules: default ``sys.modules``.
+    """
+    loaded = [m for name, m in (sys.modules if modules is None else modules).items() if name in HOT_PATH_MODULES]
+    done = sum(map(loaded_from_extension, loaded))
+    if not loaded:
+        return "no hot-path module loaded"
+    if done == len(loaded):
+        return "compiled"
+    if not done:
+        return "pure Python" + (f" ({PURE_ENV})" if pure_requested() else "")
+    return f"{done} of {len(loaded)} compiled"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 from loguru import logger
 from types import FrameType
 
+from agent import compiled
 from agent.config.validate import AgentConfig, validate_config
 from agent.engine.build import build_sinks, build_sources
 from agent.config.loader import load_config
@@ -157,8 +158,8 @@ class Supervisor:
             self.shutdown()
             raise StartupError(f"admin API cannot listen on {self.cfg.agent['admin']['address']}: "
                                f"{getattr(exc, 'strerror', None) or exc}") from None
-        self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}",
-                      len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir)
+        self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}; hot path {}",
+                      len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir, compiled.summary())
 
     def _start_prepare_pool(self, intake: Intake) -> None:
         """Start the intake's preparing children (``agent.intake.processes``), from this long-lived thread."""
