@@ -2,7 +2,7 @@
 
 Everything else about the package is in ``pyproject.toml``. The modules below are plain,
 fully typed Python; mypyc (part of mypy, the type checker) turns each into a C extension
-that runs the same code 1.3-1.6× as fast (docs/hot-path.md, section 17). Black ships
+that runs the same code 1.3-1.4× as fast (docs/hot-path.md, section 17). Black ships
 its wheels the same way. The ``.py`` files stay the source of truth:
 
 - no C compiler, no Python headers, or ``SIEMRELAY_PURE_PYTHON=1``: the package installs

@@ -34,7 +34,6 @@ from agent.sdk.native_head import parse_head
 from agent.sdk.record import RawRecord
 from plugins.dec_json.config import CONFIG_SCHEMA
 from plugins.dec_json.decoder import JsonDecoder
-from agent.spool.segments import pack_ends, runs
 from plugins.out_syslog.encoder import SyslogFormat, SyslogHeads, encode_octet_stream, message_head
 from plugins.out_syslog.config import DEFAULT_SD_FIELDS
 
@@ -47,7 +46,6 @@ records = [RawRecord(line, decoder, {"input": "bench"}, now) for line in lines]
 events = [ev for r in records for ev in decoder.decode(r)]
 docs = [ev.to_dict() for ev in events]
 stored = [ev.to_json() for ev in events]
-rows = [(1 if i % 7 else 2, d) for i, d in enumerate(stored)]  # a route that splits now and then
 fmt = SyslogFormat(hostname="bench", sd_fields=tuple(DEFAULT_SD_FIELDS.items()), max_bytes=65536)
 heads = SyslogHeads(fmt)
 ahead = [heads(d) for d in docs]
@@ -61,8 +59,6 @@ def best(fn):
     return round(low / count * 1e6, 3)
 
 out = {
-    "spool segments: runs and pack_ends of a commit": best(lambda: [pack_ends(r.datas) for r in runs(rows)]),
-    "stored head parsed (parse_head)": best(lambda: [parse_head(d) for d in stored]),
     "syslog head from the dict (in the child)": best(lambda: [heads(d) for d in docs]),
     "syslog message_head": best(lambda: [message_head(fmt, d) for d in docs]),
     "syslog encode_octet_stream, heads rendered here": best(

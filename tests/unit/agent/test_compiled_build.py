@@ -25,8 +25,6 @@ ROOT = Path(__file__).resolve().parents[3]
 #: the test files of the compiled modules (each module's own tests, and the property tests
 #: that hold their bytes to frozen references and real parsers)
 _THEIR_TESTS = [
-    "tests/unit/agent/spool/test_spool_segments.py",
-    "tests/unit/agent/sdk/test_native_head.py",
     "tests/unit/plugins/dec_syslog/test_dec_syslog.py",
     "tests/unit/plugins/out_syslog",
 ]
