@@ -6,7 +6,7 @@ that runs the same code 1.3-1.4× as fast (docs/hot-path.md, section 17). Black 
 its wheels the same way. The ``.py`` files stay the source of truth:
 
 - no C compiler, no Python headers, or ``SIEMRELAY_PURE_PYTHON=1``: the package installs
-  as pure Python and behaves the same, only slower (each extension is ``optional``);
+  as pure Python and behaves the same, only slower (:class:`AllOrNothing`);
 - an editable install (``pip install -e .``, what ``tests/run.sh`` and
   ``packaging/run-local.sh`` do) builds the extensions next to their sources; after editing
   one of these modules, install again (the test suite refuses a stale extension:
@@ -24,6 +24,7 @@ import runpy
 import sys
 
 from setuptools import setup  # type: ignore[import-untyped]
+from setuptools.command.build_ext import build_ext  # type: ignore[import-untyped]
 
 #: the modules compiled: ``agent/compiled.py`` lists them (run here as a plain file: nothing is installed yet)
 HOT_PATH_MODULES = [name.replace(".", "/") + ".py"
@@ -47,9 +48,27 @@ def _extensions() -> list[object]:
         print(f"siemrelay: the hot path was not compiled ({exc!r}); installing the pure-Python modules",
               file=sys.stderr)
         return []
-    for ext in extensions:
-        ext.optional = True  # a failed compile (no compiler, no headers) leaves the .py in use
     return list(extensions)
 
 
-setup(ext_modules=_extensions())
+class AllOrNothing(build_ext):  # type: ignore[misc]
+    """Builds the compiled modules together or not at all.
+
+    mypyc makes a shared library and a small extension per module that imports it: were the
+    library to fail (no compiler, no headers, a compiler that warns where mypyc's ``-Werror``
+    refuses) and a module's extension to build, that module would not import. On any failure
+    this removes what was built, so the sources are used, and the install goes on."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # CCompilerError, LinkError, a missing compiler: never fail the install
+            for ext in self.extensions:
+                built = self.get_ext_fullpath(ext.name)
+                if os.path.exists(built):
+                    os.remove(built)
+            print(f"siemrelay: the hot path was not compiled ({exc}); installing the pure-Python modules",
+                  file=sys.stderr)
+
+
+setup(ext_modules=_extensions(), cmdclass={"build_ext": AllOrNothing})

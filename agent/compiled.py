@@ -16,9 +16,8 @@ this file before anything is installed.
 
 from __future__ import annotations
 
-import importlib.abc
+import importlib
 import importlib.machinery
-import importlib.util
 import os
 import sys
 from types import ModuleType
@@ -47,13 +46,17 @@ def pure_requested(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get(PURE_ENV, "") not in ("", "0")
 
 
-class _SourcesFirst(importlib.abc.MetaPathFinder):
-    """Finds the hot path's modules as ``.py`` files before the path's finders see their extensions."""
+class _SourcesFirst:
+    """Finds the hot path's modules as ``.py`` files before the path's finders see their
+    extensions (a meta path finder: ``find_spec`` is all the import system asks of one, so
+    ``importlib.abc`` is not imported at every start for a switch that is rarely on)."""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in HOT_PATH_MODULES or not path:
             return None
+        import importlib.util
+
         leaf = fullname.rpartition(".")[2]
         for entry in path:
             source = os.path.join(entry, leaf + ".py")

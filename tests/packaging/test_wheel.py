@@ -8,6 +8,7 @@ with nothing of the checkout on its path.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -126,3 +127,47 @@ def test_pytest_plugin_loads_only_when_asked(tmp_path: Path):
     opted = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "agent.testing.pytest_plugin",
                  cwd=tmp_path, env=env)
     assert opted.returncode == 0 and "1 passed" in opted.stdout, opted.stdout[-2000:]
+
+
+def test_without_a_c_compiler_the_package_installs_its_sources_and_renders_the_same(tmp_path: Path):
+    """setup.py compiles the syslog sink's rendering where it can (agent/compiled.py); where
+    the compiler fails it must still build, with every module as its source, not half of them
+    (mypyc's shared library and its per-module extensions go together or not at all)."""
+    from agent.compiled import HOT_PATH_MODULES
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in (*SOURCES, "setup.py"):
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        else:
+            shutil.copy2(path, src / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "SIEMRELAY"))}
+    env["CC"] = "/bin/false"  # a compiler that fails every file
+    out = tmp_path / "wheelhouse"
+    # pip's isolated build, as `pip install siemrelay` from the sources does: it installs mypy for setup.py
+    res = _run(sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(out), str(src), env=env, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "siemrelay: the hot path was not compiled" in res.stdout + res.stderr
+    (built,) = out.glob("siemrelay-*.whl")
+    with zipfile.ZipFile(built) as whl:
+        names = whl.namelist()
+    assert [n for n in names if n.endswith(".so")] == []
+    assert {m.replace(".", "/") + ".py" for m in HOT_PATH_MODULES} <= set(names)
+    site = tmp_path / "site"
+    res = _run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(built))
+    assert res.returncode == 0, res.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "SIEMRELAY"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *(p for p in sys.path if p.endswith("site-packages"))])
+    code = ("import json, agent.compiled as c; from plugins.out_syslog.encoder import SyslogFormat, message_head; "
+            "print(json.dumps([c.compiled_state(), message_head(SyslogFormat(hostname='h'), "
+            "{'severity_id': 4, 'time': '2026-12-08T00:00:00.000Z', 'type': 'finding.new'}).decode()]))")
+    res = _run(*_py("-c", code), env=env, cwd=tmp_path)  # not the checkout, whose modules are compiled
+    assert res.returncode == 0, res.stderr[-3000:]
+    from plugins.out_syslog.encoder import SyslogFormat, message_head
+
+    state, head = json.loads(res.stdout)
+    assert state == dict.fromkeys(HOT_PATH_MODULES, False)
+    assert head == message_head(SyslogFormat(hostname="h"), {"severity_id": 4, "time": "2026-12-08T00:00:00.000Z",
+                                                             "type": "finding.new"}).decode()
