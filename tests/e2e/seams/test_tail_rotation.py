@@ -109,7 +109,7 @@ def test_rotation_loses_nothing_and_duplicates_nothing(mode: str, period: float,
     print(f"\n{mode} every {period}s, paths [{'app.log*' if glob else 'app.log'}]: written {len(written)}, "
           f"rotations {result['rotations']}, delivered {len(ids)}, duplicates {duplicates}, lost {len(lost)}, "
           f"copytruncate window {len(at_risk)} lines")
-    assert result["rotations"] >= 3 / period - 1
+    assert result["rotations"] >= 0.9 * duration / period - 1  # the writer kept (nearly) to its schedule
     assert set(counts) <= written, "delivered a line nobody wrote"
     assert duplicates == 0, f"{duplicates} lines delivered twice, e.g. {[i for i, n in counts.items() if n > 1][:5]}"
     assert not lost - at_risk, f"lost {sorted(lost - at_risk)[:10]}"
