@@ -87,14 +87,15 @@ def compiled_state() -> dict[str, bool]:
 
 def summary(modules: Mapping[str, ModuleType] | None = None) -> str:
     """How the hot path's modules loaded so far run, for the agent's start-up line
-    (``compiled``, ``pure Python``, or ``2 of 3 compiled``); imports nothing.
+    (``compiled``, ``pure Python``, ``1 of 2 compiled``, or ``compiled modules not used`` when the
+    configuration needs none of them: no syslog sink); imports nothing.
 
     :param modules: default ``sys.modules``.
     """
     loaded = [m for name, m in (sys.modules if modules is None else modules).items() if name in HOT_PATH_MODULES]
     done = sum(map(loaded_from_extension, loaded))
     if not loaded:
-        return "no hot-path module loaded"
+        return "compiled modules not used"
     if done == len(loaded):
         return "compiled"
     if not done:

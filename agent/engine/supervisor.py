@@ -158,7 +158,7 @@ class Supervisor:
             self.shutdown()
             raise StartupError(f"admin API cannot listen on {self.cfg.agent['admin']['address']}: "
                                f"{getattr(exc, 'strerror', None) or exc}") from None
-        self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}; hot path {}",
+        self.log.info("siemrelay started: {} sources, {} sinks, {} routes, state in {}; hot path: {}",
                       len(self.sources), len(self.sinks), len(self.cfg.routes), self.cfg.state_dir, compiled.summary())
 
     def _start_prepare_pool(self, intake: Intake) -> None:

@@ -26,7 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.sdk import field_text, lookup, pri
 from plugins.out_syslog.config import DEFAULT_SD_FIELDS
-from tests.conftest import pick_port, wait_for, wait_for_port
+from agent.compiled import compiled_state
+from tests.conftest import pick_port, spawned_children, wait_for, wait_for_port
 from tests.peers.syslog_ng import SyslogNg
 
 pytestmark = pytest.mark.e2e
@@ -136,6 +137,14 @@ def test_every_head_is_the_one_its_event_calls_for(tmp_path: Path, parsed: dict[
     assert [_check(r, "siemrelay") for r in _records(parsed["out"])] == [f"ev-{i}" for i in range(3000)]
     ahead, by_sink = _heads(admin_port)
     assert ahead > 0 and ahead + by_sink >= 3000  # the child rendered some; any it did not, the sink did
+    # the rendering ran compiled in both processes where this install compiled it (agent/compiled.py)
+    import plugins.out_syslog.encoder as encoder
+
+    compiled = all(compiled_state().values())
+    assert f"hot path: {'compiled' if compiled else 'pure Python'}" in agent.log
+    [child] = spawned_children(agent.proc.pid)
+    mapped = {line.split()[-1] for line in Path(f"/proc/{child}/maps").read_text().splitlines() if "/" in line}
+    assert (str(encoder.__file__) in mapped) is compiled  # the child renders the heads with the same build
     assert agent.stop() == 0
 
 

@@ -83,7 +83,7 @@ def test_the_start_up_line_says_how_the_loaded_modules_run() -> None:
     first, second = HOT_PATH_MODULES[:2]
     built = module(first, f"/x/segments{EXTENSION_SUFFIXES[0]}")
     source = module(second, "/x/native_head.py")
-    assert summary({"json": module("json", "/x/json.py")}) == "no hot-path module loaded"
+    assert summary({"json": module("json", "/x/json.py")}) == "compiled modules not used"
     assert summary({first: built}) == "compiled"
     assert summary({first: built, second: source}) == "1 of 2 compiled"
     assert summary({second: source}).startswith("pure Python")
