@@ -26,14 +26,14 @@ import sys
 from setuptools import setup  # type: ignore[import-untyped]
 from setuptools.command.build_ext import build_ext  # type: ignore[import-untyped]
 
-#: the modules compiled: ``agent/compiled.py`` lists them (run here as a plain file: nothing is installed yet)
-HOT_PATH_MODULES = [name.replace(".", "/") + ".py"
-                    for name in runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                            "agent", "compiled.py"))["HOT_PATH_MODULES"]]
+#: ``agent/compiled.py``, run as a plain file (nothing is installed yet): the modules to compile
+#: and the switch that asks for the sources, the same the agent reads at run time
+_COMPILED = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent", "compiled.py"))
+HOT_PATH_MODULES = [name.replace(".", "/") + ".py" for name in _COMPILED["HOT_PATH_MODULES"]]
 
 
 def _extensions() -> list[object]:
-    if os.environ.get("SIEMRELAY_PURE_PYTHON", "") not in ("", "0"):
+    if _COMPILED["pure_requested"]():
         return []
     try:
         from mypyc.build import mypycify

@@ -25,6 +25,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.sdk import field_text, lookup, pri
+from plugins.out_syslog import encoder
 from plugins.out_syslog.config import DEFAULT_SD_FIELDS
 from agent.compiled import compiled_state
 from tests.conftest import pick_port, spawned_children, wait_for, wait_for_port
@@ -138,8 +139,6 @@ def test_every_head_is_the_one_its_event_calls_for(tmp_path: Path, parsed: dict[
     ahead, by_sink = _heads(admin_port)
     assert ahead > 0 and ahead + by_sink >= 3000  # the child rendered some; any it did not, the sink did
     # the rendering ran compiled in both processes where this install compiled it (agent/compiled.py)
-    import plugins.out_syslog.encoder as encoder
-
     compiled = all(compiled_state().values())
     assert f"hot path: {'compiled' if compiled else 'pure Python'}" in agent.log
     [child] = spawned_children(agent.proc.pid)
