@@ -173,10 +173,19 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = F
     :param strict: return None instead for a value that might read otherwise after a JSON
         round trip (see :func:`_reads_plain`): a head rendered ahead must be exactly the
         head rendered from the stored JSON (:class:`SyslogHeads`).
+
+    The strings are appended as they are and checked afterwards with one search over all
+    of them together (a string needs escaping exactly when one of its characters does), so
+    the usual event pays one search instead of one per value (the structured data of the
+    side-by-side workload's events 1.17-1.19 → 0.97-1.05 µs compiled, docs/hot-path.md
+    section 18); only when that search finds something is each string checked and
+    escaped alone.
     """
     if not fmt.sd_id:
         return "-"
     parts = [fmt.sd_open]
+    texts: list[str] = []  # the string values as appended, each in parts[where[i]]
+    where: list[int] = []
     get = doc.get
     for prefix, head, tail, path in fmt.sd_plan:
         value = get(head)
@@ -194,7 +203,11 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = F
         kind = type(value)
         if kind is str:
             if value:  # empty values are left out (0 and false are values)
-                parts.append(f'{prefix}{value if not _needs_escape(value) else sd_param_value(value)}"')
+                parts.append(prefix)
+                where.append(len(parts))
+                texts.append(value)
+                parts.append(value)
+                parts.append('"')
         elif kind is int or kind is float:
             if strict and kind is float and not math.isfinite(value):
                 return None  # NaN and infinities are stored as null
@@ -203,6 +216,10 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = F
             return None  # a list, mapping, tuple, datetime or subclass: its text may change in JSON
         elif value or not isinstance(value, (str, list, dict)):
             parts.append(f'{prefix}{sd_param_value(field_text(value))}"')
+    if texts and _needs_escape("".join(texts)):
+        for at, text in zip(where, texts):
+            if _needs_escape(text):
+                parts[at] = sd_param_value(text)
     parts.append("]")
     return "".join(parts)
 

@@ -132,10 +132,12 @@ def test_encode_matches_the_reference_on_any_document(config: dict[str, Any], do
 
 
 def test_a_value_that_needs_escaping_is_escaped_on_the_fast_path_too() -> None:
-    """The one check per value decides between writing it as is and escaping it."""
-    sink = make_sink(SyslogSink, {"address": "127.0.0.1:514", "hostname": "h", "sd_fields": {"a": "title", "b": "source"}})
-    [frame] = sink.encode_batch(spooled([make_event(title='x"]\\\x00\x85', source="plain")]))
-    assert b' a="x\\"\\]\\\\\xe2\x90\x80\xef\xbf\xbd" b="plain"]' in frame
+    """One search over all the string values decides whether any needs escaping; then the
+    one that does is escaped and its neighbours are written as they are."""
+    sink = make_sink(SyslogSink, {"address": "127.0.0.1:514", "hostname": "h",
+                                  "sd_fields": {"p": "type", "a": "title", "b": "source"}})
+    [frame] = sink.encode_batch(spooled([make_event(type="t]", title='x"]\\\x00\x85', source="plain")]))
+    assert b' p="t\\]" a="x\\"\\]\\\\\xe2\x90\x80\xef\xbf\xbd" b="plain"]' in frame
 
 
 @PROPERTY
