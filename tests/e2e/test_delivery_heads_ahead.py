@@ -29,7 +29,7 @@ from plugins.out_syslog import encoder
 from plugins.out_syslog.config import DEFAULT_SD_FIELDS
 from agent.compiled import compiled_state
 from tests.conftest import pick_port, spawned_children, wait_for, wait_for_port
-from tests.peers.syslog_ng import SyslogNg
+from tests.peers.syslog_ng import SyslogNg, written_json_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -94,9 +94,7 @@ def _write(path: Path, first: int, count: int) -> None:
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.endswith("}")]
+    return written_json_lines(out)
 
 
 def _expected_params(event: dict[str, Any]) -> dict[str, str]:

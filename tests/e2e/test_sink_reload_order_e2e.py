@@ -33,7 +33,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import pick_port, wait_for, wait_for_port
-from tests.peers.syslog_ng import SyslogNg
+from tests.peers.syslog_ng import SyslogNg, written_json_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -93,10 +93,7 @@ def _write(path: Path, first: int, count: int) -> None:
 
 
 def _records(out: Path) -> list[tuple[str, int]]:
-    if not out.exists():
-        return []
-    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.endswith("}")]
-    return [(r["app"], int(json.loads(r["msg"])["id"][3:])) for r in lines]
+    return [(r["app"], int(json.loads(r["msg"])["id"][3:])) for r in written_json_lines(out)]
 
 
 def _sent(port: int) -> float:

@@ -8,12 +8,13 @@ it listens, and stops it (SIGTERM, then SIGKILL) so no process outlives the test
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from tests.peers.process import stop_process_group
 
@@ -97,3 +98,17 @@ def msg_collector(workdir: Path, port: int, out: Path) -> SyslogNg:
             f'destination d {{ file("{out}" template("$MESSAGE\\n")); }};\n'
             'log { source(s_tcp); destination(d); };\n')
     return SyslogNg(body, workdir, [("127.0.0.1", port)])
+
+
+def written_json_lines(out: Path) -> list[dict[str, Any]]:
+    """The JSON objects of every complete line syslog-ng has written to ``out`` so far.
+
+    syslog-ng appends while a test reads, so the file may end inside a line; that line is
+    left for the next read. (A filter on lines ending with ``}`` is not enough: a message
+    cut after a ``}`` inside its escaped MSG passes it and does not parse.)
+    """
+    if not out.exists():
+        return []
+    text = out.read_text(encoding="utf-8")
+    complete = text[:text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line]
