@@ -184,8 +184,7 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = F
     if not fmt.sd_id:
         return "-"
     parts = [fmt.sd_open]
-    texts: list[str] = []  # the string values as appended, each in parts[where[i]]
-    where: list[int] = []
+    where: list[int] = []  # where in parts the string values are
     get = doc.get
     for prefix, head, tail, path in fmt.sd_plan:
         value = get(head)
@@ -205,7 +204,6 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = F
             if value:  # empty values are left out (0 and false are values)
                 parts.append(prefix)
                 where.append(len(parts))
-                texts.append(value)
                 parts.append(value)
                 parts.append('"')
         elif kind is int or kind is float:
@@ -216,10 +214,10 @@ def _structured_data(fmt: SyslogFormat, doc: Mapping[str, Any], strict: bool = F
             return None  # a list, mapping, tuple, datetime or subclass: its text may change in JSON
         elif value or not isinstance(value, (str, list, dict)):
             parts.append(f'{prefix}{sd_param_value(field_text(value))}"')
-    if texts and _needs_escape("".join(texts)):
-        for at, text in zip(where, texts):
-            if _needs_escape(text):
-                parts[at] = sd_param_value(text)
+    if where and _needs_escape("".join([parts[at] for at in where])):
+        for at in where:
+            if _needs_escape(parts[at]):
+                parts[at] = sd_param_value(parts[at])
     parts.append("]")
     return "".join(parts)
 
