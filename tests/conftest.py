@@ -25,6 +25,7 @@ import pytest
 
 from agent.plugins import load_plugins
 from bench.proctree import children as child_pids  # the benchmarks' listing: direct children of a pid
+from tests.ports import pick_port  # re-exported: the tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,14 +56,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if stale:
         pytest.exit(f"compiled modules that are not their sources: {', '.join(stale)}; run `pip install -e .` "
                     "again (tests/run.sh does), or delete them to test the sources", returncode=4)
-
-
-def pick_port(family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> int:
-    """A port free on loopback right now (bind to 0, read it, close)."""
-    host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-    with socket.socket(family, kind) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -176,6 +169,9 @@ def agent_process(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
     yield make
     for ap in made:
         ap.close()
+        # shown by pytest only when the test failed: why an agent did not come up or what it said last
+        print(f"--- agent {ap.config.name}, exit {ap.proc.returncode if ap.proc else None}, log {ap.log_path.name} (last 8 KB):")
+        print(ap.log[-8192:])
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable, Iterator, Sequence
 import pytest
 
 from tests.peers.process import stop_process_group
+from tests.ports import pick_port
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -38,12 +39,6 @@ def nats_server_version() -> str:
     except OSError:
         return ""
     return out.strip().rsplit("v", 1)[-1]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get_json(url: str) -> dict:
@@ -65,8 +60,8 @@ class NatsServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.name = name
         self._own_port = port is None  # picked here, so it may be picked again if another process took it
-        self.port = port or _free_port()
-        self.http_port = _free_port()
+        self.port = port or pick_port()
+        self.http_port = pick_port()
         self.cluster_port = cluster_port
         self.routes = list(routes)
         self.cluster_name = cluster_name
@@ -104,9 +99,9 @@ class NatsServer:
                 self.stop()
                 if attempt == 2 or "address already in use" not in str(exc).lower():
                     raise
-                self.http_port = _free_port()
+                self.http_port = pick_port()
                 if self._own_port:
-                    self.port = _free_port()
+                    self.port = pick_port()
         raise AssertionError("unreachable")
 
     def _start(self, timeout: float, wait_ready: bool) -> "NatsServer":
@@ -186,7 +181,7 @@ class NatsCluster:
     """Three JetStream servers routed to each other on loopback."""
 
     def __init__(self, workdir: Path, size: int = 3, cluster_name: str = "siemrelay-test") -> None:
-        cluster_ports = [_free_port() for _ in range(size)]
+        cluster_ports = [pick_port() for _ in range(size)]
         self.nodes = [NatsServer(workdir, f"n{i + 1}", cluster_port=cp, routes=cluster_ports, cluster_name=cluster_name)
                       for i, cp in enumerate(cluster_ports)]
 

@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.peers.process import stop_process_group
+from tests.ports import pick_port
 
 TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
 
 __all__ = ["TINYPROXY", "Tinyproxy"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Tinyproxy:
@@ -39,7 +34,7 @@ class Tinyproxy:
     def __init__(self, workdir: Path, username: str | None = None, password: str | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = pick_port()
         self.username, self.password = username, password
         self.log = self.workdir / "tinyproxy.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from agent.sdk.listeners import Listeners
+from tests.ports import pick_port
 
 
 def _connect(port: int) -> socket.socket:
@@ -60,7 +61,7 @@ def test_a_socket_the_successor_does_not_take_again_closes_when_the_hand_over_se
     listeners.hand_over()
     old.close()
     listeners.close()
-    new = listeners.stream("127.0.0.1", _free_port(), backlog=16)  # the address changed
+    new = listeners.stream("127.0.0.1", pick_port(), backlog=16)  # the address changed
     assert listeners.open_count == 2
     listeners.settle()
     assert listeners.open_count == 1
@@ -93,9 +94,3 @@ def test_an_address_in_use_raises_and_holds_nothing() -> None:
         with pytest.raises(OSError):
             listeners.stream("127.0.0.1", taken.getsockname()[1], backlog=16)
         assert listeners.open_count == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
