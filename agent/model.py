@@ -51,8 +51,8 @@ class Severity(IntEnum):
 
 
 _SEVERITY_LABELS = {s: s.name.lower() for s in Severity}
-#: the same labels by plain id (``severity_id`` is an ``int`` on most events)
-_LABEL_OF_ID: dict[int, str] = {int(s): label for s, label in _SEVERITY_LABELS.items()}
+#: the severity labels of the native form by plain id (``severity_id`` is an ``int`` on most events)
+SEVERITY_LABEL_OF_ID: dict[int, str] = {int(s): label for s, label in _SEVERITY_LABELS.items()}
 
 # Names vendors use, lower-cased, mapped to OCSF ids. "informational" (OCSF, Escape),
 # "none" (CVSS), "moderate" (GitHub, npm), "severe"/"fatal" are seen in the wild.
@@ -380,7 +380,7 @@ class Event:
             "source": self.source,
             "type": self.type,
             "vendor_type": self.vendor_type,
-            "severity": _LABEL_OF_ID.get(self.severity_id, "unknown"),
+            "severity": SEVERITY_LABEL_OF_ID.get(self.severity_id, "unknown"),
             "severity_id": int(self.severity_id),
             "score": self.score,
             "title": self.title,

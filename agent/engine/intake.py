@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import TYPE_CHECKING, Callable, Collection, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterator, Mapping, Protocol, Sequence, cast
 
 import orjson
 
@@ -312,7 +312,7 @@ class Intake:
         run_matched = run_queued = 0
         direct = 0  # the current plan's one sink mask when its events go as they are; 0: the general path
         received: datetime | None = None  # the last event's receiving time, and its text
-        received_text: str | None = None
+        received_text = ""  # set together with received, before its first use
         append = rows.append
         # heads rendered ahead, per sink that has a renderer: one entry per row
         bits = self._bits
@@ -322,7 +322,38 @@ class Intake:
             named = [entry for entry in named if sharing[entry[2].key] > 1]
         head_lists: list[list[bytes | None]] = [[] for _ in named]
         renderers = _renderer_groups(named, head_lists)
+        # Every event goes, as it is, to the same sinks (nothing reads it on the way): decoders
+        # that can give their events' native form directly skip the Event (Decoder.decode_native)
+        native = self._direct_mask(constant) if constant is not None else 0
+        if constant is not None and native:
+            plan, direct = constant, native
+            shapes[id(constant)] = (constant, native)
         for index, rec in enumerate(records):
+            if native:
+                if rec.received_at is not received:
+                    received, received_text = rec.received_at, format_time(rec.received_at)
+                docs = rec.decoder.decode_native(rec, received_text)
+                if docs is not None:
+                    given.append(len(docs))
+                    for stored in docs:
+                        if check_dup:
+                            eid = cast(str, stored["id"])
+                            if eid in batch_ids or self.dedup.seen(eid):  # type: ignore[union-attr]
+                                duplicates += 1
+                                continue
+                            batch_ids.add(eid)
+                            ids.append(eid)
+                        run_matched += 1
+                        try:
+                            append((native, _own_size(_dumps(stored, option=_NON_STR_KEYS))))
+                        except (TypeError, ValueError) as exc:
+                            self._unstorable(rec, str(stored["id"]), index, exc, failed, errors)
+                            continue
+                        if renderers:
+                            _render_heads(stored, native, renderers)
+                        run_queued += 1
+                        spooled += 1
+                    continue
             try:
                 events = rec.decoder.decode(rec)
             except PartialDecodeError as exc:
@@ -381,7 +412,7 @@ class Intake:
                         if renderers:
                             _render_heads(doc, direct, renderers)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
-                        self._unstorable(rec, ev, index, exc, failed, errors)
+                        self._unstorable(rec, ev.id, index, exc, failed, errors)
                         continue
                     run_queued += 1
                     spooled += 1
@@ -404,7 +435,7 @@ class Intake:
                         data = _own_size(variant.to_json() if variant_doc is None
                                          else _dumps(variant_doc, option=_NON_STR_KEYS))
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
-                        self._unstorable(rec, ev, index, exc, failed, errors)
+                        self._unstorable(rec, ev.id, index, exc, failed, errors)
                         unstorable = True
                         continue
                     append((mask, data))
@@ -459,13 +490,13 @@ class Intake:
         return 0 if transform is not None else self._mask_of(sinks)
 
     @staticmethod
-    def _unstorable(rec: RawRecord, ev: Event, index: int, exc: Exception, failed: list[tuple[int, str]],
+    def _unstorable(rec: RawRecord, event_id: str, index: int, exc: Exception, failed: list[tuple[int, str]],
                     errors: list[tuple[str, str | None, bytes, str]]) -> None:
         """Dead-letter the record of an event that cannot be stored as JSON (once per record)."""
-        reason = f"{rec.decoder.type_name}: event {ev.id!r} cannot be stored as JSON: {exc}"
+        reason = f"{rec.decoder.type_name}: event {event_id!r} cannot be stored as JSON: {exc}"
         if not failed or failed[-1][0] != index:
             failed.append((index, reason))
-            errors.append((rec.origin.get("input", ""), ev.id, rec.data, reason))
+            errors.append((rec.origin.get("input", ""), event_id, rec.data, reason))
 
 
 def _renderer_groups(named: list[tuple[str, int, "HeadRenderer"]], head_lists: list[list[bytes | None]]

@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and reader
     from agent.sdk.hookspecs import Register as Register, TypeRef as TypeRef, hookimpl as hookimpl
     from agent.sdk.fswatch import DirectoryWatcher as DirectoryWatcher, FsChange as FsChange, FsEvent as FsEvent
     from agent.sdk.logwindow import Admission as Admission, LogWindow as LogWindow
-    from agent.model import (Event as Event, Severity as Severity, content_id as content_id,
+    from agent.model import (GROUPS as GROUPS, SEVERITY_LABEL_OF_ID as SEVERITY_LABEL_OF_ID,
+                             Event as Event, Severity as Severity, content_id as content_id,
                              format_time as format_time, parse_time as parse_time,
                              score_from_severity as score_from_severity, severity_from_name as severity_from_name,
                              severity_from_score as severity_from_score, utcnow as utcnow)
@@ -133,7 +134,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "agent.sdk.hookspecs": ("Register", "TypeRef", "hookimpl"),
     "agent.sdk.fswatch": ("DirectoryWatcher", "FsChange", "FsEvent"),
     "agent.sdk.logwindow": ("Admission", "LogWindow"),
-    "agent.model": ("Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
+    "agent.model": ("GROUPS", "SEVERITY_LABEL_OF_ID", "Event", "Severity", "content_id", "format_time", "parse_time", "score_from_severity",
                     "severity_from_name", "severity_from_score", "utcnow"),
     "agent.sdk.proxy": ("PROXY_SCHEMA", "ProxySettings"),
     "agent.sdk.listeners": ("Listeners",),

@@ -12,7 +12,8 @@ __all__ = ["RawRecord", "RecordDecoder"]
 
 
 class RecordDecoder(Protocol):
-    """What a record needs of its decoder: the pipeline calls ``decode`` and names ``type_name`` in reasons.
+    """What a record needs of its decoder: the pipeline calls ``decode`` (or ``decode_native``)
+    and names ``type_name`` in reasons.
 
     Every :class:`agent.sdk.decoder.Decoder` is one. Declared here, beside the record, so
     this module does not import the decoder module that imports it.
@@ -22,6 +23,8 @@ class RecordDecoder(Protocol):
     def type_name(self) -> str: ...
 
     def decode(self, record: RawRecord) -> list[Event]: ...
+
+    def decode_native(self, record: RawRecord, received_text: str) -> list[dict[str, object]] | None: ...
 
 
 @dataclass(slots=True)
