@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from agent.sdk import (Decoder, Event, RawRecord, Severity, content_id, event_from_cef, event_from_leef, find_cef, find_leef,
-                       parse_cef, parse_leef, score_from_severity)
+from agent.sdk import (GROUPS, SEVERITY_LABEL_OF_ID, Decoder, Event, RawRecord, Severity, content_id, event_from_cef,
+                       event_from_leef, find_cef, find_leef, format_time, parse_cef, parse_leef, score_from_severity)
 from plugins.dec_syslog.auth import auth_facts
 from plugins.dec_syslog.config import CONFIG_SCHEMA, check_config
 from plugins.dec_syslog.parser import SEVERITIES, SyslogMessage, SyslogParseError, parse_syslog
@@ -62,6 +62,23 @@ class SyslogDecoder(Decoder):
         self._id_seed = hashlib.sha256(self.source.encode("utf-8", "replace") + b"\0")
 
     def decode(self, record: RawRecord) -> list[Event]:
+        found = self._read(record)
+        return [found if isinstance(found, Event) else self._event(record, *found)]
+
+    def decode_native(self, record: RawRecord, received_text: str) -> list[dict[str, object]] | None:
+        """The event's native form without an :class:`Event` between, for a plain syslog
+        message (see :meth:`Decoder.decode_native`); CEF, LEEF and unparsed text go through
+        their Event, turned into its dict here, so the message is parsed once either way."""
+        found = self._read(record)
+        if isinstance(found, Event):
+            if found.origin is None:
+                found.origin = record.origin
+            return [found.to_dict()]
+        return [self._native(record, *found, received_text)]
+
+    def _read(self, record: RawRecord) -> Event | tuple[SyslogMessage, list[str]]:
+        """The parsed message and its flags, or the Event of a message that needs one of its own
+        (CEF or LEEF inside, a bare LEEF line, text that parses in neither format)."""
         data = record.data
         flags: list[str] = []
         try:
@@ -73,18 +90,18 @@ class SyslogDecoder(Decoder):
             msg = parse_syslog(text, record.received_at, self.tz)
         except SyslogParseError as exc:
             if self.leef and text.lstrip("\ufeff \t").startswith("LEEF:"):
-                return [self._bare_leef(record, text, flags)]
-            return [self._unparsed(record, text, str(exc), flags)]
+                return self._bare_leef(record, text, flags)
+            return self._unparsed(record, text, str(exc), flags)
         if "EF:" in msg.message:  # one scan for both "CEF:" and "LEEF:"; most messages carry neither
             if self.cef and "CEF:" in msg.message:
                 event = self._embedded_event(record, text, msg, flags, "CEF")
                 if event is not None:
-                    return [event]
+                    return event
             if self.leef and "LEEF:" in msg.message:
                 event = self._embedded_event(record, text, msg, flags, "LEEF")
                 if event is not None:
-                    return [event]
-        return [self._event(record, msg, flags)]
+                    return event
+        return msg, flags
 
     def _content_id(self, data: bytes) -> str:
         """``content_id(self.source, data)``, with the source's part of the hash taken once."""
@@ -102,6 +119,49 @@ class SyslogDecoder(Decoder):
         return origin
 
     def _event(self, record: RawRecord, msg: SyslogMessage, flags: list[str]) -> Event:
+        sev, type_, vendor_type, title, description, host, process, groups = self._fields(msg)
+        return Event(
+            id=self._content_id(record.data), time=msg.timestamp or record.received_at,
+            received_at=record.received_at, source=self.source, type=type_, vendor_type=vendor_type,
+            severity_id=int(sev), score=score_from_severity(sev) if sev else 0, title=title, description=description,
+            asset={"host": host} if host else None, device={"hostname": host} if host else None,
+            process=process or None, origin=self._origin(record, flags), raw=msg.header(), **groups)
+
+    def _native(self, record: RawRecord, msg: SyslogMessage, flags: list[str], received_text: str
+                ) -> dict[str, object]:
+        """:meth:`_event`'s ``Event.to_dict()``, with the record's origin where it has none."""
+        sev, type_, vendor_type, title, description, host, process, groups = self._fields(msg)
+        severity = int(sev)
+        doc: dict[str, object] = {
+            "id": self._content_id(record.data), "time": format_time(msg.timestamp or record.received_at),
+            "received_at": received_text, "source": self.source, "type": type_, "vendor_type": vendor_type,
+            "severity": SEVERITY_LABEL_OF_ID[severity], "severity_id": severity,
+            "score": score_from_severity(sev) if sev else 0, "title": title, "description": description,
+        }
+        origin = self._origin(record, flags) or record.origin
+        if groups:  # an authentication message's facts: every group in the native form's order
+            groups.update(asset={"host": host} if host else None, device={"hostname": host} if host else None,
+                          process=process or None, origin=origin)
+            for name in GROUPS:
+                if groups.get(name):
+                    doc[name] = groups[name]
+        else:  # the same order, for the groups a plain message can have
+            if host:
+                doc["asset"] = {"host": host}
+            if process:
+                doc["process"] = process
+            if host:
+                doc["device"] = {"hostname": host}
+            if origin:
+                doc["origin"] = origin
+        doc["tags"] = []
+        doc["raw"] = msg.header()
+        return doc
+
+    def _fields(self, msg: SyslogMessage
+                ) -> tuple[Severity, str, str, str, str, str, dict[str, Any], dict[str, Any]]:
+        """What a plain message gives its event: severity, type, vendor type, title,
+        description, host, process, and the groups of an authentication message's facts."""
         # A syslog level says how loud a program is, not how dangerous the event is: it
         # becomes a security severity only when the user asks (the priority stays in raw).
         sev = SYSLOG_TO_OCSF[msg.severity] if self.severity_from_priority else Severity.UNKNOWN
@@ -120,16 +180,9 @@ class SyslogDecoder(Decoder):
                 process.setdefault("name", app)
         if msg.procid.isdigit():
             process["pid"] = int(msg.procid)
-        host = msg.hostname
-        return Event(
-            id=self._content_id(record.data), time=msg.timestamp or record.received_at,
-            received_at=record.received_at, source=self.source, type=facts.type if facts else self.event_type,
-            vendor_type=msg.msgid or app or SEVERITIES[msg.severity],
-            severity_id=int(sev), score=score_from_severity(sev) if sev else 0, title=facts.title if facts else title,
-            description=text if (facts or stripped != title) else "",
-            asset={"host": host} if host else None,
-            device={"hostname": host} if host else None,
-            process=process or None, origin=self._origin(record, flags), raw=msg.header(), **groups)
+        return (sev, facts.type if facts else self.event_type, msg.msgid or app or SEVERITIES[msg.severity],
+                facts.title if facts else title, text if (facts or stripped != title) else "", msg.hostname,
+                process, groups)
 
     def _embedded_event(self, record: RawRecord, text: str, msg: SyslogMessage, flags: list[str],
                         kind: str) -> Event | None:

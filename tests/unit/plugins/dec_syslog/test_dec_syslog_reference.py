@@ -17,8 +17,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import orjson
 
-from agent.model import Event
+from agent.model import Event, format_time
 from agent.sdk.record import RawRecord
 from plugins.dec_syslog.decoder import SyslogDecoder
 from tests.unit.plugins.dec_syslog.syslog_reference import ReferenceSyslogDecoder
@@ -128,6 +129,12 @@ def same(config: dict[str, Any], data: bytes, when: datetime, origin: dict[str, 
         if a.origin is None:  # the intake puts the record's origin on such events
             a.origin = b.origin = origin
         assert a.to_json() == b.to_json()
+    # the native shortcut (Decoder.decode_native) gives the same dicts, key order included
+    record = RawRecord(data, new, origin, when)
+    native = new.decode_native(record, format_time(when))
+    assert native is not None
+    assert [list(d.items()) for d in native] == [list(b.to_dict().items()) for b in want[1]]
+    assert [orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS) for d in native] == [b.to_json() for b in want[1]]
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
