@@ -99,8 +99,9 @@ class Decoder(ABC):
         a microsecond of the preparing child's work per event for the ``json`` decoder). When
         this returns a list, it must equal ``[e.to_dict(received_text) for e in decode(record)]``
         after the intake gives each event without an ``origin`` the record's, key order included;
-        ``None`` (the default) sends the record through :meth:`decode`. It must not raise:
-        for anything it would refuse, it returns ``None`` and :meth:`decode` says why.
+        ``None`` (the default) sends the record through :meth:`decode`. For anything it would
+        refuse, it returns ``None`` and :meth:`decode` says why (an exception it raises is taken
+        as ``None``: a bug here costs only the shortcut).
 
         :param received_text: ``format_time(record.received_at)``, made once per batch.
         """

@@ -68,7 +68,10 @@ class SyslogDecoder(Decoder):
     def decode_native(self, record: RawRecord, received_text: str) -> list[dict[str, object]] | None:
         """The event's native form without an :class:`Event` between, for a plain syslog
         message (see :meth:`Decoder.decode_native`); CEF, LEEF and unparsed text go through
-        their Event, turned into its dict here, so the message is parsed once either way."""
+        their Event, turned into its dict here, so the message is parsed once either way.
+        A subclass gets ``None``: its overrides of :meth:`decode` must apply."""
+        if type(self) is not SyslogDecoder:
+            return None
         found = self._read(record)
         if isinstance(found, Event):
             if found.origin is None:

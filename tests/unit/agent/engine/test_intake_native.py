@@ -191,3 +191,24 @@ def test_a_record_whose_event_cannot_be_stored_is_dead_lettered_with_its_reason(
     assert index == 1 and "event 'bad' cannot be stored as JSON" in reason
     [letter] = spool.dead_letters()
     assert (letter.event_id, letter.data) == ("bad", b'{"id": "bad"}') and "cannot be stored as JSON" in letter.reason
+
+
+def test_a_shortcut_that_raises_leaves_the_record_to_decode() -> None:
+    """A plugin's bug in decode_native costs nothing: decode() stores the event, or
+    dead-letters the record with its own reason, as without the shortcut."""
+
+    class Buggy(JsonDecoder):
+        def decode_native(self, record: RawRecord, received_text: str) -> list[dict[str, object]] | None:
+            raise RuntimeError("bug in the shortcut")
+
+    class BuggyBoth(Buggy):
+        def decode(self, record: RawRecord) -> list[Any]:
+            raise RuntimeError("bug in decode too")
+
+    intake = _intake(CONSTANT_ROUTES[0])
+    batch = intake.prepare([make_record(b'{"id": "kept"}', Buggy(DEFAULTS)),
+                            make_record(b'{"id": "lost?"}', BuggyBoth(DEFAULTS))])
+    assert [orjson.loads(d)["id"] for _, d in batch.rows] == ["kept"]
+    [(index, reason)] = batch.failed
+    assert index == 1 and "decoder failed: RuntimeError: bug in decode too" in reason
+    assert [e[2] for e in batch.errors] == [b'{"id": "lost?"}']
