@@ -322,12 +322,18 @@ class Intake:
             named = [entry for entry in named if sharing[entry[2].key] > 1]
         head_lists: list[list[bytes | None]] = [[] for _ in named]
         renderers = _renderer_groups(named, head_lists)
-        # Every event goes, as it is, to the same sinks (nothing reads it on the way): decoders
-        # that can give their events' native form directly skip the Event (Decoder.decode_native)
-        native = self._direct_mask(constant) if constant is not None else 0
-        if constant is not None and native:
-            plan, direct = constant, native
-            shapes[id(constant)] = (constant, native)
+        # Decoders that can give their events' native form directly skip the Event
+        # (Decoder.decode_native) where nothing on the way needs one: every event goes, as it
+        # is, to the same sinks (constant routing), or the rules read only the events' features
+        # and transform nothing (Router.native_ok), which the native dict answers as well
+        constant_mask = self._direct_mask(constant) if constant is not None else 0
+        by_rules = constant is None and router.native_ok
+        native = by_rules or constant_mask != 0
+        if constant is not None and constant_mask:
+            plan, direct = constant, constant_mask
+            shapes[id(constant)] = (constant, constant_mask)
+        plan_native = router.plan_native
+        plans: list[Plan | None] = []
         for index, rec in enumerate(records):
             if native:
                 if rec.received_at is not received:
@@ -336,9 +342,13 @@ class Intake:
                     docs = rec.decoder.decode_native(rec, received_text)
                 except Exception:  # a plugin's bug in its shortcut: decode() below decides, and reports
                     docs = None
+                if docs is not None and by_rules:
+                    plans = [plan_native(d) for d in docs]
+                    if any(p is None for p in plans):
+                        docs = None  # a value no rule expects: the Event path decides, as it always did
                 if docs is not None:
                     given.append(len(docs))
-                    for stored in docs:
+                    for n, stored in enumerate(docs):
                         if check_dup:
                             eid = cast(str, stored["id"])
                             if eid in batch_ids or self.dedup.seen(eid):  # type: ignore[union-attr]
@@ -346,14 +356,31 @@ class Intake:
                                 continue
                             batch_ids.add(eid)
                             ids.append(eid)
+                        if by_rules:
+                            routed = cast(Plan, plans[n])
+                            if routed is not plan:
+                                if plan is not None:
+                                    _fold(matched, queued, plan.routes, run_matched, run_queued)
+                                plan, run_matched, run_queued = routed, 0, 0
+                                shape = shapes.get(id(plan))
+                                if shape is None:
+                                    shape = shapes[id(plan)] = (plan, self._direct_mask(plan))
+                                direct = shape[1]
+                            if not direct:  # no rule took it, or its sinks are not in the spool: as the Event path counts
+                                if not routed.routes:
+                                    unrouted += 1
+                                else:
+                                    run_matched += 1
+                                    dropped += 1
+                                continue
                         run_matched += 1
                         try:
-                            append((native, _own_size(_dumps(stored, option=_NON_STR_KEYS))))
+                            append((direct, _own_size(_dumps(stored, option=_NON_STR_KEYS))))
                         except (TypeError, ValueError) as exc:
                             self._unstorable(rec, str(stored["id"]), index, exc, failed, errors)
                             continue
                         if renderers:
-                            _render_heads(stored, native, renderers)
+                            _render_heads(stored, direct, renderers)
                         run_queued += 1
                         spooled += 1
                     continue

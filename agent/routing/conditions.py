@@ -18,13 +18,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from operator import itemgetter
+from typing import Any, Callable, Mapping
 
 from agent.model import GROUPS, Event, Severity, parse_time, severity_from_name
 from agent.routing.thresholds import (CMP, SCORE, globber, is_number, kind, parse_severity_threshold, parse_threshold,
                               severity_id)
 
-__all__ = ["Cond", "CondCompiler", "OPERATORS", "SHORTCUTS", "parse_threshold", "FEATURES", "MISSING"]
+__all__ = ["Cond", "CondCompiler", "OPERATORS", "SHORTCUTS", "parse_threshold", "FEATURES", "DOC_FEATURES", "MISSING"]
 
 Getter = Callable[[Event], Any]
 Test = Callable[[Event], bool]
@@ -62,6 +63,27 @@ FEATURES: dict[str, Getter] = {
     "organization.name": _group_name("organization"),
 }
 _FEATURE_OF_PATH = {"severity": "severity_id", **{k: k for k in FEATURES}}
+
+
+def _doc_group_name(group: str) -> Callable[[Mapping[str, Any]], Any]:
+    def get(doc: Mapping[str, Any]) -> Any:
+        g = doc.get(group)
+        return g.get("name") if isinstance(g, dict) else None
+    return get
+
+
+#: The same features read from an event's native form (``Event.to_dict``): each gives the
+#: value its :data:`FEATURES` getter gives for that event (the native form leaves out empty
+#: groups, whose names are ``None`` either way)
+DOC_FEATURES: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "source": itemgetter("source"),
+    "type": itemgetter("type"),
+    "vendor_type": itemgetter("vendor_type"),
+    "severity_id": itemgetter("severity_id"),
+    "score": itemgetter("score"),
+    "repository.name": _doc_group_name("repository"),
+    "organization.name": _doc_group_name("organization"),
+}
 
 
 @dataclass(slots=True)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import orjson
 
-from agent.routing.conditions import FEATURES, Cond, CondCompiler, parse_threshold
+from agent.routing.conditions import DOC_FEATURES, FEATURES, Cond, CondCompiler, parse_threshold
 from agent.yamlsource import SourceMap
 from agent.errors import Problem
 from agent.model import Event
@@ -109,6 +109,12 @@ class Router:
             (FEATURES[f], {}, tuple((bits, test) for bits, test in by_desc.values()), self._all & ~readers[f])
             for f, by_desc in sorted(tests.items())]
         self.features = tuple(sorted(tests))
+        #: the same features read from the native form, in :attr:`_index`'s order (:meth:`plan_native`)
+        self._doc_getters = tuple(DOC_FEATURES[f] for f in self.features)
+        #: whether :meth:`plan_native` decides every event from its native dict: no route needs
+        #: more of an event than its features, and none transforms it
+        self.native_ok = all(residual is None and route.transform is None for route, residual in self._entries) \
+            and (default is None or default.transform is None)
         #: the plan of every event when no rule reads anything of it (only a ``default``
         #: route, or routes without ``when``): the intake then skips :meth:`plan`
         self.constant: Plan | None = None
@@ -180,6 +186,48 @@ class Router:
                 mask ^= low
         except Exception:  # a value of a type no rule expects (a decoder bug): that test does not match
             matched = self._careful(event)
+        plan = self._plans.get(matched)
+        if plan is None:
+            if len(self._plans) >= self.cache_size:
+                self._plans.clear()
+            plan = self._plan_of(matched)
+        return plan
+
+    def plan_native(self, doc: Mapping[str, Any]) -> Plan | None:
+        """:meth:`plan` for an event in its native form, where :attr:`native_ok`.
+
+        The features are read from the dict and looked up in the same memos; a value seen for
+        the first time is tested on the Event the dict makes (``Event.from_dict``: the same
+        features), once. ``None`` when that fails (a value of a type no rule expects): the
+        caller then decides with the Event the decoder gives.
+        """
+        try:
+            mask = self._all
+            event: Event | None = None
+            for (_, memo, tests, free), get in zip(self._index, self._doc_getters):
+                value = get(doc)
+                try:
+                    bits = memo.get(value)
+                except TypeError:
+                    bits = None
+                    value = _UNHASHABLE
+                if bits is None:
+                    if event is None:
+                        event = Event.from_dict(doc)
+                    bits = free
+                    for bit, test in tests:
+                        if test(event):
+                            bits |= bit
+                    if value is not _UNHASHABLE:
+                        if len(memo) >= self.cache_size:
+                            memo.clear()
+                        memo[value] = bits
+                mask &= bits
+                if not mask:
+                    break
+            matched = self._first_matches(mask)  # no residual tests: the candidates in order, to the first that stops
+        except Exception:
+            return None
         plan = self._plans.get(matched)
         if plan is None:
             if len(self._plans) >= self.cache_size:

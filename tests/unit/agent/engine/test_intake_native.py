@@ -46,7 +46,7 @@ class EventPathNdjson(NdjsonDecoder):
 
 def _router(routes: list[dict[str, Any]]) -> Router:
     problems: list[Any] = []
-    router = compile_routes(routes, set(BITS), SourceMap(), problems, set())
+    router = compile_routes(routes, set(BITS) | {"nowhere-known"}, SourceMap(), problems, set())
     assert not problems
     return router
 
@@ -114,14 +114,34 @@ CONSTANT_ROUTES = [
     [{"name": "default", "to": ["siem", "chat"]}],
     [{"name": "all", "to": ["siem"]}, {"name": "default", "to": ["chat"]}],
 ]
+#: rules that read only the events' features and transform nothing (Router.native_ok)
+FEATURE_ROUTES = [
+    [{"name": "urgent", "when": {"severity": ">= high"}, "to": ["chat"], "continue": True},
+     {"name": "default", "to": ["siem"]}],
+    [{"name": "findings", "when": {"type": "finding.*", "score": {">": 50}}, "to": ["siem", "chat"]},
+     {"name": "acme", "when": {"source": ["acme", "json"]}, "to": ["siem"]}],  # no default: some unrouted
+    [{"name": "repo", "when": {"repository": "backend-*"}, "to": ["chat"]},
+     {"name": "org", "when": {"organization": {"exists": True}}, "to": ["nowhere-known"]},
+     {"name": "default", "to": ["siem"]}],
+    [{"name": "vendor", "when": {"vendor_type": {"regex": "^NEW"}}, "to": []}, {"name": "default", "to": ["siem"]}],
+    [{"name": "loud", "when": {"severity": ">= medium"}, "to": ["chat"], "continue": True},
+     {"name": "scored", "when": {"score": {">=": 25}}, "to": ["siem"], "continue": True},
+     {"name": "json", "when": {"source": "json"}, "to": ["nowhere-known"]}],
+]
+#: rules the Event path must decide (a condition beyond the features, a transform)
+EVENT_ROUTES = [
+    [{"name": "sqli", "when": {"title": {"regex": "(?i)high"}}, "to": ["chat"]}, {"name": "default", "to": ["siem"]}],
+    [{"name": "tagged", "when": {"severity": ">= medium"}, "transforms": [{"tag": "t"}], "to": ["chat"]},
+     {"name": "default", "to": ["siem"]}],
+]
 
 
 def _prepared(intake: Intake, records: list[RawRecord], dedup: bool) -> PreparedBatch:
     return intake.prepare(records, dedup=dedup, heads_for=("siem",))
 
 
-@settings(max_examples=300, deadline=None)
-@given(CONFIGS, st.sampled_from(CONSTANT_ROUTES), st.booleans(), st.booleans(),
+@settings(max_examples=400, deadline=None)
+@given(CONFIGS, st.sampled_from(CONSTANT_ROUTES + FEATURE_ROUTES + EVENT_ROUTES), st.booleans(), st.booleans(),
        st.lists(st.tuples(bodies(), st.booleans()), min_size=1, max_size=6))
 def test_the_shortcut_prepares_the_batch_the_event_path_prepares(options: dict[str, Any], routes: list[dict[str, Any]],
                                                                  ndjson: bool, dedup: bool,
@@ -132,13 +152,13 @@ def test_the_shortcut_prepares_the_batch_the_event_path_prepares(options: dict[s
     items = [body for body, _ in batch] * (2 if dedup else 1)  # the same ids twice: duplicates
     later = [step for _, step in batch] * (2 if dedup else 1)
     intake = _intake(routes, dedup)
-    assert intake.router.constant is not None
+    assert (intake.router.constant is not None or intake.router.native_ok) == (routes not in EVENT_ROUTES)
     got = _prepared(intake, _records(fast, items, later), dedup)
     want = _prepared(_intake(routes, dedup), _records(slow, items, later), dedup)
     assert got == want
 
 
-def test_the_shortcut_is_taken_for_objects_and_ndjson_and_not_where_a_rule_reads_events(
+def test_the_shortcut_is_taken_for_objects_and_ndjson_and_not_where_a_rule_reads_more_than_features(
         mocker: Any) -> None:
     dec = JsonDecoder(DEFAULTS)
     decode = mocker.spy(dec, "decode")
@@ -151,12 +171,20 @@ def test_the_shortcut_is_taken_for_objects_and_ndjson_and_not_where_a_rule_reads
     both, siem, chat = intake._mask_of(("siem", "chat")), intake._mask_of(("siem",)), intake._mask_of(("chat",))
     assert [m for m, _ in batch.rows] == [both] * 4 and both == siem | chat
     assert decode.call_count == 1  # only the array went through Events
+    # a rule on a feature (severity) is decided from the dict as well
     routed = _intake([{"name": "high", "when": {"severity": "high"}, "to": ["chat"]},
                       {"name": "default", "to": ["siem"]}])
-    assert routed.router.constant is None
+    assert routed.router.constant is None and routed.router.native_ok
     decode.reset_mock()
     batch = routed.prepare(records)
     assert [m for m, _ in batch.rows] == [chat, siem, siem, siem]
+    assert decode.call_count == 1
+    # a rule on the title needs the Event
+    by_title = _intake([{"name": "a", "when": {"title": {"regex": "x"}}, "to": ["chat"]},
+                        {"name": "default", "to": ["siem"]}])
+    assert not by_title.router.native_ok
+    decode.reset_mock()
+    by_title.prepare(records)
     assert decode.call_count == 3
 
 
@@ -212,3 +240,33 @@ def test_a_shortcut_that_raises_leaves_the_record_to_decode() -> None:
     [(index, reason)] = batch.failed
     assert index == 1 and "decoder failed: RuntimeError: bug in decode too" in reason
     assert [e[2] for e in batch.errors] == [b'{"id": "lost?"}']
+
+
+#: one record for each way a rule on features can decide: two routes that continue, a route
+#: to no sink, a route to a sink the spool does not know, nothing matched without a default
+_DECISIONS = [
+    b'{"id": "both", "severity": "critical", "score": 90, "source": "acme"}',
+    b'{"id": "loud-only", "severity": "medium", "score": 10, "source": "acme"}',
+    b'{"id": "scored-then-json", "severity": "low", "score": 30}',
+    b'{"id": "json-only", "severity": "info"}',
+    b'{"id": "nothing", "severity": "info", "source": "acme"}',
+    b'{"id": "to-nowhere", "type": "NEW_ALERT", "source": "acme", "organization": "o"}',
+    b'{"id": "n1", "severity": "high"}\n{"id": "n2", "severity": "info", "source": "acme"}',
+    # each differs from one above in one feature only, so a feature read wrongly from the dict
+    # (its memo keyed by another feature's value) decides one of them wrongly
+    b'{"id": "low-unscored", "severity": "low", "score": 10}',
+    b'{"id": "medium-json", "severity": "medium", "score": 10}',
+    b'{"id": "finding", "type": "finding.new", "severity": "critical", "score": 90, "source": "acme"}',
+    b'{"id": "backend", "severity": "info", "source": "acme", "repo": "backend-api"}',
+    b'{"id": "frontend", "severity": "info", "source": "acme", "repo": "frontend"}',
+    b'{"id": "vendor-new", "type": "NEW_ALERT", "severity": "critical", "score": 90, "source": "acme"}',
+]
+
+
+@pytest.mark.parametrize("routes", FEATURE_ROUTES)
+def test_every_decision_of_feature_rules_is_the_event_paths(routes: list[dict[str, Any]]) -> None:
+    config = {**DEFAULTS, "fields": {"organization.name": "organization", "repository.name": "repo"}}
+    got = _prepared(_intake(routes), [make_record(d, JsonDecoder(config)) for d in _DECISIONS], False)
+    want = _prepared(_intake(routes), [make_record(d, EventPathJson(config)) for d in _DECISIONS], False)
+    assert got == want
+    assert got.rows or got.unrouted or got.dropped
