@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 import orjson
@@ -67,6 +68,17 @@ class Plan:
 
 NO_MATCH = Plan((), (), ())
 _UNHASHABLE = object()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _feature_event(doc: Mapping[str, Any]) -> Event:
+    """An Event with the native dict's feature values, unconverted (a feature test reads only
+    its feature; ``Event.from_dict`` would coerce a score of 7.5 to 7)."""
+    return Event(str(doc.get("id", "")), _EPOCH, _EPOCH, doc["source"], doc["type"], doc["vendor_type"],
+                 doc["severity_id"], doc["score"], repository=doc.get("repository"),
+                 organization=doc.get("organization"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +209,9 @@ class Router:
         """:meth:`plan` for an event in its native form, where :attr:`native_ok`.
 
         The features are read from the dict and looked up in the same memos; a value seen for
-        the first time is tested on the Event the dict makes (``Event.from_dict``: the same
-        features), once. ``None`` when that fails (a value of a type no rule expects): the
-        caller then decides with the Event the decoder gives.
+        the first time is tested, once, on an Event that holds the dict's feature values as
+        they are (:func:`_feature_event`). ``None`` when that fails (a value of a type no rule
+        expects): the caller then decides with the Event the decoder gives.
         """
         try:
             mask = self._all
@@ -213,7 +225,7 @@ class Router:
                     value = _UNHASHABLE
                 if bits is None:
                     if event is None:
-                        event = Event.from_dict(doc)
+                        event = _feature_event(doc)
                     bits = free
                     for bit, test in tests:
                         if test(event):

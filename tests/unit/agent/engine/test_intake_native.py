@@ -270,3 +270,18 @@ def test_every_decision_of_feature_rules_is_the_event_paths(routes: list[dict[st
     want = _prepared(_intake(routes), [make_record(d, EventPathJson(config)) for d in _DECISIONS], False)
     assert got == want
     assert got.rows or got.unrouted or got.dropped
+
+
+def test_the_router_decides_a_dict_as_it_decides_its_event_whatever_the_feature_values() -> None:
+    """A decoder's dict may hold values of other types than the json decoder's (a score of
+    7.5): the router tests them as they are, as it tests the Event's, never converted."""
+    routes = [{"name": "scored", "when": {"score": {">": 7.2}}, "to": ["chat"]},
+              {"name": "sev", "when": {"severity": ">= high"}, "to": ["chat"], "continue": True},
+              {"name": "default", "to": ["siem"]}]
+    for score, severity in ((7.5, 1), (7.0, 1), (7.0, 4), (True, 0)):
+        ev = make_event(id="x", severity="info")
+        ev.score, ev.severity_id = score, severity  # what a third-party decoder may set
+        doc = ev.to_dict()
+        by_event, by_dict = _router(routes), _router(routes)
+        assert by_dict.native_ok
+        assert by_dict.plan_native(doc) == by_event.plan(ev), (score, severity)
