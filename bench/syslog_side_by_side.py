@@ -24,6 +24,8 @@ after the other in every repetition (A B C A B C …, so drift hits all alike):
 - ``siemrelay-base`` (with ``--base REF``): the same, running the ``agent`` and ``plugins``
   trees of git ref REF (exported with ``git archive``, first on ``PYTHONPATH``), so an
   A/B of two versions is interleaved with the anchors in every repetition.
+  With ``--b-set SECTION.KEY=JSON`` the ``siemrelay`` target alone runs with that setting,
+  so ``--base HEAD --b-set agent.intake.processes=2`` is an A/B of the setting.
 
 Measured from the first byte sent (each forwarder is already listening) to the receiver's
 N-th message: events/s, the forwarder's CPU over the same span in µs per event, and its
@@ -39,13 +41,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import socket
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -111,7 +114,7 @@ def sender(data: bytes) -> Callable[[int | None], None]:
 
 
 def build(harness: ModuleType, ctx: object, target: str, listen: int,
-          base_tree: Path | None = None) -> Callable[[str, int], Spec]:
+          base_tree: Path | None = None, b_sets: Sequence[str] = ()) -> Callable[[str, int], Spec]:
     def rsyslog(workdir: str, port: int) -> Spec:
         conf = os.path.join(workdir, "rsyslog.conf")
         Path(conf).write_text(RSYSLOG_CONF.format(workdir=workdir, host=HOST, port=port, listen=listen))
@@ -129,8 +132,9 @@ def build(harness: ModuleType, ctx: object, target: str, listen: int,
                      "--pidfile", os.path.join(workdir, "syslog-ng.pid"),
                      "--control", os.path.join(workdir, "syslog-ng.ctl")], listen_port=listen)
 
-    def siemrelay(workdir: str, port: int, tree: Path) -> Spec:
+    def siemrelay(workdir: str, port: int, tree: Path, sets: Sequence[str] = ()) -> Spec:
         writer = f"{sys.executable} {ROOT / 'bench' / 'write_bench_config.py'}"
+        writer += "".join(f" --set {shlex.quote(s)}" for s in sets)
         # -P: the current directory is not put first on sys.path, so PYTHONPATH decides which code runs
         cmd = (f"{writer} syslog {HOST} {port} {listen} {workdir} && "
                f"exec {agent_python()} -P -m agent run -c {workdir}/siemrelay.yaml")
@@ -139,7 +143,7 @@ def build(harness: ModuleType, ctx: object, target: str, listen: int,
     return {"rsyslog": rsyslog,
             "syslog-ng": lambda w, p: syslog_ng(w, p, ""),
             "syslog-ng-tuned": lambda w, p: syslog_ng(w, p, "log-fetch-limit(1000) log-iw-size(10000)"),
-            "siemrelay": lambda w, p: siemrelay(w, p, ROOT),
+            "siemrelay": lambda w, p: siemrelay(w, p, ROOT, b_sets),
             "siemrelay-base": lambda w, p: siemrelay(w, p, base_tree or ROOT)}[target]
 
 
@@ -152,6 +156,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the JSON and Markdown go")
     ap.add_argument("--base", default=None, help="git ref run as target siemrelay-base beside the working tree "
                     "(added to --only before siemrelay when not named)")
+    ap.add_argument("--b-set", action="append", default=[], metavar="SECTION.KEY=JSON",
+                    help="an agent setting for the siemrelay target only (e.g. agent.intake.processes=2; with "
+                         "--base HEAD, an A/B of the setting); repeatable")
     args = ap.parse_args()
     harness = load_harness(args.harness)
     opts = harness_options(harness, args.events)
@@ -180,7 +187,7 @@ def main() -> int:
     for rep in range(1, args.reps + 1):
         for t in targets:
             listen = harness.free_port()
-            r = run_target(harness, rcv_cmd, t, args.events, args.events, build(harness, ctx, t, listen, base_tree),
+            r = run_target(harness, rcv_cmd, t, args.events, args.events, build(harness, ctx, t, listen, base_tree, args.b_set),
                            load=sender(data), timeout=max(300.0, args.events / 500))
             runs.append(r)
             print(f"rep {rep} {r.line()}", file=sys.stderr, flush=True)
@@ -188,9 +195,11 @@ def main() -> int:
     rows = summarise(runs, ref)
     if base_dir is not None:
         base_dir.cleanup()
+    b_note = f"siemrelay with {', '.join(args.b_set)}; " if args.b_set else ""
     md = (f"Syslog relay, {args.events:,} RFC 5424 messages (MSG: the harness's JSON lines) over one TCP connection, "
           f"octet counting in and out; {args.reps} repetition(s); "
-          f"{f'siemrelay-base = {args.base}, siemrelay = the working tree; ' if args.base else ''}{started:%Y-%m-%d %H:%M} UTC; "
+          f"{f'siemrelay-base = {args.base}, siemrelay = the working tree; ' if args.base else ''}"
+          f"{b_note}{started:%Y-%m-%d %H:%M} UTC; "
           f"load average {load_start[0]:.1f} → {os.getloadavg()[0]:.1f}.\n\n" + markdown(rows, ref))
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
