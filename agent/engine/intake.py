@@ -362,10 +362,7 @@ class Intake:
                                 if plan is not None:
                                     _fold(matched, queued, plan.routes, run_matched, run_queued)
                                 plan, run_matched, run_queued = routed, 0, 0
-                                shape = shapes.get(id(plan))
-                                if shape is None:
-                                    shape = shapes[id(plan)] = (plan, self._direct_mask(plan))
-                                direct = shape[1]
+                                direct = self._shape_mask(shapes, plan)
                             if not direct:  # no rule took it, or its sinks are not in the spool: as the Event path counts
                                 if not routed.routes:
                                     unrouted += 1
@@ -424,10 +421,7 @@ class Intake:
                     if plan is not None:
                         _fold(matched, queued, plan.routes, run_matched, run_queued)
                     plan, run_matched, run_queued = routed, 0, 0
-                    shape = shapes.get(id(plan))
-                    if shape is None:
-                        shape = shapes[id(plan)] = (plan, self._direct_mask(plan))  # the plan is kept: its id stays its own
-                    direct = shape[1]
+                    direct = self._shape_mask(shapes, plan)
                 if direct:
                     run_matched += 1
                     try:
@@ -510,6 +504,14 @@ class Intake:
         if mask is None:
             mask = self._masks[sinks] = sum(self._bits.get(s, 0) for s in set(sinks))
         return mask
+
+    def _shape_mask(self, shapes: dict[int, tuple[Plan, int]], plan: Plan) -> int:
+        """:meth:`_direct_mask` of ``plan``, worked out once per batch (``shapes``, by the plan's
+        id; the plan is kept with it, so its id stays its own while the batch lasts)."""
+        shape = shapes.get(id(plan))
+        if shape is None:
+            shape = shapes[id(plan)] = (plan, self._direct_mask(plan))
+        return shape[1]
 
     def _direct_mask(self, plan: Plan) -> int:
         """The one mask ``plan``'s events are stored under as they are (a single branch without a

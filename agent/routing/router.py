@@ -175,14 +175,7 @@ class Router:
                     bits = None
                     value = _UNHASHABLE
                 if bits is None:
-                    bits = free
-                    for bit, test in tests:
-                        if test(event):
-                            bits |= bit
-                    if value is not _UNHASHABLE:
-                        if len(memo) >= self.cache_size:
-                            memo.clear()
-                        memo[value] = bits
+                    bits = self._learn(memo, tests, free, value, event)
                 mask &= bits
                 if not mask:
                     break
@@ -198,12 +191,7 @@ class Router:
                 mask ^= low
         except Exception:  # a value of a type no rule expects (a decoder bug): that test does not match
             matched = self._careful(event)
-        plan = self._plans.get(matched)
-        if plan is None:
-            if len(self._plans) >= self.cache_size:
-                self._plans.clear()
-            plan = self._plan_of(matched)
-        return plan
+        return self._plan_for(matched)
 
     def plan_native(self, doc: Mapping[str, Any]) -> Plan | None:
         """:meth:`plan` for an event in its native form, where :attr:`native_ok`.
@@ -226,20 +214,31 @@ class Router:
                 if bits is None:
                     if event is None:
                         event = _feature_event(doc)
-                    bits = free
-                    for bit, test in tests:
-                        if test(event):
-                            bits |= bit
-                    if value is not _UNHASHABLE:
-                        if len(memo) >= self.cache_size:
-                            memo.clear()
-                        memo[value] = bits
+                    bits = self._learn(memo, tests, free, value, event)
                 mask &= bits
                 if not mask:
                     break
             matched = self._first_matches(mask)  # no residual tests: the candidates in order, to the first that stops
         except Exception:
             return None
+        return self._plan_for(matched)
+
+    def _learn(self, memo: dict[Any, int], tests: tuple[tuple[int, Predicate], ...], free: int, value: object,
+               event: Event) -> int:
+        """The routes a feature's value lets through: those that do not read the feature
+        (``free``) and those whose test on it passes; remembered in ``memo`` unless unhashable."""
+        bits = free
+        for bit, test in tests:
+            if test(event):
+                bits |= bit
+        if value is not _UNHASHABLE:
+            if len(memo) >= self.cache_size:
+                memo.clear()
+            memo[value] = bits
+        return bits
+
+    def _plan_for(self, matched: int) -> Plan:
+        """The plan of the routes in ``matched``, made once per set (bounded)."""
         plan = self._plans.get(matched)
         if plan is None:
             if len(self._plans) >= self.cache_size:
