@@ -335,6 +335,7 @@ class Intake:
         plan_native = router.plan_native
         plans: list[Plan | None] = []
         for index, rec in enumerate(records):
+            docs: list[dict[str, object]] | None = None
             if native:
                 if rec.received_at is not received:
                     received, received_text = rec.received_at, format_time(rec.received_at)
@@ -346,77 +347,55 @@ class Intake:
                     plans = [plan_native(d) for d in docs]
                     if any(p is None for p in plans):
                         docs = None  # a value no rule expects: the Event path decides, as it always did
-                if docs is not None:
-                    given.append(len(docs))
-                    for n, stored in enumerate(docs):
-                        if check_dup:
-                            eid = cast(str, stored["id"])
-                            if eid in batch_ids or self.dedup.seen(eid):  # type: ignore[union-attr]
-                                duplicates += 1
-                                continue
-                            batch_ids.add(eid)
-                            ids.append(eid)
-                        if by_rules:
-                            routed = cast(Plan, plans[n])
-                            if routed is not plan:
-                                if plan is not None:
-                                    _fold(matched, queued, plan.routes, run_matched, run_queued)
-                                plan, run_matched, run_queued = routed, 0, 0
-                                direct = self._shape_mask(shapes, plan)
-                            if not direct:  # no rule took it, or its sinks are not in the spool: as the Event path counts
-                                if not routed.routes:
-                                    unrouted += 1
-                                else:
-                                    run_matched += 1
-                                    dropped += 1
-                                continue
-                        run_matched += 1
-                        try:
-                            append((direct, _own_size(_dumps(stored, option=_NON_STR_KEYS))))
-                        except (TypeError, ValueError) as exc:
-                            self._unstorable(rec, str(stored["id"]), index, exc, failed, errors)
-                            continue
-                        if renderers:
-                            _render_heads(stored, direct, renderers)
-                        run_queued += 1
-                        spooled += 1
+            items: Sequence[Event | dict[str, object]]
+            if docs is not None:
+                items = docs
+            else:
+                try:
+                    items = rec.decoder.decode(rec)
+                except PartialDecodeError as exc:
+                    reason = f"{rec.decoder.type_name}: {exc}"
+                    failed.append((index, reason))
+                    errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                    items = exc.events
+                    partial.append(index)
+                except DecodeError as exc:
+                    reason = f"{rec.decoder.type_name}: {exc}"
+                    failed.append((index, reason))
+                    errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                    given.append(0)
                     continue
-            try:
-                events = rec.decoder.decode(rec)
-            except PartialDecodeError as exc:
-                reason = f"{rec.decoder.type_name}: {exc}"
-                failed.append((index, reason))
-                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
-                events = exc.events
-                partial.append(index)
-            except DecodeError as exc:
-                reason = f"{rec.decoder.type_name}: {exc}"
-                failed.append((index, reason))
-                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
-                given.append(0)
-                continue
-            except Exception as exc:  # a decoder bug must not lose the record or crash the source
-                reason = f"{rec.decoder.type_name} decoder failed: {type(exc).__name__}: {exc}"
-                self.log.opt(exception=exc).error("decoder {} raised on a record from {}; the record went to dead letters",
-                                                  rec.decoder.type_name, rec.origin.get("input"))
-                failed.append((index, reason))
-                errors.append((rec.origin.get("input", ""), None, rec.data, reason))
-                given.append(0)
-                continue
-            given.append(len(events))
+                except Exception as exc:  # a decoder bug must not lose the record or crash the source
+                    reason = f"{rec.decoder.type_name} decoder failed: {type(exc).__name__}: {exc}"
+                    self.log.opt(exception=exc).error("decoder {} raised on a record from {}; the record went to "
+                                                      "dead letters", rec.decoder.type_name, rec.origin.get("input"))
+                    failed.append((index, reason))
+                    errors.append((rec.origin.get("input", ""), None, rec.data, reason))
+                    given.append(0)
+                    continue
+            given.append(len(items))
             origin = rec.origin
-            for ev in events:
-                if ev.origin is None:
-                    ev.origin = origin
+            for n, item in enumerate(items):
+                # an event's native dict (the decoder's shortcut) or its Event
+                if docs is None:
+                    ev = cast(Event, item)
+                    if ev.origin is None:
+                        ev.origin = origin
+                    eid = ev.id
+                else:
+                    eid = cast(str, cast("dict[str, object]", item)["id"])
                 if check_dup:
-                    if ev.id in batch_ids or self.dedup.seen(ev.id):  # type: ignore[union-attr]
+                    if eid in batch_ids or self.dedup.seen(eid):  # type: ignore[union-attr]
                         duplicates += 1
                         continue
-                    batch_ids.add(ev.id)
-                    ids.append(ev.id)
+                    batch_ids.add(eid)
+                    ids.append(eid)
                 # Route once; serialise once per variant (one, unless a route's transforms
                 # change what its own sinks receive). Each sink is in exactly one variant.
-                routed = constant if constant is not None else plan_of(ev)
+                if constant is not None:
+                    routed = constant
+                else:
+                    routed = plan_of(ev) if docs is None else cast(Plan, plans[n])
                 if routed is not plan:
                     if plan is not None:
                         _fold(matched, queued, plan.routes, run_matched, run_queued)
@@ -426,7 +405,9 @@ class Intake:
                     run_matched += 1
                     try:
                         # Event.to_json() in two steps, so that a head renderer can read the dict
-                        if type(ev) is Event:
+                        if docs is not None:
+                            doc: dict[str, object] | None = cast("dict[str, object]", item)
+                        elif type(ev) is Event:
                             if ev.received_at is not received:  # a batch's events share one receiving time
                                 received, received_text = ev.received_at, format_time(ev.received_at)
                             doc = ev.to_dict(received_text)
@@ -436,10 +417,17 @@ class Intake:
                         if renderers:
                             _render_heads(doc, direct, renderers)
                     except (TypeError, ValueError) as exc:  # e.g. a plugin decoder put a set in raw
-                        self._unstorable(rec, ev.id, index, exc, failed, errors)
+                        self._unstorable(rec, eid, index, exc, failed, errors)
                         continue
                     run_queued += 1
                     spooled += 1
+                    continue
+                if docs is not None:  # no transforms here: no rule took it, or its sinks are not in the spool
+                    if plan.routes:
+                        run_matched += 1
+                        dropped += 1
+                    else:
+                        unrouted += 1
                     continue
                 if not plan.routes:
                     unrouted += 1

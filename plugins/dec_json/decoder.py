@@ -129,12 +129,14 @@ class JsonDecoder(Decoder):
         if not self._native_ok:
             return None
         if record.parsed is not None:
-            return self._native_docs(record.parsed, record, received_text, False)
-        try:
-            payload = parse_json(record.data)
-        except DecodeError:
-            return self._ndjson_native(record, received_text) if b"\n" in record.data.strip() else None
-        return self._native_docs(payload, record, received_text, nested_within_limit(record.data))
+            doc = self._native_doc(record.parsed, record, received_text, False)
+        else:
+            try:
+                payload = parse_json(record.data)
+            except DecodeError:
+                return self._ndjson_native(record, received_text) if b"\n" in record.data.strip() else None
+            doc = self._native_doc(payload, record, received_text, nested_within_limit(record.data))
+        return None if doc is None else [doc]
 
     def _ndjson_native(self, record: RawRecord, received_text: str) -> list[dict[str, object]] | None:
         """:meth:`_ndjson` in the native form; ``None`` at the first line it would not map."""
@@ -146,15 +148,15 @@ class JsonDecoder(Decoder):
                 value = parse_json(line)
             except DecodeError:
                 return None
-            docs = self._native_docs(value, record, received_text, nested_within_limit(line))
-            if docs is None:
+            doc = self._native_doc(value, record, received_text, nested_within_limit(line))
+            if doc is None:
                 return None
-            out += docs
+            out.append(doc)
         return out
 
-    def _native_docs(self, payload: object, record: RawRecord, received_text: str, storable: bool
-                     ) -> list[dict[str, object]] | None:
-        """``[Event.to_dict()]`` of :meth:`map` for one object, with the record's origin where
+    def _native_doc(self, payload: object, record: RawRecord, received_text: str, storable: bool
+                    ) -> dict[str, object] | None:
+        """``Event.to_dict()`` of :meth:`map` for one object, with the record's origin where
         the event has none (what the intake gives every event); ``None`` for anything else."""
         if type(payload) is not dict:
             return None
@@ -166,7 +168,7 @@ class JsonDecoder(Decoder):
         if native is not None:
             if native.origin is None:
                 native.origin = record.origin
-            return [native.to_dict()]
+            return native.to_dict()
         ident, time, source, etype, vendor_type, severity, score, title, desc, groups, tags = \
             self._fields(payload, record, canon)
         doc: dict[str, object] = {
@@ -182,7 +184,7 @@ class JsonDecoder(Decoder):
             doc["origin"] = record.origin
         doc["tags"] = tags
         doc["raw"] = payload
-        return [doc]
+        return doc
 
     def _native_event(self, obj: dict[str, Any]) -> Event | None:
         """``obj`` as the Event it is when it is siemrelay's own native form, else ``None``."""
